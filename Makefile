@@ -1,0 +1,57 @@
+# outpost: thin wrapper around Meson so that the README's two commands do all set-up.
+# `make run` and `make check` install missing Debian packages first (needs root).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+STATE      ?= $(CURDIR)/state
+MESON      ?= meson
+
+# Debian 12 packages: build, test peers.
+DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils
+DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
+
+.PHONY: all deps build run check unit integration asan clean bench
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install packages" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --buildtype=debugoptimized
+
+$(ASAN_BUILD)/build.ninja:
+	$(MESON) setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+run: deps build
+	mkdir -p $(STATE)
+	OUTPOST_STATE=$(STATE) $(BUILD)/outpostd -d $(STATE)
+
+check: deps build asan
+	tests/run-all.sh $(BUILD) $(ASAN_BUILD)
+
+unit: build
+	tests/run-all.sh --unit-only $(BUILD)
+
+integration: build
+	tests/run-all.sh --integration-only $(BUILD)
+
+bench: deps build
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

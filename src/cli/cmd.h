@@ -1,0 +1,57 @@
+/*
+ * cmd.h: the command layer shared by the local `outpost` program and by
+ * outpostd's exec requests (`ssh -p 2222 jump <command>`): one parser, one
+ * dispatch table, two transports.
+ */
+#ifndef OUTPOST_CMD_H
+#define OUTPOST_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct store;
+
+struct cmd_ctx {
+	struct store *st;
+	FILE *in;		/* standard input (`--key -`); may be NULL = empty */
+	FILE *out;		/* results */
+	FILE *err;		/* error messages, one line each, prefixed "outpost: " */
+	bool remote;		/* invoked over SSH: never touch server-side files */
+	bool admin;		/* may run administrative commands */
+	int64_t user_id;	/* remote caller's user id; 0 for the local operator */
+	const char *user;	/* remote caller's user name; NULL locally */
+	const char *server_addr;	/* jump host name/addr for ssh-config, may be NULL */
+};
+
+/* Exit statuses, as `outpost` returns them and exec requests report them. */
+enum { CMD_OK = 0, CMD_FAIL = 1, CMD_USAGE = 2 };
+
+/*
+ * Runs one command; argv[0] is the command word ("fleet", "user", "device",
+ * "ls", "help", ...). Writes results to ctx->out and errors to ctx->err.
+ * Remote callers that are not admins may run only the commands marked for
+ * users. Returns CMD_OK, CMD_FAIL or CMD_USAGE.
+ */
+int cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
+
+/*
+ * Splits an exec request's command line (len bytes, untrusted) into words.
+ * Rules (documented in outpost(1)): words are separated by spaces or tabs;
+ * single quotes keep everything literally up to the next single quote;
+ * double quotes likewise, with \" and \\ as the only escapes; no variables,
+ * globbing, redirection or command separators: ; | & $ ` < > ( ) are refused
+ * outside quotes, as are NUL and control bytes anywhere. At most
+ * LIM_EXEC_CMD bytes and LIM_EXEC_ARGS words.
+ * On success *argv_out is a NULL-terminated array the caller frees with
+ * cmd_argv_free(); returns 0, ERR_INVAL (with a reason in why, if non-NULL)
+ * or ERR_TOOLONG.
+ */
+int cmd_split(const char *line, size_t len, char ***argv_out, int *argc_out,
+    const char **why);
+void cmd_argv_free(char **argv);	/* NULL is a no-op */
+
+/* True if argv asks to read a key from standard input (`--key -`). */
+bool cmd_wants_stdin(int argc, char **argv);
+
+#endif

@@ -1,0 +1,161 @@
+/* pubkey.c: parsing and fingerprinting OpenSSH public keys with libssh. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+
+#include "common/err.h"
+#include "common/limits.h"
+#include "ssh/pubkey.h"
+
+void
+pubkey_clear(struct pubkey *k)
+{
+	if (k == NULL)
+		return;
+	free(k->blob);
+	free(k->comment);
+	memset(k, 0, sizeof(*k));
+}
+
+static int
+fill_fingerprint(ssh_key key, struct pubkey *out)
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp;
+
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) < 0)
+		return ERR_KEY;
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	if (fp == NULL)
+		return ERR_NOMEM;
+	snprintf(out->fp, sizeof(out->fp), "%s", fp);
+	ssh_string_free_char(fp);
+	return 0;
+}
+
+int
+pubkey_from_ssh_key(const void *ssh_key_obj, struct pubkey *out)
+{
+	ssh_key key = (ssh_key)ssh_key_obj;
+	char *b64 = NULL;
+	const char *tname;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (key == NULL)
+		return ERR_KEY;
+	tname = ssh_key_type_to_char(ssh_key_type(key));
+	if (tname == NULL || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		return ERR_KEY;
+	snprintf(out->type, sizeof(out->type), "%s", tname);
+	out->blob = strdup(b64);
+	ssh_string_free_char(b64);
+	out->comment = strdup("");
+	if (out->blob == NULL || out->comment == NULL) {
+		pubkey_clear(out);
+		return ERR_NOMEM;
+	}
+	r = fill_fingerprint(key, out);
+	if (r != 0)
+		pubkey_clear(out);
+	return r;
+}
+
+/* Splits off the next space-separated word; returns its length. */
+static size_t
+next_word(const char **p, const char **word)
+{
+	const char *s = *p;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	*word = s;
+	while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+		s++;
+	*p = s;
+	return (size_t)(s - *word);
+}
+
+int
+pubkey_parse_line(const char *line, struct pubkey *out)
+{
+	const char *p = line, *w;
+	char type[PUBKEY_TYPE_MAX];
+	char *b64 = NULL;
+	ssh_key key = NULL;
+	size_t n;
+	int r = ERR_KEY;
+
+	memset(out, 0, sizeof(*out));
+	if (line == NULL)
+		return ERR_KEY;
+	if (strnlen(line, LIM_KEYLINE + 1) > LIM_KEYLINE)
+		return ERR_TOOLONG;
+	n = next_word(&p, &w);
+	if (n == 0 || n >= sizeof(type))
+		return ERR_KEY;
+	memcpy(type, w, n);
+	type[n] = '\0';
+	n = next_word(&p, &w);
+	if (n == 0 || (b64 = strndup(w, n)) == NULL)
+		return n == 0 ? ERR_KEY : ERR_NOMEM;
+	enum ssh_keytypes_e kt = ssh_key_type_from_name(type);
+	if (kt == SSH_KEYTYPE_UNKNOWN ||
+	    ssh_pki_import_pubkey_base64(b64, kt, &key) != SSH_OK)
+		goto out;
+	/* The blob must carry the type the line names. */
+	if (strcmp(ssh_key_type_to_char(ssh_key_type(key)), type) != 0 &&
+	    ssh_key_type_plain(ssh_key_type(key)) != kt)
+		goto out;
+	r = pubkey_from_ssh_key(key, out);
+	if (r != 0)
+		goto out;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t clen = strcspn(p, "\r\n");
+	free(out->comment);
+	out->comment = strndup(p, clen);
+	if (out->comment == NULL) {
+		pubkey_clear(out);
+		r = ERR_NOMEM;
+	}
+out:
+	ssh_key_free(key);
+	free(b64);
+	return r;
+}
+
+int
+pubkey_read_stream(FILE *f, struct pubkey *out)
+{
+	char line[LIM_KEYLINE + 2];
+
+	memset(out, 0, sizeof(*out));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strlen(line) > LIM_KEYLINE)
+			return ERR_TOOLONG;
+		const char *s = line + strspn(line, " \t");
+		if (*s == '\0' || *s == '\n' || *s == '\r' || *s == '#')
+			continue;
+		return pubkey_parse_line(s, out);
+	}
+	return ERR_KEY;
+}
+
+int
+pubkey_read_file(const char *path, struct pubkey *out)
+{
+	FILE *f;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((f = fopen(path, "r")) == NULL)
+		return ERR_IO;
+	r = pubkey_read_stream(f, out);
+	fclose(f);
+	return r;
+}

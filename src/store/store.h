@@ -1,0 +1,125 @@
+/*
+ * store.h: the state store (fleets, users and their keys and grants, devices),
+ * the one boundary behind which all SQL lives. SQLite in WAL mode today.
+ *
+ * All names passed in must already be normalized labels (names.h); the store
+ * validates them again and returns ERR_NAME otherwise. Every function returns
+ * 0 or a negative code from common/err.h. Strings in the structs handed to
+ * callbacks are valid only during the callback.
+ */
+#ifndef OUTPOST_STORE_H
+#define OUTPOST_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+#include "ssh/pubkey.h"
+
+struct store;
+
+/*
+ * Opens (creating if needed, mode 0700) the state directory and outpost.db in
+ * it, creates or migrates the schema. *out is NULL on failure. The caller
+ * frees with store_close(). Opening a read-only directory gives ERR_READONLY.
+ */
+int store_open(const char *state_dir, struct store **out);
+void store_close(struct store *st);		/* NULL is a no-op */
+
+/* The last SQLite error text, for logs. Static storage inside st. */
+const char *store_errmsg(struct store *st);
+
+/* ---- fleets ---- */
+int store_fleet_add(struct store *st, const char *fleet);
+/* ERR_INUSE if devices still belong to the fleet; grants are removed. */
+int store_fleet_rm(struct store *st, const char *fleet);
+typedef int (*store_fleet_cb)(void *arg, const char *fleet, int ndevices);
+int store_fleet_list(struct store *st, store_fleet_cb cb, void *arg);
+
+/* ---- users ---- */
+struct store_user {
+	int64_t id;
+	const char *name;
+	bool admin;
+	const char *fleets;	/* comma-separated granted fleets, "" if none */
+	const char *key_fps;	/* comma-separated key fingerprints */
+};
+/* Adds a user with one key. ERR_EXISTS if the name or the key is taken
+ * (a key belongs to exactly one user or device). */
+int store_user_add(struct store *st, const char *user, bool admin,
+    const struct pubkey *key);
+/* Adds another key to an existing user. */
+int store_user_add_key(struct store *st, const char *user, const struct pubkey *key);
+int store_user_rm(struct store *st, const char *user);
+/* Grants a fleet to a user; expires is a UNIX time or 0 for never.
+ * Granting again replaces the expiry. ERR_NOTFOUND if user or fleet is unknown. */
+int store_grant(struct store *st, const char *user, const char *fleet, int64_t expires);
+int store_revoke(struct store *st, const char *user, const char *fleet);
+typedef int (*store_user_cb)(void *arg, const struct store_user *u);
+int store_user_list(struct store *st, store_user_cb cb, void *arg);
+
+/* ---- devices ---- */
+struct store_device {
+	int64_t id;
+	const char *name;
+	const char *fleet;
+	const char *key_fp;
+	bool online;
+	int64_t last_seen;	/* UNIX time, 0 = never */
+	const char *last_addr;	/* "ip:port" or "" */
+};
+/* ERR_NOTFOUND if the fleet does not exist, ERR_EXISTS if name.fleet or the key is taken. */
+int store_device_add(struct store *st, const char *name, const char *fleet,
+    const struct pubkey *key);
+int store_device_rm(struct store *st, const char *name, const char *fleet);
+typedef int (*store_device_cb)(void *arg, const struct store_device *d);
+/* All devices ordered by fleet, name. */
+int store_device_list(struct store *st, store_device_cb cb, void *arg);
+/* Devices a user may reach now (unexpired grants), ordered by fleet, name. */
+int store_device_list_for_user(struct store *st, int64_t user_id,
+    store_device_cb cb, void *arg);
+/*
+ * Resolves what a user asked for: "name.fleet" (fleet non-empty) or a bare
+ * name (fleet ""), among the fleets user_id may reach now; user_id 0 means
+ * all fleets. Fills *device_id, and fleet_out (LIM_LABEL + 1 bytes).
+ * ERR_NOTFOUND if no reachable device has that name (a device outside the
+ * user's grants is reported exactly like a missing one), ERR_AMBIGUOUS if a
+ * bare name matches in several reachable fleets.
+ */
+int store_device_resolve(struct store *st, int64_t user_id, const char *name,
+    const char *fleet, int64_t *device_id, char *fleet_out);
+/* One device by id; cb is called once, or ERR_NOTFOUND. */
+int store_device_get(struct store *st, int64_t device_id, store_device_cb cb, void *arg);
+
+/* Liveness, written by outpostd. addr may be NULL to keep the old one. */
+int store_device_set_online(struct store *st, int64_t device_id, bool online,
+    int64_t when, const char *addr);
+/* Marks every device offline (at start-up, after a crash). */
+int store_device_all_offline(struct store *st, int64_t when);
+
+/* ---- authentication ---- */
+enum store_principal_kind { PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_DEVICE };
+struct store_principal {
+	enum store_principal_kind kind;
+	int64_t id;				/* user id or device id */
+	char name[LIM_LABEL + 1];		/* user name or device name */
+	char fleet[LIM_LABEL + 1];		/* device's fleet, "" for users */
+	bool admin;
+	char key_type[PUBKEY_TYPE_MAX];
+	char key_fp[PUBKEY_FP_MAX];
+};
+/*
+ * Finds who owns a key. Matches on fingerprint AND the full base64 blob.
+ * ERR_NOTFOUND if nobody does; *out is zeroed on entry.
+ */
+int store_principal_by_key(struct store *st, const struct pubkey *key,
+    struct store_principal *out);
+
+/*
+ * A cheap counter that changes whenever any connection commits a write
+ * (PRAGMA data_version plus our own writes), so outpostd can notice CLI
+ * changes without re-reading everything.
+ */
+int64_t store_change_counter(struct store *st);
+
+#endif
