@@ -1,0 +1,213 @@
+/* config.c: outpostd's configuration keywords, defaults and file parser. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "server/config.h"
+
+static int
+set_str(char **dst, const char *v)
+{
+	char *p = strdup(v);
+	if (p == NULL)
+		return ERR_NOMEM;
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+static int
+parse_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < lo || n > hi)
+		return ERR_CONFIG;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return ERR_CONFIG;
+	return 0;
+}
+
+void
+config_defaults(struct config *c)
+{
+	const char *env = getenv("OUTPOST_STATE");
+
+	memset(c, 0, sizeof(*c));
+	c->state_dir = strdup(env != NULL && *env != '\0' ? env : "/var/lib/outpost");
+	c->keepalive_interval = 20;
+	c->keepalive_count_max = 3;
+	c->login_grace_time = 30;
+	c->max_auth_tries = 6;
+	c->refuse_wait = 10;
+	c->log_level = LOG_LVL_INFO;
+	if (c->state_dir == NULL)
+		fatal("out of memory");
+}
+
+int
+config_add_listen(struct config *c, const char *addr, bool replace)
+{
+	if (replace) {
+		for (int i = 0; i < c->nlisten; i++)
+			free(c->listen[i]);
+		c->nlisten = 0;
+	}
+	if (c->nlisten >= LIM_LISTEN)
+		return ERR_TOOLONG;
+	if ((c->listen[c->nlisten] = strdup(addr)) == NULL)
+		return ERR_NOMEM;
+	c->nlisten++;
+	return 0;
+}
+
+/* One entry per keyword: the config file's dispatch table. */
+struct keyword {
+	const char *name;
+	int (*set)(struct config *c, const char *v);
+};
+
+static int kw_listen(struct config *c, const char *v) { return config_add_listen(c, v, false); }
+static int kw_state(struct config *c, const char *v) { return set_str(&c->state_dir, v); }
+static int kw_hostkey(struct config *c, const char *v) { return set_str(&c->host_key, v); }
+static int kw_ka_int(struct config *c, const char *v) { return parse_int(v, 1, 3600, &c->keepalive_interval); }
+static int kw_ka_max(struct config *c, const char *v) { return parse_int(v, 1, 100, &c->keepalive_count_max); }
+static int kw_grace(struct config *c, const char *v) { return parse_int(v, 1, 600, &c->login_grace_time); }
+static int kw_tries(struct config *c, const char *v) { return parse_int(v, 1, 100, &c->max_auth_tries); }
+static int kw_syslog(struct config *c, const char *v) { return parse_bool(v, &c->syslog); }
+
+static int
+kw_loglevel(struct config *c, const char *v)
+{
+	int l = log_level_parse(v);
+	if (l < 0)
+		return ERR_CONFIG;
+	c->log_level = l;
+	return 0;
+}
+
+static const struct keyword keywords[] = {
+	{ "Listen", kw_listen },
+	{ "StateDir", kw_state },
+	{ "HostKey", kw_hostkey },
+	{ "KeepaliveInterval", kw_ka_int },
+	{ "KeepaliveCountMax", kw_ka_max },
+	{ "LoginGraceTime", kw_grace },
+	{ "MaxAuthTries", kw_tries },
+	{ "LogLevel", kw_loglevel },
+	{ "Syslog", kw_syslog },
+};
+
+int
+config_set(struct config *c, const char *key, const char *value, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
+		if (strcasecmp(key, keywords[i].name) != 0)
+			continue;
+		int r = keywords[i].set(c, value);
+		if (r != 0)
+			snprintf(why, whylen, "bad value '%s' for %s", value, keywords[i].name);
+		return r == 0 ? 0 : ERR_CONFIG;
+	}
+	snprintf(why, whylen, "unknown keyword '%s'", key);
+	return ERR_CONFIG;
+}
+
+/* Splits "Keyword value" (value may contain spaces); modifies line. */
+static int
+split_line(char *line, char **key, char **value)
+{
+	char *s = line + strspn(line, " \t");
+	s[strcspn(s, "\r\n")] = '\0';
+	if (*s == '\0' || *s == '#')
+		return 1;
+	*key = s;
+	s += strcspn(s, " \t=");
+	if (*s == '\0')
+		return ERR_CONFIG;
+	*s++ = '\0';
+	s += strspn(s, " \t=");
+	char *end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	if (*s == '\0')
+		return ERR_CONFIG;
+	*value = s;
+	return 0;
+}
+
+int
+config_load(struct config *c, const char *path, char *why, size_t whylen)
+{
+	char line[LIM_CONFIG_LINE + 2];
+	char msg[256];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, r = 0;
+
+	if (f == NULL) {
+		snprintf(why, whylen, "%s: cannot open: %m", path);
+		return ERR_CONFIG;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *key, *value;
+		lineno++;
+		if (strlen(line) > LIM_CONFIG_LINE || memchr(line, '\0', strlen(line)) != line + strlen(line)) {
+			snprintf(why, whylen, "%s:%d: line too long", path, lineno);
+			r = ERR_CONFIG;
+			break;
+		}
+		int s = split_line(line, &key, &value);
+		if (s == 1)
+			continue;
+		if (s != 0) {
+			snprintf(why, whylen, "%s:%d: expected 'Keyword value'", path, lineno);
+			r = ERR_CONFIG;
+			break;
+		}
+		if ((r = config_set(c, key, value, msg, sizeof(msg))) != 0)
+			snprintf(why, whylen, "%s:%d: %s", path, lineno, msg);
+	}
+	fclose(f);
+	return r;
+}
+
+void
+config_dump(const struct config *c, FILE *f)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+	fprintf(f, "statedir %s\n", c->state_dir);
+	fprintf(f, "hostkey %s\n", c->host_key ? c->host_key : "(statedir)/ssh_host_ed25519_key");
+	for (int i = 0; i < c->nlisten; i++)
+		fprintf(f, "listen %s\n", c->listen[i]);
+	fprintf(f, "keepaliveinterval %d\n", c->keepalive_interval);
+	fprintf(f, "keepalivecountmax %d\n", c->keepalive_count_max);
+	fprintf(f, "logingracetime %d\n", c->login_grace_time);
+	fprintf(f, "maxauthtries %d\n", c->max_auth_tries);
+	fprintf(f, "loglevel %s\n", levels[c->log_level]);
+	fprintf(f, "syslog %s\n", c->syslog ? "yes" : "no");
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->state_dir);
+	free(c->host_key);
+	for (int i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,41 @@
+/* config.h: outpostd's settings: embedded defaults, then the config file, then the command line. */
+#ifndef OUTPOST_CONFIG_H
+#define OUTPOST_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/limits.h"
+
+struct config {
+	char *state_dir;			/* owned */
+	char *host_key;				/* owned; NULL = <state>/ssh_host_ed25519_key */
+	char *listen[LIM_LISTEN];		/* owned "ADDR:PORT" strings */
+	int nlisten;
+	int keepalive_interval;			/* seconds of silence before a keepalive */
+	int keepalive_count_max;		/* unanswered intervals before dropping */
+	int login_grace_time;			/* seconds to authenticate */
+	int max_auth_tries;			/* failed key attempts per connection */
+	int refuse_wait;			/* seconds to wait for a refused client's first bytes */
+	int log_level;				/* enum log_level */
+	bool syslog;
+};
+
+/* Fills in the embedded defaults (state dir from $OUTPOST_STATE or /var/lib/outpost). */
+void config_defaults(struct config *c);
+/*
+ * Reads "Keyword value" lines from path ('#' comments, case-insensitive
+ * keywords). On error returns ERR_CONFIG and writes "path:line: reason" to
+ * why (whylen bytes). Settings present in the file replace defaults.
+ */
+int config_load(struct config *c, const char *path, char *why, size_t whylen);
+/* Sets one keyword (also used for the file); returns 0 or ERR_CONFIG with why. */
+int config_set(struct config *c, const char *key, const char *value, char *why, size_t whylen);
+/* Replaces the listen list with a single address (first -l), or appends. */
+int config_add_listen(struct config *c, const char *addr, bool replace);
+/* Prints the effective configuration, one "keyword value" per line. */
+void config_dump(const struct config *c, FILE *f);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * exec.c: session channels. The only thing a session may do is run one
+ * outpost command (`ssh -p 2222 jump ls`) through the same command layer as
+ * the local CLI. No shell, pty, X11, agent forwarding or subsystems.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "server/audit.h"
+#include "server/server.h"
+
+#define NO_SHELL_TEXT \
+	"outpost: this jump server has no shell.\r\n" \
+	"Reach a device with: ssh -J <user>@<jump>:<port> <name>.<fleet>\r\n" \
+	"List commands with: ssh -p <port> <user>@<jump> help\r\n"
+
+int
+exec_session_open(struct conn *c, ssh_message m)
+{
+	if (c->who.kind != PRINCIPAL_USER || c->nchans >= LIM_CHANNELS)
+		return 1;
+	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
+	if (ch == NULL)
+		return 0;
+	if (chan_new(c, ch, CHAN_EXEC) == NULL)
+		ssh_channel_free(ch);
+	return 0;
+}
+
+static struct chan *
+find_chan(struct conn *c, ssh_channel ch)
+{
+	for (struct chan *h = c->srv->chans; h != NULL; h = h->next)
+		if (h->ch == ch && h->conn == c && !h->dead)
+			return h;
+	return NULL;
+}
+
+static void
+audit_command(struct conn *c, char **argv, int argc, int status)
+{
+	struct jbuf line;
+
+	jbuf_init(&line, 1024);
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			jbuf_add(&line, " ", 1);
+		jbuf_add(&line, argv[i], strlen(argv[i]));
+	}
+	struct jbuf *b = audit_begin(c->srv->audit, "command");
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, "user", c->who.name);
+	jbuf_member_str(b, "key_fp", c->who.key_fp);
+	jbuf_member_str(b, "src", c->peer);
+	jbuf_member_str(b, "command", line.data ? line.data : "");
+	jbuf_member_int(b, "status", status);
+	audit_commit(c->srv->audit);
+	jbuf_free(&line);
+}
+
+/* Copies a memstream's result into a bounded buffer. */
+static void
+take_stream(FILE *f, char **buf, size_t *len, struct jbuf *dst)
+{
+	fclose(f);
+	if (*buf != NULL && jbuf_add(dst, *buf, *len) != 0) {
+		jbuf_free(dst);
+		jbuf_init(dst, LIM_EXEC_OUTPUT);
+		static const char msg[] = "outpost: output too large\n";
+		jbuf_add(dst, msg, sizeof(msg) - 1);
+	}
+	free(*buf);
+}
+
+/* Runs h->argv now, with h->in as standard input. */
+static void
+exec_run(struct chan *h)
+{
+	struct conn *c = h->conn;
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	FILE *out = open_memstream(&obuf, &olen);
+	FILE *err = open_memstream(&ebuf, &elen);
+	FILE *in = h->in.len > 0 ? fmemopen(h->in.data, h->in.len, "r") : NULL;
+
+	if (out == NULL || err == NULL) {
+		if (out) fclose(out);
+		if (err) fclose(err);
+		free(obuf);
+		free(ebuf);
+		h->exit_status = CMD_FAIL;
+		jbuf_add(&h->errout, "outpost: out of memory\n", 23);
+	} else {
+		struct cmd_ctx ctx = {
+			.st = c->srv->st, .in = in, .out = out, .err = err,
+			.remote = true, .admin = c->who.admin,
+			.user_id = c->who.id, .user = c->who.name,
+		};
+		h->exit_status = cmd_run(&ctx, h->argc, h->argv);
+		take_stream(out, &obuf, &olen, &h->out);
+		take_stream(err, &ebuf, &elen, &h->errout);
+	}
+	if (in != NULL)
+		fclose(in);
+	audit_command(c, h->argv, h->argc, h->exit_status);
+	log_info("session %llu (%s): command '%s' exited %d", (unsigned long long)c->id,
+	    c->who.name, h->argv[0] ? h->argv[0] : "", h->exit_status);
+	cmd_argv_free(h->argv);
+	h->argv = NULL;
+	h->output_ready = true;
+	h->srv->work = true;
+}
+
+static int
+on_exec(struct chan *h, ssh_message m)
+{
+	const char *cmd = ssh_message_channel_request_command(m);
+	const char *why = NULL;
+	char **argv = NULL;
+	int argc = 0;
+
+	if (h->output_ready || h->argv != NULL)
+		return 1;	/* one command per channel */
+	ssh_message_channel_request_reply_success(m);
+	int r = cmd ? cmd_split(cmd, strlen(cmd), &argv, &argc, &why) : ERR_INVAL;
+	if (r != 0 || argc == 0) {
+		jbuf_addf(&h->errout, "outpost: %s\n", r == ERR_TOOLONG ? "command line too long" :
+		    why ? why : "empty command; try 'help'");
+		h->exit_status = CMD_USAGE;
+		h->output_ready = true;
+		cmd_argv_free(argv);
+		return 0;
+	}
+	h->argv = argv;
+	h->argc = argc;
+	if (!cmd_wants_stdin(argc, argv) || h->eof_rcvd)
+		exec_run(h);
+	return 0;
+}
+
+int
+exec_channel_request(struct conn *c, ssh_message m)
+{
+	struct chan *h = find_chan(c, ssh_message_channel_request_channel(m));
+
+	if (h == NULL || h->kind != CHAN_EXEC)
+		return 1;
+	switch (ssh_message_subtype(m)) {
+	case SSH_CHANNEL_REQUEST_EXEC:
+		return on_exec(h, m);
+	case SSH_CHANNEL_REQUEST_SHELL:
+		if (h->output_ready || h->argv != NULL)
+			return 1;
+		ssh_message_channel_request_reply_success(m);
+		jbuf_add(&h->errout, NO_SHELL_TEXT, sizeof(NO_SHELL_TEXT) - 1);
+		h->exit_status = CMD_FAIL;
+		h->output_ready = true;
+		h->srv->work = true;
+		return 0;
+	default:
+		return 1;	/* pty, env, x11, agent, subsystem...: refused */
+	}
+}
+
+/* Sends as much of buf as the window takes; true if all of it is gone. */
+static bool
+drain(struct chan *h, struct jbuf *buf, bool is_stderr)
+{
+	while (buf->len > 0) {
+		uint32_t win = ssh_channel_window_size(h->ch);
+		size_t n = buf->len < win ? buf->len : win;
+		if (n == 0)
+			return false;
+		if (n > 32768)
+			n = 32768;
+		int w = is_stderr ? ssh_channel_write_stderr(h->ch, buf->data, (uint32_t)n)
+		    : ssh_channel_write(h->ch, buf->data, (uint32_t)n);
+		if (w <= 0) {
+			if (w < 0)
+				chan_kill(h);
+			return false;
+		}
+		jbuf_consume(buf, (size_t)w);
+		server_touch(h->conn);
+	}
+	return true;
+}
+
+bool
+exec_pump(struct chan *h)
+{
+	if (h->close_rcvd) {
+		chan_kill(h);
+		return true;
+	}
+	if (h->argv != NULL && h->eof_rcvd)
+		exec_run(h);
+	if (!h->output_ready)
+		return false;
+	if (!drain(h, &h->out, false) || !drain(h, &h->errout, true))
+		return false;
+	if (h->dead)
+		return true;
+	ssh_channel_request_send_exit_status(h->ch, h->exit_status);
+	ssh_channel_send_eof(h->ch);
+	chan_kill(h);
+	return true;
+}

@@ -1,0 +1,21 @@
+/* listener.h: listening sockets and per-connection TCP options. */
+#ifndef OUTPOST_LISTENER_H
+#define OUTPOST_LISTENER_H
+
+#include <stddef.h>
+
+/*
+ * Parses "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT"/"PORT" (all addresses)
+ * into host (hostlen bytes, "" for any) and port. Returns 0 or ERR_INVAL.
+ */
+int listener_parse(const char *spec, char *host, size_t hostlen, char *port, size_t portlen);
+/* Opens a non-blocking listening socket for spec; returns the fd or a negative ERR_*; why gets text. */
+int listener_open(const char *spec, char *why, size_t whylen);
+/* Accepts one connection (non-blocking, close-on-exec, TCP options set); -1 when none. */
+int listener_accept(int lfd, char *peer, size_t peerlen);
+/* Sets TCP_NODELAY, keepalive and TCP_USER_TIMEOUT (ms) on a connected socket. */
+void listener_tune(int fd, int user_timeout_ms);
+/* Milliseconds since the peer last sent us data (TCP_INFO), or -1. */
+long listener_idle_ms(int fd);
+
+#endif

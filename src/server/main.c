@@ -1,0 +1,107 @@
+/* main.c: outpostd command line: options, configuration, start-up hints, then the event loop. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: outpostd [-d STATE_DIR] [-l ADDR:PORT]... [-f CONFIG] [-v] [-T]\n"
+	    "  -d DIR   state directory (default $OUTPOST_STATE or /var/lib/outpost)\n"
+	    "  -l ADDR  listen address, repeatable (default 0.0.0.0:2222)\n"
+	    "  -f FILE  configuration file (see outpostd.conf(5))\n"
+	    "  -v       more logging (debug)\n"
+	    "  -T       print the effective configuration and exit\n");
+}
+
+static int
+count_users(void *arg, const struct store_user *u)
+{
+	(void)u;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Tells a first-time operator what to do next. */
+static void
+print_hints(struct server *srv)
+{
+	int users = 0;
+
+	store_user_list(srv->st, count_users, &users);
+	if (users > 0)
+		return;
+	const char *d = srv->cfg->state_dir;
+	fprintf(stderr,
+	    "\noutpostd is running, host key %s.\n"
+	    "Next steps (in another terminal):\n"
+	    "  outpost -d %s fleet add acme\n"
+	    "  outpost -d %s user add alice --key ~/.ssh/id_ed25519.pub --fleet acme\n"
+	    "  outpost -d %s device add pi-hq --fleet acme --key pi-hq.pub\n"
+	    "On the device:   ssh -N -R pi-hq:22:localhost:22 -p 2222 <this-host>\n"
+	    "On your laptop:  ssh -J alice@<this-host>:2222 root@pi-hq.acme\n\n",
+	    srv->host_fp, d, d, d);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct server srv;
+	const char *config_file = NULL, *state = NULL;
+	const char *listens[LIM_LISTEN];
+	int nlisten = 0, opt, verbose = 0, dump = 0;
+	char why[512];
+
+	config_defaults(&cfg);
+	while ((opt = getopt(argc, argv, "d:l:f:vTh")) != -1) {
+		switch (opt) {
+		case 'd': state = optarg; break;
+		case 'f': config_file = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'T': dump = 1; break;
+		case 'l':
+			if (nlisten >= LIM_LISTEN)
+				fatal("too many -l addresses (at most %d)", LIM_LISTEN);
+			listens[nlisten++] = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("outpostd", LOG_LVL_INFO, 0);
+	if (config_file != NULL && config_load(&cfg, config_file, why, sizeof(why)) != 0)
+		fatal("%s", why);
+	if (state != NULL && config_set(&cfg, "StateDir", state, why, sizeof(why)) != 0)
+		fatal("%s", why);
+	for (int i = 0; i < nlisten; i++)
+		if (config_add_listen(&cfg, listens[i], i == 0) != 0)
+			fatal("bad -l %s", listens[i]);
+	if (cfg.nlisten == 0)
+		config_add_listen(&cfg, "0.0.0.0:2222", false);
+	if (verbose)
+		cfg.log_level = LOG_LVL_DEBUG;
+	if (dump) {
+		config_dump(&cfg, stdout);
+		return 0;
+	}
+	log_init("outpostd", (enum log_level)cfg.log_level, cfg.syslog);
+	server_init(&srv, &cfg);
+	print_hints(&srv);
+	server_run(&srv);
+	server_free(&srv);
+	config_free(&cfg);
+	return 0;
+}

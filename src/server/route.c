@@ -1,0 +1,601 @@
+/*
+ * route.c: channels and routes. A technician's direct-tcpip to name.fleet:port
+ * is spliced to a forwarded-tcpip channel opened on that device's session;
+ * refusals are told to the technician's SSH client as a disconnect message.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/timefmt.h"
+#include "server/audit.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+#define PUMP_CHUNK 65536		/* bytes moved per read/write */
+#define PUMP_BUDGET (512 * 1024)	/* bytes per direction per loop turn */
+#define SPILL_MAX (PUMP_CHUNK * 2)
+#define OPEN_TIMEOUT_MS 20000		/* device must answer a forwarded-tcpip open */
+#define REFUSE_OUT_MAX 2048
+#define SSH_DISCONNECT_BY_APPLICATION 11
+
+/* ---- channel callbacks: record facts only ---- */
+
+static int
+on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int is_stderr, void *arg)
+{
+	struct chan *h = arg;
+
+	(void)s; (void)ch;
+	if (is_stderr || h->dead)
+		return (int)len;	/* nothing we serve reads stderr */
+	if (h->kind == CHAN_EXEC) {
+		if (h->argv != NULL)
+			jbuf_add(&h->in, data, len);	/* stdin for `--key -`, capped */
+		return (int)len;
+	}
+	h->pending = len;
+	h->srv->work = true;
+	return 0;	/* stays in libssh's buffer until the peer can take it */
+}
+
+static void
+on_eof(ssh_session s, ssh_channel ch, void *arg)
+{
+	struct chan *h = arg;
+
+	(void)s; (void)ch;
+	h->eof_rcvd = true;
+	h->srv->work = true;
+}
+
+static void
+on_close(ssh_session s, ssh_channel ch, void *arg)
+{
+	struct chan *h = arg;
+
+	(void)s; (void)ch;
+	h->close_rcvd = true;
+	h->eof_rcvd = true;
+	h->srv->work = true;
+}
+
+struct chan *
+chan_new(struct conn *c, ssh_channel ch, enum chan_kind kind)
+{
+	struct chan *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->srv = c->srv;
+	h->conn = c;
+	h->ch = ch;
+	h->kind = kind;
+	jbuf_init(&h->spill, SPILL_MAX);
+	jbuf_init(&h->out, LIM_EXEC_OUTPUT);
+	jbuf_init(&h->errout, LIM_EXEC_OUTPUT);
+	jbuf_init(&h->in, LIM_KEYLINE * 2);
+	ssh_callbacks_init(&h->cb);
+	h->cb.userdata = h;
+	h->cb.channel_data_function = on_data;
+	h->cb.channel_eof_function = on_eof;
+	h->cb.channel_close_function = on_close;
+	if (ch != NULL)
+		ssh_set_channel_callbacks(ch, &h->cb);
+	h->next = c->srv->chans;
+	if (h->next)
+		h->next->prev = h;
+	c->srv->chans = h;
+	c->nchans++;
+	return h;
+}
+
+void
+chan_kill(struct chan *h)
+{
+	if (h->dead)
+		return;
+	h->dead = true;
+	h->srv->work = true;
+	if (h->peer != NULL)
+		h->peer->peer_gone = true;
+}
+
+static void
+route_unref(struct server *srv, struct route *rt)
+{
+	if (--rt->refs > 0)
+		return;
+	if (rt->opened) {
+		struct jbuf *b = audit_begin(srv->audit, "disconnect");
+		jbuf_member_str(b, "what", "channel");
+		jbuf_member_str(b, "user", rt->user);
+		jbuf_member_str(b, "key_fp", rt->user_fp);
+		jbuf_member_str(b, "src", rt->src);
+		jbuf_member_str(b, "device", rt->device);
+		jbuf_member_int(b, "port", rt->port);
+		jbuf_member_int(b, "bytes_up", (int64_t)rt->up);
+		jbuf_member_int(b, "bytes_down", (int64_t)rt->down);
+		jbuf_member_int(b, "bytes", (int64_t)(rt->up + rt->down));
+		jbuf_member_int(b, "duration_ms", srv->now_ms - rt->started_ms);
+		audit_commit(srv->audit);
+		log_info("%s -> %s:%u closed: %llu bytes up, %llu down, %lld ms", rt->user,
+		    rt->device, rt->port, (unsigned long long)rt->up,
+		    (unsigned long long)rt->down, (long long)(srv->now_ms - rt->started_ms));
+	}
+	free(rt);
+}
+
+void
+chan_reap(struct chan *h)
+{
+	struct server *srv = h->srv;
+
+	if (h->ch != NULL && h->conn != NULL) {
+		ssh_remove_channel_callbacks(h->ch, &h->cb);
+		ssh_channel_free(h->ch);	/* sends CLOSE if still owed */
+		server_touch(h->conn);
+	}
+	if (h->peer != NULL && h->peer->peer == h) {
+		h->peer->peer = NULL;
+		h->peer->peer_gone = true;
+	}
+	if (h->route != NULL)
+		route_unref(srv, h->route);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		srv->chans = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	if (h->conn != NULL)
+		h->conn->nchans--;
+	jbuf_free(&h->spill);
+	jbuf_free(&h->out);
+	jbuf_free(&h->errout);
+	jbuf_free(&h->in);
+	for (int i = 0; h->argv != NULL && h->argv[i] != NULL; i++)
+		free(h->argv[i]);
+	free(h->argv);
+	free(h->reason);
+	free(h);
+}
+
+/* ---- refusals ---- */
+
+static void
+put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/*
+ * What a minimal SSH server would say before hanging up (RFC 4253 4.2, 6,
+ * 11.1): identification, then an unencrypted SSH_MSG_DISCONNECT carrying the
+ * reason, which OpenSSH prints as "Received disconnect from ...: <reason>".
+ */
+static void
+refusal_bytes(struct jbuf *out, const char *reason)
+{
+	static const char banner[] = "SSH-2.0-outpost\r\n";
+	unsigned char hdr[5 + 1 + 4 + 4], tail[4 + 16];
+	size_t rlen = strlen(reason);
+	size_t payload = 1 + 4 + 4 + rlen + 4;
+	size_t pad = 8 - ((4 + 1 + payload) % 8);
+
+	if (pad < 4)
+		pad += 8;
+	put_u32(hdr, (uint32_t)(1 + payload + pad));
+	hdr[4] = (unsigned char)pad;
+	hdr[5] = 1;	/* SSH_MSG_DISCONNECT */
+	put_u32(hdr + 6, SSH_DISCONNECT_BY_APPLICATION);
+	put_u32(hdr + 10, (uint32_t)rlen);
+	memset(tail, 0, sizeof(tail));	/* empty language tag, then padding */
+	jbuf_add(out, banner, sizeof(banner) - 1);
+	jbuf_add(out, hdr, sizeof(hdr));
+	jbuf_add(out, reason, rlen);
+	jbuf_add(out, tail, 4 + pad);
+}
+
+static void
+audit_connect(struct conn *c, const char *dest, int port, const char *result, const char *why)
+{
+	struct jbuf *b = audit_begin(c->srv->audit, "connect");
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, c->who.kind == PRINCIPAL_DEVICE ? "from_device" : "user", c->who.name);
+	jbuf_member_str(b, "key_fp", c->who.key_fp);
+	jbuf_member_str(b, "src", c->peer);
+	jbuf_member_str(b, "device", dest);
+	jbuf_member_int(b, "port", port);
+	jbuf_member_str(b, "result", result);
+	if (why != NULL)
+		jbuf_member_str(b, "reason", why);
+	audit_commit(c->srv->audit);
+}
+
+/* Turns an accepted client channel into one that explains the refusal. */
+static void
+chan_refuse(struct chan *h, const char *reason)
+{
+	h->kind = CHAN_REFUSE;
+	free(h->reason);
+	h->reason = strdup(reason);
+	h->deadline_ms = h->srv->now_ms + h->srv->cfg->refuse_wait * 1000L;
+	h->srv->work = true;
+	if (h->reason == NULL)
+		chan_kill(h);
+}
+
+void
+route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_info("session %llu (%s) from %s: refused: %s", (unsigned long long)c->id,
+	    c->who.name, c->peer, reason);
+	struct chan *h = chan_new(c, ch, CHAN_REFUSE);
+	if (h == NULL) {
+		ssh_channel_free(ch);
+		return;
+	}
+	chan_refuse(h, reason);
+}
+
+/* Reads the client's first bytes: an SSH client gets the reason, anything else a close. */
+static bool
+refuse_pump(struct chan *h)
+{
+	char first[4];
+
+	if (h->out.len == 0) {
+		if (h->pending >= 4) {
+			int n = ssh_channel_read_nonblocking(h->ch, first, 4, 0);
+			if (n == 4 && memcmp(first, "SSH-", 4) == 0) {
+				refusal_bytes(&h->out, h->reason);
+				h->pending -= 4;
+			} else {
+				chan_kill(h);
+				return true;
+			}
+		} else if (h->eof_rcvd || h->srv->now_ms >= h->deadline_ms) {
+			chan_kill(h);
+			return true;
+		} else
+			return false;
+	}
+	uint32_t win = ssh_channel_window_size(h->ch);
+	size_t n = h->out.len < win ? h->out.len : win;
+	if (n > 0) {
+		int w = ssh_channel_write(h->ch, h->out.data, (uint32_t)n);
+		if (w < 0) {
+			chan_kill(h);
+			return true;
+		}
+		jbuf_consume(&h->out, (size_t)w);
+		server_touch(h->conn);
+	}
+	if (h->out.len == 0) {
+		ssh_channel_send_eof(h->ch);
+		chan_kill(h);
+	}
+	return n > 0;
+}
+
+/* ---- splicing ---- */
+
+/* Writes what the channel will take; keeps the rest in dst->spill. */
+static int
+write_or_spill(struct chan *dst, const char *p, size_t n)
+{
+	int w = ssh_channel_write(dst->ch, p, (uint32_t)n);
+	if (w < 0)
+		return -1;
+	if ((size_t)w < n && jbuf_add(&dst->spill, p + w, n - (size_t)w) != 0)
+		return -1;
+	server_touch(dst->conn);
+	return 0;
+}
+
+/* Moves bytes src -> dst as dst's window allows. Returns true if any moved. */
+static bool
+transfer(struct chan *src, struct chan *dst, uint64_t *counter)
+{
+	static char buf[PUMP_CHUNK];
+	size_t budget = PUMP_BUDGET;
+	bool moved = false;
+
+	if (dst->spill.len > 0) {
+		struct jbuf *sp = &dst->spill;
+		uint32_t win = ssh_channel_window_size(dst->ch);
+		size_t n = sp->len < win ? sp->len : win;
+		int w = n ? ssh_channel_write(dst->ch, sp->data, (uint32_t)n) : 0;
+		if (w < 0) {
+			chan_kill(dst);
+			return true;
+		}
+		jbuf_consume(sp, (size_t)w);
+		moved = w > 0;
+		if (sp->len > 0)
+			return moved;
+	}
+	while (src->pending > 0 && budget > 0) {
+		uint32_t win = ssh_channel_window_size(dst->ch);
+		size_t n = src->pending;
+		if (win == 0)
+			break;
+		if (n > win)
+			n = win;
+		if (n > sizeof(buf))
+			n = sizeof(buf);
+		int r = ssh_channel_read_nonblocking(src->ch, buf, (uint32_t)n, 0);
+		if (r <= 0) {
+			src->pending = 0;
+			if (r < 0)
+				chan_kill(src);
+			break;
+		}
+		src->pending = (uint32_t)r >= src->pending ? 0 : src->pending - (uint32_t)r;
+		*counter += (uint64_t)r;
+		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
+		moved = true;
+		if (write_or_spill(dst, buf, (size_t)r) != 0) {
+			chan_kill(dst);
+			break;
+		}
+		if (dst->spill.len > 0)
+			break;
+	}
+	if (moved)
+		server_touch(src->conn);
+	return moved;
+}
+
+/* Forwards EOF and CLOSE from src to dst once src's bytes are all delivered. */
+static void
+forward_end(struct chan *src, struct chan *dst)
+{
+	if (src->pending > 0 || dst->spill.len > 0 || dst->dead)
+		return;
+	if (src->eof_rcvd && !dst->eof_sent) {
+		ssh_channel_send_eof(dst->ch);
+		dst->eof_sent = true;
+		server_touch(dst->conn);
+	}
+	if (src->close_rcvd || src->dead) {
+		chan_kill(src);
+		chan_kill(dst);
+	}
+}
+
+/* Steps a forwarded-tcpip open on the device; true once open. */
+static bool
+open_step(struct chan *cl, struct chan *dv)
+{
+	struct route *rt = cl->route;
+	int rc = ssh_channel_open_reverse_forward(dv->ch, rt->device_bind, (int)rt->port,
+	    rt->orig, rt->orig_port);
+
+	server_touch(dv->conn);
+	if (rc == SSH_AGAIN && cl->srv->now_ms < dv->deadline_ms)
+		return false;
+	if (rc != SSH_OK) {
+		char why[256];
+		snprintf(why, sizeof(why), rc == SSH_AGAIN ?
+		    "device %s did not answer in time" :
+		    "device %s could not connect to its service on port %u",
+		    rt->device, rt->port);
+		audit_connect(cl->conn, rt->device, (int)rt->port, "failed", why);
+		log_info("%s -> %s:%u: %s", rt->user, rt->device, rt->port, why);
+		chan_kill(dv);
+		cl->peer = NULL;
+		chan_refuse(cl, why);
+		return false;
+	}
+	dv->opening = false;
+	rt->opened = true;
+	rt->started_ms = cl->srv->now_ms;
+	audit_connect(cl->conn, rt->device, (int)rt->port, "ok", NULL);
+	log_info("%s (%s) -> %s:%u connected", rt->user, rt->src, rt->device, rt->port);
+	return true;
+}
+
+static bool
+route_pump(struct chan *cl)
+{
+	struct chan *dv = cl->peer;
+	bool moved;
+
+	if (dv == NULL || dv->dead) {
+		if (!cl->route->opened) {
+			char why[256];
+			snprintf(why, sizeof(why), "device %s went offline", cl->route->device);
+			cl->peer = NULL;
+			chan_refuse(cl, why);
+		} else
+			chan_kill(cl);
+		return true;
+	}
+	if (dv->opening && !open_step(cl, dv))
+		return false;
+	moved = transfer(cl, dv, &cl->route->up);
+	moved |= transfer(dv, cl, &cl->route->down);
+	if (!cl->dead && !dv->dead) {
+		forward_end(cl, dv);
+		forward_end(dv, cl);
+	}
+	return moved;
+}
+
+bool
+chan_pump(struct chan *h)
+{
+	if (h->dead)
+		return false;
+	switch (h->kind) {
+	case CHAN_CLIENT:
+		return route_pump(h);
+	case CHAN_DEVICE:
+		if (h->peer_gone && h->peer == NULL) {
+			chan_kill(h);
+			return true;
+		}
+		return false;	/* driven from the client side */
+	case CHAN_REFUSE:
+		return refuse_pump(h);
+	case CHAN_EXEC:
+		return exec_pump(h);
+	}
+	return false;
+}
+
+/* ---- direct-tcpip ---- */
+
+/* Resolves dest for the technician; on failure writes the reason. */
+static int
+resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
+    int64_t *dev_id, char *qualified, size_t qlen, char *why, size_t whylen)
+{
+	struct server *srv = c->srv;
+	struct name_target t;
+	char fleet[LIM_LABEL + 1];
+	char shown[LIM_PEER_STRING];
+
+	log_printable(shown, sizeof(shown), dest, strnlen(dest, LIM_PEER_STRING));
+	if (names_parse_target(dest, &t) != 0) {
+		snprintf(why, whylen, "no device named %s", shown);
+		return ERR_NOTFOUND;
+	}
+	int r = store_device_resolve(srv->st, c->who.admin ? 0 : c->who.id, t.name, t.fleet,
+	    dev_id, fleet);
+	if (r == ERR_AMBIGUOUS) {
+		snprintf(why, whylen, "device name %s is ambiguous: say %s.<fleet>", t.name, t.name);
+		return r;
+	}
+	if (r != 0) {
+		snprintf(why, whylen, r == ERR_NOTFOUND ? "no device named %s" :
+		    "cannot look up %s: internal error", shown);
+		return r;
+	}
+	snprintf(qualified, qlen, "%s.%s", t.name, fleet);
+	*dcp = registry_get(srv->reg, *dev_id);
+	if (*dcp == NULL || (*dcp)->dead) {
+		snprintf(why, whylen, "device %s is offline", qualified);
+		return ERR_NOTFOUND;
+	}
+	if (session_find_service(*dcp, port) == NULL) {
+		snprintf(why, whylen, "device %s has no service on port %u", qualified, port);
+		return ERR_NOTFOUND;
+	}
+	return 0;
+}
+
+/* Adds "(last seen ...)" to an offline reason. */
+static int
+last_seen_cb(void *arg, const struct store_device *d)
+{
+	char *why = arg, when[32];
+
+	timefmt_iso(d->last_seen, when, sizeof(when));
+	size_t l = strlen(why);
+	snprintf(why + l, 256 - l, " (last seen %s)", when);
+	return 0;
+}
+
+static struct route *
+route_new(struct conn *c, struct conn *dc, const char *qualified, int64_t dev_id,
+    uint32_t port, const char *orig, int orig_port)
+{
+	struct route *rt = calloc(1, sizeof(*rt));
+	const struct service *svc = session_find_service(dc, port);
+
+	if (rt == NULL || svc == NULL)
+		goto fail;
+	snprintf(rt->device, sizeof(rt->device), "%s", qualified);
+	snprintf(rt->device_bind, sizeof(rt->device_bind), "%s", svc->bind_addr);
+	rt->device_id = dev_id;
+	rt->port = port;
+	snprintf(rt->user, sizeof(rt->user), "%s", c->who.name);
+	snprintf(rt->user_fp, sizeof(rt->user_fp), "%s", c->who.key_fp);
+	snprintf(rt->src, sizeof(rt->src), "%s", c->peer);
+	log_printable(rt->orig, sizeof(rt->orig), orig, strnlen(orig, 64));
+	if (rt->orig[0] == '\0')
+		snprintf(rt->orig, sizeof(rt->orig), "127.0.0.1");
+	rt->orig_port = orig_port > 0 && orig_port < 65536 ? orig_port : 0;
+	rt->started_ms = c->srv->now_ms;
+	return rt;
+fail:
+	free(rt);
+	return NULL;
+}
+
+void
+route_direct_tcpip(struct conn *c, ssh_message m)
+{
+	struct server *srv = c->srv;
+	const char *dest = ssh_message_channel_request_open_destination(m);
+	const char *orig = ssh_message_channel_request_open_originator(m);
+	uint32_t port = (uint32_t)ssh_message_channel_request_open_destination_port(m);
+	int orig_port = ssh_message_channel_request_open_originator_port(m);
+	char why[256] = "", qualified[LIM_TARGET + 1];
+	struct conn *dc = NULL;
+	int64_t dev_id = 0;
+
+	if (dest == NULL || orig == NULL) {
+		ssh_message_reply_default(m);
+		return;
+	}
+	if (c->nchans >= LIM_CHANNELS) {
+		ssh_message_reply_default(m);
+		log_warn("session %llu: channel limit reached", (unsigned long long)c->id);
+		return;
+	}
+	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
+	if (ch == NULL)
+		return;
+	if (c->who.kind != PRINCIPAL_USER) {
+		audit_connect(c, dest, (int)port, "refused", "not permitted");
+		route_refuse(c, ch, "not permitted: devices cannot open connections through outpost");
+		return;
+	}
+	if (resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why)) != 0) {
+		if (dev_id != 0 && dc == NULL && strstr(why, "offline") != NULL)
+			store_device_get(srv->st, dev_id, last_seen_cb, why);
+		audit_connect(c, dest, (int)port, "refused", why);
+		route_refuse(c, ch, "%s", why);
+		return;
+	}
+	struct route *rt = route_new(c, dc, qualified, dev_id, port, orig, orig_port);
+	ssh_channel dch = rt ? ssh_channel_new(dc->s) : NULL;
+	struct chan *cl = dch ? chan_new(c, ch, CHAN_CLIENT) : NULL;
+	struct chan *dv = cl ? chan_new(dc, dch, CHAN_DEVICE) : NULL;
+	if (dv == NULL) {
+		if (cl != NULL) {
+			chan_refuse(cl, "out of memory");
+			ch = NULL;
+		}
+		if (dch != NULL)
+			ssh_channel_free(dch);
+		free(rt);
+		if (ch != NULL)
+			route_refuse(c, ch, "out of memory");
+		return;
+	}
+	cl->peer = dv;
+	dv->peer = cl;
+	cl->route = dv->route = rt;
+	rt->refs = 2;
+	dv->opening = true;
+	dv->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
+	srv->work = true;
+}

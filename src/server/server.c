@@ -1,0 +1,282 @@
+/* server.c: outpostd's event loop: epoll over listeners, signals and one private libssh event per connection. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "server/audit.h"
+#include "server/listener.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+#define MAX_EVENTS 256
+#define ACCEPTS_PER_TURN 64
+#define TICK_MS 1000
+
+static int
+watch_add(struct server *srv, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, w->fd, &ev);
+}
+
+void
+server_touch(struct conn *c)
+{
+	if (c->touched || c->dead)
+		return;
+	c->touched = true;
+	c->touched_next = c->srv->touched;
+	c->srv->touched = c;
+}
+
+void
+server_unwatch(struct conn *c)
+{
+	if (c->ep_events != 0)
+		epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->watch.fd, NULL);
+	c->ep_events = 0;
+}
+
+/* Sets each touched conn's epoll interest from what libssh wants. */
+static void
+update_interest(struct server *srv)
+{
+	struct conn *c = srv->touched;
+
+	srv->touched = NULL;
+	for (; c != NULL; c = c->touched_next) {
+		c->touched = false;
+		if (c->dead || !c->in_event)
+			continue;
+		uint32_t want = EPOLLIN | EPOLLRDHUP;
+		if (ssh_get_poll_flags(c->s) & SSH_WRITE_PENDING)
+			want |= EPOLLOUT;
+		if (want == c->ep_events)
+			continue;
+		struct epoll_event ev = { .events = want, .data.ptr = &c->watch };
+		int op = c->ep_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		if (epoll_ctl(srv->epfd, op, c->watch.fd, &ev) != 0) {
+			session_kill(c, "epoll failed");
+			continue;
+		}
+		c->ep_events = want;
+	}
+}
+
+static int
+load_host_key(struct server *srv)
+{
+	const char *path = srv->cfg->host_key;
+	char def[4096], pub[4112];
+	ssh_key key = NULL;
+	struct pubkey pk;
+
+	if (path == NULL) {
+		snprintf(def, sizeof(def), "%s/ssh_host_ed25519_key", srv->cfg->state_dir);
+		path = def;
+	}
+	if (access(path, F_OK) != 0) {
+		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+			fatal("cannot generate host key");
+		mode_t old = umask(077);
+		int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
+		snprintf(pub, sizeof(pub), "%s.pub", path);
+		if (r == SSH_OK)
+			r = ssh_pki_export_pubkey_file(key, pub);
+		umask(old);
+		if (r != SSH_OK)
+			fatal("cannot write host key %s", path);
+		log_info("generated host key %s", path);
+	} else if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
+		fatal("cannot read host key %s", path);
+	if (pubkey_from_ssh_key(key, &pk) != 0)
+		fatal("host key %s is not usable", path);
+	snprintf(srv->host_fp, sizeof(srv->host_fp), "%s", pk.fp);
+	pubkey_clear(&pk);
+	ssh_key_free(key);
+	if (ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_HOSTKEY, path) != SSH_OK)
+		fatal("host key %s: %s", path, ssh_get_error(srv->bind));
+	return 0;
+}
+
+static void
+open_listeners(struct server *srv)
+{
+	char why[256];
+
+	for (int i = 0; i < srv->cfg->nlisten; i++) {
+		int fd = listener_open(srv->cfg->listen[i], why, sizeof(why));
+		if (fd < 0)
+			fatal("%s", why);
+		srv->listeners[i].kind = WATCH_LISTEN;
+		srv->listeners[i].fd = fd;
+		if (watch_add(srv, &srv->listeners[i], EPOLLIN) != 0)
+			fatal("epoll: %s", strerror(errno));
+		srv->nlisteners++;
+		log_info("listening on %s", srv->cfg->listen[i]);
+	}
+}
+
+static void
+open_signals(struct server *srv)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	srv->sigwatch.kind = WATCH_SIGNAL;
+	srv->sigwatch.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (srv->sigwatch.fd < 0 || watch_add(srv, &srv->sigwatch, EPOLLIN) != 0)
+		fatal("signalfd: %s", strerror(errno));
+}
+
+int
+server_init(struct server *srv, struct config *cfg)
+{
+	int r;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	srv->now_ms = timefmt_mono_ms();
+	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
+		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
+	if ((r = audit_open(cfg->state_dir, &srv->audit)) != 0)
+		fatal("cannot open audit log in %s: %s", cfg->state_dir, err_str(r));
+	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
+		fatal("out of memory");
+	load_host_key(srv);
+	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		fatal("epoll: %s", strerror(errno));
+	open_listeners(srv);
+	open_signals(srv);
+	store_device_all_offline(srv->st, timefmt_now());
+	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
+	    cfg->state_dir);
+	return 0;
+}
+
+static void
+on_listener(struct server *srv, struct watch *w)
+{
+	char peer[64];
+
+	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+		int fd = listener_accept(w->fd, peer, sizeof(peer));
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		session_accept(srv, fd, peer);
+	}
+	srv->work = true;	/* more may be waiting */
+}
+
+static void
+on_signal(struct server *srv)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv->sigwatch.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: nothing to reload yet");
+			continue;
+		}
+		log_info("signal %u: shutting down", si.ssi_signo);
+		srv->stopping = true;
+	}
+}
+
+/* Moves bytes on every channel; frees what died. */
+static void
+pump_and_reap(struct server *srv)
+{
+	struct chan *h, *next;
+
+	for (h = srv->chans; h != NULL; h = h->next)
+		if (chan_pump(h))
+			srv->work = true;
+	for (struct conn *c = srv->conns, *cn; c != NULL; c = cn) {
+		cn = c->next;
+		if (c->dead)
+			session_reap(c);
+	}
+	for (h = srv->chans; h != NULL; h = next) {
+		next = h->next;
+		if (h->dead)
+			chan_reap(h);
+	}
+}
+
+static void
+tick(struct server *srv)
+{
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (!c->dead)
+			session_tick(c);
+	srv->next_tick_ms = srv->now_ms + TICK_MS;
+}
+
+int
+server_run(struct server *srv)
+{
+	struct epoll_event evs[MAX_EVENTS];
+
+	srv->next_tick_ms = srv->now_ms + TICK_MS;
+	while (!srv->stopping) {
+		int timeout = (int)(srv->next_tick_ms - srv->now_ms);
+		if (srv->work || timeout < 0)
+			timeout = 0;
+		srv->work = false;
+		int n = epoll_wait(srv->epfd, evs, MAX_EVENTS, timeout);
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait: %s", strerror(errno));
+		srv->now_ms = timefmt_mono_ms();
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+			if (w->kind == WATCH_LISTEN)
+				on_listener(srv, w);
+			else if (w->kind == WATCH_SIGNAL)
+				on_signal(srv);
+			else if (!w->conn->dead)
+				session_poll(w->conn);
+		}
+		pump_and_reap(srv);
+		if (srv->now_ms >= srv->next_tick_ms)
+			tick(srv);
+		update_interest(srv);
+	}
+	return 0;
+}
+
+void
+server_free(struct server *srv)
+{
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		session_kill(c, "server shutting down");
+	pump_and_reap(srv);
+	for (int i = 0; i < srv->nlisteners; i++)
+		close(srv->listeners[i].fd);
+	if (srv->sigwatch.fd > 0)
+		close(srv->sigwatch.fd);
+	if (srv->epfd > 0)
+		close(srv->epfd);
+	ssh_bind_free(srv->bind);
+	registry_free(srv->reg);
+	audit_close(srv->audit);
+	store_close(srv->st);
+	log_info("stopped");
+}

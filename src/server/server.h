@@ -1,0 +1,173 @@
+/*
+ * server.h: outpostd's internal objects shared by its modules: the server,
+ * one conn per SSH connection, one chan per SSH channel we serve, and the
+ * route that splices a technician's channel to a device's.
+ *
+ * Threading: one thread, one epoll loop. libssh callbacks only record facts
+ * (bytes pending, eof, close, requests); all writes, opens and frees happen
+ * in the main loop (LIBSSH-NOTES pitfall 4).
+ */
+#ifndef OUTPOST_SERVER_H
+#define OUTPOST_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "common/jbuf.h"
+#include "common/limits.h"
+#include "server/config.h"
+#include "store/store.h"
+
+struct audit;
+struct registry;
+
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN };
+
+/* What an epoll entry points at. */
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	struct conn *conn;		/* WATCH_CONN only */
+};
+
+/* A service a device registered with tcpip-forward. */
+struct service {
+	char *bind_addr;		/* as the device sent it; owned */
+	uint32_t port;
+};
+
+struct conn {
+	struct server *srv;
+	struct conn *prev, *next;	/* all conns */
+	struct watch watch;
+	ssh_session s;
+	ssh_event ev;			/* private event: polls only this session */
+	uint64_t id;			/* serial for logs and `who` */
+	char peer[64];			/* "ip:port" of the TCP peer */
+	int64_t started_ms;
+	uint32_t ep_events;		/* current epoll interest */
+	bool in_event;			/* added to ev */
+	bool authed;
+	bool dead;			/* reaped at the end of this loop turn */
+	bool touched;			/* on the touched list this turn */
+	char dead_reason[96];
+	int auth_failures;
+	char auth_user[LIM_PEER_STRING];	/* SSH user name the peer sent, printable */
+	struct store_principal who;	/* after authentication */
+	struct service services[LIM_SERVICES];
+	int nservices;
+	int nchans;
+	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
+	struct ssh_server_callbacks_struct scb;
+	struct conn *touched_next;
+};
+
+enum chan_kind {
+	CHAN_CLIENT,		/* technician's direct-tcpip */
+	CHAN_DEVICE,		/* our forwarded-tcpip to the device */
+	CHAN_EXEC,		/* session channel running one command */
+	CHAN_REFUSE		/* refused direct-tcpip: say why, then close */
+};
+
+struct route;
+
+struct chan {
+	struct server *srv;
+	struct chan *prev, *next;	/* all chans */
+	struct conn *conn;
+	ssh_channel ch;			/* NULL once libssh freed it with its session */
+	enum chan_kind kind;
+	struct ssh_channel_callbacks_struct cb;
+	struct chan *peer;		/* route partner */
+	struct route *route;		/* shared by both sides of a route */
+	uint32_t pending;		/* bytes libssh holds for us to read */
+	bool eof_rcvd, close_rcvd, eof_sent;
+	bool peer_gone;			/* partner died: close after draining */
+	bool dead;
+	bool opening;			/* CHAN_DEVICE: forwarded-tcpip open in progress */
+	struct jbuf spill;		/* read from peer, not yet accepted by ch */
+	struct jbuf out;		/* CHAN_EXEC / CHAN_REFUSE stdout */
+	struct jbuf errout;		/* CHAN_EXEC stderr */
+	struct jbuf in;			/* CHAN_EXEC stdin collected for `--key -` */
+	char **argv;			/* CHAN_EXEC waiting for stdin EOF */
+	int argc;
+	int exit_status;
+	bool output_ready;		/* out/errout complete: send, then exit-status + close */
+	char *reason;			/* CHAN_REFUSE: the text */
+	int64_t deadline_ms;		/* CHAN_REFUSE / opening: give up then */
+};
+
+struct route {
+	int64_t started_ms;
+	uint64_t up, down;		/* bytes client->device, device->client */
+	int64_t device_id;
+	char device[LIM_TARGET + 1];	/* name.fleet */
+	uint32_t port;
+	char user[LIM_LABEL + 1];
+	char user_fp[PUBKEY_FP_MAX];
+	char src[64];			/* technician's TCP peer */
+	char orig[64];			/* originator the client claimed */
+	int orig_port;
+	char device_bind[LIM_PEER_STRING];	/* bind address the device registered */
+	bool opened;
+	int refs;
+};
+
+struct server {
+	struct config *cfg;
+	struct store *st;
+	struct audit *audit;
+	struct registry *reg;
+	ssh_bind bind;
+	int epfd;
+	struct watch listeners[LIM_LISTEN];
+	int nlisteners;
+	struct watch sigwatch;
+	struct conn *conns;
+	struct chan *chans;
+	struct conn *touched;		/* conns whose epoll interest may change */
+	uint64_t next_conn_id;
+	size_t nconns;
+	int64_t now_ms;
+	int64_t next_tick_ms;
+	bool stopping;
+	bool work;			/* something progressed: poll again at once */
+	char host_fp[PUBKEY_FP_MAX];
+};
+
+/* server.c */
+int server_init(struct server *srv, struct config *cfg);
+int server_run(struct server *srv);
+void server_free(struct server *srv);
+void server_touch(struct conn *c);	/* re-check c's epoll interest this turn */
+void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
+
+/* session.c: one SSH connection */
+void session_accept(struct server *srv, int fd, const char *peer);
+void session_poll(struct conn *c);
+void session_kill(struct conn *c, const char *why);
+void session_reap(struct conn *c);
+void session_tick(struct conn *c);
+const struct service *session_find_service(const struct conn *c, uint32_t port);
+
+/* chan.c-ish helpers live in route.c */
+struct chan *chan_new(struct conn *c, ssh_channel ch, enum chan_kind kind);
+void chan_kill(struct chan *h);
+void chan_reap(struct chan *h);
+bool chan_pump(struct chan *h);
+
+/* route.c */
+void route_direct_tcpip(struct conn *c, ssh_message m);
+void route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* exec.c */
+int exec_session_open(struct conn *c, ssh_message m);
+int exec_channel_request(struct conn *c, ssh_message m);
+bool exec_pump(struct chan *h);
+
+#endif

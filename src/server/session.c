@@ -1,0 +1,448 @@
+/* session.c: one SSH connection: handshake, public-key authentication, requests, liveness. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/timefmt.h"
+#include "server/audit.h"
+#include "server/listener.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+static const char *
+kind_name(const struct conn *c)
+{
+	switch (c->who.kind) {
+	case PRINCIPAL_USER: return "user";
+	case PRINCIPAL_DEVICE: return "device";
+	default: return "unknown";
+	}
+}
+
+/* The principal's display name: user name or name.fleet. */
+static void
+principal_name(const struct conn *c, char *dst, size_t len)
+{
+	if (c->who.kind == PRINCIPAL_DEVICE)
+		snprintf(dst, len, "%s.%s", c->who.name, c->who.fleet);
+	else
+		snprintf(dst, len, "%s", c->who.name);
+}
+
+static void
+audit_principal(struct jbuf *b, const struct conn *c)
+{
+	char name[LIM_TARGET + 1];
+
+	principal_name(c, name, sizeof(name));
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, "kind", kind_name(c));
+	jbuf_member_str(b, c->who.kind == PRINCIPAL_DEVICE ? "device" : "user", name);
+	jbuf_member_str(b, "key_fp", c->who.key_fp);
+	jbuf_member_str(b, "src", c->peer);
+}
+
+static void
+auth_failed(struct conn *c, const char *fp, const char *why)
+{
+	struct jbuf *b = audit_begin(c->srv->audit, "auth");
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, "result", "failure");
+	jbuf_member_str(b, "reason", why);
+	jbuf_member_str(b, "ssh_user", c->auth_user);
+	jbuf_member_str(b, "key_fp", fp);
+	jbuf_member_str(b, "src", c->peer);
+	audit_commit(c->srv->audit);
+	log_info("session %llu from %s: authentication failed (%s, key %s)",
+	    (unsigned long long)c->id, c->peer, why, fp[0] ? fp : "-");
+	if (++c->auth_failures >= c->srv->cfg->max_auth_tries)
+		session_kill(c, "too many authentication failures");
+}
+
+/* A device authenticated: it becomes the one live session for its name. */
+static void
+device_online(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct conn *old = registry_set(srv->reg, c->who.id, c);
+
+	if (old == c) {
+		session_kill(c, "out of memory registering device");
+		return;
+	}
+	if (old != NULL) {
+		struct jbuf *b = audit_begin(srv->audit, "takeover");
+		audit_principal(b, c);
+		jbuf_member_int(b, "replaced_session", (int64_t)old->id);
+		jbuf_member_str(b, "replaced_src", old->peer);
+		audit_commit(srv->audit);
+		log_info("device %s.%s: session %llu from %s replaces session %llu from %s",
+		    c->who.name, c->who.fleet, (unsigned long long)c->id, c->peer,
+		    (unsigned long long)old->id, old->peer);
+		session_kill(old, "replaced by a newer session with the same key");
+	}
+	if (store_device_set_online(srv->st, c->who.id, true, timefmt_now(), c->peer) != 0)
+		log_warn("store: cannot mark %s.%s online: %s", c->who.name, c->who.fleet,
+		    store_errmsg(srv->st));
+}
+
+static int
+on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
+    char state, void *arg)
+{
+	struct conn *c = arg;
+	struct pubkey pk;
+	struct store_principal who;
+	int r;
+
+	(void)s;
+	log_printable(c->auth_user, sizeof(c->auth_user), user, user ? strnlen(user, LIM_PEER_STRING) : 0);
+	if (c->dead || c->authed)
+		return SSH_AUTH_DENIED;
+	if (pubkey_from_ssh_key(key, &pk) != 0) {
+		auth_failed(c, "", "unusable key");
+		return SSH_AUTH_DENIED;
+	}
+	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) {
+		auth_failed(c, pk.fp, "bad signature");
+		r = SSH_AUTH_DENIED;
+		goto out;
+	}
+	r = store_principal_by_key(c->srv->st, &pk, &who);
+	if (r != 0) {
+		auth_failed(c, pk.fp, r == ERR_NOTFOUND ? "unknown key" : "store error");
+		r = SSH_AUTH_DENIED;
+		goto out;
+	}
+	r = SSH_AUTH_SUCCESS;
+	if (state == SSH_PUBLICKEY_STATE_NONE)
+		goto out;	/* probe: "this key would do"; the signed attempt follows */
+	c->who = who;
+	c->authed = true;
+	struct jbuf *b = audit_begin(c->srv->audit, "auth");
+	audit_principal(b, c);
+	jbuf_member_str(b, "result", "success");
+	jbuf_member_str(b, "ssh_user", c->auth_user);
+	audit_commit(c->srv->audit);
+	log_info("session %llu from %s: %s %s%s%s authenticated (%s)", (unsigned long long)c->id,
+	    c->peer, kind_name(c), who.name, who.fleet[0] ? "." : "", who.fleet, pk.fp);
+	if (who.kind == PRINCIPAL_DEVICE)
+		device_online(c);
+out:
+	pubkey_clear(&pk);
+	return r;
+}
+
+const struct service *
+session_find_service(const struct conn *c, uint32_t port)
+{
+	for (int i = 0; i < c->nservices; i++)
+		if (c->services[i].port == port)
+			return &c->services[i];
+	return NULL;
+}
+
+/* True if a tcpip-forward bind address names the device itself. */
+static bool
+bind_addr_is_self(const struct conn *c, const char *addr)
+{
+	static const char *const self[] = { "", "localhost", "*", "0.0.0.0", "::", "127.0.0.1", "::1" };
+	struct name_target t;
+
+	for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
+		if (strcasecmp(addr, self[i]) == 0)
+			return true;
+	if (names_parse_target(addr, &t) != 0 || strcmp(t.name, c->who.name) != 0)
+		return false;
+	return t.fleet[0] == '\0' || strcmp(t.fleet, c->who.fleet) == 0;
+}
+
+static void
+audit_register(struct conn *c, const char *event, const char *addr, int port,
+    const char *result, const char *why)
+{
+	struct jbuf *b = audit_begin(c->srv->audit, event);
+	audit_principal(b, c);
+	jbuf_member_str(b, "bind_address", addr);
+	jbuf_member_int(b, "port", port);
+	jbuf_member_str(b, "result", result);
+	if (why != NULL)
+		jbuf_member_str(b, "reason", why);
+	audit_commit(c->srv->audit);
+}
+
+static int
+refuse_forward(struct conn *c, const char *addr, int port, const char *why)
+{
+	log_info("session %llu (%s %s): tcpip-forward %s:%d refused: %s", (unsigned long long)c->id,
+	    kind_name(c), c->who.name, addr, port, why);
+	audit_register(c, "register", addr, port, "refused", why);
+	return 1;	/* libssh sends REQUEST_FAILURE */
+}
+
+static int
+on_tcpip_forward(struct conn *c, ssh_message m)
+{
+	char addr[LIM_PEER_STRING];
+	const char *raw = ssh_message_global_request_address(m);
+	int port = ssh_message_global_request_port(m);
+
+	log_printable(addr, sizeof(addr), raw, raw ? strnlen(raw, LIM_PEER_STRING) : 0);
+	if (c->who.kind != PRINCIPAL_DEVICE)
+		return refuse_forward(c, addr, port, "not permitted: only devices register services");
+	if (!bind_addr_is_self(c, addr))
+		return refuse_forward(c, addr, port, "a device may register only its own name");
+	if (port <= 0 || port > 65535)
+		return refuse_forward(c, addr, port, "port must be the service port (1-65535)");
+	struct service *svc = (struct service *)session_find_service(c, (uint32_t)port);
+	if (svc == NULL) {
+		if (c->nservices >= LIM_SERVICES)
+			return refuse_forward(c, addr, port, "too many services");
+		svc = &c->services[c->nservices];
+		svc->bind_addr = NULL;
+	}
+	char *copy = strdup(raw ? raw : "");
+	if (copy == NULL)
+		return refuse_forward(c, addr, port, "out of memory");
+	if (svc == &c->services[c->nservices])
+		c->nservices++;
+	free(svc->bind_addr);
+	svc->bind_addr = copy;
+	svc->port = (uint32_t)port;
+	audit_register(c, "register", addr, port, "ok", NULL);
+	log_info("device %s.%s: service port %d registered", c->who.name, c->who.fleet, port);
+	ssh_message_global_request_reply_success(m, (uint16_t)port);
+	return 0;
+}
+
+static int
+on_cancel_forward(struct conn *c, ssh_message m)
+{
+	int port = ssh_message_global_request_port(m);
+
+	if (c->who.kind != PRINCIPAL_DEVICE)
+		return 1;
+	for (int i = 0; i < c->nservices; i++) {
+		if (c->services[i].port != (uint32_t)port)
+			continue;
+		free(c->services[i].bind_addr);
+		c->services[i] = c->services[--c->nservices];
+		audit_register(c, "unregister", "", port, "ok", NULL);
+		ssh_message_global_request_reply_success(m, 0);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+on_message(ssh_session s, ssh_message m, void *arg)
+{
+	struct conn *c = arg;
+	int type = ssh_message_type(m), sub = ssh_message_subtype(m);
+
+	(void)s;
+	if (c->dead || !c->authed)
+		return 1;
+	server_touch(c);
+	switch (type) {
+	case SSH_REQUEST_GLOBAL:
+		if (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD)
+			return on_tcpip_forward(c, m);
+		if (sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
+			return on_cancel_forward(c, m);
+		return 1;
+	case SSH_REQUEST_CHANNEL_OPEN:
+		if (sub == SSH_CHANNEL_DIRECT_TCPIP) {
+			route_direct_tcpip(c, m);
+			return 0;
+		}
+		if (sub == SSH_CHANNEL_SESSION)
+			return exec_session_open(c, m);
+		log_info("session %llu: channel type %d refused", (unsigned long long)c->id, sub);
+		return 1;
+	case SSH_REQUEST_CHANNEL:
+		return exec_channel_request(c, m);
+	default:
+		return 1;
+	}
+}
+
+void
+session_accept(struct server *srv, int fd, const char *peer)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->s = ssh_new()) == NULL) {
+		log_error("accept %s: out of memory", peer);
+		free(c);
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->id = ++srv->next_conn_id;
+	c->started_ms = srv->now_ms;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->watch.kind = WATCH_CONN;
+	c->watch.fd = fd;
+	c->watch.conn = c;
+	listener_tune(fd, srv->cfg->keepalive_interval * srv->cfg->keepalive_count_max * 1000);
+	if (ssh_bind_accept_fd(srv->bind, c->s, fd) != SSH_OK) {
+		log_warn("accept %s: %s", peer, ssh_get_error(srv->bind));
+		ssh_free(c->s);
+		free(c);
+		close(fd);
+		return;
+	}
+	ssh_callbacks_init(&c->scb);
+	c->scb.userdata = c;
+	c->scb.auth_pubkey_function = on_auth_pubkey;
+	ssh_set_server_callbacks(c->s, &c->scb);
+	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_set_message_callback(c->s, on_message, c);
+	ssh_set_blocking(c->s, 0);
+	/* Links first: from here on session_kill/reap own the cleanup. */
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	if (ssh_handle_key_exchange(c->s) == SSH_ERROR) {
+		session_kill(c, ssh_get_error(c->s));
+		return;
+	}
+	if ((c->ev = ssh_event_new()) == NULL || ssh_event_add_session(c->ev, c->s) != SSH_OK) {
+		session_kill(c, "cannot create event");
+		return;
+	}
+	c->in_event = true;
+	server_touch(c);
+	log_debug("session %llu: connection from %s", (unsigned long long)c->id, peer);
+}
+
+void
+session_poll(struct conn *c)
+{
+	for (int i = 0; i < 16 && !c->dead; i++) {
+		int rc = ssh_event_dopoll(c->ev, 0);
+		if (rc == SSH_ERROR) {
+			session_kill(c, ssh_get_error(c->s));
+			break;
+		}
+		if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
+			session_kill(c, "connection closed by peer");
+			break;
+		}
+		if (rc == SSH_AGAIN)
+			break;
+	}
+	server_touch(c);
+}
+
+void
+session_kill(struct conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	snprintf(c->dead_reason, sizeof(c->dead_reason), "%s", why && *why ? why : "closed");
+	c->srv->work = true;
+}
+
+static void
+session_offline(struct conn *c)
+{
+	struct server *srv = c->srv;
+	int64_t dur = srv->now_ms - c->started_ms;
+
+	if (!c->authed) {
+		log_debug("session %llu from %s: closed before authentication: %s",
+		    (unsigned long long)c->id, c->peer, c->dead_reason);
+		return;
+	}
+	struct jbuf *b = audit_begin(srv->audit, "disconnect");
+	jbuf_member_str(b, "what", "session");
+	audit_principal(b, c);
+	jbuf_member_int(b, "duration_ms", dur);
+	jbuf_member_str(b, "reason", c->dead_reason);
+	audit_commit(srv->audit);
+	log_info("session %llu (%s %s%s%s) from %s ended after %lld s: %s", (unsigned long long)c->id,
+	    kind_name(c), c->who.name, c->who.fleet[0] ? "." : "", c->who.fleet, c->peer,
+	    (long long)(dur / 1000), c->dead_reason);
+	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
+		registry_del(srv->reg, c->who.id, c);
+		if (store_device_set_online(srv->st, c->who.id, false, timefmt_now(), NULL) != 0)
+			log_warn("store: cannot mark %s.%s offline: %s", c->who.name, c->who.fleet,
+			    store_errmsg(srv->st));
+	}
+}
+
+void
+session_reap(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	/* Channels first: libssh frees them with the session. */
+	for (struct chan *h = srv->chans; h != NULL; h = h->next) {
+		if (h->conn != c)
+			continue;
+		if (h->ch != NULL)
+			ssh_remove_channel_callbacks(h->ch, &h->cb);
+		h->ch = NULL;
+		chan_kill(h);
+		h->conn = NULL;
+	}
+	session_offline(c);
+	for (int i = 0; i < c->nservices; i++)
+		free(c->services[i].bind_addr);
+	if (c->in_event) {
+		server_unwatch(c);
+		ssh_event_remove_session(c->ev, c->s);
+	}
+	if (c->ev != NULL)
+		ssh_event_free(c->ev);
+	ssh_disconnect(c->s);
+	ssh_free(c->s);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	free(c);
+}
+
+void
+session_tick(struct conn *c)
+{
+	const struct config *cfg = c->srv->cfg;
+	int64_t now = c->srv->now_ms;
+	long interval = cfg->keepalive_interval * 1000L;
+
+	if (!c->authed) {
+		if (now - c->started_ms > cfg->login_grace_time * 1000L)
+			session_kill(c, "login grace time exceeded");
+		return;
+	}
+	long idle = listener_idle_ms(c->watch.fd);
+	if (idle < 0)
+		return;
+	if (idle >= interval * cfg->keepalive_count_max) {
+		char why[96];
+		snprintf(why, sizeof(why), "no answer to keepalives for %ld s", idle / 1000);
+		session_kill(c, why);
+		return;
+	}
+	if (idle >= interval && now - c->ka_sent_ms >= interval) {
+		/* First call collects the previous reply, second sends anew. */
+		ssh_send_keepalive(c->s);
+		ssh_send_keepalive(c->s);
+		c->ka_sent_ms = now;
+		server_touch(c);
+	}
+}
