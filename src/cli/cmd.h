@@ -40,8 +40,10 @@ int cmd_run(struct cmd_ctx *ctx, int argc, char **argv);
  * Rules (documented in outpost(1)): words are separated by spaces or tabs;
  * single quotes keep everything literally up to the next single quote;
  * double quotes likewise, with \" and \\ as the only escapes; no variables,
- * globbing, redirection or command separators: ; | & $ ` < > ( ) are refused
- * outside quotes, as are NUL and control bytes anywhere. At most
+ * globbing, redirection or command separators: ; | & $ ` < > ( ) and \ are
+ * refused outside quotes, as are NUL and control bytes (other than tab)
+ * anywhere. Adjacent quoted and unquoted parts join into one word; '' is an
+ * empty word. At most
  * LIM_EXEC_CMD bytes and LIM_EXEC_ARGS words.
  * On success *argv_out is a NULL-terminated array the caller frees with
  * cmd_argv_free(); returns 0, ERR_INVAL (with a reason in why, if non-NULL)

@@ -1,4 +1,5 @@
 /* pubkey.c: parsing and fingerprinting OpenSSH public keys with libssh. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,16 +105,22 @@ pubkey_parse_line(const char *line, struct pubkey *out)
 	if (n == 0 || (b64 = strndup(w, n)) == NULL)
 		return n == 0 ? ERR_KEY : ERR_NOMEM;
 	enum ssh_keytypes_e kt = ssh_key_type_from_name(type);
-	if (kt == SSH_KEYTYPE_UNKNOWN ||
+	if (kt == SSH_KEYTYPE_UNKNOWN || strstr(type, "-cert-") != NULL ||
 	    ssh_pki_import_pubkey_base64(b64, kt, &key) != SSH_OK)
-		goto out;
-	/* The blob must carry the type the line names. */
-	if (strcmp(ssh_key_type_to_char(ssh_key_type(key)), type) != 0 &&
-	    ssh_key_type_plain(ssh_key_type(key)) != kt)
 		goto out;
 	r = pubkey_from_ssh_key(key, out);
 	if (r != 0)
 		goto out;
+	/*
+	 * libssh decodes the blob as the named type without checking the type
+	 * string inside it, and ignores trailing bytes. Re-encoding must give
+	 * back exactly the input, or the line is lying about its key.
+	 */
+	if (strcmp(out->blob, b64) != 0 || strcmp(out->type, type) != 0) {
+		pubkey_clear(out);
+		r = ERR_KEY;
+		goto out;
+	}
 	while (*p == ' ' || *p == '\t')
 		p++;
 	size_t clen = strcspn(p, "\r\n");
@@ -129,21 +136,52 @@ out:
 	return r;
 }
 
+/*
+ * Reads one line of at most LIM_KEYLINE bytes into buf (LIM_KEYLINE + 1
+ * bytes) without its newline. Returns 1 for a line, 0 at end of input,
+ * ERR_TOOLONG, or ERR_KEY for an embedded NUL.
+ */
+static int
+read_line(FILE *f, char *buf)
+{
+	size_t n = 0;
+	bool nul = false;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (n >= LIM_KEYLINE)
+			return ERR_TOOLONG;
+		if (ch == '\0')
+			nul = true;
+		buf[n++] = (char)ch;
+	}
+	buf[n] = '\0';
+	if (ch == EOF && n == 0)
+		return 0;
+	return nul ? ERR_KEY : 1;
+}
+
 int
 pubkey_read_stream(FILE *f, struct pubkey *out)
 {
-	char line[LIM_KEYLINE + 2];
+	char *line;
+	int r;
 
 	memset(out, 0, sizeof(*out));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strlen(line) > LIM_KEYLINE)
-			return ERR_TOOLONG;
+	if (f == NULL || (line = malloc(LIM_KEYLINE + 1)) == NULL)
+		return f == NULL ? ERR_KEY : ERR_NOMEM;
+	while ((r = read_line(f, line)) == 1) {
 		const char *s = line + strspn(line, " \t");
-		if (*s == '\0' || *s == '\n' || *s == '\r' || *s == '#')
+		if (*s == '\0' || *s == '\r' || *s == '#')
 			continue;
-		return pubkey_parse_line(s, out);
+		break;
 	}
-	return ERR_KEY;
+	if (r == 1)
+		r = pubkey_parse_line(line + strspn(line, " \t"), out);
+	else if (r == 0)
+		r = ERR_KEY;	/* no key line at all */
+	free(line);
+	return r;
 }
 
 int

@@ -11,6 +11,7 @@
 #define OUTPOST_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/limits.h"
@@ -24,24 +25,38 @@ struct store;
  * frees with store_close(). Opening a read-only directory gives ERR_READONLY.
  */
 int store_open(const char *state_dir, struct store **out);
+/*
+ * Like store_open, and on failure writes one human-readable sentence (naming
+ * the path and the cause) into why (whylen bytes; why may be NULL).
+ */
+int store_open_why(const char *state_dir, struct store **out, char *why, size_t whylen);
 void store_close(struct store *st);		/* NULL is a no-op */
 
-/* The last SQLite error text, for logs. Static storage inside st. */
+/*
+ * Why the last call failed, as one sentence ("fleet acme already exists",
+ * or SQLite's own text). Storage inside st, valid until the next call.
+ */
 const char *store_errmsg(struct store *st);
 
 /* ---- fleets ---- */
 int store_fleet_add(struct store *st, const char *fleet);
 /* ERR_INUSE if devices still belong to the fleet; grants are removed. */
 int store_fleet_rm(struct store *st, const char *fleet);
+/*
+ * List functions call cb once per row; a non-zero return from cb stops the
+ * walk and is returned. Callbacks may call other store functions.
+ */
 typedef int (*store_fleet_cb)(void *arg, const char *fleet, int ndevices);
 int store_fleet_list(struct store *st, store_fleet_cb cb, void *arg);
+/* 0 if the fleet exists (its device count in *ndevices, may be NULL), else ERR_NOTFOUND. */
+int store_fleet_get(struct store *st, const char *fleet, int *ndevices);
 
 /* ---- users ---- */
 struct store_user {
 	int64_t id;
 	const char *name;
 	bool admin;
-	const char *fleets;	/* comma-separated granted fleets, "" if none */
+	const char *fleets;	/* comma-separated fleets granted now (unexpired), "" if none */
 	const char *key_fps;	/* comma-separated key fingerprints */
 };
 /* Adds a user with one key. ERR_EXISTS if the name or the key is taken
@@ -57,6 +72,8 @@ int store_grant(struct store *st, const char *user, const char *fleet, int64_t e
 int store_revoke(struct store *st, const char *user, const char *fleet);
 typedef int (*store_user_cb)(void *arg, const struct store_user *u);
 int store_user_list(struct store *st, store_user_cb cb, void *arg);
+/* One user by id; cb is called once, or ERR_NOTFOUND. */
+int store_user_get(struct store *st, int64_t user_id, store_user_cb cb, void *arg);
 
 /* ---- devices ---- */
 struct store_device {

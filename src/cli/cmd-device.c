@@ -1,0 +1,111 @@
+/* cmd-device.c: `device add|ls|rm`: enrolling a device's key under a name in a fleet, listing, removing. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd-int.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "store/store.h"
+
+/* Parses "name.fleet" into t; a bare name is a usage error here. */
+static int
+qualified(struct cmd_call *c, const char *arg, struct name_target *t)
+{
+	char b[80];
+
+	log_printable(b, sizeof(b), arg, strnlen(arg, sizeof(b)));
+	if (names_parse_target(arg, t) != 0)
+		return cmd_usage(c, "invalid device name '%s': expected NAME.FLEET, each "
+		    "lower-case letters, digits and '-', 1-63 characters", b);
+	if (t->fleet[0] == '\0')
+		return cmd_usage(c, "say which fleet: %s.FLEET", t->name);
+	return 0;
+}
+
+/* Takes the name from NAME --fleet F, or from NAME.FLEET. */
+static int
+add_target(struct cmd_call *c, const struct cmd_opts *o, struct name_target *t)
+{
+	char fleet[LIM_LABEL + 1];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	if (o->nfleets > 1)
+		return cmd_usage(c, "a device belongs to one fleet: give --fleet once");
+	if (strchr(o->pos[0], '.') != NULL) {
+		if ((r = qualified(c, o->pos[0], t)) != 0)
+			return r;
+		if (o->nfleets == 1 && ((r = cmd_label(c, "fleet", o->fleets[0], fleet)) != 0 ||
+		    strcmp(fleet, t->fleet) != 0))
+			return r != 0 ? r : cmd_usage(c, "--fleet %s contradicts %s.%s",
+			    fleet, t->name, t->fleet);
+		return 0;
+	}
+	if (o->nfleets == 0)
+		return cmd_usage(c, "missing --fleet");
+	if ((r = cmd_label(c, "device", o->pos[0], t->name)) != 0)
+		return r;
+	return cmd_label(c, "fleet", o->fleets[0], t->fleet);
+}
+
+static int
+device_add(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct name_target t;
+	struct pubkey key = { 0 };
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_FLEET | OPT_KEY, 1, 1, &o)) != 0 ||
+	    (r = add_target(c, &o, &t)) != 0)
+		return r;
+	if (o.key == NULL)
+		return cmd_usage(c, "missing --key");
+	if ((r = cmd_read_key(c, o.key, &key)) != 0)
+		goto out;
+	if ((r = store_device_add(c->ctx->st, t.name, t.fleet, &key)) != 0) {
+		r = cmd_store_fail(c, r);
+		goto out;
+	}
+	fprintf(c->ctx->out, "device %s.%s added: key %s\n", t.name, t.fleet, key.fp);
+out:
+	pubkey_clear(&key);
+	return r;
+}
+
+static int
+device_rm(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct name_target t;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
+	    (r = qualified(c, o.pos[0], &t)) != 0)
+		return r;
+	if ((r = store_device_rm(c->ctx->st, t.name, t.fleet)) != 0)
+		return cmd_store_fail(c, r);
+	fprintf(c->ctx->out, "device %s.%s removed\n", t.name, t.fleet);
+	return CMD_OK;
+}
+
+static int
+device_ls(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_JSON, 0, 0, &o)) != 0)
+		return r;
+	return cmd_ls_devices(c, o.json);
+}
+
+static const struct cmd_entry device_subs[] = {
+	{ "add", "NAME --fleet F --key FILE", device_add, false, NULL },
+	{ "ls", "[--json]", device_ls, true, NULL },
+	{ "rm", "NAME.FLEET", device_rm, false, NULL },
+	{ NULL, NULL, NULL, false, NULL },
+};
+
+const struct cmd_entry cmd_device_entry = { "device", NULL, NULL, false, device_subs };

@@ -1,0 +1,108 @@
+/* cmd-int.h: what the command families share: the dispatch entry, option parsing and output helpers. */
+#ifndef OUTPOST_CMD_INT_H
+#define OUTPOST_CMD_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/cmd.h"
+#include "common/jbuf.h"
+#include "common/limits.h"
+#include "ssh/pubkey.h"
+
+/* One command being run: its context and the words that name it, for messages. */
+struct cmd_call {
+	struct cmd_ctx *ctx;
+	char what[32];		/* "fleet add" */
+	const char *usage;	/* "NAME": the arguments after what */
+};
+
+/*
+ * One dispatch table row (tmux cmd_entry). A family ("fleet") has subs, a
+ * table ending in a row with name NULL; a leaf has exec. user_ok marks what
+ * remote users who are not admins may run.
+ */
+struct cmd_entry {
+	const char *name;
+	const char *usage;
+	int (*exec)(struct cmd_call *c, int argc, char **argv);
+	bool user_ok;
+	const struct cmd_entry *subs;
+};
+
+extern const struct cmd_entry cmd_fleet_entry;
+extern const struct cmd_entry cmd_user_entry;
+extern const struct cmd_entry cmd_user_grant_entry;
+extern const struct cmd_entry cmd_user_revoke_entry;
+extern const struct cmd_entry cmd_user_whoami_entry;
+extern const struct cmd_entry cmd_device_entry;
+extern const struct cmd_entry cmd_ls_entry;
+
+/* Options a command accepts, as a bit set for cmd_parse. */
+enum {
+	OPT_KEY = 1 << 0,	/* --key FILE */
+	OPT_FLEET = 1 << 1,	/* --fleet F, repeatable */
+	OPT_ADMIN = 1 << 2,	/* --admin */
+	OPT_FOR = 1 << 3,	/* --for DURATION */
+	OPT_JSON = 1 << 4,	/* --json */
+};
+
+#define CMD_MAX_POS	8
+#define CMD_MAX_FLEETS	LIM_EXEC_ARGS
+
+/* Parsed options and positional words; strings point into argv. */
+struct cmd_opts {
+	const char *key;
+	const char *fleets[CMD_MAX_FLEETS];
+	int nfleets;
+	const char *dur;
+	bool admin;
+	bool json;
+	const char *pos[CMD_MAX_POS];
+	int npos;
+};
+
+/*
+ * Parses argv (argv[0] is the command word) against the allowed options and
+ * a number of positional words in [minpos, maxpos]. Returns 0, or prints a
+ * usage error and returns CMD_USAGE.
+ */
+int cmd_parse(struct cmd_call *c, int argc, char **argv, unsigned allowed, int minpos,
+    int maxpos, struct cmd_opts *o);
+
+/* Print "outpost: <what>: <message>" to ctx->err; return CMD_FAIL / CMD_USAGE. */
+int cmd_fail(struct cmd_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cmd_usage(struct cmd_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports a failed store call (store_errmsg, else the code's text); returns CMD_FAIL. */
+int cmd_store_fail(struct cmd_call *c, int r);
+
+/*
+ * Normalizes a name given on the command line into dst (LIM_LABEL + 1 bytes).
+ * kind ("fleet", "user", "device") names it in the error. Returns 0 or CMD_USAGE.
+ */
+int cmd_label(struct cmd_call *c, const char *kind, const char *arg, char *dst);
+
+/*
+ * Reads the public key named by --key: a file path locally, "-" for ctx->in.
+ * Refuses paths for remote callers. Returns 0 (caller frees k with
+ * pubkey_clear) or CMD_FAIL / CMD_USAGE after printing why.
+ */
+int cmd_read_key(struct cmd_call *c, const char *arg, struct pubkey *k);
+
+/* A JSON array being built for --json output, written to ctx->out at the end. */
+struct cmd_json {
+	struct jbuf j;
+	int n;
+};
+void cmd_json_begin(struct cmd_json *js);
+/* Starts the next object in the array (adds the comma). */
+void cmd_json_item(struct cmd_json *js);
+/* Ends the array, writes it with a newline, frees it. Returns CMD_OK or CMD_FAIL. */
+int cmd_json_end(struct cmd_call *c, struct cmd_json *js);
+/* Appends a member whose value is a comma-separated list, as a JSON array of strings. */
+void cmd_json_csv(struct jbuf *j, const char *key, const char *csv);
+
+/* Prints the devices the caller may reach, as `ls` and `device ls` do. */
+int cmd_ls_devices(struct cmd_call *c, bool json);
+
+#endif

@@ -1,0 +1,246 @@
+/* cmd-user.c: `user add|ls|rm`, `grant`, `revoke` and `whoami`: technicians, their keys and the fleets they may reach. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd-int.h"
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "store/store.h"
+
+/* Normalizes every --fleet and checks that each exists; fleets gets LIM_LABEL + 1 bytes per entry. */
+static int
+check_fleets(struct cmd_call *c, const struct cmd_opts *o, char (*fleets)[LIM_LABEL + 1])
+{
+	int r;
+
+	for (int i = 0; i < o->nfleets; i++) {
+		if ((r = cmd_label(c, "fleet", o->fleets[i], fleets[i])) != 0)
+			return r;
+		if ((r = store_fleet_get(c->ctx->st, fleets[i], NULL)) == ERR_NOTFOUND)
+			return cmd_fail(c, "no fleet named %s; create it first with 'fleet add %s'",
+			    fleets[i], fleets[i]);
+		if (r != 0)
+			return cmd_store_fail(c, r);
+	}
+	return 0;
+}
+
+/* Grants the fleets to a new user; on failure removes the user again. */
+static int
+grant_all(struct cmd_call *c, const char *user, char (*fleets)[LIM_LABEL + 1], int n)
+{
+	for (int i = 0; i < n; i++) {
+		int r = store_grant(c->ctx->st, user, fleets[i], 0);
+		if (r != 0) {
+			r = cmd_store_fail(c, r);
+			store_user_rm(c->ctx->st, user);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int
+user_add(struct cmd_call *c, int argc, char **argv)
+{
+	char fleets[CMD_MAX_FLEETS][LIM_LABEL + 1];
+	struct cmd_opts o;
+	struct pubkey key = { 0 };
+	char user[LIM_LABEL + 1];
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_KEY | OPT_FLEET | OPT_ADMIN, 1, 1, &o)) != 0 ||
+	    (r = cmd_label(c, "user", o.pos[0], user)) != 0)
+		return r;
+	if (o.key == NULL)
+		return cmd_usage(c, "missing --key");
+	if ((r = check_fleets(c, &o, fleets)) != 0 || (r = cmd_read_key(c, o.key, &key)) != 0)
+		goto out;
+	if ((r = store_user_add(c->ctx->st, user, o.admin, &key)) != 0) {
+		r = cmd_store_fail(c, r);
+		goto out;
+	}
+	if ((r = grant_all(c, user, fleets, o.nfleets)) != 0)
+		goto out;
+	fprintf(c->ctx->out, "user %s added: key %s%s", user, key.fp, o.admin ? ", admin" : "");
+	for (int i = 0; i < o.nfleets; i++)
+		fprintf(c->ctx->out, "%s%s", i == 0 ? ", fleets " : ",", fleets[i]);
+	fputc('\n', c->ctx->out);
+out:
+	pubkey_clear(&key);
+	return r;
+}
+
+static int
+user_rm(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	char user[LIM_LABEL + 1];
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
+	    (r = cmd_label(c, "user", o.pos[0], user)) != 0)
+		return r;
+	if ((r = store_user_rm(c->ctx->st, user)) != 0)
+		return cmd_store_fail(c, r);
+	fprintf(c->ctx->out, "user %s removed\n", user);
+	return CMD_OK;
+}
+
+/* "alice  admin  acme,beta  SHA256:...,SHA256:..." ("-" for no fleets). */
+static int
+user_line(void *arg, const struct store_user *u)
+{
+	FILE *out = arg;
+
+	fprintf(out, "%s  %s  %s  %s\n", u->name, u->admin ? "admin" : "user",
+	    u->fleets[0] ? u->fleets : "-", u->key_fps[0] ? u->key_fps : "-");
+	return 0;
+}
+
+static void
+user_members(struct jbuf *j, const struct store_user *u)
+{
+	jbuf_member_str(j, "name", u->name);
+	jbuf_member_bool(j, "admin", u->admin);
+	cmd_json_csv(j, "fleets", u->fleets);
+	cmd_json_csv(j, "keys", u->key_fps);
+}
+
+static int
+user_json(void *arg, const struct store_user *u)
+{
+	struct cmd_json *js = arg;
+
+	cmd_json_item(js);
+	user_members(&js->j, u);
+	jbuf_obj_end(&js->j);
+	return 0;
+}
+
+static int
+user_ls(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct cmd_json js;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_JSON, 0, 0, &o)) != 0)
+		return r;
+	if (!o.json) {
+		r = store_user_list(c->ctx->st, user_line, c->ctx->out);
+		return r == 0 ? CMD_OK : cmd_store_fail(c, r);
+	}
+	cmd_json_begin(&js);
+	if ((r = store_user_list(c->ctx->st, user_json, &js)) != 0) {
+		jbuf_free(&js.j);
+		return cmd_store_fail(c, r);
+	}
+	return cmd_json_end(c, &js);
+}
+
+/* Computes a grant's expiry from --for; 0 = never. */
+static int
+grant_expiry(struct cmd_call *c, const char *dur, int64_t *expires)
+{
+	int64_t secs, now = timefmt_now();
+
+	*expires = 0;
+	if (dur == NULL)
+		return 0;
+	if (timefmt_parse_duration(dur, &secs) != 0 || secs > INT64_C(100) * 366 * 86400)
+		return cmd_usage(c, "invalid duration '%.40s': use e.g. 90m, 8h, 7d, 1h30m "
+		    "(at most 100 years)", dur);
+	*expires = now + secs;
+	return 0;
+}
+
+static int
+grant_exec(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	char user[LIM_LABEL + 1], fleet[LIM_LABEL + 1], when[32];
+	int64_t expires;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_FOR, 2, 2, &o)) != 0 ||
+	    (r = cmd_label(c, "user", o.pos[0], user)) != 0 ||
+	    (r = cmd_label(c, "fleet", o.pos[1], fleet)) != 0 ||
+	    (r = grant_expiry(c, o.dur, &expires)) != 0)
+		return r;
+	if ((r = store_grant(c->ctx->st, user, fleet, expires)) != 0)
+		return cmd_store_fail(c, r);
+	timefmt_iso(expires, when, sizeof(when));
+	fprintf(c->ctx->out, "user %s may reach fleet %s until %s\n", user, fleet,
+	    expires ? when : "revoked");
+	return CMD_OK;
+}
+
+static int
+revoke_exec(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	char user[LIM_LABEL + 1], fleet[LIM_LABEL + 1];
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, 0, 2, 2, &o)) != 0 ||
+	    (r = cmd_label(c, "user", o.pos[0], user)) != 0 ||
+	    (r = cmd_label(c, "fleet", o.pos[1], fleet)) != 0)
+		return r;
+	if ((r = store_revoke(c->ctx->st, user, fleet)) != 0)
+		return cmd_store_fail(c, r);
+	fprintf(c->ctx->out, "user %s may no longer reach fleet %s\n", user, fleet);
+	return CMD_OK;
+}
+
+static int
+whoami_json(void *arg, const struct store_user *u)
+{
+	struct jbuf *j = arg;
+
+	jbuf_obj_begin(j);
+	user_members(j, u);
+	jbuf_obj_end(j);
+	jbuf_add(j, "\n", 1);
+	return 0;
+}
+
+static int
+whoami_exec(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_ctx *ctx = c->ctx;
+	struct cmd_opts o;
+	struct jbuf j;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_JSON, 0, 0, &o)) != 0)
+		return r;
+	if (ctx->user_id == 0) {
+		fprintf(ctx->out, o.json ? "{\"name\":null,\"admin\":true,\"local\":true}\n" :
+		    "local operator (admin, all fleets)\n");
+		return CMD_OK;
+	}
+	if (!o.json) {
+		r = store_user_get(ctx->st, ctx->user_id, user_line, ctx->out);
+		return r == 0 ? CMD_OK : cmd_store_fail(c, r);
+	}
+	jbuf_init(&j, LIM_EXEC_OUTPUT);
+	if ((r = store_user_get(ctx->st, ctx->user_id, whoami_json, &j)) == 0 && !j.failed)
+		fwrite(j.data, 1, j.len, ctx->out);
+	jbuf_free(&j);
+	return r == 0 ? CMD_OK : cmd_store_fail(c, r);
+}
+
+static const struct cmd_entry user_subs[] = {
+	{ "add", "NAME --key FILE [--fleet F]... [--admin]", user_add, false, NULL },
+	{ "ls", "[--json]", user_ls, false, NULL },
+	{ "rm", "NAME", user_rm, false, NULL },
+	{ NULL, NULL, NULL, false, NULL },
+};
+
+const struct cmd_entry cmd_user_entry = { "user", NULL, NULL, false, user_subs };
+const struct cmd_entry cmd_user_grant_entry = {
+	"grant", "USER FLEET [--for DURATION]", grant_exec, false, NULL
+};
+const struct cmd_entry cmd_user_revoke_entry = { "revoke", "USER FLEET", revoke_exec, false, NULL };
+const struct cmd_entry cmd_user_whoami_entry = { "whoami", "[--json]", whoami_exec, true, NULL };

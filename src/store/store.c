@@ -1,0 +1,1166 @@
+/* store.c: the SQLite state store: schema migrations, prepared queries, and every read and write of state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/names.h"
+#include "common/timefmt.h"
+#include "store/store.h"
+
+#define STORE_DB_NAME		"outpost.db"
+#define STORE_BUSY_MS		5000
+
+/*
+ * Numbered schema migrations: entry i takes user_version i to i + 1 and ends
+ * by setting user_version itself, so no SQL is ever assembled at run time.
+ * Append only; never edit a migration that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 1: fleets, users, devices, keys, grants. */
+	"CREATE TABLE fleets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE devices ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id) ON DELETE RESTRICT,"
+	"  online INTEGER NOT NULL DEFAULT 0 CHECK (online IN (0, 1)),"
+	"  last_seen INTEGER NOT NULL DEFAULT 0,"
+	"  last_addr TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  agent_version TEXT,"
+	"  hostname TEXT,"
+	"  os TEXT,"
+	"  host_keys TEXT,"
+	"  reconnects INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (fleet_id, name)"
+	");"
+	"CREATE INDEX devices_by_name ON devices(name);"
+	"CREATE TABLE keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL,"
+	"  blob TEXT NOT NULL,"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  device_id INTEGER REFERENCES devices(id) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  CHECK ((user_id IS NULL) <> (device_id IS NULL))"
+	");"
+	"CREATE INDEX keys_by_user ON keys(user_id);"
+	"CREATE UNIQUE INDEX keys_by_device ON keys(device_id);"
+	"CREATE TABLE grants ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id) ON DELETE CASCADE,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, fleet_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX grants_by_fleet ON grants(fleet_id);"
+	"PRAGMA user_version = 1;",
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* Every query the store runs, prepared once on first use. */
+enum query {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
+	Q_FLEET_ADD, Q_FLEET_ID, Q_FLEET_RM, Q_FLEET_LIST,
+	Q_USER_ADD, Q_USER_ID, Q_USER_RM, Q_USER_LIST, Q_USER_GET,
+	Q_KEY_ADD_USER, Q_KEY_ADD_DEVICE, Q_KEY_OWNER,
+	Q_GRANT, Q_REVOKE,
+	Q_DEVICE_ADD, Q_DEVICE_RM, Q_DEVICE_LIST, Q_DEVICE_LIST_USER, Q_DEVICE_GET,
+	Q_DEVICE_RESOLVE, Q_DEVICE_ONLINE, Q_DEVICE_ALL_OFFLINE,
+	Q_PRINCIPAL,
+	Q_MAX
+};
+
+/* Columns shared by every device listing, in struct store_device order. */
+#define DEVICE_COLUMNS \
+	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), d.online, " \
+	"d.last_seen, d.last_addr FROM devices d " \
+	"JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
+/* Fleets user ?1 may reach at time ?2. */
+#define GRANTED_FLEETS \
+	"SELECT fleet_id FROM grants WHERE user_id = ?1 AND (expires = 0 OR expires > ?2)"
+/* Comma-separated lists for struct store_user. */
+#define USER_COLUMNS \
+	"SELECT u.id, u.name, u.admin, " \
+	"coalesce((SELECT group_concat(n, ',') FROM (SELECT f.name AS n FROM grants g " \
+	"  JOIN fleets f ON f.id = g.fleet_id WHERE g.user_id = u.id " \
+	"  AND (g.expires = 0 OR g.expires > ?1) ORDER BY f.name)), ''), " \
+	"coalesce((SELECT group_concat(fp, ',') FROM (SELECT fingerprint AS fp FROM keys " \
+	"  WHERE user_id = u.id ORDER BY id)), '') FROM users u "
+
+static const char *const query_sql[Q_MAX] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
+	[Q_FLEET_ADD] = "INSERT INTO fleets (name, created) VALUES (?1, ?2)",
+	[Q_FLEET_ID] = "SELECT id, (SELECT count(*) FROM devices WHERE fleet_id = fleets.id) "
+	    "FROM fleets WHERE name = ?1",
+	[Q_FLEET_RM] = "DELETE FROM fleets WHERE id = ?1",
+	[Q_FLEET_LIST] = "SELECT f.name, count(d.id) FROM fleets f "
+	    "LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
+	[Q_USER_ADD] = "INSERT INTO users (name, admin, created) VALUES (?1, ?2, ?3)",
+	[Q_USER_ID] = "SELECT id FROM users WHERE name = ?1",
+	[Q_USER_RM] = "DELETE FROM users WHERE name = ?1",
+	[Q_USER_LIST] = USER_COLUMNS "ORDER BY u.name",
+	[Q_USER_GET] = USER_COLUMNS "WHERE u.id = ?2",
+	[Q_KEY_ADD_USER] = "INSERT INTO keys (fingerprint, type, blob, comment, user_id, created) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_KEY_ADD_DEVICE] = "INSERT INTO keys (fingerprint, type, blob, comment, device_id, created) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_KEY_OWNER] = "SELECT u.name, d.name, f.name FROM keys k "
+	    "LEFT JOIN users u ON u.id = k.user_id LEFT JOIN devices d ON d.id = k.device_id "
+	    "LEFT JOIN fleets f ON f.id = d.fleet_id WHERE k.fingerprint = ?1",
+	[Q_GRANT] = "INSERT INTO grants (user_id, fleet_id, expires, created) VALUES (?1, ?2, ?3, ?4) "
+	    "ON CONFLICT (user_id, fleet_id) DO UPDATE SET expires = excluded.expires",
+	[Q_REVOKE] = "DELETE FROM grants WHERE user_id = ?1 AND fleet_id = ?2",
+	[Q_DEVICE_ADD] = "INSERT INTO devices (name, fleet_id, created) VALUES (?1, ?2, ?3)",
+	[Q_DEVICE_RM] = "DELETE FROM devices WHERE name = ?1 "
+	    "AND fleet_id = (SELECT id FROM fleets WHERE name = ?2)",
+	[Q_DEVICE_LIST] = DEVICE_COLUMNS "ORDER BY f.name, d.name",
+	[Q_DEVICE_LIST_USER] = DEVICE_COLUMNS "WHERE d.fleet_id IN (" GRANTED_FLEETS ") "
+	    "ORDER BY f.name, d.name",
+	[Q_DEVICE_GET] = DEVICE_COLUMNS "WHERE d.id = ?1",
+	[Q_DEVICE_RESOLVE] = "SELECT d.id, f.name FROM devices d JOIN fleets f ON f.id = d.fleet_id "
+	    "WHERE d.name = ?3 AND (?4 = '' OR f.name = ?4) "
+	    "AND (?1 = 0 OR d.fleet_id IN (" GRANTED_FLEETS ")) ORDER BY f.name LIMIT 2",
+	[Q_DEVICE_ONLINE] = "UPDATE devices SET online = ?2, last_seen = ?3, "
+	    "last_addr = coalesce(?4, last_addr) WHERE id = ?1",
+	[Q_DEVICE_ALL_OFFLINE] = "UPDATE devices SET online = 0, last_seen = ?1 WHERE online = 1",
+	[Q_PRINCIPAL] = "SELECT k.type, k.fingerprint, u.id, u.name, u.admin, d.id, d.name, f.name "
+	    "FROM keys k LEFT JOIN users u ON u.id = k.user_id "
+	    "LEFT JOIN devices d ON d.id = k.device_id LEFT JOIN fleets f ON f.id = d.fleet_id "
+	    "WHERE k.fingerprint = ?1 AND k.blob = ?2",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_MAX];
+	int64_t own_writes;	/* bumped on each of our commits */
+	char errmsg[256];
+};
+
+/* Records a human-readable reason for the last failure. */
+static void __attribute__((format(printf, 2, 3)))
+set_err(struct store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+/* Translates an SQLite result code and keeps SQLite's message. */
+static int
+sql_err(struct store *st, int rc)
+{
+	set_err(st, "%s", sqlite3_errmsg(st->db));
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return ERR_NOMEM;
+	case SQLITE_READONLY:
+		return ERR_READONLY;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return ERR_NOTFOUND;
+		return ERR_EXISTS;
+	case SQLITE_TOOBIG:
+		return ERR_TOOLONG;
+	default:
+		return ERR_STORE;
+	}
+}
+
+/*
+ * Returns the prepared statement for id, reset and unbound, in *out. If the
+ * cached one is in use (a callback re-entered the store), a private copy is
+ * prepared and *owned is set: the caller finalizes it with done().
+ */
+static int
+query(struct store *st, enum query id, sqlite3_stmt **out, bool *owned)
+{
+	int rc;
+
+	*out = NULL;
+	*owned = false;
+	if (st->q[id] != NULL && sqlite3_stmt_busy(st->q[id])) {
+		rc = sqlite3_prepare_v2(st->db, query_sql[id], -1, out, NULL);
+		*owned = true;
+		return rc == SQLITE_OK ? 0 : sql_err(st, rc);
+	}
+	if (st->q[id] == NULL) {
+		rc = sqlite3_prepare_v3(st->db, query_sql[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->q[id], NULL);
+		if (rc != SQLITE_OK)
+			return sql_err(st, rc);
+	}
+	*out = st->q[id];
+	return 0;
+}
+
+/* Releases a statement obtained from query(). */
+static void
+done(sqlite3_stmt *s, bool owned)
+{
+	if (s == NULL)
+		return;
+	if (owned) {
+		sqlite3_finalize(s);
+		return;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Runs a statement that returns no rows; *changes gets the rows touched. */
+static int
+step_done(struct store *st, sqlite3_stmt *s, int *changes)
+{
+	int rc = sqlite3_step(s);
+
+	if (changes != NULL)
+		*changes = sqlite3_changes(st->db);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return sql_err(st, rc);
+}
+
+/* Runs one of the fixed statements that take no parameters. */
+static int
+exec_fixed(struct store *st, enum query id)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r = query(st, id, &s, &owned);
+
+	if (r == 0)
+		r = step_done(st, s, NULL);
+	done(s, owned);
+	return r;
+}
+
+static int
+tx_begin(struct store *st)
+{
+	return exec_fixed(st, Q_BEGIN);
+}
+
+/* Commits if r is 0, else rolls back; returns r or the commit's error. */
+static int
+tx_end(struct store *st, int r)
+{
+	if (r != 0) {
+		char keep[sizeof(st->errmsg)];
+		memcpy(keep, st->errmsg, sizeof(keep));
+		exec_fixed(st, Q_ROLLBACK);
+		memcpy(st->errmsg, keep, sizeof(keep));
+		return r;
+	}
+	r = exec_fixed(st, Q_COMMIT);
+	if (r != 0) {
+		exec_fixed(st, Q_ROLLBACK);
+		return r;
+	}
+	st->own_writes++;
+	return 0;
+}
+
+/* Validates a name the caller should already have normalized. */
+static int
+check_label(struct store *st, const char *what, const char *s)
+{
+	if (s != NULL && names_label_valid(s, strnlen(s, LIM_LABEL + 1)))
+		return 0;
+	set_err(st, "invalid %s name", what);
+	return ERR_NAME;
+}
+
+static int
+check_key(struct store *st, const struct pubkey *key)
+{
+	if (key != NULL && key->blob != NULL && key->type[0] != '\0' &&
+	    strncmp(key->fp, "SHA256:", 7) == 0 && key->blob[0] != '\0')
+		return 0;
+	set_err(st, "not a usable public key");
+	return ERR_KEY;
+}
+
+/* ---- opening ---- */
+
+/* Creates the state directory if missing and checks that we may write it. */
+static int
+prepare_dir(const char *dir, char *why, size_t whylen)
+{
+	struct statvfs vfs;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		int e = errno;
+		snprintf(why, whylen, "cannot create %s: %s", dir, strerror(e));
+		return (e == EROFS || e == EACCES || e == EPERM) ? ERR_READONLY : ERR_IO;
+	}
+	if (access(dir, R_OK | X_OK) != 0) {
+		snprintf(why, whylen, "cannot read %s: %s", dir, strerror(errno));
+		return ERR_IO;
+	}
+	if (access(dir, W_OK) != 0 || (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))) {
+		snprintf(why, whylen, "state directory %s is read-only; outpost needs to write %s there",
+		    dir, STORE_DB_NAME);
+		return ERR_READONLY;
+	}
+	return 0;
+}
+
+/* Creates outpost.db with mode 0600 if it does not exist yet. */
+static int
+prepare_db_file(const char *path, char *why, size_t whylen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		int e = errno;
+		snprintf(why, whylen, "cannot open %s: %s", path, strerror(e));
+		return (e == EROFS || e == EACCES) ? ERR_READONLY : ERR_IO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Reads PRAGMA user_version. */
+static int
+schema_version(struct store *st, int *version)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*version = 0;
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : sql_err(st, rc);
+}
+
+/* Applies one migration inside its own write transaction, unless another process just did. */
+static int
+migrate_one(struct store *st, int from)
+{
+	int r, v;
+	char *msg = NULL;
+
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	if ((r = schema_version(st, &v)) != 0 || v != from)
+		return tx_end(st, r);
+	if (sqlite3_exec(st->db, migrations[from], NULL, NULL, &msg) != SQLITE_OK) {
+		set_err(st, "schema migration %d failed: %s", from + 1, msg ? msg : "?");
+		sqlite3_free(msg);
+		return tx_end(st, ERR_STORE);
+	}
+	if ((r = schema_version(st, &v)) == 0 && v != from + 1) {
+		set_err(st, "schema migration %d did not set user_version", from + 1);
+		r = ERR_STORE;
+	}
+	return tx_end(st, r);
+}
+
+/* Brings the schema to the newest version; refuses a database from a newer program. */
+static int
+migrate(struct store *st)
+{
+	int r, v;
+
+	if ((r = schema_version(st, &v)) != 0)
+		return r;
+	if (v > NMIGRATIONS) {
+		set_err(st, "%s has schema version %d, newer than this program's %d",
+		    STORE_DB_NAME, v, NMIGRATIONS);
+		return ERR_STORE;
+	}
+	for (; v < NMIGRATIONS; v++)
+		if ((r = migrate_one(st, v)) != 0)
+			return r;
+	return 0;
+}
+
+/* Connection settings: WAL, foreign keys, busy timeout, NORMAL sync. */
+static int
+configure(struct store *st)
+{
+	static const char *const pragmas =
+	    "PRAGMA foreign_keys = ON;"
+	    "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL;";
+	char *msg = NULL;
+
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (sqlite3_exec(st->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = sqlite3_extended_errcode(st->db);
+		set_err(st, "cannot configure %s: %s", STORE_DB_NAME, msg ? msg : "?");
+		sqlite3_free(msg);
+		return (rc & 0xff) == SQLITE_READONLY ? ERR_READONLY : ERR_STORE;
+	}
+	return 0;
+}
+
+int
+store_open_why(const char *state_dir, struct store **out, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	struct store *st = NULL;
+	char scratch[256];
+	int r;
+
+	*out = NULL;
+	if (why == NULL || whylen == 0) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
+	why[0] = '\0';
+	if (state_dir == NULL || state_dir[0] == '\0') {
+		snprintf(why, whylen, "no state directory given");
+		return ERR_INVAL;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir, STORE_DB_NAME) >= (int)sizeof(path)) {
+		snprintf(why, whylen, "state directory path too long");
+		return ERR_TOOLONG;
+	}
+	if ((r = prepare_dir(state_dir, why, whylen)) != 0 ||
+	    (r = prepare_db_file(path, why, whylen)) != 0)
+		return r;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return ERR_NOMEM;
+	}
+	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK) {
+		r = st->db ? sql_err(st, rc) : ERR_NOMEM;
+		snprintf(why, whylen, "cannot open %s: %s", path, sqlite3_errstr(rc));
+		goto out;
+	}
+	if ((r = configure(st)) != 0 || (r = migrate(st)) != 0) {
+		snprintf(why, whylen, "%s: %s", path, st->errmsg);
+		goto out;
+	}
+	*out = st;
+	st = NULL;
+out:
+	store_close(st);
+	return r;
+}
+
+int
+store_open(const char *state_dir, struct store **out)
+{
+	return store_open_why(state_dir, out, NULL, 0);
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < Q_MAX; i++)
+		sqlite3_finalize(st->q[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+const char *
+store_errmsg(struct store *st)
+{
+	if (st == NULL)
+		return "no state store";
+	return st->errmsg;
+}
+
+int64_t
+store_change_counter(struct store *st)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int64_t v = 0;
+
+	if (query(st, Q_DATA_VERSION, &s, &owned) != 0)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	done(s, owned);
+	return v + st->own_writes;
+}
+
+/* ---- lookups shared by several operations ---- */
+
+/* Fleet id and device count by name; ERR_NOTFOUND with a message. */
+static int
+fleet_lookup(struct store *st, const char *fleet, int64_t *id, int *ndevices)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	*id = 0;
+	if (ndevices != NULL)
+		*ndevices = 0;
+	if ((r = query(st, Q_FLEET_ID, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, fleet, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		if (ndevices != NULL)
+			*ndevices = sqlite3_column_int(s, 1);
+	} else if (rc == SQLITE_DONE) {
+		set_err(st, "no fleet named %s", fleet);
+		r = ERR_NOTFOUND;
+	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+static int
+user_lookup(struct store *st, const char *user, int64_t *id)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	*id = 0;
+	if ((r = query(st, Q_USER_ID, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	else if (rc == SQLITE_DONE) {
+		set_err(st, "no user named %s", user);
+		r = ERR_NOTFOUND;
+	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+/* ERR_EXISTS (naming the owner) if the key is already enrolled, else 0. */
+static int
+key_free(struct store *st, const struct pubkey *key)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_KEY_OWNER, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, key->fp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *u = (const char *)sqlite3_column_text(s, 0);
+		const char *d = (const char *)sqlite3_column_text(s, 1);
+		const char *f = (const char *)sqlite3_column_text(s, 2);
+		if (u != NULL)
+			set_err(st, "key %s already belongs to user %s", key->fp, u);
+		else
+			set_err(st, "key %s already belongs to device %s.%s", key->fp,
+			    d ? d : "?", f ? f : "?");
+		r = ERR_EXISTS;
+	} else if (rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+/* Inserts a key owned by the user (Q_KEY_ADD_USER) or device (Q_KEY_ADD_DEVICE) owner. */
+static int
+key_insert(struct store *st, enum query id, int64_t owner, const struct pubkey *key)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = key_free(st, key)) != 0 || (r = query(st, id, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, key->fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, key->blob, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, key->comment ? key->comment : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, owner);
+	sqlite3_bind_int64(s, 6, timefmt_now());
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	return r;
+}
+
+/* ---- fleets ---- */
+
+int
+store_fleet_add(struct store *st, const char *fleet)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = check_label(st, "fleet", fleet)) != 0 ||
+	    (r = query(st, Q_FLEET_ADD, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, fleet, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	if (r == ERR_EXISTS)
+		set_err(st, "fleet %s already exists", fleet);
+	if (r == 0)
+		st->own_writes++;
+	return r;
+}
+
+int
+store_fleet_rm(struct store *st, const char *fleet)
+{
+	sqlite3_stmt *s = NULL;
+	bool owned = false;
+	int64_t id;
+	int r, n;
+
+	if ((r = check_label(st, "fleet", fleet)) != 0 || (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = fleet_lookup(st, fleet, &id, &n)) != 0)
+		goto out;
+	if (n > 0) {
+		set_err(st, "fleet %s still has %d device%s; remove %s first", fleet, n,
+		    n == 1 ? "" : "s", n == 1 ? "it" : "them");
+		r = ERR_INUSE;
+		goto out;
+	}
+	if ((r = query(st, Q_FLEET_RM, &s, &owned)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, id);
+	r = step_done(st, s, NULL);
+	if (r == ERR_NOTFOUND) {	/* a device raced in: foreign key RESTRICT */
+		set_err(st, "fleet %s still has devices", fleet);
+		r = ERR_INUSE;
+	}
+out:
+	done(s, owned);
+	return tx_end(st, r);
+}
+
+/* Steps through rows, handing each to each(); a non-zero return from it stops and is returned. */
+static int
+for_each_row(struct store *st, sqlite3_stmt *s, int (*each)(sqlite3_stmt *, void *, void *),
+    void *cb, void *arg)
+{
+	int rc, r;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((r = each(s, cb, arg)) != 0)
+			return r;
+	return rc == SQLITE_DONE ? 0 : sql_err(st, rc);
+}
+
+static int
+fleet_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+	store_fleet_cb fn = (store_fleet_cb)cb;
+
+	return fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+}
+
+int
+store_fleet_list(struct store *st, store_fleet_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_FLEET_LIST, &s, &owned)) != 0)
+		return r;
+	r = for_each_row(st, s, fleet_row, (void *)cb, arg);
+	done(s, owned);
+	return r;
+}
+
+int
+store_fleet_get(struct store *st, const char *fleet, int *ndevices)
+{
+	int64_t id;
+	int n = 0, r;
+
+	if (ndevices != NULL)
+		*ndevices = 0;
+	if ((r = check_label(st, "fleet", fleet)) != 0 || (r = fleet_lookup(st, fleet, &id, &n)) != 0)
+		return r;
+	if (ndevices != NULL)
+		*ndevices = n;
+	return 0;
+}
+
+/* ---- users ---- */
+
+static int
+user_insert(struct store *st, const char *user, bool admin, int64_t *id)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	*id = 0;
+	if ((r = query(st, Q_USER_ADD, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, admin ? 1 : 0);
+	sqlite3_bind_int64(s, 3, timefmt_now());
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	if (r == ERR_EXISTS)
+		set_err(st, "user %s already exists", user);
+	if (r == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return r;
+}
+
+int
+store_user_add(struct store *st, const char *user, bool admin, const struct pubkey *key)
+{
+	int64_t id;
+	int r;
+
+	if ((r = check_label(st, "user", user)) != 0 || (r = check_key(st, key)) != 0 ||
+	    (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = user_insert(st, user, admin, &id)) == 0)
+		r = key_insert(st, Q_KEY_ADD_USER, id, key);
+	return tx_end(st, r);
+}
+
+int
+store_user_add_key(struct store *st, const char *user, const struct pubkey *key)
+{
+	int64_t id;
+	int r;
+
+	if ((r = check_label(st, "user", user)) != 0 || (r = check_key(st, key)) != 0 ||
+	    (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = user_lookup(st, user, &id)) == 0)
+		r = key_insert(st, Q_KEY_ADD_USER, id, key);
+	return tx_end(st, r);
+}
+
+int
+store_user_rm(struct store *st, const char *user)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if ((r = check_label(st, "user", user)) != 0 || (r = query(st, Q_USER_RM, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "no user named %s", user);
+		return ERR_NOTFOUND;
+	}
+	if (r == 0)
+		st->own_writes++;
+	return r;
+}
+
+int
+store_grant(struct store *st, const char *user, const char *fleet, int64_t expires)
+{
+	sqlite3_stmt *s = NULL;
+	bool owned = false;
+	int64_t uid, fid;
+	int r;
+
+	if ((r = check_label(st, "user", user)) != 0 || (r = check_label(st, "fleet", fleet)) != 0)
+		return r;
+	if (expires < 0) {
+		set_err(st, "expiry before 1970");
+		return ERR_INVAL;
+	}
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	if ((r = user_lookup(st, user, &uid)) != 0 || (r = fleet_lookup(st, fleet, &fid, NULL)) != 0 ||
+	    (r = query(st, Q_GRANT, &s, &owned)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, uid);
+	sqlite3_bind_int64(s, 2, fid);
+	sqlite3_bind_int64(s, 3, expires);
+	sqlite3_bind_int64(s, 4, timefmt_now());
+	r = step_done(st, s, NULL);
+out:
+	done(s, owned);
+	return tx_end(st, r);
+}
+
+int
+store_revoke(struct store *st, const char *user, const char *fleet)
+{
+	sqlite3_stmt *s = NULL;
+	bool owned = false;
+	int64_t uid, fid;
+	int r, n = 0;
+
+	if ((r = check_label(st, "user", user)) != 0 || (r = check_label(st, "fleet", fleet)) != 0 ||
+	    (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = user_lookup(st, user, &uid)) != 0 || (r = fleet_lookup(st, fleet, &fid, NULL)) != 0 ||
+	    (r = query(st, Q_REVOKE, &s, &owned)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, uid);
+	sqlite3_bind_int64(s, 2, fid);
+	if ((r = step_done(st, s, &n)) == 0 && n == 0) {
+		set_err(st, "user %s has no grant for fleet %s", user, fleet);
+		r = ERR_NOTFOUND;
+	}
+out:
+	done(s, owned);
+	return tx_end(st, r);
+}
+
+static int
+user_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+	store_user_cb fn = (store_user_cb)cb;
+	struct store_user u = {
+		.id = sqlite3_column_int64(s, 0),
+		.name = (const char *)sqlite3_column_text(s, 1),
+		.admin = sqlite3_column_int(s, 2) != 0,
+		.fleets = (const char *)sqlite3_column_text(s, 3),
+		.key_fps = (const char *)sqlite3_column_text(s, 4),
+	};
+
+	return fn(arg, &u);
+}
+
+int
+store_user_list(struct store *st, store_user_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_USER_LIST, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, timefmt_now());
+	r = for_each_row(st, s, user_row, (void *)cb, arg);
+	done(s, owned);
+	return r;
+}
+
+int
+store_user_get(struct store *st, int64_t user_id, store_user_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_USER_GET, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, timefmt_now());
+	sqlite3_bind_int64(s, 2, user_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = user_row(s, (void *)cb, arg);
+	else if (rc == SQLITE_DONE) {
+		set_err(st, "no user with id %lld", (long long)user_id);
+		r = ERR_NOTFOUND;
+	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+/* ---- devices ---- */
+
+static int
+device_insert(struct store *st, const char *name, const char *fleet, int64_t fid, int64_t *id)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	*id = 0;
+	if ((r = query(st, Q_DEVICE_ADD, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, fid);
+	sqlite3_bind_int64(s, 3, timefmt_now());
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	if (r == ERR_EXISTS)
+		set_err(st, "device %s.%s already exists", name, fleet);
+	if (r == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return r;
+}
+
+int
+store_device_add(struct store *st, const char *name, const char *fleet, const struct pubkey *key)
+{
+	int64_t fid, id;
+	int r;
+
+	if ((r = check_label(st, "device", name)) != 0 || (r = check_label(st, "fleet", fleet)) != 0 ||
+	    (r = check_key(st, key)) != 0 || (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = fleet_lookup(st, fleet, &fid, NULL)) == 0 &&
+	    (r = device_insert(st, name, fleet, fid, &id)) == 0)
+		r = key_insert(st, Q_KEY_ADD_DEVICE, id, key);
+	return tx_end(st, r);
+}
+
+int
+store_device_rm(struct store *st, const char *name, const char *fleet)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if ((r = check_label(st, "device", name)) != 0 || (r = check_label(st, "fleet", fleet)) != 0 ||
+	    (r = query(st, Q_DEVICE_RM, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, fleet, -1, SQLITE_STATIC);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "no device named %s.%s", name, fleet);
+		return ERR_NOTFOUND;
+	}
+	if (r == 0)
+		st->own_writes++;
+	return r;
+}
+
+static int
+device_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+	store_device_cb fn = (store_device_cb)cb;
+	struct store_device d = {
+		.id = sqlite3_column_int64(s, 0),
+		.name = (const char *)sqlite3_column_text(s, 1),
+		.fleet = (const char *)sqlite3_column_text(s, 2),
+		.key_fp = (const char *)sqlite3_column_text(s, 3),
+		.online = sqlite3_column_int(s, 4) != 0,
+		.last_seen = sqlite3_column_int64(s, 5),
+		.last_addr = (const char *)sqlite3_column_text(s, 6),
+	};
+
+	return fn(arg, &d);
+}
+
+int
+store_device_list(struct store *st, store_device_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_DEVICE_LIST, &s, &owned)) != 0)
+		return r;
+	r = for_each_row(st, s, device_row, (void *)cb, arg);
+	done(s, owned);
+	return r;
+}
+
+int
+store_device_list_for_user(struct store *st, int64_t user_id, store_device_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_DEVICE_LIST_USER, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	r = for_each_row(st, s, device_row, (void *)cb, arg);
+	done(s, owned);
+	return r;
+}
+
+int
+store_device_resolve(struct store *st, int64_t user_id, const char *name, const char *fleet,
+    int64_t *device_id, char *fleet_out)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc, rows = 0;
+
+	*device_id = 0;
+	fleet_out[0] = '\0';
+	if (fleet == NULL)
+		fleet = "";
+	if ((r = check_label(st, "device", name)) != 0 ||
+	    (fleet[0] != '\0' && (r = check_label(st, "fleet", fleet)) != 0) ||
+	    (r = query(st, Q_DEVICE_RESOLVE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, fleet, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && ++rows == 1) {
+		*device_id = sqlite3_column_int64(s, 0);
+		snprintf(fleet_out, LIM_LABEL + 1, "%s", (const char *)sqlite3_column_text(s, 1));
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	else if (rows == 0) {
+		set_err(st, "no device named %s%s%s", name, fleet[0] ? "." : "", fleet);
+		r = ERR_NOTFOUND;
+	} else if (rows > 1) {
+		set_err(st, "device name %s is in several fleets", name);
+		r = ERR_AMBIGUOUS;
+	}
+	done(s, owned);
+	if (r != 0) {
+		*device_id = 0;
+		fleet_out[0] = '\0';
+	}
+	return r;
+}
+
+int
+store_device_get(struct store *st, int64_t device_id, store_device_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_DEVICE_GET, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = device_row(s, (void *)cb, arg);
+	else if (rc == SQLITE_DONE) {
+		set_err(st, "no device with id %lld", (long long)device_id);
+		r = ERR_NOTFOUND;
+	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+int
+store_device_set_online(struct store *st, int64_t device_id, bool online, int64_t when,
+    const char *addr)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if (addr != NULL && strnlen(addr, LIM_PEER_STRING) >= LIM_PEER_STRING) {
+		set_err(st, "address too long");
+		return ERR_TOOLONG;
+	}
+	if ((r = query(st, Q_DEVICE_ONLINE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_int(s, 2, online ? 1 : 0);
+	sqlite3_bind_int64(s, 3, when);
+	if (addr != NULL)
+		sqlite3_bind_text(s, 4, addr, -1, SQLITE_STATIC);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "no device with id %lld", (long long)device_id);
+		return ERR_NOTFOUND;
+	}
+	if (r == 0)
+		st->own_writes++;
+	return r;
+}
+
+int
+store_device_all_offline(struct store *st, int64_t when)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if ((r = query(st, Q_DEVICE_ALL_OFFLINE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, when);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n > 0)
+		st->own_writes++;
+	return r;
+}
+
+/* ---- authentication ---- */
+
+static void
+principal_fill(sqlite3_stmt *s, struct store_principal *p)
+{
+	const char *col;
+
+	snprintf(p->key_type, sizeof(p->key_type), "%s", (const char *)sqlite3_column_text(s, 0));
+	snprintf(p->key_fp, sizeof(p->key_fp), "%s", (const char *)sqlite3_column_text(s, 1));
+	if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+		p->kind = PRINCIPAL_USER;
+		p->id = sqlite3_column_int64(s, 2);
+		col = (const char *)sqlite3_column_text(s, 3);
+		snprintf(p->name, sizeof(p->name), "%s", col ? col : "");
+		p->admin = sqlite3_column_int(s, 4) != 0;
+		return;
+	}
+	p->kind = PRINCIPAL_DEVICE;
+	p->id = sqlite3_column_int64(s, 5);
+	col = (const char *)sqlite3_column_text(s, 6);
+	snprintf(p->name, sizeof(p->name), "%s", col ? col : "");
+	col = (const char *)sqlite3_column_text(s, 7);
+	snprintf(p->fleet, sizeof(p->fleet), "%s", col ? col : "");
+}
+
+int
+store_principal_by_key(struct store *st, const struct pubkey *key, struct store_principal *out)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = check_key(st, key)) != 0 || (r = query(st, Q_PRINCIPAL, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, key->fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key->blob, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		principal_fill(s, out);
+	else if (rc == SQLITE_DONE) {
+		set_err(st, "no user or device has key %s", key->fp);
+		r = ERR_NOTFOUND;
+	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
