@@ -1,4 +1,5 @@
 /* timefmt.c: duration parsing and timestamp formatting. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -22,6 +23,7 @@ int
 timefmt_parse_duration(const char *s, int64_t *out)
 {
 	int64_t total = 0;
+	bool first = true;
 
 	*out = 0;
 	if (s == NULL || *s == '\0')
@@ -36,6 +38,10 @@ timefmt_parse_duration(const char *s, int64_t *out)
 			v = v * 10 + (*s - '0');
 		}
 		int64_t mul = 1;
+		/* "1h30" is ambiguous: a bare number is allowed only on its own. */
+		if (*s == '\0' && first == false)
+			return ERR_INVAL;
+		first = false;
 		if (*s != '\0') {
 			mul = unit_seconds(*s);
 			if (mul == 0)
@@ -58,11 +64,15 @@ timefmt_iso(int64_t t, char *dst, size_t dstlen)
 	struct tm tm;
 	time_t tt = (time_t)t;
 
+	if (dstlen == 0)
+		return;
 	if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
 		snprintf(dst, dstlen, "never");
 		return;
 	}
-	strftime(dst, dstlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* strftime leaves dst undefined when it does not fit. */
+	if (strftime(dst, dstlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		dst[0] = '\0';
 }
 
 int64_t

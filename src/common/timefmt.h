@@ -7,7 +7,8 @@
 
 /*
  * Parses a duration: a positive integer with an optional unit s, m, h, d or
- * w (default seconds), or several such terms ("1h30m"). Stores seconds in
+ * w (default seconds), or several such terms each with its unit ("1h30m";
+ * "1h30" is refused as ambiguous). Stores seconds in
  * *out. Returns 0 or ERR_INVAL (also on overflow and on zero).
  */
 int timefmt_parse_duration(const char *s, int64_t *out);
