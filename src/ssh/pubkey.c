@@ -1,10 +1,12 @@
 /* pubkey.c: parsing and fingerprinting OpenSSH public keys with libssh. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libssh/libssh.h>
+#include <openssl/evp.h>
 
 #include "common/err.h"
 #include "common/limits.h"
@@ -66,6 +68,27 @@ pubkey_from_ssh_key(const void *ssh_key_obj, struct pubkey *out)
 	return r;
 }
 
+/*
+ * True if the key blob (base64) starts with the type name given, as the
+ * SSH wire format says it must. libssh keeps the type it was told, even for
+ * an ECDSA blob of another curve, so this is checked here.
+ */
+static bool
+blob_names_type(const char *b64, const char *type)
+{
+	unsigned char raw[3 * (4 + PUBKEY_TYPE_MAX + 2) / 3 + 8];	/* decoded prefix */
+	size_t n = strlen(b64), tlen = strlen(type);
+	size_t take = 4 * ((4 + PUBKEY_TYPE_MAX + 2) / 3);
+
+	if (n < take)
+		take = n - n % 4;
+	if (take < 8 || EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)take) < 4)
+		return false;
+	uint32_t len = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
+	    (uint32_t)raw[2] << 8 | raw[3];
+	return len == tlen && 4 + tlen <= 3 * take / 4 && memcmp(raw + 4, type, tlen) == 0;
+}
+
 /* Splits off the next space-separated word; returns its length. */
 static size_t
 next_word(const char **p, const char **word)
@@ -116,7 +139,8 @@ pubkey_parse_line(const char *line, struct pubkey *out)
 	 * string inside it, and ignores trailing bytes. Re-encoding must give
 	 * back exactly the input, or the line is lying about its key.
 	 */
-	if (strcmp(out->blob, b64) != 0 || strcmp(out->type, type) != 0) {
+	if (strcmp(out->blob, b64) != 0 || strcmp(out->type, type) != 0 ||
+	    !blob_names_type(b64, type)) {
 		pubkey_clear(out);
 		r = ERR_KEY;
 		goto out;

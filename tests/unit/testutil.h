@@ -2,7 +2,9 @@
 #ifndef OUTPOST_TESTUTIL_H
 #define OUTPOST_TESTUTIL_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
