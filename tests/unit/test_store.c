@@ -1,0 +1,704 @@
+/* test_store.c: the SQLite store, one fresh state directory per test, hostile inputs first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "store/store.h"
+#include "testutil.h"
+
+static char *keydir;
+#define NKEYS 5
+static struct pubkey keys[NKEYS];	/* ed25519 keys made by ssh-keygen */
+
+struct fixture {
+	char *dir;
+	char state[600];
+	struct store *st;
+};
+
+static int
+group_setup(void **state)
+{
+	char name[16], path[600];
+
+	if ((keydir = tu_mkdtemp()) == NULL)
+		return -1;
+	for (int i = 0; i < NKEYS; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		snprintf(path, sizeof(path), "%s/%s.pub", keydir, name);
+		if (tu_keygen(keydir, name, "ed25519") != 0 || pubkey_read_file(path, &keys[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	for (int i = 0; i < NKEYS; i++)
+		pubkey_clear(&keys[i]);
+	tu_rmrf(keydir);
+	free(keydir);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL || (fx->dir = tu_mkdtemp()) == NULL)
+		return -1;
+	snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
+	if (store_open(fx->state, &fx->st) != 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	store_close(fx->st);
+	tu_rmrf(fx->dir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* ---- collecting callbacks ---- */
+
+struct rows {
+	char text[4096];
+	int n;
+};
+
+static int
+fleet_cb(void *arg, const char *fleet, int ndevices)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%s=%d;", fleet, ndevices);
+	r->n++;
+	return 0;
+}
+
+static int
+user_cb(void *arg, const struct store_user *u)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%s/%d/%s/%d;", u->name, u->admin, u->fleets,
+	    (int)strlen(u->key_fps));
+	r->n++;
+	return 0;
+}
+
+static int
+device_cb(void *arg, const struct store_device *d)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%s.%s/%d/%lld/%s;", d->name, d->fleet, d->online,
+	    (long long)d->last_seen, d->last_addr);
+	r->n++;
+	return 0;
+}
+
+static struct rows
+devices(struct store *st, int64_t user_id)
+{
+	struct rows r = { "", 0 };
+
+	if (user_id < 0)
+		assert_int_equal(store_device_list(st, device_cb, &r), 0);
+	else
+		assert_int_equal(store_device_list_for_user(st, user_id, device_cb, &r), 0);
+	return r;
+}
+
+static int64_t
+user_id(struct store *st, const char *name, int keyi)
+{
+	struct store_principal p;
+
+	assert_int_equal(store_principal_by_key(st, &keys[keyi], &p), 0);
+	assert_int_equal(p.kind, PRINCIPAL_USER);
+	assert_string_equal(p.name, name);
+	return p.id;
+}
+
+static int64_t
+device_id(struct store *st, const char *name, const char *fleet)
+{
+	int64_t id;
+	char f[LIM_LABEL + 1];
+
+	assert_int_equal(store_device_resolve(st, 0, name, fleet, &id, f), 0);
+	return id;
+}
+
+/* ---- opening ---- */
+
+static void
+test_open_hostile(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = (struct store *)1;
+	char why[512], path[700];
+
+	assert_int_equal(store_open(NULL, &st), ERR_INVAL);
+	assert_null(st);
+	assert_int_equal(store_open("", &st), ERR_INVAL);
+	char *longp = malloc(8000);
+	memset(longp, 'a', 7999);
+	longp[7999] = '\0';
+	assert_int_not_equal(store_open(longp, &st), 0);
+	assert_null(st);
+	free(longp);
+	/* a path under a regular file */
+	snprintf(path, sizeof(path), "%s/state/outpost.db/sub", fx->dir);
+	assert_int_equal(store_open_why(path, &st, why, sizeof(why)), ERR_IO);
+	assert_non_null(strstr(why, "sub"));
+	/* a path whose parent does not exist */
+	snprintf(path, sizeof(path), "%s/no/such", fx->dir);
+	assert_int_equal(store_open_why(path, &st, why, sizeof(why)), ERR_IO);
+	/* outpost.db that is not a database */
+	snprintf(path, sizeof(path), "%s/junk", fx->dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/junk/outpost.db", fx->dir);
+	FILE *f = fopen(path, "w");
+	fputs("this is not an SQLite database, just text that is long enough to look like a header........", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/junk", fx->dir);
+	assert_int_equal(store_open_why(path, &st, why, sizeof(why)), ERR_STORE);
+	assert_null(st);
+	assert_true(strlen(why) > 0);
+}
+
+/* In a child that cannot write dir (root drops to nobody), store_open says read-only. */
+static void
+test_open_readonly(void **state)
+{
+	struct fixture *fx = *state;
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/ro", fx->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	chmod(fx->dir, 0755);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st = NULL;
+		char why[512] = "";
+		if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(10);
+		chmod(path, 0555);	/* works when not root */
+		int r = store_open_why(path, &st, why, sizeof(why));
+		if (r != ERR_READONLY)
+			_exit(11);
+		if (strstr(why, "read-only") == NULL || strstr(why, path) == NULL)
+			_exit(12);
+		_exit(st == NULL ? 0 : 13);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* a missing directory inside a read-only one cannot be created */
+	snprintf(path, sizeof(path), "%s/ro/new", fx->dir);
+	chmod(fx->dir, 0700);
+}
+
+static void
+test_open_modes_and_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat sb;
+	char path[700];
+
+	assert_int_equal(stat(fx->state, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/outpost.db", fx->state);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	/* reopening migrates nothing and keeps data */
+	for (int i = 0; i < 3; i++) {
+		store_close(fx->st);
+		fx->st = NULL;
+		assert_int_equal(store_open(fx->state, &fx->st), 0);
+	}
+	assert_int_equal(store_fleet_add(fx->st, "acme"), ERR_EXISTS);
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	/* a database from a newer program is refused */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	store_close(fx->st);
+	fx->st = NULL;
+	char why[512];
+	assert_int_equal(store_open_why(fx->state, &fx->st, why, sizeof(why)), ERR_STORE);
+	assert_non_null(strstr(why, "newer"));
+	assert_null(fx->st);
+}
+
+/* ---- names ---- */
+
+static void
+test_invalid_names(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bad[] = {
+		"", "Acme", "a.b", "-a", "a-", "a b", "a'; DROP TABLE fleets; --", "\xff",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	int64_t id;
+	char f[LIM_LABEL + 1];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(store_fleet_add(fx->st, bad[i]), ERR_NAME);
+		assert_int_equal(store_fleet_rm(fx->st, bad[i]), ERR_NAME);
+		assert_int_equal(store_user_add(fx->st, bad[i], false, &keys[0]), ERR_NAME);
+		assert_int_equal(store_user_rm(fx->st, bad[i]), ERR_NAME);
+		assert_int_equal(store_grant(fx->st, bad[i], "acme", 0), ERR_NAME);
+		assert_int_equal(store_device_add(fx->st, bad[i], "acme", &keys[0]), ERR_NAME);
+		assert_int_equal(store_device_add(fx->st, "pi", bad[i], &keys[0]), ERR_NAME);
+		assert_int_equal(store_device_rm(fx->st, "pi", bad[i]), ERR_NAME);
+		assert_int_equal(store_device_resolve(fx->st, 0, bad[i], "", &id, f), ERR_NAME);
+	}
+	assert_int_equal(store_fleet_add(fx->st, NULL), ERR_NAME);
+	struct rows r = { "", 0 };
+	assert_int_equal(store_fleet_list(fx->st, fleet_cb, &r), 0);
+	assert_int_equal(r.n, 0);
+	/* an unusable key struct */
+	struct pubkey empty = { 0 };
+	assert_int_equal(store_user_add(fx->st, "alice", false, &empty), ERR_KEY);
+	assert_int_equal(store_user_add(fx->st, "alice", false, NULL), ERR_KEY);
+}
+
+/* ---- fleets ---- */
+
+static void
+test_fleets(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows r = { "", 0 };
+	int n = -1;
+
+	assert_int_equal(store_fleet_rm(fx->st, "acme"), ERR_NOTFOUND);
+	assert_int_equal(store_fleet_get(fx->st, "acme", &n), ERR_NOTFOUND);
+	assert_int_equal(store_fleet_add(fx->st, "zeta"), 0);
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	assert_int_equal(store_fleet_add(fx->st, "acme"), ERR_EXISTS);
+	assert_string_equal(store_errmsg(fx->st), "fleet acme already exists");
+	assert_int_equal(store_device_add(fx->st, "pi", "acme", &keys[0]), 0);
+	assert_int_equal(store_device_add(fx->st, "pi2", "acme", &keys[1]), 0);
+	assert_int_equal(store_fleet_get(fx->st, "acme", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_fleet_list(fx->st, fleet_cb, &r), 0);
+	assert_string_equal(r.text, "acme=2;zeta=0;");
+	assert_int_equal(store_fleet_rm(fx->st, "acme"), ERR_INUSE);
+	assert_non_null(strstr(store_errmsg(fx->st), "2 devices"));
+	assert_int_equal(store_device_rm(fx->st, "pi", "acme"), 0);
+	assert_int_equal(store_device_rm(fx->st, "pi2", "acme"), 0);
+	/* grants go with the fleet */
+	assert_int_equal(store_user_add(fx->st, "alice", false, &keys[2]), 0);
+	assert_int_equal(store_grant(fx->st, "alice", "acme", 0), 0);
+	assert_int_equal(store_fleet_rm(fx->st, "acme"), 0);
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_user_list(fx->st, user_cb, &r), 0);
+	assert_string_equal(r.text, "alice/0//50;");
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_user_list(fx->st, user_cb, &r), 0);
+	assert_string_equal(r.text, "alice/0//50;");	/* not granted again by the new fleet */
+}
+
+/* ---- users and keys ---- */
+
+static void
+test_users(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows r = { "", 0 };
+
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	assert_int_equal(store_fleet_add(fx->st, "beta"), 0);
+	assert_int_equal(store_user_add(fx->st, "bob", false, &keys[0]), 0);
+	assert_int_equal(store_user_add(fx->st, "alice", true, &keys[1]), 0);
+	assert_int_equal(store_user_add(fx->st, "alice", false, &keys[2]), ERR_EXISTS);
+	assert_string_equal(store_errmsg(fx->st), "user alice already exists");
+	/* the failed add left nothing behind: key 2 is still free */
+	assert_int_equal(store_user_add_key(fx->st, "bob", &keys[2]), 0);
+	assert_int_equal(store_user_add_key(fx->st, "nobody", &keys[3]), ERR_NOTFOUND);
+	assert_int_equal(store_user_add_key(fx->st, "alice", &keys[2]), ERR_EXISTS);
+	assert_non_null(strstr(store_errmsg(fx->st), "already belongs to user bob"));
+	assert_int_equal(store_grant(fx->st, "bob", "beta", 0), 0);
+	assert_int_equal(store_grant(fx->st, "bob", "acme", 0), 0);
+	assert_int_equal(store_user_list(fx->st, user_cb, &r), 0);
+	assert_string_equal(r.text, "alice/1//50;bob/0/acme,beta/101;");
+	int64_t bob = user_id(fx->st, "bob", 0);
+	assert_int_equal(user_id(fx->st, "bob", 2), bob);
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_user_get(fx->st, bob, user_cb, &r), 0);
+	assert_string_equal(r.text, "bob/0/acme,beta/101;");
+	assert_int_equal(store_user_get(fx->st, 999999, user_cb, &r), ERR_NOTFOUND);
+	/* removing a user removes its keys and grants */
+	assert_int_equal(store_user_rm(fx->st, "bob"), 0);
+	assert_int_equal(store_user_rm(fx->st, "bob"), ERR_NOTFOUND);
+	struct store_principal p;
+	assert_int_equal(store_principal_by_key(fx->st, &keys[0], &p), ERR_NOTFOUND);
+	assert_int_equal(store_principal_by_key(fx->st, &keys[2], &p), ERR_NOTFOUND);
+	assert_int_equal(store_user_add(fx->st, "bob", false, &keys[0]), 0);
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_user_list(fx->st, user_cb, &r), 0);
+	assert_string_equal(r.text, "alice/1//50;bob/0//50;");
+}
+
+/* A key belongs to exactly one principal, across users and devices. */
+static void
+test_key_unique_across_principals(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	assert_int_equal(store_user_add(fx->st, "alice", false, &keys[0]), 0);
+	assert_int_equal(store_device_add(fx->st, "pi", "acme", &keys[0]), ERR_EXISTS);
+	assert_non_null(strstr(store_errmsg(fx->st), "user alice"));
+	assert_int_equal(store_device_add(fx->st, "pi", "acme", &keys[1]), 0);
+	assert_int_equal(store_user_add(fx->st, "bob", false, &keys[1]), ERR_EXISTS);
+	assert_non_null(strstr(store_errmsg(fx->st), "device pi.acme"));
+	assert_int_equal(store_user_add_key(fx->st, "alice", &keys[1]), ERR_EXISTS);
+	assert_int_equal(store_device_add(fx->st, "pi2", "acme", &keys[1]), ERR_EXISTS);
+	/* the failed adds left no user bob and no device pi2 */
+	struct rows r = devices(fx->st, -1);
+	assert_string_equal(r.text, "pi.acme/0/0/;");
+	assert_int_equal(store_user_rm(fx->st, "bob"), ERR_NOTFOUND);
+	/* principal lookup needs fingerprint AND blob */
+	struct store_principal p;
+	struct pubkey forged = keys[2];
+	memcpy(forged.fp, keys[0].fp, sizeof(forged.fp));
+	memset(&p, 'x', sizeof(p));
+	assert_int_equal(store_principal_by_key(fx->st, &forged, &p), ERR_NOTFOUND);
+	assert_int_equal(p.kind, PRINCIPAL_NONE);
+	assert_string_equal(p.name, "");
+	assert_int_equal(store_principal_by_key(fx->st, &keys[1], &p), 0);
+	assert_int_equal(p.kind, PRINCIPAL_DEVICE);
+	assert_string_equal(p.name, "pi");
+	assert_string_equal(p.fleet, "acme");
+	assert_string_equal(p.key_fp, keys[1].fp);
+	assert_string_equal(p.key_type, "ssh-ed25519");
+	assert_false(p.admin);
+	/* device removal frees its key */
+	assert_int_equal(store_device_rm(fx->st, "pi", "acme"), 0);
+	assert_int_equal(store_device_rm(fx->st, "pi", "acme"), ERR_NOTFOUND);
+	assert_int_equal(store_principal_by_key(fx->st, &keys[1], &p), ERR_NOTFOUND);
+	assert_int_equal(store_user_add(fx->st, "bob", true, &keys[1]), 0);
+	assert_int_equal(store_principal_by_key(fx->st, &keys[1], &p), 0);
+	assert_int_equal(p.kind, PRINCIPAL_USER);
+	assert_true(p.admin);
+	assert_string_equal(p.fleet, "");
+}
+
+static void
+test_grants(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t now = timefmt_now();
+
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	assert_int_equal(store_user_add(fx->st, "alice", false, &keys[0]), 0);
+	assert_int_equal(store_grant(fx->st, "nobody", "acme", 0), ERR_NOTFOUND);
+	assert_string_equal(store_errmsg(fx->st), "no user named nobody");
+	assert_int_equal(store_grant(fx->st, "alice", "nope", 0), ERR_NOTFOUND);
+	assert_string_equal(store_errmsg(fx->st), "no fleet named nope");
+	assert_int_equal(store_grant(fx->st, "alice", "acme", -1), ERR_INVAL);
+	assert_int_equal(store_revoke(fx->st, "alice", "acme"), ERR_NOTFOUND);
+	assert_int_equal(store_grant(fx->st, "alice", "acme", now - 10), 0);	/* already expired */
+	struct rows r = { "", 0 };
+	assert_int_equal(store_user_list(fx->st, user_cb, &r), 0);
+	assert_string_equal(r.text, "alice/0//50;");
+	assert_int_equal(store_grant(fx->st, "alice", "acme", now + 3600), 0);	/* replaces */
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_user_list(fx->st, user_cb, &r), 0);
+	assert_string_equal(r.text, "alice/0/acme/50;");
+	assert_int_equal(store_revoke(fx->st, "alice", "acme"), 0);
+	assert_int_equal(store_revoke(fx->st, "alice", "acme"), ERR_NOTFOUND);
+	assert_int_equal(store_revoke(fx->st, "alice", "nope"), ERR_NOTFOUND);
+	assert_int_equal(store_revoke(fx->st, "nobody", "acme"), ERR_NOTFOUND);
+}
+
+/* ---- devices ---- */
+
+/* Fleets acme (pi, pi2), beta (pi), gamma (pi, cam); alice: acme forever, beta expired; bob: acme+gamma. */
+static void
+populate(struct store *st)
+{
+	int64_t now = timefmt_now();
+
+	assert_int_equal(store_fleet_add(st, "acme"), 0);
+	assert_int_equal(store_fleet_add(st, "beta"), 0);
+	assert_int_equal(store_fleet_add(st, "gamma"), 0);
+	assert_int_equal(store_device_add(st, "pi2", "acme", &keys[0]), 0);
+	assert_int_equal(store_device_add(st, "pi", "acme", &keys[1]), 0);
+	assert_int_equal(store_device_add(st, "pi", "beta", &keys[2]), 0);
+	assert_int_equal(store_user_add(st, "alice", false, &keys[3]), 0);
+	assert_int_equal(store_user_add(st, "bob", false, &keys[4]), 0);
+	assert_int_equal(store_grant(st, "alice", "acme", 0), 0);
+	assert_int_equal(store_grant(st, "alice", "beta", now - 1), 0);
+	assert_int_equal(store_grant(st, "bob", "acme", now + 600), 0);
+	assert_int_equal(store_grant(st, "bob", "beta", 0), 0);
+}
+
+static void
+test_device_add_rm(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(store_device_add(fx->st, "pi", "nope", &keys[0]), ERR_NOTFOUND);
+	assert_string_equal(store_errmsg(fx->st), "no fleet named nope");
+	populate(fx->st);
+	assert_int_equal(store_device_add(fx->st, "pi", "acme", &keys[4]), ERR_EXISTS);
+	/* names are stored as given; callers normalize, the store refuses upper case */
+	assert_int_equal(store_device_add(fx->st, "PI", "acme", &keys[4]), ERR_NAME);
+	struct rows r = devices(fx->st, -1);
+	assert_string_equal(r.text, "pi.acme/0/0/;pi2.acme/0/0/;pi.beta/0/0/;");
+	assert_int_equal(store_device_rm(fx->st, "pi", "gamma"), ERR_NOTFOUND);
+	assert_int_equal(store_device_rm(fx->st, "pi", "acme"), 0);
+	r = devices(fx->st, -1);
+	assert_string_equal(r.text, "pi2.acme/0/0/;pi.beta/0/0/;");
+}
+
+static void
+test_device_lists_for_users(void **state)
+{
+	struct fixture *fx = *state;
+
+	populate(fx->st);
+	int64_t alice = user_id(fx->st, "alice", 3), bob = user_id(fx->st, "bob", 4);
+	struct rows r = devices(fx->st, alice);
+	assert_string_equal(r.text, "pi.acme/0/0/;pi2.acme/0/0/;");	/* beta expired */
+	r = devices(fx->st, bob);
+	assert_string_equal(r.text, "pi.acme/0/0/;pi2.acme/0/0/;pi.beta/0/0/;");
+	r = devices(fx->st, 999);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(store_revoke(fx->st, "bob", "acme"), 0);
+	r = devices(fx->st, bob);
+	assert_string_equal(r.text, "pi.beta/0/0/;");
+}
+
+static void
+test_resolve(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t id;
+	char f[LIM_LABEL + 1];
+
+	populate(fx->st);
+	int64_t alice = user_id(fx->st, "alice", 3), bob = user_id(fx->st, "bob", 4);
+	/* operator (0): everything; bare "pi" is in acme and beta */
+	memset(f, 'x', sizeof(f));
+	id = 77;
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi", "", &id, f), ERR_AMBIGUOUS);
+	assert_int_equal(id, 0);
+	assert_string_equal(f, "");
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi", NULL, &id, f), ERR_AMBIGUOUS);
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi", "beta", &id, f), 0);
+	assert_string_equal(f, "beta");
+	assert_true(id > 0);
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi2", "", &id, f), 0);
+	assert_string_equal(f, "acme");
+	/* alice: beta expired, so bare pi is unambiguous for her */
+	assert_int_equal(store_device_resolve(fx->st, alice, "pi", "", &id, f), 0);
+	assert_string_equal(f, "acme");
+	assert_int_equal(id, device_id(fx->st, "pi", "acme"));
+	assert_int_equal(store_device_resolve(fx->st, alice, "pi", "beta", &id, f), ERR_NOTFOUND);
+	assert_int_equal(id, 0);
+	/* ungranted fleet looks exactly like a missing device */
+	assert_int_equal(store_device_resolve(fx->st, alice, "pi", "gamma", &id, f), ERR_NOTFOUND);
+	assert_int_equal(store_device_resolve(fx->st, alice, "nope", "", &id, f), ERR_NOTFOUND);
+	/* bob reaches both */
+	assert_int_equal(store_device_resolve(fx->st, bob, "pi", "", &id, f), ERR_AMBIGUOUS);
+	assert_int_equal(store_device_resolve(fx->st, bob, "pi", "beta", &id, f), 0);
+	/* a user with no grants at all */
+	assert_int_equal(store_device_resolve(fx->st, 12345, "pi2", "", &id, f), ERR_NOTFOUND);
+	assert_int_equal(store_device_resolve(fx->st, bob, "pi", "Bad!", &id, f), ERR_NAME);
+}
+
+static int
+addr_cb(void *arg, const struct store_device *d)
+{
+	snprintf(arg, 128, "%s.%s %d %lld %s %s", d->name, d->fleet, d->online,
+	    (long long)d->last_seen, d->last_addr, d->key_fp);
+	return 0;
+}
+
+static void
+test_liveness(void **state)
+{
+	struct fixture *fx = *state;
+	char got[128], want[128];
+
+	populate(fx->st);
+	int64_t id = device_id(fx->st, "pi", "acme");
+	assert_int_equal(store_device_set_online(fx->st, 999999, true, 5, "x"), ERR_NOTFOUND);
+	char big[LIM_PEER_STRING + 10];
+	memset(big, '1', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(store_device_set_online(fx->st, id, true, 5, big), ERR_TOOLONG);
+	assert_int_equal(store_device_set_online(fx->st, id, true, 1795255200, "203.0.113.7:5123"), 0);
+	assert_int_equal(store_device_get(fx->st, id, addr_cb, got), 0);
+	snprintf(want, sizeof(want), "pi.acme 1 1795255200 203.0.113.7:5123 %s", keys[1].fp);
+	assert_string_equal(got, want);
+	/* NULL address keeps the old one */
+	assert_int_equal(store_device_set_online(fx->st, id, false, 1795255300, NULL), 0);
+	assert_int_equal(store_device_get(fx->st, id, addr_cb, got), 0);
+	snprintf(want, sizeof(want), "pi.acme 0 1795255300 203.0.113.7:5123 %s", keys[1].fp);
+	assert_string_equal(got, want);
+	assert_int_equal(store_device_get(fx->st, 999999, addr_cb, got), ERR_NOTFOUND);
+	/* all offline touches only online devices */
+	int64_t id2 = device_id(fx->st, "pi2", "acme");
+	assert_int_equal(store_device_set_online(fx->st, id, true, 100, NULL), 0);
+	assert_int_equal(store_device_all_offline(fx->st, 200), 0);
+	struct rows r = devices(fx->st, -1);
+	assert_string_equal(r.text, "pi.acme/0/200/203.0.113.7:5123;pi2.acme/0/0/;pi.beta/0/0/;");
+	(void)id2;
+}
+
+/* ---- change counter and callbacks ---- */
+
+static void
+test_change_counter(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other;
+
+	int64_t c0 = store_change_counter(fx->st);
+	assert_int_equal(store_change_counter(fx->st), c0);
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	int64_t c1 = store_change_counter(fx->st);
+	assert_true(c1 != c0);
+	/* failed writes change nothing */
+	assert_int_equal(store_fleet_add(fx->st, "acme"), ERR_EXISTS);
+	assert_int_equal(store_change_counter(fx->st), c1);
+	/* another connection's commit is noticed */
+	assert_int_equal(store_open(fx->state, &other), 0);
+	assert_int_equal(store_fleet_add(other, "beta"), 0);
+	int64_t c2 = store_change_counter(fx->st);
+	assert_true(c2 != c1);
+	assert_int_equal(store_change_counter(fx->st), c2);
+	store_close(other);
+	store_close(NULL);
+}
+
+static int
+stop_cb(void *arg, const char *fleet, int n)
+{
+	(*(int *)arg)++;
+	return 7;
+}
+
+struct nested {
+	struct store *st;
+	int outer, inner;
+};
+
+static int
+inner_cb(void *arg, const struct store_device *d)
+{
+	((struct nested *)arg)->inner++;
+	return 0;
+}
+
+static int
+outer_cb(void *arg, const struct store_device *d)
+{
+	struct nested *n = arg;
+
+	n->outer++;
+	return store_device_list(n->st, inner_cb, n);
+}
+
+static void
+test_callbacks(void **state)
+{
+	struct fixture *fx = *state;
+	int calls = 0;
+
+	populate(fx->st);
+	assert_int_equal(store_fleet_list(fx->st, stop_cb, &calls), 7);
+	assert_int_equal(calls, 1);
+	/* the walk was abandoned cleanly: the store still works */
+	assert_int_equal(store_fleet_add(fx->st, "delta"), 0);
+	struct nested n = { fx->st, 0, 0 };
+	assert_int_equal(store_device_list(fx->st, outer_cb, &n), 0);
+	assert_int_equal(n.outer, 3);
+	assert_int_equal(n.inner, 9);
+}
+
+/* Quotes and SQL in key comments are data, never SQL. */
+static void
+test_hostile_strings_are_data(void **state)
+{
+	struct fixture *fx = *state;
+	struct pubkey k = keys[0];
+
+	k.comment = (char *)"x'); DROP TABLE users; --";
+	assert_int_equal(store_user_add(fx->st, "alice", false, &k), 0);
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	assert_int_equal(store_device_add(fx->st, "pi", "acme", &keys[1]), 0);
+	int64_t id = device_id(fx->st, "pi", "acme");
+	assert_int_equal(store_device_set_online(fx->st, id, true, 1, "'\"; DELETE FROM devices; --"), 0);
+	struct rows r = devices(fx->st, -1);
+	assert_string_equal(r.text, "pi.acme/1/1/'\"; DELETE FROM devices; --;");
+	struct store_principal p;
+	assert_int_equal(store_principal_by_key(fx->st, &keys[0], &p), 0);
+	assert_string_equal(p.name, "alice");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_hostile),
+		T(test_open_readonly),
+		T(test_invalid_names),
+		T(test_hostile_strings_are_data),
+		T(test_open_modes_and_reopen),
+		T(test_fleets),
+		T(test_users),
+		T(test_key_unique_across_principals),
+		T(test_grants),
+		T(test_device_add_rm),
+		T(test_device_lists_for_users),
+		T(test_resolve),
+		T(test_liveness),
+		T(test_change_counter),
+		T(test_callbacks),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
