@@ -93,7 +93,13 @@ static int kw_syslog(struct config *c, const char *v) { return parse_bool(v, &c-
 static int
 kw_loglevel(struct config *c, const char *v)
 {
-	int l = log_level_parse(v);
+	char low[16];
+	size_t i;
+
+	for (i = 0; v[i] != '\0' && i + 1 < sizeof(low); i++)
+		low[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] - 'A' + 'a' : v[i]);
+	low[i] = '\0';
+	int l = log_level_parse(low);
 	if (l < 0)
 		return ERR_CONFIG;
 	c->log_level = l;
@@ -190,16 +196,19 @@ config_dump(const struct config *c, FILE *f)
 {
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
 
-	fprintf(f, "statedir %s\n", c->state_dir);
-	fprintf(f, "hostkey %s\n", c->host_key ? c->host_key : "(statedir)/ssh_host_ed25519_key");
+	fprintf(f, "StateDir %s\n", c->state_dir);
+	if (c->host_key != NULL)
+		fprintf(f, "HostKey %s\n", c->host_key);
+	else
+		fprintf(f, "HostKey %s/ssh_host_ed25519_key\n", c->state_dir);
 	for (int i = 0; i < c->nlisten; i++)
-		fprintf(f, "listen %s\n", c->listen[i]);
-	fprintf(f, "keepaliveinterval %d\n", c->keepalive_interval);
-	fprintf(f, "keepalivecountmax %d\n", c->keepalive_count_max);
-	fprintf(f, "logingracetime %d\n", c->login_grace_time);
-	fprintf(f, "maxauthtries %d\n", c->max_auth_tries);
-	fprintf(f, "loglevel %s\n", levels[c->log_level]);
-	fprintf(f, "syslog %s\n", c->syslog ? "yes" : "no");
+		fprintf(f, "Listen %s\n", c->listen[i]);
+	fprintf(f, "KeepaliveInterval %d\n", c->keepalive_interval);
+	fprintf(f, "KeepaliveCountMax %d\n", c->keepalive_count_max);
+	fprintf(f, "LoginGraceTime %d\n", c->login_grace_time);
+	fprintf(f, "MaxAuthTries %d\n", c->max_auth_tries);
+	fprintf(f, "LogLevel %s\n", levels[c->log_level]);
+	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
 }
 
 void

@@ -128,8 +128,8 @@ on_exec(struct chan *h, ssh_message m)
 	ssh_message_channel_request_reply_success(m);
 	int r = cmd ? cmd_split(cmd, strlen(cmd), &argv, &argc, &why) : ERR_INVAL;
 	if (r != 0 || argc == 0) {
-		jbuf_addf(&h->errout, "outpost: %s\n", r == ERR_TOOLONG ? "command line too long" :
-		    why ? why : "empty command; try 'help'");
+		jbuf_addf(&h->errout, "outpost: %s\n", why ? why : r == ERR_TOOLONG ?
+		    "command line too long" : "empty command; try 'help'");
 		h->exit_status = CMD_USAGE;
 		h->output_ready = true;
 		cmd_argv_free(argv);

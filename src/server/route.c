@@ -20,8 +20,9 @@
 #define PUMP_BUDGET (512 * 1024)	/* bytes per direction per loop turn */
 #define SPILL_MAX (PUMP_CHUNK * 2)
 #define OPEN_TIMEOUT_MS 20000		/* device must answer a forwarded-tcpip open */
-#define REFUSE_OUT_MAX 2048
+#define REFUSE_LINGER_MS 5000
 #define SSH_DISCONNECT_BY_APPLICATION 11
+#define ERR_OFFLINE 1			/* resolve(): known device, no session */
 
 /* ---- channel callbacks: record facts only ---- */
 
@@ -209,7 +210,12 @@ audit_connect(struct conn *c, const char *dest, int port, const char *result, co
 {
 	struct jbuf *b = audit_begin(c->srv->audit, "connect");
 	jbuf_member_int(b, "session", (int64_t)c->id);
-	jbuf_member_str(b, c->who.kind == PRINCIPAL_DEVICE ? "from_device" : "user", c->who.name);
+	if (c->who.kind == PRINCIPAL_DEVICE) {
+		char self[LIM_TARGET + 1];
+		snprintf(self, sizeof(self), "%s.%s", c->who.name, c->who.fleet);
+		jbuf_member_str(b, "from_device", self);
+	} else
+		jbuf_member_str(b, "user", c->who.name);
 	jbuf_member_str(b, "key_fp", c->who.key_fp);
 	jbuf_member_str(b, "src", c->peer);
 	jbuf_member_str(b, "device", dest);
@@ -252,13 +258,35 @@ route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
 	chan_refuse(h, reason);
 }
 
-/* Reads the client's first bytes: an SSH client gets the reason, anything else a close. */
+/* Discards whatever the refused client sends. */
+static void
+refuse_discard(struct chan *h)
+{
+	char buf[4096];
+
+	while (h->pending > 0) {
+		uint32_t n = h->pending < sizeof(buf) ? h->pending : sizeof(buf);
+		int r = ssh_channel_read_nonblocking(h->ch, buf, n, 0);
+		if (r <= 0) {
+			h->pending = 0;
+			break;
+		}
+		h->pending -= (uint32_t)r < h->pending ? (uint32_t)r : h->pending;
+	}
+}
+
+/*
+ * Reads the client's first bytes: an SSH client gets the reason, anything
+ * else a close. After the reason we linger until the client hangs up (it
+ * prints the reason only if it can still send its KEXINIT), at most
+ * REFUSE_LINGER_MS.
+ */
 static bool
 refuse_pump(struct chan *h)
 {
 	char first[4];
 
-	if (h->out.len == 0) {
+	if (h->out.len == 0 && !h->eof_sent) {
 		if (h->pending >= 4) {
 			int n = ssh_channel_read_nonblocking(h->ch, first, 4, 0);
 			if (n == 4 && memcmp(first, "SSH-", 4) == 0) {
@@ -274,6 +302,12 @@ refuse_pump(struct chan *h)
 		} else
 			return false;
 	}
+	refuse_discard(h);
+	if (h->eof_sent) {
+		if (h->eof_rcvd || h->srv->now_ms >= h->deadline_ms)
+			chan_kill(h);
+		return false;
+	}
 	uint32_t win = ssh_channel_window_size(h->ch);
 	size_t n = h->out.len < win ? h->out.len : win;
 	if (n > 0) {
@@ -287,7 +321,8 @@ refuse_pump(struct chan *h)
 	}
 	if (h->out.len == 0) {
 		ssh_channel_send_eof(h->ch);
-		chan_kill(h);
+		h->eof_sent = true;
+		h->deadline_ms = h->srv->now_ms + REFUSE_LINGER_MS;
 	}
 	return n > 0;
 }
@@ -469,7 +504,7 @@ resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
 	struct server *srv = c->srv;
 	struct name_target t;
 	char fleet[LIM_LABEL + 1];
-	char shown[LIM_PEER_STRING];
+	char shown[128];
 
 	log_printable(shown, sizeof(shown), dest, strnlen(dest, LIM_PEER_STRING));
 	if (names_parse_target(dest, &t) != 0) {
@@ -489,9 +524,11 @@ resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
 	}
 	snprintf(qualified, qlen, "%s.%s", t.name, fleet);
 	*dcp = registry_get(srv->reg, *dev_id);
-	if (*dcp == NULL || (*dcp)->dead) {
+	if (*dcp != NULL && (*dcp)->dead)
+		*dcp = NULL;
+	if (*dcp == NULL) {
 		snprintf(why, whylen, "device %s is offline", qualified);
-		return ERR_NOTFOUND;
+		return ERR_OFFLINE;
 	}
 	if (session_find_service(*dcp, port) == NULL) {
 		snprintf(why, whylen, "device %s has no service on port %u", qualified, port);
@@ -568,8 +605,9 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		route_refuse(c, ch, "not permitted: devices cannot open connections through outpost");
 		return;
 	}
-	if (resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why)) != 0) {
-		if (dev_id != 0 && dc == NULL && strstr(why, "offline") != NULL)
+	int r = resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
+	if (r != 0) {
+		if (r == ERR_OFFLINE)
 			store_device_get(srv->st, dev_id, last_seen_cb, why);
 		audit_connect(c, dest, (int)port, "refused", why);
 		route_refuse(c, ch, "%s", why);

@@ -131,7 +131,10 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	audit_commit(c->srv->audit);
 	log_info("session %llu from %s: %s %s%s%s authenticated (%s)", (unsigned long long)c->id,
 	    c->peer, kind_name(c), who.name, who.fleet[0] ? "." : "", who.fleet, pk.fp);
-	if (who.kind == PRINCIPAL_DEVICE)
+	/* A device goes online at once unless another session holds its name:
+	 * then it takes over only when it registers a service, so a stray
+	 * login with the device's key cannot knock the working tunnel out. */
+	if (who.kind == PRINCIPAL_DEVICE && registry_get(c->srv->reg, who.id) == NULL)
 		device_online(c);
 out:
 	pubkey_clear(&pk);
@@ -209,6 +212,8 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	char *copy = strdup(raw ? raw : "");
 	if (copy == NULL)
 		return refuse_forward(c, addr, port, "out of memory");
+	if (registry_get(c->srv->reg, c->who.id) != c)
+		device_online(c);	/* takeover */
 	if (svc == &c->services[c->nservices])
 		c->nservices++;
 	free(svc->bind_addr);
@@ -405,6 +410,8 @@ session_reap(struct conn *c)
 	}
 	if (c->ev != NULL)
 		ssh_event_free(c->ev);
+	if (c->authed)
+		ssh_session_set_disconnect_message(c->s, c->dead_reason);
 	ssh_disconnect(c->s);
 	ssh_free(c->s);
 	if (c->prev)
