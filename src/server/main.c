@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "server/listener.h"
 #include "server/server.h"
 
 static void
@@ -30,25 +32,50 @@ count_users(void *arg, const struct store_user *u)
 	return 0;
 }
 
+/* The outpost CLI next to this binary, for the hints; "outpost" if unknown. */
+static void
+cli_path(char *dst, size_t len)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	snprintf(dst, len, "outpost");
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	snprintf(dst, len, "%s/outpost", self);
+	if (access(dst, X_OK) != 0)
+		snprintf(dst, len, "outpost");
+}
+
 /* Tells a first-time operator what to do next. */
 static void
 print_hints(struct server *srv)
 {
+	char cli[4200], host[256] = "", port[8] = "2222";
 	int users = 0;
 
 	store_user_list(srv->st, count_users, &users);
 	if (users > 0)
 		return;
+	cli_path(cli, sizeof(cli));
+	listener_parse(srv->cfg->listen[0], host, sizeof(host), port, sizeof(port));
 	const char *d = srv->cfg->state_dir;
 	fprintf(stderr,
-	    "\noutpostd is running, host key %s.\n"
-	    "Next steps (in another terminal):\n"
-	    "  outpost -d %s fleet add acme\n"
-	    "  outpost -d %s user add alice --key ~/.ssh/id_ed25519.pub --fleet acme\n"
-	    "  outpost -d %s device add pi-hq --fleet acme --key pi-hq.pub\n"
-	    "On the device:   ssh -N -R pi-hq:22:localhost:22 -p 2222 <this-host>\n"
-	    "On your laptop:  ssh -J alice@<this-host>:2222 root@pi-hq.acme\n\n",
-	    srv->host_fp, d, d, d);
+	    "\noutpostd is running on port %s, host key %s.\n"
+	    "Next steps, in another terminal:\n"
+	    "  %s -d %s fleet add acme\n"
+	    "  %s -d %s user add alice --key ~/.ssh/id_ed25519.pub --fleet acme\n"
+	    "  %s -d %s device add pi-hq --fleet acme --key pi-hq.pub\n"
+	    "On the device (its key is pi-hq.pub):\n"
+	    "  ssh -N -R pi-hq:22:localhost:22 -p %s <this-host>\n"
+	    "On your laptop:\n"
+	    "  ssh -J alice@<this-host>:%s root@pi-hq.acme\n\n",
+	    port, srv->host_fp, cli, d, cli, d, cli, d, port, port);
 }
 
 int
