@@ -182,8 +182,8 @@ put_u32(unsigned char *p, uint32_t v)
  * 11.1): identification, then an unencrypted SSH_MSG_DISCONNECT carrying the
  * reason, which OpenSSH prints as "Received disconnect from ...: <reason>".
  */
-static void
-refusal_bytes(struct jbuf *out, const char *reason)
+void
+route_refusal_bytes(struct jbuf *out, const char *reason)
 {
 	static const char banner[] = "SSH-2.0-outpost\r\n";
 	unsigned char hdr[5 + 1 + 4 + 4], tail[4 + 16];
@@ -290,7 +290,7 @@ refuse_pump(struct chan *h)
 		if (h->pending >= 4) {
 			int n = ssh_channel_read_nonblocking(h->ch, first, 4, 0);
 			if (n == 4 && memcmp(first, "SSH-", 4) == 0) {
-				refusal_bytes(&h->out, h->reason);
+				route_refusal_bytes(&h->out, h->reason);
 				h->pending -= 4;
 			} else {
 				chan_kill(h);

@@ -164,6 +164,8 @@ bool chan_pump(struct chan *h);
 void route_direct_tcpip(struct conn *c, ssh_message m);
 void route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Appends to out the identification line and an unencrypted SSH_MSG_DISCONNECT carrying reason. */
+void route_refusal_bytes(struct jbuf *out, const char *reason);
 
 /* exec.c */
 int exec_session_open(struct conn *c, ssh_message m);
