@@ -168,11 +168,17 @@ config_load(struct config *c, const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "%s: cannot open: %m", path);
 		return ERR_CONFIG;
 	}
-	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+	for (;;) {
 		char *key, *value;
+		/* fgets's NUL follows the last byte read: another NUL after
+		 * strlen() means the line held one */
+		memset(line, 'x', sizeof(line));
+		if (r != 0 || fgets(line, sizeof(line), f) == NULL)
+			break;
+		size_t len = strlen(line);
 		lineno++;
-		if (strlen(line) > LIM_CONFIG_LINE || memchr(line, '\0', strlen(line)) != line + strlen(line)) {
-			snprintf(why, whylen, "%s:%d: line too long", path, lineno);
+		if (len > LIM_CONFIG_LINE || memchr(line + len + 1, '\0', sizeof(line) - len - 1) != NULL) {
+			snprintf(why, whylen, "%s:%d: line too long or holds a NUL byte", path, lineno);
 			r = ERR_CONFIG;
 			break;
 		}
@@ -186,6 +192,10 @@ config_load(struct config *c, const char *path, char *why, size_t whylen)
 		}
 		if ((r = config_set(c, key, value, msg, sizeof(msg))) != 0)
 			snprintf(why, whylen, "%s:%d: %s", path, lineno, msg);
+	}
+	if (r == 0 && ferror(f)) {
+		snprintf(why, whylen, "%s: cannot read: %m", path);
+		r = ERR_CONFIG;
 	}
 	fclose(f);
 	return r;
