@@ -1,0 +1,416 @@
+/* test_config.c: outpostd's config file parser (hostile first), keywords, defaults, and dump/load round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "server/config.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir;
+	char path[512];
+	struct config c;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || (f->dir = tu_mkdtemp()) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/outpostd.conf", f->dir);
+	setenv("OUTPOST_STATE", "/srv/outpost-test", 1);
+	config_defaults(&f->c);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	config_free(&f->c);
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Writes len bytes (may hold NULs) as the config file. */
+static void
+write_conf(struct fixture *f, const char *text, size_t len)
+{
+	FILE *fp = fopen(f->path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Loads text into fresh defaults and expects ERR_CONFIG naming line and reason. */
+static void
+refuse(struct fixture *f, const char *text, size_t len, int line, const char *why_part)
+{
+	char why[512] = "", where[600];
+
+	config_free(&f->c);
+	config_defaults(&f->c);
+	write_conf(f, text, len);
+	int r = config_load(&f->c, f->path, why, sizeof(why));
+	if (r != ERR_CONFIG)
+		fail_msg("loaded '%.60s' (%d), want ERR_CONFIG", text, r);
+	snprintf(where, sizeof(where), "%s:%d: ", f->path, line);
+	if (strncmp(why, where, strlen(where)) != 0)
+		fail_msg("why '%s' does not start with '%s'", why, where);
+	if (why_part != NULL && strstr(why, why_part) == NULL)
+		fail_msg("why '%s' lacks '%s'", why, why_part);
+}
+
+#define REFUSE(f, lit, line, part) refuse((f), (lit), sizeof(lit) - 1, (line), (part))
+
+static void
+load_ok(struct fixture *f, const char *text)
+{
+	char why[512] = "";
+
+	config_free(&f->c);
+	config_defaults(&f->c);
+	write_conf(f, text, strlen(text));
+	if (config_load(&f->c, f->path, why, sizeof(why)) != 0)
+		fail_msg("refused '%.60s': %s", text, why);
+}
+
+static void
+test_file_hostile(void **state)
+{
+	struct fixture *f = *state;
+
+	REFUSE(f, "Bogus 1\n", 1, "unknown keyword 'Bogus'");
+	REFUSE(f, "# ok\n\nListenAddress 1.2.3.4:22\n", 3, "unknown keyword");
+	REFUSE(f, "Listen\n", 1, "expected 'Keyword value'");
+	REFUSE(f, "Listen   \t \n", 1, "expected");
+	REFUSE(f, "Listen=\n", 1, "expected");
+	REFUSE(f, "LogLevel debug\nMaxAuthTries\n", 2, "expected");
+	REFUSE(f, "=info\n", 1, NULL);
+	REFUSE(f, "Listen 1.2.3.4:22\n\x01\n", 2, NULL);
+	/* embedded NULs: the rest of the line must not be silently dropped */
+	REFUSE(f, "LogLevel debug\0junk\n", 1, NULL);
+	REFUSE(f, "LogLevel info\nListen 1.2.3.4:22\0\n", 2, NULL);
+	REFUSE(f, "\0Bogus\n", 1, NULL);
+	REFUSE(f, "LogLevel debug\n\0\n", 2, NULL);
+	/* numbers out of range or not numbers */
+	REFUSE(f, "KeepaliveInterval 0\n", 1, "bad value '0' for KeepaliveInterval");
+	REFUSE(f, "KeepaliveInterval 3601\n", 1, "KeepaliveInterval");
+	REFUSE(f, "KeepaliveInterval -1\n", 1, NULL);
+	REFUSE(f, "KeepaliveInterval 99999999999999999999\n", 1, NULL);
+	REFUSE(f, "KeepaliveInterval 4294967316\n", 1, NULL);	/* 20 mod 2^32 */
+	REFUSE(f, "KeepaliveInterval 1e3\n", 1, NULL);
+	REFUSE(f, "KeepaliveInterval 0x10\n", 1, NULL);
+	REFUSE(f, "KeepaliveInterval ten\n", 1, NULL);
+	REFUSE(f, "KeepaliveInterval 5 5\n", 1, NULL);
+	REFUSE(f, "KeepaliveInterval 5s\n", 1, NULL);
+	REFUSE(f, "KeepaliveCountMax 101\n", 1, "KeepaliveCountMax");
+	REFUSE(f, "KeepaliveCountMax 0\n", 1, NULL);
+	REFUSE(f, "LoginGraceTime 601\n", 1, "LoginGraceTime");
+	REFUSE(f, "LoginGraceTime 0\n", 1, NULL);
+	REFUSE(f, "MaxAuthTries 0\n", 1, "MaxAuthTries");
+	REFUSE(f, "MaxAuthTries 101\n", 1, NULL);
+	REFUSE(f, "Syslog maybe\n", 1, "Syslog");
+	REFUSE(f, "Syslog 2\n", 1, NULL);
+	REFUSE(f, "LogLevel verbose\n", 1, "LogLevel");
+	REFUSE(f, "LogLevel warning\n", 1, NULL);
+	REFUSE(f, "LogLevel DEBUGDEBUGDEBUGDEBUG\n", 1, NULL);
+	REFUSE(f, "LogLevel 3\n", 1, NULL);
+}
+
+static void
+test_file_long_lines(void **state)
+{
+	struct fixture *f = *state;
+	char *buf = malloc(8192);
+
+	assert_non_null(buf);
+	/* far over the limit, on line 3 */
+	int n = snprintf(buf, 8192, "# a\nLogLevel info\nStateDir /");
+	memset(buf + n, 'a', 5000);
+	strcpy(buf + n + 5000, "\nLogLevel debug\n");
+	refuse(f, buf, strlen(buf), 3, "too long");
+	/* no newline at the end of the file */
+	buf[n + 5000] = '\0';
+	refuse(f, buf, strlen(buf), 3, "too long");
+
+	/* LIM_CONFIG_LINE bytes with the newline are fine, one more is not */
+	n = snprintf(buf, 8192, "StateDir /");
+	memset(buf + n, 'b', LIM_CONFIG_LINE - 1 - (size_t)n);
+	strcpy(buf + LIM_CONFIG_LINE - 1, "\nLogLevel debug\n");
+	load_ok(f, buf);
+	assert_int_equal(strlen(f->c.state_dir), LIM_CONFIG_LINE - 1 - strlen("StateDir "));
+	assert_int_equal(f->c.log_level, LOG_LVL_DEBUG);
+	n = snprintf(buf, 8192, "StateDir /");
+	memset(buf + n, 'b', LIM_CONFIG_LINE - (size_t)n);
+	strcpy(buf + LIM_CONFIG_LINE, "\nLogLevel debug\n");
+	refuse(f, buf, strlen(buf), 1, "too long");
+	free(buf);
+}
+
+static void
+test_file_unreadable(void **state)
+{
+	struct fixture *f = *state;
+	char why[512] = "", path[600];
+
+	snprintf(path, sizeof(path), "%s/missing.conf", f->dir);
+	assert_int_equal(config_load(&f->c, path, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, path));
+	assert_non_null(strstr(why, "cannot open"));
+	/* a directory opens but cannot be read: not an empty config */
+	why[0] = '\0';
+	assert_int_equal(config_load(&f->c, f->dir, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, f->dir));
+}
+
+static void
+test_file_valid(void **state)
+{
+	struct fixture *f = *state;
+
+	load_ok(f, "");
+	assert_string_equal(f->c.state_dir, "/srv/outpost-test");
+	assert_int_equal(f->c.nlisten, 0);
+	assert_int_equal(f->c.keepalive_interval, 20);
+
+	load_ok(f,
+	    "# outpostd.conf\n"
+	    "\n"
+	    "   \t\n"
+	    "   # indented comment\n"
+	    "listen 127.0.0.1:2222\n"
+	    "LISTEN=[::1]:2222\n"
+	    "Listen = 0.0.0.0:22\n"
+	    "\tStateDir\t/var/lib/my outpost  \t\n"
+	    "HostKey /etc/outpost/key\r\n"
+	    "keepaliveinterval 3600\n"
+	    "KeepaliveCountMax=1\n"
+	    "LoginGraceTime\t600\n"
+	    "MaxAuthTries 100\n"
+	    "LogLevel DEBUG\n"
+	    "sYSLOG True");
+	assert_int_equal(f->c.nlisten, 3);
+	assert_string_equal(f->c.listen[0], "127.0.0.1:2222");
+	assert_string_equal(f->c.listen[1], "[::1]:2222");
+	assert_string_equal(f->c.listen[2], "0.0.0.0:22");
+	assert_string_equal(f->c.state_dir, "/var/lib/my outpost");
+	assert_string_equal(f->c.host_key, "/etc/outpost/key");
+	assert_int_equal(f->c.keepalive_interval, 3600);
+	assert_int_equal(f->c.keepalive_count_max, 1);
+	assert_int_equal(f->c.login_grace_time, 600);
+	assert_int_equal(f->c.max_auth_tries, 100);
+	assert_int_equal(f->c.log_level, LOG_LVL_DEBUG);
+	assert_true(f->c.syslog);
+
+	/* lower bounds, later lines win, every LogLevel spelling */
+	load_ok(f, "KeepaliveInterval 1\nKeepaliveCountMax 1\nLoginGraceTime 1\nMaxAuthTries 1\n"
+	    "LogLevel debug\nLogLevel Warn\nSyslog yes\nSyslog 0\n");
+	assert_int_equal(f->c.keepalive_interval, 1);
+	assert_int_equal(f->c.login_grace_time, 1);
+	assert_int_equal(f->c.max_auth_tries, 1);
+	assert_int_equal(f->c.log_level, LOG_LVL_WARN);
+	assert_false(f->c.syslog);
+	static const struct { const char *v; int l; } lv[] = {
+		{ "error", LOG_LVL_ERROR }, { "ERROR", LOG_LVL_ERROR }, { "Warn", LOG_LVL_WARN },
+		{ "iNfO", LOG_LVL_INFO }, { "Debug", LOG_LVL_DEBUG },
+	};
+	for (size_t i = 0; i < sizeof(lv) / sizeof(lv[0]); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "LogLevel %s\n", lv[i].v);
+		load_ok(f, text);
+		assert_int_equal(f->c.log_level, lv[i].l);
+	}
+	static const struct { const char *v; bool b; } bo[] = {
+		{ "yes", true }, { "YES", true }, { "true", true }, { "1", true },
+		{ "no", false }, { "No", false }, { "FALSE", false }, { "0", false },
+	};
+	for (size_t i = 0; i < sizeof(bo) / sizeof(bo[0]); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "Syslog %s\n", bo[i].v);
+		load_ok(f, text);
+		assert_int_equal(f->c.syslog, bo[i].b);
+	}
+}
+
+static void
+test_too_many_listen(void **state)
+{
+	struct fixture *f = *state;
+	char text[LIM_LISTEN * 40 + 64];
+	size_t n = 0;
+
+	for (int i = 0; i < LIM_LISTEN; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "Listen 127.0.0.%d:%d\n", i + 1, 2000 + i);
+	load_ok(f, text);
+	assert_int_equal(f->c.nlisten, LIM_LISTEN);
+	assert_string_equal(f->c.listen[LIM_LISTEN - 1], "127.0.0.16:2015");
+	snprintf(text + n, sizeof(text) - n, "Listen 127.0.0.99:2999\n");
+	refuse(f, text, strlen(text), LIM_LISTEN + 1, "Listen");
+	assert_int_equal(f->c.nlisten, LIM_LISTEN);
+
+	/* -l: the first replaces the file's list, later ones append */
+	assert_int_equal(config_add_listen(&f->c, "10.0.0.1:1", true), 0);
+	assert_int_equal(f->c.nlisten, 1);
+	assert_string_equal(f->c.listen[0], "10.0.0.1:1");
+	assert_int_equal(config_add_listen(&f->c, "10.0.0.2:2", false), 0);
+	assert_int_equal(f->c.nlisten, 2);
+	assert_string_equal(f->c.listen[1], "10.0.0.2:2");
+}
+
+static void
+test_set(void **state)
+{
+	struct fixture *f = *state;
+	char why[16];
+
+	memset(why, 'x', sizeof(why));
+	assert_int_equal(config_set(&f->c, "NoSuchKeywordAtAll", "1", why, 8), ERR_CONFIG);
+	assert_int_equal(strlen(why), 7);		/* truncated, terminated */
+	assert_int_equal(why[8], 'x');
+	char big[256];
+	assert_int_equal(config_set(&f->c, "MaxAuthTries", "7x", big, sizeof(big)), ERR_CONFIG);
+	assert_string_equal(big, "bad value '7x' for MaxAuthTries");
+	assert_int_equal(f->c.max_auth_tries, 6);	/* unchanged */
+	assert_int_equal(config_set(&f->c, "maxauthtries", "7", big, sizeof(big)), 0);
+	assert_int_equal(f->c.max_auth_tries, 7);
+	assert_int_equal(config_set(&f->c, "", "7", big, sizeof(big)), ERR_CONFIG);
+	assert_int_equal(config_set(&f->c, "Listen ", "1.2.3.4:5", big, sizeof(big)), ERR_CONFIG);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config c;
+
+	setenv("OUTPOST_STATE", "/somewhere/else", 1);
+	config_defaults(&c);
+	assert_string_equal(c.state_dir, "/somewhere/else");
+	assert_null(c.host_key);
+	assert_int_equal(c.nlisten, 0);
+	assert_int_equal(c.keepalive_interval, 20);
+	assert_int_equal(c.keepalive_count_max, 3);
+	assert_int_equal(c.login_grace_time, 30);
+	assert_int_equal(c.max_auth_tries, 6);
+	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_false(c.syslog);
+	config_free(&c);
+	config_free(&c);		/* cleared: a second free is harmless */
+	setenv("OUTPOST_STATE", "", 1);
+	config_defaults(&c);
+	assert_string_equal(c.state_dir, "/var/lib/outpost");
+	config_free(&c);
+	unsetenv("OUTPOST_STATE");
+	config_defaults(&c);
+	assert_string_equal(c.state_dir, "/var/lib/outpost");
+	config_free(&c);
+}
+
+/* config_dump of c as a malloc'd string. */
+static char *
+dump(const struct config *c)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	assert_non_null(m);
+	config_dump(c, m);
+	assert_int_equal(fclose(m), 0);
+	return text;
+}
+
+/* Dumps c, loads the dump over different defaults, and compares every setting. */
+static void
+round_trip(struct fixture *f, const struct config *c)
+{
+	char why[512] = "";
+	struct config d;
+	char *t1 = dump(c);
+
+	write_conf(f, t1, strlen(t1));
+	setenv("OUTPOST_STATE", "/not/the/same", 1);
+	config_defaults(&d);
+	if (config_load(&d, f->path, why, sizeof(why)) != 0)
+		fail_msg("dump did not load: %s\n%s", why, t1);
+	assert_string_equal(d.state_dir, c->state_dir);
+	if (c->host_key != NULL)
+		assert_string_equal(d.host_key, c->host_key);
+	assert_int_equal(d.nlisten, c->nlisten);
+	for (int i = 0; i < c->nlisten; i++)
+		assert_string_equal(d.listen[i], c->listen[i]);
+	assert_int_equal(d.keepalive_interval, c->keepalive_interval);
+	assert_int_equal(d.keepalive_count_max, c->keepalive_count_max);
+	assert_int_equal(d.login_grace_time, c->login_grace_time);
+	assert_int_equal(d.max_auth_tries, c->max_auth_tries);
+	assert_int_equal(d.log_level, c->log_level);
+	assert_int_equal(d.syslog, c->syslog);
+	char *t2 = dump(&d);
+	assert_string_equal(t2, t1);
+	free(t1);
+	free(t2);
+	config_free(&d);
+}
+
+static void
+test_dump_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+
+	round_trip(f, &f->c);		/* defaults, no HostKey, no Listen */
+	char *t = dump(&f->c);
+	assert_non_null(strstr(t, "StateDir /srv/outpost-test\n"));
+	assert_non_null(strstr(t, "HostKey /srv/outpost-test/ssh_host_ed25519_key\n"));
+	assert_non_null(strstr(t, "LogLevel info\n"));
+	assert_non_null(strstr(t, "Syslog no\n"));
+	assert_null(strstr(t, "Listen"));
+	free(t);
+
+	static const char *const set[][2] = {
+		{ "StateDir", "/var/lib/out post" }, { "HostKey", "/etc/outpost/host key" },
+		{ "Listen", "127.0.0.1:2222" }, { "Listen", "[::1]:2222" }, { "Listen", "2223" },
+		{ "KeepaliveInterval", "3600" }, { "KeepaliveCountMax", "100" },
+		{ "LoginGraceTime", "1" }, { "MaxAuthTries", "17" }, { "Syslog", "yes" },
+	};
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		assert_int_equal(config_set(&f->c, set[i][0], set[i][1], why, sizeof(why)), 0);
+	for (int l = LOG_LVL_ERROR; l <= LOG_LVL_DEBUG; l++) {
+		f->c.log_level = l;
+		round_trip(f, &f->c);
+	}
+	for (int i = f->c.nlisten; i < LIM_LISTEN; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "127.0.0.1:%d", 3000 + i);
+		assert_int_equal(config_add_listen(&f->c, a, false), 0);
+	}
+	round_trip(f, &f->c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_file_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_long_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
