@@ -31,6 +31,12 @@ MAIN_PID=$BASHPID
 
 OUTPOST_BUILD=${OUTPOST_BUILD:-$SRC_ROOT/build}
 case $OUTPOST_BUILD in /*) ;; *) OUTPOST_BUILD=$PWD/$OUTPOST_BUILD ;; esac
+# The binaries at the top of the build dir (the contract), or where Meson puts
+# executables declared in subdirectories.
+OUTPOSTD_BIN=$OUTPOST_BUILD/outpostd
+[ -x "$OUTPOSTD_BIN" ] || [ ! -x "$OUTPOST_BUILD/src/server/outpostd" ] || OUTPOSTD_BIN=$OUTPOST_BUILD/src/server/outpostd
+OUTPOST_BIN=$OUTPOST_BUILD/outpost
+[ -x "$OUTPOST_BIN" ] || [ ! -x "$OUTPOST_BUILD/src/cli/outpost" ] || OUTPOST_BIN=$OUTPOST_BUILD/src/cli/outpost
 
 T=$(mktemp -d /tmp/outpost-it.XXXXXX) || { echo "cannot make a temp dir" >&2; exit 1; }
 LOGDIR=${OUTPOST_TEST_LOGDIR:-$T/logs}
@@ -63,7 +69,7 @@ LAST_PID=
 
 SANITIZER_RE='ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|LeakSanitizer has encountered'
 
-if [ -x "$OUTPOST_BUILD/outpostd" ] && ldd "$OUTPOST_BUILD/outpostd" 2>/dev/null | grep -q libasan; then
+if [ -x "$OUTPOSTD_BIN" ] && ldd "$OUTPOSTD_BIN" 2>/dev/null | grep -q libasan; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
@@ -190,6 +196,29 @@ exited() {
 	EXIT_STATUS=$?
 	forget_pid "$1"
 	return 0
+}
+
+# job CMD...: runs CMD (a command or a function; give it its own timeout) in
+# the background as one of a group that wait_jobs waits for. Never use a bare
+# `wait`: it would wait for the daemons too.
+JOBS=()
+job() {
+	"$@" &
+	JOBS+=("$!")
+	PIDS+=("$!")
+	PID_NAME[$!]="job $1"
+}
+
+# wait_jobs: waits for the group; JOBS_FAILED = how many exited non-zero.
+wait_jobs() {
+	local p
+	JOBS_FAILED=0
+	for p in "${JOBS[@]}"; do
+		wait "$p" || JOBS_FAILED=$((JOBS_FAILED + 1))
+		forget_pid "$p"
+	done
+	JOBS=()
+	[ "$JOBS_FAILED" = 0 ]
 }
 
 # ---- ports ----
@@ -319,7 +348,7 @@ client_config() {
 # outpost ARGS...: the CLI on this scenario's state dir; stderr is also logged.
 outpost() {
 	local err=$T/cli.err.$BASHPID rc
-	"$OUTPOST_BUILD/outpost" -d "$STATE" "$@" 2>"$err"
+	"$OUTPOST_BIN" -d "$STATE" "$@" 2>"$err"
 	rc=$?
 	{ echo "\$ outpost $* (status $rc)"; cat "$err"; } >>"$CLI_LOG"
 	cat "$err" >&2
@@ -389,11 +418,12 @@ start_jump() {
 # restarts), stderr to $DAEMON_LOG; waits until it listens and trusts its host key.
 start_outpostd() {
 	local i
-	[ -x "$OUTPOST_BUILD/outpostd" ] || fail "no outpostd in $OUTPOST_BUILD (build it first)"
+	[ -x "$OUTPOSTD_BIN" ] || fail "no outpostd in $OUTPOST_BUILD (build it first)"
+	[ -x "$OUTPOST_BIN" ] || fail "no outpost in $OUTPOST_BUILD (build it first)"
 	[ -n "$JUMP_PORT" ] || JUMP_PORT=$(pick_port)
 	for i in 1 2 3; do
 		echo "==== $(date +%T.%3N) outpostd -d $STATE -l 127.0.0.1:$JUMP_PORT $*" >>"$DAEMON_LOG"
-		"$OUTPOST_BUILD/outpostd" -d "$STATE" -l "127.0.0.1:$JUMP_PORT" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
+		"$OUTPOSTD_BIN" -d "$STATE" -l "127.0.0.1:$JUMP_PORT" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
 		OUTPOSTD_PID=$!
 		PIDS+=("$OUTPOSTD_PID")
 		PID_NAME[$OUTPOSTD_PID]=outpostd
