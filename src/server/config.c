@@ -224,6 +224,8 @@ config_dump(const struct config *c, FILE *f)
 void
 config_free(struct config *c)
 {
+	if (c == NULL)
+		return;
 	free(c->state_dir);
 	free(c->host_key);
 	for (int i = 0; i < c->nlisten; i++)

@@ -83,6 +83,8 @@ grow(struct registry *r)
 struct conn *
 registry_get(struct registry *r, int64_t device_id)
 {
+	if (device_id <= 0)
+		return NULL;
 	struct slot *s = find(r, device_id);
 	return s ? s->c : NULL;
 }
@@ -90,6 +92,8 @@ registry_get(struct registry *r, int64_t device_id)
 struct conn *
 registry_set(struct registry *r, int64_t device_id, struct conn *c)
 {
+	if (device_id <= 0)
+		return c;	/* ids are positive (store rowids); refuse, change nothing */
 	struct slot *s = find(r, device_id);
 	if (s != NULL) {
 		struct conn *old = s->c;
@@ -112,7 +116,7 @@ registry_set(struct registry *r, int64_t device_id, struct conn *c)
 void
 registry_del(struct registry *r, int64_t device_id, struct conn *c)
 {
-	struct slot *s = find(r, device_id);
+	struct slot *s = device_id > 0 ? find(r, device_id) : NULL;
 	if (s == NULL || s->c != c)
 		return;
 	s->id = -1;
