@@ -132,6 +132,43 @@ struct store_principal {
 int store_principal_by_key(struct store *st, const struct pubkey *key,
     struct store_principal *out);
 
+/* ---- live sessions (issue 4: `outpost who`, `outpost kick`) ----
+ * outpostd records each authenticated connection here so that the local CLI
+ * and remote admins see the same live view; a kick is a flag outpostd acts on
+ * within a second. Rows are cleared when outpostd starts. */
+struct store_session {
+	int64_t id;			/* outpostd's connection serial */
+	const char *kind;		/* "user" or "device" */
+	const char *principal;		/* user name or name.fleet */
+	const char *key_fp;
+	const char *src;		/* "ip:port" */
+	int64_t since;			/* UNIX time */
+	int64_t bytes;			/* routed so far (updated every few seconds) */
+	bool kicked;
+};
+int store_session_add(struct store *st, int64_t id, const char *kind,
+    const char *principal, const char *key_fp, const char *src, int64_t since);
+int store_session_set_bytes(struct store *st, int64_t id, int64_t bytes);
+int store_session_del(struct store *st, int64_t id);
+int store_session_clear(struct store *st);
+typedef int (*store_session_cb)(void *arg, const struct store_session *s);
+/* Ordered by id. */
+int store_session_list(struct store *st, store_session_cb cb, void *arg);
+/*
+ * Marks sessions kicked: target is a session id ("42") or a principal (user
+ * name or name.fleet). *count gets how many were marked; ERR_NOTFOUND if none.
+ */
+int store_session_kick(struct store *st, const char *target, int *count);
+/* Sessions with kicked set (outpostd ends them). */
+int store_session_list_kicked(struct store *st, store_session_cb cb, void *arg);
+
+/*
+ * Re-checks, for live sessions, that a user may still reach a device now:
+ * the user exists, and is an admin or holds an unexpired grant on the
+ * device's fleet, and the device still exists. 0 if so, else ERR_NOTFOUND.
+ */
+int store_user_may_reach(struct store *st, int64_t user_id, int64_t device_id);
+
 /*
  * A cheap counter that changes whenever any connection commits a write
  * (PRAGMA data_version plus our own writes), so outpostd can notice CLI
