@@ -722,6 +722,25 @@ expect_output() {
 	grep -Eq -- "$2" "$1" || { log "--- $1:"; head -c 2000 "$1" >&2; fail "$3: expected /$2/"; }
 }
 
+# expect_refusal DESC REGEX CMD...: CMD (an ssh client) must fail fast, not
+# hang, and print REGEX on stderr, every one of REFUSE_TRIES (5) times: the
+# reason must reach the user reliably, not depending on a race.
+expect_refusal() {
+	local desc=$1 re=$2 i rc shown=0 tries=${REFUSE_TRIES:-5} t0
+	shift 2
+	for ((i = 1; i <= tries; i++)); do
+		t0=$(now_ms)
+		timeout 30 "$@" >"$T/refusal.out" 2>"$T/refusal.err"
+		rc=$?
+		[ $rc != 0 ] || fail "$desc: not refused"
+		[ $rc != 124 ] || fail "$desc: hung instead of being refused"
+		grep -Eq -- "$re" "$T/refusal.err" && shown=$((shown + 1))
+		[ $i = 1 ] && log "$desc: status $rc in $(($(now_ms) - t0)) ms: $(tr '\n' ' ' <"$T/refusal.err")"
+	done
+	[ $shown = "$tries" ] ||
+		fail "$desc: the reason /$re/ reached the client in $shown of $tries attempts (last stderr: $(tr '\n' ' ' <"$T/refusal.err"))"
+}
+
 # ---- common set-up ----
 
 # basic_setup: fleet acme, user alice (acme), device pi-hq.acme online behind
