@@ -616,7 +616,8 @@ start_device() {
 	REG_BASE[$fq]=$(audit_count register device="$fq" result=ok)
 	local cmd=(ssh -F "$DEVCFG" -i "$k" -N "${fwd[@]}" "$@" -p "$JUMP_PORT" "$(dev_user)@127.0.0.1")
 	if [ $tool = autossh ]; then
-		spawn "dev-$fq" env AUTOSSH_GATETIME=0 AUTOSSH_POLL=10 autossh -M 0 "${cmd[@]:1}"
+		spawn "dev-$fq" env AUTOSSH_GATETIME=0 AUTOSSH_POLL=10 AUTOSSH_LOGFILE="$LOGDIR/autossh-$fq.log" \
+			autossh -M 0 "${cmd[@]:1}"
 	else
 		spawn "dev-$fq" "${cmd[@]}"
 	fi
