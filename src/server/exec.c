@@ -10,7 +10,7 @@
 #include "cli/cmd.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "server/audit.h"
+#include "common/audit.h"
 #include "server/server.h"
 
 #define NO_SHELL_TEXT \

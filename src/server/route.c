@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/timefmt.h"
-#include "server/audit.h"
+#include "common/audit.h"
 #include "server/registry.h"
 #include "server/server.h"
 

@@ -1,4 +1,4 @@
-/* test_audit.c: audit.log records: one valid JSON line each, oversize dropped whole, unwritable dirs, append across reopen. */
+/* test_audit.c: audit.log records: hostile parses first, one valid JSON line each, the SHA-256 chain, every kind of tampering, torn tails, concurrent writers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,12 +7,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <openssl/sha.h>
+
+#include "common/audit.h"
 #include "common/err.h"
-#include "server/audit.h"
 #include "testutil.h"
+
+#define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct fixture {
 	char *dir;
@@ -43,10 +48,61 @@ teardown(void **state)
 	return 0;
 }
 
-/* Splits text into lines; each must end in '\n' and be one valid JSON object. Returns the count. */
+/* SHA-256 in hex computed here, independently of audit_hash_hex. */
+static void
+sha_hex(const char *p, size_t len, char *hex)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)p, len, md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+}
+
+/* Reads a whole file of any size (tu_slurp stops at 64 KiB). */
+static char *
+slurp_all(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, k;
+
+	assert_non_null(fp);
+	do {
+		if (cap - n < 65536) {
+			cap = cap * 2 + 65536;
+			buf = realloc(buf, cap + 1);
+			assert_non_null(buf);
+		}
+		k = fread(buf + n, 1, cap - n, fp);
+		n += k;
+	} while (k > 0);
+	fclose(fp);
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return buf;
+}
+
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * Splits text into lines; each must end in '\n', be one valid JSON object and
+ * end with ,"prev":"<hash of the line before>"} (zeros for the first), which
+ * is removed from the copy. Returns the count.
+ */
 static size_t
 check_lines(const char *text, char lines[][9000], size_t max)
 {
+	char prev[65] = ZEROS, want[128];
 	size_t n = 0;
 	const char *p = text;
 
@@ -58,8 +114,12 @@ check_lines(const char *text, char lines[][9000], size_t max)
 		if (len == 0 || p[0] != '{' || p[len - 1] != '}' || !tu_json_valid(p, len))
 			fail_msg("line %zu is not one JSON object: %.*s", n + 1, (int)len, p);
 		assert_true(n < max && len < 9000);
-		memcpy(lines[n], p, len);
-		lines[n][len] = '\0';
+		snprintf(want, sizeof(want), ",\"prev\":\"%s\"}", prev);
+		if (len < strlen(want) || memcmp(p + len - strlen(want), want, strlen(want)) != 0)
+			fail_msg("line %zu does not end with %s: %.*s", n + 1, want, (int)len, p);
+		memcpy(lines[n], p, len - strlen(want));
+		strcpy(lines[n] + len - strlen(want), "}");
+		sha_hex(p, len, prev);
 		n++;
 		p = nl + 1;
 	}
@@ -83,6 +143,172 @@ assert_head(const char *line, const char *event)
 	snprintf(want, sizeof(want), "\",\"event\":\"%s\"", event);
 	assert_true(strncmp(ts + 24, want, strlen(want)) == 0);
 }
+
+/* Writes n records "r0".."r<n-1>" through a fresh handle. */
+static void
+write_records(const char *dir, int n)
+{
+	struct audit *a;
+
+	assert_int_equal(audit_open(dir, &a), 0);
+	for (int i = 0; i < n; i++) {
+		struct jbuf *b = audit_begin(a, "rec");
+		jbuf_member_int(b, "i", i);
+		jbuf_member_str(b, "user", "alice");
+		assert_int_equal(audit_commit(a), 0);
+	}
+	audit_close(a);
+}
+
+/* Runs audit_verify; checks the outcome and the reason's text. */
+static void
+expect_verify(const char *path, int want_r, size_t want_records, const char *want_why)
+{
+	struct audit_verify_result res;
+	int r = audit_verify(path, &res);
+
+	if (r != want_r)
+		fail_msg("audit_verify gave %d (%s), wanted %d", r, res.why, want_r);
+	if (res.records != want_records)
+		fail_msg("%zu records before '%s', wanted %zu", res.records, res.why, want_records);
+	if (want_why == NULL) {
+		assert_int_equal(res.bad_line, 0);
+		assert_string_equal(res.why, "");
+	} else if (strncmp(res.why, want_why, strlen(want_why)) != 0)
+		fail_msg("why '%s', wanted it to start with '%s'", res.why, want_why);
+}
+
+/* ---- hostile record parses ---- */
+
+static void
+test_parse_hostile(void **state)
+{
+	static const char P[] = ",\"prev\":\"" ZEROS "\"}";
+	static const char *const bad[] = {
+		"",
+		" ",
+		"{}",
+		"[]",
+		"null",
+		"\"ts\"",
+		"{\"ts\":\"t\",\"event\":\"e\"}",			/* no prev */
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"",	/* not closed */
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"} x",
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\",}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "0\"}",	/* 65 digits */
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" "000000000000000000000000000000000000000000000000000000000000000" "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" "ABCDEF0000000000000000000000000000000000000000000000000000000000" "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":0}",
+		"{\"ts\":\"t\",\"prev\":\"" ZEROS "\",\"event\":\"e\"}",	/* prev not last */
+		"{\"event\":\"e\",\"prev\":\"" ZEROS "\"}",			/* no ts */
+		"{\"ts\":\"t\",\"prev\":\"" ZEROS "\"}",			/* no event */
+		"{\"ts\":1,\"event\":\"e\",\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":null,\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"ts\":\"u\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* duplicate */
+		"{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\",\"prev\":\"" ZEROS "\"}",
+		"{'ts':\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\x01\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* raw control */
+		"{\"ts\":\"t\xff\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* invalid UTF-8 */
+		"{\"ts\":\"t\xc0\x80\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* overlong NUL */
+		"{\"ts\":\"t\xed\xa0\x80\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* surrogate */
+		"{\"ts\":\"t\\ud800\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* lone high */
+		"{\"ts\":\"t\\udc00\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* lone low */
+		"{\"ts\":\"t\\u12\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\\x41\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\\",
+		"{\"t\\u0000s\":\"t\",\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}",	/* NUL in key */
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":01,\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":1.,\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":-,\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":+1,\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":tru,\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":[1,],\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":{\"a\"},\"prev\":\"" ZEROS "\"}",
+		"{\"ts\":\"t\",\"event\":\"e\",\"n\":NaN,\"prev\":\"" ZEROS "\"}",
+	};
+	struct audit_record rec;
+	const char *why;
+	char deep[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		if (audit_record_parse(bad[i], strlen(bad[i]), &rec, &why) != ERR_INVAL)
+			fail_msg("accepted bad record %zu: %s", i, bad[i]);
+		assert_non_null(why);
+		assert_int_equal(rec.n, 0);
+		assert_null(rec.f);
+	}
+	/* embedded NUL byte in the line itself */
+	static const char nul[] = "{\"ts\":\"t\0\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}";
+	assert_int_equal(audit_record_parse(nul, sizeof(nul) - 1, &rec, &why), ERR_INVAL);
+	/* nesting past the limit, and just inside it */
+	int k = snprintf(deep, sizeof(deep), "{\"ts\":\"t\",\"event\":\"e\",\"n\":");
+	for (int i = 0; i < 40; i++)
+		deep[k++] = '[';
+	for (int i = 0; i < 40; i++)
+		deep[k++] = ']';
+	k += snprintf(deep + k, sizeof(deep) - (size_t)k, "%s", P);
+	assert_int_equal(audit_record_parse(deep, (size_t)k, &rec, &why), ERR_INVAL);
+	k = snprintf(deep, sizeof(deep), "{\"ts\":\"t\",\"event\":\"e\",\"n\":[[[{\"a\":[]}]]]%s", P);
+	assert_int_equal(audit_record_parse(deep, (size_t)k, &rec, &why), 0);
+	assert_string_equal(audit_record_get(&rec, "n")->val, "[[[{\"a\":[]}]]]");
+	assert_false(audit_record_get(&rec, "n")->is_string);
+	audit_record_clear(&rec);
+	/* too long to be a record */
+	char *big = malloc(AUDIT_RECORD_MAX + 100);
+	memset(big, ' ', AUDIT_RECORD_MAX + 100);
+	memcpy(big, "{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}", 97);
+	assert_int_equal(audit_record_parse(big, AUDIT_RECORD_MAX, &rec, &why), ERR_INVAL);
+	free(big);
+	audit_record_clear(NULL);
+}
+
+static void
+test_parse_decodes(void **state)
+{
+	static const char line[] =
+	    "{ \"ts\" : \"2026-11-21T10:00:00.000Z\", \"event\":\"a\\\"b\","
+	    "\"s\":\"\\u00e9\\ud83d\\ude00\\n\\/\\u0000x\",\"n\":-12.5e+3,\"t\":true,\"z\":null,"
+	    "\"prev\":\"" ZEROS "\" }";
+	struct audit_record rec;
+	const char *why = "unset";
+
+	(void)state;
+	assert_int_equal(audit_record_parse(line, sizeof(line) - 1, &rec, &why), 0);
+	assert_null(why);
+	assert_int_equal(rec.n, 7);
+	assert_string_equal(rec.f[0].key, "ts");
+	assert_string_equal(audit_record_get(&rec, "event")->val, "a\"b");
+	const struct audit_field *s = audit_record_get(&rec, "s");
+	assert_true(s->is_string);
+	assert_int_equal(s->vlen, 2 + 4 + 1 + 1 + 1 + 1);
+	assert_memory_equal(s->val, "\xc3\xa9\xf0\x9f\x98\x80\n/\0x", s->vlen);
+	assert_string_equal(audit_record_get(&rec, "n")->val, "-12.5e+3");
+	assert_false(audit_record_get(&rec, "n")->is_string);
+	assert_string_equal(audit_record_get(&rec, "t")->val, "true");
+	assert_string_equal(audit_record_get(&rec, "z")->val, "null");
+	assert_null(audit_record_get(&rec, "missing"));
+	assert_ptr_equal(rec.raw, line);
+	audit_record_clear(&rec);
+	assert_int_equal(rec.n, 0);
+}
+
+static void
+test_hash_vectors(void **state)
+{
+	char hex[AUDIT_HASH_HEX + 1];
+
+	(void)state;
+	audit_hash_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	audit_hash_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+/* ---- writing ---- */
 
 static void
 test_records(void **state)
@@ -127,7 +353,19 @@ test_records(void **state)
 	assert_non_null(strstr(lines[2], "\"reason\":null"));
 	assert_non_null(strstr(lines[2], "\"n\\\"ame\":\"\xc3\xa9t\xc3\xa9\"}"));
 	free(text);
+	expect_verify(f->log, 0, 3, NULL);
 	audit_close(NULL);
+}
+
+static void
+test_null_handle(void **state)
+{
+	(void)state;
+	struct jbuf *b = audit_begin(NULL, "nowhere");
+	assert_non_null(b);
+	jbuf_member_str(b, "k", "v");
+	assert_int_equal(audit_commit(NULL), ERR_INVAL);
+	audit_set_syslog(NULL, true);
 }
 
 static void
@@ -189,20 +427,43 @@ test_oversize_dropped(void **state)
 	b = audit_begin(a, "big-ok");
 	jbuf_member_str(b, "blob", big);
 	assert_int_equal(audit_commit(a), 0);
+	/* the largest record that fits, prev and newline included, and one byte more */
+	int fails = 0;
+	for (size_t n = 8200; n > 8000; n--) {
+		memset(big, 'z', n);
+		big[n] = '\0';
+		b = audit_begin(a, "edge");
+		jbuf_member_str(b, "blob", big);
+		if (audit_commit(a) == 0)
+			break;
+		fails++;
+	}
+	assert_true(fails > 0);
 	audit_close(a);
 
 	char *text = tu_slurp(f->log);
-	assert_int_equal(check_lines(text, lines, 8), 3);
+	size_t n = check_lines(text, lines, 8);
+	assert_int_equal(n, 4);
 	assert_head(lines[0], "first");
 	assert_head(lines[1], "next");
 	assert_non_null(strstr(lines[1], "\"n\":2}"));
 	assert_head(lines[2], "big-ok");
+	memset(big, 'y', 8000);
+	big[8000] = '\0';
 	assert_non_null(strstr(lines[2], big));
+	assert_head(lines[3], "edge");
+	/* the edge record: its line, newline included, is exactly the maximum */
+	const char *last = strrchr(text, '\n');
+	*(char *)last = '\0';
+	const char *start = strrchr(text, '\n') + 1;
+	assert_int_equal(strlen(start) + 1, AUDIT_RECORD_MAX);
+	*(char *)last = '\n';
 	assert_null(strstr(text, "huge"));
 	assert_null(strstr(text, "kept?"));
 	assert_null(strstr(text, "many"));
 	assert_null(strstr(text, "escaped"));
 	free(text);
+	expect_verify(f->log, 0, 4, NULL);
 }
 
 static void
@@ -219,7 +480,7 @@ test_append_across_reopen(void **state)
 		assert_int_equal(audit_commit(a), 0);
 		audit_close(a);
 	}
-	/* two writers at once (a restart overlapping) interleave whole lines */
+	/* two writers at once (a restart overlapping) interleave whole lines, still chained */
 	struct audit *a1, *a2;
 	assert_int_equal(audit_open(f->dir, &a1), 0);
 	assert_int_equal(audit_open(f->dir, &a2), 0);
@@ -227,11 +488,13 @@ test_append_across_reopen(void **state)
 	audit_begin(a2, "two");
 	assert_int_equal(audit_commit(a2), 0);
 	assert_int_equal(audit_commit(a1), 0);
+	audit_begin(a2, "three");
+	assert_int_equal(audit_commit(a2), 0);
 	audit_close(a1);
 	audit_close(a2);
 
 	char *text = tu_slurp(f->log);
-	assert_int_equal(check_lines(text, lines, 8), 5);
+	assert_int_equal(check_lines(text, lines, 8), 6);
 	for (int i = 0; i < 3; i++) {
 		char want[32];
 		assert_head(lines[i], "round");
@@ -240,7 +503,9 @@ test_append_across_reopen(void **state)
 	}
 	assert_head(lines[3], "two");
 	assert_head(lines[4], "one");
+	assert_head(lines[5], "three");
 	free(text);
+	expect_verify(f->log, 0, 6, NULL);
 }
 
 /* audit_open as an unprivileged user (root ignores directory modes). */
@@ -298,6 +563,14 @@ test_unwritable(void **state)
 	assert_true(r == ERR_IO || r == ERR_READONLY);
 	assert_null(a);
 	rmdir(f->log);
+	/* a path too long for the file name */
+	char *lng = malloc(5000);
+	memset(lng, 'd', 4999);
+	lng[4999] = '\0';
+	a = (struct audit *)1;
+	assert_int_equal(audit_open(lng, &a), ERR_TOOLONG);
+	assert_null(a);
+	free(lng);
 }
 
 /* A full disk: the write fails, the caller hears ERR_IO, nothing aborts. */
@@ -319,16 +592,340 @@ test_write_fails(void **state)
 	audit_close(a);
 }
 
+/* ---- the chain and verification ---- */
+
+static void
+test_verify_empty_and_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	struct audit *a;
+
+	/* missing file: cannot check */
+	assert_int_equal(audit_verify(f->log, &res), ERR_IO);
+	assert_non_null(strstr(res.why, "cannot read"));
+	/* an empty log (as audit_open leaves it) is intact */
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	audit_close(a);
+	expect_verify(f->log, 0, 0, NULL);
+	/* a lone newline, and whitespace, are not records */
+	write_file(f->log, "\n", 1);
+	expect_verify(f->log, ERR_INVAL, 0, "line 1: not a complete JSON record (empty line)");
+	write_file(f->log, "   \n", 4);
+	expect_verify(f->log, ERR_INVAL, 0, "line 1: not a complete JSON record");
+	/* a directory */
+	unlink(f->log);
+	mkdir(f->log, 0700);
+	assert_int_not_equal(audit_verify(f->log, &res), 0);
+	rmdir(f->log);
+}
+
+/* Lines of a 6-record log, to rebuild tampered copies from. */
+struct lines6 {
+	char *text;
+	const char *l[7];
+	size_t len[7];
+};
+
+static void
+split6(const char *log, struct lines6 *ls)
+{
+	ls->text = slurp_all(log, NULL);
+	const char *p = ls->text;
+	for (int i = 1; i <= 6; i++) {
+		const char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		ls->l[i] = p;
+		ls->len[i] = (size_t)(nl - p) + 1;
+		p = nl + 1;
+	}
+	assert_int_equal(*p, '\0');
+}
+
+/* Writes the lines listed in order (1-based; 0 ends the list). */
+static void
+rebuild(const char *log, const struct lines6 *ls, const int *order)
+{
+	FILE *fp = fopen(log, "w");
+
+	assert_non_null(fp);
+	for (; *order != 0; order++)
+		fwrite(ls->l[*order], 1, ls->len[*order], fp);
+	fclose(fp);
+}
+
+static void
+test_verify_tampering(void **state)
+{
+	struct fixture *f = *state;
+	struct lines6 ls;
+	char *edit;
+
+	write_records(f->dir, 6);
+	expect_verify(f->log, 0, 6, NULL);
+	split6(f->log, &ls);
+
+	/* deleting a line in the middle, the first, the first two */
+	rebuild(f->log, &ls, (const int[]){ 1, 2, 4, 5, 6, 0 });
+	expect_verify(f->log, ERR_INVAL, 2, "line 3: prev does not match line 2");
+	rebuild(f->log, &ls, (const int[]){ 2, 3, 4, 5, 6, 0 });
+	expect_verify(f->log, ERR_INVAL, 0, "line 1: prev does not match the start of a log");
+	rebuild(f->log, &ls, (const int[]){ 3, 4, 5, 6, 0 });
+	expect_verify(f->log, ERR_INVAL, 0, "line 1: prev does not match");
+	/* reordering: swapping neighbours, moving the last line to the front */
+	rebuild(f->log, &ls, (const int[]){ 1, 2, 4, 3, 5, 6, 0 });
+	expect_verify(f->log, ERR_INVAL, 2, "line 3: prev does not match line 2");
+	rebuild(f->log, &ls, (const int[]){ 6, 1, 2, 3, 4, 5, 0 });
+	expect_verify(f->log, ERR_INVAL, 0, "line 1: prev does not match");
+	/* duplicating (replaying) a line */
+	rebuild(f->log, &ls, (const int[]){ 1, 2, 2, 3, 4, 5, 6, 0 });
+	expect_verify(f->log, ERR_INVAL, 2, "line 3: prev does not match line 2");
+
+	/* editing a value in line 2 while keeping valid JSON: line 3 no longer chains */
+	rebuild(f->log, &ls, (const int[]){ 1, 2, 3, 4, 5, 6, 0 });
+	size_t len;
+	edit = slurp_all(f->log, &len);
+	char *alice = strstr(strchr(edit, '\n') + 1, "alice");
+	assert_non_null(alice);
+	memcpy(alice, "mallo", 5);
+	write_file(f->log, edit, len);
+	expect_verify(f->log, ERR_INVAL, 2, "line 3: prev does not match line 2");
+	/* editing the prev of line 4 to chain onto a forged line 3: line 4 itself shows it */
+	memcpy(alice, "alice", 5);
+	char *l4 = edit;
+	for (int i = 0; i < 3; i++)
+		l4 = strchr(l4, '\n') + 1;
+	char *pv = strstr(l4, "\"prev\":\"") + 8, orig = pv[0];
+	pv[0] = orig == 'a' ? 'b' : 'a';
+	write_file(f->log, edit, len);
+	expect_verify(f->log, ERR_INVAL, 3, "line 4: prev does not match line 3");
+	pv[0] = orig;
+	/* breaking line 5's JSON */
+	char *l5 = strchr(l4, '\n') + 1;
+	l5[0] = '[';
+	write_file(f->log, edit, len);
+	expect_verify(f->log, ERR_INVAL, 4, "line 5: not a complete JSON record (not a JSON object)");
+	l5[0] = '{';
+	/* a CR added at the end of line 1 (editors do this) */
+	char *crlf = malloc(len + 2);
+	size_t l1 = (size_t)(strchr(edit, '\n') - edit);
+	memcpy(crlf, edit, l1);
+	crlf[l1] = '\r';
+	memcpy(crlf + l1 + 1, edit + l1, len - l1);
+	write_file(f->log, crlf, len + 1);
+	expect_verify(f->log, ERR_INVAL, 1, "line 2: prev does not match line 1");
+	free(crlf);
+	/* an inserted blank line */
+	write_file(f->log, edit, len);
+	FILE *fp = fopen(f->log, "a");
+	fputs("\n", fp);
+	fclose(fp);
+	expect_verify(f->log, ERR_INVAL, 6, "line 7: not a complete JSON record (empty line)");
+	/* the untouched copy still verifies: the tests above changed one thing each */
+	write_file(f->log, edit, len);
+	expect_verify(f->log, 0, 6, NULL);
+	free(edit);
+	free(ls.text);
+}
+
+/* A crash mid-write left a torn last line; the next writer starts a new line after it. */
+static void
+test_torn_tail(void **state)
+{
+	struct fixture *f = *state;
+	static const char torn[] = "{\"ts\":\"2026-11-21T10:00:00.000Z\",\"event\":\"conn";
+	struct audit *a, *fresh;
+	char want[128], hex[65];
+
+	assert_int_equal(audit_open(f->dir, &a), 0);	/* open before the crash */
+	write_records(f->dir, 3);
+	audit_begin(a, "mine");
+	assert_int_equal(audit_commit(a), 0);		/* knows the size now */
+	FILE *fp = fopen(f->log, "a");
+	fputs(torn, fp);
+	fclose(fp);
+	expect_verify(f->log, ERR_INVAL, 4, "line 5: not a complete JSON record (no newline");
+
+	/* the handle that wrote last notices the size change */
+	audit_begin(a, "after");
+	assert_int_equal(audit_commit(a), 0);
+	/* and a fresh one chains on normally */
+	assert_int_equal(audit_open(f->dir, &fresh), 0);
+	audit_begin(fresh, "later");
+	assert_int_equal(audit_commit(fresh), 0);
+	audit_close(fresh);
+	audit_close(a);
+
+	size_t len;
+	char *text = slurp_all(f->log, &len);
+	char *t = strstr(text, torn);
+	assert_non_null(t);
+	assert_int_equal(t[sizeof(torn) - 1], '\n');	/* the torn line was ended */
+	char *next = t + sizeof(torn);
+	sha_hex(torn, sizeof(torn) - 1, hex);
+	snprintf(want, sizeof(want), ",\"prev\":\"%s\"}\n", hex);
+	assert_true(strncmp(next, "{\"ts\":", 6) == 0);
+	char *nl = strchr(next, '\n');
+	assert_int_equal(strncmp(nl + 1 - strlen(want), want, strlen(want)), 0);
+	assert_non_null(strstr(next, "\"event\":\"after\""));
+	free(text);
+	/* verify names the torn line, not the records after it */
+	expect_verify(f->log, ERR_INVAL, 4, "line 5: not a complete JSON record (");
+}
+
+/* A garbage line longer than a record: verify says so; a writer still chains on its real hash. */
+static void
+test_overlong_line(void **state)
+{
+	struct fixture *f = *state;
+	struct audit *a;
+	char hex[65], want[128];
+	size_t n = 3 * AUDIT_RECORD_MAX + 17;
+	char *junk = malloc(n + 1);
+
+	write_records(f->dir, 2);
+	memset(junk, 'q', n);
+	junk[n] = '\n';
+	FILE *fp = fopen(f->log, "a");
+	fwrite(junk, 1, n + 1, fp);
+	fclose(fp);
+	expect_verify(f->log, ERR_INVAL, 2, "line 3: longer than 8191 bytes");
+
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	audit_begin(a, "after");
+	assert_int_equal(audit_commit(a), 0);
+	audit_close(a);
+	size_t len;
+	char *text = slurp_all(f->log, &len);
+	sha_hex(junk, n, hex);
+	snprintf(want, sizeof(want), ",\"prev\":\"%s\"}\n", hex);
+	assert_true(len > strlen(want));
+	assert_string_equal(text + len - strlen(want), want);
+	free(text);
+	free(junk);
+}
+
+/* Several processes append at once; every record lands whole and the chain holds. */
+static void
+test_concurrent_processes(void **state)
+{
+	struct fixture *f = *state;
+	enum { KIDS = 4, EACH = 150 };
+	pid_t pids[KIDS];
+	struct audit *a;
+
+	assert_int_equal(audit_open(f->dir, &a), 0);	/* the parent writes too */
+	for (int k = 0; k < KIDS; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0) {
+			struct audit *mine;
+			if (audit_open(f->dir, &mine) != 0)
+				_exit(2);
+			for (int i = 0; i < EACH; i++) {
+				struct jbuf *b = audit_begin(mine, "kid");
+				jbuf_member_int(b, "kid", k);
+				jbuf_member_int(b, "i", i);
+				if (audit_commit(mine) != 0)
+					_exit(3);
+			}
+			audit_close(mine);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < EACH; i++) {
+		struct jbuf *b = audit_begin(a, "parent");
+		jbuf_member_int(b, "i", i);
+		assert_int_equal(audit_commit(a), 0);
+	}
+	for (int k = 0; k < KIDS; k++) {
+		int st;
+		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	audit_close(a);
+	expect_verify(f->log, 0, (KIDS + 1) * EACH, NULL);
+	/* each writer's records are all there, in its own order */
+	size_t len;
+	char *text = slurp_all(f->log, &len);
+	int next[KIDS] = { 0 };
+	for (char *p = text; *p != '\0'; p = strchr(p, '\n') + 1) {
+		int k, i;
+		if (sscanf(strstr(p, "\"event\":"), "\"event\":\"kid\",\"kid\":%d,\"i\":%d", &k, &i) == 2) {
+			assert_true(k >= 0 && k < KIDS);
+			assert_int_equal(i, next[k]);
+			next[k]++;
+		}
+	}
+	for (int k = 0; k < KIDS; k++)
+		assert_int_equal(next[k], EACH);
+	free(text);
+}
+
+/* ---- walking records ---- */
+
+struct walk {
+	int seen;
+	int stop_at;
+	size_t lines[16];
+};
+
+static int
+walk_cb(void *arg, const struct audit_record *rec)
+{
+	struct walk *w = arg;
+
+	assert_non_null(audit_record_get(rec, "ts"));
+	if (w->seen < 16)
+		w->lines[w->seen] = rec->line;
+	if (++w->seen == w->stop_at)
+		return 42;
+	return 0;
+}
+
+static void
+test_read_walk(void **state)
+{
+	struct fixture *f = *state;
+	struct walk w = { 0 };
+
+	assert_int_equal(audit_read(f->log, walk_cb, &w), ERR_IO);
+	write_records(f->dir, 3);
+	FILE *fp = fopen(f->log, "a");
+	fputs("garbage\n\n{\"ts\":\"t\",\"event\":\"e\",\"prev\":\"" ZEROS "\"}\n{\"torn", fp);
+	fclose(fp);
+	assert_int_equal(audit_read(f->log, walk_cb, &w), 0);
+	assert_int_equal(w.seen, 4);	/* bad lines skipped, line numbers kept */
+	assert_int_equal(w.lines[0], 1);
+	assert_int_equal(w.lines[2], 3);
+	assert_int_equal(w.lines[3], 6);
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	assert_int_equal(audit_read(f->log, walk_cb, &w), 42);
+	assert_int_equal(w.seen, 2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_hostile),
+		cmocka_unit_test(test_parse_decodes),
+		cmocka_unit_test(test_hash_vectors),
+		cmocka_unit_test(test_null_handle),
 		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_empty_and_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_tampering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlong_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_walk, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
