@@ -76,6 +76,21 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE INDEX grants_by_fleet ON grants(fleet_id);"
 	"PRAGMA user_version = 1;",
+
+	/* 2: live sessions, written by outpostd, read and kicked by `who` and `kick`. */
+	"CREATE TABLE sessions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('user', 'device')),"
+	"  principal TEXT NOT NULL,"
+	"  key_fp TEXT NOT NULL DEFAULT '',"
+	"  src TEXT NOT NULL DEFAULT '',"
+	"  since INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  kicked INTEGER NOT NULL DEFAULT 0 CHECK (kicked IN (0, 1))"
+	");"
+	"CREATE INDEX sessions_by_principal ON sessions(kind, principal);"
+	"CREATE INDEX sessions_kicked ON sessions(id) WHERE kicked = 1;"
+	"PRAGMA user_version = 2;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -89,6 +104,9 @@ enum query {
 	Q_DEVICE_ADD, Q_DEVICE_RM, Q_DEVICE_LIST, Q_DEVICE_LIST_USER, Q_DEVICE_GET,
 	Q_DEVICE_RESOLVE, Q_DEVICE_ONLINE, Q_DEVICE_ALL_OFFLINE,
 	Q_PRINCIPAL,
+	Q_SESSION_ADD, Q_SESSION_BYTES, Q_SESSION_DEL, Q_SESSION_CLEAR, Q_SESSION_LIST,
+	Q_SESSION_LIST_KICKED, Q_SESSION_KICK_ID, Q_SESSION_KICK_PRINCIPAL,
+	Q_MAY_REACH,
 	Q_MAX
 };
 
@@ -108,6 +126,10 @@ enum query {
 	"  AND (g.expires = 0 OR g.expires > ?1) ORDER BY f.name)), ''), " \
 	"coalesce((SELECT group_concat(fp, ',') FROM (SELECT fingerprint AS fp FROM keys " \
 	"  WHERE user_id = u.id ORDER BY id)), '') FROM users u "
+
+/* Columns of struct store_session, in order. */
+#define SESSION_COLUMNS \
+	"SELECT id, kind, principal, key_fp, src, since, bytes, kicked FROM sessions "
 
 static const char *const query_sql[Q_MAX] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -152,6 +174,17 @@ static const char *const query_sql[Q_MAX] = {
 	    "FROM keys k LEFT JOIN users u ON u.id = k.user_id "
 	    "LEFT JOIN devices d ON d.id = k.device_id LEFT JOIN fleets f ON f.id = d.fleet_id "
 	    "WHERE k.fingerprint = ?1 AND k.blob = ?2",
+	[Q_SESSION_ADD] = "INSERT INTO sessions (id, kind, principal, key_fp, src, since) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_SESSION_BYTES] = "UPDATE sessions SET bytes = ?2 WHERE id = ?1",
+	[Q_SESSION_DEL] = "DELETE FROM sessions WHERE id = ?1",
+	[Q_SESSION_CLEAR] = "DELETE FROM sessions",
+	[Q_SESSION_LIST] = SESSION_COLUMNS "ORDER BY id",
+	[Q_SESSION_LIST_KICKED] = SESSION_COLUMNS "WHERE kicked = 1 ORDER BY id",
+	[Q_SESSION_KICK_ID] = "UPDATE sessions SET kicked = 1 WHERE id = ?1",
+	[Q_SESSION_KICK_PRINCIPAL] = "UPDATE sessions SET kicked = 1 WHERE kind = ?1 AND principal = ?2",
+	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
+	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
 
 struct store {
@@ -1160,6 +1193,253 @@ store_principal_by_key(struct store *st, const struct pubkey *key, struct store_
 		set_err(st, "no user or device has key %s", key->fp);
 		r = ERR_NOTFOUND;
 	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+/* ---- live sessions ---- */
+
+/* Checks what outpostd records about a session before it reaches SQL. */
+static int
+check_session(struct store *st, int64_t id, const char *kind, const char *principal,
+    const char *key_fp, const char *src, int64_t since)
+{
+	struct name_target t;
+
+	if (id <= 0 || since < 0) {
+		set_err(st, "invalid session id or start time");
+		return ERR_INVAL;
+	}
+	if (kind == NULL || (strcmp(kind, "user") != 0 && strcmp(kind, "device") != 0)) {
+		set_err(st, "session kind must be user or device");
+		return ERR_INVAL;
+	}
+	if (principal == NULL || names_parse_target(principal, &t) != 0 ||
+	    (strcmp(kind, "user") == 0) != (t.fleet[0] == '\0')) {
+		set_err(st, "invalid session principal");
+		return ERR_NAME;
+	}
+	if ((key_fp != NULL && strnlen(key_fp, PUBKEY_FP_MAX) >= PUBKEY_FP_MAX) ||
+	    (src != NULL && strnlen(src, LIM_PEER_STRING) >= LIM_PEER_STRING)) {
+		set_err(st, "session key fingerprint or source too long");
+		return ERR_TOOLONG;
+	}
+	return 0;
+}
+
+/* Writes the canonical (lower-case) principal of a valid one into dst. */
+static void
+principal_canon(const char *principal, char *dst, size_t len)
+{
+	struct name_target t;
+
+	names_parse_target(principal, &t);
+	snprintf(dst, len, "%s%s%s", t.name, t.fleet[0] ? "." : "", t.fleet);
+}
+
+int
+store_session_add(struct store *st, int64_t id, const char *kind, const char *principal,
+    const char *key_fp, const char *src, int64_t since)
+{
+	char canon[LIM_TARGET + 1];
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = check_session(st, id, kind, principal, key_fp, src, since)) != 0 ||
+	    (r = query(st, Q_SESSION_ADD, &s, &owned)) != 0)
+		return r;
+	principal_canon(principal, canon, sizeof(canon));
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, canon, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, key_fp ? key_fp : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, src ? src : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, since);
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	if (r == ERR_EXISTS)
+		set_err(st, "session %lld is already recorded", (long long)id);
+	return r;
+}
+
+/* Runs a statement keyed by session id; ERR_NOTFOUND if no row changed. */
+static int
+session_by_id(struct store *st, enum query q, int64_t id, bool with_value, int64_t value)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if ((r = query(st, q, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	if (with_value)
+		sqlite3_bind_int64(s, 2, value);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "no live session %lld", (long long)id);
+		return ERR_NOTFOUND;
+	}
+	return r;
+}
+
+int
+store_session_set_bytes(struct store *st, int64_t id, int64_t bytes)
+{
+	if (bytes < 0) {
+		set_err(st, "negative byte count");
+		return ERR_INVAL;
+	}
+	return session_by_id(st, Q_SESSION_BYTES, id, true, bytes);
+}
+
+int
+store_session_del(struct store *st, int64_t id)
+{
+	return session_by_id(st, Q_SESSION_DEL, id, false, 0);
+}
+
+int
+store_session_clear(struct store *st)
+{
+	return exec_fixed(st, Q_SESSION_CLEAR);
+}
+
+static int
+session_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+	store_session_cb fn = (store_session_cb)cb;
+	struct store_session ss = {
+		.id = sqlite3_column_int64(s, 0),
+		.kind = (const char *)sqlite3_column_text(s, 1),
+		.principal = (const char *)sqlite3_column_text(s, 2),
+		.key_fp = (const char *)sqlite3_column_text(s, 3),
+		.src = (const char *)sqlite3_column_text(s, 4),
+		.since = sqlite3_column_int64(s, 5),
+		.bytes = sqlite3_column_int64(s, 6),
+		.kicked = sqlite3_column_int(s, 7) != 0,
+	};
+
+	return fn(arg, &ss);
+}
+
+static int
+session_walk(struct store *st, enum query q, store_session_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, q, &s, &owned)) != 0)
+		return r;
+	r = for_each_row(st, s, session_row, (void *)cb, arg);
+	done(s, owned);
+	return r;
+}
+
+int
+store_session_list(struct store *st, store_session_cb cb, void *arg)
+{
+	return session_walk(st, Q_SESSION_LIST, cb, arg);
+}
+
+int
+store_session_list_kicked(struct store *st, store_session_cb cb, void *arg)
+{
+	return session_walk(st, Q_SESSION_LIST_KICKED, cb, arg);
+}
+
+/* True if s is 1-18 ASCII digits (fits in int64_t). */
+static bool
+all_digits(const char *s, size_t len)
+{
+	if (len == 0 || len > 18)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Binds the kick statement for target: a session id, a user name, or name.fleet. */
+static int
+kick_bind(struct store *st, const char *target, sqlite3_stmt **s, bool *owned, char *canon)
+{
+	struct name_target t;
+	size_t len = strnlen(target, LIM_TARGET + 1);
+	int r;
+
+	if (all_digits(target, len)) {
+		if ((r = query(st, Q_SESSION_KICK_ID, s, owned)) != 0)
+			return r;
+		sqlite3_bind_int64(*s, 1, strtoll(target, NULL, 10));
+		snprintf(canon, LIM_TARGET + 1, "%s", target);
+		return 0;
+	}
+	if (len > LIM_TARGET || names_parse_target(target, &t) != 0) {
+		set_err(st, "kick what? give a session id, a user name or NAME.FLEET");
+		return ERR_NAME;
+	}
+	if ((r = query(st, Q_SESSION_KICK_PRINCIPAL, s, owned)) != 0)
+		return r;
+	snprintf(canon, LIM_TARGET + 1, "%s%s%s", t.name, t.fleet[0] ? "." : "", t.fleet);
+	sqlite3_bind_text(*s, 1, t.fleet[0] ? "device" : "user", -1, SQLITE_STATIC);
+	sqlite3_bind_text(*s, 2, canon, -1, SQLITE_TRANSIENT);
+	return 0;
+}
+
+int
+store_session_kick(struct store *st, const char *target, int *count)
+{
+	char canon[LIM_TARGET + 1];
+	sqlite3_stmt *s = NULL;
+	bool owned = false;
+	int r, n = 0;
+
+	if (count != NULL)
+		*count = 0;
+	if (target == NULL) {
+		set_err(st, "kick what? give a session id, a user name or NAME.FLEET");
+		return ERR_INVAL;
+	}
+	if ((r = kick_bind(st, target, &s, &owned, canon)) != 0)
+		return r;
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r != 0)
+		return r;
+	if (n == 0) {
+		set_err(st, "no live session %s%s", all_digits(canon, strlen(canon)) ? "" : "of ",
+		    canon);
+		return ERR_NOTFOUND;
+	}
+	st->own_writes++;
+	if (count != NULL)
+		*count = n;
+	return 0;
+}
+
+int
+store_user_may_reach(struct store *st, int64_t user_id, int64_t device_id)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_MAY_REACH, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	sqlite3_bind_int64(s, 3, device_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		set_err(st, "user %lld may not reach device %lld", (long long)user_id,
+		    (long long)device_id);
+		r = ERR_NOTFOUND;
+	} else if (rc != SQLITE_ROW)
 		r = sql_err(st, rc);
 	done(s, owned);
 	return r;

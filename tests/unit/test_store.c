@@ -247,7 +247,7 @@ test_open_modes_and_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	assert_int_equal(sqlite3_column_int(s, 0), 2);
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -680,6 +680,234 @@ test_hostile_strings_are_data(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- live sessions ---- */
+
+static int
+session_cb(void *arg, const struct store_session *ss)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%lld/%s/%s/%s/%s/%lld/%lld/%d;",
+	    (long long)ss->id, ss->kind, ss->principal, ss->key_fp, ss->src,
+	    (long long)ss->since, (long long)ss->bytes, ss->kicked);
+	r->n++;
+	return 0;
+}
+
+static struct rows
+sessions(struct store *st, bool kicked_only)
+{
+	struct rows r = { "", 0 };
+
+	if (kicked_only)
+		assert_int_equal(store_session_list_kicked(st, session_cb, &r), 0);
+	else
+		assert_int_equal(store_session_list(st, session_cb, &r), 0);
+	return r;
+}
+
+static void
+test_sessions_hostile(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	char lng[400];
+	int n = 7;
+
+	memset(lng, 'a', sizeof(lng) - 1);
+	lng[sizeof(lng) - 1] = '\0';
+	assert_int_equal(store_session_add(st, 0, "user", "alice", "", "", 1), ERR_INVAL);
+	assert_int_equal(store_session_add(st, -4, "user", "alice", "", "", 1), ERR_INVAL);
+	assert_int_equal(store_session_add(st, 1, "user", "alice", "", "", -1), ERR_INVAL);
+	assert_int_equal(store_session_add(st, 1, NULL, "alice", "", "", 1), ERR_INVAL);
+	assert_int_equal(store_session_add(st, 1, "admin", "alice", "", "", 1), ERR_INVAL);
+	assert_int_equal(store_session_add(st, 1, "User", "alice", "", "", 1), ERR_INVAL);
+	assert_int_equal(store_session_add(st, 1, "user", NULL, "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "user", "", "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "user", "alice.acme", "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "device", "pi", "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "device", "pi.acme.x", "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "user", "x'; DROP TABLE sessions; --", "", "", 1),
+	    ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "user", lng, "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "user", "alice", lng, "", 1), ERR_TOOLONG);
+	assert_int_equal(store_session_add(st, 1, "user", "alice", "", lng, 1), ERR_TOOLONG);
+	assert_int_equal(sessions(st, false).n, 0);
+	/* NULL fingerprint and source are stored as "" */
+	assert_int_equal(store_session_add(st, 1, "user", "alice", NULL, NULL, 1), 0);
+	assert_int_equal(store_session_add(st, 1, "device", "pi.acme", "", "", 1), ERR_EXISTS);
+	assert_int_equal(store_session_set_bytes(st, 2, 5), ERR_NOTFOUND);
+	assert_int_equal(store_session_set_bytes(st, 1, -5), ERR_INVAL);
+	assert_int_equal(store_session_del(st, 2), ERR_NOTFOUND);
+	assert_string_equal(sessions(st, false).text, "1/user/alice///1/0/0;");
+
+	/* kick targets that are not a session id, a user or NAME.FLEET */
+	static const char *const bad[] = { "", "-1", "+1", "1.2.3", "a..b", ".acme", "pi.",
+	    "a b", "x'; --", "%", " 1", "1 ", "1\t" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = 7;
+		int r = store_session_kick(st, bad[i], &n);
+		if (r != ERR_NAME)
+			fail_msg("kick '%s' gave %d", bad[i], r);
+		assert_int_equal(n, 0);
+	}
+	assert_int_equal(store_session_kick(st, NULL, &n), ERR_INVAL);
+	assert_int_equal(store_session_kick(st, lng, &n), ERR_NAME);
+	/* ids that do not exist, and digits too many for an id (a valid user name then) */
+	assert_int_equal(store_session_kick(st, "0", &n), ERR_NOTFOUND);
+	assert_string_equal(store_errmsg(st), "no live session 0");
+	assert_int_equal(store_session_kick(st, "2", &n), ERR_NOTFOUND);
+	assert_int_equal(store_session_kick(st, "99999999999999999999999", &n), ERR_NOTFOUND);
+	assert_int_equal(store_session_kick(st, "bob", NULL), ERR_NOTFOUND);
+	assert_string_equal(store_errmsg(st), "no live session of bob");
+	assert_int_equal(sessions(st, true).n, 0);
+}
+
+static void
+test_sessions(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st, *cli;
+	int n = 0;
+
+	assert_int_equal(store_session_add(st, 1, "user", "Alice", "SHA256:aaa", "192.0.2.1:5000", 100), 0);
+	assert_int_equal(store_session_add(st, 2, "device", "PI.acme", "SHA256:ppp", "198.51.100.2:6000", 101), 0);
+	assert_int_equal(store_session_add(st, 7, "user", "alice", "SHA256:aab", "192.0.2.1:5001", 102), 0);
+	assert_int_equal(store_session_add(st, 3, "user", "bob", "SHA256:bbb", "[2001:db8::1]:22", 103), 0);
+	assert_int_equal(store_session_add(st, 4, "device", "pi.beta", "SHA256:qqq", "203.0.113.9:1", 104), 0);
+	assert_int_equal(store_session_set_bytes(st, 2, INT64_C(5000000000)), 0);
+	assert_string_equal(sessions(st, false).text,
+	    "1/user/alice/SHA256:aaa/192.0.2.1:5000/100/0/0;"
+	    "2/device/pi.acme/SHA256:ppp/198.51.100.2:6000/101/5000000000/0;"
+	    "3/user/bob/SHA256:bbb/[2001:db8::1]:22/103/0/0;"
+	    "4/device/pi.beta/SHA256:qqq/203.0.113.9:1/104/0/0;"
+	    "7/user/alice/SHA256:aab/192.0.2.1:5001/102/0/0;");
+
+	/* the CLI kicks on its own connection; outpostd's sees it */
+	assert_int_equal(store_open(fx->state, &cli), 0);
+	int64_t before = store_change_counter(st);
+	assert_int_equal(store_session_kick(cli, "7", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_not_equal(store_change_counter(st), before);
+	assert_string_equal(sessions(st, true).text,
+	    "7/user/alice/SHA256:aab/192.0.2.1:5001/102/0/1;");
+	/* a user name kicks every session of that user (and no device named alike) */
+	assert_int_equal(store_session_kick(cli, "ALICE", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_session_kick(cli, "pi", &n), ERR_NOTFOUND);
+	assert_int_equal(store_session_kick(cli, "bob.acme", &n), ERR_NOTFOUND);
+	assert_int_equal(store_session_kick(cli, "Pi.Acme", &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(sessions(st, true).text,
+	    "1/user/alice/SHA256:aaa/192.0.2.1:5000/100/0/1;"
+	    "2/device/pi.acme/SHA256:ppp/198.51.100.2:6000/101/5000000000/1;"
+	    "7/user/alice/SHA256:aab/192.0.2.1:5001/102/0/1;");
+	store_close(cli);
+
+	/* outpostd ends them and deletes the rows */
+	assert_int_equal(store_session_del(st, 1), 0);
+	assert_int_equal(store_session_del(st, 1), ERR_NOTFOUND);
+	assert_int_equal(store_session_del(st, 7), 0);
+	assert_int_equal(store_session_del(st, 2), 0);
+	assert_int_equal(sessions(st, true).n, 0);
+	assert_int_equal(sessions(st, false).n, 2);
+	assert_int_equal(store_session_clear(st), 0);
+	assert_int_equal(sessions(st, false).n, 0);
+	assert_int_equal(store_session_clear(st), 0);
+	/* ids are outpostd's serials: they may be reused after a restart */
+	assert_int_equal(store_session_add(st, 1, "user", "bob", "", "", 200), 0);
+}
+
+/* A stop from the callback ends the walk; callbacks may re-enter the store. */
+static int
+session_stop_cb(void *arg, const struct store_session *ss)
+{
+	struct store *st = arg;
+
+	assert_int_equal(store_session_set_bytes(st, ss->id, 42), 0);
+	return 9;
+}
+
+static void
+test_sessions_callbacks(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(store_session_add(fx->st, 1, "user", "bob", "", "", 1), 0);
+	assert_int_equal(store_session_add(fx->st, 2, "user", "bob", "", "", 1), 0);
+	assert_int_equal(store_session_list(fx->st, session_stop_cb, fx->st), 9);
+	assert_string_equal(sessions(fx->st, false).text, "1/user/bob///1/42/0;2/user/bob///1/0/0;");
+}
+
+/* A version-1 database (before sessions) is migrated on open, its data kept. */
+static void
+test_migration_1_to_2(void **state)
+{
+	struct fixture *fx = *state;
+	char path[700];
+	sqlite3 *db;
+
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	store_close(fx->st);
+	fx->st = NULL;
+	snprintf(path, sizeof(path), "%s/outpost.db", fx->state);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE sessions; PRAGMA user_version = 1;",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(fx->state, &fx->st), 0);
+	assert_int_equal(store_fleet_get(fx->st, "acme", NULL), 0);
+	assert_int_equal(store_session_add(fx->st, 1, "user", "bob", "", "", 1), 0);
+	assert_int_equal(sessions(fx->st, false).n, 1);
+}
+
+static void
+test_may_reach(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct pubkey extra;
+	char path[600];
+
+	populate(st);
+	int64_t alice = user_id(st, "alice", 3), bob = user_id(st, "bob", 4);
+	int64_t pi_acme = device_id(st, "pi", "acme"), pi_beta = device_id(st, "pi", "beta");
+	int64_t pi2 = device_id(st, "pi2", "acme");
+
+	/* hostile ids first */
+	assert_int_equal(store_user_may_reach(st, 0, pi_acme), ERR_NOTFOUND);
+	assert_int_equal(store_user_may_reach(st, -1, pi_acme), ERR_NOTFOUND);
+	assert_int_equal(store_user_may_reach(st, alice, 0), ERR_NOTFOUND);
+	assert_int_equal(store_user_may_reach(st, alice, INT64_MAX), ERR_NOTFOUND);
+	assert_int_equal(store_user_may_reach(st, INT64_MIN, INT64_MIN), ERR_NOTFOUND);
+
+	assert_int_equal(store_user_may_reach(st, alice, pi_acme), 0);
+	assert_int_equal(store_user_may_reach(st, alice, pi2), 0);
+	assert_int_equal(store_user_may_reach(st, alice, pi_beta), ERR_NOTFOUND);	/* expired */
+	assert_int_equal(store_user_may_reach(st, bob, pi_beta), 0);
+	/* revoking, an expiry in the past, removing the device or the user */
+	assert_int_equal(store_revoke(st, "alice", "acme"), 0);
+	assert_int_equal(store_user_may_reach(st, alice, pi_acme), ERR_NOTFOUND);
+	assert_int_equal(store_grant(st, "bob", "beta", timefmt_now() - 1), 0);
+	assert_int_equal(store_user_may_reach(st, bob, pi_beta), ERR_NOTFOUND);
+	assert_int_equal(store_user_may_reach(st, bob, pi_acme), 0);
+	assert_int_equal(store_device_rm(st, "pi", "acme"), 0);
+	assert_int_equal(store_user_may_reach(st, bob, pi_acme), ERR_NOTFOUND);
+	assert_int_equal(store_user_may_reach(st, bob, pi2), 0);
+	assert_int_equal(store_user_rm(st, "bob"), 0);
+	assert_int_equal(store_user_may_reach(st, bob, pi2), ERR_NOTFOUND);
+	/* an admin reaches every device without grants */
+	snprintf(path, sizeof(path), "%s/k0.pub", keydir);
+	assert_int_equal(store_device_rm(st, "pi2", "acme"), 0);	/* frees key 0 */
+	assert_int_equal(pubkey_read_file(path, &extra), 0);
+	assert_int_equal(store_user_add(st, "root", true, &extra), 0);
+	int64_t root = user_id(st, "root", 0);
+	assert_int_equal(store_user_may_reach(st, root, pi_beta), 0);
+	assert_int_equal(store_user_may_reach(st, root, pi2), ERR_NOTFOUND);	/* gone */
+	pubkey_clear(&extra);
+}
+
 int
 main(void)
 {
@@ -699,6 +927,11 @@ main(void)
 		T(test_liveness),
 		T(test_change_counter),
 		T(test_callbacks),
+		T(test_sessions_hostile),
+		T(test_sessions),
+		T(test_sessions_callbacks),
+		T(test_migration_1_to_2),
+		T(test_may_reach),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
