@@ -8,6 +8,10 @@
   itpeer.py send PORT            connect to 127.0.0.1:PORT, copy stdin to the
                                  socket (then half-close) and the socket to
                                  stdout, both at once
+  itpeer.py junk PORT CASE       one hostile pre-authentication client (see
+                                 JUNK); exits 0 once the server closed or the
+                                 case is done
+  itpeer.py hold PORT N SECONDS  hold N half-open pre-banner connections
   itpeer.py audit FILE EVENT [KEY=VALUE]...
                                  count audit.log lines of EVENT whose members
                                  equal the given values (numbers compare as text)
@@ -17,8 +21,10 @@
 import json
 import os
 import socket
+import struct
 import sys
 import threading
+import time
 
 
 def handle(conn, mode):
@@ -89,6 +95,85 @@ def send(port):
     t.join(timeout=5)
 
 
+def ssh_packet(payload, pad=4):
+    """An unencrypted SSH binary packet (RFC 4253 6) around payload."""
+    pad = 8 - ((5 + len(payload)) % 8)
+    if pad < 4:
+        pad += 8
+    return struct.pack(">IB", 1 + len(payload) + pad, pad) + payload + os.urandom(pad)
+
+
+def name_list(s):
+    return struct.pack(">I", len(s)) + s
+
+
+def kexinit(lists=None):
+    lists = lists or [b"curve25519-sha256", b"ssh-ed25519", b"aes128-ctr", b"aes128-ctr",
+                      b"hmac-sha2-256", b"hmac-sha2-256", b"none", b"none", b"", b""]
+    return bytes([20]) + os.urandom(16) + b"".join(name_list(x) for x in lists) + b"\0" + b"\0\0\0\0"
+
+
+BANNER = b"SSH-2.0-OpenSSH_9.2p1 itpeer\r\n"
+
+# name -> list of byte strings sent one after the other (None = pause 0.2 s)
+JUNK = {
+    "connect-close": [],
+    "random": [os.urandom(65536)],
+    "banner-only": [BANNER],
+    "banner-random": [BANNER, os.urandom(65536)],
+    "nul-banner": [b"SSH-2.0-\0\0\0evil\r\n"],
+    "ssh1-banner": [b"SSH-1.5-old\r\n"],
+    "long-banner": [b"SSH-2.0-" + b"A" * (1 << 20)],
+    "pre-banner-lines": [b"hello\r\n" * 5000],
+    "huge-length": [BANNER, struct.pack(">IB", 0xFFFFFFFF, 4) + os.urandom(64)],
+    "zero-length": [BANNER, struct.pack(">IB", 0, 0) * 16],
+    "truncated-packet": [BANNER, struct.pack(">IB", 35000, 4) + os.urandom(1000)],
+    "truncated-kexinit": [BANNER, ssh_packet(kexinit())[:40]],
+    "kexinit-huge-namelist": [BANNER, ssh_packet(bytes([20]) + os.urandom(16) + struct.pack(">I", 0x7FFFFFFF) + b"x" * 100)],
+    "kexinit-no-common": [BANNER, ssh_packet(kexinit([b"nope"] * 10))],
+    "kexinit-then-close": [BANNER, ssh_packet(kexinit())],
+    "kexinit-twice": [BANNER, ssh_packet(kexinit()), ssh_packet(kexinit())],
+    "service-before-kex": [BANNER, ssh_packet(bytes([5]) + name_list(b"ssh-userauth"))],
+    "userauth-before-kex": [BANNER, ssh_packet(bytes([50]) + name_list(b"root") + name_list(b"ssh-connection") + name_list(b"none"))],
+    "channel-open-before-kex": [BANNER, ssh_packet(bytes([90]) + name_list(b"direct-tcpip") + b"\0\0\0\0" * 3)],
+    "slow-banner": [b"SSH-2.0-", None, b"slow", None, b"\r\n"],
+}
+
+
+def junk(port, case):
+    s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+    try:
+        for chunk in JUNK[case]:
+            if chunk is None:
+                time.sleep(0.2)
+                continue
+            s.sendall(chunk)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(10)
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        s.close()
+
+
+def hold(port, n, secs):
+    """Opens n connections that send half a banner and then nothing."""
+    socks = []
+    for _ in range(int(n)):
+        try:
+            c = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+            c.sendall(b"SSH-2.0-")
+            socks.append(c)
+        except OSError:
+            pass
+    print(len(socks), flush=True)
+    time.sleep(float(secs))
+    for c in socks:
+        c.close()
+
+
 def audit_records(path):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -129,7 +214,13 @@ def audit_check(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 4 and sys.argv[1] == "audit":
+    if len(sys.argv) == 3 and sys.argv[1] == "junk-cases":
+        print(" ".join(JUNK))
+    elif len(sys.argv) == 5 and sys.argv[1] == "hold":
+        hold(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 4 and sys.argv[1] == "junk":
+        junk(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "audit":
         audit_count(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif len(sys.argv) == 3 and sys.argv[1] == "audit-check":
         audit_check(sys.argv[2])

@@ -729,6 +729,10 @@ expect_output() {
 expect_refusal() {
 	local desc=$1 re=$2 i rc shown=0 tries=${REFUSE_TRIES:-5} t0
 	shift 2
+	if [ "$1" = dev_ssh ]; then	# timeout(1) runs programs, not functions
+		shift
+		set -- ssh -F "$(client_config "${CLIENT:-alice}")" -J jump "$@"
+	fi
 	for ((i = 1; i <= tries; i++)); do
 		t0=$(now_ms)
 		timeout 30 "$@" >"$T/refusal.out" 2>"$T/refusal.err"
