@@ -49,6 +49,20 @@ add_target(struct cmd_call *c, const struct cmd_opts *o, struct name_target *t)
 	return cmd_label(c, "fleet", o->fleets[0], t->fleet);
 }
 
+/* Starts the admin record naming the device (and its key when adding). */
+static void
+audit_device(struct cmd_call *c, const struct name_target *t, const char *key_fp)
+{
+	char target[LIM_TARGET + 1];
+	struct jbuf *b = cmd_audit_begin(c);
+
+	snprintf(target, sizeof(target), "%s.%s", t->name, t->fleet);
+	jbuf_member_str(b, "device", target);
+	jbuf_member_str(b, "fleet", t->fleet);
+	if (key_fp != NULL)
+		jbuf_member_str(b, "key_fp", key_fp);
+}
+
 static int
 device_add(struct cmd_call *c, int argc, char **argv)
 {
@@ -64,10 +78,14 @@ device_add(struct cmd_call *c, int argc, char **argv)
 		return cmd_usage(c, "missing --key");
 	if ((r = cmd_read_key(c, o.key, &key)) != 0)
 		goto out;
-	if ((r = store_device_add(c->ctx->st, t.name, t.fleet, &key)) != 0) {
-		r = cmd_store_fail(c, r);
+	r = store_device_add(c->ctx->st, t.name, t.fleet, &key);
+	audit_device(c, &t, key.fp);
+	if (r != 0) {
+		r = cmd_audit_failed(c, r);
 		goto out;
 	}
+	if ((r = cmd_audit_ok(c)) != 0)
+		goto out;
 	fprintf(c->ctx->out, "device %s.%s added: key %s\n", t.name, t.fleet, key.fp);
 out:
 	pubkey_clear(&key);
@@ -84,8 +102,12 @@ device_rm(struct cmd_call *c, int argc, char **argv)
 	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
 	    (r = qualified(c, o.pos[0], &t)) != 0)
 		return r;
-	if ((r = store_device_rm(c->ctx->st, t.name, t.fleet)) != 0)
-		return cmd_store_fail(c, r);
+	r = store_device_rm(c->ctx->st, t.name, t.fleet);
+	audit_device(c, &t, NULL);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
 	fprintf(c->ctx->out, "device %s.%s removed\n", t.name, t.fleet);
 	return CMD_OK;
 }
@@ -102,10 +124,10 @@ device_ls(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry device_subs[] = {
-	{ "add", "NAME --fleet F --key FILE", device_add, false, NULL },
-	{ "ls", "[--json]", device_ls, true, NULL },
-	{ "rm", "NAME.FLEET", device_rm, false, NULL },
-	{ NULL, NULL, NULL, false, NULL },
+	{ "add", "NAME --fleet F --key FILE", device_add, false, NULL, true },
+	{ "ls", "[--json]", device_ls, false, NULL, false },
+	{ "rm", "NAME.FLEET", device_rm, false, NULL, true },
+	{ NULL, NULL, NULL, false, NULL, false },
 };
 
-const struct cmd_entry cmd_device_entry = { "device", NULL, NULL, false, device_subs };
+const struct cmd_entry cmd_device_entry = { "device", NULL, NULL, false, device_subs, false };

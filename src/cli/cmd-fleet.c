@@ -15,8 +15,12 @@ fleet_add(struct cmd_call *c, int argc, char **argv)
 	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
 	    (r = cmd_label(c, "fleet", o.pos[0], fleet)) != 0)
 		return r;
-	if ((r = store_fleet_add(c->ctx->st, fleet)) != 0)
-		return cmd_store_fail(c, r);
+	r = store_fleet_add(c->ctx->st, fleet);
+	jbuf_member_str(cmd_audit_begin(c), "fleet", fleet);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
 	fprintf(c->ctx->out, "fleet %s added\n", fleet);
 	return CMD_OK;
 }
@@ -31,8 +35,12 @@ fleet_rm(struct cmd_call *c, int argc, char **argv)
 	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
 	    (r = cmd_label(c, "fleet", o.pos[0], fleet)) != 0)
 		return r;
-	if ((r = store_fleet_rm(c->ctx->st, fleet)) != 0)
-		return cmd_store_fail(c, r);
+	r = store_fleet_rm(c->ctx->st, fleet);
+	jbuf_member_str(cmd_audit_begin(c), "fleet", fleet);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
 	fprintf(c->ctx->out, "fleet %s removed\n", fleet);
 	return CMD_OK;
 }
@@ -81,10 +89,10 @@ fleet_ls(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry fleet_subs[] = {
-	{ "add", "NAME", fleet_add, false, NULL },
-	{ "ls", "[--json]", fleet_ls, false, NULL },
-	{ "rm", "NAME", fleet_rm, false, NULL },
-	{ NULL, NULL, NULL, false, NULL },
+	{ "add", "NAME", fleet_add, false, NULL, true },
+	{ "ls", "[--json]", fleet_ls, false, NULL, false },
+	{ "rm", "NAME", fleet_rm, false, NULL, true },
+	{ NULL, NULL, NULL, false, NULL, false },
 };
 
-const struct cmd_entry cmd_fleet_entry = { "fleet", NULL, NULL, false, fleet_subs };
+const struct cmd_entry cmd_fleet_entry = { "fleet", NULL, NULL, false, fleet_subs, false };

@@ -3,6 +3,7 @@
 #define OUTPOST_CMD_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli/cmd.h"
@@ -15,6 +16,9 @@ struct cmd_call {
 	struct cmd_ctx *ctx;
 	char what[32];		/* "fleet add" */
 	const char *usage;	/* "NAME": the arguments after what */
+	int argc;		/* the whole command, for the audit record */
+	char **argv;
+	struct jbuf *rec;	/* the admin record being built (cmd_audit_begin), or NULL */
 };
 
 /*
@@ -27,7 +31,8 @@ struct cmd_entry {
 	const char *usage;
 	int (*exec)(struct cmd_call *c, int argc, char **argv);
 	bool user_ok;
-	const struct cmd_entry *subs;
+	const struct cmd_entry *subs;	/* a family; if exec is set too, the family word alone runs exec */
+	bool changes;		/* an administrative change: audited, refused without ctx->audit */
 };
 
 extern const struct cmd_entry cmd_fleet_entry;
@@ -37,6 +42,9 @@ extern const struct cmd_entry cmd_user_revoke_entry;
 extern const struct cmd_entry cmd_user_whoami_entry;
 extern const struct cmd_entry cmd_device_entry;
 extern const struct cmd_entry cmd_ls_entry;
+extern const struct cmd_entry cmd_audit_entry;
+extern const struct cmd_entry cmd_who_entry;
+extern const struct cmd_entry cmd_kick_entry;
 
 /* Options a command accepts, as a bit set for cmd_parse. */
 enum {
@@ -45,6 +53,9 @@ enum {
 	OPT_ADMIN = 1 << 2,	/* --admin */
 	OPT_FOR = 1 << 3,	/* --for DURATION */
 	OPT_JSON = 1 << 4,	/* --json */
+	OPT_SINCE = 1 << 5,	/* --since T */
+	OPT_USER = 1 << 6,	/* --user U */
+	OPT_DEVICE = 1 << 7,	/* --device D */
 };
 
 #define CMD_MAX_POS	8
@@ -56,6 +67,9 @@ struct cmd_opts {
 	const char *fleets[CMD_MAX_FLEETS];
 	int nfleets;
 	const char *dur;
+	const char *since;
+	const char *user;
+	const char *device;
 	bool admin;
 	bool json;
 	const char *pos[CMD_MAX_POS];
@@ -101,6 +115,20 @@ void cmd_json_item(struct cmd_json *js);
 int cmd_json_end(struct cmd_call *c, struct cmd_json *js);
 /* Appends a member whose value is a comma-separated list, as a JSON array of strings. */
 void cmd_json_csv(struct jbuf *j, const char *key, const char *csv);
+
+/*
+ * Administrative changes: cmd_audit_begin starts the "admin" record (actor,
+ * command) and returns it for the object's names; cmd_audit_ok finishes it
+ * with "result":"ok" and writes it, returning 0, or CMD_FAIL after saying
+ * that the change was made but could not be recorded; cmd_audit_failed
+ * records "result":"failed" with the store's reason for r, prints that
+ * reason like cmd_store_fail, and returns CMD_FAIL.
+ */
+struct jbuf *cmd_audit_begin(struct cmd_call *c);
+int cmd_audit_ok(struct cmd_call *c);
+int cmd_audit_failed(struct cmd_call *c, int r);
+/* The actor of an admin record: the remote user, or "local:<unix user>". */
+void cmd_actor(const struct cmd_ctx *ctx, char *dst, size_t len);
 
 /* Prints the devices the caller may reach, as `ls` and `device ls` do. */
 int cmd_ls_devices(struct cmd_call *c, bool json);

@@ -78,4 +78,4 @@ ls_exec(struct cmd_call *c, int argc, char **argv)
 	return cmd_ls_devices(c, o.json);
 }
 
-const struct cmd_entry cmd_ls_entry = { "ls", "[--json]", ls_exec, true, NULL };
+const struct cmd_entry cmd_ls_entry = { "ls", "[--json]", ls_exec, true, NULL, false };

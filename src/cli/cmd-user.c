@@ -25,19 +25,36 @@ check_fleets(struct cmd_call *c, const struct cmd_opts *o, char (*fleets)[LIM_LA
 	return 0;
 }
 
-/* Grants the fleets to a new user; on failure removes the user again. */
+/* Grants the fleets to a new user; on failure records it, removes the user again. */
 static int
 grant_all(struct cmd_call *c, const char *user, char (*fleets)[LIM_LABEL + 1], int n)
 {
 	for (int i = 0; i < n; i++) {
 		int r = store_grant(c->ctx->st, user, fleets[i], 0);
 		if (r != 0) {
-			r = cmd_store_fail(c, r);
+			r = cmd_audit_failed(c, r);
 			store_user_rm(c->ctx->st, user);
 			return r;
 		}
 	}
 	return 0;
+}
+
+/* Starts the admin record for `user add`: the user, admin flag, key and fleets. */
+static void
+audit_user_add(struct cmd_call *c, const char *user, bool admin, const char *key_fp,
+    char (*fleets)[LIM_LABEL + 1], int n)
+{
+	struct jbuf *b = cmd_audit_begin(c), list;
+
+	jbuf_init(&list, LIM_EXEC_CMD);
+	for (int i = 0; i < n; i++)
+		jbuf_addf(&list, "%s%s", i ? "," : "", fleets[i]);
+	jbuf_member_str(b, "user", user);
+	jbuf_member_bool(b, "admin", admin);
+	jbuf_member_str(b, "key_fp", key_fp);
+	jbuf_member_str(b, "fleets", list.data != NULL ? list.data : "");
+	jbuf_free(&list);
 }
 
 static int
@@ -56,11 +73,13 @@ user_add(struct cmd_call *c, int argc, char **argv)
 		return cmd_usage(c, "missing --key");
 	if ((r = check_fleets(c, &o, fleets)) != 0 || (r = cmd_read_key(c, o.key, &key)) != 0)
 		goto out;
-	if ((r = store_user_add(c->ctx->st, user, o.admin, &key)) != 0) {
-		r = cmd_store_fail(c, r);
+	r = store_user_add(c->ctx->st, user, o.admin, &key);
+	audit_user_add(c, user, o.admin, key.fp, fleets, o.nfleets);
+	if (r != 0) {
+		r = cmd_audit_failed(c, r);
 		goto out;
 	}
-	if ((r = grant_all(c, user, fleets, o.nfleets)) != 0)
+	if ((r = grant_all(c, user, fleets, o.nfleets)) != 0 || (r = cmd_audit_ok(c)) != 0)
 		goto out;
 	fprintf(c->ctx->out, "user %s added: key %s%s", user, key.fp, o.admin ? ", admin" : "");
 	for (int i = 0; i < o.nfleets; i++)
@@ -81,8 +100,12 @@ user_rm(struct cmd_call *c, int argc, char **argv)
 	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
 	    (r = cmd_label(c, "user", o.pos[0], user)) != 0)
 		return r;
-	if ((r = store_user_rm(c->ctx->st, user)) != 0)
-		return cmd_store_fail(c, r);
+	r = store_user_rm(c->ctx->st, user);
+	jbuf_member_str(cmd_audit_begin(c), "user", user);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
 	fprintf(c->ctx->out, "user %s removed\n", user);
 	return CMD_OK;
 }
@@ -168,9 +191,16 @@ grant_exec(struct cmd_call *c, int argc, char **argv)
 	    (r = cmd_label(c, "fleet", o.pos[1], fleet)) != 0 ||
 	    (r = grant_expiry(c, o.dur, &expires)) != 0)
 		return r;
-	if ((r = store_grant(c->ctx->st, user, fleet, expires)) != 0)
-		return cmd_store_fail(c, r);
+	r = store_grant(c->ctx->st, user, fleet, expires);
 	timefmt_iso(expires, when, sizeof(when));
+	struct jbuf *b = cmd_audit_begin(c);
+	jbuf_member_str(b, "user", user);
+	jbuf_member_str(b, "fleet", fleet);
+	jbuf_member_str(b, "expires", when);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
 	fprintf(c->ctx->out, "user %s may reach fleet %s until %s\n", user, fleet,
 	    expires ? when : "revoked");
 	return CMD_OK;
@@ -187,8 +217,14 @@ revoke_exec(struct cmd_call *c, int argc, char **argv)
 	    (r = cmd_label(c, "user", o.pos[0], user)) != 0 ||
 	    (r = cmd_label(c, "fleet", o.pos[1], fleet)) != 0)
 		return r;
-	if ((r = store_revoke(c->ctx->st, user, fleet)) != 0)
-		return cmd_store_fail(c, r);
+	r = store_revoke(c->ctx->st, user, fleet);
+	struct jbuf *b = cmd_audit_begin(c);
+	jbuf_member_str(b, "user", user);
+	jbuf_member_str(b, "fleet", fleet);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
 	fprintf(c->ctx->out, "user %s may no longer reach fleet %s\n", user, fleet);
 	return CMD_OK;
 }
@@ -232,15 +268,17 @@ whoami_exec(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry user_subs[] = {
-	{ "add", "NAME --key FILE [--fleet F]... [--admin]", user_add, false, NULL },
-	{ "ls", "[--json]", user_ls, false, NULL },
-	{ "rm", "NAME", user_rm, false, NULL },
-	{ NULL, NULL, NULL, false, NULL },
+	{ "add", "NAME --key FILE [--fleet F]... [--admin]", user_add, false, NULL, true },
+	{ "ls", "[--json]", user_ls, false, NULL, false },
+	{ "rm", "NAME", user_rm, false, NULL, true },
+	{ NULL, NULL, NULL, false, NULL, false },
 };
 
-const struct cmd_entry cmd_user_entry = { "user", NULL, NULL, false, user_subs };
+const struct cmd_entry cmd_user_entry = { "user", NULL, NULL, false, user_subs, false };
 const struct cmd_entry cmd_user_grant_entry = {
-	"grant", "USER FLEET [--for DURATION]", grant_exec, false, NULL
+	"grant", "USER FLEET [--for DURATION]", grant_exec, false, NULL, true
 };
-const struct cmd_entry cmd_user_revoke_entry = { "revoke", "USER FLEET", revoke_exec, false, NULL };
-const struct cmd_entry cmd_user_whoami_entry = { "whoami", "[--json]", whoami_exec, true, NULL };
+const struct cmd_entry cmd_user_revoke_entry = {
+	"revoke", "USER FLEET", revoke_exec, false, NULL, true
+};
+const struct cmd_entry cmd_user_whoami_entry = { "whoami", "[--json]", whoami_exec, true, NULL, false };

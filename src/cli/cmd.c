@@ -1,11 +1,14 @@
 /* cmd.c: the command dispatch table, the exec command-line splitter, and helpers every command family shares. */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmd-int.h"
+#include "common/audit.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -14,7 +17,7 @@
 static int help_exec(struct cmd_call *c, int argc, char **argv);
 
 static const struct cmd_entry help_entry = {
-	"help", "", help_exec, true, NULL
+	"help", "", help_exec, true, NULL, false
 };
 
 /* Top-level commands, in the order help lists them. */
@@ -26,6 +29,9 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_user_grant_entry,
 	&cmd_user_revoke_entry,
 	&cmd_device_entry,
+	&cmd_who_entry,
+	&cmd_kick_entry,
+	&cmd_audit_entry,
 	&help_entry,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -147,6 +153,9 @@ static const struct opt_spec opt_specs[] = {
 	{ "admin", OPT_ADMIN, false },
 	{ "for", OPT_FOR, true },
 	{ "json", OPT_JSON, false },
+	{ "since", OPT_SINCE, true },
+	{ "user", OPT_USER, true },
+	{ "device", OPT_DEVICE, true },
 };
 
 static const struct opt_spec *
@@ -167,6 +176,9 @@ opt_store(struct cmd_call *c, const struct opt_spec *sp, const char *val, struct
 	switch (sp->bit) {
 	case OPT_KEY: slot = &o->key; break;
 	case OPT_FOR: slot = &o->dur; break;
+	case OPT_SINCE: slot = &o->since; break;
+	case OPT_USER: slot = &o->user; break;
+	case OPT_DEVICE: slot = &o->device; break;
 	case OPT_ADMIN: o->admin = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_FLEET:
@@ -337,6 +349,9 @@ find_leaf(struct cmd_call *c, const struct cmd_entry *top, int argc, char **argv
 	c->usage = top->usage != NULL ? top->usage : "";
 	if (top->subs == NULL)
 		return 0;
+	/* A family that runs by itself too (`audit [--json]`, `audit verify`). */
+	if (top->exec != NULL && (argc < 2 || find_sub(top, argv[1]) == NULL))
+		return 0;
 	sub_words(top, words, sizeof(words));
 	c->usage = words;
 	if (argc < 2)
@@ -351,7 +366,7 @@ find_leaf(struct cmd_call *c, const struct cmd_entry *top, int argc, char **argv
 int
 cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct cmd_call call = { .ctx = ctx, .what = "", .usage = "" };
+	struct cmd_call call = { .ctx = ctx, .what = "", .usage = "", .argc = argc, .argv = argv };
 	const struct cmd_entry *top, *leaf;
 	FILE *err = ctx->err != NULL ? ctx->err : stderr;
 	char b[64];
@@ -372,9 +387,100 @@ cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(err, "outpost: not permitted: %s needs an admin\n", call.what);
 		return CMD_FAIL;
 	}
+	if (leaf->changes && ctx->audit == NULL)
+		return cmd_fail(&call, "audit log unavailable; administrative changes are refused");
 	if (top != leaf)
 		return leaf->exec(&call, argc - 1, argv + 1);
 	return leaf->exec(&call, argc, argv);
+}
+
+/* ---- audit records of administrative changes ---- */
+
+void
+cmd_actor(const struct cmd_ctx *ctx, char *dst, size_t len)
+{
+	struct passwd *pw;
+
+	if (ctx->remote) {
+		snprintf(dst, len, "%s", ctx->user != NULL ? ctx->user : "?");
+		return;
+	}
+	if ((pw = getpwuid(geteuid())) != NULL && pw->pw_name != NULL)
+		snprintf(dst, len, "local:%s", pw->pw_name);
+	else
+		snprintf(dst, len, "local:uid%lu", (unsigned long)geteuid());
+}
+
+/* True if a word can be shown bare; otherwise it is single-quoted. */
+static bool
+plain_word(const char *w)
+{
+	if (w[0] == '\0')
+		return false;
+	for (; *w != '\0'; w++)
+		if (*w == ' ' || *w == '\t' || *w == '\'' || *w == '"')
+			return false;
+	return true;
+}
+
+/* The command's words, printable, quoted where needed, at most LIM_EXEC_CMD bytes. */
+static void
+command_text(const struct cmd_call *c, struct jbuf *out)
+{
+	char word[LIM_EXEC_CMD + 1];
+
+	for (int i = 0; i < c->argc && c->argv[i] != NULL; i++) {
+		log_printable(word, sizeof(word), c->argv[i], strnlen(c->argv[i], LIM_EXEC_CMD));
+		bool q = !plain_word(word);
+		jbuf_addf(out, "%s%s%s%s", i ? " " : "", q ? "'" : "", word, q ? "'" : "");
+	}
+}
+
+struct jbuf *
+cmd_audit_begin(struct cmd_call *c)
+{
+	char actor[LIM_LABEL + 64];
+	struct jbuf cmd;
+
+	cmd_actor(c->ctx, actor, sizeof(actor));
+	jbuf_init(&cmd, LIM_EXEC_CMD);
+	command_text(c, &cmd);
+	c->rec = audit_begin(c->ctx->audit, "admin");
+	jbuf_member_str(c->rec, "actor", actor);
+	jbuf_member_str(c->rec, "command", cmd.failed ? "(too long)" : cmd.data ? cmd.data : "");
+	jbuf_free(&cmd);
+	return c->rec;
+}
+
+int
+cmd_audit_ok(struct cmd_call *c)
+{
+	int r;
+
+	if (c->rec == NULL)
+		cmd_audit_begin(c);
+	jbuf_member_str(c->rec, "result", "ok");
+	c->rec = NULL;
+	if ((r = audit_commit(c->ctx->audit)) == 0)
+		return 0;
+	return cmd_fail(c, "the change was made, but its audit record could not be written (%s); "
+	    "check the audit log", err_str(r));
+}
+
+int
+cmd_audit_failed(struct cmd_call *c, int r)
+{
+	const char *m = store_errmsg(c->ctx->st);
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", (m != NULL && m[0] != '\0') ? m : err_str(r));
+	if (c->rec == NULL)
+		cmd_audit_begin(c);
+	jbuf_member_str(c->rec, "result", "failed");
+	jbuf_member_str(c->rec, "error", why);
+	c->rec = NULL;
+	audit_commit(c->ctx->audit);
+	return cmd_fail(c, "%s", why);
 }
 
 /* ---- help ---- */
@@ -397,11 +503,10 @@ help_exec(struct cmd_call *c, int argc, char **argv)
 	    " (outpost [-d STATE_DIR] <command>)");
 	for (size_t i = 0; i < NCMDS; i++) {
 		const struct cmd_entry *top = cmd_table[i];
-		if (top->subs == NULL) {
-			if (ctx->admin || top->user_ok)
-				help_line(ctx->out, "", top);
+		if (top->exec != NULL && (ctx->admin || top->user_ok))
+			help_line(ctx->out, "", top);
+		if (top->subs == NULL)
 			continue;
-		}
 		snprintf(prefix, sizeof(prefix), "%s ", top->name);
 		for (const struct cmd_entry *e = top->subs; e->name != NULL; e++)
 			if (ctx->admin || e->user_ok)

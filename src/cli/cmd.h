@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 struct store;
+struct audit;
 
 struct cmd_ctx {
 	struct store *st;
@@ -22,6 +23,15 @@ struct cmd_ctx {
 	int64_t user_id;	/* remote caller's user id; 0 for the local operator */
 	const char *user;	/* remote caller's user name; NULL locally */
 	const char *server_addr;	/* jump host name/addr for ssh-config, may be NULL */
+	/*
+	 * Where administrative changes are recorded (one "admin" record each,
+	 * written before success is printed). Not owned. NULL: every
+	 * administrative change is refused with "audit log unavailable".
+	 */
+	struct audit *audit;
+	/* The state directory, for `audit` and `audit verify` (they read
+	 * <state_dir>/audit.log). Not owned; NULL makes them fail. */
+	const char *state_dir;
 };
 
 /* Exit statuses, as `outpost` returns them and exec requests report them. */

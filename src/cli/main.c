@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "common/audit.h"
 #include "common/err.h"
 #include "store/store.h"
 
@@ -63,6 +64,7 @@ main(int argc, char **argv)
 {
 	const char *state_dir = getenv("OUTPOST_STATE");
 	struct store *st = NULL;
+	struct audit *audit = NULL;
 	char why[512];
 	int status, first, r;
 
@@ -76,11 +78,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "outpost: cannot open state: %s\n", why[0] ? why : err_str(r));
 		return CMD_FAIL;
 	}
+	/* Administrative changes are recorded here; without it they are refused. */
+	if (st != NULL && (r = audit_open(state_dir, &audit)) != 0)
+		fprintf(stderr, "outpost: warning: cannot open %s/" AUDIT_LOG_NAME ": %s; "
+		    "administrative changes are refused\n", state_dir, err_str(r));
 	struct cmd_ctx ctx = {
 		.st = st, .in = stdin, .out = stdout, .err = stderr,
 		.remote = false, .admin = true, .user_id = 0, .user = NULL,
+		.audit = audit, .state_dir = state_dir,
 	};
 	status = cmd_run(&ctx, argc - first, argv + first);
+	audit_close(audit);
 	store_close(st);
 	if (fflush(stdout) != 0 && status == CMD_OK)
 		status = CMD_FAIL;

@@ -4,7 +4,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+
 #include "cli/cmd.h"
+#include "common/audit.h"
 #include "common/err.h"
 #include "common/limits.h"
 #include "store/store.h"
@@ -146,12 +150,47 @@ test_wants_stdin(void **state)
 
 /* ---- commands against a store ---- */
 
+/* Size of a file, or -1. */
+static long
+tu_file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* Lines in s. */
+static int
+tu_count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; s != NULL && *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* "local:<unix user>", as the command layer names the local operator. */
+static const char *
+local_actor(void)
+{
+	static char buf[300];
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(buf, sizeof(buf), "local:%s", pw != NULL ? pw->pw_name : "?");
+	return buf;
+}
+
+
 static char *keydir;
 static char key_line[3][1024];
 static char key_fp[3][128];
 
 struct fixture {
 	char *dir;
+	char state[600];
+	char log[640];
+	struct audit *audit;
 	struct store *st;
 	struct cmd_ctx ctx;
 	char *out, *err;
@@ -191,14 +230,15 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	char path[600];
 
 	if (fx == NULL || (fx->dir = tu_mkdtemp()) == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/state", fx->dir);
-	if (store_open(path, &fx->st) != 0)
+	snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
+	snprintf(fx->log, sizeof(fx->log), "%s/audit.log", fx->state);
+	if (store_open(fx->state, &fx->st) != 0 || audit_open(fx->state, &fx->audit) != 0)
 		return -1;
-	fx->ctx = (struct cmd_ctx){ .st = fx->st, .admin = true };
+	fx->ctx = (struct cmd_ctx){ .st = fx->st, .admin = true, .audit = fx->audit,
+	    .state_dir = fx->state };
 	*state = fx;
 	return 0;
 }
@@ -209,6 +249,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 
 	store_close(fx->st);
+	audit_close(fx->audit);
 	tu_rmrf(fx->dir);
 	free(fx->dir);
 	free(fx->out);
@@ -461,32 +502,33 @@ test_remote_users(void **state)
 	/* a non-admin sees only her fleets, in both listings */
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "ls"), CMD_OK);
 	assert_string_equal(fx->out, "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234\n");
-	assert_int_equal(run_as(fx, true, false, alice, NULL, "device ls"), CMD_OK);
-	assert_string_equal(fx->out, "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234\n");
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "whoami"), CMD_OK);
 	assert_non_null(strstr(fx->out, "alice  user  acme  SHA256:"));
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "whoami --json"), CMD_OK);
 	assert_non_null(strstr(fx->out, "{\"name\":\"alice\",\"admin\":false,\"fleets\":[\"acme\"]"));
 
 	/* admin commands are refused, naming the command */
-	static const char *const refused[] = {
-		"fleet add x", "fleet ls", "fleet rm acme", "user add x --key -", "user ls",
-		"user rm alice", "grant alice beta", "revoke alice acme", "device add x --fleet acme --key -",
-		"device rm pi-hq.acme",
+	static const char *const refused[][2] = {
+		{ "fleet add x", "fleet add" }, { "fleet ls", "fleet ls" },
+		{ "fleet rm acme", "fleet rm" }, { "user add x --key -", "user add" },
+		{ "user ls", "user ls" }, { "user rm alice", "user rm" },
+		{ "grant alice beta", "grant" }, { "revoke alice acme", "revoke" },
+		{ "device add x --fleet acme --key -", "device add" },
+		{ "device rm pi-hq.acme", "device rm" }, { "device ls", "device ls" },
+		{ "device ls --json", "device ls" }, { "who", "who" }, { "who --json", "who" },
+		{ "kick alice", "kick" }, { "kick 1", "kick" }, { "audit", "audit" },
+		{ "audit --json", "audit" }, { "audit --user alice", "audit" },
+		{ "audit verify", "audit verify" },
 	};
+	long before = tu_file_size(fx->log);
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		assert_int_equal(run_as(fx, true, false, alice, key_line[0], refused[i]), CMD_FAIL);
-		char want[100], what[40];
-		snprintf(what, sizeof(what), "%s", refused[i]);
-		char *sp = strchr(what, ' ');
-		if (strncmp(what, "grant", 5) == 0 || strncmp(what, "revoke", 6) == 0)
-			*sp = '\0';
-		else if (strchr(sp + 1, ' ') != NULL)
-			*strchr(sp + 1, ' ') = '\0';
-		snprintf(want, sizeof(want), "outpost: not permitted: %s needs an admin\n", what);
+		assert_int_equal(run_as(fx, true, false, alice, key_line[0], refused[i][0]), CMD_FAIL);
+		char want[100];
+		snprintf(want, sizeof(want), "outpost: not permitted: %s needs an admin\n", refused[i][1]);
 		assert_string_equal(fx->err, want);
 		assert_string_equal(fx->out, "");
 	}
+	assert_int_equal(tu_file_size(fx->log), before);	/* refusals change nothing */
 	/* and nothing changed */
 	assert_int_equal(run(fx, "grant alice beta"), CMD_OK);
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "ls"), CMD_OK);
@@ -495,10 +537,8 @@ test_remote_users(void **state)
 
 	/* help lists only what she may run */
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "help"), CMD_OK);
-	assert_non_null(strstr(fx->out, "  ls [--json]\n"));
-	assert_non_null(strstr(fx->out, "  device ls [--json]\n"));
-	assert_null(strstr(fx->out, "fleet add"));
-	assert_null(strstr(fx->out, "user add"));
+	assert_string_equal(fx->out, "commands (ssh -p PORT HOST <command>):\n"
+	    "  ls [--json]\n  whoami [--json]\n  help\n");
 
 	/* a remote admin may not make the server read its files */
 	assert_int_equal(run_as(fx, true, true, alice, NULL, "user add bob --key /etc/passwd"), CMD_USAGE);
@@ -513,6 +553,445 @@ test_remote_users(void **state)
 	assert_int_equal(run_as(fx, true, true, alice, kl, "user add bob --key -"), CMD_OK);
 	assert_int_equal(run_as(fx, true, true, alice, NULL, "help"), CMD_OK);
 	assert_non_null(strstr(fx->out, "  fleet add NAME\n"));
+}
+
+/* ---- audit records of administrative changes ---- */
+
+struct recs {
+	char lines[64][2048];
+	int n;
+};
+
+/* Every record in the log, checked to verify, with prev removed for comparison. */
+static void
+read_recs(struct fixture *fx, struct recs *r)
+{
+	struct audit_verify_result res;
+	char *text = tu_slurp(fx->log), *p = text;
+
+	assert_int_equal(audit_verify(fx->log, &res), 0);
+	r->n = 0;
+	while (p != NULL && *p != '\0') {
+		char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		char *pv = strstr(p, ",\"prev\":\"");
+		assert_non_null(pv);
+		assert_true(r->n < 64);
+		/* drop the timestamp too: {"ts":"...","event":... -> {"event":... */
+		char *ev = strstr(p, "\"event\":");
+		assert_non_null(ev);
+		snprintf(r->lines[r->n++], sizeof(r->lines[0]), "{%.*s}", (int)(pv - ev), ev);
+		p = nl + 1;
+	}
+	free(text);
+}
+
+/* Expects the n-th (0-based) record to be exactly want, where ACTOR stands for the actor. */
+static void
+expect_rec(struct recs *r, int i, const char *actor, const char *want_fmt)
+{
+	char want[2048];
+
+	assert_true(i < r->n);
+	snprintf(want, sizeof(want), want_fmt, actor);
+	if (strcmp(r->lines[i], want) != 0)
+		fail_msg("record %d is\n%s\nwanted\n%s", i, r->lines[i], want);
+}
+
+static void
+test_admin_records(void **state)
+{
+	struct fixture *fx = *state;
+	struct recs r;
+	char line[800], want[1200];
+	const char *me = local_actor();
+
+	expect(fx, "fleet add ACME", CMD_OK, "fleet acme added\n", "");
+	expect(fx, "fleet add acme", CMD_FAIL, "", NULL);
+	snprintf(line, sizeof(line), "user add alice --key '%s' --fleet acme", keyfile(0));
+	expect(fx, line, CMD_OK, NULL, "");
+	expect(fx, "grant alice acme --for 2h", CMD_OK, NULL, "");
+	expect(fx, "grant alice nope", CMD_FAIL, "", NULL);
+	expect(fx, "revoke alice acme", CMD_OK, NULL, "");
+	snprintf(line, sizeof(line), "device add pi --fleet acme --key '%s'", keyfile(1));
+	expect(fx, line, CMD_OK, NULL, "");
+	expect(fx, "device rm pi.acme", CMD_OK, NULL, "");
+	expect(fx, "user rm alice", CMD_OK, NULL, "");
+	expect(fx, "fleet rm acme", CMD_OK, NULL, "");
+	expect(fx, "fleet rm acme", CMD_FAIL, "", NULL);
+	/* usage errors and read-only commands leave no record */
+	expect(fx, "fleet add 'bad name'", CMD_USAGE, "", NULL);
+	expect(fx, "fleet ls", CMD_OK, NULL, "");
+	expect(fx, "user ls --json", CMD_OK, NULL, "");
+
+	read_recs(fx, &r);
+	assert_int_equal(r.n, 11);
+	expect_rec(&r, 0, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"fleet add ACME\","
+	    "\"fleet\":\"acme\",\"result\":\"ok\"}");
+	expect_rec(&r, 1, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"fleet add acme\","
+	    "\"fleet\":\"acme\",\"result\":\"failed\",\"error\":\"fleet acme already exists\"}");
+	snprintf(want, sizeof(want), "{\"event\":\"admin\",\"actor\":\"%%s\",\"command\":\"user add alice "
+	    "--key %s --fleet acme\",\"user\":\"alice\",\"admin\":false,\"key_fp\":\"%s\","
+	    "\"fleets\":\"acme\",\"result\":\"ok\"}", keyfile(0), key_fp[0]);
+	expect_rec(&r, 2, me, want);
+	assert_non_null(strstr(r.lines[3], "\"command\":\"grant alice acme --for 2h\",\"user\":\"alice\","
+	    "\"fleet\":\"acme\",\"expires\":\"20"));
+	assert_non_null(strstr(r.lines[3], "Z\",\"result\":\"ok\"}"));
+	expect_rec(&r, 4, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"grant alice nope\","
+	    "\"user\":\"alice\",\"fleet\":\"nope\",\"expires\":\"never\",\"result\":\"failed\","
+	    "\"error\":\"no fleet named nope\"}");
+	expect_rec(&r, 5, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"revoke alice acme\","
+	    "\"user\":\"alice\",\"fleet\":\"acme\",\"result\":\"ok\"}");
+	snprintf(want, sizeof(want), "{\"event\":\"admin\",\"actor\":\"%%s\",\"command\":\"device add pi "
+	    "--fleet acme --key %s\",\"device\":\"pi.acme\",\"fleet\":\"acme\",\"key_fp\":\"%s\","
+	    "\"result\":\"ok\"}", keyfile(1), key_fp[1]);
+	expect_rec(&r, 6, me, want);
+	expect_rec(&r, 7, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"device rm pi.acme\","
+	    "\"device\":\"pi.acme\",\"fleet\":\"acme\",\"result\":\"ok\"}");
+	expect_rec(&r, 8, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"user rm alice\","
+	    "\"user\":\"alice\",\"result\":\"ok\"}");
+	expect_rec(&r, 9, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"fleet rm acme\","
+	    "\"fleet\":\"acme\",\"result\":\"ok\"}");
+	expect_rec(&r, 10, me, "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"fleet rm acme\","
+	    "\"fleet\":\"acme\",\"result\":\"failed\",\"error\":\"no fleet named acme\"}");
+}
+
+/* Runs an argv as given (bytes the splitter would refuse), locally as the operator. */
+static int
+run_argv(struct fixture *fx, int argc, char **argv)
+{
+	size_t ol, el;
+
+	free(fx->out);
+	free(fx->err);
+	fx->ctx.remote = false;
+	fx->ctx.admin = true;
+	fx->ctx.in = NULL;
+	fx->ctx.out = open_memstream(&fx->out, &ol);
+	fx->ctx.err = open_memstream(&fx->err, &el);
+	int r = cmd_run(&fx->ctx, argc, argv);
+	fclose(fx->ctx.out);
+	fclose(fx->ctx.err);
+	return r;
+}
+
+/* A remote admin is the actor; words are recorded printable and quoted where needed. */
+static void
+test_admin_records_remote(void **state)
+{
+	struct fixture *fx = *state;
+	struct recs r;
+	char *argv[] = { "fleet", "add", "x\x1b[2J\n\"y", NULL };
+
+	fx->ctx.user = "root-admin";
+	assert_int_equal(run_as(fx, true, true, 99, NULL, "fleet add 'Acme'"), CMD_OK);
+	assert_int_equal(run_as(fx, true, true, 99, key_line[2], "user add bob --key - --admin"), CMD_OK);
+	assert_int_equal(run_as(fx, true, true, 99, NULL, "grant bob acme"), CMD_OK);
+	/* a local argv with control bytes fails as a usage error, unrecorded */
+	assert_int_equal(run_argv(fx, 3, argv), CMD_USAGE);
+	read_recs(fx, &r);
+	assert_int_equal(r.n, 3);
+	expect_rec(&r, 0, "root-admin", "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"fleet add Acme\","
+	    "\"fleet\":\"acme\",\"result\":\"ok\"}");
+	assert_non_null(strstr(r.lines[1], "\"actor\":\"root-admin\",\"command\":\"user add bob --key - "
+	    "--admin\",\"user\":\"bob\",\"admin\":true,"));
+	expect_rec(&r, 2, "root-admin", "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"grant bob acme\","
+	    "\"user\":\"bob\",\"fleet\":\"acme\",\"expires\":\"never\",\"result\":\"ok\"}");
+	/* words with spaces, quotes or control bytes are recorded escaped and quoted */
+	assert_int_equal(store_session_add(fx->st, 5, "user", "bob", "", "", 1), 0);
+	char *argv2[] = { "kick", "BOB", "--", NULL };
+	assert_int_equal(run_argv(fx, 3, argv2), CMD_OK);
+	char *argv3[] = { "kick", "--", "x y'\x01", NULL };
+	assert_int_equal(run_argv(fx, 3, argv3), CMD_USAGE);
+	char *argv4[] = { "kick", "", NULL };
+	assert_int_equal(run_argv(fx, 2, argv4), CMD_USAGE);
+	char *argv5[] = { "kick", "--", "bob", NULL };
+	assert_int_equal(run_argv(fx, 3, argv5), CMD_OK);
+	char *argv6[] = { "kick", "'bob'", NULL };
+	assert_int_equal(run_argv(fx, 2, argv6), CMD_USAGE);
+	read_recs(fx, &r);
+	assert_int_equal(r.n, 5);
+	expect_rec(&r, 3, local_actor(), "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":"
+	    "\"kick BOB --\",\"target\":\"BOB\",\"sessions\":1,\"result\":\"ok\"}");
+	expect_rec(&r, 4, local_actor(), "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":"
+	    "\"kick -- bob\",\"target\":\"bob\",\"sessions\":1,\"result\":\"ok\"}");
+
+	/* a key file whose path holds a space and a control byte */
+	char path[800], cmdtext[900], *key = tu_slurp(keyfile(1));
+	snprintf(path, sizeof(path), "%s/my keys\x01.pub", fx->dir);
+	FILE *fp = fopen(path, "w");
+	fputs(key, fp);
+	fclose(fp);
+	free(key);
+	char *argv7[] = { "device", "add", "cam", "--fleet", "acme", "--key", path, NULL };
+	assert_int_equal(run_argv(fx, 7, argv7), CMD_OK);
+	read_recs(fx, &r);
+	assert_int_equal(r.n, 6);
+	snprintf(cmdtext, sizeof(cmdtext), "\"command\":\"device add cam --fleet acme --key '%s/my "
+	    "keys\\\\x01.pub'\",", fx->dir);
+	if (strstr(r.lines[5], cmdtext) == NULL)
+		fail_msg("%s lacks %s", r.lines[5], cmdtext);
+}
+
+/* Without an audit log, every administrative change is refused and nothing changes. */
+static void
+test_audit_unavailable(void **state)
+{
+	struct fixture *fx = *state;
+	char line[800];
+
+	expect(fx, "fleet add acme", CMD_OK, NULL, "");
+	fx->ctx.audit = NULL;
+	static const char *const changes[][2] = {
+		{ "fleet add beta", "fleet add" }, { "fleet rm acme", "fleet rm" },
+		{ "user add bob --key -", "user add" }, { "user rm bob", "user rm" },
+		{ "grant bob acme", "grant" }, { "revoke bob acme", "revoke" },
+		{ "device add pi --fleet acme --key -", "device add" }, { "device rm pi.acme", "device rm" },
+		{ "kick bob", "kick" }, { "kick 1", "kick" },
+	};
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		assert_int_equal(run_as(fx, false, true, 0, key_line[0], changes[i][0]), CMD_FAIL);
+		snprintf(line, sizeof(line), "outpost: %s: audit log unavailable; administrative "
+		    "changes are refused\n", changes[i][1]);
+		assert_string_equal(fx->err, line);
+		assert_string_equal(fx->out, "");
+	}
+	expect(fx, "fleet ls", CMD_OK, "acme  0 devices\n", "");
+	expect(fx, "user ls", CMD_OK, "", "");
+	expect(fx, "who", CMD_OK, "", "");
+	/* queries need the state directory, not the handle */
+	expect(fx, "audit verify", CMD_OK, "audit log OK: 1 record\n", "");
+	fx->ctx.state_dir = NULL;
+	expect(fx, "audit verify", CMD_FAIL, "", "outpost: audit verify: audit log unavailable\n");
+	expect(fx, "audit", CMD_FAIL, "", "outpost: audit: audit log unavailable\n");
+}
+
+/* The audit write fails after the change: success is never printed. */
+static void
+test_audit_write_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct audit *full;
+	char dir[700], link[760];
+
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	snprintf(dir, sizeof(dir), "%s/full", fx->dir);
+	snprintf(link, sizeof(link), "%s/audit.log", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(symlink("/dev/full", link), 0);
+	assert_int_equal(audit_open(dir, &full), 0);
+	fx->ctx.audit = full;
+	expect(fx, "fleet add acme", CMD_FAIL, "", NULL);
+	assert_non_null(strstr(fx->err, "outpost: fleet add: the change was made, but its audit record "
+	    "could not be written"));
+	audit_close(full);
+	fx->ctx.audit = fx->audit;
+	expect(fx, "fleet ls", CMD_OK, "acme  0 devices\n", "");
+}
+
+/* ---- who and kick ---- */
+
+static void
+test_who_kick(void **state)
+{
+	struct fixture *fx = *state;
+	struct recs r;
+
+	expect(fx, "who", CMD_OK, "", "");
+	expect(fx, "who --json", CMD_OK, "[]\n", "");
+	expect(fx, "who extra", CMD_USAGE, "", NULL);
+	assert_int_equal(store_session_add(fx->st, 3, "user", "alice", "SHA256:abc", "192.0.2.1:5000",
+	    1795255200), 0);
+	assert_int_equal(store_session_add(fx->st, 4, "device", "pi.acme", "SHA256:def",
+	    "[2001:db8::1]:22", 1795255201), 0);
+	assert_int_equal(store_session_add(fx->st, 9, "user", "alice", "", "", 1795255202), 0);
+	assert_int_equal(store_session_set_bytes(fx->st, 4, 123456789), 0);
+	expect(fx, "who", CMD_OK,
+	    "3  user  alice  SHA256:abc  192.0.2.1:5000  2026-11-21T10:00:00Z  0\n"
+	    "4  device  pi.acme  SHA256:def  [2001:db8::1]:22  2026-11-21T10:00:01Z  123456789\n"
+	    "9  user  alice  -  -  2026-11-21T10:00:02Z  0\n", "");
+	expect(fx, "who --json", CMD_OK,
+	    "[{\"id\":3,\"kind\":\"user\",\"principal\":\"alice\",\"key_fp\":\"SHA256:abc\","
+	    "\"src\":\"192.0.2.1:5000\",\"since\":\"2026-11-21T10:00:00Z\",\"bytes\":0,\"kicked\":false},"
+	    "{\"id\":4,\"kind\":\"device\",\"principal\":\"pi.acme\",\"key_fp\":\"SHA256:def\","
+	    "\"src\":\"[2001:db8::1]:22\",\"since\":\"2026-11-21T10:00:01Z\",\"bytes\":123456789,"
+	    "\"kicked\":false},"
+	    "{\"id\":9,\"kind\":\"user\",\"principal\":\"alice\",\"key_fp\":null,\"src\":null,"
+	    "\"since\":\"2026-11-21T10:00:02Z\",\"bytes\":0,\"kicked\":false}]\n", "");
+
+	/* hostile and unknown targets first */
+	expect(fx, "kick", CMD_USAGE, "", NULL);
+	expect(fx, "kick 'a b'", CMD_USAGE, "",
+	    "outpost: kick: 'a b' is not a session id, a user name or NAME.FLEET "
+	    "(usage: kick SESSION|NAME.FLEET|USER)\n");
+	expect(fx, "kick -1", CMD_USAGE, "", NULL);
+	expect(fx, "kick -- -1", CMD_USAGE, "", NULL);
+	expect(fx, "kick a.b.c", CMD_USAGE, "", NULL);
+	expect(fx, "kick 5", CMD_FAIL, "", "outpost: kick: no live session 5\n");
+	expect(fx, "kick bob", CMD_FAIL, "", "outpost: kick: no live session of bob\n");
+	expect(fx, "kick pi", CMD_FAIL, "", "outpost: kick: no live session of pi\n");
+	expect(fx, "kick pi.beta", CMD_FAIL, "", "outpost: kick: no live session of pi.beta\n");
+
+	expect(fx, "kick 3", CMD_OK, "kicked 1 session\n", "");
+	expect(fx, "kick ALICE", CMD_OK, "kicked 2 sessions\n", "");
+	expect(fx, "kick Pi.Acme", CMD_OK, "kicked 1 session\n", "");
+	expect(fx, "who", CMD_OK, NULL, "");
+	assert_non_null(strstr(fx->out, "123456789  kicked\n"));
+	expect(fx, "who --json", CMD_OK, NULL, "");
+	assert_null(strstr(fx->out, "\"kicked\":false"));
+
+	read_recs(fx, &r);
+	assert_int_equal(r.n, 7);
+	expect_rec(&r, 0, local_actor(), "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"kick 5\","
+	    "\"target\":\"5\",\"sessions\":0,\"result\":\"failed\",\"error\":\"no live session 5\"}");
+	expect_rec(&r, 4, local_actor(), "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"kick 3\","
+	    "\"target\":\"3\",\"sessions\":1,\"result\":\"ok\"}");
+	expect_rec(&r, 5, local_actor(), "{\"event\":\"admin\",\"actor\":\"%s\",\"command\":\"kick ALICE\","
+	    "\"target\":\"ALICE\",\"sessions\":2,\"result\":\"ok\"}");
+}
+
+/* ---- audit queries ---- */
+
+/* Writes a chained log from record bodies given without prev ("{...}" minus the closing brace). */
+static void
+write_chain(const char *path, const char *const *bodies, int n, const char *extra_tail)
+{
+	char prev[AUDIT_HASH_HEX + 1], line[4096];
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	memset(prev, '0', AUDIT_HASH_HEX);
+	prev[AUDIT_HASH_HEX] = '\0';
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(line, sizeof(line), "%s,\"prev\":\"%s\"}", bodies[i], prev);
+		fprintf(fp, "%s\n", line);
+		audit_hash_hex(line, (size_t)len, prev);
+	}
+	if (extra_tail != NULL)
+		fputs(extra_tail, fp);
+	fclose(fp);
+}
+
+static void
+test_audit_query(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bodies[] = {
+		"{\"ts\":\"2026-11-20T09:00:00.000Z\",\"event\":\"auth\",\"session\":1,\"kind\":\"user\","
+		    "\"user\":\"alice\",\"key_fp\":\"SHA256:a\",\"src\":\"192.0.2.1:1\",\"result\":\"ok\"",
+		"{\"ts\":\"2026-11-21T10:00:00.000Z\",\"event\":\"connect\",\"session\":1,\"user\":\"alice\","
+		    "\"device\":\"pi.acme\",\"port\":22,\"result\":\"ok\"",
+		"{\"ts\":\"2026-11-21T10:30:00.500Z\",\"event\":\"connect\",\"session\":2,\"user\":\"bob\","
+		    "\"device\":\"PI.beta\",\"port\":22,\"result\":\"refused\",\"reason\":\"not permitted\"",
+		"{\"ts\":\"2026-11-21T11:00:00.000Z\",\"event\":\"admin\",\"actor\":\"local:root\","
+		    "\"command\":\"user rm bob\",\"user\":\"bob\",\"result\":\"ok\"",
+		"{\"ts\":\"2026-11-21T12:00:00.000Z\",\"event\":\"register\",\"session\":3,\"kind\":\"device\","
+		    "\"device\":\"pi2.acme\",\"port\":22,\"weird\":\"a b=\\\"c\\u0000\\u001b\",\"n\":[1,2],"
+		    "\"z\":null",
+	};
+
+	write_chain(fx->log, bodies, 5, "not json\n{\"torn");
+	expect(fx, "audit verify", CMD_FAIL, "",
+	    "outpost: audit verify: line 6: not a complete JSON record (not a JSON object) "
+	    "(5 records before it chain correctly)\n");
+	/* hostile options first */
+	expect(fx, "audit --since yesterday", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since 2026-11-21T10:00:00", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since 2026-13-01", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since 2026-11-21T25:00:00Z", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since ' 2026-11-21'", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since 2026-11-21x", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since 0", CMD_USAGE, "", NULL);
+	expect(fx, "audit --since -1h", CMD_USAGE, "", NULL);
+	expect(fx, "audit --device a.b.c", CMD_USAGE, "", NULL);
+	expect(fx, "audit --device ''", CMD_USAGE, "", NULL);
+	expect(fx, "audit --user", CMD_USAGE, "", NULL);
+	expect(fx, "audit extra", CMD_USAGE, "", NULL);
+	expect(fx, "audit --json --json", CMD_OK, NULL, "");	/* a flag twice is harmless */
+
+	/* all records, text: ts, event, then the other keys sorted, prev left out */
+	expect(fx, "audit", CMD_OK,
+	    "2026-11-20T09:00:00.000Z  auth  key_fp=SHA256:a kind=user result=ok session=1 src=192.0.2.1:1 user=alice\n"
+	    "2026-11-21T10:00:00.000Z  connect  device=pi.acme port=22 result=ok session=1 user=alice\n"
+	    "2026-11-21T10:30:00.500Z  connect  device=PI.beta port=22 reason=\"not permitted\" result=refused session=2 user=bob\n"
+	    "2026-11-21T11:00:00.000Z  admin  actor=local:root command=\"user rm bob\" result=ok user=bob\n"
+	    "2026-11-21T12:00:00.000Z  register  device=pi2.acme kind=device n=[1,2] port=22 session=3 weird=\"a b=\\\"c\\\\x00\\\\x1b\" z=null\n",
+	    "");
+	/* --since as a time (inclusive) and as a duration ago */
+	expect(fx, "audit --since 2026-11-21T10:30:00Z", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 3);
+	assert_true(strncmp(fx->out, "2026-11-21T10:30:00.500Z  connect", 33) == 0);
+	expect(fx, "audit --since 2026-11-21", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 4);
+	expect(fx, "audit --since 2026-11-21T10:30:00.600Z", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 2);
+	expect(fx, "audit --since 1h", CMD_OK, "", "");	/* these records are all older */
+	expect(fx, "audit --since 5000w", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 5);
+	/* --user matches user, actor and ssh_user; case-insensitive names */
+	expect(fx, "audit --user ALICE", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 2);
+	expect(fx, "audit --user bob", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 2);
+	expect(fx, "audit --user local:root", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 1);
+	expect(fx, "audit --user nobody", CMD_OK, "", "");
+	/* --device: NAME.FLEET exactly, a bare NAME in any fleet */
+	expect(fx, "audit --device pi.acme", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 1);
+	expect(fx, "audit --device pi", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 2);
+	expect(fx, "audit --device Pi.Beta --user bob --since 2026-11-21", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 1);
+	expect(fx, "audit --device pi --user alice --since 2026-11-21T10:00:01Z", CMD_OK, "", "");
+	/* --json: the records themselves, prev included, as one array */
+	expect(fx, "audit --json", CMD_OK, NULL, "");
+	assert_true(tu_json_valid(fx->out, strlen(fx->out)));
+	assert_int_equal(fx->out[0], '[');
+	assert_non_null(strstr(fx->out, "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"}"));
+	assert_non_null(strstr(fx->out, "\"weird\":\"a b=\\\"c\\u0000\\u001b\""));
+	assert_null(strstr(fx->out, "torn"));
+	assert_null(strstr(fx->out, "not json"));
+	expect(fx, "audit --json --user nobody", CMD_OK, "[]\n", "");
+	expect(fx, "audit --json --device pi.acme", CMD_OK, NULL, "");
+	assert_true(tu_json_valid(fx->out, strlen(fx->out)));
+	assert_int_equal(strncmp(fx->out, "[{\"ts\":\"2026-11-21T10:00:00.000Z\",\"event\":\"connect\"", 51), 0);
+	/* a missing log */
+	unlink(fx->log);
+	expect(fx, "audit", CMD_FAIL, "", NULL);
+	assert_non_null(strstr(fx->err, "outpost: audit: cannot read "));
+	expect(fx, "audit verify", CMD_FAIL, "", NULL);
+	assert_non_null(strstr(fx->err, "cannot read"));
+}
+
+/* Commands append through the handle and verify reads back the same chain. */
+static void
+test_audit_verify_cmd(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "audit verify", CMD_OK, "audit log OK: 0 records\n", "");
+	expect(fx, "audit verify --json", CMD_USAGE, "", NULL);
+	expect(fx, "audit verify now", CMD_USAGE, "", NULL);
+	expect(fx, "fleet add acme", CMD_OK, NULL, "");
+	expect(fx, "fleet add beta", CMD_OK, NULL, "");
+	expect(fx, "fleet rm beta", CMD_OK, NULL, "");
+	expect(fx, "audit verify", CMD_OK, "audit log OK: 3 records\n", "");
+	/* delete the middle record */
+	char *text = tu_slurp(fx->log);
+	char *l2 = strchr(text, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+	memmove(l2, l3, strlen(l3) + 1);
+	FILE *fp = fopen(fx->log, "w");
+	fputs(text, fp);
+	fclose(fp);
+	free(text);
+	expect(fx, "audit verify", CMD_FAIL, "",
+	    "outpost: audit verify: line 2: prev does not match line 1 (1 record before it chain correctly)\n");
+	/* the same through the text query: the records are still readable */
+	expect(fx, "audit", CMD_OK, NULL, "");
+	assert_int_equal(tu_count_lines(fx->out), 2);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -530,6 +1009,13 @@ main(void)
 		T(test_fleet_commands),
 		T(test_user_commands),
 		T(test_device_commands),
+		T(test_admin_records),
+		T(test_admin_records_remote),
+		T(test_audit_unavailable),
+		T(test_audit_write_fails),
+		T(test_who_kick),
+		T(test_audit_query),
+		T(test_audit_verify_cmd),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
