@@ -99,8 +99,10 @@ exec_run(struct chan *h)
 			.st = c->srv->st, .in = in, .out = out, .err = err,
 			.remote = true, .admin = c->who.admin,
 			.user_id = c->who.id, .user = c->who.name,
+			.audit = c->srv->audit, .state_dir = c->srv->cfg->state_dir,
 		};
 		h->exit_status = cmd_run(&ctx, h->argc, h->argv);
+		c->srv->recheck_now = true;
 		take_stream(out, &obuf, &olen, &h->out);
 		take_stream(err, &ebuf, &elen, &h->errout);
 	}

@@ -119,6 +119,10 @@ route_unref(struct server *srv, struct route *rt)
 		jbuf_member_str(b, "src", rt->src);
 		jbuf_member_str(b, "device", rt->device);
 		jbuf_member_int(b, "port", rt->port);
+		char start[32];
+		timefmt_iso(rt->started_wall, start, sizeof(start));
+		jbuf_member_str(b, "start", start);
+		jbuf_member_str(b, "result", "ok");
 		jbuf_member_int(b, "bytes_up", (int64_t)rt->up);
 		jbuf_member_int(b, "bytes_down", (int64_t)rt->down);
 		jbuf_member_int(b, "bytes", (int64_t)(rt->up + rt->down));
@@ -382,6 +386,8 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 		}
 		src->pending = (uint32_t)r >= src->pending ? 0 : src->pending - (uint32_t)r;
 		*counter += (uint64_t)r;
+		src->conn->bytes += (uint64_t)r;
+		dst->conn->bytes += (uint64_t)r;
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
 		moved = true;
 		if (write_or_spill(dst, buf, (size_t)r) != 0) {
@@ -440,6 +446,7 @@ open_step(struct chan *cl, struct chan *dv)
 	dv->opening = false;
 	rt->opened = true;
 	rt->started_ms = cl->srv->now_ms;
+	rt->started_wall = timefmt_now();
 	audit_connect(cl->conn, rt->device, (int)rt->port, "ok", NULL);
 	log_info("%s (%s) -> %s:%u connected", rt->user, rt->src, rt->device, rt->port);
 	return true;
@@ -561,6 +568,7 @@ route_new(struct conn *c, struct conn *dc, const char *qualified, int64_t dev_id
 	snprintf(rt->device, sizeof(rt->device), "%s", qualified);
 	snprintf(rt->device_bind, sizeof(rt->device_bind), "%s", svc->bind_addr);
 	rt->device_id = dev_id;
+	rt->user_id = c->who.id;
 	rt->port = port;
 	snprintf(rt->user, sizeof(rt->user), "%s", c->who.name);
 	snprintf(rt->user_fp, sizeof(rt->user_fp), "%s", c->who.key_fp);
@@ -636,4 +644,20 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 	dv->opening = true;
 	dv->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
 	srv->work = true;
+}
+
+/* Ends an open route whose user may no longer reach its device (revoked, expired, removed). */
+void
+route_recheck(struct chan *cl)
+{
+	struct route *rt = cl->route;
+
+	if (cl->dead || cl->kind != CHAN_CLIENT || rt == NULL)
+		return;
+	if (store_user_may_reach(cl->srv->st, rt->user_id, rt->device_id) != ERR_NOTFOUND)
+		return;
+	log_info("%s -> %s:%u: access revoked: closing", rt->user, rt->device, rt->port);
+	chan_kill(cl);
+	if (cl->peer != NULL)
+		chan_kill(cl->peer);
 }

@@ -20,6 +20,7 @@
 #define MAX_EVENTS 256
 #define ACCEPTS_PER_TURN 64
 #define TICK_MS 1000
+#define BYTES_SAVE_MS 5000
 
 static int
 watch_add(struct server *srv, struct watch *w, uint32_t events)
@@ -155,6 +156,7 @@ server_init(struct server *srv, struct config *cfg)
 		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
 	if ((r = audit_open(cfg->state_dir, &srv->audit)) != 0)
 		fatal("cannot open audit log in %s: %s", cfg->state_dir, err_str(r));
+	audit_set_syslog(srv->audit, cfg->syslog);
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
@@ -163,6 +165,8 @@ server_init(struct server *srv, struct config *cfg)
 	open_listeners(srv);
 	open_signals(srv);
 	store_device_all_offline(srv->st, timefmt_now());
+	store_session_clear(srv->st);
+	srv->store_seen = store_change_counter(srv->st);
 	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
 	    cfg->state_dir);
 	return 0;
@@ -221,12 +225,50 @@ pump_and_reap(struct server *srv)
 	}
 }
 
+/* Writes changed byte counts of live sessions to the store, every few seconds. */
+static void
+save_bytes(struct server *srv)
+{
+	if (srv->now_ms < srv->next_bytes_ms)
+		return;
+	srv->next_bytes_ms = srv->now_ms + BYTES_SAVE_MS;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+		if (!c->authed || c->dead || c->bytes == c->bytes_saved)
+			continue;
+		store_session_set_bytes(srv->st, (int64_t)c->id, (int64_t)c->bytes);
+		c->bytes_saved = c->bytes;
+	}
+}
+
+/*
+ * Access control for live sessions: when the store changed (CLI or remote
+ * admin), re-check every session's key and act on kicks; every tick, re-check
+ * open routes, since grants expire without any write.
+ */
+static void
+recheck(struct server *srv)
+{
+	int64_t seen = store_change_counter(srv->st);
+
+	if (seen != srv->store_seen || srv->recheck_now) {
+		srv->store_seen = seen;
+		srv->recheck_now = false;
+		for (struct conn *c = srv->conns; c != NULL; c = c->next)
+			session_recheck(c);
+		session_kick_marked(srv);
+	}
+	for (struct chan *h = srv->chans; h != NULL; h = h->next)
+		route_recheck(h);
+}
+
 static void
 tick(struct server *srv)
 {
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		if (!c->dead)
 			session_tick(c);
+	recheck(srv);
+	save_bytes(srv);
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
 

@@ -58,6 +58,9 @@ struct conn {
 	int auth_failures;
 	char auth_user[LIM_PEER_STRING];	/* SSH user name the peer sent, printable */
 	struct store_principal who;	/* after authentication */
+	struct pubkey key;		/* the key it authenticated with, for re-checks */
+	uint64_t bytes;			/* routed through this session */
+	uint64_t bytes_saved;		/* as last written to the store */
 	struct service services[LIM_SERVICES];
 	int nservices;
 	int nchans;
@@ -103,8 +106,10 @@ struct chan {
 
 struct route {
 	int64_t started_ms;
+	int64_t started_wall;		/* UNIX time the route opened */
 	uint64_t up, down;		/* bytes client->device, device->client */
 	int64_t device_id;
+	int64_t user_id;
 	char device[LIM_TARGET + 1];	/* name.fleet */
 	uint32_t port;
 	char user[LIM_LABEL + 1];
@@ -134,6 +139,9 @@ struct server {
 	size_t nconns;
 	int64_t now_ms;
 	int64_t next_tick_ms;
+	int64_t next_bytes_ms;		/* next write of session byte counts */
+	int64_t store_seen;		/* store_change_counter at the last re-check */
+	bool recheck_now;		/* a remote admin command may have changed access */
 	bool stopping;
 	bool work;			/* something progressed: poll again at once */
 	char host_fp[PUBKEY_FP_MAX];
@@ -152,6 +160,8 @@ void session_poll(struct conn *c);
 void session_kill(struct conn *c, const char *why);
 void session_reap(struct conn *c);
 void session_tick(struct conn *c);
+void session_recheck(struct conn *c);
+void session_kick_marked(struct server *srv);
 const struct service *session_find_service(const struct conn *c, uint32_t port);
 
 /* chan.c-ish helpers live in route.c */
@@ -162,6 +172,7 @@ bool chan_pump(struct chan *h);
 
 /* route.c */
 void route_direct_tcpip(struct conn *c, ssh_message m);
+void route_recheck(struct chan *cl);
 void route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Appends to out the identification line and an unencrypted SSH_MSG_DISCONNECT carrying reason. */

@@ -124,13 +124,21 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
 	c->who = who;
 	c->authed = true;
+	c->key = pk;
+	memset(&pk, 0, sizeof(pk));	/* owned by c now */
+	char pname[LIM_TARGET + 1];
+	principal_name(c, pname, sizeof(pname));
+	if (store_session_add(c->srv->st, (int64_t)c->id, kind_name(c), pname, c->key.fp,
+	    c->peer, timefmt_now()) != 0)
+		log_warn("store: cannot record session %llu: %s", (unsigned long long)c->id,
+		    store_errmsg(c->srv->st));
 	struct jbuf *b = audit_begin(c->srv->audit, "auth");
 	audit_principal(b, c);
 	jbuf_member_str(b, "result", "success");
 	jbuf_member_str(b, "ssh_user", c->auth_user);
 	audit_commit(c->srv->audit);
 	log_info("session %llu from %s: %s %s%s%s authenticated (%s)", (unsigned long long)c->id,
-	    c->peer, kind_name(c), who.name, who.fleet[0] ? "." : "", who.fleet, pk.fp);
+	    c->peer, kind_name(c), who.name, who.fleet[0] ? "." : "", who.fleet, c->key.fp);
 	/* A device goes online at once unless another session holds its name:
 	 * then it takes over only when it registers a service, so a stray
 	 * login with the device's key cannot knock the working tunnel out. */
@@ -374,7 +382,9 @@ session_offline(struct conn *c)
 	audit_principal(b, c);
 	jbuf_member_int(b, "duration_ms", dur);
 	jbuf_member_str(b, "reason", c->dead_reason);
+	jbuf_member_int(b, "bytes", (int64_t)c->bytes);
 	audit_commit(srv->audit);
+	store_session_del(srv->st, (int64_t)c->id);
 	log_info("session %llu (%s %s%s%s) from %s ended after %lld s: %s", (unsigned long long)c->id,
 	    kind_name(c), c->who.name, c->who.fleet[0] ? "." : "", c->who.fleet, c->peer,
 	    (long long)(dur / 1000), c->dead_reason);
@@ -404,6 +414,7 @@ session_reap(struct conn *c)
 	session_offline(c);
 	for (int i = 0; i < c->nservices; i++)
 		free(c->services[i].bind_addr);
+	pubkey_clear(&c->key);
 	if (c->in_event) {
 		server_unwatch(c);
 		ssh_event_remove_session(c->ev, c->s);
@@ -452,4 +463,48 @@ session_tick(struct conn *c)
 		c->ka_sent_ms = now;
 		server_touch(c);
 	}
+}
+
+/*
+ * After the store changed: is this session's key still bound to the same
+ * principal? A removed user, key or device ends its sessions at once.
+ */
+void
+session_recheck(struct conn *c)
+{
+	struct store_principal now;
+
+	if (!c->authed || c->dead)
+		return;
+	int r = store_principal_by_key(c->srv->st, &c->key, &now);
+	if (r == ERR_NOTFOUND || (r == 0 && (now.kind != c->who.kind || now.id != c->who.id))) {
+		log_info("session %llu (%s %s): key no longer bound: ending it",
+		    (unsigned long long)c->id, kind_name(c), c->who.name);
+		session_kill(c, "access removed");
+		return;
+	}
+	if (r == 0)
+		c->who.admin = now.admin;
+}
+
+static int
+kick_cb(void *arg, const struct store_session *ss)
+{
+	struct server *srv = arg;
+
+	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+		if ((int64_t)c->id != ss->id || c->dead)
+			continue;
+		log_info("session %llu (%s %s): kicked by an admin", (unsigned long long)c->id,
+		    kind_name(c), c->who.name);
+		session_kill(c, "ended by an administrator");
+	}
+	return 0;
+}
+
+/* Ends the sessions an admin kicked (`outpost kick`). */
+void
+session_kick_marked(struct server *srv)
+{
+	store_session_list_kicked(srv->st, kick_cb, srv);
 }
