@@ -22,7 +22,8 @@ devkey=$T/keys/dev-pi-b.globex
 # A device key trying direct-tcpip (ProxyCommand authenticating as the device).
 expect_refusal "device key direct-tcpip" 'not permitted' ssh -F "$CFG" \
 	-o "ProxyCommand=ssh -F $DEVCFG -i $devkey -p $JUMP_PORT -W %h:%p dev@127.0.0.1" root@pi-hq.acme true
-[ "$(audit_count connect from_device=pi-b result=refused)" -ge 1 ] || fail "device direct-tcpip not audited as refused"
+fp=$(ssh-keygen -lf "$devkey.pub" | awk '{print $2}')
+[ "$(audit_count connect key_fp="$fp" device=pi-hq.acme result=refused)" -ge 1 ] || fail "device direct-tcpip not audited as refused"
 
 # A device key asking for a command session.
 timeout 30 ssh -F "$DEVCFG" -i "$devkey" -p "$JUMP_PORT" dev@127.0.0.1 ls >"$T/out" 2>"$T/err"
