@@ -33,7 +33,10 @@ struct cmd_entry {
 	bool user_ok;
 	const struct cmd_entry *subs;	/* a family; if exec is set too, the family word alone runs exec */
 	bool changes;		/* an administrative change: audited, refused without ctx->audit */
+	unsigned roles;		/* CMD_FOR_* : roles besides users/admins that may run it */
 };
+#define CMD_FOR_DEVICE	(1u << 0)
+#define CMD_FOR_ENROLL	(1u << 1)
 
 extern const struct cmd_entry cmd_fleet_entry;
 extern const struct cmd_entry cmd_user_entry;
@@ -45,6 +48,11 @@ extern const struct cmd_entry cmd_ls_entry;
 extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_who_entry;
 extern const struct cmd_entry cmd_kick_entry;
+extern const struct cmd_entry cmd_token_entry;
+extern const struct cmd_entry cmd_enroll_entry;
+extern const struct cmd_entry cmd_report_entry;
+extern const struct cmd_entry cmd_known_hosts_entry;
+extern const struct cmd_entry cmd_ssh_config_entry;
 
 /* Options a command accepts, as a bit set for cmd_parse. */
 enum {
@@ -56,6 +64,9 @@ enum {
 	OPT_SINCE = 1 << 5,	/* --since T */
 	OPT_USER = 1 << 6,	/* --user U */
 	OPT_DEVICE = 1 << 7,	/* --device D */
+	OPT_USES = 1 << 8,	/* --uses N */
+	OPT_TTL = 1 << 9,	/* --ttl DURATION */
+	OPT_SERVER = 1 << 10,	/* --server ADDR:PORT */
 };
 
 #define CMD_MAX_POS	8
@@ -70,6 +81,9 @@ struct cmd_opts {
 	const char *since;
 	const char *user;
 	const char *device;
+	const char *uses;
+	const char *ttl;
+	const char *server;
 	bool admin;
 	bool json;
 	const char *pos[CMD_MAX_POS];

@@ -32,6 +32,11 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_who_entry,
 	&cmd_kick_entry,
 	&cmd_audit_entry,
+	&cmd_token_entry,
+	&cmd_enroll_entry,
+	&cmd_report_entry,
+	&cmd_known_hosts_entry,
+	&cmd_ssh_config_entry,
 	&help_entry,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -156,6 +161,9 @@ static const struct opt_spec opt_specs[] = {
 	{ "since", OPT_SINCE, true },
 	{ "user", OPT_USER, true },
 	{ "device", OPT_DEVICE, true },
+	{ "uses", OPT_USES, true },
+	{ "ttl", OPT_TTL, true },
+	{ "server", OPT_SERVER, true },
 };
 
 static const struct opt_spec *
@@ -179,6 +187,9 @@ opt_store(struct cmd_call *c, const struct opt_spec *sp, const char *val, struct
 	case OPT_SINCE: slot = &o->since; break;
 	case OPT_USER: slot = &o->user; break;
 	case OPT_DEVICE: slot = &o->device; break;
+	case OPT_USES: slot = &o->uses; break;
+	case OPT_TTL: slot = &o->ttl; break;
+	case OPT_SERVER: slot = &o->server; break;
 	case OPT_ADMIN: o->admin = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_FLEET:
@@ -363,6 +374,28 @@ find_leaf(struct cmd_call *c, const struct cmd_entry *top, int argc, char **argv
 	return 0;
 }
 
+/* Devices may run only what is marked for them, enrolling keys likewise. */
+static bool role_may_run(const struct cmd_ctx *ctx, const struct cmd_entry *leaf);
+
+/* What `help` shows the caller: what it may run, without other roles' commands. */
+static bool
+listed(const struct cmd_ctx *ctx, const struct cmd_entry *e)
+{
+	if (ctx->role == CMD_ROLE_DEVICE || ctx->role == CMD_ROLE_ENROLL)
+		return role_may_run(ctx, e);
+	return e->roles == 0 && (ctx->admin || e->user_ok);
+}
+
+static bool
+role_may_run(const struct cmd_ctx *ctx, const struct cmd_entry *leaf)
+{
+	switch (ctx->role) {
+	case CMD_ROLE_DEVICE: return (leaf->roles & CMD_FOR_DEVICE) != 0;
+	case CMD_ROLE_ENROLL: return (leaf->roles & CMD_FOR_ENROLL) != 0;
+	default: return true;
+	}
+}
+
 int
 cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -376,6 +409,16 @@ cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(err, "outpost: no command given; try 'help'\n");
 		return CMD_USAGE;
 	}
+	/* OpenSSH enrollment sends just "TOKEN NAME": `ssh enroll@jump TOKEN NAME`. */
+	char *enroll_argv[4] = { "enroll", NULL, NULL, NULL };
+	if (ctx->role == CMD_ROLE_ENROLL && argc <= 3 && strncmp(argv[0], "op1:", 4) == 0) {
+		for (int i = 0; i < argc; i++)
+			enroll_argv[i + 1] = argv[i];
+		argv = enroll_argv;
+		argc++;
+		call.argc = argc;
+		call.argv = argv;
+	}
 	if ((top = find_top(argv[0])) == NULL) {
 		fprintf(err, "outpost: unknown command '%s'; try 'help'\n",
 		    shown(argv[0], b, sizeof(b)));
@@ -383,7 +426,12 @@ cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if ((r = find_leaf(&call, top, argc, argv, &leaf)) != 0)
 		return r;
-	if (!ctx->admin && !leaf->user_ok) {
+	if (!role_may_run(ctx, leaf)) {
+		fprintf(err, "outpost: not permitted: %s is not available to %s\n", call.what,
+		    ctx->role == CMD_ROLE_DEVICE ? "devices" : "enrolling keys");
+		return CMD_FAIL;
+	}
+	if (ctx->role <= CMD_ROLE_USER && !ctx->admin && !leaf->user_ok) {
 		fprintf(err, "outpost: not permitted: %s needs an admin\n", call.what);
 		return CMD_FAIL;
 	}
@@ -503,13 +551,13 @@ help_exec(struct cmd_call *c, int argc, char **argv)
 	    " (outpost [-d STATE_DIR] <command>)");
 	for (size_t i = 0; i < NCMDS; i++) {
 		const struct cmd_entry *top = cmd_table[i];
-		if (top->exec != NULL && (ctx->admin || top->user_ok))
+		if (top->exec != NULL && listed(ctx, top))
 			help_line(ctx->out, "", top);
 		if (top->subs == NULL)
 			continue;
 		snprintf(prefix, sizeof(prefix), "%s ", top->name);
 		for (const struct cmd_entry *e = top->subs; e->name != NULL; e++)
-			if (ctx->admin || e->user_ok)
+			if (listed(ctx, e))
 				help_line(ctx->out, prefix, e);
 	}
 	return CMD_OK;

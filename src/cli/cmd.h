@@ -11,6 +11,15 @@
 #include <stdio.h>
 
 struct store;
+struct pubkey;
+
+/* Who is running a command, which decides what it may run. */
+enum cmd_role {
+	CMD_ROLE_LOCAL = 0,	/* the `outpost` program on the state directory */
+	CMD_ROLE_USER,		/* a technician or admin over SSH */
+	CMD_ROLE_DEVICE,	/* a device's session: only `report` */
+	CMD_ROLE_ENROLL		/* `enroll@jump` with a key not yet bound: only `enroll` */
+};
 struct audit;
 
 struct cmd_ctx {
@@ -22,7 +31,10 @@ struct cmd_ctx {
 	bool admin;		/* may run administrative commands */
 	int64_t user_id;	/* remote caller's user id; 0 for the local operator */
 	const char *user;	/* remote caller's user name; NULL locally */
-	const char *server_addr;	/* jump host name/addr for ssh-config, may be NULL */
+	const char *server_addr;	/* jump "host:port" for ssh-config and tokens, may be NULL */
+	enum cmd_role role;
+	const struct pubkey *key;	/* remote caller's key (enroll binds it); not owned */
+	int64_t device_id;		/* CMD_ROLE_DEVICE: the reporting device */
 	/*
 	 * Where administrative changes are recorded (one "admin" record each,
 	 * written before success is printed). Not owned. NULL: every

@@ -84,6 +84,7 @@ struct keyword {
 static int kw_listen(struct config *c, const char *v) { return config_add_listen(c, v, false); }
 static int kw_state(struct config *c, const char *v) { return set_str(&c->state_dir, v); }
 static int kw_hostkey(struct config *c, const char *v) { return set_str(&c->host_key, v); }
+static int kw_public(struct config *c, const char *v) { return set_str(&c->public_addr, v); }
 static int kw_ka_int(struct config *c, const char *v) { return parse_int(v, 1, 3600, &c->keepalive_interval); }
 static int kw_ka_max(struct config *c, const char *v) { return parse_int(v, 1, 100, &c->keepalive_count_max); }
 static int kw_grace(struct config *c, const char *v) { return parse_int(v, 1, 600, &c->login_grace_time); }
@@ -110,6 +111,7 @@ static const struct keyword keywords[] = {
 	{ "Listen", kw_listen },
 	{ "StateDir", kw_state },
 	{ "HostKey", kw_hostkey },
+	{ "PublicAddress", kw_public },
 	{ "KeepaliveInterval", kw_ka_int },
 	{ "KeepaliveCountMax", kw_ka_max },
 	{ "LoginGraceTime", kw_grace },
@@ -213,6 +215,8 @@ config_dump(const struct config *c, FILE *f)
 		fprintf(f, "HostKey %s/ssh_host_ed25519_key\n", c->state_dir);
 	for (int i = 0; i < c->nlisten; i++)
 		fprintf(f, "Listen %s\n", c->listen[i]);
+	if (c->public_addr != NULL)
+		fprintf(f, "PublicAddress %s\n", c->public_addr);
 	fprintf(f, "KeepaliveInterval %d\n", c->keepalive_interval);
 	fprintf(f, "KeepaliveCountMax %d\n", c->keepalive_count_max);
 	fprintf(f, "LoginGraceTime %d\n", c->login_grace_time);
@@ -228,6 +232,7 @@ config_free(struct config *c)
 		return;
 	free(c->state_dir);
 	free(c->host_key);
+	free(c->public_addr);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	memset(c, 0, sizeof(*c));

@@ -11,6 +11,7 @@
 struct config {
 	char *state_dir;			/* owned */
 	char *host_key;				/* owned; NULL = <state>/ssh_host_ed25519_key */
+	char *public_addr;			/* owned; NULL = <hostname>:<first listen port> */
 	char *listen[LIM_LISTEN];		/* owned "ADDR:PORT" strings */
 	int nlisten;
 	int keepalive_interval;			/* seconds of silence before a keepalive */

@@ -21,8 +21,8 @@
 int
 exec_session_open(struct conn *c, ssh_message m)
 {
-	if (c->who.kind != PRINCIPAL_USER || c->nchans >= LIM_CHANNELS)
-		return 1;
+	if (c->who.kind == PRINCIPAL_NONE || c->nchans >= LIM_CHANNELS)
+		return 1;	/* users run commands, devices `report`, enrolling keys `enroll` */
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
 	if (ch == NULL)
 		return 0;
@@ -76,6 +76,16 @@ take_stream(FILE *f, char **buf, size_t *len, struct jbuf *dst)
 	free(*buf);
 }
 
+static enum cmd_role
+exec_role(const struct conn *c)
+{
+	switch (c->who.kind) {
+	case PRINCIPAL_DEVICE: return CMD_ROLE_DEVICE;
+	case PRINCIPAL_ENROLL: return CMD_ROLE_ENROLL;
+	default: return CMD_ROLE_USER;
+	}
+}
+
 /* Runs h->argv now, with h->in as standard input. */
 static void
 exec_run(struct chan *h)
@@ -100,6 +110,8 @@ exec_run(struct chan *h)
 			.remote = true, .admin = c->who.admin,
 			.user_id = c->who.id, .user = c->who.name,
 			.audit = c->srv->audit, .state_dir = c->srv->cfg->state_dir,
+			.server_addr = c->srv->public_addr, .role = exec_role(c),
+			.key = &c->key, .device_id = c->who.kind == PRINCIPAL_DEVICE ? c->who.id : 0,
 		};
 		h->exit_status = cmd_run(&ctx, h->argc, h->argv);
 		c->srv->recheck_now = true;

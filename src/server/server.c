@@ -127,6 +127,22 @@ open_listeners(struct server *srv)
 	}
 }
 
+/* What tokens and ssh-config tell clients to dial. */
+static void
+set_public_addr(struct server *srv)
+{
+	char host[200] = "localhost", lhost[256], port[8] = "2222";
+
+	if (srv->cfg->public_addr != NULL) {
+		snprintf(srv->public_addr, sizeof(srv->public_addr), "%s", srv->cfg->public_addr);
+		return;
+	}
+	listener_parse(srv->cfg->listen[0], lhost, sizeof(lhost), port, sizeof(port));
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(srv->public_addr, sizeof(srv->public_addr), "%s:%s", host, port);
+}
+
 static void
 open_signals(struct server *srv)
 {
@@ -163,6 +179,7 @@ server_init(struct server *srv, struct config *cfg)
 	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("epoll: %s", strerror(errno));
 	open_listeners(srv);
+	set_public_addr(srv);
 	open_signals(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);

@@ -145,6 +145,7 @@ struct server {
 	bool stopping;
 	bool work;			/* something progressed: poll again at once */
 	char host_fp[PUBKEY_FP_MAX];
+	char public_addr[300];		/* "host:port" users and devices dial */
 };
 
 /* server.c */

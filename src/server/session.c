@@ -14,12 +14,15 @@
 #include "server/registry.h"
 #include "server/server.h"
 
+#define ENROLL_USER "enroll"	/* the SSH user name of enrollment logins */
+
 static const char *
 kind_name(const struct conn *c)
 {
 	switch (c->who.kind) {
 	case PRINCIPAL_USER: return "user";
 	case PRINCIPAL_DEVICE: return "device";
+	case PRINCIPAL_ENROLL: return "enroll";
 	default: return "unknown";
 	}
 }
@@ -113,7 +116,16 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		r = SSH_AUTH_DENIED;
 		goto out;
 	}
-	r = store_principal_by_key(c->srv->st, &pk, &who);
+	if (user != NULL && strcmp(user, ENROLL_USER) == 0) {
+		/* Any key may log in as `enroll`; all it can do is run `enroll TOKEN NAME`. */
+		memset(&who, 0, sizeof(who));
+		who.kind = PRINCIPAL_ENROLL;
+		snprintf(who.name, sizeof(who.name), "%s", ENROLL_USER);
+		snprintf(who.key_type, sizeof(who.key_type), "%s", pk.type);
+		snprintf(who.key_fp, sizeof(who.key_fp), "%s", pk.fp);
+		r = 0;
+	} else
+		r = store_principal_by_key(c->srv->st, &pk, &who);
 	if (r != 0) {
 		auth_failed(c, pk.fp, r == ERR_NOTFOUND ? "unknown key" : "store error");
 		r = SSH_AUTH_DENIED;
@@ -128,7 +140,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	memset(&pk, 0, sizeof(pk));	/* owned by c now */
 	char pname[LIM_TARGET + 1];
 	principal_name(c, pname, sizeof(pname));
-	if (store_session_add(c->srv->st, (int64_t)c->id, kind_name(c), pname, c->key.fp,
+	if (who.kind != PRINCIPAL_ENROLL && store_session_add(c->srv->st, (int64_t)c->id, kind_name(c), pname, c->key.fp,
 	    c->peer, timefmt_now()) != 0)
 		log_warn("store: cannot record session %llu: %s", (unsigned long long)c->id,
 		    store_errmsg(c->srv->st));
@@ -474,7 +486,7 @@ session_recheck(struct conn *c)
 {
 	struct store_principal now;
 
-	if (!c->authed || c->dead)
+	if (!c->authed || c->dead || c->who.kind == PRINCIPAL_ENROLL)
 		return;
 	int r = store_principal_by_key(c->srv->st, &c->key, &now);
 	if (r == ERR_NOTFOUND || (r == 0 && (now.kind != c->who.kind || now.id != c->who.id))) {

@@ -221,3 +221,23 @@ pubkey_read_file(const char *path, struct pubkey *out)
 	fclose(f);
 	return r;
 }
+
+int
+pubkey_sha256(const struct pubkey *k, unsigned char out[32])
+{
+	ssh_key key = NULL;
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	int r = ERR_KEY;
+
+	if (k == NULL || k->blob == NULL ||
+	    ssh_pki_import_pubkey_base64(k->blob, ssh_key_type_from_name(k->type), &key) != SSH_OK)
+		return ERR_KEY;
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0 && hlen == 32) {
+		memcpy(out, hash, 32);
+		r = 0;
+	}
+	ssh_clean_pubkey_hash(&hash);
+	ssh_key_free(key);
+	return r;
+}

@@ -34,6 +34,12 @@ int pubkey_read_file(const char *path, struct pubkey *out);
 /* Fills out from a libssh key object (an ssh_key passed as void *). */
 int pubkey_from_ssh_key(const void *ssh_key, struct pubkey *out);
 
+/*
+ * The raw 32-byte SHA-256 of the key blob (what "SHA256:" fingerprints
+ * encode), for pinning. Returns 0 or ERR_KEY.
+ */
+int pubkey_sha256(const struct pubkey *k, unsigned char out[32]);
+
 /* Frees the owned strings; safe on a zeroed or already-cleared struct. */
 void pubkey_clear(struct pubkey *k);
 

@@ -91,6 +91,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX sessions_by_principal ON sessions(kind, principal);"
 	"CREATE INDEX sessions_kicked ON sessions(id) WHERE kicked = 1;"
 	"PRAGMA user_version = 2;",
+
+	/* 3: enrollment tokens (only a hash of the secret is kept). */
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  fleet_id INTEGER NOT NULL REFERENCES fleets(id) ON DELETE CASCADE,"
+	"  uses_left INTEGER NOT NULL DEFAULT -1,"
+	"  used INTEGER NOT NULL DEFAULT 0,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),"
+	"  created INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 3;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -107,6 +120,8 @@ enum query {
 	Q_SESSION_ADD, Q_SESSION_BYTES, Q_SESSION_DEL, Q_SESSION_CLEAR, Q_SESSION_LIST,
 	Q_SESSION_LIST_KICKED, Q_SESSION_KICK_ID, Q_SESSION_KICK_PRINCIPAL,
 	Q_MAY_REACH,
+	Q_TOKEN_ADD, Q_TOKEN_LIST, Q_TOKEN_REVOKE, Q_TOKEN_FIND, Q_TOKEN_USE,
+	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET,
 	Q_MAX
 };
 
@@ -183,6 +198,23 @@ static const char *const query_sql[Q_MAX] = {
 	[Q_SESSION_LIST_KICKED] = SESSION_COLUMNS "WHERE kicked = 1 ORDER BY id",
 	[Q_SESSION_KICK_ID] = "UPDATE sessions SET kicked = 1 WHERE id = ?1",
 	[Q_SESSION_KICK_PRINCIPAL] = "UPDATE sessions SET kicked = 1 WHERE kind = ?1 AND principal = ?2",
+	[Q_TOKEN_ADD] = "INSERT INTO tokens (hash, fleet_id, uses_left, expires, created) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_TOKEN_LIST] = "SELECT substr(t.hash, 1, 12), f.name, t.uses_left, t.used, t.expires, "
+	    "t.revoked, t.created FROM tokens t JOIN fleets f ON f.id = t.fleet_id ORDER BY t.id",
+	[Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE substr(hash, 1, length(?1)) = ?1",
+	[Q_TOKEN_FIND] = "SELECT t.id, t.fleet_id, f.name, t.uses_left, t.expires, t.revoked "
+	    "FROM tokens t JOIN fleets f ON f.id = t.fleet_id WHERE t.hash = ?1",
+	[Q_TOKEN_USE] = "UPDATE tokens SET used = used + 1, "
+	    "uses_left = CASE WHEN uses_left > 0 THEN uses_left - 1 ELSE uses_left END WHERE id = ?1",
+	[Q_DEVICE_KEY_BY_NAME] = "SELECT d.id, coalesce(k.fingerprint, '') FROM devices d "
+	    "LEFT JOIN keys k ON k.device_id = d.id WHERE d.name = ?1 AND d.fleet_id = ?2",
+	[Q_DEVICE_INFO] = "UPDATE devices SET hostname = ?2, os = ?3, agent_version = ?4, "
+	    "host_keys = ?5, reconnects = reconnects + 1 WHERE id = ?1",
+	[Q_DEVICE_INFO_GET] = "SELECT d.name, f.name, coalesce(d.hostname, ''), coalesce(d.os, ''), "
+	    "coalesce(d.agent_version, ''), coalesce(d.host_keys, '') FROM devices d "
+	    "JOIN fleets f ON f.id = d.fleet_id WHERE (?1 = 0 OR d.fleet_id IN (" GRANTED_FLEETS ")) "
+	    "ORDER BY f.name, d.name",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -1127,9 +1159,7 @@ store_device_set_online(struct store *st, int64_t device_id, bool online, int64_
 		set_err(st, "no device with id %lld", (long long)device_id);
 		return ERR_NOTFOUND;
 	}
-	if (r == 0)
-		st->own_writes++;
-	return r;
+	return r;	/* liveness is not an access change: no own_writes bump */
 }
 
 int
@@ -1440,6 +1470,252 @@ store_user_may_reach(struct store *st, int64_t user_id, int64_t device_id)
 		    (long long)device_id);
 		r = ERR_NOTFOUND;
 	} else if (rc != SQLITE_ROW)
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+/* ---- enrollment tokens ---- */
+
+static bool
+hex_hash_ok(const char *h)
+{
+	return h != NULL && strlen(h) == 64 && strspn(h, "0123456789abcdef") == 64;
+}
+
+int
+store_token_add(struct store *st, const char *hash, const char *fleet, int uses, int64_t expires)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int64_t fid;
+	int r;
+
+	if (!hex_hash_ok(hash)) {
+		set_err(st, "bad token hash");
+		return ERR_INVAL;
+	}
+	if ((r = check_label(st, "fleet", fleet)) != 0 || (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = fleet_lookup(st, fleet, &fid, NULL)) == 0 &&
+	    (r = query(st, Q_TOKEN_ADD, &s, &owned)) == 0) {
+		sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, fid);
+		sqlite3_bind_int(s, 3, uses > 0 ? uses : -1);
+		sqlite3_bind_int64(s, 4, expires);
+		sqlite3_bind_int64(s, 5, timefmt_now());
+		r = step_done(st, s, NULL);
+		done(s, owned);
+	}
+	return tx_end(st, r);
+}
+
+int
+store_token_list(struct store *st, store_token_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_TOKEN_LIST, &s, &owned)) != 0)
+		return r;
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_token t = {
+			.id = (const char *)sqlite3_column_text(s, 0),
+			.fleet = (const char *)sqlite3_column_text(s, 1),
+			.uses_left = sqlite3_column_int(s, 2),
+			.used = sqlite3_column_int(s, 3),
+			.expires = sqlite3_column_int64(s, 4),
+			.revoked = sqlite3_column_int(s, 5) != 0,
+			.created = sqlite3_column_int64(s, 6),
+		};
+		r = cb(arg, &t);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+int
+store_token_revoke(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if (id == NULL || strlen(id) < 6 || strlen(id) > 64 || strspn(id, "0123456789abcdef") != strlen(id)) {
+		set_err(st, "a token id is 6 to 64 hex digits, as `token ls` shows it");
+		return ERR_INVAL;
+	}
+	if ((r = query(st, Q_TOKEN_REVOKE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "no token %s", id);
+		return ERR_NOTFOUND;
+	}
+	if (r == 0)
+		st->own_writes++;
+	return r;
+}
+
+/* The token row for hash; checks it may still be used. */
+static int
+token_usable(struct store *st, const char *hash, int64_t *tid, int64_t *fid, char *fleet)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_TOKEN_FIND, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*tid = sqlite3_column_int64(s, 0);
+		*fid = sqlite3_column_int64(s, 1);
+		snprintf(fleet, LIM_LABEL + 1, "%s", (const char *)sqlite3_column_text(s, 2));
+		int uses = sqlite3_column_int(s, 3);
+		int64_t exp = sqlite3_column_int64(s, 4);
+		if (sqlite3_column_int(s, 5) != 0) {
+			set_err(st, "this token was revoked");
+			r = ERR_DENIED;
+		} else if (exp != 0 && exp <= timefmt_now()) {
+			set_err(st, "this token has expired");
+			r = ERR_DENIED;
+		} else if (uses == 0) {
+			set_err(st, "this token has been used up");
+			r = ERR_DENIED;
+		}
+	} else if (rc == SQLITE_DONE) {
+		set_err(st, "unknown token");
+		r = ERR_DENIED;
+	} else
+		r = sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+/* Device id and key fingerprint of name in fleet fid; ERR_NOTFOUND if none. */
+static int
+device_key(struct store *st, const char *name, int64_t fid, int64_t *did, char *fp, size_t fplen)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_DEVICE_KEY_BY_NAME, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, fid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*did = sqlite3_column_int64(s, 0);
+		snprintf(fp, fplen, "%s", (const char *)sqlite3_column_text(s, 1));
+	} else
+		r = rc == SQLITE_DONE ? ERR_NOTFOUND : sql_err(st, rc);
+	done(s, owned);
+	return r;
+}
+
+static int
+token_use(struct store *st, int64_t tid)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_TOKEN_USE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, tid);
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	return r;
+}
+
+int
+store_enroll(struct store *st, const char *hash, const char *name, const struct pubkey *key,
+    char *fleet_out)
+{
+	int64_t tid = 0, fid = 0, did = 0;
+	char fp[PUBKEY_FP_MAX] = "";
+	int r;
+
+	fleet_out[0] = '\0';
+	if (!hex_hash_ok(hash)) {
+		set_err(st, "unknown token");
+		return ERR_DENIED;
+	}
+	if ((r = check_label(st, "device", name)) != 0 || (r = check_key(st, key)) != 0 ||
+	    (r = tx_begin(st)) != 0)
+		return r;
+	if ((r = token_usable(st, hash, &tid, &fid, fleet_out)) != 0)
+		return tx_end(st, r);
+	r = device_key(st, name, fid, &did, fp, sizeof(fp));
+	if (r == 0) {
+		/* Enrolling again with the same key is harmless; another key is not. */
+		if (strcmp(fp, key->fp) != 0) {
+			set_err(st, "the name %s.%s is already bound to another key", name, fleet_out);
+			r = ERR_EXISTS;
+		}
+		return tx_end(st, r);
+	}
+	if (r != ERR_NOTFOUND)
+		return tx_end(st, r);
+	if ((r = device_insert(st, name, fleet_out, fid, &did)) == 0 &&
+	    (r = key_insert(st, Q_KEY_ADD_DEVICE, did, key)) == 0)
+		r = token_use(st, tid);
+	return tx_end(st, r);
+}
+
+/* ---- what devices report about themselves ---- */
+
+int
+store_device_set_info(struct store *st, int64_t device_id, const char *hostname,
+    const char *os, const char *version, const char *host_keys)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_DEVICE_INFO, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_text(s, 2, hostname ? hostname : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, os ? os : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, version ? version : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, host_keys ? host_keys : "", -1, SQLITE_STATIC);
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	return r;
+}
+
+int
+store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	if ((r = query(st, Q_DEVICE_INFO_GET, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_device_info d = {
+			.name = (const char *)sqlite3_column_text(s, 0),
+			.fleet = (const char *)sqlite3_column_text(s, 1),
+			.hostname = (const char *)sqlite3_column_text(s, 2),
+			.os = (const char *)sqlite3_column_text(s, 3),
+			.version = (const char *)sqlite3_column_text(s, 4),
+			.host_keys = (const char *)sqlite3_column_text(s, 5),
+		};
+		r = cb(arg, &d);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
 		r = sql_err(st, rc);
 	done(s, owned);
 	return r;

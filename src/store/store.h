@@ -115,7 +115,10 @@ int store_device_set_online(struct store *st, int64_t device_id, bool online,
 int store_device_all_offline(struct store *st, int64_t when);
 
 /* ---- authentication ---- */
-enum store_principal_kind { PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_DEVICE };
+enum store_principal_kind {
+	PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_DEVICE,
+	PRINCIPAL_ENROLL	/* outpostd only: a key logging in as `enroll` to bind itself */
+};
 struct store_principal {
 	enum store_principal_kind kind;
 	int64_t id;				/* user id or device id */
@@ -168,6 +171,46 @@ int store_session_list_kicked(struct store *st, store_session_cb cb, void *arg);
  * device's fleet, and the device still exists. 0 if so, else ERR_NOTFOUND.
  */
 int store_user_may_reach(struct store *st, int64_t user_id, int64_t device_id);
+
+/* ---- enrollment tokens (issue 3) ----
+ * A token's secret never reaches the store: callers pass the lower-case hex
+ * SHA-256 of it. `id` is the first 12 hex digits of that hash. */
+struct store_token {
+	const char *id;
+	const char *fleet;
+	int uses_left;		/* -1 = unlimited */
+	int used;
+	int64_t expires;	/* 0 = never */
+	bool revoked;
+	int64_t created;
+};
+/* uses <= 0 means unlimited; expires 0 means never. */
+int store_token_add(struct store *st, const char *hash, const char *fleet, int uses,
+    int64_t expires);
+typedef int (*store_token_cb)(void *arg, const struct store_token *t);
+int store_token_list(struct store *st, store_token_cb cb, void *arg);
+/* Revokes the token(s) whose hash starts with id (6-64 hex digits). */
+int store_token_revoke(struct store *st, const char *id);
+/*
+ * Binds key to name in the token's fleet and uses the token once, in one
+ * transaction. Enrolling again with the same key succeeds without using the
+ * token again. ERR_DENIED (unknown, revoked, expired or used-up token: see
+ * store_errmsg), ERR_EXISTS (name bound to another key, or key bound to
+ * something else). fleet_out (LIM_LABEL + 1 bytes) gets the fleet.
+ */
+int store_enroll(struct store *st, const char *hash, const char *name,
+    const struct pubkey *key, char *fleet_out);
+
+/* ---- what devices report (agent `report`) ---- */
+int store_device_set_info(struct store *st, int64_t device_id, const char *hostname,
+    const char *os, const char *version, const char *host_keys);
+struct store_device_info {
+	const char *name, *fleet, *hostname, *os, *version;
+	const char *host_keys;	/* "TYPE BASE64" lines, '\n'-separated, "" if none */
+};
+typedef int (*store_info_cb)(void *arg, const struct store_device_info *d);
+/* Devices user_id may reach (0 = all), ordered by fleet, name. */
+int store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, void *arg);
 
 /*
  * A cheap counter that changes whenever any connection commits a write

@@ -538,7 +538,7 @@ test_remote_users(void **state)
 	/* help lists only what she may run */
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "help"), CMD_OK);
 	assert_string_equal(fx->out, "commands (ssh -p PORT HOST <command>):\n"
-	    "  ls [--json]\n  whoami [--json]\n  help\n");
+	    "  ls [--json]\n  whoami [--json]\n  known-hosts\n  ssh-config [--server HOST:PORT]\n  help\n");
 
 	/* a remote admin may not make the server read its files */
 	assert_int_equal(run_as(fx, true, true, alice, NULL, "user add bob --key /etc/passwd"), CMD_USAGE);
