@@ -12,6 +12,8 @@
 #                        sshd with -R ports, for the data-path scenarios (the
 #                        others skip) and for benchmarks
 #   OUTPOST_KEEP=1       keep the temp dir even on success
+#   OUTPOST_VALGRIND=1   run outpostd under valgrind memcheck; teardown fails
+#                        on any error it reports
 #
 # Conventions: every wait is bounded in count and time; every port is random
 # and checked free with ss; only PIDs this scenario spawned are signalled.
@@ -67,7 +69,11 @@ JUMP_PID=
 COMPLETED=0
 LAST_PID=
 
-SANITIZER_RE='ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|LeakSanitizer has encountered'
+SANITIZER_RE='ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|LeakSanitizer has encountered|ERROR SUMMARY: [1-9]'
+DAEMON_WRAP=()
+if [ "${OUTPOST_VALGRIND:-0}" = 1 ]; then
+	DAEMON_WRAP=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99)
+fi
 
 if [ -x "$OUTPOSTD_BIN" ] && ldd "$OUTPOSTD_BIN" 2>/dev/null | grep -q libasan; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -423,11 +429,11 @@ start_outpostd() {
 	[ -n "$JUMP_PORT" ] || JUMP_PORT=$(pick_port)
 	for i in 1 2 3; do
 		echo "==== $(date +%T.%3N) outpostd -d $STATE -l 127.0.0.1:$JUMP_PORT $*" >>"$DAEMON_LOG"
-		"$OUTPOSTD_BIN" -d "$STATE" -l "127.0.0.1:$JUMP_PORT" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
+		"${DAEMON_WRAP[@]}" "$OUTPOSTD_BIN" -d "$STATE" -l "127.0.0.1:$JUMP_PORT" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
 		OUTPOSTD_PID=$!
 		PIDS+=("$OUTPOSTD_PID")
 		PID_NAME[$OUTPOSTD_PID]=outpostd
-		if try_for 15 eval 'port_listening $JUMP_PORT || ! alive $OUTPOSTD_PID' && alive "$OUTPOSTD_PID"; then
+		if try_for 30 eval 'port_listening $JUMP_PORT || ! alive $OUTPOSTD_PID' && alive "$OUTPOSTD_PID"; then
 			break
 		fi
 		exited "$OUTPOSTD_PID" || stop_pid "$OUTPOSTD_PID" KILL
@@ -461,8 +467,8 @@ outpostd_stop_check() {
 	WHY=
 	[ -n "$pid" ] || return 0
 	OUTPOSTD_PID=
-	if ! stop_pid "$pid" TERM 15; then
-		WHY="outpostd did not exit within 15s of SIGTERM"
+	if ! stop_pid "$pid" TERM 20; then
+		WHY="outpostd did not exit within 20s of SIGTERM"
 	elif [ "$STOP_STATUS" != 0 ]; then
 		WHY="outpostd exited with status $STOP_STATUS after SIGTERM"
 	fi
@@ -782,7 +788,7 @@ cleanup() {
 	for f in "$T"/cm-*; do
 		[ -S "$f" ] && ssh -o ControlPath="$f" -O exit x >/dev/null 2>&1
 	done
-	sanitizer_check || { log "FAIL: $SAN_WHY"; rc=1; }
+	[ "$rc" = 0 ] && ! sanitizer_check && { log "FAIL: $SAN_WHY"; rc=1; }
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 		[ -f "$AUDIT" ] && cp "$AUDIT" "$LOGDIR/audit.log"
 		[ -f "$STATE/outpost.db" ] && sqlite3 "$STATE/outpost.db" .dump >"$LOGDIR/outpost.db.dump" 2>&1
