@@ -324,8 +324,9 @@ refuse_pump(struct chan *h)
 		server_touch(h->conn);
 	}
 	if (h->out.len == 0) {
-		ssh_channel_send_eof(h->ch);
-		h->eof_sent = true;
+		/* No EOF from us: OpenSSH's -W would then stop reading the inner
+		 * client, whose KEXINIT write fails before it reads our reason. */
+		h->eof_sent = true;	/* "all said" */
 		h->deadline_ms = h->srv->now_ms + REFUSE_LINGER_MS;
 	}
 	return n > 0;
