@@ -1,0 +1,28 @@
+/* agent.h: outpost-agent's constants: defaults, timers and caps on what peers and files may hand it. */
+#ifndef OUTPOST_AGENT_H
+#define OUTPOST_AGENT_H
+
+#define AGENT_STATE_DEFAULT	"/var/lib/outpost-agent"
+#define AGENT_STATE_ENV		"OUTPOST_AGENT_STATE"
+#define AGENT_KEY_FILE		"id_ed25519"
+#define AGENT_CONF_FILE		"agent.conf"
+#define AGENT_USER_ENROLL	"enroll"
+#define AGENT_USER_RUN		"agent"
+
+#define AGENT_TCP_CONNECT_MS	10000	/* one TCP connect to the server */
+#define AGENT_SSH_TIMEOUT_S	20	/* blocking SSH steps: handshake, auth, register */
+#define AGENT_KEEPALIVE_MS	15000	/* silence before a keepalive */
+#define AGENT_KEEPALIVE_MAX	3	/* unanswered keepalives before dropping */
+#define AGENT_TCP_USER_TIMEOUT_MS 45000
+#define AGENT_STABLE_MS		60000	/* a session this old resets the backoff */
+#define AGENT_BACKOFF_BASE_MS	1000
+#define AGENT_BACKOFF_CAP_MS	60000
+#define AGENT_WATCHDOG_MS	10000	/* WATCHDOG=1 at most this often */
+
+#define AGENT_TOKEN_MAX		512	/* a whole enrollment token */
+#define AGENT_SERVER_REPLY_MAX	4096	/* stdout or stderr of enroll/report */
+#define AGENT_SPLICE_BUF	32768	/* each direction of one forwarded channel */
+#define AGENT_SPLICE_TURN	(512 * 1024)	/* bytes per direction per loop turn */
+#define AGENT_CHANNELS_MAX	256	/* forwarded channels served at once */
+
+#endif

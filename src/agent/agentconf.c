@@ -1,0 +1,324 @@
+/* agentconf.c: reading and atomically writing agent.conf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agentconf.h"
+#include "agent/b64.h"
+#include "common/err.h"
+#include "common/names.h"
+
+struct keyword {
+	const char *name;
+	unsigned bit;		/* 0: may repeat */
+	int (*set)(struct agent_conf *c, const char *v);
+};
+
+static int
+set_server(struct agent_conf *c, const char *v)
+{
+	return hostport_parse(v, &c->server);
+}
+
+static int
+set_hostkey(struct agent_conf *c, const char *v)
+{
+	uint8_t h[TOKEN_HOSTKEY_LEN];
+	size_t n;
+
+	if (strncmp(v, "SHA256:", 7) != 0 ||
+	    b64_decode(B64_STD, v + 7, strlen(v + 7), h, sizeof(h), &n) != 0 ||
+	    n != sizeof(h))
+		return ERR_INVAL;
+	if ((c->seen & CONF_HOSTKEY_HEX) && memcmp(h, c->hostkey, n) != 0)
+		return ERR_INVAL;
+	memcpy(c->hostkey, h, n);
+	return 0;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+static int
+set_hostkey_hex(struct agent_conf *c, const char *v)
+{
+	uint8_t h[TOKEN_HOSTKEY_LEN];
+
+	if (strlen(v) != 2 * sizeof(h))
+		return ERR_INVAL;
+	for (size_t i = 0; i < sizeof(h); i++) {
+		int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return ERR_INVAL;
+		h[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if ((c->seen & CONF_HOSTKEY) && memcmp(h, c->hostkey, sizeof(h)) != 0)
+		return ERR_INVAL;
+	memcpy(c->hostkey, h, sizeof(h));
+	return 0;
+}
+
+static int
+set_label(char *dst, size_t dstlen, const char *v)
+{
+	if (!names_label_valid(v, strlen(v)))
+		return ERR_INVAL;
+	snprintf(dst, dstlen, "%s", v);
+	return 0;
+}
+
+static int
+set_name(struct agent_conf *c, const char *v)
+{
+	return set_label(c->name, sizeof(c->name), v);
+}
+
+static int
+set_fleet(struct agent_conf *c, const char *v)
+{
+	return set_label(c->fleet, sizeof(c->fleet), v);
+}
+
+static int
+set_service(struct agent_conf *c, const char *v)
+{
+	struct service sv;
+
+	if (service_parse(v, &sv) != 0)
+		return ERR_INVAL;
+	return agentconf_add_service(c, &sv);
+}
+
+static const struct keyword keywords[] = {
+	{ "server", CONF_SERVER, set_server },
+	{ "hostkey", CONF_HOSTKEY, set_hostkey },
+	{ "hostkey-sha256", CONF_HOSTKEY_HEX, set_hostkey_hex },
+	{ "name", CONF_NAME, set_name },
+	{ "fleet", CONF_FLEET, set_fleet },
+	{ "service", 0, set_service },
+};
+
+static int
+fail(char *err, size_t errlen, size_t lineno, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "line %zu: %s", lineno, why);
+	return ERR_CONFIG;
+}
+
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\t')
+			return 1;
+	return 0;
+}
+
+/* Handles one line without its newline; 0 or ERR_CONFIG. */
+static int
+parse_line(struct agent_conf *c, char *line, size_t lineno, char *err, size_t errlen)
+{
+	char *p = line + strspn(line, " \t"), *v;
+	size_t klen, vlen;
+
+	if (*p == '\0' || *p == '#')
+		return 0;
+	if (has_control(p))
+		return fail(err, errlen, lineno, "control character");
+	klen = strcspn(p, " \t");
+	v = p + klen + strspn(p + klen, " \t");
+	vlen = strlen(v);
+	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		v[--vlen] = '\0';
+	p[klen] = '\0';
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
+		const struct keyword *k = &keywords[i];
+		if (strcmp(k->name, p) != 0)
+			continue;
+		if (k->bit != 0 && (c->seen & k->bit))
+			return fail(err, errlen, lineno, "%s given twice", k->name);
+		if (vlen == 0 || k->set(c, v) != 0)
+			return fail(err, errlen, lineno, "bad value for %s", k->name);
+		c->seen |= k->bit;
+		return 0;
+	}
+	return fail(err, errlen, lineno, "unknown keyword");
+}
+
+int
+agentconf_parse(FILE *f, struct agent_conf *out, char *err, size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (errlen > 0)
+		err[0] = '\0';
+	while (r == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > LIM_CONFIG_LINE)
+			r = fail(err, errlen, lineno, "line too long");
+		else if (strlen(line) != (size_t)n)
+			r = fail(err, errlen, lineno, "NUL byte");
+		else
+			r = parse_line(out, line, lineno, err, errlen);
+	}
+	free(line);
+	if (r == 0 && ferror(f))
+		r = fail(err, errlen, lineno, "read error");
+	return r;
+}
+
+int
+agentconf_read(const char *path, struct agent_conf *out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (f == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	}
+	r = agentconf_parse(f, out, err, errlen);
+	fclose(f);
+	return r;
+}
+
+int
+agentconf_check(const struct agent_conf *c, char *err, size_t errlen)
+{
+	const char *missing = NULL;
+
+	if (!(c->seen & CONF_SERVER))
+		missing = "server";
+	else if (!(c->seen & (CONF_HOSTKEY | CONF_HOSTKEY_HEX)))
+		missing = "hostkey";
+	else if (!(c->seen & CONF_NAME))
+		missing = "name";
+	else if (!(c->seen & CONF_FLEET))
+		missing = "fleet";
+	if (missing == NULL)
+		return 0;
+	snprintf(err, errlen, "no %s (enroll first: outpost-agent enroll TOKEN)", missing);
+	return ERR_CONFIG;
+}
+
+void
+agentconf_fingerprint(const uint8_t hash[TOKEN_HOSTKEY_LEN], char *dst, size_t dstlen)
+{
+	char b[48];
+
+	b64_encode(B64_STD, hash, TOKEN_HOSTKEY_LEN, b, sizeof(b));
+	snprintf(dst, dstlen, "SHA256:%s", b);
+}
+
+int
+agentconf_emit(FILE *f, const struct agent_conf *c)
+{
+	char hp[HOSTPORT_STR_MAX], fp[AGENTCONF_FP_MAX], sv[SERVICE_STR_MAX];
+
+	hostport_format(&c->server, hp, sizeof(hp));
+	agentconf_fingerprint(c->hostkey, fp, sizeof(fp));
+	fprintf(f, "# outpost-agent(8) state, written by `outpost-agent enroll`.\n"
+	    "server %s\nhostkey %s\nhostkey-sha256 ", hp, fp);
+	for (size_t i = 0; i < TOKEN_HOSTKEY_LEN; i++)
+		fprintf(f, "%02x", c->hostkey[i]);
+	fprintf(f, "\nname %s\nfleet %s\n", c->name, c->fleet);
+	for (size_t i = 0; i < c->nservices; i++) {
+		service_format(&c->services[i], sv, sizeof(sv));
+		fprintf(f, "service %s\n", sv);
+	}
+	return ferror(f) ? ERR_IO : 0;
+}
+
+/* Makes path's directory entry durable after a rename. */
+static void
+sync_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int
+agentconf_write(const char *path, const struct agent_conf *c)
+{
+	char tmp[4200];
+	FILE *f;
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return ERR_TOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return ERR_IO;
+	fchmod(fd, 0644);
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		unlink(tmp);
+		return ERR_IO;
+	}
+	r = agentconf_emit(f, c);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		r = ERR_IO;
+	if (fclose(f) != 0)
+		r = ERR_IO;
+	if (r == 0 && rename(tmp, path) != 0)
+		r = ERR_IO;
+	if (r != 0)
+		unlink(tmp);
+	else
+		sync_dir(path);
+	return r;
+}
+
+int
+agentconf_add_service(struct agent_conf *c, const struct service *sv)
+{
+	for (size_t i = 0; i < c->nservices; i++)
+		if (c->services[i].port == sv->port) {
+			c->services[i] = *sv;
+			return 0;
+		}
+	if (c->nservices >= LIM_SERVICES)
+		return ERR_TOOLONG;
+	c->services[c->nservices++] = *sv;
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* conn.h: one SSH connection to the jump server: TCP, handshake, host key pin, public-key auth. */
+#ifndef OUTPOST_AGENT_CONN_H
+#define OUTPOST_AGENT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libssh/libssh.h>
+
+#include "agent/hostport.h"
+#include "agent/token.h"
+
+struct conn_params {
+	const struct hostport *server;
+	const uint8_t *pin;		/* TOKEN_HOSTKEY_LEN bytes: SHA-256 of the host key */
+	const char *pin_source;		/* "the token", "agent.conf": for the refusal */
+	ssh_key key;			/* the agent's private key */
+	const char *user;		/* "enroll" or "agent" */
+};
+
+/*
+ * Connects (TCP_NODELAY, keepalive, TCP_USER_TIMEOUT set before the
+ * handshake), checks the server's host key against the pin BEFORE any
+ * authentication, then authenticates with the key. On success *out is an
+ * authenticated session in blocking mode (with AGENT_SSH_TIMEOUT_S); the
+ * caller frees it with ssh_disconnect + ssh_free.
+ * Returns 0; ERR_IO (could not reach the server), ERR_DENIED (host key
+ * differs from the pin: why holds the loud message), ERR_KEY (the server
+ * refused our key) or ERR_SSH. why always says what happened.
+ */
+int conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen);
+
+/* Milliseconds since the server last sent anything (TCP_INFO), or -1. */
+long conn_idle_ms(int fd);
+
+#endif

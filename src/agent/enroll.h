@@ -1,0 +1,15 @@
+/* enroll.h: `outpost-agent enroll`: key, pinned connection, enroll command, agent.conf. */
+#ifndef OUTPOST_AGENT_ENROLL_H
+#define OUTPOST_AGENT_ENROLL_H
+
+struct enroll_args {
+	const char *state_dir;
+	const char *token;
+	const char *name;	/* NULL: from the host name */
+	const char *server;	/* NULL: from the token */
+};
+
+/* Enrolls this device; prints progress and errors for a person. Returns the exit status (0 or 1). */
+int enroll_main(const struct enroll_args *a);
+
+#endif

@@ -1,0 +1,154 @@
+/* main.c: outpost-agent's command line: global options, then enroll or run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+
+#include "agent/agent.h"
+#include "agent/agentconf.h"
+#include "agent/enroll.h"
+#include "agent/run.h"
+#include "agent/service.h"
+#include "common/log.h"
+
+struct globals {
+	const char *state_dir;
+	int verbose;
+	int use_syslog;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: outpost-agent [-v] [--syslog] [-d STATE_DIR] enroll TOKEN [--name NAME] [--server ADDR:PORT]\n"
+	    "       outpost-agent [-v] [--syslog] [-d STATE_DIR] run [-s PORT=HOST:PORT]...\n"
+	    "       outpost-agent --version\n"
+	    "  -d DIR   state directory (default $%s or %s)\n"
+	    "  -v       debug logging\n"
+	    "  --syslog copy log lines to syslog\n"
+	    "  -s SPEC  offer a service: technicians' PORT goes to HOST:PORT here\n"
+	    "           (adds to agent.conf's service lines; default %s)\n",
+	    AGENT_STATE_ENV, AGENT_STATE_DEFAULT, SERVICE_DEFAULT);
+}
+
+static int
+cmd_enroll(const struct globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "server", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct enroll_args a = { .state_dir = g->state_dir };
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:S:", opts, NULL)) != -1) {
+		if (c == 'n')
+			a.name = optarg;
+		else if (c == 'S')
+			a.server = optarg;
+		else
+			return usage(stderr), 2;
+	}
+	if (argc - optind != 1)
+		return usage(stderr), 2;
+	a.token = argv[optind];
+	return enroll_main(&a);
+}
+
+/* agent.conf, then -s services on top, then the default if there are none. */
+static int
+load_conf(const char *state_dir, int argc, char **argv, struct agent_conf *conf)
+{
+	char path[4096], err[300];
+	struct service sv;
+	int c;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, AGENT_CONF_FILE);
+	if (agentconf_read(path, conf, err, sizeof(err)) != 0 ||
+	    agentconf_check(conf, err, sizeof(err)) != 0) {
+		log_error("%s: %s", path, err);
+		return 1;
+	}
+	optind = 1;
+	while ((c = getopt(argc, argv, "s:")) != -1) {
+		if (c != 's' || service_parse(optarg, &sv) != 0) {
+			if (c == 's')
+				log_error("-s %s: expected PORT=HOST:PORT", optarg);
+			return usage(stderr), 2;
+		}
+		if (agentconf_add_service(conf, &sv) != 0) {
+			log_error("-s %s: too many services (at most %d)", optarg, LIM_SERVICES);
+			return 2;
+		}
+	}
+	if (optind != argc)
+		return usage(stderr), 2;
+	if (conf->nservices == 0 && service_parse(SERVICE_DEFAULT, &sv) == 0)
+		agentconf_add_service(conf, &sv);
+	return 0;
+}
+
+static int
+cmd_run(const struct globals *g, int argc, char **argv)
+{
+	static struct agent_conf conf;
+	int r = load_conf(g->state_dir, argc, argv, &conf);
+
+	if (r != 0)
+		return r;
+	return run_main(g->state_dir, &conf);
+}
+
+/* Parses options before the command; returns the index of the command word or -1. */
+static int
+parse_globals(int argc, char **argv, struct globals *g)
+{
+	static const struct option opts[] = {
+		{ "syslog", no_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+d:vVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': g->state_dir = optarg; break;
+		case 'v': g->verbose = 1; break;
+		case 'L': g->use_syslog = 1; break;
+		case 'V': printf("outpost-agent %s\n", OUTPOST_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	return optind < argc ? optind : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct globals g = { .state_dir = getenv(AGENT_STATE_ENV) };
+	int i = parse_globals(argc, argv, &g), r;
+
+	if (i < 0)
+		return usage(stderr), 2;
+	if (g.state_dir == NULL || g.state_dir[0] == '\0')
+		g.state_dir = AGENT_STATE_DEFAULT;
+	log_init("outpost-agent", g.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO, g.use_syslog);
+	ssh_init();
+	if (strcmp(argv[i], "enroll") == 0)
+		r = cmd_enroll(&g, argc - i, argv + i);
+	else if (strcmp(argv[i], "run") == 0)
+		r = cmd_run(&g, argc - i, argv + i);
+	else {
+		usage(stderr);
+		r = 2;
+	}
+	ssh_finalize();
+	return r;
+}

@@ -1,0 +1,127 @@
+/* run.c: the reconnect loop around tunnel_serve: backoff with full jitter, signals, status. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/backoff.h"
+#include "agent/conn.h"
+#include "agent/identity.h"
+#include "agent/notify.h"
+#include "agent/run.h"
+#include "agent/tunnel.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* Blocks SIGTERM and SIGINT except inside ppoll (mask returned in pollmask). */
+static void
+setup_signals(sigset_t *pollmask)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, pollmask);
+	sigdelset(pollmask, SIGTERM);
+	sigdelset(pollmask, SIGINT);
+}
+
+/* Sleeps ms or until a signal stops us, feeding the watchdog meanwhile. */
+static void
+nap(int64_t ms, const sigset_t *mask)
+{
+	int64_t end = timefmt_mono_ms() + ms;
+
+	while (!stop_flag) {
+		int64_t left = end - timefmt_mono_ms();
+		if (left <= 0)
+			break;
+		if (left > 1000)
+			left = 1000;
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
+		ppoll(NULL, 0, &ts, mask);
+		notify_watchdog();
+	}
+}
+
+/* One connection: connect, serve until lost. Returns how long it was up (ms, 0 if never). */
+static int64_t
+session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask)
+{
+	struct conn_params p = { .server = &conf->server, .pin = conf->hostkey,
+		.pin_source = "agent.conf", .key = key, .user = AGENT_USER_RUN };
+	char why[512], addr[HOSTPORT_STR_MAX];
+	ssh_session s;
+	int r;
+
+	hostport_format(&conf->server, addr, sizeof(addr));
+	log_info("connecting to %s", addr);
+	r = conn_open(&p, &s, why, sizeof(why));
+	if (r != 0) {
+		if (r == ERR_DENIED || r == ERR_KEY)
+			log_error("%s", why);	/* loud: needs a person, but we keep trying */
+		else
+			log_warn("%s: %s", addr, why);
+		notify_status("cannot connect: %s", why);
+		return 0;
+	}
+	log_info("connected to %s as %s.%s", addr, conf->name, conf->fleet);
+	int64_t start = timefmt_mono_ms();
+	r = tunnel_serve(s, conf, &stop_flag, mask, why, sizeof(why));
+	int64_t up = timefmt_mono_ms() - start;
+	if (r != 0)
+		log_warn("session lost after %lld s: %s", (long long)(up / 1000), why);
+	else
+		log_info("session closed: %s", why);
+	ssh_disconnect(s);
+	ssh_free(s);
+	return up;
+}
+
+int
+run_main(const char *state_dir, const struct agent_conf *conf)
+{
+	struct backoff b;
+	sigset_t mask;
+	ssh_key key = NULL;
+	int created;
+
+	if (identity_load(state_dir, 0, &key, &created) != 0) {
+		log_error("cannot read %s/%s: enroll first", state_dir, AGENT_KEY_FILE);
+		return 1;
+	}
+	setup_signals(&mask);
+	backoff_init(&b, backoff_seed());
+	while (!stop_flag) {
+		backoff_session_ended(&b, session_once(conf, key, &mask));
+		if (stop_flag)
+			break;
+		unsigned attempt = b.attempt;
+		int64_t d = backoff_next_ms(&b);
+		log_info("reconnecting in %.1f s (attempt %u, at most %lld s)", (double)d / 1000,
+		    attempt + 1, (long long)backoff_ceiling_ms(attempt) / 1000);
+		notify_status("reconnecting in %.1f s", (double)d / 1000);
+		nap(d, &mask);
+	}
+	log_info("stopped");
+	ssh_key_free(key);
+	return 0;
+}
