@@ -267,10 +267,63 @@ whoami_exec(struct cmd_call *c, int argc, char **argv)
 	return r == 0 ? CMD_OK : cmd_store_fail(c, r);
 }
 
+static int
+user_key_add(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct pubkey k;
+	char user[LIM_LABEL + 1];
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_KEY, 1, 1, &o)) != 0 ||
+	    (r = cmd_label(c, "user", o.pos[0], user)) != 0)
+		return r;
+	if (o.key == NULL)
+		return cmd_usage(c, "--key is required");
+	if ((r = cmd_read_key(c, o.key, &k)) != 0)
+		return r;
+	r = store_user_add_key(c->ctx->st, user, &k);
+	struct jbuf *b = cmd_audit_begin(c);
+	jbuf_member_str(b, "user", user);
+	jbuf_member_str(b, "key_fp", k.fp);
+	if (r != 0) {
+		pubkey_clear(&k);
+		return cmd_audit_failed(c, r);
+	}
+	if ((r = cmd_audit_ok(c)) == 0)
+		fprintf(c->ctx->out, "user %s: key %s added\n", user, k.fp);
+	pubkey_clear(&k);
+	return r == 0 ? CMD_OK : r;
+}
+
+static int
+user_key_rm(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	char user[LIM_LABEL + 1];
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, 0, 2, 2, &o)) != 0 ||
+	    (r = cmd_label(c, "user", o.pos[0], user)) != 0)
+		return r;
+	r = store_user_rm_key(c->ctx->st, user, o.pos[1]);
+	struct jbuf *b = cmd_audit_begin(c);
+	jbuf_member_str(b, "user", user);
+	jbuf_member_str(b, "key_fp", o.pos[1]);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
+	fprintf(c->ctx->out, "user %s: key %s removed\n", user, o.pos[1]);
+	return CMD_OK;
+}
+
 static const struct cmd_entry user_subs[] = {
 	{ "add", "NAME --key FILE [--fleet F]... [--admin]", user_add, false, NULL, true },
 	{ "ls", "[--json]", user_ls, false, NULL, false },
 	{ "rm", "NAME", user_rm, false, NULL, true },
+	{ "key-add", "NAME --key FILE", user_key_add, false, NULL, true },
+	{ "key-rm", "NAME FINGERPRINT", user_key_rm, false, NULL, true },
 	{ NULL, NULL, NULL, false, NULL, false },
 };
 

@@ -121,7 +121,7 @@ enum query {
 	Q_SESSION_LIST_KICKED, Q_SESSION_KICK_ID, Q_SESSION_KICK_PRINCIPAL,
 	Q_MAY_REACH,
 	Q_TOKEN_ADD, Q_TOKEN_LIST, Q_TOKEN_REVOKE, Q_TOKEN_FIND, Q_TOKEN_USE,
-	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET,
+	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET, Q_USER_KEY_RM,
 	Q_MAX
 };
 
@@ -215,6 +215,8 @@ static const char *const query_sql[Q_MAX] = {
 	    "coalesce(d.agent_version, ''), coalesce(d.host_keys, '') FROM devices d "
 	    "JOIN fleets f ON f.id = d.fleet_id WHERE (?1 = 0 OR d.fleet_id IN (" GRANTED_FLEETS ")) "
 	    "ORDER BY f.name, d.name",
+	[Q_USER_KEY_RM] = "DELETE FROM keys WHERE fingerprint = ?2 "
+	    "AND user_id = (SELECT id FROM users WHERE name = ?1)",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -832,6 +834,34 @@ store_user_add_key(struct store *st, const char *user, const struct pubkey *key)
 	if ((r = user_lookup(st, user, &id)) == 0)
 		r = key_insert(st, Q_KEY_ADD_USER, id, key);
 	return tx_end(st, r);
+}
+
+int
+store_user_rm_key(struct store *st, const char *user, const char *fp)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if ((r = check_label(st, "user", user)) != 0)
+		return r;
+	if (fp == NULL || strncmp(fp, "SHA256:", 7) != 0 || strlen(fp) >= PUBKEY_FP_MAX) {
+		set_err(st, "a key is named by its fingerprint, SHA256:...");
+		return ERR_INVAL;
+	}
+	if ((r = query(st, Q_USER_KEY_RM, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, fp, -1, SQLITE_STATIC);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "user %s has no key %s", user, fp);
+		return ERR_NOTFOUND;
+	}
+	if (r == 0)
+		st->own_writes++;
+	return r;
 }
 
 int

@@ -65,6 +65,8 @@ int store_user_add(struct store *st, const char *user, bool admin,
     const struct pubkey *key);
 /* Adds another key to an existing user. */
 int store_user_add_key(struct store *st, const char *user, const struct pubkey *key);
+/* Removes one of a user's keys, named by fingerprint; ERR_NOTFOUND if not theirs. */
+int store_user_rm_key(struct store *st, const char *user, const char *fp);
 int store_user_rm(struct store *st, const char *user);
 /* Grants a fleet to a user; expires is a UNIX time or 0 for never.
  * Granting again replaces the expiry. ERR_NOTFOUND if user or fleet is unknown. */
