@@ -45,7 +45,7 @@ cmd_enroll(const struct globals *g, int argc, char **argv)
 	struct enroll_args a = { .state_dir = g->state_dir };
 	int c;
 
-	optind = 1;
+	optind = 0;	/* GNU: re-initialize fully for the command's own options */
 	while ((c = getopt_long(argc, argv, "n:S:", opts, NULL)) != -1) {
 		if (c == 'n')
 			a.name = optarg;
@@ -74,7 +74,7 @@ load_conf(const char *state_dir, int argc, char **argv, struct agent_conf *conf)
 		log_error("%s: %s", path, err);
 		return 1;
 	}
-	optind = 1;
+	optind = 0;	/* GNU: re-initialize fully for the command's own options */
 	while ((c = getopt(argc, argv, "s:")) != -1) {
 		if (c != 's' || service_parse(optarg, &sv) != 0) {
 			if (c == 's')

@@ -175,6 +175,8 @@ session_alive(struct tunnel *t, char *why, size_t whylen)
 	const char *msg = ssh_get_disconnect_message(t->s);
 	if (msg != NULL)
 		snprintf(why, whylen, "the server disconnected: %s", msg);
+	else if (ssh_get_error_code(t->s) == SSH_NO_ERROR)
+		snprintf(why, whylen, "the server closed the connection");
 	else
 		snprintf(why, whylen, "connection lost: %s", ssh_get_error(t->s));
 	return ERR_IO;
