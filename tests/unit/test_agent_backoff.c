@@ -1,0 +1,109 @@
+/* test_agent_backoff.c: reconnect delays: bounds, cap, jitter spread, reset after a stable session. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/agent.h"
+#include "agent/backoff.h"
+
+static void
+test_ceiling(void **state)
+{
+	assert_int_equal(backoff_ceiling_ms(0), 1000);
+	assert_int_equal(backoff_ceiling_ms(1), 2000);
+	assert_int_equal(backoff_ceiling_ms(5), 32000);
+	assert_int_equal(backoff_ceiling_ms(6), 60000);
+	assert_int_equal(backoff_ceiling_ms(31), 60000);
+	assert_int_equal(backoff_ceiling_ms(1000000), 60000);	/* no shift overflow */
+}
+
+static void
+test_bounds_and_growth(void **state)
+{
+	struct backoff b;
+
+	backoff_init(&b, 42);
+	for (unsigned i = 0; i < 200; i++) {
+		int64_t cap = backoff_ceiling_ms(b.attempt);
+		int64_t d = backoff_next_ms(&b);
+		assert_true(d >= 0);
+		assert_true(d <= cap);
+		assert_true(d <= AGENT_BACKOFF_CAP_MS);
+	}
+	assert_true(b.attempt >= 30);	/* keeps counting, saturates */
+}
+
+/* 10,000 first delays from different seeds (agents after a restart) spread over [0, 1 s]. */
+static void
+test_jitter_spread(void **state)
+{
+	int buckets[10] = { 0 };
+	int64_t min = INT64_MAX, max = -1;
+
+	for (uint64_t seed = 1; seed <= 10000; seed++) {
+		struct backoff b;
+		backoff_init(&b, seed * 7919);
+		int64_t d = backoff_next_ms(&b);
+		buckets[d == 1000 ? 9 : d / 100]++;
+		min = d < min ? d : min;
+		max = d > max ? d : max;
+	}
+	for (int i = 0; i < 10; i++)
+		assert_in_range(buckets[i], 800, 1200);	/* ~1000 each */
+	assert_true(min < 10);
+	assert_true(max > 990);
+	/* at the cap, delays cover [0, 60 s] rather than bunching at 60 s */
+	struct backoff b;
+	int low = 0, high = 0;
+	backoff_init(&b, 99);
+	b.attempt = 20;
+	for (int i = 0; i < 1000; i++) {
+		int64_t d = backoff_next_ms(&b);
+		low += d < 20000;
+		high += d > 40000;
+	}
+	assert_in_range(low, 250, 420);
+	assert_in_range(high, 250, 420);
+}
+
+static void
+test_reset(void **state)
+{
+	struct backoff b;
+
+	backoff_init(&b, 1);
+	for (int i = 0; i < 8; i++)
+		backoff_next_ms(&b);
+	assert_int_equal(b.attempt, 8);
+	backoff_session_ended(&b, 0);			/* never connected */
+	assert_int_equal(b.attempt, 8);
+	backoff_session_ended(&b, AGENT_STABLE_MS - 1);	/* flapping */
+	assert_int_equal(b.attempt, 8);
+	backoff_session_ended(&b, AGENT_STABLE_MS);
+	assert_int_equal(b.attempt, 0);
+	assert_true(backoff_next_ms(&b) <= 1000);
+	assert_int_equal(b.attempt, 1);
+}
+
+static void
+test_seeds_differ(void **state)
+{
+	/* two agents seeded from the kernel do not share a sequence */
+	assert_true(backoff_seed() != backoff_seed());
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ceiling),
+		cmocka_unit_test(test_bounds_and_growth),
+		cmocka_unit_test(test_jitter_spread),
+		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_seeds_differ),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

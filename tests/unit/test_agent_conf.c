@@ -1,0 +1,154 @@
+/* test_agent_conf.c: agent.conf parsing (hostile first), writing, atomic replacement, round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "agent/agentconf.h"
+#include "common/err.h"
+#include "testutil.h"
+
+#define HEX "996300d9220536f8f6915b44270b643dfdc2ce107554f2269ba2c423db87740c"
+#define FP "SHA256:mWMA2SIFNvj2kVtEJwtkPf3CzhB1VPImm6LEI9uHdAw"
+
+static int
+parse_str(const char *text, size_t len, struct agent_conf *c, char *err, size_t errlen)
+{
+	FILE *f = fmemopen((void *)text, len, "r");
+	int r;
+
+	assert_non_null(f);
+	r = agentconf_parse(f, c, err, errlen);
+	fclose(f);
+	return r;
+}
+
+static const char *const hostile[] = {
+	"bogus 1\n", "server\n", "server \n", "server localhost\n", "server localhost:0\n",
+	"server a:1\nserver b:2\n", "hostkey " HEX "\n", "hostkey SHA256:abc\n",
+	"hostkey SHA256:mWMA2SIFNvj2kVtEJwtkPf3CzhB1VPImm6LEI9uHdAw=\n",
+	"hostkey-sha256 " HEX "00\n", "hostkey-sha256 996300D9220536f8f6915b44270b643dfdc2ce107554f2269ba2c423db87740c\n",
+	"hostkey-sha256 zz6300d9220536f8f6915b44270b643dfdc2ce107554f2269ba2c423db87740c\n",
+	/* the two forms disagree */
+	"hostkey " FP "\nhostkey-sha256 006300d9220536f8f6915b44270b643dfdc2ce107554f2269ba2c423db87740c\n",
+	"name Pi\n", "name pi.acme\n", "name -pi\n", "name $(id)\n", "fleet a b\n",
+	"name pi\nname pi\n", "service 22\n", "service 22=localhost\n", "service 0=localhost:22\n",
+	"name pi\x01\n", "name pi\r\n", "SERVER localhost:22\n",
+};
+
+static void
+test_hostile(void **state)
+{
+	struct agent_conf c;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		err[0] = '\0';
+		if (parse_str(hostile[i], strlen(hostile[i]), &c, err, sizeof(err)) != ERR_CONFIG)
+			fail_msg("accepted: %s", hostile[i]);
+		assert_non_null(strstr(err, "line "));
+	}
+	/* NUL inside a line */
+	static const char nul[] = "name pi\0x\n";
+	assert_int_equal(parse_str(nul, sizeof(nul) - 1, &c, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "NUL"));
+	/* an over-long line */
+	static char longline[4000];
+	memset(longline, 'a', sizeof(longline) - 1);
+	memcpy(longline, "name ", 5);
+	assert_int_equal(parse_str(longline, strlen(longline), &c, err, sizeof(err)), ERR_CONFIG);
+	/* 33 services */
+	char many[33 * 32] = "";
+	for (int i = 1; i <= 33; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "service %d=localhost:22\n", i);
+	assert_int_equal(parse_str(many, strlen(many), &c, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "line 33"));
+	/* a missing key is found by agentconf_check, not the parser */
+	assert_int_equal(parse_str("name pi\nfleet acme\n", 19, &c, err, sizeof(err)), 0);
+	assert_int_equal(agentconf_check(&c, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "no server"));
+}
+
+static void
+test_good(void **state)
+{
+	static const char text[] =
+	    "# comment\n\n   \nserver [::1]:2222\nhostkey " FP "\nhostkey-sha256 " HEX "\n"
+	    "name pi\t \nfleet acme\nservice 22=localhost:22\nservice 80=127.0.0.1:8080\n"
+	    "service 22=127.0.0.1:2200\n";
+	struct agent_conf c;
+	char err[256];
+
+	assert_int_equal(parse_str(text, sizeof(text) - 1, &c, err, sizeof(err)), 0);
+	assert_int_equal(agentconf_check(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.server.host, "::1");
+	assert_int_equal(c.server.port, 2222);
+	assert_int_equal(c.hostkey[0], 0x99);
+	assert_int_equal(c.hostkey[31], 0x0c);
+	assert_string_equal(c.name, "pi");
+	assert_string_equal(c.fleet, "acme");
+	assert_int_equal(c.nservices, 2);	/* the later 22 replaced the first */
+	assert_int_equal(c.services[0].target.port, 2200);
+	/* either host key form alone is enough */
+	static const char one_form[] = "server a:1\nhostkey " FP "\nname a\nfleet b\n";
+	assert_int_equal(parse_str(one_form, sizeof(one_form) - 1, &c, err, sizeof(err)), 0);
+	assert_int_equal(agentconf_check(&c, err, sizeof(err)), 0);
+	char fp[AGENTCONF_FP_MAX];
+	agentconf_fingerprint(c.hostkey, fp, sizeof(fp));
+	assert_string_equal(fp, FP);
+}
+
+static void
+test_write_round_trip(void **state)
+{
+	char *dir = tu_mkdtemp(), path[512], err[256];
+	struct agent_conf c, d;
+	struct stat st;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/agent.conf", dir);
+	static const char text[] = "server jump.example.com:2222\nhostkey-sha256 " HEX
+	    "\nname pi-hq\nfleet acme\nservice 80=[::1]:8080\n";
+	assert_int_equal(parse_str(text, sizeof(text) - 1, &c, err, sizeof(err)), 0);
+	/* replaces an existing file; no temporary file is left behind */
+	FILE *f = fopen(path, "w");
+	fputs("old\n", f);
+	fclose(f);
+	assert_int_equal(agentconf_write(path, &c), 0);
+	assert_int_equal(agentconf_read(path, &d, err, sizeof(err)), 0);
+	assert_int_equal(agentconf_check(&d, err, sizeof(err)), 0);
+	assert_memory_equal(c.hostkey, d.hostkey, sizeof(c.hostkey));
+	assert_string_equal(d.server.host, "jump.example.com");
+	assert_string_equal(d.name, "pi-hq");
+	assert_int_equal(d.nservices, 1);
+	assert_int_equal(d.services[0].port, 80);
+	char *content = tu_slurp(path);
+	assert_non_null(strstr(content, "hostkey " FP "\n"));
+	assert_non_null(strstr(content, "hostkey-sha256 " HEX "\n"));
+	free(content);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "test $(ls %s | wc -l) -eq 1", dir);
+	assert_int_equal(system(cmd), 0);
+	/* missing file, unwritable directory */
+	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(agentconf_read(path, &d, err, sizeof(err)), ERR_NOTFOUND);
+	assert_int_equal(agentconf_write("/nonexistent-dir/agent.conf", &c), ERR_IO);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_write_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
