@@ -7,7 +7,7 @@ STATE      ?= $(CURDIR)/state
 MESON      ?= meson
 
 # Debian 12 packages: build, test peers.
-DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev
+DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev
 DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
 
