@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "server/penalty.h"
 
 static int
 set_str(char **dst, const char *v)
@@ -55,7 +56,14 @@ config_defaults(struct config *c)
 	c->max_auth_tries = 6;
 	c->refuse_wait = 10;
 	c->log_level = LOG_LVL_INFO;
-	if (c->state_dir == NULL)
+	c->max_startups = strdup("100:30:1000");
+	c->per_source_max_startups = 50;
+	c->penalty_failures = 30;
+	c->penalty_min = 30;
+	c->penalty_max = 600;
+	c->penalty_exempt = strdup("127.0.0.0/8,::1/128");
+	c->max_sessions_per_principal = 64;
+	if (c->state_dir == NULL || c->max_startups == NULL || c->penalty_exempt == NULL)
 		fatal("out of memory");
 }
 
@@ -90,6 +98,26 @@ static int kw_ka_max(struct config *c, const char *v) { return parse_int(v, 1, 1
 static int kw_grace(struct config *c, const char *v) { return parse_int(v, 1, 600, &c->login_grace_time); }
 static int kw_tries(struct config *c, const char *v) { return parse_int(v, 1, 100, &c->max_auth_tries); }
 static int kw_syslog(struct config *c, const char *v) { return parse_bool(v, &c->syslog); }
+static int kw_psrc(struct config *c, const char *v) { return parse_int(v, 1, 100000, &c->per_source_max_startups); }
+static int kw_pfail(struct config *c, const char *v) { return parse_int(v, 1, 100000, &c->penalty_failures); }
+static int kw_pmin(struct config *c, const char *v) { return parse_int(v, 1, 86400, &c->penalty_min); }
+static int kw_pmax(struct config *c, const char *v) { return parse_int(v, 1, 86400 * 7, &c->penalty_max); }
+static int kw_psess(struct config *c, const char *v) { return parse_int(v, 1, 100000, &c->max_sessions_per_principal); }
+
+static int
+kw_startups(struct config *c, const char *v)
+{
+	struct penalty_config pc;
+	return penalty_parse_startups(v, &pc) == 0 ? set_str(&c->max_startups, v) : ERR_CONFIG;
+}
+
+static int
+kw_exempt(struct config *c, const char *v)
+{
+	if (strcasecmp(v, "none") == 0)
+		v = "";
+	return penalty_check_exempt(v) == 0 ? set_str(&c->penalty_exempt, v) : ERR_CONFIG;
+}
 
 static int
 kw_loglevel(struct config *c, const char *v)
@@ -118,6 +146,13 @@ static const struct keyword keywords[] = {
 	{ "MaxAuthTries", kw_tries },
 	{ "LogLevel", kw_loglevel },
 	{ "Syslog", kw_syslog },
+	{ "MaxStartups", kw_startups },
+	{ "PerSourceMaxStartups", kw_psrc },
+	{ "PerSourcePenaltyFailures", kw_pfail },
+	{ "PerSourcePenaltyMin", kw_pmin },
+	{ "PerSourcePenaltyMax", kw_pmax },
+	{ "PerSourcePenaltyExempt", kw_exempt },
+	{ "MaxSessionsPerPrincipal", kw_psess },
 };
 
 int
@@ -221,6 +256,13 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "KeepaliveCountMax %d\n", c->keepalive_count_max);
 	fprintf(f, "LoginGraceTime %d\n", c->login_grace_time);
 	fprintf(f, "MaxAuthTries %d\n", c->max_auth_tries);
+	fprintf(f, "MaxStartups %s\n", c->max_startups);
+	fprintf(f, "PerSourceMaxStartups %d\n", c->per_source_max_startups);
+	fprintf(f, "PerSourcePenaltyFailures %d\n", c->penalty_failures);
+	fprintf(f, "PerSourcePenaltyMin %d\n", c->penalty_min);
+	fprintf(f, "PerSourcePenaltyMax %d\n", c->penalty_max);
+	fprintf(f, "PerSourcePenaltyExempt %s\n", c->penalty_exempt[0] ? c->penalty_exempt : "none");
+	fprintf(f, "MaxSessionsPerPrincipal %d\n", c->max_sessions_per_principal);
 	fprintf(f, "LogLevel %s\n", levels[c->log_level]);
 	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
 }
@@ -233,6 +275,8 @@ config_free(struct config *c)
 	free(c->state_dir);
 	free(c->host_key);
 	free(c->public_addr);
+	free(c->max_startups);
+	free(c->penalty_exempt);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	memset(c, 0, sizeof(*c));

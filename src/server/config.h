@@ -19,6 +19,12 @@ struct config {
 	int login_grace_time;			/* seconds to authenticate */
 	int max_auth_tries;			/* failed key attempts per connection */
 	int refuse_wait;			/* seconds to wait for a refused client's first bytes */
+	char *max_startups;			/* "begin:rate:full" */
+	int per_source_max_startups;
+	int penalty_failures;			/* failures within a minute before a block */
+	int penalty_min, penalty_max;		/* block seconds: first, cap */
+	char *penalty_exempt;			/* CIDR list, "" for none */
+	int max_sessions_per_principal;
 	int log_level;				/* enum log_level */
 	bool syslog;
 };

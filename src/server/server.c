@@ -14,6 +14,7 @@
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/listener.h"
+#include "server/penalty.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -176,6 +177,17 @@ server_init(struct server *srv, struct config *cfg)
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
+	struct penalty_config pc = {
+		.per_source = cfg->per_source_max_startups,
+		.fail_limit = cfg->penalty_failures,
+		.block_min_s = cfg->penalty_min,
+		.block_max_s = cfg->penalty_max,
+		.exempt = cfg->penalty_exempt,
+	};
+	if (penalty_parse_startups(cfg->max_startups, &pc) != 0)
+		fatal("bad MaxStartups %s", cfg->max_startups);
+	if ((srv->pen = penalty_new(&pc)) == NULL)
+		fatal("out of memory");
 	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("epoll: %s", strerror(errno));
 	open_listeners(srv);
@@ -286,6 +298,7 @@ tick(struct server *srv)
 			session_tick(c);
 	recheck(srv);
 	save_bytes(srv);
+	penalty_expire(srv->pen, srv->now_ms);
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
 
@@ -335,6 +348,7 @@ server_free(struct server *srv)
 		close(srv->epfd);
 	ssh_bind_free(srv->bind);
 	registry_free(srv->reg);
+	penalty_free(srv->pen);
 	audit_close(srv->audit);
 	store_close(srv->st);
 	log_info("stopped");

@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 struct audit;
+struct penalty;
 struct registry;
 
 enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN };
@@ -48,6 +49,8 @@ struct conn {
 	ssh_event ev;			/* private event: polls only this session */
 	uint64_t id;			/* serial for logs and `who` */
 	char peer[64];			/* "ip:port" of the TCP peer */
+	char ip[48];			/* the peer's address alone, for per-source limits */
+	bool failed;			/* counts against its source (penalty) */
 	int64_t started_ms;
 	uint32_t ep_events;		/* current epoll interest */
 	bool in_event;			/* added to ev */
@@ -127,6 +130,7 @@ struct server {
 	struct store *st;
 	struct audit *audit;
 	struct registry *reg;
+	struct penalty *pen;
 	ssh_bind bind;
 	int epfd;
 	struct watch listeners[LIM_LISTEN];

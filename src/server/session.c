@@ -11,6 +11,7 @@
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/listener.h"
+#include "server/penalty.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -63,6 +64,7 @@ auth_failed(struct conn *c, const char *fp, const char *why)
 	audit_commit(c->srv->audit);
 	log_info("session %llu from %s: authentication failed (%s, key %s)",
 	    (unsigned long long)c->id, c->peer, why, fp[0] ? fp : "-");
+	c->failed = true;
 	if (++c->auth_failures >= c->srv->cfg->max_auth_tries)
 		session_kill(c, "too many authentication failures");
 }
@@ -92,6 +94,18 @@ device_online(struct conn *c)
 	if (store_device_set_online(srv->st, c->who.id, true, timefmt_now(), c->peer) != 0)
 		log_warn("store: cannot mark %s.%s online: %s", c->who.name, c->who.fleet,
 		    store_errmsg(srv->st));
+}
+
+/* Live sessions of one user (MaxSessionsPerPrincipal). */
+static int
+user_sessions(const struct server *srv, int64_t user_id)
+{
+	int n = 0;
+
+	for (const struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->authed && !c->dead && c->who.kind == PRINCIPAL_USER && c->who.id == user_id)
+			n++;
+	return n;
 }
 
 static int
@@ -134,8 +148,15 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	r = SSH_AUTH_SUCCESS;
 	if (state == SSH_PUBLICKEY_STATE_NONE)
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
+	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
+		log_warn("session %llu from %s: user %s has too many sessions", (unsigned long long)c->id,
+		    c->peer, who.name);
+		r = SSH_AUTH_DENIED;
+		goto out;
+	}
 	c->who = who;
 	c->authed = true;
+	penalty_authenticated(c->srv->pen, c->ip);
 	c->key = pk;
 	memset(&pk, 0, sizeof(pk));	/* owned by c now */
 	char pname[LIM_TARGET + 1];
@@ -297,15 +318,41 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	}
 }
 
+/* The address part of "ip:port" or "[ip6]:port". */
+static void
+peer_ip(const char *peer, char *ip, size_t len)
+{
+	const char *end;
+
+	if (peer[0] == '[' && (end = strchr(peer, ']')) != NULL)
+		snprintf(ip, len, "%.*s", (int)(end - peer - 1), peer + 1);
+	else if ((end = strrchr(peer, ':')) != NULL)
+		snprintf(ip, len, "%.*s", (int)(end - peer), peer);
+	else
+		snprintf(ip, len, "%s", peer);
+}
+
 void
 session_accept(struct server *srv, int fd, const char *peer)
 {
+	char ip[48];
+	const char *why;
+
+	peer_ip(peer, ip, sizeof(ip));
+	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why)) {
+		log_debug("connection from %s refused: %s", peer, why);
+		close(fd);
+		return;
+	}
 	struct conn *c = calloc(1, sizeof(*c));
+	if (c != NULL)
+		snprintf(c->ip, sizeof(c->ip), "%s", ip);
 
 	if (c == NULL || (c->s = ssh_new()) == NULL) {
 		log_error("accept %s: out of memory", peer);
 		free(c);
 		close(fd);
+		penalty_unauth_closed(srv->pen, ip, false, srv->now_ms);
 		return;
 	}
 	c->srv = srv;
@@ -321,6 +368,7 @@ session_accept(struct server *srv, int fd, const char *peer)
 		ssh_free(c->s);
 		free(c);
 		close(fd);
+		penalty_unauth_closed(srv->pen, ip, false, srv->now_ms);
 		return;
 	}
 	ssh_callbacks_init(&c->scb);
@@ -355,7 +403,12 @@ session_poll(struct conn *c)
 	for (int i = 0; i < 16 && !c->dead; i++) {
 		int rc = ssh_event_dopoll(c->ev, 0);
 		if (rc == SSH_ERROR) {
-			session_kill(c, ssh_get_error(c->s));
+			const char *e = ssh_get_error(c->s);
+			/* A protocol error before authentication counts against the source;
+			 * a peer that just hangs up (a scanner, ssh-keyscan) does not. */
+			if (!c->authed && strstr(e, "Socket error: disconnected") == NULL)
+				c->failed = true;
+			session_kill(c, e);
 			break;
 		}
 		if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
@@ -385,6 +438,7 @@ session_offline(struct conn *c)
 	int64_t dur = srv->now_ms - c->started_ms;
 
 	if (!c->authed) {
+		penalty_unauth_closed(srv->pen, c->ip, c->failed, srv->now_ms);
 		log_debug("session %llu from %s: closed before authentication: %s",
 		    (unsigned long long)c->id, c->peer, c->dead_reason);
 		return;
@@ -455,8 +509,10 @@ session_tick(struct conn *c)
 	long interval = cfg->keepalive_interval * 1000L;
 
 	if (!c->authed) {
-		if (now - c->started_ms > cfg->login_grace_time * 1000L)
+		if (now - c->started_ms > cfg->login_grace_time * 1000L) {
+			c->failed = true;
 			session_kill(c, "login grace time exceeded");
+		}
 		return;
 	}
 	long idle = listener_idle_ms(c->watch.fd);

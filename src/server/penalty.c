@@ -1,0 +1,302 @@
+/* penalty.c: per-source pre-authentication accounting: caps, early drop and growing blocks. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "server/penalty.h"
+
+#define BUCKETS 1024
+#define DECAY_MS 60000		/* failures older than this are forgotten */
+#define FORGET_MS 3600000	/* an idle, unblocked source is dropped after this */
+
+struct source {
+	struct source *next;
+	char ip[48];
+	int unauth;		/* unauthenticated connections now */
+	int fails;		/* failures within DECAY_MS of last_fail_ms */
+	int strikes;		/* blocks so far: each doubles the next */
+	int64_t last_fail_ms;
+	int64_t blocked_until_ms;
+	int64_t last_seen_ms;
+};
+
+struct cidr {
+	int family;
+	unsigned char addr[16];
+	int bits;
+};
+
+struct penalty {
+	struct penalty_config cfg;
+	struct source *buckets[BUCKETS];
+	struct cidr exempt[16];
+	int nexempt;
+	int unauth_total;
+};
+
+int
+penalty_parse_startups(const char *s, struct penalty_config *pc)
+{
+	int a, b, c;
+	char tail;
+
+	if (s == NULL || sscanf(s, "%d:%d:%d%c", &a, &b, &c, &tail) != 3)
+		return ERR_CONFIG;
+	if (a < 1 || b < 1 || b > 100 || c < a || c > 100000)
+		return ERR_CONFIG;
+	pc->startups_begin = a;
+	pc->startups_rate = b;
+	pc->startups_full = c;
+	return 0;
+}
+
+static int
+parse_cidr(const char *s, size_t len, struct cidr *out)
+{
+	char buf[64];
+	const char *slash;
+	int maxbits;
+
+	if (len == 0 || len >= sizeof(buf))
+		return ERR_CONFIG;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		buf[slash - buf] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = AF_INET;
+		maxbits = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = AF_INET6;
+		maxbits = 128;
+	} else
+		return ERR_CONFIG;
+	out->bits = maxbits;
+	if (slash != NULL) {
+		char *end;
+		long b = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || b < 0 || b > maxbits)
+			return ERR_CONFIG;
+		out->bits = (int)b;
+	}
+	return 0;
+}
+
+/* Parses the list into p (when non-NULL); 0 or ERR_CONFIG. */
+static int
+parse_exempt(const char *list, struct penalty *p)
+{
+	struct cidr c;
+	int n = 0;
+
+	while (list != NULL && *list != '\0') {
+		size_t len = strcspn(list, ",");
+		if (parse_cidr(list, len, &c) != 0 || n >= 16)
+			return ERR_CONFIG;
+		if (p != NULL)
+			p->exempt[n] = c;
+		n++;
+		list += len + (list[len] == ',');
+	}
+	if (p != NULL)
+		p->nexempt = n;
+	return 0;
+}
+
+int
+penalty_check_exempt(const char *list)
+{
+	return parse_exempt(list, NULL);
+}
+
+static bool
+cidr_match(const struct cidr *c, const char *ip)
+{
+	unsigned char a[16];
+	int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+
+	if (family != c->family || inet_pton(family, ip, a) != 1)
+		return false;
+	int full = c->bits / 8, rest = c->bits % 8;
+	if (memcmp(a, c->addr, (size_t)full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & mask) == (c->addr[full] & mask);
+}
+
+static bool
+exempt(const struct penalty *p, const char *ip)
+{
+	for (int i = 0; i < p->nexempt; i++)
+		if (cidr_match(&p->exempt[i], ip))
+			return true;
+	return false;
+}
+
+struct penalty *
+penalty_new(const struct penalty_config *pc)
+{
+	struct penalty *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->cfg = *pc;
+	if (parse_exempt(pc->exempt, p) != 0)
+		p->nexempt = 0;
+	p->cfg.exempt = NULL;	/* parsed; the string is not kept */
+	return p;
+}
+
+void
+penalty_free(struct penalty *p)
+{
+	if (p == NULL)
+		return;
+	for (int i = 0; i < BUCKETS; i++) {
+		struct source *s = p->buckets[i], *n;
+		for (; s != NULL; s = n) {
+			n = s->next;
+			free(s);
+		}
+	}
+	free(p);
+}
+
+static unsigned
+bucket(const char *ip)
+{
+	unsigned h = 2166136261u;
+
+	for (; *ip != '\0'; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h % BUCKETS;
+}
+
+static struct source *
+lookup(struct penalty *p, const char *ip, bool create)
+{
+	unsigned b = bucket(ip);
+
+	for (struct source *s = p->buckets[b]; s != NULL; s = s->next)
+		if (strcmp(s->ip, ip) == 0)
+			return s;
+	if (!create)
+		return NULL;
+	struct source *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	snprintf(s->ip, sizeof(s->ip), "%s", ip);
+	s->next = p->buckets[b];
+	p->buckets[b] = s;
+	return s;
+}
+
+bool
+penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct, const char **why)
+{
+	struct source *s = lookup(p, ip, true);
+	const struct penalty_config *c = &p->cfg;
+
+	*why = NULL;
+	if (s == NULL) {
+		*why = "out of memory";
+		return false;
+	}
+	s->last_seen_ms = now_ms;
+	if (s->blocked_until_ms > now_ms) {
+		*why = "source blocked after repeated failures";
+		return false;
+	}
+	if (s->unauth >= c->per_source && !exempt(p, ip)) {
+		*why = "too many unauthenticated connections from this source";
+		return false;
+	}
+	if (p->unauth_total >= c->startups_full) {
+		*why = "too many unauthenticated connections";
+		return false;
+	}
+	if (p->unauth_total >= c->startups_begin) {
+		int span = c->startups_full - c->startups_begin;
+		int pct = c->startups_rate + (span > 0 ? (100 - c->startups_rate) *
+		    (p->unauth_total - c->startups_begin) / span : 0);
+		if (random_pct < pct) {
+			*why = "early drop: many unauthenticated connections";
+			return false;
+		}
+	}
+	s->unauth++;
+	p->unauth_total++;
+	return true;
+}
+
+static void
+unauth_done(struct penalty *p, struct source *s)
+{
+	if (s->unauth > 0) {
+		s->unauth--;
+		p->unauth_total--;
+	}
+}
+
+void
+penalty_authenticated(struct penalty *p, const char *ip)
+{
+	struct source *s = lookup(p, ip, false);
+
+	if (s != NULL)
+		unauth_done(p, s);
+}
+
+void
+penalty_unauth_closed(struct penalty *p, const char *ip, bool failed, int64_t now_ms)
+{
+	struct source *s = lookup(p, ip, false);
+
+	if (s == NULL)
+		return;
+	unauth_done(p, s);
+	if (!failed || exempt(p, ip))
+		return;
+	if (now_ms - s->last_fail_ms > DECAY_MS)
+		s->fails = 0;
+	s->last_fail_ms = now_ms;
+	if (++s->fails < p->cfg.fail_limit)
+		return;
+	int64_t block = (int64_t)p->cfg.block_min_s * 1000;
+	for (int i = 0; i < s->strikes && block < (int64_t)p->cfg.block_max_s * 1000; i++)
+		block *= 2;
+	if (block > (int64_t)p->cfg.block_max_s * 1000)
+		block = (int64_t)p->cfg.block_max_s * 1000;
+	s->blocked_until_ms = now_ms + block;
+	s->strikes++;
+	s->fails = 0;
+}
+
+void
+penalty_expire(struct penalty *p, int64_t now_ms)
+{
+	for (int i = 0; i < BUCKETS; i++) {
+		struct source **pp = &p->buckets[i];
+		while (*pp != NULL) {
+			struct source *s = *pp;
+			if (s->unauth == 0 && s->blocked_until_ms <= now_ms &&
+			    now_ms - s->last_seen_ms > FORGET_MS) {
+				*pp = s->next;
+				free(s);
+			} else
+				pp = &s->next;
+		}
+	}
+}
+
+int
+penalty_unauth_total(const struct penalty *p)
+{
+	return p->unauth_total;
+}

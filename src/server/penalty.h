@@ -1,0 +1,52 @@
+/*
+ * penalty.h: pre-authentication limits per source address, in the spirit of
+ * OpenSSH's MaxStartups, PerSourceMaxStartups and PerSourcePenalties:
+ * a cap on unauthenticated connections with random early drop, a cap per
+ * source, and a growing block for sources that keep failing.
+ */
+#ifndef OUTPOST_PENALTY_H
+#define OUTPOST_PENALTY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct penalty;
+
+struct penalty_config {
+	int startups_begin;	/* MaxStartups start: random early drop from here */
+	int startups_rate;	/* ... with this percentage ... */
+	int startups_full;	/* ... rising to refusing everything here */
+	int per_source;		/* unauthenticated connections per source address */
+	int fail_limit;		/* failures (bad key, grace time, protocol error) before a block */
+	int block_min_s;	/* first block; doubles per repeat */
+	int block_max_s;
+	const char *exempt;	/* comma-separated CIDRs never penalised, or NULL */
+};
+
+/* Parses "10:30:100" into the three startups fields; 0 or ERR_CONFIG. */
+int penalty_parse_startups(const char *s, struct penalty_config *pc);
+/* Checks a comma-separated CIDR list ("127.0.0.0/8,::1/128"); 0 or ERR_CONFIG. */
+int penalty_check_exempt(const char *list);
+
+/* Returns a new table (NULL on allocation failure); free with penalty_free. */
+struct penalty *penalty_new(const struct penalty_config *pc);
+void penalty_free(struct penalty *p);		/* NULL is a no-op */
+
+/*
+ * A connection from ip arrived at now_ms: true if it may proceed (and is
+ * counted as unauthenticated), false if refused; why gets a short reason.
+ * random_pct is a number in [0, 100) used for early drop.
+ */
+bool penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct,
+    const char **why);
+/* The connection authenticated: no longer counted as unauthenticated. */
+void penalty_authenticated(struct penalty *p, const char *ip);
+/* An unauthenticated connection ended; failed says whether it counts against the source. */
+void penalty_unauth_closed(struct penalty *p, const char *ip, bool failed, int64_t now_ms);
+/* Drops idle entries; call every few seconds. */
+void penalty_expire(struct penalty *p, int64_t now_ms);
+/* Unauthenticated connections in flight, all sources. */
+int penalty_unauth_total(const struct penalty *p);
+
+#endif
