@@ -43,6 +43,19 @@ parse_bool(const char *v, bool *out)
 	return 0;
 }
 
+/* Modern algorithms only (libssh 0.10 has no sntrup761). */
+#define DEFAULT_KEX "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256," \
+	"ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group16-sha512," \
+	"diffie-hellman-group18-sha512"
+#define DEFAULT_CIPHERS "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com," \
+	"aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
+#define DEFAULT_MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+#define DEFAULT_PUBKEY_ALGS "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256," \
+	"ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com," \
+	"rsa-sha2-512,rsa-sha2-256"
+#define DEFAULT_HOSTKEY_ALGS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
+	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
+
 void
 config_defaults(struct config *c)
 {
@@ -63,6 +76,13 @@ config_defaults(struct config *c)
 	c->penalty_max = 600;
 	c->penalty_exempt = strdup("127.0.0.0/8,::1/128");
 	c->max_sessions_per_principal = 64;
+	c->kex = strdup(DEFAULT_KEX);
+	c->ciphers = strdup(DEFAULT_CIPHERS);
+	c->macs = strdup(DEFAULT_MACS);
+	c->pubkey_algorithms = strdup(DEFAULT_PUBKEY_ALGS);
+	c->hostkey_algorithms = strdup(DEFAULT_HOSTKEY_ALGS);
+	if (!c->kex || !c->ciphers || !c->macs || !c->pubkey_algorithms || !c->hostkey_algorithms)
+		fatal("out of memory");
 	if (c->state_dir == NULL || c->max_startups == NULL || c->penalty_exempt == NULL)
 		fatal("out of memory");
 }
@@ -103,6 +123,23 @@ static int kw_pfail(struct config *c, const char *v) { return parse_int(v, 1, 10
 static int kw_pmin(struct config *c, const char *v) { return parse_int(v, 1, 86400, &c->penalty_min); }
 static int kw_pmax(struct config *c, const char *v) { return parse_int(v, 1, 86400 * 7, &c->penalty_max); }
 static int kw_psess(struct config *c, const char *v) { return parse_int(v, 1, 100000, &c->max_sessions_per_principal); }
+
+/* An algorithm list: names of [a-z0-9@.-] separated by commas. */
+static int
+set_algs(char **dst, const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 1000 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789@.-,") != n ||
+	    v[0] == ',' || v[n - 1] == ',' || strstr(v, ",,") != NULL)
+		return ERR_CONFIG;
+	return set_str(dst, v);
+}
+
+static int kw_kex(struct config *c, const char *v) { return set_algs(&c->kex, v); }
+static int kw_ciphers(struct config *c, const char *v) { return set_algs(&c->ciphers, v); }
+static int kw_macs(struct config *c, const char *v) { return set_algs(&c->macs, v); }
+static int kw_pkalgs(struct config *c, const char *v) { return set_algs(&c->pubkey_algorithms, v); }
+static int kw_hkalgs(struct config *c, const char *v) { return set_algs(&c->hostkey_algorithms, v); }
 
 static int
 kw_startups(struct config *c, const char *v)
@@ -153,6 +190,11 @@ static const struct keyword keywords[] = {
 	{ "PerSourcePenaltyMax", kw_pmax },
 	{ "PerSourcePenaltyExempt", kw_exempt },
 	{ "MaxSessionsPerPrincipal", kw_psess },
+	{ "KexAlgorithms", kw_kex },
+	{ "Ciphers", kw_ciphers },
+	{ "MACs", kw_macs },
+	{ "PubkeyAcceptedAlgorithms", kw_pkalgs },
+	{ "HostKeyAlgorithms", kw_hkalgs },
 };
 
 int
@@ -263,6 +305,11 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "PerSourcePenaltyMax %d\n", c->penalty_max);
 	fprintf(f, "PerSourcePenaltyExempt %s\n", c->penalty_exempt[0] ? c->penalty_exempt : "none");
 	fprintf(f, "MaxSessionsPerPrincipal %d\n", c->max_sessions_per_principal);
+	fprintf(f, "KexAlgorithms %s\n", c->kex);
+	fprintf(f, "Ciphers %s\n", c->ciphers);
+	fprintf(f, "MACs %s\n", c->macs);
+	fprintf(f, "PubkeyAcceptedAlgorithms %s\n", c->pubkey_algorithms);
+	fprintf(f, "HostKeyAlgorithms %s\n", c->hostkey_algorithms);
 	fprintf(f, "LogLevel %s\n", levels[c->log_level]);
 	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
 }
@@ -276,6 +323,11 @@ config_free(struct config *c)
 	free(c->host_key);
 	free(c->public_addr);
 	free(c->max_startups);
+	free(c->kex);
+	free(c->ciphers);
+	free(c->macs);
+	free(c->pubkey_algorithms);
+	free(c->hostkey_algorithms);
 	free(c->penalty_exempt);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);

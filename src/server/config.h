@@ -25,6 +25,8 @@ struct config {
 	int penalty_min, penalty_max;		/* block seconds: first, cap */
 	char *penalty_exempt;			/* CIDR list, "" for none */
 	int max_sessions_per_principal;
+	char *kex, *ciphers, *macs;		/* crypto policy, comma-separated */
+	char *pubkey_algorithms, *hostkey_algorithms;
 	int log_level;				/* enum log_level */
 	bool syslog;
 };

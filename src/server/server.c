@@ -110,6 +110,28 @@ load_host_key(struct server *srv)
 	return 0;
 }
 
+/* The crypto policy and no global libssh server configuration file. */
+static void
+set_policy(struct server *srv)
+{
+	const struct config *c = srv->cfg;
+	bool no = false;
+	struct { enum ssh_bind_options_e opt; const char *v, *name; } set[] = {
+		{ SSH_BIND_OPTIONS_KEY_EXCHANGE, c->kex, "KexAlgorithms" },
+		{ SSH_BIND_OPTIONS_CIPHERS_C_S, c->ciphers, "Ciphers" },
+		{ SSH_BIND_OPTIONS_CIPHERS_S_C, c->ciphers, "Ciphers" },
+		{ SSH_BIND_OPTIONS_HMAC_C_S, c->macs, "MACs" },
+		{ SSH_BIND_OPTIONS_HMAC_S_C, c->macs, "MACs" },
+		{ SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, c->pubkey_algorithms, "PubkeyAcceptedAlgorithms" },
+		{ SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, c->hostkey_algorithms, "HostKeyAlgorithms" },
+	};
+
+	ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		if (ssh_bind_options_set(srv->bind, set[i].opt, set[i].v) != SSH_OK)
+			fatal("%s %s: %s", set[i].name, set[i].v, ssh_get_error(srv->bind));
+}
+
 static void
 open_listeners(struct server *srv)
 {
@@ -177,6 +199,7 @@ server_init(struct server *srv, struct config *cfg)
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
+	set_policy(srv);
 	struct penalty_config pc = {
 		.per_source = cfg->per_source_max_startups,
 		.fail_limit = cfg->penalty_failures,
