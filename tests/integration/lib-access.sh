@@ -71,3 +71,16 @@ verify_copy() {
 	VERIFY_RC=$?
 	echo "\$ outpost -d $d audit verify (status $VERIFY_RC): $VERIFY_OUT" >>"$CLI_LOG"
 }
+
+# client_configs USER...: writes each user's ssh_config once, in this shell.
+# lib.sh's client_config remembers a user only when it runs in the main
+# shell; called as $(client_config U) it rewrites the file every time, which
+# can truncate it under an ssh that is reading it (seen as "Host key
+# verification failed" for a session started next to another). Call this
+# before starting concurrent sessions.
+client_configs() {
+	local u
+	for u in "$@"; do
+		client_config "$u" >/dev/null
+	done
+}

@@ -12,6 +12,7 @@ require_outpost
 
 basic_setup
 user_add bob
+client_configs bob
 start_session alice-long alice pi-hq.acme 40	# alice's grant has no expiry
 alice_pid=$SESS_PID
 

@@ -19,6 +19,7 @@ device_add pi-hq acme
 device_add pi-hq globex
 device_add pi-lab globex	# a second globex device: never visible to bob
 start_jump
+client_configs bob carol dave
 start_device_sshd 0
 start_device_sshd 1
 start_device --sshd 0 pi-hq acme

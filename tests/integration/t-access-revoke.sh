@@ -22,6 +22,7 @@ device_add pi-gx globex
 device_add pi-b acme
 device_add pi-c acme
 start_jump
+client_configs bob carol
 start_device_sshd 0
 start_device pi-hq acme
 start_device pi-gx globex

@@ -31,6 +31,7 @@ setup_state outpost || fail "set-up of the daemon's state"
 setup_state local2 || fail "set-up of the second state"
 cat "$(key alice).pub" >>"$T/device_authorized_keys"
 start_jump
+client_configs admin
 acfg=$(client_config admin)
 
 # normalize: times vary between the two runs.

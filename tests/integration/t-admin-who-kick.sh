@@ -17,6 +17,7 @@ user_add bob acme
 device_add pi-hq acme
 device_add pi-b acme
 start_jump
+client_configs bob
 start_device_sshd
 start_device pi-hq acme
 hq_pid=$DEV_PID

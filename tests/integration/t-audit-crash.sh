@@ -18,6 +18,7 @@ user_add alice acme
 user_add admin --admin
 device_add pi-hq acme
 start_jump
+client_configs admin
 start_device_sshd
 acfg=$(client_config admin)
 stranger=$(key stranger)

@@ -21,6 +21,7 @@ user_add admin --admin
 device_add pi-hq acme
 device_add pi-hq globex
 start_jump
+client_configs admin
 start_device_sshd
 start_device pi-hq acme
 first_dev=$DEV_PID
