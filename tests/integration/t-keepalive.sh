@@ -12,12 +12,17 @@ if "$OUTPOSTD_BIN" -T >"$T/defaults" 2>/dev/null; then
 	log "default keepalive: ${iv:-?} s x ${cm:-?}"
 	[ -n "$iv" ] && [ -n "$cm" ] && [ $((iv * cm)) -le 90 ] || fail "default keepalive ${iv:-?} x ${cm:-?} exceeds 90 s"
 fi
-printf 'KeepaliveInterval 1\nKeepaliveCountMax 3\n' >"$T/outpostd.conf"
+ka_conf=$'KeepaliveInterval 1\nKeepaliveCountMax 3'
 fleet_add acme
 user_add alice acme
 device_add pi-chatty acme
 device_add pi-silent acme
-start_jump -f "$T/outpostd.conf"
+if declare -f start_outpostd | grep -q OUTPOSTD_CONF_EXTRA; then
+	OUTPOSTD_CONF_EXTRA=$ka_conf start_jump	# lib.sh writes the one config file
+else
+	printf '%s\n' "$ka_conf" >"$T/keepalive.conf"
+	start_jump -f "$T/keepalive.conf"
+fi
 start_device_sshd
 start_device pi-chatty acme -o ServerAliveInterval=1 -o ServerAliveCountMax=2 -o ExitOnForwardFailure=yes
 chatty=$DEV_PID
