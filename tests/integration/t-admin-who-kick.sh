@@ -116,7 +116,8 @@ start_device pi-b acme
 wait_online pi-b.acme
 
 # Nonexistent targets: status 1, a clear error, nothing kicked.
-outpost who >"$T/who.before"
+# (the byte counts may move on in between: compare the other columns)
+outpost who | awk '{$7 = ""; print}' >"$T/who.before"
 for target in 99999 nosuch nosuch.acme pi-hq.nofleet bob; do
 	outpost kick "$target" >"$T/out" 2>"$T/err"
 	rc=$?
@@ -127,7 +128,7 @@ for target in 99999 nosuch nosuch.acme pi-hq.nofleet bob; do
 done
 outpost kick >"$T/out" 2>"$T/err"
 [ $? = 2 ] || fail "kick without a target: not a usage error"
-outpost who >"$T/who.after"
+outpost who | awk '{$7 = ""; print}' >"$T/who.after"
 diff "$T/who.before" "$T/who.after" >&2 || fail "a failed kick changed who"
 [ "$(audit_count admin command='kick nosuch' result=failed)" = 1 ] || fail "failed kick not audited"
 [ "$(dev_ssh root@pi-hq.acme echo ok)" = ok ] || fail "routing after the kicks"
