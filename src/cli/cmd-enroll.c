@@ -22,6 +22,7 @@
 #define SECRET_HEX 32
 #define TOKEN_MAX 512
 #define HOSTKEYS_MAX 8192
+#define REDACTED "redacted"	/* what is left of a token's secret in argv */
 
 /* The jump's address for tokens and ssh-config: --server, the daemon's, or hostname:2222. */
 static void
@@ -61,14 +62,16 @@ host_key(struct cmd_call *c, unsigned char hash[32], char *fp, size_t fplen)
 	return r == 0 ? 0 : cmd_fail(c, "the host key in %s is not usable", path);
 }
 
+/* HOST:PORT with a host, a port from 1 to 65535, nothing a config file or shell would split. */
 static bool
 addr_ok(const char *a)
 {
 	size_t n = strlen(a);
 	const char *colon = strrchr(a, ':');
 
-	return n > 2 && n < 200 && colon != NULL && colon[1] != '\0' &&
-	    strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+	return n > 2 && n < 200 && colon != NULL && colon != a && colon[1] != '\0' &&
+	    strlen(colon + 1) <= 5 && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+	    atoi(colon + 1) >= 1 && atoi(colon + 1) <= 65535 &&
 	    strcspn(a, " \t\r\n'\"\\") == n;
 }
 
@@ -95,7 +98,9 @@ token_create(struct cmd_call *c, int argc, char **argv)
 		if (*o.uses == '\0' || *end != '\0' || uses < 0 || uses > 1000000)
 			return cmd_usage(c, "--uses takes a count from 0 (unlimited) to 1000000");
 	}
-	if (o.ttl != NULL && timefmt_parse_duration(o.ttl, &ttl) != 0)
+	/* At most 100 years, as for grants: now + ttl must not overflow. */
+	if (o.ttl != NULL && (timefmt_parse_duration(o.ttl, &ttl) != 0 ||
+	    ttl > INT64_C(100) * 366 * 86400))
 		return cmd_usage(c, "bad --ttl '%.32s' (e.g. 30m, 24h, 7d)", o.ttl);
 	server_addr(c, o.server, addr, sizeof(addr));
 	if (!addr_ok(addr))
@@ -247,9 +252,14 @@ enroll(struct cmd_call *c, int argc, char **argv)
 		return r;
 	if ((secret = token_secret(o.pos[0])) == NULL)
 		return cmd_fail(c, "that is not an outpost token (op1:...)");
+	audit_hash_hex(secret, SECRET_HEX, hash);
+	/*
+	 * The secret leaves no trace: overwrite it in the caller's argv (which
+	 * the admin record below and outpostd's command record and log quote).
+	 */
+	snprintf((char *)secret, SECRET_HEX + 1, "%s", REDACTED);
 	if ((r = cmd_label(c, "device", o.pos[1], name)) != 0)
 		return r;
-	audit_hash_hex(secret, SECRET_HEX, hash);
 	r = store_enroll(c->ctx->st, hash, name, c->ctx->key, fleet);
 	struct jbuf *rec = cmd_audit_begin(c);
 	jbuf_member_str(rec, "device", name);
