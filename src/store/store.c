@@ -1682,12 +1682,22 @@ store_enroll(struct store *st, const char *hash, const char *name, const struct 
 	if ((r = check_label(st, "device", name)) != 0 || (r = check_key(st, key)) != 0 ||
 	    (r = tx_begin(st)) != 0)
 		return r;
-	if ((r = token_usable(st, hash, &tid, &fid, fleet_out)) != 0)
-		return tx_end(st, r);
+	/* A refused token that exists still names its fleet (tid set). */
+	int usable = token_usable(st, hash, &tid, &fid, fleet_out);
+	if (usable != 0 && (usable != ERR_DENIED || tid == 0))
+		return tx_end(st, usable);
 	r = device_key(st, name, fid, &did, fp, sizeof(fp));
 	if (r == 0) {
-		/* Enrolling again with the same key is harmless; another key is not. */
-		if (strcmp(fp, key->fp) != 0) {
+		/*
+		 * Enrolling again with the same key changes nothing, so it succeeds
+		 * even once the token is used up (an agent retrying after a lost
+		 * reply); another key is refused, for the token's reason first.
+		 */
+		if (strcmp(fp, key->fp) == 0)
+			r = 0;
+		else if (usable != 0)
+			r = usable;	/* store_errmsg still says why */
+		else {
 			set_err(st, "the name %s.%s is already bound to another key", name, fleet_out);
 			r = ERR_EXISTS;
 		}
@@ -1695,6 +1705,8 @@ store_enroll(struct store *st, const char *hash, const char *name, const struct 
 	}
 	if (r != ERR_NOTFOUND)
 		return tx_end(st, r);
+	if (usable != 0)
+		return tx_end(st, usable);
 	if ((r = device_insert(st, name, fleet_out, fid, &did)) == 0 &&
 	    (r = key_insert(st, Q_KEY_ADD_DEVICE, did, key)) == 0)
 		r = token_use(st, tid);
