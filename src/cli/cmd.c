@@ -389,6 +389,8 @@ listed(const struct cmd_ctx *ctx, const struct cmd_entry *e)
 static bool
 role_may_run(const struct cmd_ctx *ctx, const struct cmd_entry *leaf)
 {
+	if (leaf == &help_entry)
+		return true;	/* every role may ask what it may run */
 	switch (ctx->role) {
 	case CMD_ROLE_DEVICE: return (leaf->roles & CMD_FOR_DEVICE) != 0;
 	case CMD_ROLE_ENROLL: return (leaf->roles & CMD_FOR_ENROLL) != 0;
