@@ -37,8 +37,10 @@ build: $(BUILD)/build.ninja
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+# outpostd drops root for the system user `outpost` (created here if missing).
 run: deps build
-	mkdir -p $(STATE)
+	@id -u outpost >/dev/null 2>&1 || useradd --system --no-create-home \
+	    --home-dir $(STATE) --shell /usr/sbin/nologin outpost
 	OUTPOST_STATE=$(STATE) $(BUILD)/outpostd -d $(STATE)
 
 check: deps build asan

@@ -76,12 +76,13 @@ config_defaults(struct config *c)
 	c->penalty_max = 600;
 	c->penalty_exempt = strdup("127.0.0.0/8,::1/128");
 	c->max_sessions_per_principal = 64;
+	c->user = strdup("outpost");
 	c->kex = strdup(DEFAULT_KEX);
 	c->ciphers = strdup(DEFAULT_CIPHERS);
 	c->macs = strdup(DEFAULT_MACS);
 	c->pubkey_algorithms = strdup(DEFAULT_PUBKEY_ALGS);
 	c->hostkey_algorithms = strdup(DEFAULT_HOSTKEY_ALGS);
-	if (!c->kex || !c->ciphers || !c->macs || !c->pubkey_algorithms || !c->hostkey_algorithms)
+	if (!c->user || !c->kex || !c->ciphers || !c->macs || !c->pubkey_algorithms || !c->hostkey_algorithms)
 		fatal("out of memory");
 	if (c->state_dir == NULL || c->max_startups == NULL || c->penalty_exempt == NULL)
 		fatal("out of memory");
@@ -135,6 +136,8 @@ set_algs(char **dst, const char *v)
 	return set_str(dst, v);
 }
 
+static int kw_user(struct config *c, const char *v) { return set_str(&c->user, v); }
+static int kw_allowroot(struct config *c, const char *v) { return parse_bool(v, &c->allow_root); }
 static int kw_kex(struct config *c, const char *v) { return set_algs(&c->kex, v); }
 static int kw_ciphers(struct config *c, const char *v) { return set_algs(&c->ciphers, v); }
 static int kw_macs(struct config *c, const char *v) { return set_algs(&c->macs, v); }
@@ -190,6 +193,8 @@ static const struct keyword keywords[] = {
 	{ "PerSourcePenaltyMax", kw_pmax },
 	{ "PerSourcePenaltyExempt", kw_exempt },
 	{ "MaxSessionsPerPrincipal", kw_psess },
+	{ "User", kw_user },
+	{ "AllowRoot", kw_allowroot },
 	{ "KexAlgorithms", kw_kex },
 	{ "Ciphers", kw_ciphers },
 	{ "MACs", kw_macs },
@@ -305,6 +310,8 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "PerSourcePenaltyMax %d\n", c->penalty_max);
 	fprintf(f, "PerSourcePenaltyExempt %s\n", c->penalty_exempt[0] ? c->penalty_exempt : "none");
 	fprintf(f, "MaxSessionsPerPrincipal %d\n", c->max_sessions_per_principal);
+	fprintf(f, "User %s\n", c->user);
+	fprintf(f, "AllowRoot %s\n", c->allow_root ? "yes" : "no");
 	fprintf(f, "KexAlgorithms %s\n", c->kex);
 	fprintf(f, "Ciphers %s\n", c->ciphers);
 	fprintf(f, "MACs %s\n", c->macs);
@@ -323,6 +330,7 @@ config_free(struct config *c)
 	free(c->host_key);
 	free(c->public_addr);
 	free(c->max_startups);
+	free(c->user);
 	free(c->kex);
 	free(c->ciphers);
 	free(c->macs);

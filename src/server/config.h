@@ -27,6 +27,8 @@ struct config {
 	int max_sessions_per_principal;
 	char *kex, *ciphers, *macs;		/* crypto policy, comma-separated */
 	char *pubkey_algorithms, *hostkey_algorithms;
+	char *user;				/* drop root for this user */
+	bool allow_root;			/* keep root if that user is missing */
 	int log_level;				/* enum log_level */
 	bool syslog;
 };

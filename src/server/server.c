@@ -9,12 +9,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset, const char *state) { (void)unset; (void)state; return 0; }
+#endif
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/listener.h"
 #include "server/penalty.h"
+#include "server/privs.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -216,6 +223,7 @@ server_init(struct server *srv, struct config *cfg)
 	open_listeners(srv);
 	set_public_addr(srv);
 	open_signals(srv);
+	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);
 	srv->store_seen = store_change_counter(srv->st);
@@ -322,6 +330,7 @@ tick(struct server *srv)
 	recheck(srv);
 	save_bytes(srv);
 	penalty_expire(srv->pen, srv->now_ms);
+	sd_notify(0, "WATCHDOG=1");
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
 
@@ -331,6 +340,7 @@ server_run(struct server *srv)
 	struct epoll_event evs[MAX_EVENTS];
 
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
+	sd_notify(0, "READY=1");
 	while (!srv->stopping) {
 		int timeout = (int)(srv->next_tick_ms - srv->now_ms);
 		if (srv->work || timeout < 0)
@@ -360,6 +370,7 @@ server_run(struct server *srv)
 void
 server_free(struct server *srv)
 {
+	sd_notify(0, "STOPPING=1");
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);

@@ -491,6 +491,12 @@ session_reap(struct conn *c)
 		ssh_session_set_disconnect_message(c->s, c->dead_reason);
 	ssh_disconnect(c->s);
 	ssh_free(c->s);
+	/* It may still be on this turn's touched list (touched, then killed). */
+	for (struct conn **t = &srv->touched; *t != NULL; t = &(*t)->touched_next)
+		if (*t == c) {
+			*t = c->touched_next;
+			break;
+		}
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -405,7 +405,8 @@ device_add() {
 db_snapshot() {
 	local t
 	{
-		for t in $(sqlite3 "$STATE/outpost.db" "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name" 2>/dev/null); do
+		# sessions is live state (who is connected), not configuration.
+		for t in $(sqlite3 "$STATE/outpost.db" "SELECT name FROM sqlite_master WHERE type='table' AND name <> 'sessions' ORDER BY name" 2>/dev/null); do
 			echo "$t $(sqlite3 "$STATE/outpost.db" "SELECT count(*) FROM \"$t\"")"
 		done
 		outpost fleet ls
@@ -427,9 +428,14 @@ start_outpostd() {
 	[ -x "$OUTPOSTD_BIN" ] || fail "no outpostd in $OUTPOST_BUILD (build it first)"
 	[ -x "$OUTPOST_BIN" ] || fail "no outpost in $OUTPOST_BUILD (build it first)"
 	[ -n "$JUMP_PORT" ] || JUMP_PORT=$(pick_port)
+	# Tests run as root; outpostd refuses that unless told (t-privileges covers
+	# the drop). OUTPOSTD_CONF_EXTRA adds config lines for one scenario.
+	if [ ! -f "$T/outpostd.conf" ]; then
+		{ echo "AllowRoot yes"; printf '%s\n' "${OUTPOSTD_CONF_EXTRA:-}"; } >"$T/outpostd.conf"
+	fi
 	for i in 1 2 3; do
-		echo "==== $(date +%T.%3N) outpostd -d $STATE -l 127.0.0.1:$JUMP_PORT $*" >>"$DAEMON_LOG"
-		"${DAEMON_WRAP[@]}" "$OUTPOSTD_BIN" -d "$STATE" -l "127.0.0.1:$JUMP_PORT" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
+		echo "==== $(date +%T.%3N) outpostd -f $T/outpostd.conf -d $STATE -l 127.0.0.1:$JUMP_PORT $*" >>"$DAEMON_LOG"
+		"${DAEMON_WRAP[@]}" "$OUTPOSTD_BIN" -f "$T/outpostd.conf" -d "$STATE" -l "127.0.0.1:$JUMP_PORT" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
 		OUTPOSTD_PID=$!
 		PIDS+=("$OUTPOSTD_PID")
 		PID_NAME[$OUTPOSTD_PID]=outpostd
