@@ -491,7 +491,7 @@ check_sanitizers() {
 sanitizer_check() {
 	local f
 	SAN_WHY=
-	for f in "$DAEMON_LOG" "$CLI_LOG"; do
+	for f in "$DAEMON_LOG" "$CLI_LOG" "$LOGDIR"/agent-*.log; do
 		[ -f "$f" ] || continue
 		if grep -Eq "$SANITIZER_RE" "$f"; then
 			grep -E -A 12 "$SANITIZER_RE" "$f" | head -n 40 >&2
