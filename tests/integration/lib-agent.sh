@@ -50,7 +50,8 @@ agent_name() {
 
 # start_agent [--sshd SID] ID [RUN_ARGS...]: `outpost-agent run` for agent ID
 # with its port 22 on device sshd SID (default 0), trusted under that sshd's
-# host key; AGENT_PID is its PID.
+# host key; AGENT_PID is its PID. With AGENT_NETNS set it runs in that
+# network namespace and reaches the sshd at AGENT_SVC_HOST (default 127.0.0.1).
 start_agent() {
 	local sid=0 id fq v
 	[ "$1" = --sshd ] && { sid=$2; shift 2; }
@@ -61,7 +62,10 @@ start_agent() {
 	fq=$(agent_name "$id")
 	known_add "$fq,${fq%%.*},[$fq]:*,[${fq%%.*}]:*" "$T/host-dev$sid.pub"
 	REG_BASE[$fq]=$(audit_count register device="$fq" result=ok)
-	spawn "agent-$id" "$AGENT_BIN" -v -d "$(agent_dir "$id")" run -s "22=127.0.0.1:${!v}" "$@"
+	local wrap=()
+	[ -n "${AGENT_NETNS:-}" ] && wrap=(ip netns exec "$AGENT_NETNS")
+	spawn "agent-$id" "${wrap[@]}" "$AGENT_BIN" -v -d "$(agent_dir "$id")" run \
+		-s "22=${AGENT_SVC_HOST:-127.0.0.1}:${!v}" "$@"
 	AGENT_PID=$LAST_PID
 	AGENT_PIDS[$id]=$AGENT_PID
 	log "agent $id ($fq): pid $AGENT_PID"
