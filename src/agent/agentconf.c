@@ -100,6 +100,16 @@ set_service(struct agent_conf *c, const char *v)
 	return agentconf_add_service(c, &sv);
 }
 
+/* An absolute glob for the sshd's public host keys (sshd's HostKey files + ".pub"). */
+static int
+set_sshd_host_keys(struct agent_conf *c, const char *v)
+{
+	if (v[0] != '/' || strlen(v) >= sizeof(c->sshd_host_keys))
+		return ERR_INVAL;
+	snprintf(c->sshd_host_keys, sizeof(c->sshd_host_keys), "%s", v);
+	return 0;
+}
+
 static const struct keyword keywords[] = {
 	{ "server", CONF_SERVER, set_server },
 	{ "hostkey", CONF_HOSTKEY, set_hostkey },
@@ -107,6 +117,7 @@ static const struct keyword keywords[] = {
 	{ "name", CONF_NAME, set_name },
 	{ "fleet", CONF_FLEET, set_fleet },
 	{ "service", 0, set_service },
+	{ "sshd-host-keys", CONF_SSHD_HOST_KEYS, set_sshd_host_keys },
 };
 
 static int
@@ -250,6 +261,8 @@ agentconf_emit(FILE *f, const struct agent_conf *c)
 		service_format(&c->services[i], sv, sizeof(sv));
 		fprintf(f, "service %s\n", sv);
 	}
+	if (c->sshd_host_keys[0] != '\0')
+		fprintf(f, "sshd-host-keys %s\n", c->sshd_host_keys);
 	return ferror(f) ? ERR_IO : 0;
 }
 

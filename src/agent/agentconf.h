@@ -12,6 +12,7 @@
 #include "common/limits.h"
 
 #define AGENTCONF_FP_MAX	64	/* "SHA256:" + 43 base64 characters */
+#define AGENTCONF_GLOB_MAX	256	/* sshd-host-keys pattern */
 
 struct agent_conf {
 	struct hostport server;
@@ -20,17 +21,19 @@ struct agent_conf {
 	char fleet[LIM_LABEL + 1];
 	struct service services[LIM_SERVICES];
 	size_t nservices;
+	char sshd_host_keys[AGENTCONF_GLOB_MAX];	/* "" = the default glob */
 	unsigned seen;				/* CONF_* bits: which keys were given */
 };
 
 enum { CONF_SERVER = 1, CONF_HOSTKEY = 2, CONF_HOSTKEY_HEX = 4, CONF_NAME = 8,
-	CONF_FLEET = 16 };
+	CONF_FLEET = 16, CONF_SSHD_HOST_KEYS = 32 };
 
 /*
  * Parses "key value" lines ('#' comments and blank lines skipped):
  * server ADDR:PORT, hostkey SHA256:<base64>, hostkey-sha256 <64 hex>
- * (if both are given they must agree), name LABEL, fleet LABEL, and any
- * number (up to LIM_SERVICES) of service PORT=HOST:PORT. Unknown keys,
+ * (if both are given they must agree), name LABEL, fleet LABEL, any
+ * number (up to LIM_SERVICES) of service PORT=HOST:PORT, and
+ * sshd-host-keys /ABSOLUTE/GLOB (the public host keys to report). Unknown keys,
  * repeated keys, over-long lines, NULs and control bytes are errors.
  * Does not require any key (see agentconf_check). On error returns
  * ERR_CONFIG and writes "line N: why" into err.

@@ -11,6 +11,7 @@
 #include "agent/enroll.h"
 #include "agent/run.h"
 #include "agent/service.h"
+#include "common/err.h"
 #include "common/log.h"
 
 struct globals {
@@ -66,11 +67,15 @@ load_conf(const char *state_dir, int argc, char **argv, struct agent_conf *conf)
 {
 	char path[4096], err[300];
 	struct service sv;
-	int c;
+	int c, r;
 
 	snprintf(path, sizeof(path), "%s/%s", state_dir, AGENT_CONF_FILE);
-	if (agentconf_read(path, conf, err, sizeof(err)) != 0 ||
-	    agentconf_check(conf, err, sizeof(err)) != 0) {
+	r = agentconf_read(path, conf, err, sizeof(err));
+	if (r == ERR_NOTFOUND) {
+		log_error("%s does not exist: not enrolled (enroll first: outpost-agent enroll TOKEN)", path);
+		return 1;
+	}
+	if (r != 0 || agentconf_check(conf, err, sizeof(err)) != 0) {
 		log_error("%s: %s", path, err);
 		return 1;
 	}

@@ -288,7 +288,7 @@ tunnel_serve(ssh_session s, const struct agent_conf *conf, volatile sig_atomic_t
 	}
 	notify_ready();
 	notify_status("registered as %s.%s", conf->name, conf->fleet);
-	report_send(s);
+	report_send(s, conf->sshd_host_keys[0] ? conf->sshd_host_keys : NULL);
 	r = serve(&t, stop, sigmask, why, whylen);
 	cleanup(&t);
 	return r;

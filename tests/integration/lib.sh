@@ -491,7 +491,7 @@ check_sanitizers() {
 sanitizer_check() {
 	local f
 	SAN_WHY=
-	for f in "$DAEMON_LOG" "$CLI_LOG"; do
+	for f in "$DAEMON_LOG" "$CLI_LOG" "$LOGDIR"/agent-*.log; do
 		[ -f "$f" ] || continue
 		if grep -Eq "$SANITIZER_RE" "$f"; then
 			grep -E -A 12 "$SANITIZER_RE" "$f" | head -n 40 >&2
@@ -506,6 +506,7 @@ sanitizer_check() {
 
 # start_sshd ROLE [EXTRA_CONFIG_LINES]: a private stock sshd on a random
 # 127.0.0.1 port with its own host key $T/host-ROLE; sets SSHD_PORT_<ROLE>.
+# @PORT@ in the extra lines is that port (e.g. another ListenAddress).
 start_sshd() {
 	local role=$1 extra=${2:-} port pid i
 	mkdir -p /run/sshd
@@ -532,7 +533,7 @@ start_sshd() {
 		LogLevel VERBOSE
 		SetEnv HOME=$T/devhome
 		Subsystem sftp /usr/lib/openssh/sftp-server
-		$extra
+		${extra//@PORT@/$port}
 		EOF
 		/usr/sbin/sshd -t -f "$T/sshd_config.$role" || fail "bad sshd config for $role"
 		spawn "sshd-$role" /usr/sbin/sshd -D -e -f "$T/sshd_config.$role"

@@ -37,6 +37,8 @@ static const char *const hostile[] = {
 	"name Pi\n", "name pi.acme\n", "name -pi\n", "name $(id)\n", "fleet a b\n",
 	"name pi\nname pi\n", "service 22\n", "service 22=localhost\n", "service 0=localhost:22\n",
 	"name pi\x01\n", "name pi\r\n", "SERVER localhost:22\n",
+	"sshd-host-keys etc/ssh/*.pub\n", "sshd-host-keys\n",
+	"sshd-host-keys /a/*.pub\nsshd-host-keys /b/*.pub\n",
 };
 
 static void
@@ -60,6 +62,11 @@ test_hostile(void **state)
 	memset(longline, 'a', sizeof(longline) - 1);
 	memcpy(longline, "name ", 5);
 	assert_int_equal(parse_str(longline, strlen(longline), &c, err, sizeof(err)), ERR_CONFIG);
+	/* a pattern longer than its buffer (but not than a line) */
+	char longglob[400] = "sshd-host-keys /";
+	memset(longglob + strlen(longglob), 'k', 300);
+	strcat(longglob, "\n");
+	assert_int_equal(parse_str(longglob, strlen(longglob), &c, err, sizeof(err)), ERR_CONFIG);
 	/* 33 services */
 	char many[33 * 32] = "";
 	for (int i = 1; i <= 33; i++)
@@ -111,7 +118,7 @@ test_write_round_trip(void **state)
 	assert_non_null(dir);
 	snprintf(path, sizeof(path), "%s/agent.conf", dir);
 	static const char text[] = "server jump.example.com:2222\nhostkey-sha256 " HEX
-	    "\nname pi-hq\nfleet acme\nservice 80=[::1]:8080\n";
+	    "\nname pi-hq\nfleet acme\nservice 80=[::1]:8080\nsshd-host-keys /srv/sshd/key_*.pub\n";
 	assert_int_equal(parse_str(text, sizeof(text) - 1, &c, err, sizeof(err)), 0);
 	/* replaces an existing file; no temporary file is left behind */
 	FILE *f = fopen(path, "w");
@@ -125,6 +132,7 @@ test_write_round_trip(void **state)
 	assert_string_equal(d.name, "pi-hq");
 	assert_int_equal(d.nservices, 1);
 	assert_int_equal(d.services[0].port, 80);
+	assert_string_equal(d.sshd_host_keys, "/srv/sshd/key_*.pub");
 	char *content = tu_slurp(path);
 	assert_non_null(strstr(content, "hostkey " FP "\n"));
 	assert_non_null(strstr(content, "hostkey-sha256 " HEX "\n"));
