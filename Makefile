@@ -3,15 +3,17 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 STATE      ?= $(CURDIR)/state
 MESON      ?= meson
 
 # Debian 12 packages: build, test peers.
-DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev
-DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3
+DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev clang-14 libclang-rt-14-dev
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 valgrind
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
 
-.PHONY: all deps build run check unit integration asan clean bench
+.PHONY: all deps build run check unit integration asan fuzz-build fuzz clean bench
 
 all: build
 
@@ -31,11 +33,22 @@ $(BUILD)/build.ninja:
 $(ASAN_BUILD)/build.ninja:
 	$(MESON) setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
+# libFuzzer targets (tests/fuzz/): clang, -fsanitize=fuzzer-no-link,address,undefined everywhere.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang-14 $(MESON) setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Db_lundef=false
+
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+fuzz-build: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+# Long fuzzing: FUZZ_SECONDS per target (make check gives each a few seconds).
+fuzz: deps fuzz-build
+	OUTPOST_FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all.sh $(FUZZ_BUILD)
 
 # outpostd drops root for the system user `outpost` (created here if missing).
 run: deps build
@@ -43,8 +56,8 @@ run: deps build
 	    --home-dir $(STATE) --shell /usr/sbin/nologin outpost
 	OUTPOST_STATE=$(STATE) $(BUILD)/outpostd -d $(STATE)
 
-check: deps build asan
-	tests/run-all.sh $(BUILD) $(ASAN_BUILD)
+check: deps build asan fuzz-build
+	tests/run-all.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 unit: build
 	tests/run-all.sh --unit-only $(BUILD)
@@ -56,4 +69,4 @@ bench: deps build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,9 +11,11 @@
 #define DECAY_MS 60000		/* failures older than this are forgotten */
 #define FORGET_MS 3600000	/* an idle, unblocked source is dropped after this */
 
+#define IP_MAX 47		/* longest address kept; longer ones are keyed by this prefix */
+
 struct source {
 	struct source *next;
-	char ip[48];
+	char ip[IP_MAX + 1];
 	int unauth;		/* unauthenticated connections now */
 	int fails;		/* failures within DECAY_MS of last_fail_ms */
 	int strikes;		/* blocks so far: each doubles the next */
@@ -173,8 +175,8 @@ bucket(const char *ip)
 {
 	unsigned h = 2166136261u;
 
-	for (; *ip != '\0'; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
+	for (size_t i = 0; i < IP_MAX && ip[i] != '\0'; i++)
+		h = (h ^ (unsigned char)ip[i]) * 16777619u;
 	return h % BUCKETS;
 }
 
@@ -184,7 +186,7 @@ lookup(struct penalty *p, const char *ip, bool create)
 	unsigned b = bucket(ip);
 
 	for (struct source *s = p->buckets[b]; s != NULL; s = s->next)
-		if (strcmp(s->ip, ip) == 0)
+		if (strncmp(s->ip, ip, IP_MAX) == 0)	/* as stored: truncated alike */
 			return s;
 	if (!create)
 		return NULL;

@@ -3,8 +3,9 @@
 
   itpeer.py serve PORT:MODE...   listen on 127.0.0.1:PORT for each spec;
                                  MODE is "echo" (send back every byte until
-                                 EOF, then close) or "name=TEXT" (send TEXT and
-                                 a newline, then close)
+                                 EOF, then close), "name=TEXT" (send TEXT and
+                                 a newline, then close) or "file=PATH" (send
+                                 the file's bytes, then close)
   itpeer.py send PORT            connect to 127.0.0.1:PORT, copy stdin to the
                                  socket (then half-close) and the socket to
                                  stdout, both at once
@@ -30,6 +31,17 @@ import time
 def handle(conn, mode):
     with conn:
         try:
+            if mode.startswith("file="):
+                with open(mode[5:], "rb") as f:
+                    while True:
+                        data = f.read(262144)
+                        if not data:
+                            break
+                        conn.sendall(data)
+                conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):
+                    pass
+                return
             if mode.startswith("name="):
                 conn.sendall(mode[5:].encode() + b"\n")
                 conn.shutdown(socket.SHUT_WR)
