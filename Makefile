@@ -7,8 +7,8 @@ STATE      ?= $(CURDIR)/state
 MESON      ?= meson
 
 # Debian 12 packages: build, test peers.
-DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev
-DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3
+DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 mosquitto mosquitto-clients
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build run check unit integration asan clean bench
