@@ -31,6 +31,8 @@ struct tunnel {
 	size_t nsplices;
 	int64_t ka_sent_ms;
 	int64_t next_tick_ms;
+	const struct tunnel_hook *hook;
+	nfds_t hook_at, hook_n;		/* the hook's pollfds this turn */
 };
 
 static const struct service *
@@ -132,7 +134,9 @@ build_pollfds(struct tunnel *t, struct pollfd *pfds)
 		pfds[n].revents = 0;
 		n++;
 	}
-	return n;
+	t->hook_at = n;
+	t->hook_n = t->hook != NULL ? t->hook->fill(t->hook->arg, pfds + n) : 0;
+	return n + t->hook_n;
 }
 
 static void
@@ -227,13 +231,16 @@ loop_once(struct tunnel *t, struct pollfd *pfds, bool *more, const sigset_t *mas
 	if (r != 0)
 		return r;
 	*more = pump_all(t, pfds);
-	return tick(t, why, whylen);
+	r = tick(t, why, whylen);
+	if (r == 0 && t->hook != NULL)
+		r = t->hook->step(t->hook->arg, pfds + t->hook_at, t->hook_n, t->nsplices, why, whylen);
+	return r;
 }
 
 static int
 serve(struct tunnel *t, volatile sig_atomic_t *stop, const sigset_t *mask, char *why, size_t whylen)
 {
-	struct pollfd *pfds = calloc(1 + AGENT_CHANNELS_MAX, sizeof(*pfds));
+	struct pollfd *pfds = calloc(1 + AGENT_CHANNELS_MAX + TUNNEL_HOOK_FDS, sizeof(*pfds));
 	bool more = false;
 	int r = 0;
 
@@ -249,7 +256,9 @@ serve(struct tunnel *t, volatile sig_atomic_t *stop, const sigset_t *mask, char 
 	}
 	while (r == 0 && !*stop)
 		r = loop_once(t, pfds, &more, mask, why, whylen);
-	if (r == 0)
+	if (r == 1)
+		r = 0;		/* the hook ended the tunnel and said why */
+	else if (r == 0)
 		snprintf(why, whylen, "stopping");
 	free(pfds);
 	return r;
@@ -275,9 +284,9 @@ cleanup(struct tunnel *t)
 
 int
 tunnel_serve(ssh_session s, const struct agent_conf *conf, volatile sig_atomic_t *stop,
-    const sigset_t *sigmask, char *why, size_t whylen)
+    const sigset_t *sigmask, const struct tunnel_hook *hook, char *why, size_t whylen)
 {
-	struct tunnel t = { .s = s, .fd = ssh_get_fd(s), .conf = conf };
+	struct tunnel t = { .s = s, .fd = ssh_get_fd(s), .conf = conf, .hook = hook };
 	int r;
 
 	ssh_set_message_callback(s, on_message, &t);
