@@ -8,24 +8,33 @@ FUZZ_SECONDS ?= 300
 STATE      ?= $(CURDIR)/state
 MESON      ?= meson
 
-# Debian 12 packages: build, test peers.
-DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev clang-14 libclang-rt-14-dev
+# Debian 12 packages: build (also what a device needs for the agent), fuzzing, test peers.
+DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev
+DEPS_FUZZ  = clang-14 libclang-rt-14-dev
 DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 valgrind mosquitto mosquitto-clients
-DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
+DEPS       = $(DEPS_BUILD) $(DEPS_FUZZ) $(DEPS_TEST)
 
-.PHONY: all deps build run check unit integration asan fuzz-build fuzz clean bench
+.PHONY: all deps deps-build build run check unit integration asan fuzz-build fuzz clean bench install-agent
 
 all: build
 
-deps:
-	@missing=$$(for p in $(DEPS); do \
+# install_missing PACKAGES: apt-get install those not installed yet (root only).
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing:" $$missing; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install packages" >&2; exit 1; fi; \
+	  echo "make: installing:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: run as root to install packages" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS))
+
+deps-build:
+	$(call install_missing,$(DEPS_BUILD))
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) --buildtype=debugoptimized
@@ -70,3 +79,12 @@ bench: deps build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# On a device: the build packages only, the agent, its systemd unit and man page.
+PREFIX ?= /usr/local
+install-agent: deps-build build
+	install -D -m 755 $(BUILD)/outpost-agent $(DESTDIR)$(PREFIX)/sbin/outpost-agent
+	install -D -m 644 man/outpost-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/outpost-agent.8
+	install -D -m 644 dist/systemd/outpost-agent.service $(DESTDIR)/etc/systemd/system/outpost-agent.service
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "installed $(PREFIX)/sbin/outpost-agent; next: OUTPOST_AGENT_STATE=/var/lib/outpost-agent outpost-agent enroll TOKEN, then systemctl enable --now outpost-agent"
