@@ -285,6 +285,27 @@ on_cancel_forward(struct conn *c, ssh_message m)
 	return 1;
 }
 
+/*
+ * A password, keyboard-interactive or host-based attempt: never offered, but
+ * bots send them anyway. Each counts like a bad key (MaxAuthTries, the
+ * source's penalty); libssh then answers with the usual failure.
+ */
+static void
+other_auth_attempt(struct conn *c, ssh_message m, int method)
+{
+	const char *user = ssh_message_auth_user(m);
+	const char *name = method == SSH_AUTH_METHOD_PASSWORD ? "password" :
+	    method == SSH_AUTH_METHOD_INTERACTIVE ? "keyboard-interactive" :
+	    method == SSH_AUTH_METHOD_HOSTBASED ? "hostbased" : "unsupported";
+	char why[64];
+
+	if (c->dead || c->authed)
+		return;
+	log_printable(c->auth_user, sizeof(c->auth_user), user, user ? strnlen(user, LIM_PEER_STRING) : 0);
+	snprintf(why, sizeof(why), "%s authentication is not offered", name);
+	auth_failed(c, "", why);
+}
+
 static int
 on_message(ssh_session s, ssh_message m, void *arg)
 {
@@ -292,6 +313,8 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	int type = ssh_message_type(m), sub = ssh_message_subtype(m);
 
 	(void)s;
+	if (type == SSH_REQUEST_AUTH && sub != SSH_AUTH_METHOD_NONE && sub != SSH_AUTH_METHOD_PUBLICKEY)
+		other_auth_attempt(c, m, sub);
 	if (c->dead || !c->authed)
 		return 1;
 	server_touch(c);
