@@ -355,18 +355,36 @@ peer_ip(const char *peer, char *ip, size_t len)
 		snprintf(ip, len, "%s", peer);
 }
 
+/* The table of unauthenticated connections is full: the oldest one from ip makes room. */
+static void
+evict_oldest(struct server *srv, const char *ip)
+{
+	struct conn *victim = NULL;
+
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (!c->authed && !c->dead && strncmp(c->ip, ip, PENALTY_IP_MAX) == 0 &&
+		    (victim == NULL || c->started_ms < victim->started_ms))
+			victim = c;
+	if (victim == NULL)
+		return;
+	victim->failed = true;
+	session_kill(victim, "evicted: too many unauthenticated connections, this source holds the most");
+}
+
 void
 session_accept(struct server *srv, int fd, const char *peer)
 {
-	char ip[48];
+	char ip[48], evict[PENALTY_IP_MAX + 1];
 	const char *why;
 
 	peer_ip(peer, ip, sizeof(ip));
-	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why)) {
+	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why, evict)) {
 		log_debug("connection from %s refused: %s", peer, why);
 		close(fd);
 		return;
 	}
+	if (evict[0] != '\0')
+		evict_oldest(srv, evict);
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c != NULL)
 		snprintf(c->ip, sizeof(c->ip), "%s", ip);
