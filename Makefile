@@ -10,7 +10,7 @@ MESON      ?= meson
 
 # Debian 12 packages: build, test peers.
 DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev clang-14 libclang-rt-14-dev
-DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 valgrind
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 valgrind e2fsprogs
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build run check unit integration asan fuzz-build fuzz clean bench
