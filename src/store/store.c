@@ -239,6 +239,29 @@ set_err(struct store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Why the directory holding file cannot be written, as an errno (0 if it
+ * can): a file system that an error turned read-only still says "rw" in its
+ * mount flags, so try.
+ */
+static int
+probe_write(const char *file)
+{
+	char path[PATH_MAX + 32];
+	const char *slash = strrchr(file, '/');
+	int fd, e = 0;
+
+	snprintf(path, sizeof(path), "%.*s/.outpost-write-probe.%ld",
+	    slash != NULL ? (int)(slash - file) : 1, slash != NULL ? file : ".", (long)getpid());
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return errno == EEXIST ? 0 : errno;
+	if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+		e = errno;
+	close(fd);
+	unlink(path);
+	return e;
+}
+
 /* Translates an SQLite result code and keeps SQLite's message. */
 static int
 sql_err(struct store *st, int rc)
@@ -247,8 +270,22 @@ sql_err(struct store *st, int rc)
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
 		return ERR_NOMEM;
-	case SQLITE_READONLY:
-		return ERR_READONLY;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY: {
+		/* SQLite says "disk I/O error"; the system's reason is what helps */
+		int e = sqlite3_system_errno(st->db);
+		const char *file = sqlite3_db_filename(st->db, "main");
+		struct statvfs vfs;
+		if (e == 0 && file != NULL && statvfs(file, &vfs) == 0)
+			e = (vfs.f_flag & ST_RDONLY) ? EROFS : vfs.f_bavail == 0 ? ENOSPC : 0;
+		if (e == 0 && file != NULL)
+			e = probe_write(file);
+		set_err(st, "the state directory cannot be written: %s (%s)",
+		    e != 0 ? strerror(e) : (rc & 0xff) == SQLITE_FULL ? "disk full" : "I/O error",
+		    sqlite3_errmsg(st->db));
+		return (rc & 0xff) == SQLITE_READONLY || e == EROFS ? ERR_READONLY : ERR_STORE;
+	}
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 			return ERR_NOTFOUND;

@@ -57,12 +57,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i + 3 <= size; i += 3) {
 		int src = data[i + 1] % NSRC, op = data[i] % 4;
 		const char *why = NULL;
+		char evict[PENALTY_IP_MAX + 1];
 		now += data[i + 2] * 997;
 		switch (op) {
 		case 0:
-			if (total < MAXCONN && penalty_admit(p, ips[src], now, data[i + 2] % 100, &why)) {
+			if (total < MAXCONN && penalty_admit(p, ips[src], now, data[i + 2] % 100, &why, evict)) {
 				open[src]++;
 				total++;
+				if (evict[0] != '\0') {
+					/* the caller closes one connection of the named source */
+					int v = -1;
+					for (int k = 0; k < NSRC; k++)
+						if (open[k] > 0 && k != src && strncmp(ips[k], evict, PENALTY_IP_MAX) == 0)
+							v = k;
+					FUZZ_CHECK(v >= 0);
+					penalty_unauth_closed(p, ips[v], true, now);
+					open[v]--;
+					total--;
+				}
 			} else if (total < MAXCONN)
 				FUZZ_CHECK(why != NULL);
 			break;
