@@ -68,6 +68,7 @@ struct conn {
 	int nservices;
 	int nchans;
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
+	int64_t rx_ms;			/* last time epoll said it was readable */
 	struct ssh_server_callbacks_struct scb;
 	struct conn *touched_next;
 };
@@ -141,9 +142,11 @@ struct server {
 	struct conn *touched;		/* conns whose epoll interest may change */
 	uint64_t next_conn_id;
 	size_t nconns;
+	size_t ndead;			/* conns killed, not yet reaped */
 	int64_t now_ms;
 	int64_t next_tick_ms;
 	int64_t next_bytes_ms;		/* next write of session byte counts */
+	int64_t next_expire_ms;		/* next sweep of the per-source penalty table */
 	int64_t store_seen;		/* store_change_counter at the last re-check */
 	bool recheck_now;		/* a remote admin command may have changed access */
 	bool stopping;
