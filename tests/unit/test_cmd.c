@@ -456,8 +456,10 @@ test_device_commands(void **state)
 	expect(fx, "device ls", CMD_OK, lines, "");
 	snprintf(want, sizeof(want), "[{\"device\":\"pi-hq.acme\",\"name\":\"pi-hq\",\"fleet\":\"acme\","
 	    "\"online\":true,\"last_seen\":\"2026-11-21T10:00:00Z\",\"address\":\"203.0.113.7:51234\","
-	    "\"key\":\"%s\"},{\"device\":\"cam.beta\",\"name\":\"cam\",\"fleet\":\"beta\","
-	    "\"online\":false,\"last_seen\":null,\"address\":null,\"key\":\"%s\"}]\n", key_fp[0], key_fp[1]);
+	    "\"key\":\"%s\",\"state\":\"online\",\"ondemand\":null},"
+	    "{\"device\":\"cam.beta\",\"name\":\"cam\",\"fleet\":\"beta\","
+	    "\"online\":false,\"last_seen\":null,\"address\":null,\"key\":\"%s\","
+	    "\"state\":\"offline\",\"ondemand\":null}]\n", key_fp[0], key_fp[1]);
 	expect(fx, "ls --json", CMD_OK, want, "");
 	expect(fx, "device ls --json", CMD_OK, want, "");
 	expect(fx, "device rm pi-hq", CMD_USAGE, "", "outpost: device rm: say which fleet: pi-hq.FLEET (usage: device rm NAME.FLEET)\n");
