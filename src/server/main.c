@@ -144,6 +144,7 @@ main(int argc, char **argv)
 		cfg.log_level = LOG_LVL_DEBUG;
 	if (dump) {
 		config_dump(&cfg, stdout);
+		config_free(&cfg);
 		return 0;
 	}
 	log_init("outpostd", (enum log_level)cfg.log_level, cfg.syslog);
