@@ -721,10 +721,14 @@ wait_pump(struct chan *h)
 	if (dc != NULL && !dc->dead)
 		snprintf(why, sizeof(why), "device %s woke up but has no service on port %u",
 		    w->device, w->port);
-	else
+	else {
+		char state[16] = "";
+		store_device_get(srv->st, w->device_id, ondemand_cb, state);
 		snprintf(why, sizeof(why), "device %s did not come online within %d s of a wake-up "
-		    "(on-demand tunnel not raised%s)", w->device, srv->cfg->wake_timeout,
-		    wake_broker_up(srv) ? "" : "; the MQTT broker is unreachable");
+		    "(%s%s)", w->device, srv->cfg->wake_timeout,
+		    wake_broker_up(srv) ? "its MQTT state: " : "the MQTT broker is unreachable",
+		    wake_broker_up(srv) ? (state[0] ? state : "none") : "");
+	}
 	log_info("%s -> %s:%u: %s", h->conn->who.name, w->device, w->port, why);
 	audit_connect(h->conn, w->device, (int)w->port, "failed", why);
 	chan_refuse(h, why);

@@ -86,6 +86,13 @@ on_connect(void *arg)
 	resend(w->srv, 0);
 }
 
+static int
+state_cb(void *arg, const struct store_device *d)
+{
+	snprintf(arg, 16, "%s", d->ondemand != NULL ? d->ondemand : "");
+	return 0;
+}
+
 static void
 on_message(void *arg, const char *topic, const void *payload, size_t len, bool retained)
 {
@@ -113,10 +120,15 @@ on_message(void *arg, const char *topic, const void *payload, size_t len, bool r
 		log_debug("mqtt: state for unknown device %s.%s", name, fleet);
 		return;
 	}
-	if (store_device_set_ondemand(srv->st, id, mqttspec_state_name(st), timefmt_now()) != 0)
-		log_warn("store: cannot record the state of %s.%s: %s", name, fleet,
-		    store_errmsg(srv->st));
-	log_info("mqtt: %s.%s is %s", name, fleet, st ? mqttspec_state_name(st) : "not on demand");
+	char was[16] = "";
+	store_device_get(srv->st, id, state_cb, was);
+	if (strcmp(was, mqttspec_state_name(st)) != 0) {	/* a reconnection re-sends it */
+		if (store_device_set_ondemand(srv->st, id, mqttspec_state_name(st), timefmt_now()) != 0)
+			log_warn("store: cannot record the state of %s.%s: %s", name, fleet,
+			    store_errmsg(srv->st));
+		log_info("mqtt: %s.%s is %s", name, fleet,
+		    st ? mqttspec_state_name(st) : "not on demand");
+	}
 	if (st == MQTT_STATE_STANDBY || st == MQTT_STATE_DISCONNECTED)
 		resend(srv, id);	/* back on the broker while someone waits */
 }

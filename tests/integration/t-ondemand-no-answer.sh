@@ -35,6 +35,26 @@ done
 [ "$(audit_count wake device=ghost.acme result=sent)" = 2 ] || fail "expected 2 wake records"
 [ "$(audit_count connect device=ghost.acme result=failed)" = 2 ] || fail "expected 2 failed connect records"
 
+# Hostile publishers on the state topics: outpostd ignores what does not
+# parse and keeps serving; unknown devices are not created.
+hostile() {
+	# shellcheck disable=SC2046
+	timeout 10 mosquitto_pub $(mqtt_args) -q 1 "$@" >/dev/null 2>&1
+}
+hostile -t outpost/acme/nosuch/tunnel/state -m standby
+hostile -t outpost/ACME/ghost/tunnel/state -m standby
+hostile -t 'outpost/acme/gh$ost/tunnel/state' -m standby
+hostile -t outpost/acme/ghost/tunnel/state/x -m connected
+hostile -t outpost/acme/ghost/tunnel/state -m 'standby; rm -rf /'
+hostile -t outpost/acme/ghost/tunnel/state -m "$(printf 'connected\033[2J')"
+head -c 200000 /dev/urandom >"$T/big"
+hostile -t outpost/acme/ghost/tunnel/state -f "$T/big"
+[ "$(device_state ghost.acme)" = standby ] || fail "junk changed ghost's state"
+outpost device ls | grep -q nosuch && fail "a state message created a device"
+alive "$OUTPOSTD_PID" || fail "outpostd died on hostile MQTT messages"
+# The last reason names the MQTT state it still believes.
+expect_output "$T/err" 'its MQTT state: standby' "state in the reason"
+
 # Nothing half-open: no technician session left, no established TCP
 # connection to the jump, and outpostd still serves (ls over SSH).
 wait_for "technician sessions gone" 10 eval '! outpost who | grep -q alice'
