@@ -1,10 +1,26 @@
 /* cmd-ls.c: `ls`: the devices the caller may reach, one line each or as JSON. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cmd-int.h"
 #include "common/err.h"
 #include "common/timefmt.h"
 #include "store/store.h"
+
+/*
+ * What `ls` says a device is: online (a live session), standby (on demand:
+ * only its MQTT session, woken by a connection), or offline.
+ */
+const char *
+cmd_device_state(const struct store_device *d)
+{
+	if (d->online)
+		return "online";
+	if (d->ondemand != NULL && (strcmp(d->ondemand, "standby") == 0 ||
+	    strcmp(d->ondemand, "disconnected") == 0 || strcmp(d->ondemand, "connected") == 0))
+		return "standby";
+	return "offline";
+}
 
 /* "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234" */
 static int
@@ -14,7 +30,7 @@ device_line(void *arg, const struct store_device *d)
 	char when[32];
 
 	timefmt_iso(d->last_seen, when, sizeof(when));
-	fprintf(out, "%s.%s  %s  %s  %s\n", d->name, d->fleet, d->online ? "online" : "offline",
+	fprintf(out, "%s.%s  %s  %s  %s\n", d->name, d->fleet, cmd_device_state(d),
 	    when, (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : "-");
 	return 0;
 }
@@ -36,6 +52,9 @@ device_json(void *arg, const struct store_device *d)
 	jbuf_member_str(&js->j, "address",
 	    (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : NULL);
 	jbuf_member_str(&js->j, "key", d->key_fp);
+	jbuf_member_str(&js->j, "state", cmd_device_state(d));
+	jbuf_member_str(&js->j, "ondemand",
+	    (d->ondemand != NULL && d->ondemand[0] != '\0') ? d->ondemand : NULL);
 	jbuf_obj_end(&js->j);
 	return 0;
 }

@@ -66,6 +66,17 @@ on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *ms
 		    msg->retain);
 }
 
+/* libmosquitto's own lines (OpenSSL's reasons among them) go to our log. */
+static void
+on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+	(void)mosq; (void)obj;
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		log_warn("mqtt: %s", str);
+	else
+		log_debug("mqtt: %s", str);
+}
+
 static int
 set_tls(struct mqtt *m, const struct mqtt_params *p, char *why, size_t whylen)
 {
@@ -108,6 +119,7 @@ mqtt_new(const struct mqtt_params *p, const struct mqtt_handlers *h, struct mqtt
 	mosquitto_connect_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
 	mosquitto_message_callback_set(m->mosq, on_message);
+	mosquitto_log_callback_set(m->mosq, on_log);
 	if (p->will_topic != NULL &&
 	    mosquitto_will_set(m->mosq, p->will_topic, (int)strlen(p->will_payload),
 	    p->will_payload, 1, true) != MOSQ_ERR_SUCCESS) {

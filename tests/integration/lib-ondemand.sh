@@ -25,6 +25,8 @@ start_broker() {
 		echo "persistence false"
 		echo "log_dest stderr"
 		echo "log_type all"
+		# as root, mosquitto would switch to user mosquitto, who cannot read $T
+		[ "$(id -u)" = 0 ] && echo "user root"
 		if [ "$BROKER_TLS" = 1 ]; then
 			echo "cafile $T/ca/ca.crt"
 			echo "certfile $T/ca/broker.crt"
