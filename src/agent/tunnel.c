@@ -172,17 +172,25 @@ pump_all(struct tunnel *t, const struct pollfd *pfds)
 static int
 session_alive(struct tunnel *t, char *why, size_t whylen)
 {
+	static const char discon[] = "Received SSH_MSG_DISCONNECT: ";
 	int st = ssh_get_status(t->s);
 
 	if (ssh_is_connected(t->s) && !(st & (SSH_CLOSED | SSH_CLOSED_ERROR)))
 		return 0;
-	const char *msg = ssh_get_disconnect_message(t->s);
-	if (msg != NULL)
-		snprintf(why, whylen, "the server disconnected: %s", msg);
-	else if (ssh_get_error_code(t->s) == SSH_NO_ERROR)
+	/* Read the error first: ssh_get_disconnect_message() would overwrite it
+	 * with "Connection not closed yet". libssh reports a server's
+	 * SSH_MSG_DISCONNECT as "Received SSH_MSG_DISCONNECT: CODE:REASON". */
+	const char *err = ssh_get_error(t->s);
+	if (ssh_get_error_code(t->s) == SSH_NO_ERROR)
 		snprintf(why, whylen, "the server closed the connection");
-	else
-		snprintf(why, whylen, "connection lost: %s", ssh_get_error(t->s));
+	else if (strncmp(err, discon, sizeof(discon) - 1) == 0) {
+		const char *reason = strchr(err + sizeof(discon) - 1, ':');
+		char msg[256];
+		reason = reason ? reason + 1 : err + sizeof(discon) - 1;
+		log_printable(msg, sizeof(msg), reason, strlen(reason));
+		snprintf(why, whylen, "the server disconnected: %s", msg);
+	} else
+		snprintf(why, whylen, "connection lost: %s", err);
 	return ERR_IO;
 }
 

@@ -388,12 +388,14 @@ void
 server_free(struct server *srv)
 {
 	sd_notify(0, "STOPPING=1");
+	/* Listeners first: a device told "shutting down" that dials straight
+	 * back must be refused, not accepted and then reset mid-handshake. */
+	for (int i = 0; i < srv->nlisteners; i++)
+		close(srv->listeners[i].fd);
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);
 	wake_free(srv);
-	for (int i = 0; i < srv->nlisteners; i++)
-		close(srv->listeners[i].fd);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)
