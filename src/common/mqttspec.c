@@ -1,4 +1,5 @@
 /* mqttspec.c: parsing broker URLs, topic templates and on-demand payloads. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +34,17 @@ host_ok(const char *h, size_t len, bool v6)
 	for (size_t i = 0; i < len; i++)
 		if (h[i] == '\0' || strchr(set, h[i]) == NULL)
 			return false;
-	return v6 || (h[0] != '-' && h[0] != '.');
+	if (v6) {
+		/* Brackets hold an IPv6 address and nothing else ("[.1]" is not one). */
+		char buf[INET6_ADDRSTRLEN];
+		struct in6_addr a;
+		if (len >= sizeof(buf))
+			return false;
+		memcpy(buf, h, len);
+		buf[len] = '\0';
+		return inet_pton(AF_INET6, buf, &a) == 1;
+	}
+	return h[0] != '-' && h[0] != '.';
 }
 
 int

@@ -16,7 +16,7 @@ static const char *const bad_urls[] = {
 	"mqtt://broker:1883x", "mqtt://user:pw@broker", "mqtt://broker/path", "mqtt://broker//",
 	"mqtt://broker?x=1", "mqtt://broker#f", "mqtt://bro ker", "mqtt://bro\tker",
 	"mqtt://broker\n", "mqtt://-broker", "mqtt://.broker", "mqtt://[::1", "mqtt://[]:1883",
-	"mqtt://[::1]1883", "mqtt://[::1]:", "mqtt://[::g]", "mqtt://[::1]:99999",
+	"mqtt://[::1]1883", "mqtt://[::1]:", "mqtt://[::g]", "mqtt://[::1]:99999", "mqtts://[.1]:88/", "mqtt://[1.2.3.4]", "mqtt://[:]",
 	"mqtt://$(id)", "mqtt://`id`", "mqtt://caf\xc3\xa9", " mqtt://broker", "mqtt://broker:1883:1",
 	"mqtt://broker:99999999999999999999",
 };
