@@ -23,7 +23,7 @@ struct lg_opts {
 	const char *status;	/* if set: status line rewritten here every second */
 	const char *hostkey;	/* if set: the server's public key file to pin */
 	const char *user;	/* SSH user name (default "dev") */
-	int rate;		/* connection attempts per second, at most */
+	int rate;		/* first connections per second, at most (reconnects: backoff only) */
 	int service_port;	/* registered with tcpip-forward */
 	enum lg_mode mode;
 	int seconds;		/* 0: run until SIGTERM/SIGINT */

@@ -69,6 +69,7 @@ struct dev {
 	int64_t deadline_ms, next_ms, up_ms, last_rx_ms, ka_sent_ms;
 	struct backoff bo;
 	struct lgchan *chans;
+	bool tried;		/* reconnects follow the backoff only, not the rate */
 };
 
 struct counters {
@@ -635,8 +636,9 @@ start_due(void)
 		struct dev *d = &lg.devs[i];
 		if (d->st != D_WAIT || d->next_ms > lg.now_ms)
 			continue;
-		if (!lg_rate_take(&lg.rate, lg.now_ms))
+		if (!d->tried && !lg_rate_take(&lg.rate, lg.now_ms))
 			return;
+		d->tried = true;
 		dev_start(d);
 	}
 }

@@ -388,14 +388,20 @@ void
 server_free(struct server *srv)
 {
 	sd_notify(0, "STOPPING=1");
-	/* Listeners first: a device told "shutting down" that dials straight
-	 * back must be refused, not accepted and then reset mid-handshake. */
+	/* Listeners first: devices reconnecting while 10,000 sessions are torn
+	 * down get "connection refused" and back off, instead of waiting in
+	 * a backlog nobody accepts. */
 	for (int i = 0; i < srv->nlisteners; i++)
 		close(srv->listeners[i].fd);
+	/* 10,000 devices going offline one transaction each took seconds, and
+	 * devices that reconnect meanwhile back off further: one write for all. */
+	srv->shutdown = true;
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);
 	wake_free(srv);
+	store_device_all_offline(srv->st, timefmt_now());
+	store_session_clear(srv->st);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)

@@ -171,6 +171,7 @@ struct server {
 	int64_t store_seen;		/* store_change_counter at the last re-check */
 	bool recheck_now;		/* a remote admin command may have changed access */
 	bool stopping;
+	bool shutdown;			/* server_free: sessions go offline in one store write */
 	bool work;			/* something progressed: poll again at once */
 	char host_fp[PUBKEY_FP_MAX];
 	char public_addr[300];		/* "host:port" users and devices dial */

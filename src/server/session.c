@@ -492,13 +492,14 @@ session_offline(struct conn *c)
 	jbuf_member_str(b, "reason", c->dead_reason);
 	jbuf_member_int(b, "bytes", (int64_t)c->bytes);
 	audit_commit(srv->audit);
-	store_session_del(srv->st, (int64_t)c->id);
+	if (!srv->shutdown)	/* server_free clears the store in one statement */
+		store_session_del(srv->st, (int64_t)c->id);
 	log_info("session %llu (%s %s%s%s) from %s ended after %lld s: %s", (unsigned long long)c->id,
 	    kind_name(c), c->who.name, c->who.fleet[0] ? "." : "", c->who.fleet, c->peer,
 	    (long long)(dur / 1000), c->dead_reason);
 	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
 		registry_del(srv->reg, c->who.id, c);
-		if (store_device_set_online(srv->st, c->who.id, false, timefmt_now(), NULL) != 0)
+		if (!srv->shutdown && store_device_set_online(srv->st, c->who.id, false, timefmt_now(), NULL) != 0)
 			log_warn("store: cannot mark %s.%s offline: %s", c->who.name, c->who.fleet,
 			    store_errmsg(srv->st));
 	}

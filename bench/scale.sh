@@ -1,0 +1,194 @@
+#!/bin/bash
+# scale.sh: one side of the scale benchmarks, run by bench/run.sh once with
+# outpostd (devices from bench/outpost-loadgen) and once with stock sshd as the
+# jump (OUTPOST_JUMP_MODE=stock; real `ssh -N -R` devices, far fewer: every
+# one is two sshd processes on the jump). Prints "RESULT key value" lines.
+#
+#   BENCH_DEVICES        loadgen devices (default 10000); memory is also taken at
+#                        BENCH_DEVICES_SMALL (default 1000)
+#   BENCH_STOCK_DEVICES  `ssh -R` devices on the stock jump (default 200)
+#   BENCH_IDLE_S         idle CPU window (default 30)
+#   BENCH_LOAD_MB        transfer size for throughput with/without idle devices (default 1024)
+#   BENCH_STORM_S        give up on the reconnect storm after this long (default 120)
+. "$(dirname "$0")/../tests/integration/lib.sh"
+
+N=${BENCH_DEVICES:-10000}
+N1=${BENCH_DEVICES_SMALL:-1000}
+[ "$N1" -lt "$N" ] || N1=$((N / 2))
+M=${BENCH_STOCK_DEVICES:-200}
+IDLE_S=${BENCH_IDLE_S:-30}
+LOAD_MB=${BENCH_LOAD_MB:-1024}
+STORM_S=${BENCH_STORM_S:-120}
+LG=$OUTPOST_BUILD/bench/outpost-loadgen
+HZ=$(getconf CLK_TCK)
+ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
+
+result() { echo "RESULT $1 $2"; log "$1 = $2"; }
+
+# pss_kib PID...: summed proportional set size.
+pss_kib() {
+	local p s=0 v
+	for p in "$@"; do
+		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) && s=$((s + ${v:-0}))
+	done
+	echo $s
+}
+
+# ticks PID...: summed user+system CPU ticks (the fields after the command name).
+ticks() {
+	local p s=0 v
+	for p in "$@"; do
+		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') && s=$((s + ${v:-0}))
+	done
+	echo $s
+}
+
+# tree PID: PID and all its descendants.
+tree() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do tree "$p"; done
+}
+
+# idle_cpu PIDS_FUNC: % of one core the processes used over IDLE_S seconds.
+idle_cpu() {
+	local t0 t1 ms0 ms1
+	t0=$(ticks $($1)) ms0=$(now_ms)
+	sleep "$IDLE_S"
+	t1=$(ticks $($1)) ms1=$(now_ms)
+	awk -v t=$((t1 - t0)) -v hz="$HZ" -v ms=$((ms1 - ms0)) 'BEGIN { printf "%.2f", 100 * t / hz / (ms / 1000) }'
+}
+
+# tput LABEL: MiB/s of a LOAD_MB transfer each way through the jump (aes128-gcm).
+tput() {
+	local t0 t1
+	t0=$(now_ms)
+	dev_ssh -c aes128-gcm@openssh.com pi-hq.acme "cat > /dev/null" <"$SRC" || fail "$1 up failed"
+	t1=$(now_ms)
+	result "${1}_up" "$(awk -v mb="$LOAD_MB" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", mb * 1000 / ms }')"
+	t0=$(now_ms)
+	dev_ssh -c aes128-gcm@openssh.com pi-hq.acme "head -c $((LOAD_MB * 1048576)) /dev/zero" >/dev/null || fail "$1 down failed"
+	t1=$(now_ms)
+	result "${1}_down" "$(awk -v mb="$LOAD_MB" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", mb * 1000 / ms }')"
+}
+
+# ---- stock OpenSSH: M real ssh -R devices, memory and idle CPU of the jump's sshd processes ----
+stock_side() {
+	local i
+	start_stock_jump
+	start_device_sshd
+	sleep 1
+	local base
+	base=$(pss_kib $(tree "$JUMP_PID"))
+	for i in $(seq 1 "$M"); do
+		device_add "d$i" acme
+		start_device "d$i" acme -o ServerAliveInterval=60 -o ExitOnForwardFailure=yes
+	done
+	for i in $(seq 1 "$M"); do wait_online "d$i.acme" 60; done
+	sleep 2
+	local pids n all
+	pids=$(tree "$JUMP_PID")
+	n=$(echo "$pids" | wc -l)
+	all=$(pss_kib $pids)
+	log "stock jump: $n sshd processes for $M devices, PSS $all KiB (empty: $base KiB)"
+	result stock_devices "$M"
+	result stock_sshd_processes "$n"
+	result mem_kib_per_device "$(( (all - base) / M ))"
+	stock_pids() { tree "$JUMP_PID"; }
+	result idle_cpu_pct "$(idle_cpu stock_pids)"
+}
+
+# ---- outpostd: loadgen devices ----
+
+# registered_total: devices registered across both loadgens.
+registered_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* registered=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+failed_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# loadgen NAME PREFIX COUNT: provisions and starts one loadgen.
+loadgen() {
+	"$LG" -k "$T/keys-$1" -d "$STATE" -f lg -p "$2" -n "$3" -x -q >>"$LOGDIR/loadgen-$1.log" 2>&1 ||
+		fail "loadgen $1 could not provision"
+	spawn "loadgen-$1" "$LG" -k "$T/keys-$1" -f lg -p "$2" -n "$3" -s "127.0.0.1:$JUMP_PORT" \
+		-H "$STATE/ssh_host_ed25519_key.pub" -o "$T/lg-$1.status" -r "${BENCH_RATE:-1000}" -q
+}
+
+# ramp TARGET SECS: waits until TARGET devices are registered; prints the seconds it took.
+ramp() {
+	local t0
+	t0=$(now_ms)
+	wait_for "$1 devices registered (now $(registered_total))" "$2" eval '[ "$(registered_total)" -ge '"$1"' ]'
+	awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }'
+}
+
+# storm: restarts outpostd with every device connected; samples its CPU and PSS
+# until all are back.
+storm() {
+	local f0 t_stop t0 last_t last_ms peak_cpu=0 peak_pss=0 t ms p c s online
+	f0=$(failed_total)
+	t_stop=$(now_ms)
+	stop_outpostd
+	result storm_shutdown_s "$(awk -v ms=$(($(now_ms) - t_stop)) 'BEGIN { printf "%.1f", ms / 1000 }')"
+	start_outpostd
+	t0=$(now_ms) last_ms=$t0 last_t=$(ticks "$OUTPOSTD_PID")
+	: >"$T/storm.dat"
+	while [ "$(registered_total)" -lt "$N" ]; do
+		[ $(($(now_ms) - t0)) -lt $((STORM_S * 1000)) ] || break
+		sleep 0.5
+		t=$(ticks "$OUTPOSTD_PID") ms=$(now_ms)
+		c=$(awk -v t=$((t - last_t)) -v hz="$HZ" -v ms=$((ms - last_ms)) 'BEGIN { printf "%d", 100 * t / hz / (ms / 1000) }')
+		[ "$c" -gt "$peak_cpu" ] && peak_cpu=$c
+		p=$(pss_kib "$OUTPOSTD_PID")
+		[ "$p" -gt "$peak_pss" ] && peak_pss=$p
+		last_t=$t last_ms=$ms
+		echo "$(awk -v ms=$((ms - t0)) 'BEGIN { printf "%.1f", ms / 1000 }') $(registered_total) $c $((p / 1024))" >>"$T/storm.dat"
+	done
+	s=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
+	[ "$(registered_total)" -ge "$N" ] || { result storm_left_behind $((N - $(registered_total))); s=-1; }
+	result storm_s "$s"
+	result storm_from_sigterm_s "$(awk -v ms=$(($(now_ms) - t_stop)) 'BEGIN { printf "%.1f", ms / 1000 }')"
+	sleep 1.5	# the status files lag a second
+	result storm_failed_handshakes $(($(failed_total) - f0))
+	result storm_peak_cpu_pct "$peak_cpu"
+	result storm_peak_pss_mib $((peak_pss / 1024))
+	online=$(outpost ls | grep -Ec '^l[gh]-[0-9]+\.lg[[:space:]]+online')
+	result storm_online_in_ls "$online"
+	[ -z "${BENCH_STORM_DAT:-}" ] || cp "$T/storm.dat" "$BENCH_STORM_DAT"
+}
+
+outpost_side() {
+	local base
+	[ -x "$LG" ] || fail "no $LG (build it first)"
+	basic_setup
+	SRC=$T/data/load
+	head -c $((LOAD_MB * 1048576)) /dev/urandom >"$SRC"
+	tput tput_idle0
+	base=$(pss_kib "$OUTPOSTD_PID")
+	result outpostd_empty_pss_kib "$base"
+	loadgen a lg "$N1"
+	result ramp_s_small "$(ramp "$N1" 300)"
+	sleep 2
+	result mem_kib_per_device_small "$(( ($(pss_kib "$OUTPOSTD_PID") - base) / N1 ))"
+	loadgen b lh $((N - N1))
+	result ramp_s "$(ramp "$N" 600)"
+	result devices "$N"
+	result devices_small "$N1"
+	sleep 2
+	result mem_kib_per_device "$(( ($(pss_kib "$OUTPOSTD_PID") - base) / N ))"
+	outpostd_pid() { echo "$OUTPOSTD_PID"; }
+	result idle_cpu_pct "$(idle_cpu outpostd_pid)"
+	tput tput_idleN
+	storm
+}
+
+if [ "$JUMP_MODE" = stock ]; then
+	fleet_add acme
+	user_add alice acme
+	stock_side
+else
+	outpost_side
+fi
+done_ok
