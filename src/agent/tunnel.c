@@ -206,7 +206,7 @@ tick(struct tunnel *t, char *why, size_t whylen)
 	t->next_tick_ms = now + 1000;
 	notify_watchdog();
 	idle = conn_idle_ms(t->fd);
-	if (idle >= (long)AGENT_KEEPALIVE_MS * AGENT_KEEPALIVE_MAX) {
+	if (idle >= AGENT_SILENCE_MAX_MS) {
 		snprintf(why, whylen, "no answer from the server for %ld s", idle / 1000);
 		return ERR_IO;
 	}
