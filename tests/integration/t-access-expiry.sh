@@ -1,6 +1,7 @@
 #!/bin/bash
 # timeout: 120
-# t-access-expiry.sh: `outpost grant bob acme --for 3s` works at once; a
+# t-access-expiry.sh: `outpost grant bob acme --for 3s` works at once (6 s
+# or 12 s on a machine too slow to open a session within 3 s); a
 # session open across the expiry is closed within 2 s of it (outpostd
 # re-checks open routes every second); new connections after the expiry are
 # refused like a device that does not exist, and bob's `ls` is empty. A
@@ -19,11 +20,29 @@ alice_pid=$SESS_PID
 # Before the grant: nothing.
 CLIENT=bob expect_refusal "bob before the grant" 'no device named pi-hq\.acme' dev_ssh root@pi-hq.acme true
 
-t_grant=$(now_ms)
-outpost grant bob acme --for 3s >"$T/grant.out" || fail "grant --for 3s"
-t_expiry=$((t_grant + 3000))
-expect_output "$T/grant.out" 'until [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z' "grant --for 3s"
-log "grant: $(cat "$T/grant.out")"
+# The grant works at once: a session opened right after it spans the
+# expiry. On a loaded machine (sanitizer builds, parallel jobs) opening it
+# can take longer than 3 s; then the grant is given again for 6 s, then
+# 12 s (logged), instead of failing on the machine's speed.
+for grant_s in 3 6 12; do
+	t_grant=$(now_ms)
+	outpost grant bob acme --for "${grant_s}s" >"$T/grant.out" || fail "grant --for ${grant_s}s"
+	t_expiry=$((t_grant + grant_s * 1000))
+	start_session bob-long bob pi-hq.acme 30
+	bob_pid=$SESS_PID
+	if try_for "$grant_s" grep -q READY "$LOGDIR/sess-bob-long.log" &&
+	    [ $(($(now_ms) - t_grant)) -lt $((grant_s * 1000)) ]; then
+		break
+	fi
+	[ "$grant_s" = 12 ] && fail "bob's session did not open within a 12 s grant"
+	log "bob's session did not open within ${grant_s} s of the grant (slow machine): granting longer"
+	stop_pid "$bob_pid"
+	wait_for "bob's grant to expire" 15 eval '! jump_cmd bob ls | grep -q .'
+done
+t_ok=$(($(now_ms) - t_grant))
+log "grant: $(cat "$T/grant.out"); bob's session open $t_ok ms after it"
+alive "$bob_pid" || fail "bob's session ended before the expiry"
+expect_output "$T/grant.out" 'until [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z' "grant --for ${grant_s}s"
 [ "$(audit_count admin user=bob fleet=acme result=ok)" -ge 1 ] || fail "the grant has no admin record"
 expires=$("$PY" -c 'import json,sys
 for l in open(sys.argv[1]):
@@ -33,26 +52,15 @@ for l in open(sys.argv[1]):
 print(e)' "$AUDIT")
 [ "$expires" != never ] || fail "the grant's admin record says it never expires"
 
-# Works immediately: a quick login, and a long one that spans the expiry.
-out=$(CLIENT=bob dev_ssh root@pi-hq.acme echo now-ok) || fail "bob could not log in right after the grant"
-[ "$out" = now-ok ] || fail "bob's login answered '$out'"
-t_ok=$(($(now_ms) - t_grant))
-log "bob's first login succeeded $t_ok ms after the grant"
-start_session bob-long bob pi-hq.acme 30
-bob_pid=$SESS_PID
-wait_ready bob-long
-[ $(($(now_ms) - t_grant)) -lt 3000 ] || fail "bob's long session opened only $(($(now_ms) - t_grant)) ms after the grant: too late to test expiry"
-alive "$bob_pid" || fail "bob's session ended before the expiry"
-
 # The session is closed within 2 s of the expiry (the stored expiry is
 # whole seconds: allow it to end up to 1 s early).
-measure_exit "$bob_pid" 5000 "bob's session across the expiry (from the grant)" "$t_grant"
+measure_exit "$bob_pid" $((grant_s * 1000 + 2000)) "bob's session across the expiry (from the grant)" "$t_grant"
 t_end=$((t_grant + ELAPSED))
 # The expiry as stored and printed (whole seconds, UTC).
 stored=$(sed -n 's/.* until \([0-9T:-]*Z\).*/\1/p' "$T/grant.out")
 t_stored=$(($(date -u -d "$stored" +%s) * 1000))
 after=$((t_end - t_expiry)) after_stored=$((t_end - t_stored))
-log "bob's session ended $after ms after the requested expiry (grant + 3 s), $after_stored ms after the stored one ($stored)"
+log "bob's session ended $after ms after the requested expiry (grant + ${grant_s} s), $after_stored ms after the stored one ($stored)"
 echo "expiry-close-after-requested-expiry $after" >>"$LOGDIR/timings"
 echo "expiry-close-after-stored-expiry $after_stored" >>"$LOGDIR/timings"
 [ "$after_stored" -ge 0 ] || fail "bob's session ended $((-after_stored)) ms before the stored expiry $stored"
