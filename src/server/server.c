@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,6 +194,22 @@ open_signals(struct server *srv)
 		fatal("signalfd: %s", strerror(errno));
 }
 
+/* Thousands of devices need thousands of descriptors: take the hard limit. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the open files limit: %s", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_debug("open files limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 int
 server_init(struct server *srv, struct config *cfg)
 {
@@ -200,6 +218,9 @@ server_init(struct server *srv, struct config *cfg)
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = cfg;
 	srv->now_ms = timefmt_mono_ms();
+	raise_nofile();
+	if ((srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		fatal("/dev/null: %s", strerror(errno));
 	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
 		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
 	if ((r = audit_open(cfg->state_dir, &srv->audit)) != 0)
@@ -235,6 +256,35 @@ server_init(struct server *srv, struct config *cfg)
 	return 0;
 }
 
+/*
+ * Out of file descriptors: the listener stays readable, and epoll would wake
+ * us for it forever. Give up the spare descriptor to accept and close what
+ * is waiting, then take the spare back; warn at most every 10 s.
+ */
+static void
+shed(struct server *srv, int lfd, int err)
+{
+	char peer[64];
+
+	if (srv->spare_fd >= 0) {
+		close(srv->spare_fd);
+		for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+			int fd = listener_accept(lfd, peer, sizeof(peer));
+			if (fd < 0)
+				break;
+			close(fd);
+			srv->shed++;
+		}
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (srv->now_ms - srv->shed_warned_ms >= 10000 || srv->shed_warned_ms == 0) {
+		log_warn("accept: %s: %lu connections closed unserved (raise the open files limit, "
+		    "LimitNOFILE)", strerror(err), srv->shed);
+		srv->shed = 0;
+		srv->shed_warned_ms = srv->now_ms;
+	}
+}
+
 static void
 on_listener(struct server *srv, struct watch *w)
 {
@@ -244,13 +294,14 @@ on_listener(struct server *srv, struct watch *w)
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept: %s", strerror(errno));
+				shed(srv, w->fd, errno);
 			return;
 		}
 		session_accept(srv, fd, peer);
 	}
 	srv->work = true;	/* more may be waiting */
 }
+
 
 static void
 on_signal(struct server *srv)
@@ -406,6 +457,8 @@ server_free(struct server *srv)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)
 		close(srv->epfd);
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
 	ssh_bind_free(srv->bind);
 	registry_free(srv->reg);
 	penalty_free(srv->pen);

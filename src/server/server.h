@@ -173,6 +173,9 @@ struct server {
 	bool stopping;
 	bool shutdown;			/* server_free: sessions go offline in one store write */
 	bool work;			/* something progressed: poll again at once */
+	int spare_fd;			/* kept open to shed connections when out of fds */
+	unsigned long shed;		/* connections shed since the last warning */
+	int64_t shed_warned_ms;
 	char host_fp[PUBKEY_FP_MAX];
 	char public_addr[300];		/* "host:port" users and devices dial */
 };
