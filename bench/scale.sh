@@ -74,19 +74,25 @@ tput() {
 
 # ---- stock OpenSSH: M real ssh -R devices, memory and idle CPU of the jump's sshd processes ----
 stock_side() {
-	local i
+	local i k base port pids n all ports=()
 	start_stock_jump
 	start_device_sshd
 	sleep 1
-	local base
 	base=$(pss_kib $(tree "$JUMP_PID"))
+	# Plain `ssh -N -R PORT:...` devices, as in the seeds (start_device would
+	# rewrite every client config per device: minutes for 200).
 	for i in $(seq 1 "$M"); do
-		device_add "d$i" acme
-		start_device "d$i" acme -o ServerAliveInterval=60 -o ExitOnForwardFailure=yes
+		k=$(key "dev-d$i.acme")
+		cat "$k.pub" >>"$T/jump_authorized_keys"
 	done
-	for i in $(seq 1 "$M"); do wait_online "d$i.acme" 60; done
+	for i in $(seq 1 "$M"); do
+		port=$(pick_port)
+		ports+=("$port")
+		spawn "dev-d$i" ssh -F "$DEVCFG" -i "$T/keys/dev-d$i.acme" -N -R "$port:127.0.0.1:$SSHD_PORT" \
+			-o ServerAliveInterval=60 -o ExitOnForwardFailure=yes -p "$JUMP_PORT" root@127.0.0.1
+	done
+	for port in "${ports[@]}"; do wait_for "forward on $port" 60 port_listening "$port"; done
 	sleep 2
-	local pids n all
 	pids=$(tree "$JUMP_PID")
 	n=$(echo "$pids" | wc -l)
 	all=$(pss_kib $pids)
