@@ -156,17 +156,11 @@ set_topic(struct agent_conf *c, const char *v)
 	return 0;
 }
 
-/* MQTT client identifiers: printable ASCII without spaces, 1-128 bytes. */
 static int
 set_client_id(struct agent_conf *c, const char *v)
 {
-	size_t n = strlen(v);
-
-	if (n == 0 || n > 128)
+	if (!mqttspec_client_id_ok(v))
 		return ERR_INVAL;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
-			return ERR_INVAL;
 	snprintf(c->mqtt.client_id, sizeof(c->mqtt.client_id), "%s", v);
 	return 0;
 }

@@ -302,3 +302,16 @@ mqttspec_state_from_name(const char *name)
 {
 	return name != NULL ? mqttspec_state_parse(name, strlen(name)) : MQTT_STATE_NONE;
 }
+
+bool
+mqttspec_client_id_ok(const char *id)
+{
+	size_t n = strnlen(id, 129);
+
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] >= 0x7f)
+			return false;
+	return true;
+}

@@ -62,6 +62,10 @@ int mqttspec_topic(const char *tmpl, const char *fleet, const char *name, const 
 int mqttspec_topic_match(const char *tmpl, const char *leaf, const char *topic, size_t len,
     char *fleet, char *name);
 
+/* An MQTT client identifier we accept from a user: 1-128 bytes of printable
+ * ASCII without spaces (what every broker takes). */
+bool mqttspec_client_id_ok(const char *id);
+
 enum mqtt_state { MQTT_STATE_NONE = 0, MQTT_STATE_STANDBY, MQTT_STATE_CONNECTED,
 	MQTT_STATE_DISCONNECTED, MQTT_STATE_OFFLINE };
 enum mqtt_command { MQTT_CMD_NONE = 0, MQTT_CMD_CONNECT, MQTT_CMD_DISCONNECT };

@@ -185,13 +185,8 @@ kw_mqtt_topic(struct config *c, const char *v)
 static int
 kw_mqtt_id(struct config *c, const char *v)
 {
-	size_t n = strlen(v);
-
-	if (n == 0 || n > 128)
+	if (!mqttspec_client_id_ok(v))
 		return ERR_CONFIG;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
-			return ERR_CONFIG;
 	return set_str(&c->mqtt_client_id, v);
 }
 

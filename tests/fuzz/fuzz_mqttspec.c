@@ -29,6 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strcmp(fleet, "acme") == 0 && strcmp(name, "pi-hq") == 0);
 	}
 	mqttspec_template_check(s, false);
+	mqttspec_client_id_ok(s);
 	if (size > 0) {
 		const char *t = templates[data[0] % (sizeof(templates) / sizeof(templates[0]))];
 		if (mqttspec_topic_match(t, "state", raw + 1, size - 1, fleet, name) == 0)

@@ -215,6 +215,24 @@ test_payload_valid(void **state)
 		assert_int_equal(mqttspec_state_from_name(mqttspec_state_name((enum mqtt_state)s)), s);
 }
 
+static void
+test_client_id(void **state)
+{
+	char big[200];
+
+	(void)state;
+	static const char *const bad[] = { "", "a b", "a\tb", "caf\xc3\xa9", "a\x7f", "\x01" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(mqttspec_client_id_ok(bad[i]));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_false(mqttspec_client_id_ok(big));
+	big[128] = '\0';
+	assert_true(mqttspec_client_id_ok(big));
+	assert_true(mqttspec_client_id_ok("outpost-pi-hq.acme"));
+	assert_true(mqttspec_client_id_ok("x"));
+}
+
 int
 main(void)
 {
@@ -227,6 +245,7 @@ main(void)
 		cmocka_unit_test(test_match_valid),
 		cmocka_unit_test(test_payload_hostile),
 		cmocka_unit_test(test_payload_valid),
+		cmocka_unit_test(test_client_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
