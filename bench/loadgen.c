@@ -694,7 +694,7 @@ tick(void)
 			continue;
 		}
 		int64_t idle = lg.now_ms - d->last_rx_ms;
-		if (idle >= (int64_t)AGENT_KEEPALIVE_MS * AGENT_KEEPALIVE_MAX) {
+		if (idle >= AGENT_SILENCE_MAX_MS) {
 			dev_down(d, NULL);
 			continue;
 		}

@@ -2,7 +2,12 @@
 # run-all.sh: runs the unit tests and every integration scenario against one
 # or more build dirs, one PASS/FAIL line per test, and ends with "N passed, N failed".
 #
-#   tests/run-all.sh [--unit-only|--integration-only] BUILD_DIR [ASAN_BUILD_DIR...]
+#   tests/run-all.sh [--unit-only|--integration-only] BUILD_DIR [ASAN_BUILD_DIR...] [FUZZ_BUILD_DIR]
+#
+# A build dir configured with -Dfuzz=true (build-fuzz/) runs the libFuzzer
+# targets instead: each replays its tests/fuzz/regress/<target>/ inputs, then
+# fuzzes from tests/fuzz/corpus/<target>/ for OUTPOST_FUZZ_SECONDS (default
+# 3) seconds; a crash input is kept in the target's log directory.
 #
 # Scenarios are tests/integration/t-*.sh, run one at a time with
 # OUTPOST_BUILD=<dir>, each in its own process group under a time limit
@@ -48,6 +53,10 @@ report() {	# report PASS|FAIL|SKIP NAME BUILD SECONDS [NOTE]
 	FAIL) failed=$((failed + 1)) ;;
 	SKIP) skipped=$((skipped + 1)) ;;
 	esac
+}
+
+is_fuzz() {
+	grep -q 'fsanitize=fuzzer' "$1/build.ninja" 2>/dev/null
 }
 
 is_asan() {
@@ -137,10 +146,60 @@ run_scenario() {
 	esac
 }
 
+# One libFuzzer target: regression inputs once each, then a bounded fuzz run.
+run_fuzz_target() {
+	local bin=$1 bname=$2 name secs log work corpus regress t0 rc runs
+	name=$(basename "$bin")
+	secs=${OUTPOST_FUZZ_SECONDS:-3}
+	corpus=$HERE/fuzz/corpus/${name#fuzz_}
+	regress=$HERE/fuzz/regress/${name#fuzz_}
+	log=$LOGROOT/$bname/$name
+	rm -rf "$log"
+	mkdir -p "$log"
+	t0=$(now)
+	if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
+		if ! timeout 300 "$bin" -timeout=10 "$regress"/* >"$log/regress.log" 2>&1; then
+			report FAIL "$name" "$bname" "$(elapsed "$t0")" "a regression input fails again, see ${log#$ROOT/}/regress.log"
+			return
+		fi
+	fi
+	work=$(mktemp -d "${TMPDIR:-/tmp}/outpost-corpus-XXXXXX")
+	timeout $((secs + 120)) "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=4096 -print_final_stats=1 -artifact_prefix="$log/" \
+	    "$work" "$corpus" ${OUTPOST_FUZZ_CORPUS_OUT:+"$OUTPOST_FUZZ_CORPUS_OUT"} >"$log/fuzz.log" 2>&1
+	rc=$?
+	rm -rf "$work"
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log/fuzz.log")
+	if [ $rc = 0 ]; then
+		report PASS "$name" "$bname" "$(elapsed "$t0")" "${runs:-?} runs"
+		rm -rf "$log"
+	else
+		report FAIL "$name" "$bname" "$(elapsed "$t0")" "status $rc after ${runs:-?} runs; input: $(ls "$log"/crash-* "$log"/leak-* "$log"/timeout-* "$log"/oom-* 2>/dev/null | head -n 1 | sed "s|^$ROOT/||"), see ${log#$ROOT/}/fuzz.log"
+	fi
+}
+
+run_fuzz() {
+	local dir=$1 bname=$2 bin
+	[ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=${TMPDIR:-/dev/shm}
+	for bin in "$dir"/tests/fuzz/fuzz_*; do
+		[ -x "$bin" ] && [ -f "$bin" ] || continue
+		if [ -n "${OUTPOST_TESTS:-}" ]; then
+			case " $OUTPOST_TESTS " in *" $(basename "$bin") "*) ;; *) continue ;; esac
+		fi
+		run_fuzz_target "$bin" "$bname"
+	done
+}
+
 for dir in "$@"; do
 	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 	dir=${dir%/}
 	bname=$(basename "$dir")
+	if is_fuzz "$dir"; then
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+		run_fuzz "$dir" "$bname"
+		rmdir "$LOGROOT/$bname" 2>/dev/null
+		continue
+	fi
 	if is_asan "$dir"; then
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -11,8 +11,12 @@
 
 #define AGENT_TCP_CONNECT_MS	10000	/* one TCP connect to the server */
 #define AGENT_SSH_TIMEOUT_S	20	/* blocking SSH steps: handshake, auth, register */
-#define AGENT_KEEPALIVE_MS	15000	/* silence before a keepalive */
-#define AGENT_KEEPALIVE_MAX	3	/* unanswered keepalives before dropping */
+/* Silence before a keepalive: well above outpostd's default KeepaliveInterval
+ * (15 s; its probes arrive every 15-20 s), so while the server probes us we
+ * only answer, and an idle link costs one probe and one reply per interval
+ * instead of two of each. */
+#define AGENT_KEEPALIVE_MS	30000
+#define AGENT_SILENCE_MAX_MS	45000	/* silence before dropping the connection */
 #define AGENT_TCP_USER_TIMEOUT_MS 45000
 #define AGENT_STABLE_MS		60000	/* a session this old resets the backoff */
 #define AGENT_BACKOFF_BASE_MS	1000

@@ -11,6 +11,9 @@
 #include "agent/b64.h"
 #include "common/err.h"
 #include "common/names.h"
+#include "common/timefmt.h"
+
+static int has_control(const char *s);
 
 struct keyword {
 	const char *name;
@@ -100,6 +103,85 @@ set_service(struct agent_conf *c, const char *v)
 	return agentconf_add_service(c, &sv);
 }
 
+/* An absolute glob for the sshd's public host keys (sshd's HostKey files + ".pub"). */
+static int
+set_sshd_host_keys(struct agent_conf *c, const char *v)
+{
+	if (v[0] != '/' || strlen(v) >= sizeof(c->sshd_host_keys))
+		return ERR_INVAL;
+	snprintf(c->sshd_host_keys, sizeof(c->sshd_host_keys), "%s", v);
+	return 0;
+}
+
+static int
+set_on_demand(struct agent_conf *c, const char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		c->mqtt.on_demand = true;
+	else if (strcmp(v, "no") == 0)
+		c->mqtt.on_demand = false;
+	else
+		return ERR_INVAL;
+	return 0;
+}
+
+static int
+set_mqtt(struct agent_conf *c, const char *v)
+{
+	if (mqttspec_url_parse(v, &c->mqtt.url) != 0)
+		return ERR_INVAL;
+	c->mqtt.have_url = true;
+	return 0;
+}
+
+static int
+set_path(char *dst, const char *v)
+{
+	if (strlen(v) >= AGENTCONF_PATH_MAX)
+		return ERR_INVAL;
+	snprintf(dst, AGENTCONF_PATH_MAX, "%s", v);
+	return 0;
+}
+
+static int set_cafile(struct agent_conf *c, const char *v) { return set_path(c->mqtt.cafile, v); }
+static int set_cert(struct agent_conf *c, const char *v) { return set_path(c->mqtt.cert, v); }
+static int set_key(struct agent_conf *c, const char *v) { return set_path(c->mqtt.key, v); }
+
+static int
+set_topic(struct agent_conf *c, const char *v)
+{
+	if (mqttspec_template_check(v, false) != 0)
+		return ERR_INVAL;
+	snprintf(c->mqtt.topic, sizeof(c->mqtt.topic), "%s", v);
+	return 0;
+}
+
+/* MQTT client identifiers: printable ASCII without spaces, 1-128 bytes. */
+static int
+set_client_id(struct agent_conf *c, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 128)
+		return ERR_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+			return ERR_INVAL;
+	snprintf(c->mqtt.client_id, sizeof(c->mqtt.client_id), "%s", v);
+	return 0;
+}
+
+static int
+set_idle(struct agent_conf *c, const char *v)
+{
+	int64_t s;
+
+	if (timefmt_parse_duration(v, &s) != 0 || s > 7 * 86400)
+		return ERR_INVAL;
+	c->mqtt.idle_s = s;
+	return 0;
+}
+
 static const struct keyword keywords[] = {
 	{ "server", CONF_SERVER, set_server },
 	{ "hostkey", CONF_HOSTKEY, set_hostkey },
@@ -107,7 +189,52 @@ static const struct keyword keywords[] = {
 	{ "name", CONF_NAME, set_name },
 	{ "fleet", CONF_FLEET, set_fleet },
 	{ "service", 0, set_service },
+	{ "sshd-host-keys", CONF_SSHD_HOST_KEYS, set_sshd_host_keys },
+	{ "on-demand", CONF_ON_DEMAND, set_on_demand },
+	{ "mqtt", CONF_MQTT, set_mqtt },
+	{ "mqtt-cafile", CONF_MQTT_CAFILE, set_cafile },
+	{ "mqtt-cert", CONF_MQTT_CERT, set_cert },
+	{ "mqtt-key", CONF_MQTT_KEY, set_key },
+	{ "mqtt-topic", CONF_MQTT_TOPIC, set_topic },
+	{ "mqtt-client-id", CONF_MQTT_CLIENT_ID, set_client_id },
+	{ "idle", CONF_IDLE, set_idle },
 };
+
+int
+agentconf_set(struct agent_conf *c, const char *key, const char *value)
+{
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (strcmp(keywords[i].name, key) == 0) {
+			if (value == NULL || value[0] == '\0' || has_control(value) ||
+			    keywords[i].set(c, value) != 0)
+				return ERR_INVAL;
+			c->seen |= keywords[i].bit;
+			return 0;
+		}
+	return ERR_INVAL;
+}
+
+int
+agentconf_check_mqtt(const struct agent_conf *c, char *err, size_t errlen)
+{
+	const struct agent_mqtt *m = &c->mqtt;
+
+	if (!m->on_demand)
+		return 0;
+	if (!m->have_url) {
+		snprintf(err, errlen, "on-demand mode needs a broker: --mqtt URL or 'mqtt URL' in agent.conf");
+		return ERR_CONFIG;
+	}
+	if (!m->url.tls && (m->cafile[0] || m->cert[0] || m->key[0])) {
+		snprintf(err, errlen, "TLS files given for a plain mqtt:// broker: use mqtts://");
+		return ERR_CONFIG;
+	}
+	if ((m->cert[0] == '\0') != (m->key[0] == '\0')) {
+		snprintf(err, errlen, "a client certificate needs its key (--mqtt-cert with --mqtt-key)");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
 
 static int
 fail(char *err, size_t errlen, size_t lineno, const char *fmt, ...)
@@ -234,6 +361,33 @@ agentconf_fingerprint(const uint8_t hash[TOKEN_HOSTKEY_LEN], char *dst, size_t d
 	snprintf(dst, dstlen, "SHA256:%s", b);
 }
 
+/* The on-demand keywords that were given, so that enrolling again keeps them. */
+static void
+emit_mqtt(FILE *f, const struct agent_conf *c)
+{
+	const struct agent_mqtt *m = &c->mqtt;
+	char url[MQTT_HOST_MAX + 24];
+
+	if (c->seen & CONF_ON_DEMAND)
+		fprintf(f, "on-demand %s\n", m->on_demand ? "yes" : "no");
+	if (m->have_url) {
+		mqttspec_url_format(&m->url, url, sizeof(url));
+		fprintf(f, "mqtt %s\n", url);
+	}
+	if (m->cafile[0])
+		fprintf(f, "mqtt-cafile %s\n", m->cafile);
+	if (m->cert[0])
+		fprintf(f, "mqtt-cert %s\n", m->cert);
+	if (m->key[0])
+		fprintf(f, "mqtt-key %s\n", m->key);
+	if (m->topic[0])
+		fprintf(f, "mqtt-topic %s\n", m->topic);
+	if (m->client_id[0])
+		fprintf(f, "mqtt-client-id %s\n", m->client_id);
+	if (m->idle_s > 0)
+		fprintf(f, "idle %llds\n", (long long)m->idle_s);
+}
+
 int
 agentconf_emit(FILE *f, const struct agent_conf *c)
 {
@@ -250,6 +404,9 @@ agentconf_emit(FILE *f, const struct agent_conf *c)
 		service_format(&c->services[i], sv, sizeof(sv));
 		fprintf(f, "service %s\n", sv);
 	}
+	if (c->sshd_host_keys[0] != '\0')
+		fprintf(f, "sshd-host-keys %s\n", c->sshd_host_keys);
+	emit_mqtt(f, c);
 	return ferror(f) ? ERR_IO : 0;
 }
 

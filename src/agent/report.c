@@ -144,7 +144,7 @@ report_command(const struct report_info *ri, char *dst, size_t dstlen)
 }
 
 void
-report_send(ssh_session s)
+report_send(ssh_session s, const char *host_key_glob)
 {
 	struct report_info ri;
 	struct remote_result *res = calloc(1, sizeof(*res));
@@ -152,7 +152,7 @@ report_send(ssh_session s)
 
 	if (res == NULL)
 		return;
-	report_gather(&ri, NULL);
+	report_gather(&ri, host_key_glob);
 	if (report_command(&ri, cmd, sizeof(cmd)) != 0)
 		log_debug("report: too long, not sent");
 	else if (remote_exec(s, cmd, 10000, res, why, sizeof(why)) != 0)

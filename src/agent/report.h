@@ -29,7 +29,8 @@ void report_clear(struct report_info *ri);
  */
 int report_command(const struct report_info *ri, char *dst, size_t dstlen);
 
-/* Sends the report on a blocking session; failures are logged at debug only. */
-void report_send(ssh_session s);
+/* Sends the report on a blocking session, host keys from host_key_glob (NULL:
+ * /etc/ssh/ssh_host_*_key.pub); failures are logged at debug only. */
+void report_send(ssh_session s, const char *host_key_glob);
 
 #endif

@@ -10,6 +10,7 @@
 #include "agent/conn.h"
 #include "agent/identity.h"
 #include "agent/notify.h"
+#include "agent/ondemand.h"
 #include "agent/run.h"
 #include "agent/tunnel.h"
 #include "common/err.h"
@@ -17,12 +18,20 @@
 #include "common/timefmt.h"
 
 static volatile sig_atomic_t stop_flag;
+static void setup_signals(sigset_t *pollmask);
 
 static void
 on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
+}
+
+volatile sig_atomic_t *
+run_signals(sigset_t *pollmask)
+{
+	setup_signals(pollmask);
+	return &stop_flag;
 }
 
 /* Blocks SIGTERM and SIGINT except inside ppoll (mask returned in pollmask). */
@@ -85,7 +94,7 @@ session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask)
 	}
 	log_info("connected to %s as %s.%s", addr, conf->name, conf->fleet);
 	int64_t start = timefmt_mono_ms();
-	r = tunnel_serve(s, conf, &stop_flag, mask, why, sizeof(why));
+	r = tunnel_serve(s, conf, &stop_flag, mask, NULL, why, sizeof(why));
 	int64_t up = timefmt_mono_ms() - start;
 	if (r != 0)
 		log_warn("session lost after %lld s: %s", (long long)(up / 1000), why);
@@ -107,6 +116,11 @@ run_main(const char *state_dir, const struct agent_conf *conf)
 	if (identity_load(state_dir, 0, &key, &created) != 0) {
 		log_error("cannot read %s/%s: enroll first", state_dir, AGENT_KEY_FILE);
 		return 1;
+	}
+	if (conf->mqtt.on_demand) {
+		int r = ondemand_main(conf, key);
+		ssh_key_free(key);
+		return r;
 	}
 	setup_signals(&mask);
 	backoff_init(&b, backoff_seed());

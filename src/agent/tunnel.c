@@ -31,6 +31,8 @@ struct tunnel {
 	size_t nsplices;
 	int64_t ka_sent_ms;
 	int64_t next_tick_ms;
+	const struct tunnel_hook *hook;
+	nfds_t hook_at, hook_n;		/* the hook's pollfds this turn */
 };
 
 static const struct service *
@@ -132,7 +134,9 @@ build_pollfds(struct tunnel *t, struct pollfd *pfds)
 		pfds[n].revents = 0;
 		n++;
 	}
-	return n;
+	t->hook_at = n;
+	t->hook_n = t->hook != NULL ? t->hook->fill(t->hook->arg, pfds + n) : 0;
+	return n + t->hook_n;
 }
 
 static void
@@ -168,17 +172,25 @@ pump_all(struct tunnel *t, const struct pollfd *pfds)
 static int
 session_alive(struct tunnel *t, char *why, size_t whylen)
 {
+	static const char discon[] = "Received SSH_MSG_DISCONNECT: ";
 	int st = ssh_get_status(t->s);
 
 	if (ssh_is_connected(t->s) && !(st & (SSH_CLOSED | SSH_CLOSED_ERROR)))
 		return 0;
-	const char *msg = ssh_get_disconnect_message(t->s);
-	if (msg != NULL)
-		snprintf(why, whylen, "the server disconnected: %s", msg);
-	else if (ssh_get_error_code(t->s) == SSH_NO_ERROR)
+	/* Read the error first: ssh_get_disconnect_message() would overwrite it
+	 * with "Connection not closed yet". libssh reports a server's
+	 * SSH_MSG_DISCONNECT as "Received SSH_MSG_DISCONNECT: CODE:REASON". */
+	const char *err = ssh_get_error(t->s);
+	if (ssh_get_error_code(t->s) == SSH_NO_ERROR)
 		snprintf(why, whylen, "the server closed the connection");
-	else
-		snprintf(why, whylen, "connection lost: %s", ssh_get_error(t->s));
+	else if (strncmp(err, discon, sizeof(discon) - 1) == 0) {
+		const char *reason = strchr(err + sizeof(discon) - 1, ':');
+		char msg[256];
+		reason = reason ? reason + 1 : err + sizeof(discon) - 1;
+		log_printable(msg, sizeof(msg), reason, strlen(reason));
+		snprintf(why, whylen, "the server disconnected: %s", msg);
+	} else
+		snprintf(why, whylen, "connection lost: %s", err);
 	return ERR_IO;
 }
 
@@ -194,7 +206,7 @@ tick(struct tunnel *t, char *why, size_t whylen)
 	t->next_tick_ms = now + 1000;
 	notify_watchdog();
 	idle = conn_idle_ms(t->fd);
-	if (idle >= (long)AGENT_KEEPALIVE_MS * AGENT_KEEPALIVE_MAX) {
+	if (idle >= AGENT_SILENCE_MAX_MS) {
 		snprintf(why, whylen, "no answer from the server for %ld s", idle / 1000);
 		return ERR_IO;
 	}
@@ -227,13 +239,16 @@ loop_once(struct tunnel *t, struct pollfd *pfds, bool *more, const sigset_t *mas
 	if (r != 0)
 		return r;
 	*more = pump_all(t, pfds);
-	return tick(t, why, whylen);
+	r = tick(t, why, whylen);
+	if (r == 0 && t->hook != NULL)
+		r = t->hook->step(t->hook->arg, pfds + t->hook_at, t->hook_n, t->nsplices, why, whylen);
+	return r;
 }
 
 static int
 serve(struct tunnel *t, volatile sig_atomic_t *stop, const sigset_t *mask, char *why, size_t whylen)
 {
-	struct pollfd *pfds = calloc(1 + AGENT_CHANNELS_MAX, sizeof(*pfds));
+	struct pollfd *pfds = calloc(1 + AGENT_CHANNELS_MAX + TUNNEL_HOOK_FDS, sizeof(*pfds));
 	bool more = false;
 	int r = 0;
 
@@ -249,7 +264,9 @@ serve(struct tunnel *t, volatile sig_atomic_t *stop, const sigset_t *mask, char 
 	}
 	while (r == 0 && !*stop)
 		r = loop_once(t, pfds, &more, mask, why, whylen);
-	if (r == 0)
+	if (r == 1)
+		r = 0;		/* the hook ended the tunnel and said why */
+	else if (r == 0)
 		snprintf(why, whylen, "stopping");
 	free(pfds);
 	return r;
@@ -275,9 +292,9 @@ cleanup(struct tunnel *t)
 
 int
 tunnel_serve(ssh_session s, const struct agent_conf *conf, volatile sig_atomic_t *stop,
-    const sigset_t *sigmask, char *why, size_t whylen)
+    const sigset_t *sigmask, const struct tunnel_hook *hook, char *why, size_t whylen)
 {
-	struct tunnel t = { .s = s, .fd = ssh_get_fd(s), .conf = conf };
+	struct tunnel t = { .s = s, .fd = ssh_get_fd(s), .conf = conf, .hook = hook };
 	int r;
 
 	ssh_set_message_callback(s, on_message, &t);
@@ -288,7 +305,7 @@ tunnel_serve(ssh_session s, const struct agent_conf *conf, volatile sig_atomic_t
 	}
 	notify_ready();
 	notify_status("registered as %s.%s", conf->name, conf->fleet);
-	report_send(s);
+	report_send(s, conf->sshd_host_keys[0] ? conf->sshd_host_keys : NULL);
 	r = serve(&t, stop, sigmask, why, whylen);
 	cleanup(&t);
 	return r;

@@ -53,6 +53,7 @@ extern const struct cmd_entry cmd_enroll_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_known_hosts_entry;
 extern const struct cmd_entry cmd_ssh_config_entry;
+extern const struct cmd_entry cmd_tunnel_entry;
 
 /* Options a command accepts, as a bit set for cmd_parse. */
 enum {
@@ -143,6 +144,10 @@ int cmd_audit_ok(struct cmd_call *c);
 int cmd_audit_failed(struct cmd_call *c, int r);
 /* The actor of an admin record: the remote user, or "local:<unix user>". */
 void cmd_actor(const struct cmd_ctx *ctx, char *dst, size_t len);
+
+struct store_device;
+/* "online", "standby" (on demand, woken by a connection) or "offline". */
+const char *cmd_device_state(const struct store_device *d);
 
 /* Prints the devices the caller may reach, as `ls` and `device ls` do. */
 int cmd_ls_devices(struct cmd_call *c, bool json);

@@ -1,28 +1,137 @@
-/* cmd-ls.c: `ls`: the devices the caller may reach, one line each or as JSON. */
+/* cmd-ls.c: `ls`: the devices the caller may reach, one line each or as JSON,
+ * with what each device's agent last reported. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cmd-int.h"
 #include "common/err.h"
 #include "common/timefmt.h"
 #include "store/store.h"
 
+/*
+ * What `ls` says a device is: online (a live session), standby (on demand:
+ * only its MQTT session, woken by a connection), or offline.
+ */
+const char *
+cmd_device_state(const struct store_device *d)
+{
+	if (d->online)
+		return "online";
+	if (d->ondemand != NULL && (strcmp(d->ondemand, "standby") == 0 ||
+	    strcmp(d->ondemand, "disconnected") == 0 || strcmp(d->ondemand, "connected") == 0))
+		return "standby";
+	return "offline";
+}
+
 /* "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234" */
+/* What one device's agent reported (strdup'd), in the store's fleet, name order. */
+struct info {
+	char *name, *fleet, *hostname, *os, *version, *host_keys;
+};
+
+struct listing {
+	FILE *out;
+	struct cmd_json *js;
+	struct info *infos;
+	size_t ninfos, cap, next;	/* next: merge cursor over infos */
+};
+
+static int
+keep_info(void *arg, const struct store_device_info *d)
+{
+	struct listing *l = arg;
+
+	if (d->version == NULL || d->version[0] == '\0')
+		return 0;	/* never reported */
+	if (l->ninfos == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct info *p = realloc(l->infos, cap * sizeof(*p));
+		if (p == NULL)
+			return ERR_NOMEM;
+		l->infos = p;
+		l->cap = cap;
+	}
+	struct info *i = &l->infos[l->ninfos];
+	i->name = strdup(d->name);
+	i->fleet = strdup(d->fleet);
+	i->hostname = strdup(d->hostname ? d->hostname : "");
+	i->os = strdup(d->os ? d->os : "");
+	i->version = strdup(d->version);
+	i->host_keys = strdup(d->host_keys ? d->host_keys : "");
+	l->ninfos++;
+	if (!i->name || !i->fleet || !i->hostname || !i->os || !i->version || !i->host_keys)
+		return ERR_NOMEM;
+	return 0;
+}
+
+static void
+infos_free(struct listing *l)
+{
+	for (size_t k = 0; k < l->ninfos; k++) {
+		struct info *i = &l->infos[k];
+		free(i->name), free(i->fleet), free(i->hostname);
+		free(i->os), free(i->version), free(i->host_keys);
+	}
+	free(l->infos);
+}
+
+/* The report of d, if any: both lists are ordered by fleet, name, so a cursor suffices. */
+static const struct info *
+find_info(struct listing *l, const struct store_device *d)
+{
+	while (l->next < l->ninfos) {
+		const struct info *i = &l->infos[l->next];
+		int c = strcmp(i->fleet, d->fleet);
+		if (c == 0)
+			c = strcmp(i->name, d->name);
+		if (c > 0)
+			return NULL;
+		l->next++;
+		if (c == 0)
+			return i;
+	}
+	return NULL;
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; s != NULL && *s != '\0'; s++)
+		if (s[1] == '\0' || s[1] == '\n')
+			n++;
+	return n;
+}
+
+/* "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234", then, once
+ * its agent reported: "  agent 0.1.0 on pi-hq (Debian GNU/Linux 12), 3 host keys" */
 static int
 device_line(void *arg, const struct store_device *d)
 {
-	FILE *out = arg;
+	struct listing *l = arg;
+	const struct info *i = find_info(l, d);
 	char when[32];
 
 	timefmt_iso(d->last_seen, when, sizeof(when));
-	fprintf(out, "%s.%s  %s  %s  %s\n", d->name, d->fleet, d->online ? "online" : "offline",
+	fprintf(l->out, "%s.%s  %s  %s  %s", d->name, d->fleet, cmd_device_state(d),
 	    when, (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : "-");
+	if (i != NULL) {
+		int n = count_lines(i->host_keys);
+		fprintf(l->out, "  agent %s on %s (%s), %d host key%s", i->version,
+		    i->hostname[0] ? i->hostname : "?", i->os[0] ? i->os : "?", n, n == 1 ? "" : "s");
+	}
+	fputc('\n', l->out);
 	return 0;
 }
 
 static int
 device_json(void *arg, const struct store_device *d)
 {
-	struct cmd_json *js = arg;
+	struct listing *l = arg;
+	struct cmd_json *js = l->js;
+	const struct info *i = find_info(l, d);
 	char when[32], target[LIM_TARGET + 1];
 
 	timefmt_iso(d->last_seen, when, sizeof(when));
@@ -36,6 +145,15 @@ device_json(void *arg, const struct store_device *d)
 	jbuf_member_str(&js->j, "address",
 	    (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : NULL);
 	jbuf_member_str(&js->j, "key", d->key_fp);
+	jbuf_member_str(&js->j, "state", cmd_device_state(d));
+	jbuf_member_str(&js->j, "ondemand",
+	    (d->ondemand != NULL && d->ondemand[0] != '\0') ? d->ondemand : NULL);
+	if (i != NULL) {	/* only once its agent reported */
+		jbuf_member_str(&js->j, "hostname", i->hostname);
+		jbuf_member_str(&js->j, "os", i->os);
+		jbuf_member_str(&js->j, "agent_version", i->version);
+		jbuf_member_str(&js->j, "host_keys", i->host_keys);
+	}
 	jbuf_obj_end(&js->j);
 	return 0;
 }
@@ -53,14 +171,23 @@ int
 cmd_ls_devices(struct cmd_call *c, bool json)
 {
 	struct cmd_json js;
+	struct listing l = { .out = c->ctx->out, .js = &js };
 	int r;
 
+	r = store_device_info_list(c->ctx->st, c->ctx->admin ? 0 : c->ctx->user_id, keep_info, &l);
+	if (r != 0) {
+		infos_free(&l);
+		return r == ERR_NOMEM ? cmd_fail(c, "out of memory") : cmd_store_fail(c, r);
+	}
 	if (!json) {
-		r = walk(c->ctx, device_line, c->ctx->out);
+		r = walk(c->ctx, device_line, &l);
+		infos_free(&l);
 		return r == 0 ? CMD_OK : cmd_store_fail(c, r);
 	}
 	cmd_json_begin(&js);
-	if ((r = walk(c->ctx, device_json, &js)) != 0) {
+	r = walk(c->ctx, device_json, &l);
+	infos_free(&l);
+	if (r != 0) {
 		jbuf_free(&js.j);
 		return cmd_store_fail(c, r);
 	}

@@ -7,6 +7,7 @@
 #define OUTPOST_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -44,6 +45,14 @@ struct cmd_ctx {
 	/* The state directory, for `audit` and `audit verify` (they read
 	 * <state_dir>/audit.log). Not owned; NULL makes them fail. */
 	const char *state_dir;
+	/*
+	 * `tunnel connect|disconnect`: publishes cmd on name.fleet's control
+	 * topic through outpostd's broker connection; 0 or non-zero with why.
+	 * NULL (the local program) makes them fail with a hint.
+	 */
+	int (*tunnel_send)(void *arg, const char *fleet, const char *name, const char *cmd,
+	    char *why, size_t whylen);
+	void *tunnel_arg;
 };
 
 /* Exit statuses, as `outpost` returns them and exec requests report them. */

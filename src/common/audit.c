@@ -27,7 +27,9 @@ struct audit {
 	char prev[AUDIT_HASH_HEX + 1];	/* hash of the last line we know of */
 	off_t known_size;		/* file size after our last write; -1 = unknown */
 	bool syslog;
-	unsigned long failures;
+	unsigned long lost;		/* records not appended since the log last took one */
+	char lost_since[40];		/* ts of the first of them */
+	char lost_why[80];
 };
 
 /* A record for a NULL handle goes here and is never written. */
@@ -91,19 +93,26 @@ audit_set_syslog(struct audit *a, bool on)
 		a->syslog = on;
 }
 
+/* "2026-11-30T10:00:00.000Z" now. */
+static void
+now_stamp(char *stamp, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + strlen(stamp), len - strlen(stamp), ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
 struct jbuf *
 audit_begin(struct audit *a, const char *event)
 {
 	struct jbuf *b = a != NULL ? &a->rec : &discard;
-	struct timespec ts;
-	struct tm tm;
 	char stamp[40];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
-	    ts.tv_nsec / 1000000);
+	now_stamp(stamp, sizeof(stamp));
 	jbuf_free(b);
 	/* Room for the prev member is kept back until audit_commit. */
 	jbuf_init(b, AUDIT_RECORD_MAX - PREV_SUFFIX_LEN);
@@ -176,16 +185,27 @@ hash_range(int fd, off_t start, off_t end, char *hex)
 	return r;
 }
 
-/* Writes all n bytes with one write(2); a short write is an error. */
+/*
+ * Writes all n bytes at the end of the file (which is size bytes long) with
+ * one write(2). A short write (a full disk) is cut off again, so the log
+ * never keeps half a record; errno then says ENOSPC.
+ */
 static int
-write_once(int fd, const void *p, size_t n)
+write_once(int fd, const void *p, size_t n, off_t size)
 {
 	ssize_t k;
 
 	do
 		k = write(fd, p, n);
 	while (k < 0 && errno == EINTR);
-	return k == (ssize_t)n ? 0 : ERR_IO;
+	if (k == (ssize_t)n)
+		return 0;
+	if (k >= 0) {
+		if (ftruncate(fd, size) != 0)
+			log_error("audit: cannot cut off a partly written record: %s", strerror(errno));
+		errno = ENOSPC;
+	}
+	return ERR_IO;
 }
 
 /*
@@ -214,7 +234,7 @@ sync_tail(struct audit *a, off_t *size)
 	if ((r = read_at(a->fd, &last, 1, sb.st_size - 1)) != 0)
 		return r;
 	if (last != '\n') {
-		if ((r = write_once(a->fd, "\n", 1)) != 0)
+		if ((r = write_once(a->fd, "\n", 1, sb.st_size)) != 0)
 			return r;
 		log_warn("audit: log did not end in a newline (torn record); ended it");
 		*size = ++sb.st_size;
@@ -226,6 +246,44 @@ sync_tail(struct audit *a, off_t *size)
 	return 0;
 }
 
+/*
+ * The log takes records again after some could not be appended: first an
+ * "audit-gap" record saying how many are missing here (they went to the
+ * daemon's own log), chained like any other.
+ */
+static int
+append_gap(struct audit *a, off_t *size)
+{
+	struct jbuf g;
+	char stamp[40];
+	int r;
+
+	now_stamp(stamp, sizeof(stamp));
+	jbuf_init(&g, AUDIT_RECORD_MAX);
+	jbuf_obj_begin(&g);
+	jbuf_member_str(&g, "ts", stamp);
+	jbuf_member_str(&g, "event", "audit-gap");
+	jbuf_member_int(&g, "lost", (int64_t)a->lost);
+	jbuf_member_str(&g, "since", a->lost_since);
+	jbuf_member_str(&g, "reason", a->lost_why);
+	jbuf_member_str(&g, "prev", a->prev);
+	jbuf_obj_end(&g);
+	size_t linelen = g.len;
+	jbuf_add(&g, "\n", 1);
+	r = g.failed ? ERR_NOMEM : write_once(a->fd, g.data, g.len, *size);
+	if (r == 0) {
+		audit_hash_hex(g.data, linelen, a->prev);
+		*size += (off_t)g.len;
+		a->known_size = *size;
+		log_warn("audit: audit.log takes records again; %lu since %s went to this log instead "
+		    "(an audit-gap record says so)", a->lost, a->lost_since);
+		a->lost = 0;
+	} else
+		a->known_size = -1;
+	jbuf_free(&g);
+	return r;
+}
+
 /* Appends the finished record under the lock and remembers its hash. */
 static int
 append_locked(struct audit *a)
@@ -234,6 +292,8 @@ append_locked(struct audit *a)
 	int r;
 
 	if ((r = sync_tail(a, &size)) != 0)
+		return r;
+	if (a->lost > 0 && (r = append_gap(a, &size)) != 0)
 		return r;
 	a->rec.limit = AUDIT_RECORD_MAX;
 	jbuf_member_str(&a->rec, "prev", a->prev);
@@ -244,8 +304,8 @@ append_locked(struct audit *a)
 	jbuf_add(&a->rec, "\n", 1);
 	if (a->rec.failed)
 		return ERR_NOMEM;
-	if ((r = write_once(a->fd, a->rec.data, a->rec.len)) != 0) {
-		a->known_size = -1;	/* maybe partly written: read it back next time */
+	if ((r = write_once(a->fd, a->rec.data, a->rec.len, size)) != 0) {
+		a->known_size = -1;	/* read the tail back next time */
 		return r;
 	}
 	audit_hash_hex(a->rec.data, linelen, a->prev);
@@ -266,6 +326,7 @@ audit_commit(struct audit *a)
 		log_error("audit: record too large or out of memory; dropped");
 		return ERR_TOOLONG;
 	}
+	size_t body = a->rec.len;	/* the record without "prev" and "}" */
 	while (flock(a->fd, LOCK_EX) != 0)
 		if (errno != EINTR) {
 			r = ERR_IO;
@@ -276,7 +337,20 @@ audit_commit(struct audit *a)
 	if (r == 0)
 		return 0;
 fail:
-	if (a->failures++ % 100 == 0)
-		log_error("audit: write failed: %s", r == ERR_IO ? strerror(errno) : err_str(r));
+	/*
+	 * Not appended (a full disk, a read-only file system): the action goes
+	 * on, so the record goes to the daemon's log in full instead, and the
+	 * log gets an audit-gap record once it can be written again.
+	 */
+	if (a->lost++ == 0) {
+		const char *ts = NULL;
+		snprintf(a->lost_why, sizeof(a->lost_why), "%s", r == ERR_IO ? strerror(errno) : err_str(r));
+		ts = strstr(a->rec.data, "\"ts\":\"");
+		snprintf(a->lost_since, sizeof(a->lost_since), "%.24s", ts ? ts + 6 : "");
+		log_error("audit: cannot append to audit.log: %s; until it can, each record goes to this "
+		    "log (\"audit record not in audit.log\")", a->lost_why);
+	}
+	log_error("audit record not in audit.log: %.*s}", (int)(body < a->rec.len ? body : a->rec.len),
+	    a->rec.data);
 	return r;
 }

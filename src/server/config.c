@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "common/mqttspec.h"
 #include "server/penalty.h"
 
 static int
@@ -76,6 +77,8 @@ config_defaults(struct config *c)
 	c->penalty_max = 600;
 	c->penalty_exempt = strdup("127.0.0.0/8,::1/128");
 	c->max_sessions_per_principal = 64;
+	c->wake_timeout = 20;
+	c->mqtt_topic = strdup(MQTT_DEFAULT_TEMPLATE);
 	c->user = strdup("outpost");
 	c->kex = strdup(DEFAULT_KEX);
 	c->ciphers = strdup(DEFAULT_CIPHERS);
@@ -84,7 +87,8 @@ config_defaults(struct config *c)
 	c->hostkey_algorithms = strdup(DEFAULT_HOSTKEY_ALGS);
 	if (!c->user || !c->kex || !c->ciphers || !c->macs || !c->pubkey_algorithms || !c->hostkey_algorithms)
 		fatal("out of memory");
-	if (c->state_dir == NULL || c->max_startups == NULL || c->penalty_exempt == NULL)
+	if (c->state_dir == NULL || c->max_startups == NULL || c->penalty_exempt == NULL ||
+	    c->mqtt_topic == NULL)
 		fatal("out of memory");
 }
 
@@ -145,6 +149,53 @@ static int kw_pkalgs(struct config *c, const char *v) { return set_algs(&c->pubk
 static int kw_hkalgs(struct config *c, const char *v) { return set_algs(&c->hostkey_algorithms, v); }
 
 static int
+kw_mqtt(struct config *c, const char *v)
+{
+	struct mqtt_url u;
+
+	if (strcasecmp(v, "none") == 0) {
+		free(c->mqtt_url);
+		c->mqtt_url = NULL;
+		return 0;
+	}
+	return mqttspec_url_parse(v, &u) == 0 ? set_str(&c->mqtt_url, v) : ERR_CONFIG;
+}
+
+/* A file name: no control bytes (it is printed by -T and logged). */
+static int
+set_path(char **dst, const char *v)
+{
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			return ERR_CONFIG;
+	return set_str(dst, v);
+}
+
+static int kw_mqtt_ca(struct config *c, const char *v) { return set_path(&c->mqtt_cafile, v); }
+static int kw_mqtt_cert(struct config *c, const char *v) { return set_path(&c->mqtt_cert, v); }
+static int kw_mqtt_key(struct config *c, const char *v) { return set_path(&c->mqtt_key, v); }
+static int kw_wake(struct config *c, const char *v) { return parse_int(v, 1, 600, &c->wake_timeout); }
+
+static int
+kw_mqtt_topic(struct config *c, const char *v)
+{
+	return mqttspec_template_check(v, true) == 0 ? set_str(&c->mqtt_topic, v) : ERR_CONFIG;
+}
+
+static int
+kw_mqtt_id(struct config *c, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 128)
+		return ERR_CONFIG;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+			return ERR_CONFIG;
+	return set_str(&c->mqtt_client_id, v);
+}
+
+static int
 kw_startups(struct config *c, const char *v)
 {
 	struct penalty_config pc;
@@ -200,6 +251,13 @@ static const struct keyword keywords[] = {
 	{ "MACs", kw_macs },
 	{ "PubkeyAcceptedAlgorithms", kw_pkalgs },
 	{ "HostKeyAlgorithms", kw_hkalgs },
+	{ "MqttURL", kw_mqtt },
+	{ "MqttCAFile", kw_mqtt_ca },
+	{ "MqttCertFile", kw_mqtt_cert },
+	{ "MqttKeyFile", kw_mqtt_key },
+	{ "MqttTopic", kw_mqtt_topic },
+	{ "MqttClientID", kw_mqtt_id },
+	{ "WakeTimeout", kw_wake },
 };
 
 int
@@ -317,6 +375,17 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "MACs %s\n", c->macs);
 	fprintf(f, "PubkeyAcceptedAlgorithms %s\n", c->pubkey_algorithms);
 	fprintf(f, "HostKeyAlgorithms %s\n", c->hostkey_algorithms);
+	fprintf(f, "MqttURL %s\n", c->mqtt_url ? c->mqtt_url : "none");
+	if (c->mqtt_cafile != NULL)
+		fprintf(f, "MqttCAFile %s\n", c->mqtt_cafile);
+	if (c->mqtt_cert != NULL)
+		fprintf(f, "MqttCertFile %s\n", c->mqtt_cert);
+	if (c->mqtt_key != NULL)
+		fprintf(f, "MqttKeyFile %s\n", c->mqtt_key);
+	fprintf(f, "MqttTopic %s\n", c->mqtt_topic);
+	if (c->mqtt_client_id != NULL)
+		fprintf(f, "MqttClientID %s\n", c->mqtt_client_id);
+	fprintf(f, "WakeTimeout %d\n", c->wake_timeout);
 	fprintf(f, "LogLevel %s\n", levels[c->log_level]);
 	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
 }
@@ -337,6 +406,12 @@ config_free(struct config *c)
 	free(c->pubkey_algorithms);
 	free(c->hostkey_algorithms);
 	free(c->penalty_exempt);
+	free(c->mqtt_url);
+	free(c->mqtt_cafile);
+	free(c->mqtt_cert);
+	free(c->mqtt_key);
+	free(c->mqtt_topic);
+	free(c->mqtt_client_id);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	memset(c, 0, sizeof(*c));

@@ -29,6 +29,12 @@ struct config {
 	char *pubkey_algorithms, *hostkey_algorithms;
 	char *user;				/* drop root for this user */
 	bool allow_root;			/* keep root if that user is missing */
+	/* On-demand devices (MQTT); mqtt_url NULL = off. All owned. */
+	char *mqtt_url;				/* mqtt://HOST[:PORT] or mqtts://... */
+	char *mqtt_cafile, *mqtt_cert, *mqtt_key;	/* TLS files, NULL = none */
+	char *mqtt_topic;			/* prefix template with {fleet} and {name} */
+	char *mqtt_client_id;			/* NULL = outpostd-<hostname> */
+	int wake_timeout;			/* seconds a woken device has to register */
 	int log_level;				/* enum log_level */
 	bool syslog;
 };

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/audit.h"
 #include "server/server.h"
+#include "server/wake.h"
 
 #define NO_SHELL_TEXT \
 	"outpost: this jump server has no shell.\r\n" \
@@ -86,6 +87,24 @@ exec_role(const struct conn *c)
 	}
 }
 
+/* `tunnel connect|disconnect` from a command: through our broker connection. */
+static int
+tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, char *why,
+    size_t whylen)
+{
+	struct server *srv = arg;
+
+	if (!wake_enabled(srv)) {
+		snprintf(why, whylen, "this outpostd follows no MQTT broker (MqttURL is not set)");
+		return ERR_CONFIG;
+	}
+	if (wake_send(srv, fleet, name, cmd) != 0) {
+		snprintf(why, whylen, "the MQTT broker is unreachable now; try again later");
+		return ERR_IO;
+	}
+	return 0;
+}
+
 /* Runs h->argv now, with h->in as standard input. */
 static void
 exec_run(struct chan *h)
@@ -112,6 +131,7 @@ exec_run(struct chan *h)
 			.audit = c->srv->audit, .state_dir = c->srv->cfg->state_dir,
 			.server_addr = c->srv->public_addr, .role = exec_role(c),
 			.key = &c->key, .device_id = c->who.kind == PRINCIPAL_DEVICE ? c->who.id : 0,
+			.tunnel_send = tunnel_send, .tunnel_arg = c->srv,
 		};
 		h->exit_status = cmd_run(&ctx, h->argc, h->argv);
 		c->srv->recheck_now = true;

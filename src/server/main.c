@@ -17,11 +17,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: outpostd [-d STATE_DIR] [-l ADDR:PORT]... [-f CONFIG] [-v] [-T]\n"
+	    "                [--mqtt URL [--mqtt-cafile FILE] [--mqtt-cert FILE --mqtt-key FILE]\n"
+	    "                 [--mqtt-topic PREFIX]]\n"
 	    "  -d DIR   state directory (default $OUTPOST_STATE or /var/lib/outpost)\n"
 	    "  -l ADDR  listen address, repeatable (default 0.0.0.0:2222)\n"
 	    "  -f FILE  configuration file (see outpostd.conf(5))\n"
 	    "  -v       more logging (debug)\n"
-	    "  -T       print the effective configuration and exit\n");
+	    "  -T       print the effective configuration and exit\n"
+	    "  --mqtt URL  follow on-demand devices on this broker and wake them\n"
+	    "              (mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; MqttURL)\n");
 }
 
 static int
@@ -85,12 +89,26 @@ main(int argc, char **argv)
 	struct server srv;
 	const char *config_file = NULL, *state = NULL;
 	const char *listens[LIM_LISTEN];
-	int nlisten = 0, opt, verbose = 0, dump = 0;
+	int nlisten = 0, opt, verbose = 0, dump = 0, nlong = 0;
 	char why[512];
+	static const struct option longs[] = {
+		{ "mqtt", required_argument, NULL, 0 },
+		{ "mqtt-cafile", required_argument, NULL, 0 },
+		{ "mqtt-cert", required_argument, NULL, 0 },
+		{ "mqtt-key", required_argument, NULL, 0 },
+		{ "mqtt-topic", required_argument, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const long_keyword[] = { "MqttURL", "MqttCAFile", "MqttCertFile",
+		"MqttKeyFile", "MqttTopic" };
+	const char *long_val[5] = { NULL };
+	int li = 0;
 
 	config_defaults(&cfg);
-	while ((opt = getopt(argc, argv, "d:l:f:vTh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:l:f:vTh", longs, &li)) != -1) {
 		switch (opt) {
+		case 0: long_val[li] = optarg; nlong++; break;
 		case 'd': state = optarg; break;
 		case 'f': config_file = optarg; break;
 		case 'v': verbose = 1; break;
@@ -113,6 +131,10 @@ main(int argc, char **argv)
 		fatal("%s", why);
 	if (state != NULL && config_set(&cfg, "StateDir", state, why, sizeof(why)) != 0)
 		fatal("%s", why);
+	for (int i = 0; nlong > 0 && i < 5; i++)
+		if (long_val[i] != NULL &&
+		    config_set(&cfg, long_keyword[i], long_val[i], why, sizeof(why)) != 0)
+			fatal("--%s: %s", longs[i].name, why);
 	for (int i = 0; i < nlisten; i++)
 		if (config_add_listen(&cfg, listens[i], i == 0) != 0)
 			fatal("bad -l %s", listens[i]);
@@ -122,6 +144,7 @@ main(int argc, char **argv)
 		cfg.log_level = LOG_LVL_DEBUG;
 	if (dump) {
 		config_dump(&cfg, stdout);
+		config_free(&cfg);
 		return 0;
 	}
 	log_init("outpostd", (enum log_level)cfg.log_level, cfg.syslog);

@@ -11,9 +11,11 @@
 #define DECAY_MS 60000		/* failures older than this are forgotten */
 #define FORGET_MS 3600000	/* an idle, unblocked source is dropped after this */
 
+#define IP_MAX PENALTY_IP_MAX
+
 struct source {
 	struct source *next;
-	char ip[48];
+	char ip[IP_MAX + 1];
 	int unauth;		/* unauthenticated connections now */
 	int fails;		/* failures within DECAY_MS of last_fail_ms */
 	int strikes;		/* blocks so far: each doubles the next */
@@ -173,8 +175,8 @@ bucket(const char *ip)
 {
 	unsigned h = 2166136261u;
 
-	for (; *ip != '\0'; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
+	for (size_t i = 0; i < IP_MAX && ip[i] != '\0'; i++)
+		h = (h ^ (unsigned char)ip[i]) * 16777619u;
 	return h % BUCKETS;
 }
 
@@ -184,7 +186,7 @@ lookup(struct penalty *p, const char *ip, bool create)
 	unsigned b = bucket(ip);
 
 	for (struct source *s = p->buckets[b]; s != NULL; s = s->next)
-		if (strcmp(s->ip, ip) == 0)
+		if (strncmp(s->ip, ip, IP_MAX) == 0)	/* as stored: truncated alike */
 			return s;
 	if (!create)
 		return NULL;
@@ -197,13 +199,29 @@ lookup(struct penalty *p, const char *ip, bool create)
 	return s;
 }
 
+/* The non-exempt source other than self with the most unauthenticated connections, or NULL. */
+static struct source *
+busiest(struct penalty *p, const struct source *self)
+{
+	struct source *best = NULL;
+
+	for (int i = 0; i < BUCKETS; i++)
+		for (struct source *s = p->buckets[i]; s != NULL; s = s->next)
+			if (s != self && s->unauth > 0 && (best == NULL || s->unauth > best->unauth) &&
+			    !exempt(p, s->ip))
+				best = s;
+	return best;
+}
+
 bool
-penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct, const char **why)
+penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct, const char **why,
+    char *evict)
 {
 	struct source *s = lookup(p, ip, true);
 	const struct penalty_config *c = &p->cfg;
 
 	*why = NULL;
+	evict[0] = '\0';
 	if (s == NULL) {
 		*why = "out of memory";
 		return false;
@@ -218,10 +236,14 @@ penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct,
 		return false;
 	}
 	if (p->unauth_total >= c->startups_full) {
-		*why = "too many unauthenticated connections";
-		return false;
-	}
-	if (p->unauth_total >= c->startups_begin) {
+		struct source *hog = s->unauth == 0 ? busiest(p, s) : NULL;
+		if (hog == NULL) {
+			*why = "too many unauthenticated connections";
+			return false;
+		}
+		/* a newcomer takes the slot of the biggest hog */
+		snprintf(evict, IP_MAX + 1, "%s", hog->ip);
+	} else if (p->unauth_total >= c->startups_begin && s->unauth > 0) {
 		int span = c->startups_full - c->startups_begin;
 		int pct = c->startups_rate + (span > 0 ? (100 - c->startups_rate) *
 		    (p->unauth_total - c->startups_begin) / span : 0);

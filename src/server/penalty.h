@@ -33,13 +33,22 @@ int penalty_check_exempt(const char *list);
 struct penalty *penalty_new(const struct penalty_config *pc);
 void penalty_free(struct penalty *p);		/* NULL is a no-op */
 
+#define PENALTY_IP_MAX 47	/* longest address kept; longer ones are keyed by this prefix */
+
 /*
  * A connection from ip arrived at now_ms: true if it may proceed (and is
  * counted as unauthenticated), false if refused; why gets a short reason.
  * random_pct is a number in [0, 100) used for early drop.
+ *
+ * A source with no unauthenticated connection in flight is never dropped
+ * early, and when the table is full it still gets in: evict (at least
+ * PENALTY_IP_MAX + 1 bytes) then names the non-exempt source holding the
+ * most unauthenticated connections, whose oldest one the caller must close
+ * (penalty_unauth_closed with failed = true: hogging counts against it).
+ * Otherwise evict is "". A flood therefore cannot keep a new client out.
  */
 bool penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct,
-    const char **why);
+    const char **why, char *evict);
 /* The connection authenticated: no longer counted as unauthenticated. */
 void penalty_authenticated(struct penalty *p, const char *ip);
 /* An unauthenticated connection ended; failed says whether it counts against the source. */

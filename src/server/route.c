@@ -15,6 +15,7 @@
 #include "common/audit.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/wake.h"
 
 #define PUMP_CHUNK 65536		/* bytes moved per read/write */
 #define PUMP_BUDGET (512 * 1024)	/* bytes per direction per loop turn */
@@ -23,6 +24,8 @@
 #define REFUSE_LINGER_MS 5000
 #define SSH_DISCONNECT_BY_APPLICATION 11
 #define ERR_OFFLINE 1			/* resolve(): known device, no session */
+
+static bool wait_pump(struct chan *h);
 
 /* ---- channel callbacks: record facts only ---- */
 
@@ -167,6 +170,7 @@ chan_reap(struct chan *h)
 		free(h->argv[i]);
 	free(h->argv);
 	free(h->reason);
+	free(h->wait);
 	free(h);
 }
 
@@ -498,6 +502,8 @@ chan_pump(struct chan *h)
 		return refuse_pump(h);
 	case CHAN_EXEC:
 		return exec_pump(h);
+	case CHAN_WAIT:
+		return wait_pump(h);
 	}
 	return false;
 }
@@ -585,6 +591,150 @@ fail:
 	return NULL;
 }
 
+/*
+ * Routes the accepted client channel cl to device conn dc: a route, a
+ * forwarded-tcpip channel on dc's session (opened step by step in the pump).
+ * On failure cl becomes a refusal.
+ */
+static void
+route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_id,
+    uint32_t port, const char *orig, int orig_port)
+{
+	struct server *srv = cl->srv;
+	struct route *rt = route_new(cl->conn, dc, qualified, dev_id, port, orig, orig_port);
+	ssh_channel dch = rt ? ssh_channel_new(dc->s) : NULL;
+	struct chan *dv = dch ? chan_new(dc, dch, CHAN_DEVICE) : NULL;
+
+	if (dv == NULL) {
+		if (dch != NULL)
+			ssh_channel_free(dch);
+		free(rt);
+		chan_refuse(cl, "out of memory");
+		return;
+	}
+	cl->kind = CHAN_CLIENT;
+	cl->peer = dv;
+	dv->peer = cl;
+	cl->route = dv->route = rt;
+	rt->refs = 2;
+	dv->opening = true;
+	dv->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
+	srv->work = true;
+}
+
+/* ---- waking on-demand devices ---- */
+
+/* Has the device an on-demand state (from MQTT) that `connect` may change? */
+static int
+ondemand_cb(void *arg, const struct store_device *d)
+{
+	snprintf(arg, 16, "%s", d->ondemand != NULL ? d->ondemand : "");
+	return 0;
+}
+
+static bool
+wake_wanted(struct server *srv, int64_t dev_id)
+{
+	char state[16] = "";
+
+	if (!wake_enabled(srv) || store_device_get(srv->st, dev_id, ondemand_cb, state) != 0)
+		return false;
+	return state[0] != '\0';
+}
+
+static void
+audit_wake(struct conn *c, const struct wake_wait *w, const char *result, const char *state)
+{
+	struct jbuf *b = audit_begin(c->srv->audit, "wake");
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, "user", c->who.name);
+	jbuf_member_str(b, "key_fp", c->who.key_fp);
+	jbuf_member_str(b, "src", c->peer);
+	jbuf_member_str(b, "device", w->device);
+	jbuf_member_int(b, "port", w->port);
+	jbuf_member_str(b, "state", state);
+	jbuf_member_str(b, "result", result);
+	audit_commit(c->srv->audit);
+}
+
+/* Holds the accepted channel ch while name.fleet is told to raise its tunnel. */
+static void
+route_wait(struct conn *c, ssh_channel ch, int64_t dev_id, const char *qualified,
+    uint32_t port, const char *orig, int orig_port)
+{
+	struct server *srv = c->srv;
+	struct wake_wait *w = calloc(1, sizeof(*w));
+	struct chan *h = w ? chan_new(c, ch, CHAN_WAIT) : NULL;
+	char state[16] = "";
+
+	if (h == NULL) {
+		free(w);
+		route_refuse(c, ch, "out of memory");
+		return;
+	}
+	h->wait = w;
+	w->device_id = dev_id;
+	snprintf(w->device, sizeof(w->device), "%s", qualified);
+	const char *dot = strchr(qualified, '.');
+	snprintf(w->name, sizeof(w->name), "%.*s", (int)(dot - qualified), qualified);
+	snprintf(w->fleet, sizeof(w->fleet), "%s", dot + 1);
+	w->port = port;
+	log_printable(w->orig, sizeof(w->orig), orig, strnlen(orig, 64));
+	w->orig_port = orig_port;
+	w->started_ms = srv->now_ms;
+	w->resent_ms = srv->now_ms;
+	h->deadline_ms = srv->now_ms + srv->cfg->wake_timeout * 1000L;
+	store_device_get(srv->st, dev_id, ondemand_cb, state);
+	int r = wake_send(srv, w->fleet, w->name, "connect");
+	audit_wake(c, w, r == 0 ? "sent" : "queued", state);
+	log_info("session %llu (%s) from %s: waking %s (%s) for port %u%s",
+	    (unsigned long long)c->id, c->who.name, c->peer, w->device, state, port,
+	    r == 0 ? "" : ": broker down, sending when it is back");
+}
+
+/* A waiting channel: route it once the device has registered the port, or give up. */
+static bool
+wait_pump(struct chan *h)
+{
+	struct server *srv = h->srv;
+	struct wake_wait *w = h->wait;
+	struct conn *dc = registry_get(srv->reg, w->device_id);
+	char why[256];
+
+	if (h->close_rcvd || h->eof_rcvd) {
+		log_info("%s -> %s:%u: the client left while the device was waking",
+		    h->conn->who.name, w->device, w->port);
+		audit_connect(h->conn, w->device, (int)w->port, "failed", "client left while waking");
+		chan_kill(h);
+		return true;
+	}
+	if (dc != NULL && !dc->dead && session_find_service(dc, w->port) != NULL) {
+		log_info("%s -> %s:%u: device woke after %lld ms", h->conn->who.name, w->device,
+		    w->port, (long long)(srv->now_ms - w->started_ms));
+		h->wait = NULL;
+		route_link(h, dc, w->device, w->device_id, w->port, w->orig, w->orig_port);
+		free(w);
+		return true;
+	}
+	if (srv->now_ms < h->deadline_ms)
+		return false;
+	if (dc != NULL && !dc->dead)
+		snprintf(why, sizeof(why), "device %s woke up but has no service on port %u",
+		    w->device, w->port);
+	else {
+		char state[16] = "";
+		store_device_get(srv->st, w->device_id, ondemand_cb, state);
+		snprintf(why, sizeof(why), "device %s did not come online within %d s of a wake-up "
+		    "(%s%s)", w->device, srv->cfg->wake_timeout,
+		    wake_broker_up(srv) ? "its MQTT state: " : "the MQTT broker is unreachable",
+		    wake_broker_up(srv) ? (state[0] ? state : "none") : "");
+	}
+	log_info("%s -> %s:%u: %s", h->conn->who.name, w->device, w->port, why);
+	audit_connect(h->conn, w->device, (int)w->port, "failed", why);
+	chan_refuse(h, why);
+	return true;
+}
+
 void
 route_direct_tcpip(struct conn *c, ssh_message m)
 {
@@ -615,6 +765,10 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		return;
 	}
 	int r = resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
+	if (r == ERR_OFFLINE && wake_wanted(srv, dev_id)) {
+		route_wait(c, ch, dev_id, qualified, port, orig, orig_port);
+		return;
+	}
 	if (r != 0) {
 		if (r == ERR_OFFLINE)
 			store_device_get(srv->st, dev_id, last_seen_cb, why);
@@ -622,29 +776,12 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		route_refuse(c, ch, "%s", why);
 		return;
 	}
-	struct route *rt = route_new(c, dc, qualified, dev_id, port, orig, orig_port);
-	ssh_channel dch = rt ? ssh_channel_new(dc->s) : NULL;
-	struct chan *cl = dch ? chan_new(c, ch, CHAN_CLIENT) : NULL;
-	struct chan *dv = cl ? chan_new(dc, dch, CHAN_DEVICE) : NULL;
-	if (dv == NULL) {
-		if (cl != NULL) {
-			chan_refuse(cl, "out of memory");
-			ch = NULL;
-		}
-		if (dch != NULL)
-			ssh_channel_free(dch);
-		free(rt);
-		if (ch != NULL)
-			route_refuse(c, ch, "out of memory");
+	struct chan *cl = chan_new(c, ch, CHAN_CLIENT);
+	if (cl == NULL) {
+		ssh_channel_free(ch);
 		return;
 	}
-	cl->peer = dv;
-	dv->peer = cl;
-	cl->route = dv->route = rt;
-	rt->refs = 2;
-	dv->opening = true;
-	dv->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
-	srv->work = true;
+	route_link(cl, dc, qualified, dev_id, port, orig, orig_port);
 }
 
 /* Ends an open route whose user may no longer reach its device (revoked, expired, removed). */

@@ -24,6 +24,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/privs.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/wake.h"
 
 #define MAX_EVENTS 256
 #define ACCEPTS_PER_TURN 64
@@ -225,6 +226,7 @@ server_init(struct server *srv, struct config *cfg)
 	set_public_addr(srv);
 	open_signals(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
+	wake_init(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);
 	srv->store_seen = store_change_counter(srv->st);
@@ -338,6 +340,7 @@ tick(struct server *srv)
 		penalty_expire(srv->pen, srv->now_ms);
 		srv->next_expire_ms = srv->now_ms + PENALTY_EXPIRE_MS;
 	}
+	wake_tick(srv);
 	sd_notify(0, "WATCHDOG=1");
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
@@ -364,6 +367,8 @@ server_run(struct server *srv)
 				on_listener(srv, w);
 			else if (w->kind == WATCH_SIGNAL)
 				on_signal(srv);
+			else if (w->kind == WATCH_MQTT)
+				wake_ready(srv, evs[i].events);
 			else if (!w->conn->dead) {
 				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 					w->conn->rx_ms = srv->now_ms;
@@ -374,6 +379,7 @@ server_run(struct server *srv)
 		if (srv->now_ms >= srv->next_tick_ms)
 			tick(srv);
 		update_interest(srv);
+		wake_interest(srv);
 	}
 	return 0;
 }
@@ -393,6 +399,7 @@ server_free(struct server *srv)
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);
+	wake_free(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);
 	if (srv->sigwatch.fd > 0)

@@ -24,9 +24,10 @@
 
 struct audit;
 struct penalty;
+struct wake;
 struct registry;
 
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT };
 
 /* What an epoll entry points at. */
 struct watch {
@@ -77,7 +78,25 @@ enum chan_kind {
 	CHAN_CLIENT,		/* technician's direct-tcpip */
 	CHAN_DEVICE,		/* our forwarded-tcpip to the device */
 	CHAN_EXEC,		/* session channel running one command */
-	CHAN_REFUSE		/* refused direct-tcpip: say why, then close */
+	CHAN_REFUSE,		/* refused direct-tcpip: say why, then close */
+	CHAN_WAIT		/* direct-tcpip to an on-demand device being woken */
+};
+
+/*
+ * What a CHAN_WAIT channel waits for. The client's first bytes stay in
+ * libssh's channel buffer (on_data consumes nothing), so the channel window
+ * bounds them; they are delivered once the device registers.
+ */
+struct wake_wait {
+	int64_t device_id;
+	char device[LIM_TARGET + 1];	/* name.fleet */
+	char name[LIM_LABEL + 1];
+	char fleet[LIM_LABEL + 1];
+	uint32_t port;
+	char orig[64];			/* originator the client claimed */
+	int orig_port;
+	int64_t started_ms;
+	int64_t resent_ms;		/* last `connect` sent again for it */
 };
 
 struct route;
@@ -105,6 +124,7 @@ struct chan {
 	int exit_status;
 	bool output_ready;		/* out/errout complete: send, then exit-status + close */
 	char *reason;			/* CHAN_REFUSE: the text */
+	struct wake_wait *wait;		/* CHAN_WAIT: owned */
 	int64_t deadline_ms;		/* CHAN_REFUSE / opening: give up then */
 };
 
@@ -132,6 +152,7 @@ struct server {
 	struct audit *audit;
 	struct registry *reg;
 	struct penalty *pen;
+	struct wake *wake;		/* MQTT client, NULL without MqttURL */
 	ssh_bind bind;
 	int epfd;
 	struct watch listeners[LIM_LISTEN];

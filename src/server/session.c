@@ -285,6 +285,27 @@ on_cancel_forward(struct conn *c, ssh_message m)
 	return 1;
 }
 
+/*
+ * A password, keyboard-interactive or host-based attempt: never offered, but
+ * bots send them anyway. Each counts like a bad key (MaxAuthTries, the
+ * source's penalty); libssh then answers with the usual failure.
+ */
+static void
+other_auth_attempt(struct conn *c, ssh_message m, int method)
+{
+	const char *user = ssh_message_auth_user(m);
+	const char *name = method == SSH_AUTH_METHOD_PASSWORD ? "password" :
+	    method == SSH_AUTH_METHOD_INTERACTIVE ? "keyboard-interactive" :
+	    method == SSH_AUTH_METHOD_HOSTBASED ? "hostbased" : "unsupported";
+	char why[64];
+
+	if (c->dead || c->authed)
+		return;
+	log_printable(c->auth_user, sizeof(c->auth_user), user, user ? strnlen(user, LIM_PEER_STRING) : 0);
+	snprintf(why, sizeof(why), "%s authentication is not offered", name);
+	auth_failed(c, "", why);
+}
+
 static int
 on_message(ssh_session s, ssh_message m, void *arg)
 {
@@ -292,6 +313,8 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	int type = ssh_message_type(m), sub = ssh_message_subtype(m);
 
 	(void)s;
+	if (type == SSH_REQUEST_AUTH && sub != SSH_AUTH_METHOD_NONE && sub != SSH_AUTH_METHOD_PUBLICKEY)
+		other_auth_attempt(c, m, sub);
 	if (c->dead || !c->authed)
 		return 1;
 	server_touch(c);
@@ -332,18 +355,36 @@ peer_ip(const char *peer, char *ip, size_t len)
 		snprintf(ip, len, "%s", peer);
 }
 
+/* The table of unauthenticated connections is full: the oldest one from ip makes room. */
+static void
+evict_oldest(struct server *srv, const char *ip)
+{
+	struct conn *victim = NULL;
+
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (!c->authed && !c->dead && strncmp(c->ip, ip, PENALTY_IP_MAX) == 0 &&
+		    (victim == NULL || c->started_ms < victim->started_ms))
+			victim = c;
+	if (victim == NULL)
+		return;
+	victim->failed = true;
+	session_kill(victim, "evicted: too many unauthenticated connections, this source holds the most");
+}
+
 void
 session_accept(struct server *srv, int fd, const char *peer)
 {
-	char ip[48];
+	char ip[48], evict[PENALTY_IP_MAX + 1];
 	const char *why;
 
 	peer_ip(peer, ip, sizeof(ip));
-	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why)) {
+	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why, evict)) {
 		log_debug("connection from %s refused: %s", peer, why);
 		close(fd);
 		return;
 	}
+	if (evict[0] != '\0')
+		evict_oldest(srv, evict);
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c != NULL)
 		snprintf(c->ip, sizeof(c->ip), "%s", ip);

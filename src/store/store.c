@@ -104,6 +104,11 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL"
 	");"
 	"PRAGMA user_version = 3;",
+
+	/* 4: on-demand devices: the last state outpostd read from MQTT ('' = not on demand). */
+	"ALTER TABLE devices ADD COLUMN ondemand TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN ondemand_since INTEGER NOT NULL DEFAULT 0;"
+	"PRAGMA user_version = 4;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -122,13 +127,14 @@ enum query {
 	Q_MAY_REACH,
 	Q_TOKEN_ADD, Q_TOKEN_LIST, Q_TOKEN_REVOKE, Q_TOKEN_FIND, Q_TOKEN_USE,
 	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET, Q_USER_KEY_RM,
+	Q_DEVICE_ONDEMAND, Q_DEVICE_ONDEMAND_CLEAR,
 	Q_MAX
 };
 
 /* Columns shared by every device listing, in struct store_device order. */
 #define DEVICE_COLUMNS \
 	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), d.online, " \
-	"d.last_seen, d.last_addr FROM devices d " \
+	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since FROM devices d " \
 	"JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
 /* Fleets user ?1 may reach at time ?2. */
 #define GRANTED_FLEETS \
@@ -217,6 +223,9 @@ static const char *const query_sql[Q_MAX] = {
 	    "ORDER BY f.name, d.name",
 	[Q_USER_KEY_RM] = "DELETE FROM keys WHERE fingerprint = ?2 "
 	    "AND user_id = (SELECT id FROM users WHERE name = ?1)",
+	[Q_DEVICE_ONDEMAND] = "UPDATE devices SET ondemand = ?2, ondemand_since = ?3 WHERE id = ?1",
+	[Q_DEVICE_ONDEMAND_CLEAR] = "UPDATE devices SET ondemand = '', ondemand_since = 0 "
+	    "WHERE ondemand <> ''",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -239,6 +248,29 @@ set_err(struct store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Why the directory holding file cannot be written, as an errno (0 if it
+ * can): a file system that an error turned read-only still says "rw" in its
+ * mount flags, so try.
+ */
+static int
+probe_write(const char *file)
+{
+	char path[PATH_MAX + 32];
+	const char *slash = strrchr(file, '/');
+	int fd, e = 0;
+
+	snprintf(path, sizeof(path), "%.*s/.outpost-write-probe.%ld",
+	    slash != NULL ? (int)(slash - file) : 1, slash != NULL ? file : ".", (long)getpid());
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return errno == EEXIST ? 0 : errno;
+	if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+		e = errno;
+	close(fd);
+	unlink(path);
+	return e;
+}
+
 /* Translates an SQLite result code and keeps SQLite's message. */
 static int
 sql_err(struct store *st, int rc)
@@ -247,8 +279,22 @@ sql_err(struct store *st, int rc)
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
 		return ERR_NOMEM;
-	case SQLITE_READONLY:
-		return ERR_READONLY;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY: {
+		/* SQLite says "disk I/O error"; the system's reason is what helps */
+		int e = sqlite3_system_errno(st->db);
+		const char *file = sqlite3_db_filename(st->db, "main");
+		struct statvfs vfs;
+		if (e == 0 && file != NULL && statvfs(file, &vfs) == 0)
+			e = (vfs.f_flag & ST_RDONLY) ? EROFS : vfs.f_bavail == 0 ? ENOSPC : 0;
+		if (e == 0 && file != NULL)
+			e = probe_write(file);
+		set_err(st, "the state directory cannot be written: %s (%s)",
+		    e != 0 ? strerror(e) : (rc & 0xff) == SQLITE_FULL ? "disk full" : "I/O error",
+		    sqlite3_errmsg(st->db));
+		return (rc & 0xff) == SQLITE_READONLY || e == EROFS ? ERR_READONLY : ERR_STORE;
+	}
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 			return ERR_NOTFOUND;
@@ -1066,6 +1112,8 @@ device_row(sqlite3_stmt *s, void *cb, void *arg)
 		.online = sqlite3_column_int(s, 4) != 0,
 		.last_seen = sqlite3_column_int64(s, 5),
 		.last_addr = (const char *)sqlite3_column_text(s, 6),
+		.ondemand = (const char *)sqlite3_column_text(s, 7),
+		.ondemand_since = sqlite3_column_int64(s, 8),
 	};
 
 	return fn(arg, &d);
@@ -1206,6 +1254,45 @@ store_device_all_offline(struct store *st, int64_t when)
 	done(s, owned);
 	if (r == 0 && n > 0)
 		st->own_writes++;
+	return r;
+}
+
+int
+store_device_set_ondemand(struct store *st, int64_t device_id, const char *state, int64_t when)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if (state == NULL || strnlen(state, 32) >= 32 || strspn(state, "abcdefghijklmnopqrstuvwxyz") != strlen(state)) {
+		set_err(st, "bad on-demand state");
+		return ERR_INVAL;
+	}
+	if ((r = query(st, Q_DEVICE_ONDEMAND, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, when);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == 0 && n == 0) {
+		set_err(st, "no device with id %lld", (long long)device_id);
+		return ERR_NOTFOUND;
+	}
+	return r;	/* liveness, not an access change */
+}
+
+int
+store_device_clear_ondemand(struct store *st)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, n = 0;
+
+	if ((r = query(st, Q_DEVICE_ONDEMAND_CLEAR, &s, &owned)) != 0)
+		return r;
+	r = step_done(st, s, &n);
+	done(s, owned);
 	return r;
 }
 

@@ -86,6 +86,8 @@ struct store_device {
 	bool online;
 	int64_t last_seen;	/* UNIX time, 0 = never */
 	const char *last_addr;	/* "ip:port" or "" */
+	const char *ondemand;	/* last MQTT state of an on-demand device, "" if none */
+	int64_t ondemand_since;	/* UNIX time of that state, 0 if none */
 };
 /* ERR_NOTFOUND if the fleet does not exist, ERR_EXISTS if name.fleet or the key is taken. */
 int store_device_add(struct store *st, const char *name, const char *fleet,
@@ -115,6 +117,15 @@ int store_device_set_online(struct store *st, int64_t device_id, bool online,
     int64_t when, const char *addr);
 /* Marks every device offline (at start-up, after a crash). */
 int store_device_all_offline(struct store *st, int64_t when);
+/*
+ * On-demand state as outpostd read it from MQTT: a lower-case word
+ * ("standby", "connected", "disconnected", "offline"; "" = not on demand).
+ * ERR_INVAL for anything else, ERR_NOTFOUND for an unknown device.
+ */
+int store_device_set_ondemand(struct store *st, int64_t device_id, const char *state,
+    int64_t when);
+/* Forgets every on-demand state (outpostd at start-up; retained states come back). */
+int store_device_clear_ondemand(struct store *st);
 
 /* ---- authentication ---- */
 enum store_principal_kind {

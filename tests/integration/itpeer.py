@@ -3,8 +3,9 @@
 
   itpeer.py serve PORT:MODE...   listen on 127.0.0.1:PORT for each spec;
                                  MODE is "echo" (send back every byte until
-                                 EOF, then close) or "name=TEXT" (send TEXT and
-                                 a newline, then close)
+                                 EOF, then close), "name=TEXT" (send TEXT and
+                                 a newline, then close) or "file=PATH" (send
+                                 the file's bytes, then close)
   itpeer.py send PORT            connect to 127.0.0.1:PORT, copy stdin to the
                                  socket (then half-close) and the socket to
                                  stdout, both at once
@@ -12,6 +13,14 @@
                                  JUNK); exits 0 once the server closed or the
                                  case is done
   itpeer.py hold PORT N SECONDS  hold N half-open pre-banner connections
+  itpeer.py flood PORT N SECONDS FIRST_SRC NSRC
+                                 N connections at once from NSRC source
+                                 addresses counting up from FIRST_SRC
+                                 (127.0.1.1 ...): a third send nothing, a third
+                                 half a banner, a third a banner and a KEXINIT,
+                                 then all stay silent; any the server closes
+                                 is opened again (at most 10*N attempts) until
+                                 SECONDS pass; prints a JSON summary
   itpeer.py audit FILE EVENT [KEY=VALUE]...
                                  count audit.log lines of EVENT whose members
                                  equal the given values (numbers compare as text)
@@ -30,6 +39,17 @@ import time
 def handle(conn, mode):
     with conn:
         try:
+            if mode.startswith("file="):
+                with open(mode[5:], "rb") as f:
+                    while True:
+                        data = f.read(262144)
+                        if not data:
+                            break
+                        conn.sendall(data)
+                conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):
+                    pass
+                return
             if mode.startswith("name="):
                 conn.sendall(mode[5:].encode() + b"\n")
                 conn.shutdown(socket.SHUT_WR)
@@ -174,6 +194,74 @@ def hold(port, n, secs):
         c.close()
 
 
+def flood(port, n, secs, first, nsrc):
+    import ipaddress
+    import selectors
+    n, secs, nsrc = int(n), float(secs), int(nsrc)
+    base = int(ipaddress.IPv4Address(first))
+    sel = selectors.DefaultSelector()
+    st = {"attempts": 0, "connected": 0, "refused": 0, "closed_by_server": 0,
+          "max_open": 0, "open_at_end": 0}
+    live = {}
+    hello = [b"", b"SSH-2.0-", BANNER + ssh_packet(kexinit())]
+
+    def open_one(i):
+        src = str(ipaddress.IPv4Address(base + i % nsrc))
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.bind((src, 0))
+            c.connect_ex(("127.0.0.1", int(port)))
+        except OSError:
+            c.close()
+            st["refused"] += 1
+            return
+        st["attempts"] += 1
+        live[c] = [i, False]
+        sel.register(c, selectors.EVENT_WRITE | selectors.EVENT_READ)
+
+    def drop(c, why):
+        sel.unregister(c)
+        del live[c]
+        c.close()
+        st[why] += 1
+
+    for i in range(n):
+        open_one(i)
+    end = time.time() + secs
+    while time.time() < end:
+        for key, ev in sel.select(timeout=0.2):
+            c = key.fileobj
+            i, up = live[c]
+            if not up and ev & selectors.EVENT_WRITE:
+                if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    drop(c, "refused")
+                    continue
+                live[c][1] = True
+                st["connected"] += 1
+                sel.modify(c, selectors.EVENT_READ)
+                try:
+                    if hello[i % 3]:
+                        c.send(hello[i % 3])
+                except OSError:
+                    pass
+                continue
+            if ev & selectors.EVENT_READ:
+                try:
+                    data = c.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    drop(c, "closed_by_server")
+        st["max_open"] = max(st["max_open"], sum(1 for v in live.values() if v[1]))
+        while len(live) < n and st["attempts"] < 10 * n and time.time() < end:
+            open_one(st["attempts"])
+    st["open_at_end"] = sum(1 for v in live.values() if v[1])
+    for c in list(live):
+        c.close()
+    print(json.dumps(st), flush=True)
+
+
 def audit_records(path):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -218,6 +306,8 @@ if __name__ == "__main__":
         print(" ".join(JUNK))
     elif len(sys.argv) == 5 and sys.argv[1] == "hold":
         hold(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 7 and sys.argv[1] == "flood":
+        flood(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "junk":
         junk(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 4 and sys.argv[1] == "audit":

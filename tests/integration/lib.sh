@@ -487,25 +487,27 @@ check_sanitizers() {
 	sanitizer_check || fail "$SAN_WHY"
 }
 
-# sanitizer_check: returns 1 (reason in SAN_WHY) if a daemon or CLI log has a sanitizer report.
+# sanitizer_check: returns 1 (reason in SAN_WHY) if a daemon, CLI or agent log
+# has a sanitizer report (one grep over them all: there may be hundreds).
 sanitizer_check() {
-	local f
+	local f hit files=()
 	SAN_WHY=
-	for f in "$DAEMON_LOG" "$CLI_LOG"; do
-		[ -f "$f" ] || continue
-		if grep -Eq "$SANITIZER_RE" "$f"; then
-			grep -E -A 12 "$SANITIZER_RE" "$f" | head -n 40 >&2
-			SAN_WHY="sanitizer report in $(basename "$f")"
-			return 1
-		fi
+	for f in "$DAEMON_LOG" "$CLI_LOG" "$LOGDIR"/agent-*.log; do
+		[ -f "$f" ] && files+=("$f")
 	done
-	return 0
+	[ ${#files[@]} -gt 0 ] || return 0
+	hit=$(grep -El -- "$SANITIZER_RE" "${files[@]}" | head -n 1)
+	[ -n "$hit" ] || return 0
+	grep -E -A 12 -- "$SANITIZER_RE" "$hit" | head -n 40 >&2
+	SAN_WHY="sanitizer report in $(basename "$hit")"
+	return 1
 }
 
 # ---- stock sshd instances ----
 
 # start_sshd ROLE [EXTRA_CONFIG_LINES]: a private stock sshd on a random
 # 127.0.0.1 port with its own host key $T/host-ROLE; sets SSHD_PORT_<ROLE>.
+# @PORT@ in the extra lines is that port (e.g. another ListenAddress).
 start_sshd() {
 	local role=$1 extra=${2:-} port pid i
 	mkdir -p /run/sshd
@@ -532,7 +534,7 @@ start_sshd() {
 		LogLevel VERBOSE
 		SetEnv HOME=$T/devhome
 		Subsystem sftp /usr/lib/openssh/sftp-server
-		$extra
+		${extra//@PORT@/$port}
 		EOF
 		/usr/sbin/sshd -t -f "$T/sshd_config.$role" || fail "bad sshd config for $role"
 		spawn "sshd-$role" /usr/sbin/sshd -D -e -f "$T/sshd_config.$role"

@@ -66,7 +66,10 @@ for round in $(seq 1 $ROUNDS); do
 	job churn badauth 8
 	job churn remote 9
 	job churn admin "$round"
-	sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
+	# once the churn is under way (30 records, at most 30 s: sanitizer builds
+	# are slow), at a random moment
+	try_for 30 eval '[ $(wc -l <"$AUDIT") -ge $((prev_n + 30)) ]' || log "round $round: slow churn"
+	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
 	before=$(wc -l <"$AUDIT")
 	stop_pid "$OUTPOSTD_PID" KILL
 	OUTPOSTD_PID=

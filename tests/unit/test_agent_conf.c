@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
@@ -37,7 +39,60 @@ static const char *const hostile[] = {
 	"name Pi\n", "name pi.acme\n", "name -pi\n", "name $(id)\n", "fleet a b\n",
 	"name pi\nname pi\n", "service 22\n", "service 22=localhost\n", "service 0=localhost:22\n",
 	"name pi\x01\n", "name pi\r\n", "SERVER localhost:22\n",
+	"sshd-host-keys etc/ssh/*.pub\n", "sshd-host-keys\n",
+	"sshd-host-keys /a/*.pub\nsshd-host-keys /b/*.pub\n",
+	/* on-demand mode */
+	"on-demand\n", "on-demand maybe\n", "on-demand YES\n", "mqtt broker:1883\n",
+	"mqtt http://broker\n", "mqtt mqtt://broker:0\n", "mqtt mqtt://a\nmqtt mqtt://b\n",
+	"mqtt mqtt://user@broker\n", "mqtt-topic outpost/+/x\n", "mqtt-topic outpost/#\n",
+	"mqtt-topic /outpost\n", "mqtt-topic outpost/{fleet}/{fleet}\n", "idle 0\n", "idle -5m\n",
+	"idle 10x\n", "idle 30d\n", "mqtt-client-id a b\n", "mqtt-client-id caf\xc3\xa9\n",
 };
+
+static void
+test_mqtt(void **state)
+{
+	static const char text[] = "server jump:2222\nhostkey " FP "\nname pi\nfleet acme\non-demand yes\nmqtt mqtts://broker.example\n"
+	    "mqtt-cafile /etc/outpost/ca.pem\nmqtt-cert /etc/outpost/dev.crt\n"
+	    "mqtt-key /etc/outpost/dev.key\nmqtt-topic atlas/{fleet}/{name}/tunnel\nidle 90s\n";
+	struct agent_conf c, back;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(parse_str(text, sizeof(text) - 1, &c, err, sizeof(err)), 0);
+	assert_true(c.mqtt.on_demand);
+	assert_true(c.mqtt.url.tls);
+	assert_int_equal(c.mqtt.url.port, 8883);
+	assert_int_equal(c.mqtt.idle_s, 90);
+	assert_string_equal(c.mqtt.topic, "atlas/{fleet}/{name}/tunnel");
+	assert_int_equal(agentconf_check_mqtt(&c, err, sizeof(err)), 0);
+	/* written back and read again: the same */
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(agentconf_emit(f, &c), 0);
+	fclose(f);
+	assert_int_equal(parse_str(buf, len, &back, err, sizeof(err)), 0);
+	free(buf);
+	assert_memory_equal(&back.mqtt, &c.mqtt, sizeof(c.mqtt));
+	/* the command line's setters */
+	assert_int_equal(agentconf_set(&c, "idle", "2s"), 0);
+	assert_int_equal(c.mqtt.idle_s, 2);
+	assert_int_equal(agentconf_set(&c, "idle", ""), ERR_INVAL);
+	assert_int_equal(agentconf_set(&c, "mqtt", "mqtt://x\n"), ERR_INVAL);
+	assert_int_equal(agentconf_set(&c, "server", NULL), ERR_INVAL);
+	assert_int_equal(agentconf_set(&c, "no-such", "x"), ERR_INVAL);
+	/* checks: a broker is needed; TLS files only with mqtts; cert and key go together */
+	memset(&c, 0, sizeof(c));
+	c.mqtt.on_demand = true;
+	assert_int_equal(agentconf_check_mqtt(&c, err, sizeof(err)), ERR_CONFIG);
+	assert_int_equal(agentconf_set(&c, "mqtt", "mqtt://broker"), 0);
+	assert_int_equal(agentconf_check_mqtt(&c, err, sizeof(err)), 0);
+	assert_int_equal(agentconf_set(&c, "mqtt-cert", "/x.crt"), 0);
+	assert_int_equal(agentconf_check_mqtt(&c, err, sizeof(err)), ERR_CONFIG);
+	assert_int_equal(agentconf_set(&c, "mqtt", "mqtts://broker"), 0);
+	assert_int_equal(agentconf_check_mqtt(&c, err, sizeof(err)), ERR_CONFIG);
+	assert_int_equal(agentconf_set(&c, "mqtt-key", "/x.key"), 0);
+	assert_int_equal(agentconf_check_mqtt(&c, err, sizeof(err)), 0);
+}
 
 static void
 test_hostile(void **state)
@@ -60,6 +115,11 @@ test_hostile(void **state)
 	memset(longline, 'a', sizeof(longline) - 1);
 	memcpy(longline, "name ", 5);
 	assert_int_equal(parse_str(longline, strlen(longline), &c, err, sizeof(err)), ERR_CONFIG);
+	/* a pattern longer than its buffer (but not than a line) */
+	char longglob[400] = "sshd-host-keys /";
+	memset(longglob + strlen(longglob), 'k', 300);
+	strcat(longglob, "\n");
+	assert_int_equal(parse_str(longglob, strlen(longglob), &c, err, sizeof(err)), ERR_CONFIG);
 	/* 33 services */
 	char many[33 * 32] = "";
 	for (int i = 1; i <= 33; i++)
@@ -111,7 +171,7 @@ test_write_round_trip(void **state)
 	assert_non_null(dir);
 	snprintf(path, sizeof(path), "%s/agent.conf", dir);
 	static const char text[] = "server jump.example.com:2222\nhostkey-sha256 " HEX
-	    "\nname pi-hq\nfleet acme\nservice 80=[::1]:8080\n";
+	    "\nname pi-hq\nfleet acme\nservice 80=[::1]:8080\nsshd-host-keys /srv/sshd/key_*.pub\n";
 	assert_int_equal(parse_str(text, sizeof(text) - 1, &c, err, sizeof(err)), 0);
 	/* replaces an existing file; no temporary file is left behind */
 	FILE *f = fopen(path, "w");
@@ -125,6 +185,7 @@ test_write_round_trip(void **state)
 	assert_string_equal(d.name, "pi-hq");
 	assert_int_equal(d.nservices, 1);
 	assert_int_equal(d.services[0].port, 80);
+	assert_string_equal(d.sshd_host_keys, "/srv/sshd/key_*.pub");
 	char *content = tu_slurp(path);
 	assert_non_null(strstr(content, "hostkey " FP "\n"));
 	assert_non_null(strstr(content, "hostkey-sha256 " HEX "\n"));
@@ -147,6 +208,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_mqtt),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_write_round_trip),
 	};

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -592,6 +594,56 @@ test_write_fails(void **state)
 	audit_close(a);
 }
 
+/*
+ * A write cut short (RLIMIT_FSIZE stands in for a full disk: write(2) then
+ * writes what fits) is cut off again, so the log never keeps half a record;
+ * once records fit again an audit-gap record counts the lost ones first.
+ */
+static void
+test_short_write_gap(void **state)
+{
+	struct fixture *f = *state;
+	struct audit *a;
+	struct audit_verify_result res;
+	struct rlimit old, lim;
+	struct stat sb;
+	char big[2048];
+
+	write_records(f->dir, 2);
+	assert_int_equal(stat(f->log, &sb), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 100;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		struct jbuf *b = audit_begin(a, "lost");
+		jbuf_member_str(b, "pad", big);
+		assert_int_equal(audit_commit(a), ERR_IO);
+		struct stat now;
+		assert_int_equal(stat(f->log, &now), 0);
+		assert_int_equal(now.st_size, sb.st_size);	/* nothing half written stays */
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	struct jbuf *b = audit_begin(a, "after");
+	jbuf_member_int(b, "n", 1);
+	assert_int_equal(audit_commit(a), 0);
+	audit_close(a);
+	assert_int_equal(audit_verify(f->log, &res), 0);
+	assert_int_equal(res.records, 4);
+	char *text = tu_slurp(f->log);
+	assert_non_null(text);
+	char *gap = strstr(text, "\"event\":\"audit-gap\",\"lost\":3,\"since\":\"");
+	assert_non_null(gap);
+	assert_non_null(strstr(gap, "\"reason\":\"No space left on device\""));
+	assert_true(strstr(text, "\"event\":\"after\"") > gap);
+	free(text);
+}
+
 /* ---- the chain and verification ---- */
 
 static void
@@ -920,6 +972,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_append_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_write_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_empty_and_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),

@@ -456,8 +456,10 @@ test_device_commands(void **state)
 	expect(fx, "device ls", CMD_OK, lines, "");
 	snprintf(want, sizeof(want), "[{\"device\":\"pi-hq.acme\",\"name\":\"pi-hq\",\"fleet\":\"acme\","
 	    "\"online\":true,\"last_seen\":\"2026-11-21T10:00:00Z\",\"address\":\"203.0.113.7:51234\","
-	    "\"key\":\"%s\"},{\"device\":\"cam.beta\",\"name\":\"cam\",\"fleet\":\"beta\","
-	    "\"online\":false,\"last_seen\":null,\"address\":null,\"key\":\"%s\"}]\n", key_fp[0], key_fp[1]);
+	    "\"key\":\"%s\",\"state\":\"online\",\"ondemand\":null},"
+	    "{\"device\":\"cam.beta\",\"name\":\"cam\",\"fleet\":\"beta\","
+	    "\"online\":false,\"last_seen\":null,\"address\":null,\"key\":\"%s\","
+	    "\"state\":\"offline\",\"ondemand\":null}]\n", key_fp[0], key_fp[1]);
 	expect(fx, "ls --json", CMD_OK, want, "");
 	expect(fx, "device ls --json", CMD_OK, want, "");
 	expect(fx, "device rm pi-hq", CMD_USAGE, "", "outpost: device rm: say which fleet: pi-hq.FLEET (usage: device rm NAME.FLEET)\n");
@@ -538,7 +540,9 @@ test_remote_users(void **state)
 	/* help lists only what she may run */
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "help"), CMD_OK);
 	assert_string_equal(fx->out, "commands (ssh -p PORT HOST <command>):\n"
-	    "  ls [--json]\n  whoami [--json]\n  known-hosts\n  ssh-config [--server HOST:PORT]\n  help\n");
+	    "  ls [--json]\n  whoami [--json]\n  known-hosts\n  ssh-config [--server HOST:PORT]\n"
+	    "  tunnel connect NAME[.FLEET]\n  tunnel disconnect NAME[.FLEET]\n  tunnel status NAME[.FLEET]\n"
+	    "  help\n");
 
 	/* a remote admin may not make the server read its files */
 	assert_int_equal(run_as(fx, true, true, alice, NULL, "user add bob --key /etc/passwd"), CMD_USAGE);
@@ -553,6 +557,78 @@ test_remote_users(void **state)
 	assert_int_equal(run_as(fx, true, true, alice, kl, "user add bob --key -"), CMD_OK);
 	assert_int_equal(run_as(fx, true, true, alice, NULL, "help"), CMD_OK);
 	assert_non_null(strstr(fx->out, "  fleet add NAME\n"));
+}
+
+/* ---- tunnel connect|disconnect|status ---- */
+
+struct sent {
+	char what[128];
+	int fail;
+};
+
+static int
+fake_send(void *arg, const char *fleet, const char *name, const char *cmd, char *why, size_t whylen)
+{
+	struct sent *s = arg;
+
+	snprintf(s->what, sizeof(s->what), "%s %s.%s", cmd, name, fleet);
+	if (s->fail)
+		snprintf(why, whylen, "broker down");
+	return s->fail ? ERR_IO : 0;
+}
+
+static void
+test_tunnel_commands(void **state)
+{
+	struct fixture *fx = *state;
+	struct sent sent = { "", 0 };
+	int64_t id;
+	char f[LIM_LABEL + 1];
+
+	populate(fx);
+	assert_int_equal(store_device_resolve(fx->st, 0, "cam", "beta", &id, f), 0);
+	/* hostile states are refused by the store */
+	assert_int_equal(store_device_set_ondemand(fx->st, id, "Standby", 1), ERR_INVAL);
+	assert_int_equal(store_device_set_ondemand(fx->st, id, "stand by", 1), ERR_INVAL);
+	assert_int_equal(store_device_set_ondemand(fx->st, id, "standby'; DROP TABLE devices;--", 1), ERR_INVAL);
+	assert_int_equal(store_device_set_ondemand(fx->st, 99999, "standby", 1), ERR_NOTFOUND);
+	assert_int_equal(store_device_set_ondemand(fx->st, id, "disconnected", 1795255200), 0);
+	expect(fx, "ls", CMD_OK, "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234\n"
+	    "cam.beta  standby  never  -\n", "");
+	/* status works locally */
+	expect(fx, "tunnel status cam.beta", CMD_OK,
+	    "cam.beta  standby  mqtt disconnected since 2026-11-21T10:00:00Z\n", "");
+	expect(fx, "tunnel status PI-HQ", CMD_OK, "pi-hq.acme  online  not on demand\n", "");
+	/* connect needs outpostd's broker connection */
+	assert_int_equal(run(fx, "tunnel connect cam.beta"), CMD_FAIL);
+	assert_non_null(strstr(fx->err, "needs outpostd's MQTT connection"));
+	/* hostile and malformed arguments */
+	expect(fx, "tunnel connect", CMD_USAGE, "", NULL);
+	expect(fx, "tunnel connect a b", CMD_USAGE, "", NULL);
+	expect(fx, "tunnel connect 'a;b'", CMD_USAGE, "", NULL);
+	expect(fx, "tunnel connect ../../etc", CMD_USAGE, "", NULL);
+	expect(fx, "tunnel frob cam.beta", CMD_USAGE, "", NULL);
+	expect(fx, "tunnel status nosuch.beta", CMD_FAIL, "", NULL);
+	/* through outpostd */
+	fx->ctx.tunnel_send = fake_send;
+	fx->ctx.tunnel_arg = &sent;
+	assert_int_equal(run_as(fx, true, true, 0, NULL, "tunnel connect cam.beta"), CMD_OK);
+	assert_string_equal(sent.what, "connect cam.beta");
+	assert_string_equal(fx->out, "connect sent to cam.beta (it was disconnected)\n");
+	assert_int_equal(run_as(fx, true, true, 0, NULL, "tunnel disconnect cam"), CMD_OK);
+	assert_string_equal(sent.what, "disconnect cam.beta");
+	sent.what[0] = '\0';
+	assert_int_equal(run_as(fx, true, true, 0, NULL, "tunnel connect pi-hq.acme"), CMD_FAIL);
+	assert_non_null(strstr(fx->err, "not an on-demand device"));
+	assert_string_equal(sent.what, "");
+	/* a user without a grant on the fleet: as if the device did not exist */
+	assert_int_equal(run_as(fx, true, false, 424242, NULL, "tunnel connect cam.beta"), CMD_FAIL);
+	assert_non_null(strstr(fx->err, "no device named cam.beta"));
+	assert_string_equal(sent.what, "");
+	sent.fail = 1;
+	assert_int_equal(run_as(fx, true, true, 0, NULL, "tunnel connect cam.beta"), CMD_FAIL);
+	assert_non_null(strstr(fx->err, "broker down"));
+	fx->ctx.tunnel_send = NULL;
 }
 
 /* ---- audit records of administrative changes ---- */
@@ -1000,6 +1076,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_tunnel_commands),
 		cmocka_unit_test(test_split_hostile),
 		cmocka_unit_test(test_split_quoting),
 		cmocka_unit_test(test_wants_stdin),

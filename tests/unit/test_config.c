@@ -399,6 +399,48 @@ test_dump_round_trip(void **state)
 	round_trip(f, &f->c);
 }
 
+/* MQTT keywords: hostile values refused (and nothing changed), valid ones round-trip through -T. */
+static void
+test_mqtt_keywords(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+	static const char *const bad[][2] = {
+		{ "MqttURL", "http://broker" }, { "MqttURL", "mqtt://" }, { "MqttURL", "mqtt://b:0" },
+		{ "MqttURL", "mqtt://user@b" }, { "MqttURL", "mqtt://b/x" }, { "MqttURL", "broker:1883" },
+		{ "MqttTopic", "outpost/+/+/tunnel" }, { "MqttTopic", "outpost/#" },
+		{ "MqttTopic", "outpost/{name}/tunnel" }, { "MqttTopic", "atlas/tau/{name}" },
+		{ "MqttTopic", "outpost/{fleet}/{fleet}/{name}" }, { "MqttTopic", "/outpost/{fleet}/{name}" },
+		{ "MqttTopic", "$SYS/{fleet}/{name}" }, { "WakeTimeout", "0" }, { "WakeTimeout", "601" },
+		{ "WakeTimeout", "20s" }, { "MqttClientID", "a b" }, { "MqttClientID", "caf\xc3\xa9" },
+		{ "MqttCAFile", "/etc/ca\x01.pem" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_set(&f->c, bad[i][0], bad[i][1], why, sizeof(why)) != ERR_CONFIG)
+			fail_msg("accepted %s %s", bad[i][0], bad[i][1]);
+	assert_null(f->c.mqtt_url);
+	assert_string_equal(f->c.mqtt_topic, "outpost/{fleet}/{name}/tunnel");
+	assert_int_equal(f->c.wake_timeout, 20);
+	assert_null(f->c.mqtt_client_id);
+	static const char *const good[][2] = {
+		{ "MqttURL", "mqtts://a1b2-ats.iot.eu-west-1.amazonaws.com" },
+		{ "MqttCAFile", "/etc/outpost/ca.pem" }, { "MqttCertFile", "/etc/outpost/d.crt" },
+		{ "MqttKeyFile", "/etc/outpost/d.key" }, { "MqttTopic", "atlas/{fleet}/{name}/tunnel" },
+		{ "MqttClientID", "outpostd" }, { "wakeTimeout", "600" },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(config_set(&f->c, good[i][0], good[i][1], why, sizeof(why)), 0);
+	char *t = dump(&f->c);
+	assert_non_null(strstr(t, "MqttURL mqtts://a1b2-ats.iot.eu-west-1.amazonaws.com\n"));
+	assert_non_null(strstr(t, "MqttTopic atlas/{fleet}/{name}/tunnel\n"));
+	assert_non_null(strstr(t, "WakeTimeout 600\n"));
+	free(t);
+	round_trip(f, &f->c);
+	assert_int_equal(config_set(&f->c, "MqttURL", "none", why, sizeof(why)), 0);
+	assert_null(f->c.mqtt_url);
+	round_trip(f, &f->c);
+}
+
 int
 main(void)
 {
@@ -411,6 +453,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mqtt_keywords, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

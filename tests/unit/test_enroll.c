@@ -910,6 +910,13 @@ test_report(void **state)
 	snprintf(want, sizeof(want), "pi.acme|pi-hq.local|Debian GNU/Linux 12|0.3.0|%s %s\n%s %s\n",
 	    hk[0].type, hk[0].blob, hk[1].type, hk[1].blob);
 	assert_string_equal(infos(fx), want);
+	/* ls shows the report after the usual columns; --json as members */
+	expect(fx, LOCAL, CMD_OK, NULL, "ls");
+	assert_non_null(strstr(fx->out, "pi.acme  offline  never  -  agent 0.3.0 on pi-hq.local "
+	    "(Debian GNU/Linux 12), 2 host keys\n"));
+	expect(fx, LOCAL, CMD_OK, NULL, "ls --json");
+	assert_non_null(strstr(fx->out, "\"hostname\":\"pi-hq.local\",\"os\":\"Debian GNU/Linux 12\","
+	    "\"agent_version\":\"0.3.0\",\"host_keys\":\""));
 
 	/* a bad key refuses the whole report; what was stored stays */
 	static const char *const bad_keys[] = {
