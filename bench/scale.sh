@@ -25,29 +25,24 @@ ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
 
 result() { echo "RESULT $1 $2"; log "$1 = $2"; }
 
-# pss_kib PID...: summed proportional set size.
+# pss_kib PID...: summed proportional set size (one awk for all).
 pss_kib() {
-	local p s=0 v
-	for p in "$@"; do
-		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) && s=$((s + ${v:-0}))
-	done
-	echo $s
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/smaps_rollup"); done
+	awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${f[@]}" 2>/dev/null || echo 0
 }
 
 # ticks PID...: summed user+system CPU ticks (the fields after the command name).
 ticks() {
-	local p s=0 v
-	for p in "$@"; do
-		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') && s=$((s + ${v:-0}))
-	done
-	echo $s
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/stat"); done
+	cat "${f[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
 }
 
-# tree PID: PID and all its descendants.
+# tree PID: PID and all its descendants (one ps).
 tree() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1"); do tree "$p"; done
+	ps -eo pid=,ppid= | awk -v r="$1" '{ p[$1] = $2 }
+		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
 }
 
 # idle_cpu PIDS_FUNC: % of one core the processes used over IDLE_S seconds.
