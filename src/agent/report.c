@@ -36,7 +36,10 @@ read_os(char *dst, size_t dstlen)
 			v[n - 1] = '\0';
 			v++;
 		}
-		snprintf(dst, dstlen, "%s", v);
+		/* PRETTY_NAME longer than dst is cut: it is informational. */
+		size_t len = strlen(v) < dstlen ? strlen(v) : dstlen - 1;
+		memcpy(dst, v, len);
+		dst[len] = '\0';
 		break;
 	}
 	fclose(f);
