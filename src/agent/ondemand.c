@@ -193,21 +193,14 @@ static void
 tunnel_once(struct ondemand *od)
 {
 	const struct agent_conf *c = od->conf;
-	struct conn_params p = { .server = &c->server, .pin = c->hostkey,
-		.pin_source = "agent.conf", .key = od->key, .user = AGENT_USER_RUN };
 	struct tunnel_hook hook = { hook_fill, hook_step, od };
 	char why[512], addr[HOSTPORT_STR_MAX], st[HOSTPORT_STR_MAX + 32];
 	ssh_session s;
 	int r;
 
 	hostport_format(&c->server, addr, sizeof(addr));
-	log_info("bringing the tunnel up: connecting to %s", addr);
-	r = conn_open(&p, &s, why, sizeof(why));
+	r = run_connect(c, od->key, "bringing the tunnel up", &s, why, sizeof(why));
 	if (r != 0) {
-		if (r == ERR_DENIED || r == ERR_KEY)
-			log_error("%s: %s", addr, why);	/* needs a person */
-		else
-			log_warn("%s: %s", addr, why);
 		backoff_session_ended(&od->tunnel_b, 0);
 		int64_t d = backoff_next_ms(&od->tunnel_b);
 		od->tunnel_next_ms = timefmt_mono_ms() + d;

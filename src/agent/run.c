@@ -71,24 +71,35 @@ nap(int64_t ms, const sigset_t *mask)
 	}
 }
 
+int
+run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_session *out,
+    char *why, size_t whylen)
+{
+	struct conn_params p = { .server = &conf->server, .pin = conf->hostkey,
+		.pin_source = "agent.conf", .key = key, .user = AGENT_USER_RUN };
+	char addr[HOSTPORT_STR_MAX];
+	int r;
+
+	hostport_format(&conf->server, addr, sizeof(addr));
+	log_info("%s: connecting to %s", what, addr);
+	r = conn_open(&p, out, why, whylen);
+	if (r == ERR_DENIED || r == ERR_KEY)
+		log_error("%s: %s", addr, why);	/* loud: needs a person, but we keep trying */
+	else if (r != 0)
+		log_warn("%s: %s", addr, why);
+	return r;
+}
+
 /* One connection: connect, serve until lost. Returns how long it was up (ms, 0 if never). */
 static int64_t
 session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask)
 {
-	struct conn_params p = { .server = &conf->server, .pin = conf->hostkey,
-		.pin_source = "agent.conf", .key = key, .user = AGENT_USER_RUN };
 	char why[512], addr[HOSTPORT_STR_MAX];
 	ssh_session s;
 	int r;
 
 	hostport_format(&conf->server, addr, sizeof(addr));
-	log_info("connecting to %s", addr);
-	r = conn_open(&p, &s, why, sizeof(why));
-	if (r != 0) {
-		if (r == ERR_DENIED || r == ERR_KEY)
-			log_error("%s", why);	/* loud: needs a person, but we keep trying */
-		else
-			log_warn("%s: %s", addr, why);
+	if (run_connect(conf, key, "session", &s, why, sizeof(why)) != 0) {
 		notify_status("cannot connect: %s", why);
 		return 0;
 	}
