@@ -23,14 +23,9 @@ agent_dir() {
 # agent ID ARGS...: outpost-agent on agent ID's state directory; its stderr
 # goes to the caller and to $LOGDIR/agent-ID.log.
 agent() {
-	local id=$1 err=$T/agent.err.$BASHPID rc
+	local id=$1
 	shift
-	"$AGENT_BIN" -d "$(agent_dir "$id")" "$@" 2>"$err"
-	rc=$?
-	{ echo "\$ outpost-agent $* (status $rc)"; cat "$err"; } >>"$LOGDIR/agent-$id.log"
-	cat "$err" >&2
-	rm -f "$err"
-	return $rc
+	run_logged "$LOGDIR/agent-$id.log" outpost-agent "$AGENT_BIN" -d "$(agent_dir "$id")" "$@"
 }
 
 # agent_enroll ID TOKEN [ARGS...]: enrolls agent ID; fails the scenario

@@ -351,15 +351,22 @@ client_config() {
 
 # ---- the outpost CLI and the store ----
 
-# outpost ARGS...: the CLI on this scenario's state dir; stderr is also logged.
-outpost() {
-	local err=$T/cli.err.$BASHPID rc
-	"$OUTPOST_BIN" -d "$STATE" "$@" 2>"$err"
+# run_logged LOG NAME BIN ARGS...: runs BIN; its standard error goes to ours and,
+# after a "$ NAME ARGS (status N)" line, to LOG; returns its status.
+run_logged() {
+	local log=$1 name=$2 err=$T/cmd.err.$BASHPID rc
+	shift 2
+	"$@" 2>"$err"
 	rc=$?
-	{ echo "\$ outpost $* (status $rc)"; cat "$err"; } >>"$CLI_LOG"
+	{ echo "\$ $name ${*:2} (status $rc)"; cat "$err"; } >>"$log"
 	cat "$err" >&2
 	rm -f "$err"
 	return $rc
+}
+
+# outpost ARGS...: the CLI on this scenario's state dir; stderr is also logged.
+outpost() {
+	run_logged "$CLI_LOG" outpost "$OUTPOST_BIN" -d "$STATE" "$@"
 }
 
 # fleet_add F...
