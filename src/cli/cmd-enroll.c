@@ -302,10 +302,28 @@ clean(const char *src, char *dst, size_t len)
 	dst[o] = '\0';
 }
 
+/* --uptime SECONDS (decimal, at most 100 years): *booted = now - SECONDS. */
+static int
+parse_uptime(struct cmd_call *c, const char *v, int64_t *booted)
+{
+	int64_t secs = 0;
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 10 || strspn(v, "0123456789") != n)
+		return cmd_usage(c, "bad --uptime '%.32s' (want seconds)", v);
+	for (size_t i = 0; i < n; i++)
+		secs = secs * 10 + (v[i] - '0');
+	if (secs > 100LL * 366 * 86400)
+		return cmd_usage(c, "bad --uptime '%.32s' (want seconds)", v);
+	*booted = timefmt_now() - secs;
+	return 0;
+}
+
 static int
 report(struct cmd_call *c, int argc, char **argv)
 {
 	char host[128] = "", os[128] = "", ver[64] = "";
+	int64_t booted = 0;
 	struct jbuf keys;
 	int r = 0;
 
@@ -323,14 +341,14 @@ report(struct cmd_call *c, int argc, char **argv)
 		else if (strcmp(argv[i], "--version") == 0)
 			clean(v, ver, sizeof(ver));
 		else if (strcmp(argv[i], "--uptime") == 0)
-			;	/* logged by outpostd's audit of the command; not stored */
+			r = parse_uptime(c, v, &booted);
 		else if (strcmp(argv[i], "--host-key") == 0)
 			r = add_host_key(c, v, &keys);
 		else
 			r = cmd_usage(c, "unknown option '%.32s'", argv[i]);
 	}
 	if (r == 0 && (r = store_device_set_info(c->ctx->st, c->ctx->device_id, host, os, ver,
-	    keys.data ? keys.data : "")) != 0)
+	    keys.data ? keys.data : "", booted)) != 0)
 		r = cmd_store_fail(c, r);
 	jbuf_free(&keys);
 	if (r == 0)

@@ -28,6 +28,7 @@ cmd_device_state(const struct store_device *d)
 /* What one device's agent reported (strdup'd), in the store's fleet, name order. */
 struct info {
 	char *name, *fleet, *hostname, *os, *version, *host_keys;
+	int64_t booted;		/* 0 = unknown */
 };
 
 struct listing {
@@ -59,6 +60,7 @@ keep_info(void *arg, const struct store_device_info *d)
 	i->os = strdup(d->os ? d->os : "");
 	i->version = strdup(d->version);
 	i->host_keys = strdup(d->host_keys ? d->host_keys : "");
+	i->booted = d->booted;
 	l->ninfos++;
 	if (!i->name || !i->fleet || !i->hostname || !i->os || !i->version || !i->host_keys)
 		return ERR_NOMEM;
@@ -106,7 +108,8 @@ count_lines(const char *s)
 }
 
 /* "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234", then, once
- * its agent reported: "  agent 0.1.0 on pi-hq (Debian GNU/Linux 12), 3 host keys" */
+ * its agent reported: "  agent 0.1.0 on pi-hq (Debian GNU/Linux 12), up since
+ * 2026-11-20T08:00:00Z, 3 host keys" (no "up since" if it sent no uptime) */
 static int
 device_line(void *arg, const struct store_device *d)
 {
@@ -119,8 +122,14 @@ device_line(void *arg, const struct store_device *d)
 	    when, (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : "-");
 	if (i != NULL) {
 		int n = count_lines(i->host_keys);
-		fprintf(l->out, "  agent %s on %s (%s), %d host key%s", i->version,
-		    i->hostname[0] ? i->hostname : "?", i->os[0] ? i->os : "?", n, n == 1 ? "" : "s");
+		fprintf(l->out, "  agent %s on %s (%s)", i->version,
+		    i->hostname[0] ? i->hostname : "?", i->os[0] ? i->os : "?");
+		if (i->booted > 0) {
+			char boot[32];
+			timefmt_iso(i->booted, boot, sizeof(boot));
+			fprintf(l->out, ", up since %s", boot);
+		}
+		fprintf(l->out, ", %d host key%s", n, n == 1 ? "" : "s");
 	}
 	fputc('\n', l->out);
 	return 0;
@@ -153,6 +162,9 @@ device_json(void *arg, const struct store_device *d)
 		jbuf_member_str(&js->j, "os", i->os);
 		jbuf_member_str(&js->j, "agent_version", i->version);
 		jbuf_member_str(&js->j, "host_keys", i->host_keys);
+		char boot[32];
+		timefmt_iso(i->booted, boot, sizeof(boot));
+		jbuf_member_str(&js->j, "booted", i->booted > 0 ? boot : NULL);
 	}
 	jbuf_obj_end(&js->j);
 	return 0;

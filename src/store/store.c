@@ -109,6 +109,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices ADD COLUMN ondemand TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE devices ADD COLUMN ondemand_since INTEGER NOT NULL DEFAULT 0;"
 	"PRAGMA user_version = 4;",
+
+	/* 5: when the device booted, from the uptime its agent reports (0 = unknown). */
+	"ALTER TABLE devices ADD COLUMN booted INTEGER NOT NULL DEFAULT 0;"
+	"PRAGMA user_version = 5;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -216,9 +220,9 @@ static const char *const query_sql[Q_MAX] = {
 	[Q_DEVICE_KEY_BY_NAME] = "SELECT d.id, coalesce(k.fingerprint, '') FROM devices d "
 	    "LEFT JOIN keys k ON k.device_id = d.id WHERE d.name = ?1 AND d.fleet_id = ?2",
 	[Q_DEVICE_INFO] = "UPDATE devices SET hostname = ?2, os = ?3, agent_version = ?4, "
-	    "host_keys = ?5, reconnects = reconnects + 1 WHERE id = ?1",
+	    "host_keys = ?5, booted = ?6, reconnects = reconnects + 1 WHERE id = ?1",
 	[Q_DEVICE_INFO_GET] = "SELECT d.name, f.name, coalesce(d.hostname, ''), coalesce(d.os, ''), "
-	    "coalesce(d.agent_version, ''), coalesce(d.host_keys, '') FROM devices d "
+	    "coalesce(d.agent_version, ''), coalesce(d.host_keys, ''), d.booted FROM devices d "
 	    "JOIN fleets f ON f.id = d.fleet_id WHERE (?1 = 0 OR d.fleet_id IN (" GRANTED_FLEETS ")) "
 	    "ORDER BY f.name, d.name",
 	[Q_USER_KEY_RM] = "DELETE FROM keys WHERE fingerprint = ?2 "
@@ -1804,7 +1808,7 @@ store_enroll(struct store *st, const char *hash, const char *name, const struct 
 
 int
 store_device_set_info(struct store *st, int64_t device_id, const char *hostname,
-    const char *os, const char *version, const char *host_keys)
+    const char *os, const char *version, const char *host_keys, int64_t booted)
 {
 	sqlite3_stmt *s;
 	bool owned;
@@ -1817,6 +1821,7 @@ store_device_set_info(struct store *st, int64_t device_id, const char *hostname,
 	sqlite3_bind_text(s, 3, os ? os : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, version ? version : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 5, host_keys ? host_keys : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, booted > 0 ? booted : 0);
 	r = step_done(st, s, NULL);
 	done(s, owned);
 	return r;
@@ -1841,6 +1846,7 @@ store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, void
 			.os = (const char *)sqlite3_column_text(s, 3),
 			.version = (const char *)sqlite3_column_text(s, 4),
 			.host_keys = (const char *)sqlite3_column_text(s, 5),
+			.booted = sqlite3_column_int64(s, 6),
 		};
 		r = cb(arg, &d);
 	}

@@ -215,11 +215,13 @@ int store_enroll(struct store *st, const char *hash, const char *name,
     const struct pubkey *key, char *fleet_out);
 
 /* ---- what devices report (agent `report`) ---- */
+/* booted: UNIX time the device booted (report time - its uptime), 0 = unknown. */
 int store_device_set_info(struct store *st, int64_t device_id, const char *hostname,
-    const char *os, const char *version, const char *host_keys);
+    const char *os, const char *version, const char *host_keys, int64_t booted);
 struct store_device_info {
 	const char *name, *fleet, *hostname, *os, *version;
 	const char *host_keys;	/* "TYPE BASE64" lines, '\n'-separated, "" if none */
+	int64_t booted;		/* 0 = unknown */
 };
 typedef int (*store_info_cb)(void *arg, const struct store_device_info *d);
 /* Devices user_id may reach (0 = all), ordered by fleet, name. */

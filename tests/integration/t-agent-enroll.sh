@@ -25,8 +25,8 @@ wait_online pi-hq.acme
 reach pi-hq.acme || fail "pi-hq.acme not reachable by name through the agent"
 reach pi-hq || fail "bare name pi-hq not reachable"
 [ "$(audit_count register device=pi-hq.acme result=ok)" -ge 1 ] || fail "no register record"
-# The agent reported itself: ls shows version, host name, OS and host keys.
-wait_for "pi-hq.acme's report in ls" 10 eval 'ls_line pi-hq.acme | grep -q " agent [0-9][^ ]* on $(hostname) (.*), [0-9]* host key"'
+# The agent reported itself: ls shows version, host name, OS, boot time (from its uptime) and host keys.
+wait_for "pi-hq.acme's report in ls" 10 eval 'ls_line pi-hq.acme | grep -q " agent [0-9][^ ]* on $(hostname) (.*), up since [0-9T:-]*Z, [0-9]* host key"'
 log "ls: $(ls_line pi-hq.acme)"
 # The token had one use: it is spent now.
 outpost token ls | grep -q 'uses-left=0\|used-up\|used up' || fail "token not spent: $(outpost token ls)"

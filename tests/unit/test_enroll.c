@@ -912,11 +912,22 @@ test_report(void **state)
 	assert_string_equal(infos(fx), want);
 	/* ls shows the report after the usual columns; --json as members */
 	expect(fx, LOCAL, CMD_OK, NULL, "ls");
-	assert_non_null(strstr(fx->out, "pi.acme  offline  never  -  agent 0.3.0 on pi-hq.local "
-	    "(Debian GNU/Linux 12), 2 host keys\n"));
+	char boot[32], lsline[200];
+	timefmt_iso(timefmt_now() - 12345, boot, sizeof(boot));
+	snprintf(lsline, sizeof(lsline), "pi.acme  offline  never  -  agent 0.3.0 on pi-hq.local "
+	    "(Debian GNU/Linux 12), up since %.17s", boot);	/* to the minute: the clock moves */
+	assert_non_null(strstr(fx->out, lsline));
+	assert_non_null(strstr(fx->out, "Z, 2 host keys\n"));
 	expect(fx, LOCAL, CMD_OK, NULL, "ls --json");
 	assert_non_null(strstr(fx->out, "\"hostname\":\"pi-hq.local\",\"os\":\"Debian GNU/Linux 12\","
 	    "\"agent_version\":\"0.3.0\",\"host_keys\":\""));
+	snprintf(lsline, sizeof(lsline), "\"booted\":\"%.17s", boot);
+	assert_non_null(strstr(fx->out, lsline));
+	/* a bad uptime refuses the report */
+	expect(fx, pi, CMD_USAGE, "bad --uptime", "report --hostname x --uptime -5");
+	expect(fx, pi, CMD_USAGE, "bad --uptime", "report --hostname x --uptime 1e9");
+	expect(fx, pi, CMD_USAGE, "bad --uptime", "report --hostname x --uptime 99999999999");
+	expect(fx, pi, CMD_USAGE, "bad --uptime", "report --hostname x --uptime ''");
 
 	/* a bad key refuses the whole report; what was stored stays */
 	static const char *const bad_keys[] = {
