@@ -36,6 +36,13 @@ import threading
 import time
 
 
+def half_close(conn):
+    """Ends our direction, then reads (and drops) until the peer ends its."""
+    conn.shutdown(socket.SHUT_WR)
+    while conn.recv(65536):
+        pass
+
+
 def handle(conn, mode):
     with conn:
         try:
@@ -46,15 +53,11 @@ def handle(conn, mode):
                         if not data:
                             break
                         conn.sendall(data)
-                conn.shutdown(socket.SHUT_WR)
-                while conn.recv(65536):
-                    pass
+                half_close(conn)
                 return
             if mode.startswith("name="):
                 conn.sendall(mode[5:].encode() + b"\n")
-                conn.shutdown(socket.SHUT_WR)
-                while conn.recv(65536):
-                    pass
+                half_close(conn)
                 return
             while True:
                 data = conn.recv(262144)
