@@ -421,9 +421,10 @@ server_run(struct server *srv)
 			else if (w->kind == WATCH_MQTT)
 				wake_ready(srv, evs[i].events);
 			else if (!w->conn->dead) {
-				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				bool readable = evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+				if (readable)
 					w->conn->rx_ms = srv->now_ms;
-				session_poll(w->conn);
+				session_poll(w->conn, readable);
 			}
 		}
 		pump_and_reap(srv);

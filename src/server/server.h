@@ -189,7 +189,8 @@ void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
 
 /* session.c: one SSH connection */
 void session_accept(struct server *srv, int fd, const char *peer);
-void session_poll(struct conn *c);
+/* Runs libssh on c; readable: epoll reported input (or hang-up) on its socket. */
+void session_poll(struct conn *c, bool readable);
 void session_kill(struct conn *c, const char *why);
 void session_reap(struct conn *c);
 void session_tick(struct conn *c);

@@ -14,6 +14,7 @@
 #include "server/penalty.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/sockbuf.h"
 
 #define ENROLL_USER "enroll"	/* the SSH user name of enrollment logins */
 
@@ -439,9 +440,12 @@ session_accept(struct server *srv, int fd, const char *peer)
 }
 
 void
-session_poll(struct conn *c)
+session_poll(struct conn *c, bool readable)
 {
-	for (int i = 0; i < 16 && !c->dead; i++) {
+	/* Up to 16 rounds for fairness, then on until the read-ahead is drained:
+	 * epoll cannot see bytes that are already in user space. */
+	sockbuf_begin(c->watch.fd, readable);
+	for (int i = 0; (i < 16 || sockbuf_pending()) && !c->dead; i++) {
 		int rc = ssh_event_dopoll(c->ev, 0);
 		if (rc == SSH_ERROR) {
 			const char *e = ssh_get_error(c->s);
@@ -459,6 +463,9 @@ session_poll(struct conn *c)
 		if (rc == SSH_AGAIN)
 			break;
 	}
+	size_t dropped = sockbuf_end();
+	if (dropped > 0 && !c->dead)
+		log_warn("session %llu: %zu read-ahead bytes left unread", (unsigned long long)c->id, dropped);
 	server_touch(c);
 }
 

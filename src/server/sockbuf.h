@@ -1,0 +1,36 @@
+/*
+ * sockbuf.h: read-ahead for the socket of the session outpostd is polling,
+ * so libssh's 4 KiB reads cost one recv(2) per 64 KiB instead of a poll(2)
+ * and a recv(2) each. See docs/ARCHITECTURE.md, "Reading in 64 KiB".
+ *
+ * libssh 0.10.6 reads a session's socket with recv(fd, buf, 4096, 0) after
+ * poll(2) said POLLIN (MAX_BUF_SIZE is compile-time). outpostd defines
+ * recv() and poll() itself; the dynamic linker binds libssh's calls to
+ * them. For every descriptor but the one named by sockbuf_begin they are
+ * plain pass-throughs to recvfrom(2) and ppoll(2).
+ */
+#ifndef OUTPOST_SOCKBUF_H
+#define OUTPOST_SOCKBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SOCKBUF_SIZE 65536	/* bytes read ahead at most */
+
+/*
+ * From here until sockbuf_end, reads of fd are served from a read-ahead
+ * buffer, and poll(fd, POLLIN, 0) answers without a system call when the
+ * answer is known: yes while the buffer holds bytes or when readable (epoll
+ * said so) and nothing was read yet; no when epoll said it was not, or
+ * after a read that emptied the socket, since epoll (level-triggered)
+ * reports later bytes on its next turn. Only one descriptor at a time; a second begin ends the first
+ * (discarding what it had read ahead).
+ */
+void sockbuf_begin(int fd, bool readable);
+/* True while bytes read ahead for the current descriptor are unread. */
+bool sockbuf_pending(void);
+/* Ends read-ahead; returns how many read-ahead bytes were still unread and
+ * are now dropped (0 unless the caller stopped before the session did). */
+size_t sockbuf_end(void);
+
+#endif

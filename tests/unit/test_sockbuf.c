@@ -1,0 +1,227 @@
+/* test_sockbuf.c: outpostd's read-ahead recv()/poll() on real socket pairs: hostile states first, then byte-exact reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/sockbuf.h"
+
+struct pair {
+	int us, peer;
+};
+
+static struct pair
+pair_new(void)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	return (struct pair){ sv[0], sv[1] };
+}
+
+static void
+pair_free(struct pair *p)
+{
+	if (p->us >= 0)
+		close(p->us);
+	if (p->peer >= 0)
+		close(p->peer);
+	sockbuf_end();
+}
+
+/* Writes n bytes of a pattern that starts at byte offset off. */
+static void
+feed(int fd, size_t off, size_t n)
+{
+	unsigned char b[4096];
+
+	while (n > 0) {
+		size_t k = n < sizeof(b) ? n : sizeof(b);
+		for (size_t i = 0; i < k; i++)
+			b[i] = (unsigned char)((off + i) * 131 % 251);
+		ssize_t w = write(fd, b, k);
+		assert_true(w > 0);
+		off += (size_t)w;
+		n -= (size_t)w;
+	}
+}
+
+static int
+poll1(int fd, short events, int timeout)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int rc = poll(&p, 1, timeout);
+
+	return rc <= 0 ? rc : p.revents;
+}
+
+/* A descriptor that is not the read-ahead one: plain recv, errors intact. */
+static void
+test_passthrough_and_errors(void **state)
+{
+	struct pair p = pair_new();
+	char b[16];
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(poll1(p.us, POLLIN, 0), 0);
+	feed(p.peer, 0, 5);
+	assert_int_equal(poll1(p.us, POLLIN, 0), POLLIN);
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), 5);
+	/* a bad descriptor as the read-ahead one: the kernel's error, nothing kept */
+	sockbuf_begin(-5, false);
+	errno = 0;
+	assert_int_equal(recv(-5, b, sizeof(b), 0), -1);
+	assert_int_equal(errno, EBADF);
+	assert_false(sockbuf_pending());
+	assert_int_equal(sockbuf_end(), 0);
+	/* zero-length and flagged reads are not buffered */
+	sockbuf_begin(p.us, true);
+	feed(p.peer, 0, 10);
+	assert_int_equal(recv(p.us, b, 0, 0), 0);
+	assert_int_equal(recv(p.us, b, 3, MSG_PEEK), 3);
+	assert_false(sockbuf_pending());
+	assert_int_equal(recv(p.us, b, 4, 0), 4);
+	assert_true(sockbuf_pending());
+	assert_int_equal(sockbuf_end(), 6);	/* dropped, and said so */
+	assert_false(sockbuf_pending());
+	pair_free(&p);
+}
+
+/* EOF and a reset after read-ahead bytes: the bytes first, then the end. */
+static void
+test_eof_after_bytes(void **state)
+{
+	struct pair p = pair_new();
+	char b[4096];
+
+	(void)state;
+	sockbuf_begin(p.us, true);
+	feed(p.peer, 0, 6000);
+	close(p.peer);
+	p.peer = -1;
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), 4096);
+	assert_int_equal(poll1(p.us, POLLIN, 0), POLLIN);
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), 6000 - 4096);
+	assert_false(sockbuf_pending());
+	/* the short read means "drained": POLLIN is not claimed without the kernel... */
+	assert_int_equal(poll1(p.us, POLLIN, 0), 0);
+	/* ...but a poll that may wait asks the kernel, which sees the EOF */
+	assert_true(poll1(p.us, POLLIN, 50) & (POLLIN | POLLHUP));
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), 0);
+	assert_int_equal(sockbuf_end(), 0);
+	pair_free(&p);
+}
+
+/* Many 4 KiB reads, as libssh does them, are byte-exact across refills. */
+static void
+test_byte_exact(void **state)
+{
+	struct pair p = pair_new();
+	unsigned char b[4096];
+	size_t total = 0, want = 3 * SOCKBUF_SIZE + 1234;
+	int reads = 0;
+
+	(void)state;
+	int sz = 1 << 20;
+	setsockopt(p.us, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(p.peer, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	feed(p.peer, 0, want);
+	sockbuf_begin(p.us, true);
+	while (total < want) {
+		assert_int_equal(poll1(p.us, POLLIN, 0) & POLLIN, POLLIN);
+		ssize_t n = recv(p.us, b, sizeof(b), 0);
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			if (b[i] != (unsigned char)((total + (size_t)i) * 131 % 251))
+				fail_msg("byte %zu differs", total + (size_t)i);
+		total += (size_t)n;
+		reads++;
+	}
+	assert_int_equal(total, want);
+	assert_true(reads >= (int)(want / sizeof(b)));
+	assert_int_equal(sockbuf_end(), 0);
+	pair_free(&p);
+}
+
+/* What poll answers without the kernel, and when it must ask. */
+static void
+test_poll_answers(void **state)
+{
+	struct pair p = pair_new();
+	char b[100];
+
+	(void)state;
+	/* epoll said readable: POLLIN is answered without asking (the socket
+	 * is in fact empty here, which proves no kernel call was made) */
+	sockbuf_begin(p.us, true);
+	assert_int_equal(poll1(p.us, POLLIN, 0), POLLIN);
+	sockbuf_end();
+	/* epoll said not readable: POLLIN alone is answered "no" even when bytes
+	 * arrived since (epoll is level-triggered and reports them next turn) */
+	feed(p.peer, 0, 50);
+	sockbuf_begin(p.us, false);
+	assert_int_equal(poll1(p.us, POLLIN, 0), 0);
+	/* POLLOUT asked too: the kernel is asked */
+	assert_int_equal(poll1(p.us, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+	/* read-ahead bytes answer POLLIN alone, POLLOUT or not */
+	assert_int_equal(recv(p.us, b, 10, 0), 10);
+	assert_int_equal(poll1(p.us, POLLIN | POLLOUT, 0), POLLIN);
+	assert_int_equal(poll1(p.us, POLLIN, 1000), POLLIN);
+	/* POLLOUT alone is never answered from the buffer */
+	assert_int_equal(poll1(p.us, POLLOUT, 0), POLLOUT);
+	assert_int_equal(sockbuf_end(), 40);
+	pair_free(&p);
+}
+
+/* A set of several descriptors with read-ahead bytes waiting: no wait, POLLIN merged. */
+static void
+test_poll_many(void **state)
+{
+	struct pair p = pair_new(), q = pair_new();
+	char b[8];
+
+	(void)state;
+	feed(p.peer, 0, 20);
+	sockbuf_begin(p.us, true);
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), 8);
+	struct pollfd fds[2] = { { .fd = q.us, .events = POLLIN }, { .fd = p.us, .events = POLLIN } };
+	assert_int_equal(poll(fds, 2, 5000), 1);	/* would wait 5 s if asked to */
+	assert_int_equal(fds[0].revents, 0);
+	assert_int_equal(fds[1].revents, POLLIN);
+	feed(q.peer, 0, 1);
+	fds[0].revents = fds[1].revents = 0;
+	assert_int_equal(poll(fds, 2, 0), 2);
+	assert_int_equal(fds[0].revents, POLLIN);
+	assert_int_equal(fds[1].revents, POLLIN);
+	/* a second begin ends the first: its bytes are gone, the new one starts empty */
+	sockbuf_begin(q.us, true);
+	assert_false(sockbuf_pending());
+	assert_int_equal(recv(q.us, b, sizeof(b), 0), 1);
+	sockbuf_end();
+	pair_free(&q);
+	pair_free(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_passthrough_and_errors),
+		cmocka_unit_test(test_eof_after_bytes),
+		cmocka_unit_test(test_byte_exact),
+		cmocka_unit_test(test_poll_answers),
+		cmocka_unit_test(test_poll_many),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
