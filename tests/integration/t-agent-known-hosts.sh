@@ -70,11 +70,16 @@ grep -q '^pi-mute' "$H/outpost_known_hosts" && fail "known-hosts has a line for 
 } >"$H/config"
 cp "$H/outpost_known_hosts" "$T/outpost_known_hosts.orig"
 
-# tech CMD...: runs CMD with ~/.ssh replaced by $H (a private mount namespace).
+# tech CMD...: runs CMD with ~/.ssh replaced by $H (a private mount namespace;
+# a home without .ssh gets an empty tmpfs first, so nothing is created in it).
 tech() {
 	local home
 	home=$(getent passwd "$(id -un)" | cut -d: -f6)
-	timeout 40 unshare --mount sh -c 'mount --bind "$1" "$2/.ssh" && shift 2 && exec "$@"' sh "$H" "$home" "$@"
+	timeout 40 unshare --mount sh -c '
+		if [ ! -d "$2/.ssh" ]; then
+			mount -t tmpfs -o size=1m,mode=700 outpost-home "$2" && mkdir -m 700 "$2/.ssh" || exit 1
+		fi
+		mount --bind "$1" "$2/.ssh" && shift 2 && exec "$@"' sh "$H" "$home" "$@"
 }
 out=$(tech ssh pi-hq.acme echo first-login 2>"$T/first.err") || fail "first login to pi-hq.acme failed: $(cat "$T/first.err")"
 [ "$out" = first-login ] || fail "first login printed '$out'"
