@@ -44,7 +44,7 @@ if [ "${BENCH_THROUGHPUT:-1}" != 0 ]; then
 	side throughput outpost
 	side throughput stock
 	echo
-	echo "throughput (MiB/s, ${BENCH_MB:-1024} MiB) and connect latency (ms, ${BENCH_CONNECTS:-50} runs); ratio = outpost / OpenSSH"
+	echo "throughput (MiB/s, ${BENCH_MB:-1024} MiB, each cipher on every hop, median of ${BENCH_REPS:-3}) and connect latency (ms, ${BENCH_CONNECTS:-50} runs); ratio = outpost / OpenSSH"
 	row figure outpost openssh ratio
 	join <(awk '{ print $2, $3 }' "$out/throughput-outpost.txt" | sort) \
 	     <(awk '{ print $2, $3 }' "$out/throughput-stock.txt" | sort) |
@@ -73,12 +73,15 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
 	pk_o=$(awk -v c="$(v "$o" idle_cpu_pct)" -v n="$n" 'BEGIN { printf "%.3f", c * 1000 / n }')
 	pk_s=$(awk -v c="$(v "$s" idle_cpu_pct)" -v n="$m" 'BEGIN { printf "%.3f", c * 1000 / n }')
 	row "idle CPU % of a core per 1000 devices" "$pk_o" "$pk_s" "$(ratio "$pk_s" "$pk_o")"
+	row "load generator's own CPU % of a core, idle" "$(v "$o" loadgen_idle_cpu_pct)" - -
 	echo
-	echo "outpostd throughput (MiB/s, aes128-gcm, ${BENCH_LOAD_MB:-1024} MiB) with $n idle devices vs none"
+	echo "outpostd throughput (MiB/s, ${BENCH_LOAD_MB:-1024} MiB, median of ${BENCH_REPS:-3}) with $n idle devices vs none"
 	row figure "$n idle" "none" "ratio"
-	for d in up down; do
-		a=$(v "$o" "tput_idleN_$d") b=$(v "$o" "tput_idle0_$d")
-		row "jump_$d" "$a" "$b" "$(ratio "$a" "$b")"
+	for c in aes128-gcm chacha20-poly1305; do
+		for d in up down; do
+			a=$(v "$o" "tput_idleN_${d}_$c") b=$(v "$o" "tput_idle0_${d}_$c")
+			row "jump_${d}_$c" "$a" "$b" "$(ratio "$a" "$b")"
+		done
 	done
 	echo
 	echo "reconnect storm: outpostd restarted under $n devices (timed from the new process listening)"

@@ -11,6 +11,7 @@
 #   BENCH_LOAD_MB        transfer size for throughput with/without idle devices (default 1024)
 #   BENCH_STORM_S        give up on the reconnect storm after this long (default 120)
 . "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib-bench.sh"
 
 N=${BENCH_DEVICES:-10000}
 N1=${BENCH_DEVICES_SMALL:-1000}
@@ -18,6 +19,7 @@ N1=${BENCH_DEVICES_SMALL:-1000}
 M=${BENCH_STOCK_DEVICES:-200}
 IDLE_S=${BENCH_IDLE_S:-30}
 LOAD_MB=${BENCH_LOAD_MB:-1024}
+MB=$LOAD_MB
 STORM_S=${BENCH_STORM_S:-120}
 LG=$OUTPOST_BUILD/bench/outpost-loadgen
 HZ=$(getconf CLK_TCK)
@@ -45,26 +47,34 @@ tree() {
 		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
 }
 
-# idle_cpu PIDS_FUNC: % of one core the processes used over IDLE_S seconds.
+# idle_cpu PIDS_FUNC [PIDS_FUNC2]: % of one core the processes used over
+# IDLE_S seconds (a second group, if given, in the same window: "P1 P2").
 idle_cpu() {
-	local t0 t1 ms0 ms1
+	local t0 t1 u0=0 u1=0 ms0 ms1
 	t0=$(ticks $($1)) ms0=$(now_ms)
+	[ -z "${2:-}" ] || u0=$(ticks $($2))
 	sleep "$IDLE_S"
 	t1=$(ticks $($1)) ms1=$(now_ms)
-	awk -v t=$((t1 - t0)) -v hz="$HZ" -v ms=$((ms1 - ms0)) 'BEGIN { printf "%.2f", 100 * t / hz / (ms / 1000) }'
+	[ -z "${2:-}" ] || u1=$(ticks $($2))
+	awk -v t=$((t1 - t0)) -v u=$((u1 - u0)) -v two="${2:-}" -v hz="$HZ" -v ms=$((ms1 - ms0)) 'BEGIN {
+		printf "%.2f", 100 * t / hz / (ms / 1000)
+		if (two != "") printf " %.2f", 100 * u / hz / (ms / 1000) }'
 }
 
-# tput LABEL: MiB/s of a LOAD_MB transfer each way through the jump (aes128-gcm).
+# tput LABEL: MiB/s of a LOAD_MB transfer each way through the jump, each
+# cipher on every hop, the median of BENCH_REPS runs.
 tput() {
-	local t0 t1
-	t0=$(now_ms)
-	dev_ssh -c aes128-gcm@openssh.com pi-hq.acme "cat > /dev/null" <"$SRC" || fail "$1 up failed"
-	t1=$(now_ms)
-	result "${1}_up" "$(awk -v mb="$LOAD_MB" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", mb * 1000 / ms }')"
-	t0=$(now_ms)
-	dev_ssh -c aes128-gcm@openssh.com pi-hq.acme "head -c $((LOAD_MB * 1048576)) /dev/zero" >/dev/null || fail "$1 down failed"
-	t1=$(now_ms)
-	result "${1}_down" "$(awk -v mb="$LOAD_MB" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", mb * 1000 / ms }')"
+	local cipher c rep
+	for cipher in $CIPHERS; do
+		c=${cipher%%@*}
+		use_cipher "$cipher"
+		for rep in $(seq 1 "$REPS"); do
+			rate "${1}_up_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "cat > /dev/null" <"$SRC"'
+			rate "${1}_down_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "head -c $((MB * 1048576)) /dev/zero" >/dev/null'
+		done
+		median "${1}_up_$c"
+		median "${1}_down_$c"
+	done
 }
 
 # ---- stock OpenSSH: M real ssh -R devices, memory and idle CPU of the jump's sshd processes ----
@@ -101,6 +111,8 @@ stock_side() {
 
 # ---- outpostd: loadgen devices ----
 
+LG_PIDS=()
+
 # registered_total: devices registered across both loadgens.
 registered_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* registered=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
@@ -115,6 +127,7 @@ loadgen() {
 		fail "loadgen $1 could not provision"
 	spawn "loadgen-$1" "$LG" -k "$T/keys-$1" -f lg -p "$2" -n "$3" -s "127.0.0.1:$JUMP_PORT" \
 		-H "$STATE/ssh_host_ed25519_key.pub" -o "$T/lg-$1.status" -r "${BENCH_RATE:-1000}" -q
+	LG_PIDS+=("$LAST_PID")
 }
 
 # ramp TARGET SECS: waits until TARGET devices are registered; prints the seconds it took.
@@ -136,7 +149,12 @@ storm() {
 	start_outpostd
 	t0=$(now_ms) last_ms=$t0 last_t=$(ticks "$OUTPOSTD_PID")
 	: >"$T/storm.dat"
-	while [ "$(registered_total)" -lt "$N" ]; do
+	# The loadgens' status files lag about a second: "all back" counts only
+	# once they have shown the loss (or after 5 s), or a small fleet would
+	# look back before it left.
+	local seen_loss=0
+	while [ "$seen_loss" = 0 ] || [ "$(registered_total)" -lt "$N" ]; do
+		[ "$(registered_total)" -lt "$N" ] || [ $(($(now_ms) - t0)) -ge 5000 ] && seen_loss=1
 		[ $(($(now_ms) - t0)) -lt $((STORM_S * 1000)) ] || break
 		sleep 0.5
 		t=$(ticks "$OUTPOSTD_PID") ms=$(now_ms)
@@ -180,7 +198,12 @@ outpost_side() {
 	sleep 2
 	result mem_kib_per_device "$(( ($(pss_kib "$OUTPOSTD_PID") - base) / N ))"
 	outpostd_pid() { echo "$OUTPOSTD_PID"; }
-	result idle_cpu_pct "$(idle_cpu outpostd_pid)"
+	loadgen_pids() { echo "${LG_PIDS[@]}"; }
+	read -r cpu lgcpu <<<"$(idle_cpu outpostd_pid loadgen_pids)"
+	result idle_cpu_pct "$cpu"
+	# The loadgen shares the 2 cores: its own keepalive work is load that the
+	# "with N idle devices" transfers below also compete with.
+	result loadgen_idle_cpu_pct "$lgcpu"
 	tput tput_idleN
 	storm
 }

@@ -2,35 +2,33 @@
 # throughput.sh: one side of the throughput and connect-latency benchmark,
 # run by bench/run.sh once with outpostd as the jump and once with stock
 # sshd (OUTPOST_JUMP_MODE=stock), same topology: a device's own sshd behind
-# `ssh -R`, a technician with ProxyJump. Prints "RESULT key value" lines.
-# BENCH_MB (default 1024) sets the transfer size, BENCH_CONNECTS (default 50)
-# the number of `ssh -J jump dev true` runs.
+# `ssh -R`, a technician with ProxyJump, each cipher on every hop. Prints
+# "RESULT key value" lines.
+# BENCH_MB (default 1024) sets the transfer size, BENCH_REPS (default 3) how
+# many times each transfer runs (interleaved, jump and direct; the median is
+# the result, every run is logged), BENCH_CONNECTS (default 50) the number
+# of `ssh -J jump dev true` runs.
 . "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib-bench.sh"
 
 MB=${BENCH_MB:-1024}
 CONNECTS=${BENCH_CONNECTS:-50}
 basic_setup
 known_add "[127.0.0.1]:$SSHD_PORT" "$T/host-dev0.pub"
 
-# rate LABEL CMD...: runs CMD (stdin from the test file) and prints MiB/s.
-rate() {
-	local label=$1 t0 t1
-	shift
-	t0=$(now_ms)
-	"$@" || fail "$label failed"
-	t1=$(now_ms)
-	echo "RESULT $label $(awk -v mb="$MB" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", mb * 1000 / (ms > 0 ? ms : 1) }')"
-}
-
 src=$T/data/bench
 head -c $((MB * 1024 * 1024)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:bench 2>/dev/null >"$src" \
 	|| head -c $((MB * 1024 * 1024)) /dev/urandom >"$src"
-for cipher in aes128-gcm@openssh.com chacha20-poly1305@openssh.com; do
+for cipher in $CIPHERS; do
 	c=${cipher%%@*}
-	rate "jump_up_$c" eval 'dev_ssh -c "$cipher" pi-hq.acme "cat > /dev/null" <"$src"'
-	rate "jump_down_$c" eval 'dev_ssh -c "$cipher" pi-hq.acme "head -c $((MB * 1024 * 1024)) /dev/zero" >/dev/null'
-	rate "direct_up_$c" eval 'ssh -F "$CFG" -c "$cipher" -p "$SSHD_PORT" root@127.0.0.1 "cat > /dev/null" <"$src"'
-	rate "direct_down_$c" eval 'ssh -F "$CFG" -c "$cipher" -p "$SSHD_PORT" root@127.0.0.1 "head -c $((MB * 1024 * 1024)) /dev/zero" >/dev/null'
+	use_cipher "$cipher"
+	for rep in $(seq 1 "$REPS"); do
+		rate "jump_up_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "cat > /dev/null" <"$src"'
+		rate "direct_up_$c" eval 'ssh -F "$CCFG" -p "$SSHD_PORT" root@127.0.0.1 "cat > /dev/null" <"$src"'
+		rate "jump_down_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "head -c $((MB * 1024 * 1024)) /dev/zero" >/dev/null'
+		rate "direct_down_$c" eval 'ssh -F "$CCFG" -p "$SSHD_PORT" root@127.0.0.1 "head -c $((MB * 1024 * 1024)) /dev/zero" >/dev/null'
+	done
+	for k in jump_up jump_down direct_up direct_down; do median "${k}_$c"; done
 done
 
 lat=$T/latency

@@ -1,0 +1,39 @@
+# lib-bench.sh: transfer helpers shared by bench/throughput.sh and
+# bench/scale.sh, sourced after tests/integration/lib.sh and basic_setup's
+# variables. MB is the transfer size in MiB; BENCH_REPS (default 3) is how
+# many times each transfer runs (the median is the result).
+
+REPS=${BENCH_REPS:-3}
+CIPHERS="aes128-gcm@openssh.com chacha20-poly1305@openssh.com"
+
+# rate LABEL CMD...: runs CMD (stdin from the test file) and records its MiB/s.
+rate() {
+	local label=$1 t0 t1 r
+	shift
+	t0=$(now_ms)
+	"$@" || fail "$label failed"
+	t1=$(now_ms)
+	r=$(awk -v mb="$MB" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", mb * 1000 / (ms > 0 ? ms : 1) }')
+	log "$label: $r MiB/s"
+	echo "$r" >>"$T/rate.$label"
+}
+
+# median LABEL: prints the RESULT line with the median of LABEL's runs.
+median() {
+	echo "RESULT $1 $(sort -n "$T/rate.$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+}
+
+# use_cipher CIPHER: every hop of the next transfers uses CIPHER: the
+# technician's config (read by ProxyJump's second ssh too, which -c is not
+# passed to) and the device's `ssh -R`, restarted with -c. OpenSSH's default
+# (chacha20-poly1305 first) would otherwise pick the outer hops' cipher.
+use_cipher() {
+	CCFG=$T/ssh_config.cipher
+	{ echo "Ciphers $1"; cat "$CFG"; } >"$CCFG"
+	stop_pid "$DEV_PID"
+	forget_pid "$DEV_PID"
+	if [ "$JUMP_MODE" != stock ]; then wait_offline pi-hq.acme; fi
+	start_device pi-hq acme -c "$1"
+	wait_online pi-hq.acme
+}
+
