@@ -6,7 +6,7 @@
 REPS=${BENCH_REPS:-3}
 CIPHERS="aes128-gcm@openssh.com chacha20-poly1305@openssh.com"
 
-# rate LABEL CMD...: runs CMD (stdin from the test file) and records its MiB/s.
+# rate LABEL CMD...: runs CMD and records its MiB/s (MB MiB moved).
 rate() {
 	local label=$1 t0 t1 r
 	shift
@@ -37,3 +37,37 @@ use_cipher() {
 	wait_online pi-hq.acme
 }
 
+
+# transfers PREFIX SRC WHERE...: for each cipher (on every hop), BENCH_REPS
+# rounds of an upload of SRC and a download of MB MiB to each WHERE, jump
+# and direct interleaved: "jump" is pi-hq.acme through the jump, "direct"
+# the device's own sshd. Prints RESULT PREFIX<WHERE>_<up|down>_<cipher>,
+# the medians.
+transfers() {
+	local prefix=$1 src=$2 cipher c rep w d
+	shift 2
+	for cipher in $CIPHERS; do
+		c=${cipher%%@*}
+		use_cipher "$cipher"
+		for rep in $(seq 1 "$REPS"); do
+			for w in "$@"; do
+				rate "${prefix}${w}_up_$c" to "$w" "cat > /dev/null" <"$src"
+			done
+			for w in "$@"; do
+				rate "${prefix}${w}_down_$c" to "$w" "head -c $((MB * 1048576)) /dev/zero" >/dev/null
+			done
+		done
+		for w in "$@"; do
+			for d in up down; do median "${prefix}${w}_${d}_$c"; done
+		done
+	done
+}
+
+# to WHERE CMD: runs CMD on the device, through the jump or directly.
+to() {
+	if [ "$1" = jump ]; then
+		ssh -F "$CCFG" -J jump pi-hq.acme "$2"
+	else
+		ssh -F "$CCFG" -p "$SSHD_PORT" root@127.0.0.1 "$2"
+	fi
+}

@@ -79,7 +79,7 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
 	row figure "$n idle" "none" "ratio"
 	for c in aes128-gcm chacha20-poly1305; do
 		for d in up down; do
-			a=$(v "$o" "tput_idleN_${d}_$c") b=$(v "$o" "tput_idle0_${d}_$c")
+			a=$(v "$o" "tput_idleN_jump_${d}_$c") b=$(v "$o" "tput_idle0_jump_${d}_$c")
 			row "jump_${d}_$c" "$a" "$b" "$(ratio "$a" "$b")"
 		done
 	done

@@ -61,22 +61,6 @@ idle_cpu() {
 		if (two != "") printf " %.2f", 100 * u / hz / (ms / 1000) }'
 }
 
-# tput LABEL: MiB/s of a LOAD_MB transfer each way through the jump, each
-# cipher on every hop, the median of BENCH_REPS runs.
-tput() {
-	local cipher c rep
-	for cipher in $CIPHERS; do
-		c=${cipher%%@*}
-		use_cipher "$cipher"
-		for rep in $(seq 1 "$REPS"); do
-			rate "${1}_up_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "cat > /dev/null" <"$SRC"'
-			rate "${1}_down_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "head -c $((MB * 1048576)) /dev/zero" >/dev/null'
-		done
-		median "${1}_up_$c"
-		median "${1}_down_$c"
-	done
-}
-
 # ---- stock OpenSSH: M real ssh -R devices, memory and idle CPU of the jump's sshd processes ----
 stock_side() {
 	local i k base port pids n all ports=()
@@ -117,6 +101,9 @@ LG_PIDS=()
 registered_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* registered=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
+disconnects_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* disconnects=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
 failed_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
@@ -141,8 +128,8 @@ ramp() {
 # storm: restarts outpostd with every device connected; samples its CPU and PSS
 # until all are back.
 storm() {
-	local f0 t_stop t0 last_t last_ms peak_cpu=0 peak_pss=0 t ms p c s online
-	f0=$(failed_total)
+	local f0 d0 t_stop t0 last_t last_ms peak_cpu=0 peak_pss=0 t ms p c s online
+	f0=$(failed_total) d0=$(disconnects_total)
 	t_stop=$(now_ms)
 	stop_outpostd
 	result storm_shutdown_s "$(awk -v ms=$(($(now_ms) - t_stop)) 'BEGIN { printf "%.1f", ms / 1000 }')"
@@ -150,11 +137,9 @@ storm() {
 	t0=$(now_ms) last_ms=$t0 last_t=$(ticks "$OUTPOSTD_PID")
 	: >"$T/storm.dat"
 	# The loadgens' status files lag about a second: "all back" counts only
-	# once they have shown the loss (or after 5 s), or a small fleet would
-	# look back before it left.
-	local seen_loss=0
-	while [ "$seen_loss" = 0 ] || [ "$(registered_total)" -lt "$N" ]; do
-		[ "$(registered_total)" -lt "$N" ] || [ $(($(now_ms) - t0)) -ge 5000 ] && seen_loss=1
+	# once they show every device's loss, or a small fleet would look back
+	# before it left.
+	while [ "$(disconnects_total)" -lt $((d0 + N)) ] || [ "$(registered_total)" -lt "$N" ]; do
 		[ $(($(now_ms) - t0)) -lt $((STORM_S * 1000)) ] || break
 		sleep 0.5
 		t=$(ticks "$OUTPOSTD_PID") ms=$(now_ms)
@@ -184,7 +169,7 @@ outpost_side() {
 	basic_setup
 	SRC=$T/data/load
 	head -c $((LOAD_MB * 1048576)) /dev/urandom >"$SRC"
-	tput tput_idle0
+	transfers tput_idle0_ "$SRC" jump
 	base=$(pss_kib "$OUTPOSTD_PID")
 	result outpostd_empty_pss_kib "$base"
 	loadgen a lg "$N1"
@@ -204,7 +189,7 @@ outpost_side() {
 	# The loadgen shares the 2 cores: its own keepalive work is load that the
 	# "with N idle devices" transfers below also compete with.
 	result loadgen_idle_cpu_pct "$lgcpu"
-	tput tput_idleN
+	transfers tput_idleN_ "$SRC" jump
 	storm
 }
 

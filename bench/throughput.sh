@@ -19,17 +19,7 @@ known_add "[127.0.0.1]:$SSHD_PORT" "$T/host-dev0.pub"
 src=$T/data/bench
 head -c $((MB * 1024 * 1024)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:bench 2>/dev/null >"$src" \
 	|| head -c $((MB * 1024 * 1024)) /dev/urandom >"$src"
-for cipher in $CIPHERS; do
-	c=${cipher%%@*}
-	use_cipher "$cipher"
-	for rep in $(seq 1 "$REPS"); do
-		rate "jump_up_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "cat > /dev/null" <"$src"'
-		rate "direct_up_$c" eval 'ssh -F "$CCFG" -p "$SSHD_PORT" root@127.0.0.1 "cat > /dev/null" <"$src"'
-		rate "jump_down_$c" eval 'ssh -F "$CCFG" -J jump pi-hq.acme "head -c $((MB * 1024 * 1024)) /dev/zero" >/dev/null'
-		rate "direct_down_$c" eval 'ssh -F "$CCFG" -p "$SSHD_PORT" root@127.0.0.1 "head -c $((MB * 1024 * 1024)) /dev/zero" >/dev/null'
-	done
-	for k in jump_up jump_down direct_up direct_down; do median "${k}_$c"; done
-done
+transfers "" "$src" jump direct
 
 lat=$T/latency
 : >"$lat"
