@@ -98,7 +98,7 @@ test_passthrough_and_errors(void **state)
 	pair_free(&p);
 }
 
-/* EOF and a reset after read-ahead bytes: the bytes first, then the end. */
+/* EOF after read-ahead bytes: the bytes first, then the end. */
 static void
 test_eof_after_bytes(void **state)
 {
