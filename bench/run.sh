@@ -7,8 +7,11 @@
 #      outpost-loadgen devices at BENCH_DEVICES_SMALL and BENCH_DEVICES;
 #      sshd with BENCH_STOCK_DEVICES real `ssh -R` devices, since thousands of
 #      ssh processes do not fit), throughput with all devices idle vs none,
-#      and the reconnect storm after an outpostd restart.
-# BENCH_THROUGHPUT=0 or BENCH_SCALE=0 skips a part; see the scripts for sizes.
+#      and the reconnect storm after an outpostd restart;
+#   3. bench/agent.sh: outpost-agent next to a stock `ssh -R` device (binary
+#      size, idle memory, keepalive bytes per hour over BENCH_AGENT_S).
+# BENCH_THROUGHPUT=0, BENCH_SCALE=0 or BENCH_AGENT=0 skips a part; see the
+# scripts for sizes.
 # Results also go to $BENCH_OUT (default bench/results), raw and as a table.
 set -u
 set -o pipefail
@@ -98,6 +101,13 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
 				printf "%5ss %6d %s\n", b, r[b], bar } }' "$out/storm.dat"
 		cp "$out/storm.dat" "$res/storm.dat"
 	fi
+fi
+if [ "${BENCH_AGENT:-1}" != 0 ]; then
+	echo "== agent" >&2
+	echo
+	echo "outpost-agent next to ssh -R -o ServerAliveInterval=60, both idle on the same outpostd; ratio = agent / ssh"
+	OUTPOST_TEST_LOGDIR=$out/logs-agent bash "$here/agent.sh" "$build" 2>"$out/agent.err" ||
+		{ echo "bench: agent failed; log: $out/agent.err" >&2; tail -20 "$out/agent.err" >&2; exit 1; }
 fi
 } | tee "$res/table.txt"
 cat "$out"/*.txt >"$res/raw.txt" 2>/dev/null
