@@ -7,6 +7,15 @@ AGENT_BIN=$OUTPOST_BUILD/outpost-agent
 [ -x "$AGENT_BIN" ] || fail "no outpost-agent in $OUTPOST_BUILD (build it first)"
 declare -A AGENT_PIDS=()	# ID -> PID of its `run`
 
+# agent_setup [START_JUMP_ARGS...]: fleet acme, technician alice, outpostd
+# and the device's own sshd: what every agent scenario starts from.
+agent_setup() {
+	fleet_add acme
+	user_add alice acme
+	start_jump "$@"
+	start_device_sshd
+}
+
 # token_create FLEET [ARGS...]: a token for FLEET naming this jump; prints
 # the token (the last line of `outpost token create`).
 token_create() {

@@ -14,6 +14,17 @@ BROKER_PID=
 BROKER_TLS=0
 declare -A AGENT_PIDS=()
 
+# ondemand_setup: fleet acme, technician alice, device pi-hq.acme, the
+# broker, outpostd following it, and the device's own sshd.
+ondemand_setup() {
+	fleet_add acme
+	user_add alice acme
+	device_add pi-hq acme
+	start_broker
+	start_jump --mqtt "$(broker_url)"
+	start_device_sshd
+}
+
 # start_broker [--tls]: mosquitto on 127.0.0.1:$BROKER_PORT (kept across
 # restarts). --tls: TLS only, client certificates required (make_ca first).
 start_broker() {

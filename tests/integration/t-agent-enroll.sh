@@ -9,10 +9,7 @@
 . "$IT_DIR/lib-agent.sh"
 require_outpost
 
-fleet_add acme
-user_add alice acme
-start_jump
-start_device_sshd
+agent_setup
 
 # 1. token -> enroll -> run -> reachable by name.
 tok=$(token_create acme) || fail "token create"

@@ -9,10 +9,7 @@
 . "$IT_DIR/lib-agent.sh"
 require_outpost
 
-fleet_add acme
-user_add alice acme
-start_jump
-start_device_sshd
+agent_setup
 
 # b64url SHA256:FP -> the token's host-key field.
 fp_field() {

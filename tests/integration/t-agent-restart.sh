@@ -7,10 +7,7 @@
 . "$IT_DIR/lib-agent.sh"
 require_outpost
 
-fleet_add acme
-user_add alice acme
-start_jump
-start_device_sshd
+agent_setup
 agent_enroll 1 "$(token_create acme)" --name pi-hq >/dev/null
 start_agent 1
 wait_online pi-hq.acme

@@ -36,10 +36,7 @@ MaxStartups 1000:30:1000"
 	AGENT_ENV=(env "ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0")
 	log "ASan build: $N agents, MaxStartups 1000:30:1000, agents without leak checks"
 fi
-fleet_add acme
-user_add alice acme
-start_jump
-start_device_sshd
+agent_setup
 tok=$(token_create acme --uses "$N")
 
 enroll_one() {

@@ -13,12 +13,7 @@ require_outpost
 # Both sides back off with jitter after each loss (up to 60 s once several
 # attempts failed): allow the held client that long.
 OUTPOSTD_CONF_EXTRA="WakeTimeout 90"
-fleet_add acme
-user_add alice acme
-device_add pi-hq acme
-start_broker
-start_jump --mqtt "$(broker_url)"
-start_device_sshd
+ondemand_setup
 start_agent pi-hq acme --idle 3s
 wait_for "standby in ls" 15 eval '[ "$(device_state pi-hq.acme)" = standby ]'
 

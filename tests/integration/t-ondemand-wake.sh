@@ -9,12 +9,7 @@
 . "$(dirname "$0")/lib-ondemand.sh"
 require_outpost
 
-fleet_add acme
-user_add alice acme
-device_add pi-hq acme
-start_broker
-start_jump --mqtt "$(broker_url)"
-start_device_sshd
+ondemand_setup
 start_agent pi-hq acme --idle 3s
 
 wait_for "standby in ls" 15 eval '[ "$(device_state pi-hq.acme)" = standby ]'
