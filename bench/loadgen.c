@@ -446,6 +446,8 @@ dev_down(struct dev *d, long *fail_counter)
 	d->fd = -1;
 	d->st = D_WAIT;
 	d->next_ms = lg.now_ms + backoff_next_ms(&d->bo);
+	if (d->next_ms < lg.next_start_ms)
+		lg.next_start_ms = d->next_ms;
 }
 
 static void
@@ -625,19 +627,31 @@ dev_ready(struct dev *d, uint32_t events)
 
 /* ---- the loop ---- */
 
-/* Starts the devices whose time has come, as fast as the rate allows. */
+/*
+ * Starts the devices whose time has come, as fast as the rate allows, and
+ * sets next_start_ms to the next waiting device's time (dev_down lowers it).
+ * With every device online, it walks nothing: a real fleet's devices do not
+ * wake its jump host's CPU 100 times a second, so the load generator must not.
+ */
 static void
 start_due(void)
 {
 	if (lg.now_ms < lg.next_start_ms)
 		return;
-	lg.next_start_ms = lg.now_ms + 10;
+	lg.next_start_ms = INT64_MAX;
 	for (int i = 0; i < lg.o.ndevices; i++) {
 		struct dev *d = &lg.devs[i];
-		if (d->st != D_WAIT || d->next_ms > lg.now_ms)
+		if (d->st != D_WAIT)
 			continue;
-		if (!d->tried && !lg_rate_take(&lg.rate, lg.now_ms))
+		if (d->next_ms > lg.now_ms) {
+			if (d->next_ms < lg.next_start_ms)
+				lg.next_start_ms = d->next_ms;
+			continue;
+		}
+		if (!d->tried && !lg_rate_take(&lg.rate, lg.now_ms)) {
+			lg.next_start_ms = lg.now_ms + 10;	/* the rate's granularity */
 			return;
+		}
 		d->tried = true;
 		dev_start(d);
 	}
@@ -729,8 +743,8 @@ run(void)
 	lg_rate_init(&lg.rate, lg.o.rate, lg.now_ms);
 	while (!lg.stop) {
 		int64_t wait = lg.next_tick_ms - lg.now_ms;
-		if (wait > 10)
-			wait = 10;	/* start_due's granularity */
+		if (lg.next_start_ms - lg.now_ms < wait)
+			wait = lg.next_start_ms - lg.now_ms;
 		int n = epoll_wait(lg.epfd, evs, MAX_EVENTS, wait < 0 ? 0 : (int)wait);
 		lg.now_ms = mono_ms();
 		for (int i = 0; i < n; i++) {

@@ -36,8 +36,8 @@ side() {
 	fi
 }
 
-# v FILE KEY: one result.
-v() { awk -v k="$2" '$2 == k { print $3 }' "$out/$1.txt" 2>/dev/null; }
+# v FILE KEY: one result (the last, if a script printed KEY twice).
+v() { awk -v k="$2" '$2 == k { x = $3 } END { if (x != "") print x }' "$out/$1.txt" 2>/dev/null; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 row() { printf '%-44s %12s %12s %8s\n' "$1" "$2" "$3" "$4"; }
 
@@ -78,7 +78,7 @@ if [ "${BENCH_SCALE:-1}" != 0 ]; then
 	row "idle CPU % of a core per 1000 devices" "$pk_o" "$pk_s" "$(ratio "$pk_s" "$pk_o")"
 	row "load generator's own CPU % of a core, idle" "$(v "$o" loadgen_idle_cpu_pct)" - -
 	echo
-	echo "outpostd throughput (MiB/s, ${BENCH_LOAD_MB:-1024} MiB, median of ${BENCH_REPS:-3}) with $n idle devices vs none"
+	echo "outpostd throughput (MiB/s, ${BENCH_LOAD_MB:-1024} MiB, median of ${BENCH_REPS:-3}) with $n idle devices vs none (none: the median of the runs before the devices came and after they left)"
 	row figure "$n idle" "none" "ratio"
 	for c in aes128-gcm chacha20-poly1305; do
 		for d in up down; do

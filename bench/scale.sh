@@ -191,6 +191,13 @@ outpost_side() {
 	result loadgen_idle_cpu_pct "$lgcpu"
 	transfers tput_idleN_ "$SRC" jump
 	storm
+	# "None" again, with the devices gone: the machine drifts by more than
+	# the effect over the minutes between, so the baseline is the median of
+	# the runs before and after (transfers appends to the same samples).
+	local p
+	for p in "${LG_PIDS[@]}"; do stop_pid "$p" TERM 30; forget_pid "$p"; done
+	wait_for "devices gone" 60 eval '[ "$(outpost ls | grep -Ec "^l[gh]-[0-9]+\.lg[[:space:]]+online")" = 0 ]'
+	transfers tput_idle0_ "$SRC" jump
 }
 
 if [ "$JUMP_MODE" = stock ]; then

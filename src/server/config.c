@@ -64,8 +64,8 @@ config_defaults(struct config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->state_dir = strdup(env != NULL && *env != '\0' ? env : "/var/lib/outpost");
-	c->keepalive_interval = 20;
-	c->keepalive_count_max = 3;
+	c->keepalive_interval = 30;
+	c->keepalive_count_max = 2;
 	c->login_grace_time = 30;
 	c->max_auth_tries = 6;
 	c->refuse_wait = 10;

@@ -184,7 +184,7 @@ test_file_valid(void **state)
 	load_ok(f, "");
 	assert_string_equal(f->c.state_dir, "/srv/outpost-test");
 	assert_int_equal(f->c.nlisten, 0);
-	assert_int_equal(f->c.keepalive_interval, 20);
+	assert_int_equal(f->c.keepalive_interval, 30);
 
 	load_ok(f,
 	    "# outpostd.conf\n"
@@ -300,8 +300,8 @@ test_defaults(void **state)
 	assert_string_equal(c.state_dir, "/somewhere/else");
 	assert_null(c.host_key);
 	assert_int_equal(c.nlisten, 0);
-	assert_int_equal(c.keepalive_interval, 20);
-	assert_int_equal(c.keepalive_count_max, 3);
+	assert_int_equal(c.keepalive_interval, 30);
+	assert_int_equal(c.keepalive_count_max, 2);
 	assert_int_equal(c.login_grace_time, 30);
 	assert_int_equal(c.max_auth_tries, 6);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
