@@ -211,8 +211,7 @@ drain(struct chan *h, struct jbuf *buf, bool is_stderr)
 			return false;
 		if (n > 32768)
 			n = 32768;
-		int w = is_stderr ? ssh_channel_write_stderr(h->ch, buf->data, (uint32_t)n)
-		    : ssh_channel_write(h->ch, buf->data, (uint32_t)n);
+		int w = session_write(h->conn, h->ch, buf->data, (uint32_t)n, is_stderr);
 		if (w <= 0) {
 			if (w < 0)
 				chan_kill(h);

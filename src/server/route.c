@@ -319,7 +319,7 @@ refuse_pump(struct chan *h)
 	uint32_t win = ssh_channel_window_size(h->ch);
 	size_t n = h->out.len < win ? h->out.len : win;
 	if (n > 0) {
-		int w = ssh_channel_write(h->ch, h->out.data, (uint32_t)n);
+		int w = session_write(h->conn, h->ch, h->out.data, (uint32_t)n, false);
 		if (w < 0) {
 			chan_kill(h);
 			return true;
@@ -342,7 +342,7 @@ refuse_pump(struct chan *h)
 static int
 write_or_spill(struct chan *dst, const char *p, size_t n)
 {
-	int w = ssh_channel_write(dst->ch, p, (uint32_t)n);
+	int w = session_write(dst->conn, dst->ch, p, (uint32_t)n, false);
 	if (w < 0)
 		return -1;
 	if ((size_t)w < n && jbuf_add(&dst->spill, p + w, n - (size_t)w) != 0)
@@ -363,7 +363,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 		struct jbuf *sp = &dst->spill;
 		uint32_t win = ssh_channel_window_size(dst->ch);
 		size_t n = sp->len < win ? sp->len : win;
-		int w = n ? ssh_channel_write(dst->ch, sp->data, (uint32_t)n) : 0;
+		int w = n ? session_write(dst->conn, dst->ch, sp->data, (uint32_t)n, false) : 0;
 		if (w < 0) {
 			chan_kill(dst);
 			return true;

@@ -70,8 +70,13 @@ update_interest(struct server *srv)
 		c->touched = false;
 		if (c->dead || !c->in_event)
 			continue;
+		session_flush(c);
+		if (c->dead)
+			continue;
+		/* Bytes still buffered, not libssh's poll flags: it asks POLLOUT
+		 * after every send, even one that emptied its buffer. */
 		uint32_t want = EPOLLIN | EPOLLRDHUP;
-		if (ssh_get_poll_flags(c->s) & SSH_WRITE_PENDING)
+		if (ssh_get_status(c->s) & SSH_WRITE_PENDING)
 			want |= EPOLLOUT;
 		if (want == c->ep_events)
 			continue;

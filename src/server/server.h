@@ -191,6 +191,10 @@ void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
 void session_accept(struct server *srv, int fd, const char *peer);
 /* Runs libssh on c; readable: epoll reported input (or hang-up) on its socket. */
 void session_poll(struct conn *c, bool readable);
+/* Sends what libssh has buffered for c without waiting for EPOLLOUT. */
+void session_flush(struct conn *c);
+/* ssh_channel_write(_stderr) on one of c's channels, outside session_poll. */
+int session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr);
 void session_kill(struct conn *c, const char *why);
 void session_reap(struct conn *c);
 void session_tick(struct conn *c);

@@ -469,6 +469,42 @@ session_poll(struct conn *c, bool readable)
 	server_touch(c);
 }
 
+/*
+ * Sends what libssh holds for c now, in this loop turn, instead of after
+ * epoll reports the socket writable: that round trip (EPOLLOUT on and off,
+ * an epoll_wait, a poll) cost four system calls per burst and delayed every
+ * hop of a transfer by one loop turn. What the socket does not take stays
+ * in libssh's buffer, and update_interest asks epoll for EPOLLOUT.
+ */
+void
+session_flush(struct conn *c)
+{
+	if (c->dead || !(ssh_get_status(c->s) & SSH_WRITE_PENDING))
+		return;
+	bool mine = sockbuf_begin_flush(c->watch.fd);
+	int rc = ssh_event_dopoll(c->ev, 0);
+	if (mine)
+		sockbuf_end();
+	if (rc == SSH_ERROR || (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)))
+		session_kill(c, rc == SSH_ERROR ? ssh_get_error(c->s) : "connection closed by peer");
+}
+
+/*
+ * ssh_channel_write on a channel of c, outside session_poll. libssh sends
+ * each packet at once, after a poll(2) of the socket for POLLOUT: in flush
+ * mode that poll is answered without the kernel, and a full socket leaves
+ * the bytes in libssh's buffer (session_flush or EPOLLOUT sends them).
+ */
+int
+session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr)
+{
+	bool mine = sockbuf_begin_flush(c->watch.fd);
+	int w = is_stderr ? ssh_channel_write_stderr(ch, p, n) : ssh_channel_write(ch, p, n);
+	if (mine)
+		sockbuf_end();
+	return w;
+}
+
 void
 session_kill(struct conn *c, const char *why)
 {

@@ -25,6 +25,7 @@ static struct {
 	size_t off, len;	/* unread bytes are buf[off..len) */
 	bool readable;		/* epoll said so, and nothing read since */
 	bool drained;		/* the last read left the socket empty */
+	bool flushing;		/* sockbuf_begin_flush: POLLOUT only, no reads */
 	unsigned char buf[SOCKBUF_SIZE];
 } sb = { .fd = -1 };
 
@@ -35,6 +36,17 @@ sockbuf_begin(int fd, bool readable)
 	sb.off = sb.len = 0;
 	sb.readable = readable;
 	sb.drained = !readable;	/* epoll just said so */
+	sb.flushing = false;
+}
+
+bool
+sockbuf_begin_flush(int fd)
+{
+	if (sb.fd >= 0)
+		return false;	/* inside session_poll: its read-ahead stays */
+	sockbuf_begin(fd, false);
+	sb.flushing = true;
+	return true;
 }
 
 bool
@@ -50,7 +62,7 @@ sockbuf_end(void)
 
 	sb.fd = -1;
 	sb.off = sb.len = 0;
-	sb.readable = sb.drained = false;
+	sb.readable = sb.drained = sb.flushing = false;
 	return left;
 }
 
@@ -70,7 +82,7 @@ take(void *buf, size_t len)
 ssize_t
 recv(int fd, void *buf, size_t len, int flags)
 {
-	if (fd != sb.fd || flags != 0 || len == 0)
+	if (fd != sb.fd || sb.flushing || flags != 0 || len == 0)
 		return recvfrom(fd, buf, len, flags, NULL, NULL);
 	if (sb.off < sb.len)
 		return take(buf, len);
@@ -85,23 +97,28 @@ recv(int fd, void *buf, size_t len, int flags)
 }
 
 /*
- * For a poll of the read-ahead descriptor alone: 1 readable, 0 not, -1
- * unknown (ask the kernel). Bytes in the buffer answer POLLIN alone even
- * when POLLOUT is asked too: libssh keeps POLLOUT asked while it reads
- * (it forgets to clear it after a read), and what it has to write is
- * flushed by the real poll that ends session_poll's rounds.
+ * For a poll of the read-ahead descriptor alone: the revents to answer
+ * (POLLIN, POLLOUT or 0), or -1 when unknown (ask the kernel). Bytes in the
+ * buffer answer POLLIN alone even when POLLOUT is asked too: libssh keeps
+ * POLLOUT asked while it reads (it forgets to clear it after a read), and
+ * what it has to write is flushed by the real poll that ends
+ * session_poll's rounds, or by session_flush. While flushing, POLLOUT is
+ * answered yes without asking: send() below turns a full socket into a
+ * short write, which libssh keeps buffered, and never reads.
  */
 static int
 known(const struct pollfd *p, int timeout)
 {
+	if (p->fd == sb.fd && sb.flushing)
+		return p->events & POLLOUT;
 	if (p->fd != sb.fd || !(p->events & POLLIN))
 		return -1;
 	if (sb.off < sb.len)
-		return 1;
+		return POLLIN;
 	if (timeout != 0)
 		return -1;
 	if (sb.readable)
-		return 1;
+		return POLLIN;
 	if (p->events != POLLIN)
 		return -1;
 	return sb.drained ? 0 : -1;
@@ -128,8 +145,8 @@ poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	if (nfds == 1) {
 		int k = known(&fds[0], timeout);
 		if (k >= 0) {
-			fds[0].revents = k ? POLLIN : 0;
-			return k;
+			fds[0].revents = (short)k;
+			return k != 0;
 		}
 	}
 	if (sb.off < sb.len)
@@ -151,4 +168,21 @@ ask:
 		rc++;
 	fds[mine].revents |= POLLIN;
 	return rc;
+}
+
+/*
+ * Interposes libc's send for libssh. libssh sends only after poll(2) said
+ * POLLOUT and treats any -1 as a dead connection; for the descriptor being
+ * polled or flushed, a full socket (EAGAIN) is reported as 0 bytes sent
+ * instead, which libssh keeps buffered and asks POLLOUT for again. Every
+ * other descriptor, and every other error, passes straight through.
+ */
+ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	ssize_t n = sendto(fd, buf, len, flags, NULL, 0);
+
+	if (n < 0 && fd == sb.fd && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return n;
 }

@@ -5,9 +5,10 @@
  *
  * libssh 0.10.6 reads a session's socket with recv(fd, buf, 4096, 0) after
  * poll(2) said POLLIN (MAX_BUF_SIZE is compile-time). outpostd defines
- * recv() and poll() itself; the dynamic linker binds libssh's calls to
- * them. For every descriptor but the one named by sockbuf_begin they are
- * plain pass-throughs to recvfrom(2) and ppoll(2).
+ * recv(), poll() and send() itself; the dynamic linker binds libssh's
+ * calls to them. For every descriptor but the one named by sockbuf_begin
+ * or sockbuf_begin_flush they are plain pass-throughs to recvfrom(2),
+ * ppoll(2) and sendto(2).
  */
 #ifndef OUTPOST_SOCKBUF_H
 #define OUTPOST_SOCKBUF_H
@@ -27,6 +28,14 @@
  * (discarding what it had read ahead).
  */
 void sockbuf_begin(int fd, bool readable);
+/*
+ * Until sockbuf_end, fd is only written: poll(fd) answers POLLOUT (if asked)
+ * without a system call and never POLLIN, and a send(fd) that finds the
+ * socket full returns 0 instead of failing with EAGAIN. session_flush uses
+ * it to send what libssh has buffered in the same loop turn. Refused
+ * (false, nothing changes) while another begin is in force.
+ */
+bool sockbuf_begin_flush(int fd);
 /* True while bytes read ahead for the current descriptor are unread. */
 bool sockbuf_pending(void);
 /* Ends read-ahead; returns how many read-ahead bytes were still unread and

@@ -1,4 +1,4 @@
-/* test_sockbuf.c: outpostd's read-ahead recv()/poll() on real socket pairs: hostile states first, then byte-exact reads. */
+/* test_sockbuf.c: outpostd's read-ahead recv()/poll() and flushing send() on real socket pairs: hostile states first, then byte-exact reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +213,58 @@ test_poll_many(void **state)
 	pair_free(&p);
 }
 
+/* Flush mode: POLLOUT without asking, never POLLIN or a read-ahead; a full socket is a 0-byte send. */
+static void
+test_flush(void **state)
+{
+	struct pair p = pair_new(), q = pair_new();
+	char b[4096];
+
+	(void)state;
+	memset(b, 'x', sizeof(b));
+	/* fill p.us until the kernel refuses */
+	while (send(p.us, b, sizeof(b), MSG_NOSIGNAL) > 0)
+		;
+	/* not flushing: the kernel's EAGAIN, as libc gives it */
+	errno = 0;
+	assert_int_equal(send(p.us, b, sizeof(b), MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* refused while a read-ahead is in force: that one stays */
+	sockbuf_begin(q.us, true);
+	assert_false(sockbuf_begin_flush(p.us));
+	errno = 0;
+	assert_int_equal(send(p.us, b, sizeof(b), MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EAGAIN);
+	sockbuf_end();
+	assert_true(sockbuf_begin_flush(p.us));
+	/* POLLOUT is claimed without the kernel (the socket is in fact full)... */
+	assert_int_equal(poll1(p.us, POLLIN | POLLOUT, 0), POLLOUT);
+	/* ...so the send that finds it full says 0 bytes, not an error */
+	assert_int_equal(send(p.us, b, sizeof(b), MSG_NOSIGNAL), 0);
+	/* POLLIN is never claimed, even with bytes waiting, and reads are not buffered */
+	feed(p.peer, 0, 100);
+	assert_int_equal(poll1(p.us, POLLIN, 0), 0);
+	assert_int_equal(recv(p.us, b, 10, 0), 10);
+	assert_false(sockbuf_pending());
+	/* other descriptors keep their errors */
+	errno = 0;
+	assert_int_equal(send(-7, b, 1, MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(sockbuf_end(), 0);
+	/* a peer gone is still an error while flushing: only EAGAIN becomes 0 */
+	close(q.peer);
+	q.peer = -1;
+	assert_true(sockbuf_begin_flush(q.us));
+	errno = 0;
+	assert_int_equal(send(q.us, b, 1, MSG_NOSIGNAL), -1);
+	assert_int_equal(errno, EPIPE);
+	/* ended: back to the plain answers */
+	assert_int_equal(sockbuf_end(), 0);
+	assert_int_equal(poll1(p.us, POLLIN, 0), POLLIN);
+	pair_free(&q);
+	pair_free(&p);
+}
+
 int
 main(void)
 {
@@ -222,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_byte_exact),
 		cmocka_unit_test(test_poll_answers),
 		cmocka_unit_test(test_poll_many),
+		cmocka_unit_test(test_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
