@@ -61,6 +61,17 @@ if [ "${BENCH_THROUGHPUT:-1}" != 0 ]; then
 				if (v[d] > 0) printf "%-44s %12.0f%%\n", k " / direct (" s ")", 100 * v[k] / v[d] } }' \
 			"$out/throughput-$side.txt" | sort
 	done
+	# The two sides run minutes apart and this VM drifts by more than the
+	# effect in that time (direct transfers: 263-443 MiB/s within an hour),
+	# so the ratio is also given with each side divided by its own direct
+	# transfers, which ran interleaved with its jump transfers.
+	echo "ratio corrected for drift = (outpost jump / its direct) / (OpenSSH jump / its direct)"
+	join <(awk '{ print $2, $3 }' "$out/throughput-outpost.txt" | sort) \
+	     <(awk '{ print $2, $3 }' "$out/throughput-stock.txt" | sort) |
+	awk '{ v[$1] = $2; w[$1] = $3 } END {
+		for (k in v) if (k ~ /^jump_/) { d = k; sub(/^jump_/, "direct_", d)
+			if (v[d] > 0 && w[d] > 0 && w[k] > 0)
+				printf "%-52s %6.2f\n", k " (drift-corrected ratio)", (v[k] / v[d]) / (w[k] / w[d]) } }' | sort
 fi
 if [ "${BENCH_SCALE:-1}" != 0 ]; then
 	side scale outpost
