@@ -6,9 +6,12 @@
                                  EOF, then close), "name=TEXT" (send TEXT and
                                  a newline, then close) or "file=PATH" (send
                                  the file's bytes, then close)
-  itpeer.py send PORT            connect to 127.0.0.1:PORT, copy stdin to the
+  itpeer.py send PORT [RCVBUF]   connect to 127.0.0.1:PORT, copy stdin to the
                                  socket (then half-close) and the socket to
-                                 stdout, both at once
+                                 stdout, both at once (flushed as it comes, so
+                                 it also serves as an ssh ProxyCommand); with
+                                 RCVBUF, the socket's receive buffer is fixed
+                                 at that many bytes before connecting
   itpeer.py junk PORT CASE       one hostile pre-authentication client (see
                                  JUNK); exits 0 once the server closed or the
                                  case is done
@@ -91,8 +94,12 @@ def serve(specs):
         t.join()
 
 
-def send(port):
-    s = socket.create_connection(("127.0.0.1", int(port)), timeout=60)
+def send(port, rcvbuf=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(rcvbuf))
+    s.settimeout(60)
+    s.connect(("127.0.0.1", int(port)))
     s.settimeout(None)
 
     def pump_in():
@@ -114,7 +121,7 @@ def send(port):
         if not data:
             break
         out.write(data)
-    out.flush()
+        out.flush()
     t.join(timeout=5)
 
 
@@ -319,8 +326,8 @@ if __name__ == "__main__":
         audit_check(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(sys.argv[2:])
-    elif len(sys.argv) == 3 and sys.argv[1] == "send":
-        send(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "send":
+        send(*sys.argv[2:])
     else:
         sys.stderr.write(__doc__)
         sys.exit(2)
