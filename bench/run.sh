@@ -49,11 +49,12 @@ if [ "${BENCH_THROUGHPUT:-1}" != 0 ]; then
 	echo
 	echo "throughput (MiB/s, ${BENCH_MB:-1024} MiB, each cipher on every hop, median of ${BENCH_REPS:-3}) and connect latency (ms, ${BENCH_CONNECTS:-50} runs); ratio = outpost / OpenSSH"
 	row figure outpost openssh ratio
-	join <(awk '{ print $2, $3 }' "$out/throughput-outpost.txt" | sort) \
-	     <(awk '{ print $2, $3 }' "$out/throughput-stock.txt" | sort) |
+	# "KEY outpost openssh", one line per figure both sides measured.
+	both=$(join <(awk '{ print $2, $3 }' "$out/throughput-outpost.txt" | sort) \
+	            <(awk '{ print $2, $3 }' "$out/throughput-stock.txt" | sort))
 	while read -r key a b; do
 		case $key in direct_*) row "$key" "$a" - - ;; *) row "$key" "$a" "$b" "$(ratio "$a" "$b")" ;; esac
-	done
+	done <<<"$both"
 	# Through the jump as a fraction of a direct ssh transfer (same run).
 	for side in outpost stock; do
 		awk -v s="$side" '{ v[$2] = $3 } END {
@@ -66,12 +67,10 @@ if [ "${BENCH_THROUGHPUT:-1}" != 0 ]; then
 	# so the ratio is also given with each side divided by its own direct
 	# transfers, which ran interleaved with its jump transfers.
 	echo "ratio corrected for drift = (outpost jump / its direct) / (OpenSSH jump / its direct)"
-	join <(awk '{ print $2, $3 }' "$out/throughput-outpost.txt" | sort) \
-	     <(awk '{ print $2, $3 }' "$out/throughput-stock.txt" | sort) |
 	awk '{ v[$1] = $2; w[$1] = $3 } END {
 		for (k in v) if (k ~ /^jump_/) { d = k; sub(/^jump_/, "direct_", d)
 			if (v[d] > 0 && w[d] > 0 && w[k] > 0)
-				printf "%-52s %6.2f\n", k " (drift-corrected ratio)", (v[k] / v[d]) / (w[k] / w[d]) } }' | sort
+				printf "%-52s %6.2f\n", k " (drift-corrected ratio)", (v[k] / v[d]) / (w[k] / w[d]) } }' <<<"$both" | sort
 fi
 if [ "${BENCH_SCALE:-1}" != 0 ]; then
 	side scale outpost

@@ -104,6 +104,10 @@ registered_total() {
 disconnects_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* disconnects=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
+# online_in_ls: loadgen devices `outpost ls` shows online.
+online_in_ls() {
+	outpost ls | grep -Ec '^l[gh]-[0-9]+\.lg[[:space:]]+online'
+}
 failed_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
@@ -128,7 +132,7 @@ ramp() {
 # storm: restarts outpostd with every device connected; samples its CPU and PSS
 # until all are back.
 storm() {
-	local f0 d0 t_stop t0 last_t last_ms peak_cpu=0 peak_pss=0 t ms p c s online
+	local f0 d0 t_stop t0 last_t last_ms peak_cpu=0 peak_pss=0 t ms p c s
 	f0=$(failed_total) d0=$(disconnects_total)
 	t_stop=$(now_ms)
 	stop_outpostd
@@ -158,8 +162,7 @@ storm() {
 	result storm_failed_handshakes $(($(failed_total) - f0))
 	result storm_peak_cpu_pct "$peak_cpu"
 	result storm_peak_pss_mib $((peak_pss / 1024))
-	online=$(outpost ls | grep -Ec '^l[gh]-[0-9]+\.lg[[:space:]]+online')
-	result storm_online_in_ls "$online"
+	result storm_online_in_ls "$(online_in_ls)"
 	[ -z "${BENCH_STORM_DAT:-}" ] || cp "$T/storm.dat" "$BENCH_STORM_DAT"
 }
 
@@ -196,7 +199,7 @@ outpost_side() {
 	# the runs before and after (transfers appends to the same samples).
 	local p
 	for p in "${LG_PIDS[@]}"; do stop_pid "$p" TERM 30; forget_pid "$p"; done
-	wait_for "devices gone" 60 eval '[ "$(outpost ls | grep -Ec "^l[gh]-[0-9]+\.lg[[:space:]]+online")" = 0 ]'
+	wait_for "devices gone" 60 eval '[ "$(online_in_ls)" = 0 ]'
 	transfers tput_idle0_ "$SRC" jump
 }
 

@@ -471,10 +471,9 @@ session_poll(struct conn *c, bool readable)
 
 /*
  * Sends what libssh holds for c now, in this loop turn, instead of after
- * epoll reports the socket writable: that round trip (EPOLLOUT on and off,
- * an epoll_wait, a poll) cost four system calls per burst and delayed every
- * hop of a transfer by one loop turn. What the socket does not take stays
- * in libssh's buffer, and update_interest asks epoll for EPOLLOUT.
+ * epoll reports the socket writable (EPOLLOUT on and off, an epoll_wait and
+ * a poll per burst). What the socket does not take stays in libssh's
+ * buffer, and update_interest asks epoll for EPOLLOUT.
  */
 void
 session_flush(struct conn *c)
