@@ -101,6 +101,17 @@ for line in open(sys.argv[1]):
 	if [ "$rc" = 0 ]; then rm -rf "$log"; fi
 }
 
+# The build flavours a scenario runs on: "# flavours: build" in its first 10
+# lines limits a slow scenario that gains nothing from the sanitizers to the
+# plain build (flavours are "build" and "asan"); no line means every build.
+scenario_flavours() {
+	head -n 10 "$1" | sed -n 's/^# *flavours: *//p' | head -n 1
+}
+
+flavour_of() {
+	if is_asan "$1"; then echo asan; else echo build; fi
+}
+
 scenario_timeout() {
 	local t
 	t=$(head -n 10 "$1" | sed -n 's/^# *timeout: *\([0-9][0-9]*\).*/\1/p' | head -n 1)
@@ -212,6 +223,10 @@ for dir in "$@"; do
 			[ -f "$t" ] || continue
 			if [ -n "${OUTPOST_TESTS:-}" ]; then
 				case " $OUTPOST_TESTS " in *" $(basename "$t" .sh) "*) ;; *) continue ;; esac
+			fi
+			fl=$(scenario_flavours "$t")
+			if [ -n "$fl" ]; then
+				case " $fl " in *" $(flavour_of "$dir") "*) ;; *) continue ;; esac
 			fi
 			run_scenario "$dir" "$bname" "$t"
 		done
