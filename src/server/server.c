@@ -21,6 +21,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/chan.h"
 #include "server/listener.h"
 #include "server/penalty.h"
 #include "server/privs.h"

@@ -10,6 +10,7 @@
 #include "common/names.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/chan.h"
 #include "server/listener.h"
 #include "server/penalty.h"
 #include "server/registry.h"
@@ -336,7 +337,7 @@ on_message(ssh_session s, ssh_message m, void *arg)
 		log_info("session %llu: channel type %d refused", (unsigned long long)c->id, sub);
 		return 1;
 	case SSH_REQUEST_CHANNEL:
-		return exec_channel_request(c, m);
+		return chan_request(c, m);
 	default:
 		return 1;
 	}
@@ -552,16 +553,7 @@ session_reap(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	/* Channels first: libssh frees them with the session. */
-	for (struct chan *h = srv->chans; h != NULL; h = h->next) {
-		if (h->conn != c)
-			continue;
-		if (h->ch != NULL)
-			ssh_remove_channel_callbacks(h->ch, &h->cb);
-		h->ch = NULL;
-		chan_kill(h);
-		h->conn = NULL;
-	}
+	chan_session_gone(c);	/* channels first: libssh frees them with the session */
 	session_offline(c);
 	for (int i = 0; i < c->nservices; i++)
 		free(c->services[i].bind_addr);
