@@ -93,9 +93,11 @@ refuse_discard(struct chan *h)
 
 /*
  * Reads the client's first bytes: an SSH client gets the reason, anything
- * else a close. After the reason we linger until the client hangs up (it
+ * else a close. The reason has REFUSE_LINGER_MS to get through the
+ * client's window (a client announcing none would otherwise hold the
+ * channel forever); after it we linger until the client hangs up (it
  * prints the reason only if it can still send its KEXINIT), at most
- * REFUSE_LINGER_MS.
+ * REFUSE_LINGER_MS again.
  */
 static bool
 refuse_pump(struct chan *h)
@@ -109,6 +111,7 @@ refuse_pump(struct chan *h)
 			if (n == 4 && memcmp(first, "SSH-", 4) == 0) {
 				disconnect_bytes(&rf->out, rf->reason);
 				h->pending -= 4;
+				rf->deadline_ms = h->srv->now_ms + REFUSE_LINGER_MS;
 			} else {
 				chan_kill(h);
 				return true;
@@ -124,6 +127,10 @@ refuse_pump(struct chan *h)
 		if (h->eof_rcvd || h->srv->now_ms >= rf->deadline_ms)
 			chan_kill(h);
 		return false;
+	}
+	if (h->srv->now_ms >= rf->deadline_ms) {
+		chan_kill(h);	/* a client that opens no window cannot hold the channel */
+		return true;
 	}
 	uint32_t win = ssh_channel_window_size(h->ch);
 	size_t n = rf->out.len < win ? rf->out.len : win;
