@@ -161,8 +161,8 @@ exec_run(struct chan *h)
 	if (in != NULL)
 		fclose(in);
 	audit_command(c, x->argv, x->argc, x->exit_status);
-	log_info("session %llu (%s): command '%s' exited %d", (unsigned long long)c->id,
-	    c->who.name, x->argv[0] ? x->argv[0] : "", x->exit_status);
+	session_log(c, LOG_LVL_INFO, "command '%s' exited %d", x->argv[0] ? x->argv[0] : "",
+	    x->exit_status);
 	cmd_argv_free(x->argv);
 	x->argv = NULL;
 	x->output_ready = true;

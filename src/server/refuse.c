@@ -64,8 +64,7 @@ refuse_open(struct conn *c, ssh_channel ch, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_info("session %llu (%s) from %s: refused: %s", (unsigned long long)c->id,
-	    c->who.name, c->peer, reason);
+	session_log(c, LOG_LVL_INFO, "refused: %s", reason);
 	struct chan *h = chan_new(c, ch, &chan_refusal, NULL);
 	if (h == NULL) {
 		ssh_channel_free(ch);

@@ -23,7 +23,6 @@
 #define PUMP_BUDGET (512 * 1024)	/* bytes per direction per loop turn */
 #define SPILL_MAX (PUMP_CHUNK * 2)
 #define OPEN_TIMEOUT_MS 20000		/* device must answer a forwarded-tcpip open */
-#define ERR_OFFLINE 1			/* resolve(): known device, no session */
 
 /* A route: what both sides of one splice share, and what is audited at its end. */
 struct route {
@@ -451,7 +450,7 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 	}
 	if (c->nchans >= LIM_CHANNELS) {
 		ssh_message_reply_default(m);
-		log_warn("session %llu: channel limit reached", (unsigned long long)c->id);
+		session_log(c, LOG_LVL_WARN, "channel limit reached");
 		return;
 	}
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);

@@ -17,6 +17,7 @@
 #include <libssh/server.h>
 
 #include "common/jbuf.h"
+#include "common/log.h"
 #include "common/limits.h"
 #include "server/config.h"
 #include "store/store.h"
@@ -129,9 +130,12 @@ void session_accept(struct server *srv, int fd, const char *peer);
 void session_poll(struct conn *c, bool readable);
 /* Sends what libssh has buffered for c without waiting for EPOLLOUT. */
 void session_flush(struct conn *c);
-/* ssh_channel_write(_stderr) on one of c's channels, outside session_poll. */
+/* ssh_channel_write(_stderr) on one of c's channels, outside session_poll: bytes taken, or ERR_SSH. */
 int session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr);
 void session_kill(struct conn *c, const char *why);
+/* Logs fmt at level, stamped with c: "session N (kind name) from ip:port: ...". */
+void session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void session_reap(struct conn *c);
 void session_tick(struct conn *c);
 void session_recheck(struct conn *c);

@@ -375,8 +375,7 @@ wake_wait_open(struct conn *c, ssh_channel ch, int64_t dev_id, const char *quali
 	store_device_get(srv->st, dev_id, ondemand_cb, state);
 	int r = wake_send(srv, w->fleet, w->name, "connect");
 	audit_wake(c, w, r == 0 ? "sent" : "queued", state);
-	log_info("session %llu (%s) from %s: waking %s (%s) for port %u%s",
-	    (unsigned long long)c->id, c->who.name, c->peer, w->device, state, port,
+	session_log(c, LOG_LVL_INFO, "waking %s (%s) for port %u%s", w->device, state, port,
 	    r == 0 ? "" : ": broker down, sending when it is back");
 }
 
