@@ -56,7 +56,7 @@ exec_chan_new(struct conn *c, ssh_channel ch)
 	}
 	jbuf_init(&x->out, LIM_EXEC_OUTPUT);
 	jbuf_init(&x->errout, LIM_EXEC_OUTPUT);
-	jbuf_init(&x->in, LIM_KEYLINE * 2);
+	jbuf_init(&x->in, LIM_EXEC_STDIN);
 	return h;
 }
 
