@@ -83,6 +83,26 @@ route_unref(struct server *srv, struct route *rt)
 	free(rt);
 }
 
+static struct splice *
+splice_new(void)
+{
+	struct splice *sp = calloc(1, sizeof(*sp));
+
+	if (sp != NULL)
+		jbuf_init(&sp->spill, SPILL_MAX);
+	return sp;
+}
+
+/* NULL is a no-op. */
+static void
+splice_free(struct splice *sp)
+{
+	if (sp == NULL)
+		return;
+	jbuf_free(&sp->spill);
+	free(sp);
+}
+
 /* Both sides: unlink from the partner, drop the route, free the side's data. */
 static void
 splice_reap(struct chan *h)
@@ -95,19 +115,8 @@ splice_reap(struct chan *h)
 		SP(sp->peer)->peer = NULL;
 	if (sp->route != NULL)
 		route_unref(h->srv, sp->route);
-	jbuf_free(&sp->spill);
-	free(sp);
+	splice_free(sp);
 	h->data = NULL;
-}
-
-static struct splice *
-splice_new(void)
-{
-	struct splice *sp = calloc(1, sizeof(*sp));
-
-	if (sp != NULL)
-		jbuf_init(&sp->spill, SPILL_MAX);
-	return sp;
 }
 
 /* Writes a `connect` audit record for c's channel to dest:port. */
@@ -412,12 +421,8 @@ route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_
 	if (dv == NULL) {
 		if (dch != NULL)
 			ssh_channel_free(dch);
-		if (dsp != NULL)
-			jbuf_free(&dsp->spill);
-		if (csp != NULL)
-			jbuf_free(&csp->spill);
-		free(dsp);
-		free(csp);
+		splice_free(dsp);
+		splice_free(csp);
 		free(rt);
 		refuse_chan(cl, "out of memory");
 		return;
