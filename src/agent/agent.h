@@ -2,6 +2,8 @@
 #ifndef OUTPOST_AGENT_H
 #define OUTPOST_AGENT_H
 
+#include "common/limits.h"
+
 #define AGENT_STATE_DEFAULT	"/var/lib/outpost-agent"
 #define AGENT_STATE_ENV		"OUTPOST_AGENT_STATE"
 #define AGENT_KEY_FILE		"id_ed25519"
@@ -24,9 +26,9 @@
 #define AGENT_WATCHDOG_MS	10000	/* WATCHDOG=1 at most this often */
 
 #define AGENT_TOKEN_MAX		512	/* a whole enrollment token */
-#define AGENT_SERVER_REPLY_MAX	4096	/* stdout or stderr of enroll/report */
-#define AGENT_SPLICE_BUF	32768	/* each direction of one forwarded channel */
+#define AGENT_SERVER_REPLY_MAX	LIM_AGENT_SERVER_REPLY
+#define AGENT_SPLICE_BUF	LIM_AGENT_SPLICE_BUF
 #define AGENT_SPLICE_TURN	(512 * 1024)	/* bytes per direction per loop turn */
-#define AGENT_CHANNELS_MAX	256	/* forwarded channels served at once */
+#define AGENT_CHANNELS_MAX	LIM_AGENT_CHANNELS
 
 #endif

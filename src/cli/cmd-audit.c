@@ -297,10 +297,13 @@ verify_exec(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry audit_subs[] = {
-	{ "verify", "", verify_exec, false, NULL, false },
-	{ NULL, NULL, NULL, false, NULL, false },
+	{ .name = "verify", .usage = "", .exec = verify_exec },
+	{ .name = NULL },
 };
 
 const struct cmd_entry cmd_audit_entry = {
-	"audit", "[--since T] [--user U] [--device D] [--json]", audit_exec, false, audit_subs, false
+	.name = "audit",
+	.usage = "[--since T] [--user U] [--device D] [--json]",
+	.exec = audit_exec,
+	.subs = audit_subs,
 };

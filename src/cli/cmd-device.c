@@ -124,10 +124,11 @@ device_ls(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry device_subs[] = {
-	{ "add", "NAME --fleet F --key FILE", device_add, false, NULL, true },
-	{ "ls", "[--json]", device_ls, false, NULL, false },
-	{ "rm", "NAME.FLEET", device_rm, false, NULL, true },
-	{ NULL, NULL, NULL, false, NULL, false },
+	{ .name = "add", .usage = "NAME --fleet F --key FILE", .exec = device_add,
+	    .changes = true },
+	{ .name = "ls", .usage = "[--json]", .exec = device_ls },
+	{ .name = "rm", .usage = "NAME.FLEET", .exec = device_rm, .changes = true },
+	{ .name = NULL },
 };
 
-const struct cmd_entry cmd_device_entry = { "device", NULL, NULL, false, device_subs, false };
+const struct cmd_entry cmd_device_entry = { .name = "device", .subs = device_subs };

@@ -89,10 +89,10 @@ fleet_ls(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry fleet_subs[] = {
-	{ "add", "NAME", fleet_add, false, NULL, true },
-	{ "ls", "[--json]", fleet_ls, false, NULL, false },
-	{ "rm", "NAME", fleet_rm, false, NULL, true },
-	{ NULL, NULL, NULL, false, NULL, false },
+	{ .name = "add", .usage = "NAME", .exec = fleet_add, .changes = true },
+	{ .name = "ls", .usage = "[--json]", .exec = fleet_ls },
+	{ .name = "rm", .usage = "NAME", .exec = fleet_rm, .changes = true },
+	{ .name = NULL },
 };
 
-const struct cmd_entry cmd_fleet_entry = { "fleet", NULL, NULL, false, fleet_subs, false };
+const struct cmd_entry cmd_fleet_entry = { .name = "fleet", .subs = fleet_subs };

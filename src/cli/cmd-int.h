@@ -22,9 +22,10 @@ struct cmd_call {
 };
 
 /*
- * One dispatch table row (tmux cmd_entry). A family ("fleet") has subs, a
- * table ending in a row with name NULL; a leaf has exec. user_ok marks what
- * remote users who are not admins may run.
+ * One dispatch table row (tmux cmd_entry), written with designated
+ * initializers: fields left out are NULL, false or 0. A family ("fleet") has
+ * subs, a table ending in a row with name NULL; a leaf has exec. user_ok
+ * marks what remote users who are not admins may run.
  */
 struct cmd_entry {
 	const char *name;

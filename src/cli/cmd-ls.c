@@ -217,4 +217,9 @@ ls_exec(struct cmd_call *c, int argc, char **argv)
 	return cmd_ls_devices(c, o.json);
 }
 
-const struct cmd_entry cmd_ls_entry = { "ls", "[--json]", ls_exec, true, NULL, false };
+const struct cmd_entry cmd_ls_entry = {
+	.name = "ls",
+	.usage = "[--json]",
+	.exec = ls_exec,
+	.user_ok = true,
+};

@@ -136,10 +136,15 @@ tunnel_status(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry tunnel_subs[] = {
-	{ "connect", "NAME[.FLEET]", tunnel_connect, true, NULL, false },
-	{ "disconnect", "NAME[.FLEET]", tunnel_disconnect, true, NULL, false },
-	{ "status", "NAME[.FLEET]", tunnel_status, true, NULL, false },
-	{ NULL, NULL, NULL, false, NULL, false },
+	{ .name = "connect", .usage = "NAME[.FLEET]", .exec = tunnel_connect, .user_ok = true },
+	{ .name = "disconnect", .usage = "NAME[.FLEET]", .exec = tunnel_disconnect,
+	    .user_ok = true },
+	{ .name = "status", .usage = "NAME[.FLEET]", .exec = tunnel_status, .user_ok = true },
+	{ .name = NULL },
 };
 
-const struct cmd_entry cmd_tunnel_entry = { "tunnel", NULL, NULL, true, tunnel_subs, false };
+const struct cmd_entry cmd_tunnel_entry = {
+	.name = "tunnel",
+	.user_ok = true,
+	.subs = tunnel_subs,
+};

@@ -319,19 +319,31 @@ user_key_rm(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry user_subs[] = {
-	{ "add", "NAME --key FILE [--fleet F]... [--admin]", user_add, false, NULL, true },
-	{ "ls", "[--json]", user_ls, false, NULL, false },
-	{ "rm", "NAME", user_rm, false, NULL, true },
-	{ "key-add", "NAME --key FILE", user_key_add, false, NULL, true },
-	{ "key-rm", "NAME FINGERPRINT", user_key_rm, false, NULL, true },
-	{ NULL, NULL, NULL, false, NULL, false },
+	{ .name = "add", .usage = "NAME --key FILE [--fleet F]... [--admin]", .exec = user_add,
+	    .changes = true },
+	{ .name = "ls", .usage = "[--json]", .exec = user_ls },
+	{ .name = "rm", .usage = "NAME", .exec = user_rm, .changes = true },
+	{ .name = "key-add", .usage = "NAME --key FILE", .exec = user_key_add, .changes = true },
+	{ .name = "key-rm", .usage = "NAME FINGERPRINT", .exec = user_key_rm, .changes = true },
+	{ .name = NULL },
 };
 
-const struct cmd_entry cmd_user_entry = { "user", NULL, NULL, false, user_subs, false };
+const struct cmd_entry cmd_user_entry = { .name = "user", .subs = user_subs };
 const struct cmd_entry cmd_user_grant_entry = {
-	"grant", "USER FLEET [--for DURATION]", grant_exec, false, NULL, true
+	.name = "grant",
+	.usage = "USER FLEET [--for DURATION]",
+	.exec = grant_exec,
+	.changes = true,
 };
 const struct cmd_entry cmd_user_revoke_entry = {
-	"revoke", "USER FLEET", revoke_exec, false, NULL, true
+	.name = "revoke",
+	.usage = "USER FLEET",
+	.exec = revoke_exec,
+	.changes = true,
 };
-const struct cmd_entry cmd_user_whoami_entry = { "whoami", "[--json]", whoami_exec, true, NULL, false };
+const struct cmd_entry cmd_user_whoami_entry = {
+	.name = "whoami",
+	.usage = "[--json]",
+	.exec = whoami_exec,
+	.user_ok = true,
+};

@@ -87,7 +87,10 @@ kick_exec(struct cmd_call *c, int argc, char **argv)
 	return CMD_OK;
 }
 
-const struct cmd_entry cmd_who_entry = { "who", "[--json]", who_exec, false, NULL, false };
+const struct cmd_entry cmd_who_entry = { .name = "who", .usage = "[--json]", .exec = who_exec };
 const struct cmd_entry cmd_kick_entry = {
-	"kick", "SESSION|NAME.FLEET|USER", kick_exec, false, NULL, true
+	.name = "kick",
+	.usage = "SESSION|NAME.FLEET|USER",
+	.exec = kick_exec,
+	.changes = true,
 };

@@ -17,7 +17,10 @@
 static int help_exec(struct cmd_call *c, int argc, char **argv);
 
 static const struct cmd_entry help_entry = {
-	"help", "", help_exec, true, NULL, false
+	.name = "help",
+	.usage = "",
+	.exec = help_exec,
+	.user_ok = true,
 };
 
 /* Top-level commands, in the order help lists them. */

@@ -20,7 +20,8 @@ enum {
 	ERR_INUSE = -13,	/* still referenced (e.g. fleet with devices) */
 	ERR_CONFIG = -14,	/* bad configuration */
 	ERR_READONLY = -15,	/* state directory is read-only */
-	ERR_MAX = -16
+	ERR_OFFLINE = -16,	/* known device, no session now */
+	ERR_MAX = -17
 };
 
 /* Returns a static, human-readable text for an error code. */

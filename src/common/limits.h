@@ -1,4 +1,8 @@
-/* limits.h: every cap on untrusted input in one table of named limits. */
+/*
+ * limits.h: every cap on untrusted input in one table of named limits.
+ * Module headers may give a limit a local name (MQTT_PAYLOAD_MAX) defined
+ * as one of these; the number lives here.
+ */
 #ifndef OUTPOST_LIMITS_H
 #define OUTPOST_LIMITS_H
 
@@ -14,5 +18,17 @@
 #define LIM_CHANNELS		256	/* open channels per session */
 #define LIM_PEER_STRING		256	/* longest peer string we keep or log */
 #define LIM_LISTEN		16	/* -l addresses */
+#define LIM_EXEC_STDIN		(LIM_KEYLINE * 2)	/* stdin of a command that reads it (`--key -`) */
+#define LIM_PEER_IP		47	/* a source address kept for per-source limits */
+
+/* MQTT: what the broker sends us, and what we build from it */
+#define LIM_MQTT_HOST		253	/* a broker host name */
+#define LIM_MQTT_TOPIC		256	/* a topic or a prefix template we build or accept */
+#define LIM_MQTT_PAYLOAD	256	/* a control or state payload we act on */
+
+/* outpost-agent: what the server may send or open */
+#define LIM_AGENT_SERVER_REPLY	4096	/* stdout or stderr of enroll/report */
+#define LIM_AGENT_SPLICE_BUF	32768	/* each direction of one forwarded channel */
+#define LIM_AGENT_CHANNELS	256	/* forwarded channels served at once */
 
 #endif

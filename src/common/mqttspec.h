@@ -11,9 +11,9 @@
 
 #include "common/limits.h"
 
-#define MQTT_HOST_MAX		253
-#define MQTT_TOPIC_MAX		256	/* a topic or a prefix template we build or accept */
-#define MQTT_PAYLOAD_MAX	256	/* a control or state payload we act on */
+#define MQTT_HOST_MAX		LIM_MQTT_HOST
+#define MQTT_TOPIC_MAX		LIM_MQTT_TOPIC
+#define MQTT_PAYLOAD_MAX	LIM_MQTT_PAYLOAD
 #define MQTT_DEFAULT_TEMPLATE	"outpost/{fleet}/{name}/tunnel"
 #define MQTT_PORT_PLAIN		1883
 #define MQTT_PORT_TLS		8883

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/audit.h"
+#include "server/chan.h"
 #include "server/server.h"
 #include "server/wake.h"
 
@@ -19,26 +20,44 @@
 	"Reach a device with: ssh -J <user>@<jump>:<port> <name>.<fleet>\r\n" \
 	"List commands with: ssh -p <port> <user>@<jump> help\r\n"
 
+/* A chan_exec channel's data. */
+struct exec {
+	struct jbuf out;		/* stdout */
+	struct jbuf errout;		/* stderr */
+	struct jbuf in;			/* stdin collected for `--key -` */
+	char **argv;			/* waiting for stdin EOF */
+	int argc;
+	int exit_status;
+	bool output_ready;		/* out/errout complete: send, then exit-status + close */
+};
+
+#define X(h) ((struct exec *)(h)->data)
+
 int
 exec_session_open(struct conn *c, ssh_message m)
 {
 	if (c->who.kind == PRINCIPAL_NONE || c->nchans >= LIM_CHANNELS)
-		return 1;	/* users run commands, devices `report`, enrolling keys `enroll` */
+		return MSG_DEFAULT;	/* users run commands, devices `report`, enrolling keys `enroll` */
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
-	if (ch == NULL)
-		return 0;
-	if (chan_new(c, ch, CHAN_EXEC) == NULL)
+	if (ch != NULL && exec_chan_new(c, ch) == NULL)
 		ssh_channel_free(ch);
-	return 0;
+	return MSG_HANDLED;
 }
 
-static struct chan *
-find_chan(struct conn *c, ssh_channel ch)
+struct chan *
+exec_chan_new(struct conn *c, ssh_channel ch)
 {
-	for (struct chan *h = c->srv->chans; h != NULL; h = h->next)
-		if (h->ch == ch && h->conn == c && !h->dead)
-			return h;
-	return NULL;
+	struct exec *x = calloc(1, sizeof(*x));
+	struct chan *h = x ? chan_new(c, ch, &chan_exec, x) : NULL;
+
+	if (h == NULL) {
+		free(x);
+		return NULL;
+	}
+	jbuf_init(&x->out, LIM_EXEC_OUTPUT);
+	jbuf_init(&x->errout, LIM_EXEC_OUTPUT);
+	jbuf_init(&x->in, LIM_EXEC_STDIN);
+	return h;
 }
 
 static void
@@ -105,24 +124,25 @@ tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, cha
 	return 0;
 }
 
-/* Runs h->argv now, with h->in as standard input. */
+/* Runs the command now, with what stdin brought as its standard input. */
 static void
 exec_run(struct chan *h)
 {
 	struct conn *c = h->conn;
+	struct exec *x = X(h);
 	char *obuf = NULL, *ebuf = NULL;
 	size_t olen = 0, elen = 0;
 	FILE *out = open_memstream(&obuf, &olen);
 	FILE *err = open_memstream(&ebuf, &elen);
-	FILE *in = h->in.len > 0 ? fmemopen(h->in.data, h->in.len, "r") : NULL;
+	FILE *in = x->in.len > 0 ? fmemopen(x->in.data, x->in.len, "r") : NULL;
 
 	if (out == NULL || err == NULL) {
 		if (out) fclose(out);
 		if (err) fclose(err);
 		free(obuf);
 		free(ebuf);
-		h->exit_status = CMD_FAIL;
-		jbuf_add(&h->errout, "outpost: out of memory\n", 23);
+		x->exit_status = CMD_FAIL;
+		jbuf_add(&x->errout, "outpost: out of memory\n", 23);
 	} else {
 		struct cmd_ctx ctx = {
 			.st = c->srv->st, .in = in, .out = out, .err = err,
@@ -133,71 +153,80 @@ exec_run(struct chan *h)
 			.key = &c->key, .device_id = c->who.kind == PRINCIPAL_DEVICE ? c->who.id : 0,
 			.tunnel_send = tunnel_send, .tunnel_arg = c->srv,
 		};
-		h->exit_status = cmd_run(&ctx, h->argc, h->argv);
+		x->exit_status = cmd_run(&ctx, x->argc, x->argv);
 		c->srv->recheck_now = true;
-		take_stream(out, &obuf, &olen, &h->out);
-		take_stream(err, &ebuf, &elen, &h->errout);
+		take_stream(out, &obuf, &olen, &x->out);
+		take_stream(err, &ebuf, &elen, &x->errout);
 	}
 	if (in != NULL)
 		fclose(in);
-	audit_command(c, h->argv, h->argc, h->exit_status);
-	log_info("session %llu (%s): command '%s' exited %d", (unsigned long long)c->id,
-	    c->who.name, h->argv[0] ? h->argv[0] : "", h->exit_status);
-	cmd_argv_free(h->argv);
-	h->argv = NULL;
-	h->output_ready = true;
+	audit_command(c, x->argv, x->argc, x->exit_status);
+	session_log(c, LOG_LVL_INFO, "command '%s' exited %d", x->argv[0] ? x->argv[0] : "",
+	    x->exit_status);
+	cmd_argv_free(x->argv);
+	x->argv = NULL;
+	x->output_ready = true;
 	h->srv->work = true;
 }
 
 static int
 on_exec(struct chan *h, ssh_message m)
 {
+	struct exec *x = X(h);
 	const char *cmd = ssh_message_channel_request_command(m);
 	const char *why = NULL;
 	char **argv = NULL;
 	int argc = 0;
 
-	if (h->output_ready || h->argv != NULL)
-		return 1;	/* one command per channel */
+	if (x->output_ready || x->argv != NULL)
+		return MSG_DEFAULT;	/* one command per channel */
 	ssh_message_channel_request_reply_success(m);
 	int r = cmd ? cmd_split(cmd, strlen(cmd), &argv, &argc, &why) : ERR_INVAL;
 	if (r != 0 || argc == 0) {
-		jbuf_addf(&h->errout, "outpost: %s\n", why ? why : r == ERR_TOOLONG ?
+		jbuf_addf(&x->errout, "outpost: %s\n", why ? why : r == ERR_TOOLONG ?
 		    "command line too long" : "empty command; try 'help'");
-		h->exit_status = CMD_USAGE;
-		h->output_ready = true;
+		x->exit_status = CMD_USAGE;
+		x->output_ready = true;
 		cmd_argv_free(argv);
-		return 0;
+		return MSG_HANDLED;
 	}
-	h->argv = argv;
-	h->argc = argc;
+	x->argv = argv;
+	x->argc = argc;
 	if (!cmd_wants_stdin(argc, argv) || h->eof_rcvd)
 		exec_run(h);
-	return 0;
+	return MSG_HANDLED;
 }
 
-int
-exec_channel_request(struct conn *c, ssh_message m)
+/* A channel request on a session channel: exec runs a command, shell explains there is none. */
+static int
+exec_request(struct chan *h, ssh_message m)
 {
-	struct chan *h = find_chan(c, ssh_message_channel_request_channel(m));
+	struct exec *x = X(h);
 
-	if (h == NULL || h->kind != CHAN_EXEC)
-		return 1;
 	switch (ssh_message_subtype(m)) {
 	case SSH_CHANNEL_REQUEST_EXEC:
 		return on_exec(h, m);
 	case SSH_CHANNEL_REQUEST_SHELL:
-		if (h->output_ready || h->argv != NULL)
-			return 1;
+		if (x->output_ready || x->argv != NULL)
+			return MSG_DEFAULT;
 		ssh_message_channel_request_reply_success(m);
-		jbuf_add(&h->errout, NO_SHELL_TEXT, sizeof(NO_SHELL_TEXT) - 1);
-		h->exit_status = CMD_FAIL;
-		h->output_ready = true;
+		jbuf_add(&x->errout, NO_SHELL_TEXT, sizeof(NO_SHELL_TEXT) - 1);
+		x->exit_status = CMD_FAIL;
+		x->output_ready = true;
 		h->srv->work = true;
-		return 0;
+		return MSG_HANDLED;
 	default:
-		return 1;	/* pty, env, x11, agent, subsystem...: refused */
+		return MSG_DEFAULT;	/* pty, env, x11, agent, subsystem...: refused */
 	}
+}
+
+/* Standard input: kept for a command that reads it (`--key -`), capped; else dropped. */
+static int
+exec_data(struct chan *h, const void *p, uint32_t len)
+{
+	if (X(h)->argv != NULL)
+		jbuf_add(&X(h)->in, p, len);
+	return (int)len;
 }
 
 /* Sends as much of buf as the window takes; true if all of it is gone. */
@@ -223,23 +252,48 @@ drain(struct chan *h, struct jbuf *buf, bool is_stderr)
 	return true;
 }
 
-bool
+static bool
 exec_pump(struct chan *h)
 {
+	struct exec *x = X(h);
+
 	if (h->close_rcvd) {
 		chan_kill(h);
 		return true;
 	}
-	if (h->argv != NULL && h->eof_rcvd)
+	if (x->argv != NULL && h->eof_rcvd)
 		exec_run(h);
-	if (!h->output_ready)
+	if (!x->output_ready)
 		return false;
-	if (!drain(h, &h->out, false) || !drain(h, &h->errout, true))
+	if (!drain(h, &x->out, false) || !drain(h, &x->errout, true))
 		return false;
 	if (h->dead)
 		return true;
-	ssh_channel_request_send_exit_status(h->ch, h->exit_status);
+	ssh_channel_request_send_exit_status(h->ch, x->exit_status);
 	ssh_channel_send_eof(h->ch);
 	chan_kill(h);
 	return true;
 }
+
+static void
+exec_reap(struct chan *h)
+{
+	struct exec *x = h->data;
+
+	if (x == NULL)
+		return;
+	jbuf_free(&x->out);
+	jbuf_free(&x->errout);
+	jbuf_free(&x->in);
+	cmd_argv_free(x->argv);
+	free(x);
+	h->data = NULL;
+}
+
+const struct chan_ops chan_exec = {
+	.name = "exec",
+	.pump = exec_pump,
+	.data = exec_data,
+	.request = exec_request,
+	.reap = exec_reap,
+};

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
+
 struct penalty;
 
 struct penalty_config {
@@ -33,7 +35,7 @@ int penalty_check_exempt(const char *list);
 struct penalty *penalty_new(const struct penalty_config *pc);
 void penalty_free(struct penalty *p);		/* NULL is a no-op */
 
-#define PENALTY_IP_MAX 47	/* longest address kept; longer ones are keyed by this prefix */
+#define PENALTY_IP_MAX LIM_PEER_IP	/* longer addresses are keyed by this prefix */
 
 /*
  * A connection from ip arrived at now_ms: true if it may proceed (and is

@@ -1,9 +1,10 @@
 /*
- * route.c: channels and routes. A technician's direct-tcpip to name.fleet:port
- * is spliced to a forwarded-tcpip channel opened on that device's session;
- * refusals are told to the technician's SSH client as a disconnect message.
+ * route.c: the splice channel kinds. A technician's direct-tcpip to
+ * name.fleet:port is resolved, then spliced to a forwarded-tcpip channel
+ * opened on that device's session; bytes move in the main loop as each
+ * side's window allows. Refusals are refuse.c's, the wait for an on-demand
+ * device wake.c's, a channel's life chan.c's.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "common/names.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/chan.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/wake.h"
@@ -21,93 +23,36 @@
 #define PUMP_BUDGET (512 * 1024)	/* bytes per direction per loop turn */
 #define SPILL_MAX (PUMP_CHUNK * 2)
 #define OPEN_TIMEOUT_MS 20000		/* device must answer a forwarded-tcpip open */
-#define REFUSE_LINGER_MS 5000
-#define SSH_DISCONNECT_BY_APPLICATION 11
-#define ERR_OFFLINE 1			/* resolve(): known device, no session */
 
-static bool wait_pump(struct chan *h);
+/* A route: what both sides of one splice share, and what is audited at its end. */
+struct route {
+	int64_t started_ms;
+	int64_t started_wall;		/* UNIX time the route opened */
+	uint64_t up, down;		/* bytes client->device, device->client */
+	int64_t device_id;
+	int64_t user_id;
+	char device[LIM_TARGET + 1];	/* name.fleet */
+	uint32_t port;
+	char user[LIM_LABEL + 1];
+	char user_fp[PUBKEY_FP_MAX];
+	char src[64];			/* technician's TCP peer */
+	char orig[64];			/* originator the client claimed */
+	int orig_port;
+	char device_bind[LIM_PEER_STRING];	/* bind address the device registered */
+	bool opened;
+	int refs;
+};
 
-/* ---- channel callbacks: record facts only ---- */
+/* One side of a splice (chan_splice_client or chan_splice_device): its data. */
+struct splice {
+	struct chan *peer;		/* the other side; NULL once it was reaped */
+	struct route *route;		/* shared by both sides */
+	bool opening;			/* device side: forwarded-tcpip open in progress */
+	int64_t deadline_ms;		/* opening: give up then */
+	struct jbuf spill;		/* read from peer, not yet accepted by ch */
+};
 
-static int
-on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int is_stderr, void *arg)
-{
-	struct chan *h = arg;
-
-	(void)s; (void)ch;
-	if (is_stderr || h->dead)
-		return (int)len;	/* nothing we serve reads stderr */
-	if (h->kind == CHAN_EXEC) {
-		if (h->argv != NULL)
-			jbuf_add(&h->in, data, len);	/* stdin for `--key -`, capped */
-		return (int)len;
-	}
-	h->pending = len;
-	h->srv->work = true;
-	return 0;	/* stays in libssh's buffer until the peer can take it */
-}
-
-static void
-on_eof(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct chan *h = arg;
-
-	(void)s; (void)ch;
-	h->eof_rcvd = true;
-	h->srv->work = true;
-}
-
-static void
-on_close(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct chan *h = arg;
-
-	(void)s; (void)ch;
-	h->close_rcvd = true;
-	h->eof_rcvd = true;
-	h->srv->work = true;
-}
-
-struct chan *
-chan_new(struct conn *c, ssh_channel ch, enum chan_kind kind)
-{
-	struct chan *h = calloc(1, sizeof(*h));
-
-	if (h == NULL)
-		return NULL;
-	h->srv = c->srv;
-	h->conn = c;
-	h->ch = ch;
-	h->kind = kind;
-	jbuf_init(&h->spill, SPILL_MAX);
-	jbuf_init(&h->out, LIM_EXEC_OUTPUT);
-	jbuf_init(&h->errout, LIM_EXEC_OUTPUT);
-	jbuf_init(&h->in, LIM_KEYLINE * 2);
-	ssh_callbacks_init(&h->cb);
-	h->cb.userdata = h;
-	h->cb.channel_data_function = on_data;
-	h->cb.channel_eof_function = on_eof;
-	h->cb.channel_close_function = on_close;
-	if (ch != NULL)
-		ssh_set_channel_callbacks(ch, &h->cb);
-	h->next = c->srv->chans;
-	if (h->next)
-		h->next->prev = h;
-	c->srv->chans = h;
-	c->nchans++;
-	return h;
-}
-
-void
-chan_kill(struct chan *h)
-{
-	if (h->dead)
-		return;
-	h->dead = true;
-	h->srv->work = true;
-	if (h->peer != NULL)
-		h->peer->peer_gone = true;
-}
+#define SP(h) ((struct splice *)(h)->data)
 
 static void
 route_unref(struct server *srv, struct route *rt)
@@ -138,83 +83,45 @@ route_unref(struct server *srv, struct route *rt)
 	free(rt);
 }
 
-void
-chan_reap(struct chan *h)
+static struct splice *
+splice_new(void)
 {
-	struct server *srv = h->srv;
+	struct splice *sp = calloc(1, sizeof(*sp));
 
-	if (h->ch != NULL && h->conn != NULL) {
-		ssh_remove_channel_callbacks(h->ch, &h->cb);
-		ssh_channel_free(h->ch);	/* sends CLOSE if still owed */
-		server_touch(h->conn);
-	}
-	if (h->peer != NULL && h->peer->peer == h) {
-		h->peer->peer = NULL;
-		h->peer->peer_gone = true;
-	}
-	if (h->route != NULL)
-		route_unref(srv, h->route);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		srv->chans = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	if (h->conn != NULL)
-		h->conn->nchans--;
-	jbuf_free(&h->spill);
-	jbuf_free(&h->out);
-	jbuf_free(&h->errout);
-	jbuf_free(&h->in);
-	for (int i = 0; h->argv != NULL && h->argv[i] != NULL; i++)
-		free(h->argv[i]);
-	free(h->argv);
-	free(h->reason);
-	free(h->wait);
-	free(h);
+	if (sp != NULL)
+		jbuf_init(&sp->spill, SPILL_MAX);
+	return sp;
 }
 
-/* ---- refusals ---- */
-
+/* NULL is a no-op. */
 static void
-put_u32(unsigned char *p, uint32_t v)
+splice_free(struct splice *sp)
 {
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
+	if (sp == NULL)
+		return;
+	jbuf_free(&sp->spill);
+	free(sp);
 }
 
-/*
- * What a minimal SSH server would say before hanging up (RFC 4253 4.2, 6,
- * 11.1): identification, then an unencrypted SSH_MSG_DISCONNECT carrying the
- * reason, which OpenSSH prints as "Received disconnect from ...: <reason>".
- */
-void
-route_refusal_bytes(struct jbuf *out, const char *reason)
-{
-	static const char banner[] = "SSH-2.0-outpost\r\n";
-	unsigned char hdr[5 + 1 + 4 + 4], tail[4 + 16];
-	size_t rlen = strlen(reason);
-	size_t payload = 1 + 4 + 4 + rlen + 4;
-	size_t pad = 8 - ((4 + 1 + payload) % 8);
-
-	if (pad < 4)
-		pad += 8;
-	put_u32(hdr, (uint32_t)(1 + payload + pad));
-	hdr[4] = (unsigned char)pad;
-	hdr[5] = 1;	/* SSH_MSG_DISCONNECT */
-	put_u32(hdr + 6, SSH_DISCONNECT_BY_APPLICATION);
-	put_u32(hdr + 10, (uint32_t)rlen);
-	memset(tail, 0, sizeof(tail));	/* empty language tag, then padding */
-	jbuf_add(out, banner, sizeof(banner) - 1);
-	jbuf_add(out, hdr, sizeof(hdr));
-	jbuf_add(out, reason, rlen);
-	jbuf_add(out, tail, 4 + pad);
-}
-
+/* Both sides: unlink from the partner, drop the route, free the side's data. */
 static void
-audit_connect(struct conn *c, const char *dest, int port, const char *result, const char *why)
+splice_reap(struct chan *h)
+{
+	struct splice *sp = h->data;
+
+	if (sp == NULL)
+		return;
+	if (sp->peer != NULL && SP(sp->peer)->peer == h)
+		SP(sp->peer)->peer = NULL;
+	if (sp->route != NULL)
+		route_unref(h->srv, sp->route);
+	splice_free(sp);
+	h->data = NULL;
+}
+
+/* Writes a `connect` audit record for c's channel to dest:port. */
+void
+route_audit_connect(struct conn *c, const char *dest, int port, const char *result, const char *why)
 {
 	struct jbuf *b = audit_begin(c->srv->audit, "connect");
 	jbuf_member_int(b, "session", (int64_t)c->id);
@@ -234,108 +141,6 @@ audit_connect(struct conn *c, const char *dest, int port, const char *result, co
 	audit_commit(c->srv->audit);
 }
 
-/* Turns an accepted client channel into one that explains the refusal. */
-static void
-chan_refuse(struct chan *h, const char *reason)
-{
-	h->kind = CHAN_REFUSE;
-	free(h->reason);
-	h->reason = strdup(reason);
-	h->deadline_ms = h->srv->now_ms + h->srv->cfg->refuse_wait * 1000L;
-	h->srv->work = true;
-	if (h->reason == NULL)
-		chan_kill(h);
-}
-
-void
-route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
-{
-	char reason[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	log_info("session %llu (%s) from %s: refused: %s", (unsigned long long)c->id,
-	    c->who.name, c->peer, reason);
-	struct chan *h = chan_new(c, ch, CHAN_REFUSE);
-	if (h == NULL) {
-		ssh_channel_free(ch);
-		return;
-	}
-	chan_refuse(h, reason);
-}
-
-/* Discards whatever the refused client sends. */
-static void
-refuse_discard(struct chan *h)
-{
-	char buf[4096];
-
-	while (h->pending > 0) {
-		uint32_t n = h->pending < sizeof(buf) ? h->pending : sizeof(buf);
-		int r = ssh_channel_read_nonblocking(h->ch, buf, n, 0);
-		if (r <= 0) {
-			h->pending = 0;
-			break;
-		}
-		h->pending -= (uint32_t)r < h->pending ? (uint32_t)r : h->pending;
-	}
-}
-
-/*
- * Reads the client's first bytes: an SSH client gets the reason, anything
- * else a close. After the reason we linger until the client hangs up (it
- * prints the reason only if it can still send its KEXINIT), at most
- * REFUSE_LINGER_MS.
- */
-static bool
-refuse_pump(struct chan *h)
-{
-	char first[4];
-
-	if (h->out.len == 0 && !h->eof_sent) {
-		if (h->pending >= 4) {
-			int n = ssh_channel_read_nonblocking(h->ch, first, 4, 0);
-			if (n == 4 && memcmp(first, "SSH-", 4) == 0) {
-				route_refusal_bytes(&h->out, h->reason);
-				h->pending -= 4;
-			} else {
-				chan_kill(h);
-				return true;
-			}
-		} else if (h->eof_rcvd || h->srv->now_ms >= h->deadline_ms) {
-			chan_kill(h);
-			return true;
-		} else
-			return false;
-	}
-	refuse_discard(h);
-	if (h->eof_sent) {
-		if (h->eof_rcvd || h->srv->now_ms >= h->deadline_ms)
-			chan_kill(h);
-		return false;
-	}
-	uint32_t win = ssh_channel_window_size(h->ch);
-	size_t n = h->out.len < win ? h->out.len : win;
-	if (n > 0) {
-		int w = session_write(h->conn, h->ch, h->out.data, (uint32_t)n, false);
-		if (w < 0) {
-			chan_kill(h);
-			return true;
-		}
-		jbuf_consume(&h->out, (size_t)w);
-		server_touch(h->conn);
-	}
-	if (h->out.len == 0) {
-		/* No EOF from us: OpenSSH's -W would then stop reading the inner
-		 * client, whose KEXINIT write fails before it reads our reason. */
-		h->eof_sent = true;	/* "all said" */
-		h->deadline_ms = h->srv->now_ms + REFUSE_LINGER_MS;
-	}
-	return n > 0;
-}
-
 /* ---- splicing ---- */
 
 /* Writes what the channel will take; keeps the rest in dst->spill. */
@@ -345,7 +150,7 @@ write_or_spill(struct chan *dst, const char *p, size_t n)
 	int w = session_write(dst->conn, dst->ch, p, (uint32_t)n, false);
 	if (w < 0)
 		return -1;
-	if ((size_t)w < n && jbuf_add(&dst->spill, p + w, n - (size_t)w) != 0)
+	if ((size_t)w < n && jbuf_add(&SP(dst)->spill, p + w, n - (size_t)w) != 0)
 		return -1;
 	server_touch(dst->conn);
 	return 0;
@@ -359,8 +164,8 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 	size_t budget = PUMP_BUDGET;
 	bool moved = false;
 
-	if (dst->spill.len > 0) {
-		struct jbuf *sp = &dst->spill;
+	if (SP(dst)->spill.len > 0) {
+		struct jbuf *sp = &SP(dst)->spill;
 		uint32_t win = ssh_channel_window_size(dst->ch);
 		size_t n = sp->len < win ? sp->len : win;
 		int w = n ? session_write(dst->conn, dst->ch, sp->data, (uint32_t)n, false) : 0;
@@ -399,7 +204,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 			chan_kill(dst);
 			break;
 		}
-		if (dst->spill.len > 0)
+		if (SP(dst)->spill.len > 0)
 			break;
 	}
 	if (moved)
@@ -411,7 +216,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 static void
 forward_end(struct chan *src, struct chan *dst)
 {
-	if (src->pending > 0 || dst->spill.len > 0 || dst->dead)
+	if (src->pending > 0 || SP(dst)->spill.len > 0 || dst->dead)
 		return;
 	if (src->eof_rcvd && !dst->eof_sent) {
 		ssh_channel_send_eof(dst->ch);
@@ -428,12 +233,12 @@ forward_end(struct chan *src, struct chan *dst)
 static bool
 open_step(struct chan *cl, struct chan *dv)
 {
-	struct route *rt = cl->route;
+	struct route *rt = SP(cl)->route;
 	int rc = ssh_channel_open_reverse_forward(dv->ch, rt->device_bind, (int)rt->port,
 	    rt->orig, rt->orig_port);
 
 	server_touch(dv->conn);
-	if (rc == SSH_AGAIN && cl->srv->now_ms < dv->deadline_ms)
+	if (rc == SSH_AGAIN && cl->srv->now_ms < SP(dv)->deadline_ms)
 		return false;
 	if (rc != SSH_OK) {
 		char why[256];
@@ -441,18 +246,17 @@ open_step(struct chan *cl, struct chan *dv)
 		    "device %s did not answer in time" :
 		    "device %s could not connect to its service on port %u",
 		    rt->device, rt->port);
-		audit_connect(cl->conn, rt->device, (int)rt->port, "failed", why);
+		route_audit_connect(cl->conn, rt->device, (int)rt->port, "failed", why);
 		log_info("%s -> %s:%u: %s", rt->user, rt->device, rt->port, why);
 		chan_kill(dv);
-		cl->peer = NULL;
-		chan_refuse(cl, why);
+		refuse_chan(cl, why);
 		return false;
 	}
-	dv->opening = false;
+	SP(dv)->opening = false;
 	rt->opened = true;
 	rt->started_ms = cl->srv->now_ms;
 	rt->started_wall = timefmt_now();
-	audit_connect(cl->conn, rt->device, (int)rt->port, "ok", NULL);
+	route_audit_connect(cl->conn, rt->device, (int)rt->port, "ok", NULL);
 	log_info("%s (%s) -> %s:%u connected", rt->user, rt->src, rt->device, rt->port);
 	return true;
 }
@@ -460,23 +264,22 @@ open_step(struct chan *cl, struct chan *dv)
 static bool
 route_pump(struct chan *cl)
 {
-	struct chan *dv = cl->peer;
+	struct chan *dv = SP(cl)->peer;
 	bool moved;
 
 	if (dv == NULL || dv->dead) {
-		if (!cl->route->opened) {
+		if (!SP(cl)->route->opened) {
 			char why[256];
-			snprintf(why, sizeof(why), "device %s went offline", cl->route->device);
-			cl->peer = NULL;
-			chan_refuse(cl, why);
+			snprintf(why, sizeof(why), "device %s went offline", SP(cl)->route->device);
+			refuse_chan(cl, why);
 		} else
 			chan_kill(cl);
 		return true;
 	}
-	if (dv->opening && !open_step(cl, dv))
+	if (SP(dv)->opening && !open_step(cl, dv))
 		return false;
-	moved = transfer(cl, dv, &cl->route->up);
-	moved |= transfer(dv, cl, &cl->route->down);
+	moved = transfer(cl, dv, &SP(cl)->route->up);
+	moved |= transfer(dv, cl, &SP(cl)->route->down);
 	if (!cl->dead && !dv->dead) {
 		forward_end(cl, dv);
 		forward_end(dv, cl);
@@ -484,29 +287,38 @@ route_pump(struct chan *cl)
 	return moved;
 }
 
-bool
-chan_pump(struct chan *h)
+static bool
+client_pump(struct chan *cl)
 {
-	if (h->dead)
-		return false;
-	switch (h->kind) {
-	case CHAN_CLIENT:
-		return route_pump(h);
-	case CHAN_DEVICE:
-		if (h->peer_gone && h->peer == NULL) {
-			chan_kill(h);
-			return true;
-		}
-		return false;	/* driven from the client side */
-	case CHAN_REFUSE:
-		return refuse_pump(h);
-	case CHAN_EXEC:
-		return exec_pump(h);
-	case CHAN_WAIT:
-		return wait_pump(h);
+	if (cl->data == NULL) {		/* not linked: cannot happen outside tests */
+		chan_kill(cl);
+		return true;
+	}
+	return route_pump(cl);
+}
+
+/* The device side is driven from the client side; alone, it closes. */
+static bool
+device_pump(struct chan *dv)
+{
+	if (SP(dv)->peer == NULL) {
+		chan_kill(dv);
+		return true;
 	}
 	return false;
 }
+
+const struct chan_ops chan_splice_client = {
+	.name = "splice-client",
+	.pump = client_pump,
+	.reap = splice_reap,
+};
+
+const struct chan_ops chan_splice_device = {
+	.name = "splice-device",
+	.pump = device_pump,
+	.reap = splice_reap,
+};
 
 /* ---- direct-tcpip ---- */
 
@@ -592,147 +404,37 @@ fail:
 }
 
 /*
- * Routes the accepted client channel cl to device conn dc: a route, a
- * forwarded-tcpip channel on dc's session (opened step by step in the pump).
- * On failure cl becomes a refusal.
+ * Makes the accepted channel cl (of any kind) the client side of a route to
+ * device conn dc, with a forwarded-tcpip channel on dc's session (opened
+ * step by step in the pump). On failure cl becomes a refusal.
  */
-static void
+void
 route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_id,
     uint32_t port, const char *orig, int orig_port)
 {
 	struct server *srv = cl->srv;
 	struct route *rt = route_new(cl->conn, dc, qualified, dev_id, port, orig, orig_port);
-	ssh_channel dch = rt ? ssh_channel_new(dc->s) : NULL;
-	struct chan *dv = dch ? chan_new(dc, dch, CHAN_DEVICE) : NULL;
+	struct splice *csp = rt ? splice_new() : NULL, *dsp = csp ? splice_new() : NULL;
+	ssh_channel dch = dsp ? ssh_channel_new(dc->s) : NULL;
+	struct chan *dv = dch ? chan_new(dc, dch, &chan_splice_device, dsp) : NULL;
 
 	if (dv == NULL) {
 		if (dch != NULL)
 			ssh_channel_free(dch);
+		splice_free(dsp);
+		splice_free(csp);
 		free(rt);
-		chan_refuse(cl, "out of memory");
+		refuse_chan(cl, "out of memory");
 		return;
 	}
-	cl->kind = CHAN_CLIENT;
-	cl->peer = dv;
-	dv->peer = cl;
-	cl->route = dv->route = rt;
+	chan_become(cl, &chan_splice_client, csp);
+	csp->peer = dv;
+	dsp->peer = cl;
+	csp->route = dsp->route = rt;
 	rt->refs = 2;
-	dv->opening = true;
-	dv->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
+	dsp->opening = true;
+	dsp->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
 	srv->work = true;
-}
-
-/* ---- waking on-demand devices ---- */
-
-/* Has the device an on-demand state (from MQTT) that `connect` may change? */
-static int
-ondemand_cb(void *arg, const struct store_device *d)
-{
-	snprintf(arg, 16, "%s", d->ondemand != NULL ? d->ondemand : "");
-	return 0;
-}
-
-static bool
-wake_wanted(struct server *srv, int64_t dev_id)
-{
-	char state[16] = "";
-
-	if (!wake_enabled(srv) || store_device_get(srv->st, dev_id, ondemand_cb, state) != 0)
-		return false;
-	return state[0] != '\0';
-}
-
-static void
-audit_wake(struct conn *c, const struct wake_wait *w, const char *result, const char *state)
-{
-	struct jbuf *b = audit_begin(c->srv->audit, "wake");
-	jbuf_member_int(b, "session", (int64_t)c->id);
-	jbuf_member_str(b, "user", c->who.name);
-	jbuf_member_str(b, "key_fp", c->who.key_fp);
-	jbuf_member_str(b, "src", c->peer);
-	jbuf_member_str(b, "device", w->device);
-	jbuf_member_int(b, "port", w->port);
-	jbuf_member_str(b, "state", state);
-	jbuf_member_str(b, "result", result);
-	audit_commit(c->srv->audit);
-}
-
-/* Holds the accepted channel ch while name.fleet is told to raise its tunnel. */
-static void
-route_wait(struct conn *c, ssh_channel ch, int64_t dev_id, const char *qualified,
-    uint32_t port, const char *orig, int orig_port)
-{
-	struct server *srv = c->srv;
-	struct wake_wait *w = calloc(1, sizeof(*w));
-	struct chan *h = w ? chan_new(c, ch, CHAN_WAIT) : NULL;
-	char state[16] = "";
-
-	if (h == NULL) {
-		free(w);
-		route_refuse(c, ch, "out of memory");
-		return;
-	}
-	h->wait = w;
-	w->device_id = dev_id;
-	snprintf(w->device, sizeof(w->device), "%s", qualified);
-	const char *dot = strchr(qualified, '.');
-	snprintf(w->name, sizeof(w->name), "%.*s", (int)(dot - qualified), qualified);
-	snprintf(w->fleet, sizeof(w->fleet), "%s", dot + 1);
-	w->port = port;
-	log_printable(w->orig, sizeof(w->orig), orig, strnlen(orig, 64));
-	w->orig_port = orig_port;
-	w->started_ms = srv->now_ms;
-	w->resent_ms = srv->now_ms;
-	h->deadline_ms = srv->now_ms + srv->cfg->wake_timeout * 1000L;
-	store_device_get(srv->st, dev_id, ondemand_cb, state);
-	int r = wake_send(srv, w->fleet, w->name, "connect");
-	audit_wake(c, w, r == 0 ? "sent" : "queued", state);
-	log_info("session %llu (%s) from %s: waking %s (%s) for port %u%s",
-	    (unsigned long long)c->id, c->who.name, c->peer, w->device, state, port,
-	    r == 0 ? "" : ": broker down, sending when it is back");
-}
-
-/* A waiting channel: route it once the device has registered the port, or give up. */
-static bool
-wait_pump(struct chan *h)
-{
-	struct server *srv = h->srv;
-	struct wake_wait *w = h->wait;
-	struct conn *dc = registry_get(srv->reg, w->device_id);
-	char why[256];
-
-	if (h->close_rcvd || h->eof_rcvd) {
-		log_info("%s -> %s:%u: the client left while the device was waking",
-		    h->conn->who.name, w->device, w->port);
-		audit_connect(h->conn, w->device, (int)w->port, "failed", "client left while waking");
-		chan_kill(h);
-		return true;
-	}
-	if (dc != NULL && !dc->dead && session_find_service(dc, w->port) != NULL) {
-		log_info("%s -> %s:%u: device woke after %lld ms", h->conn->who.name, w->device,
-		    w->port, (long long)(srv->now_ms - w->started_ms));
-		h->wait = NULL;
-		route_link(h, dc, w->device, w->device_id, w->port, w->orig, w->orig_port);
-		free(w);
-		return true;
-	}
-	if (srv->now_ms < h->deadline_ms)
-		return false;
-	if (dc != NULL && !dc->dead)
-		snprintf(why, sizeof(why), "device %s woke up but has no service on port %u",
-		    w->device, w->port);
-	else {
-		char state[16] = "";
-		store_device_get(srv->st, w->device_id, ondemand_cb, state);
-		snprintf(why, sizeof(why), "device %s did not come online within %d s of a wake-up "
-		    "(%s%s)", w->device, srv->cfg->wake_timeout,
-		    wake_broker_up(srv) ? "its MQTT state: " : "the MQTT broker is unreachable",
-		    wake_broker_up(srv) ? (state[0] ? state : "none") : "");
-	}
-	log_info("%s -> %s:%u: %s", h->conn->who.name, w->device, w->port, why);
-	audit_connect(h->conn, w->device, (int)w->port, "failed", why);
-	chan_refuse(h, why);
-	return true;
 }
 
 void
@@ -753,30 +455,30 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 	}
 	if (c->nchans >= LIM_CHANNELS) {
 		ssh_message_reply_default(m);
-		log_warn("session %llu: channel limit reached", (unsigned long long)c->id);
+		session_log(c, LOG_LVL_WARN, "channel limit reached");
 		return;
 	}
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
 	if (ch == NULL)
 		return;
 	if (c->who.kind != PRINCIPAL_USER) {
-		audit_connect(c, dest, (int)port, "refused", "not permitted");
-		route_refuse(c, ch, "not permitted: devices cannot open connections through outpost");
+		route_audit_connect(c, dest, (int)port, "refused", "not permitted");
+		refuse_open(c, ch, "not permitted: devices cannot open connections through outpost");
 		return;
 	}
 	int r = resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
 	if (r == ERR_OFFLINE && wake_wanted(srv, dev_id)) {
-		route_wait(c, ch, dev_id, qualified, port, orig, orig_port);
+		wake_wait_open(c, ch, dev_id, qualified, port, orig, orig_port);
 		return;
 	}
 	if (r != 0) {
 		if (r == ERR_OFFLINE)
 			store_device_get(srv->st, dev_id, last_seen_cb, why);
-		audit_connect(c, dest, (int)port, "refused", why);
-		route_refuse(c, ch, "%s", why);
+		route_audit_connect(c, dest, (int)port, "refused", why);
+		refuse_open(c, ch, "%s", why);
 		return;
 	}
-	struct chan *cl = chan_new(c, ch, CHAN_CLIENT);
+	struct chan *cl = chan_new(c, ch, &chan_splice_client, NULL);
 	if (cl == NULL) {
 		ssh_channel_free(ch);
 		return;
@@ -788,14 +490,15 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 void
 route_recheck(struct chan *cl)
 {
-	struct route *rt = cl->route;
+	struct route *rt;
 
-	if (cl->dead || cl->kind != CHAN_CLIENT || rt == NULL)
+	if (cl->dead || cl->ops != &chan_splice_client || cl->data == NULL)
 		return;
+	rt = SP(cl)->route;
 	if (store_user_may_reach(cl->srv->st, rt->user_id, rt->device_id) != ERR_NOTFOUND)
 		return;
 	log_info("%s -> %s:%u: access revoked: closing", rt->user, rt->device, rt->port);
 	chan_kill(cl);
-	if (cl->peer != NULL)
-		chan_kill(cl->peer);
+	if (SP(cl)->peer != NULL)
+		chan_kill(SP(cl)->peer);
 }

@@ -21,11 +21,13 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/chan.h"
 #include "server/listener.h"
 #include "server/penalty.h"
 #include "server/privs.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/sockbuf.h"
 #include "server/wake.h"
 
 #define MAX_EVENTS 256
@@ -224,6 +226,7 @@ server_init(struct server *srv, struct config *cfg)
 	srv->cfg = cfg;
 	srv->now_ms = timefmt_mono_ms();
 	raise_nofile();
+	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send go through sockbuf.c */
 	if ((srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		fatal("/dev/null: %s", strerror(errno));
 	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)

@@ -1,11 +1,10 @@
 /*
- * server.h: outpostd's internal objects shared by its modules: the server,
- * one conn per SSH connection, one chan per SSH channel we serve, and the
- * route that splices a technician's channel to a device's.
+ * server.h: outpostd's internal objects shared by its modules: the server
+ * and one conn per SSH connection. Channels are in chan.h.
  *
  * Threading: one thread, one epoll loop. libssh callbacks only record facts
  * (bytes pending, eof, close, requests); all writes, opens and frees happen
- * in the main loop (LIBSSH-NOTES pitfall 4).
+ * in the main loop (docs/LIBSSH.md, "Callbacks run inside other sessions' polls").
  */
 #ifndef OUTPOST_SERVER_H
 #define OUTPOST_SERVER_H
@@ -18,6 +17,7 @@
 #include <libssh/server.h>
 
 #include "common/jbuf.h"
+#include "common/log.h"
 #include "common/limits.h"
 #include "server/config.h"
 #include "store/store.h"
@@ -74,77 +74,14 @@ struct conn {
 	struct conn *touched_next;
 };
 
-enum chan_kind {
-	CHAN_CLIENT,		/* technician's direct-tcpip */
-	CHAN_DEVICE,		/* our forwarded-tcpip to the device */
-	CHAN_EXEC,		/* session channel running one command */
-	CHAN_REFUSE,		/* refused direct-tcpip: say why, then close */
-	CHAN_WAIT		/* direct-tcpip to an on-demand device being woken */
-};
+struct chan;			/* server/chan.h */
 
 /*
- * What a CHAN_WAIT channel waits for. The client's first bytes stay in
- * libssh's channel buffer (on_data consumes nothing), so the channel window
- * bounds them; they are delivered once the device registers.
+ * What a libssh message callback returns: MSG_HANDLED when we sent the
+ * reply ourselves, MSG_DEFAULT to let libssh send its default reply (a
+ * refusal: REQUEST_FAILURE, OPEN_FAILURE or CHANNEL_FAILURE).
  */
-struct wake_wait {
-	int64_t device_id;
-	char device[LIM_TARGET + 1];	/* name.fleet */
-	char name[LIM_LABEL + 1];
-	char fleet[LIM_LABEL + 1];
-	uint32_t port;
-	char orig[64];			/* originator the client claimed */
-	int orig_port;
-	int64_t started_ms;
-	int64_t resent_ms;		/* last `connect` sent again for it */
-};
-
-struct route;
-
-struct chan {
-	struct server *srv;
-	struct chan *prev, *next;	/* all chans */
-	struct conn *conn;
-	ssh_channel ch;			/* NULL once libssh freed it with its session */
-	enum chan_kind kind;
-	struct ssh_channel_callbacks_struct cb;
-	struct chan *peer;		/* route partner */
-	struct route *route;		/* shared by both sides of a route */
-	uint32_t pending;		/* bytes libssh holds for us to read */
-	bool eof_rcvd, close_rcvd, eof_sent;
-	bool peer_gone;			/* partner died: close after draining */
-	bool dead;
-	bool opening;			/* CHAN_DEVICE: forwarded-tcpip open in progress */
-	struct jbuf spill;		/* read from peer, not yet accepted by ch */
-	struct jbuf out;		/* CHAN_EXEC / CHAN_REFUSE stdout */
-	struct jbuf errout;		/* CHAN_EXEC stderr */
-	struct jbuf in;			/* CHAN_EXEC stdin collected for `--key -` */
-	char **argv;			/* CHAN_EXEC waiting for stdin EOF */
-	int argc;
-	int exit_status;
-	bool output_ready;		/* out/errout complete: send, then exit-status + close */
-	char *reason;			/* CHAN_REFUSE: the text */
-	struct wake_wait *wait;		/* CHAN_WAIT: owned */
-	int64_t deadline_ms;		/* CHAN_REFUSE / opening: give up then */
-};
-
-struct route {
-	int64_t started_ms;
-	int64_t started_wall;		/* UNIX time the route opened */
-	uint64_t up, down;		/* bytes client->device, device->client */
-	int64_t device_id;
-	int64_t user_id;
-	char device[LIM_TARGET + 1];	/* name.fleet */
-	uint32_t port;
-	char user[LIM_LABEL + 1];
-	char user_fp[PUBKEY_FP_MAX];
-	char src[64];			/* technician's TCP peer */
-	char orig[64];			/* originator the client claimed */
-	int orig_port;
-	char device_bind[LIM_PEER_STRING];	/* bind address the device registered */
-	bool opened;
-	int refs;
-};
+enum { MSG_HANDLED = 0, MSG_DEFAULT = 1 };
 
 struct server {
 	struct config *cfg;
@@ -193,32 +130,39 @@ void session_accept(struct server *srv, int fd, const char *peer);
 void session_poll(struct conn *c, bool readable);
 /* Sends what libssh has buffered for c without waiting for EPOLLOUT. */
 void session_flush(struct conn *c);
-/* ssh_channel_write(_stderr) on one of c's channels, outside session_poll. */
+/* ssh_channel_write(_stderr) on one of c's channels, outside session_poll: bytes taken, or ERR_SSH. */
 int session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr);
 void session_kill(struct conn *c, const char *why);
+/* Logs fmt at level, stamped with c: "session N (kind name) from ip:port: ...". */
+void session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void session_reap(struct conn *c);
 void session_tick(struct conn *c);
 void session_recheck(struct conn *c);
 void session_kick_marked(struct server *srv);
 const struct service *session_find_service(const struct conn *c, uint32_t port);
 
-/* chan.c-ish helpers live in route.c */
-struct chan *chan_new(struct conn *c, ssh_channel ch, enum chan_kind kind);
-void chan_kill(struct chan *h);
-void chan_reap(struct chan *h);
-bool chan_pump(struct chan *h);
-
-/* route.c */
+/* route.c: resolving a technician's direct-tcpip and splicing it to a device */
 void route_direct_tcpip(struct conn *c, ssh_message m);
+/* Makes cl (any kind) the client side of a route to device conn dc; on failure, a refusal. */
+void route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_id,
+    uint32_t port, const char *orig, int orig_port);
+/* Ends cl's route if its user may no longer reach the device. */
 void route_recheck(struct chan *cl);
-void route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
+void route_audit_connect(struct conn *c, const char *dest, int port, const char *result,
+    const char *why);
+
+/* refuse.c: a refused direct-tcpip tells the client why, then closes */
+/* Takes the accepted channel ch; the reason is printf-formatted. */
+void refuse_open(struct conn *c, ssh_channel ch, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Appends to out the identification line and an unencrypted SSH_MSG_DISCONNECT carrying reason. */
-void route_refusal_bytes(struct jbuf *out, const char *reason);
+/* Turns h (any kind) into a refusal carrying reason. */
+void refuse_chan(struct chan *h, const char *reason);
 
 /* exec.c */
+/* A session channel open: MSG_HANDLED (accepted) or MSG_DEFAULT (refused). */
 int exec_session_open(struct conn *c, ssh_message m);
-int exec_channel_request(struct conn *c, ssh_message m);
-bool exec_pump(struct chan *h);
+/* A chan_exec on c for the accepted ch (ch stays the caller's on NULL). */
+struct chan *exec_chan_new(struct conn *c, ssh_channel ch);
 
 #endif

@@ -1,4 +1,5 @@
 /* session.c: one SSH connection: handshake, public-key authentication, requests, liveness. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/names.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/chan.h"
 #include "server/listener.h"
 #include "server/penalty.h"
 #include "server/registry.h"
@@ -63,8 +65,7 @@ auth_failed(struct conn *c, const char *fp, const char *why)
 	jbuf_member_str(b, "key_fp", fp);
 	jbuf_member_str(b, "src", c->peer);
 	audit_commit(c->srv->audit);
-	log_info("session %llu from %s: authentication failed (%s, key %s)",
-	    (unsigned long long)c->id, c->peer, why, fp[0] ? fp : "-");
+	session_log(c, LOG_LVL_INFO, "authentication failed (%s, key %s)", why, fp[0] ? fp : "-");
 	c->failed = true;
 	if (++c->auth_failures >= c->srv->cfg->max_auth_tries)
 		session_kill(c, "too many authentication failures");
@@ -150,8 +151,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	if (state == SSH_PUBLICKEY_STATE_NONE)
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
 	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
-		log_warn("session %llu from %s: user %s has too many sessions", (unsigned long long)c->id,
-		    c->peer, who.name);
+		session_log(c, LOG_LVL_WARN, "user %s has too many sessions", who.name);
 		r = SSH_AUTH_DENIED;
 		goto out;
 	}
@@ -171,8 +171,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	jbuf_member_str(b, "result", "success");
 	jbuf_member_str(b, "ssh_user", c->auth_user);
 	audit_commit(c->srv->audit);
-	log_info("session %llu from %s: %s %s%s%s authenticated (%s)", (unsigned long long)c->id,
-	    c->peer, kind_name(c), who.name, who.fleet[0] ? "." : "", who.fleet, c->key.fp);
+	session_log(c, LOG_LVL_INFO, "authenticated (%s)", c->key.fp);
 	/* A device goes online at once unless another session holds its name:
 	 * then it takes over only when it registers a service, so a stray
 	 * login with the device's key cannot knock the working tunnel out. */
@@ -224,10 +223,9 @@ audit_register(struct conn *c, const char *event, const char *addr, int port,
 static int
 refuse_forward(struct conn *c, const char *addr, int port, const char *why)
 {
-	log_info("session %llu (%s %s): tcpip-forward %s:%d refused: %s", (unsigned long long)c->id,
-	    kind_name(c), c->who.name, addr, port, why);
+	session_log(c, LOG_LVL_INFO, "tcpip-forward %s:%d refused: %s", addr, port, why);
 	audit_register(c, "register", addr, port, "refused", why);
-	return 1;	/* libssh sends REQUEST_FAILURE */
+	return MSG_DEFAULT;	/* libssh sends REQUEST_FAILURE */
 }
 
 static int
@@ -264,7 +262,7 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	audit_register(c, "register", addr, port, "ok", NULL);
 	log_info("device %s.%s: service port %d registered", c->who.name, c->who.fleet, port);
 	ssh_message_global_request_reply_success(m, (uint16_t)port);
-	return 0;
+	return MSG_HANDLED;
 }
 
 static int
@@ -273,7 +271,7 @@ on_cancel_forward(struct conn *c, ssh_message m)
 	int port = ssh_message_global_request_port(m);
 
 	if (c->who.kind != PRINCIPAL_DEVICE)
-		return 1;
+		return MSG_DEFAULT;
 	for (int i = 0; i < c->nservices; i++) {
 		if (c->services[i].port != (uint32_t)port)
 			continue;
@@ -281,9 +279,9 @@ on_cancel_forward(struct conn *c, ssh_message m)
 		c->services[i] = c->services[--c->nservices];
 		audit_register(c, "unregister", "", port, "ok", NULL);
 		ssh_message_global_request_reply_success(m, 0);
-		return 0;
+		return MSG_HANDLED;
 	}
-	return 1;
+	return MSG_DEFAULT;
 }
 
 /*
@@ -317,7 +315,7 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	if (type == SSH_REQUEST_AUTH && sub != SSH_AUTH_METHOD_NONE && sub != SSH_AUTH_METHOD_PUBLICKEY)
 		other_auth_attempt(c, m, sub);
 	if (c->dead || !c->authed)
-		return 1;
+		return MSG_DEFAULT;
 	server_touch(c);
 	switch (type) {
 	case SSH_REQUEST_GLOBAL:
@@ -325,20 +323,20 @@ on_message(ssh_session s, ssh_message m, void *arg)
 			return on_tcpip_forward(c, m);
 		if (sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
 			return on_cancel_forward(c, m);
-		return 1;
+		return MSG_DEFAULT;
 	case SSH_REQUEST_CHANNEL_OPEN:
 		if (sub == SSH_CHANNEL_DIRECT_TCPIP) {
 			route_direct_tcpip(c, m);
-			return 0;
+			return MSG_HANDLED;
 		}
 		if (sub == SSH_CHANNEL_SESSION)
 			return exec_session_open(c, m);
-		log_info("session %llu: channel type %d refused", (unsigned long long)c->id, sub);
-		return 1;
+		session_log(c, LOG_LVL_INFO, "channel type %d refused", sub);
+		return MSG_DEFAULT;
 	case SSH_REQUEST_CHANNEL:
-		return exec_channel_request(c, m);
+		return chan_request(c, m);
 	default:
-		return 1;
+		return MSG_DEFAULT;
 	}
 }
 
@@ -436,7 +434,7 @@ session_accept(struct server *srv, int fd, const char *peer)
 	}
 	c->in_event = true;
 	server_touch(c);
-	log_debug("session %llu: connection from %s", (unsigned long long)c->id, peer);
+	session_log(c, LOG_LVL_DEBUG, "connected");
 }
 
 void
@@ -444,16 +442,15 @@ session_poll(struct conn *c, bool readable)
 {
 	/* Up to 16 rounds for fairness, then on until the read-ahead is drained:
 	 * epoll cannot see bytes that are already in user space. */
-	sockbuf_begin(c->watch.fd, readable);
+	sockbuf_begin(c->watch.fd, readable);	/* libssh's recv/poll/send: sockbuf.c's overrides */
 	for (int i = 0; (i < 16 || sockbuf_pending()) && !c->dead; i++) {
 		int rc = ssh_event_dopoll(c->ev, 0);
 		if (rc == SSH_ERROR) {
-			const char *e = ssh_get_error(c->s);
 			/* A protocol error before authentication counts against the source;
 			 * a peer that just hangs up (a scanner, ssh-keyscan) does not. */
-			if (!c->authed && strstr(e, "Socket error: disconnected") == NULL)
+			if (!c->authed && !sockbuf_peer_closed())
 				c->failed = true;
-			session_kill(c, e);
+			session_kill(c, ssh_get_error(c->s));
 			break;
 		}
 		if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
@@ -465,7 +462,7 @@ session_poll(struct conn *c, bool readable)
 	}
 	size_t dropped = sockbuf_end();
 	if (dropped > 0 && !c->dead)
-		log_warn("session %llu: %zu read-ahead bytes left unread", (unsigned long long)c->id, dropped);
+		session_log(c, LOG_LVL_WARN, "%zu read-ahead bytes left unread", dropped);
 	server_touch(c);
 }
 
@@ -480,7 +477,7 @@ session_flush(struct conn *c)
 {
 	if (c->dead || !(ssh_get_status(c->s) & SSH_WRITE_PENDING))
 		return;
-	bool mine = sockbuf_begin_flush(c->watch.fd);
+	bool mine = sockbuf_begin_flush(c->watch.fd);	/* libssh's poll/send: sockbuf.c's overrides */
 	int rc = ssh_event_dopoll(c->ev, 0);
 	if (mine)
 		sockbuf_end();
@@ -497,11 +494,11 @@ session_flush(struct conn *c)
 int
 session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr)
 {
-	bool mine = sockbuf_begin_flush(c->watch.fd);
+	bool mine = sockbuf_begin_flush(c->watch.fd);	/* libssh's poll/send: sockbuf.c's overrides */
 	int w = is_stderr ? ssh_channel_write_stderr(ch, p, n) : ssh_channel_write(ch, p, n);
 	if (mine)
 		sockbuf_end();
-	return w;
+	return w < 0 ? ERR_SSH : w;
 }
 
 void
@@ -515,6 +512,23 @@ session_kill(struct conn *c, const char *why)
 	c->srv->work = true;
 }
 
+void
+session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
+{
+	char msg[1024], who[LIM_TARGET + 16] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->authed) {
+		char name[LIM_TARGET + 1];
+		principal_name(c, name, sizeof(name));
+		snprintf(who, sizeof(who), " (%s %s)", kind_name(c), name);
+	}
+	log_msg(level, "session %llu%s from %s: %s", (unsigned long long)c->id, who, c->peer, msg);
+}
+
 static void
 session_offline(struct conn *c)
 {
@@ -523,8 +537,7 @@ session_offline(struct conn *c)
 
 	if (!c->authed) {
 		penalty_unauth_closed(srv->pen, c->ip, c->failed, srv->now_ms);
-		log_debug("session %llu from %s: closed before authentication: %s",
-		    (unsigned long long)c->id, c->peer, c->dead_reason);
+		session_log(c, LOG_LVL_DEBUG, "closed before authentication: %s", c->dead_reason);
 		return;
 	}
 	struct jbuf *b = audit_begin(srv->audit, "disconnect");
@@ -536,9 +549,7 @@ session_offline(struct conn *c)
 	audit_commit(srv->audit);
 	if (!srv->shutdown)	/* server_free clears the store in one statement */
 		store_session_del(srv->st, (int64_t)c->id);
-	log_info("session %llu (%s %s%s%s) from %s ended after %lld s: %s", (unsigned long long)c->id,
-	    kind_name(c), c->who.name, c->who.fleet[0] ? "." : "", c->who.fleet, c->peer,
-	    (long long)(dur / 1000), c->dead_reason);
+	session_log(c, LOG_LVL_INFO, "ended after %lld s: %s", (long long)(dur / 1000), c->dead_reason);
 	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
 		registry_del(srv->reg, c->who.id, c);
 		if (!srv->shutdown && store_device_set_online(srv->st, c->who.id, false, timefmt_now(), NULL) != 0)
@@ -552,16 +563,7 @@ session_reap(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	/* Channels first: libssh frees them with the session. */
-	for (struct chan *h = srv->chans; h != NULL; h = h->next) {
-		if (h->conn != c)
-			continue;
-		if (h->ch != NULL)
-			ssh_remove_channel_callbacks(h->ch, &h->cb);
-		h->ch = NULL;
-		chan_kill(h);
-		h->conn = NULL;
-	}
+	chan_session_gone(c);	/* channels first: libssh frees them with the session */
 	session_offline(c);
 	for (int i = 0; i < c->nservices; i++)
 		free(c->services[i].bind_addr);
@@ -642,8 +644,7 @@ session_recheck(struct conn *c)
 		return;
 	int r = store_principal_by_key(c->srv->st, &c->key, &now);
 	if (r == ERR_NOTFOUND || (r == 0 && (now.kind != c->who.kind || now.id != c->who.id))) {
-		log_info("session %llu (%s %s): key no longer bound: ending it",
-		    (unsigned long long)c->id, kind_name(c), c->who.name);
+		session_log(c, LOG_LVL_INFO, "key no longer bound: ending it");
 		session_kill(c, "access removed");
 		return;
 	}
@@ -659,8 +660,7 @@ kick_cb(void *arg, const struct store_session *ss)
 	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
 		if ((int64_t)c->id != ss->id || c->dead)
 			continue;
-		log_info("session %llu (%s %s): kicked by an admin", (unsigned long long)c->id,
-		    kind_name(c), c->who.name);
+		session_log(c, LOG_LVL_INFO, "kicked by an admin");
 		session_kill(c, "ended by an administrator");
 	}
 	return 0;

@@ -8,6 +8,11 @@
  * kernel, mostly on one poll(2) and one recv(2) per 4 KiB. The buffer is
  * global and belongs to one descriptor at a time; session_poll drains it
  * before ending, so nothing read ahead waits without epoll knowing.
+ *
+ * It depends on how libssh 0.10 reads and polls (one recv of at most 4 KiB
+ * after a poll of the session's socket alone), so sockbuf_init turns it
+ * off on any other libssh, and test_sockbuf fails if libssh stops calling
+ * these functions.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,9 +21,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "common/log.h"
 
 static struct {
 	int fd;			/* -1: no read-ahead */
@@ -26,8 +34,22 @@ static struct {
 	bool readable;		/* epoll said so, and nothing read since */
 	bool drained;		/* the last read left the socket empty */
 	bool flushing;		/* sockbuf_begin_flush: POLLOUT only, no reads */
+	bool eof;		/* a read of fd returned 0: the peer hung up */
+	bool plain;		/* libssh not the one measured: pass everything through */
 	unsigned char buf[SOCKBUF_SIZE];
 } sb = { .fd = -1 };
+
+bool
+sockbuf_init(const char *libssh_version)
+{
+	const char *v = libssh_version != NULL ? libssh_version : "unknown";
+
+	sb.plain = strncmp(v, SOCKBUF_LIBSSH, strlen(SOCKBUF_LIBSSH)) != 0;
+	if (sb.plain)
+		log_warn("libssh %s: outpostd's 64 KiB read-ahead was measured with libssh %sx only; "
+		    "reading through plain recv(2) and poll(2)", v, SOCKBUF_LIBSSH);
+	return !sb.plain;
+}
 
 void
 sockbuf_begin(int fd, bool readable)
@@ -37,12 +59,13 @@ sockbuf_begin(int fd, bool readable)
 	sb.readable = readable;
 	sb.drained = !readable;	/* epoll just said so */
 	sb.flushing = false;
+	sb.eof = false;
 }
 
 bool
 sockbuf_begin_flush(int fd)
 {
-	if (sb.fd >= 0)
+	if (sb.fd >= 0 || sb.plain)
 		return false;	/* inside session_poll: its read-ahead stays */
 	sockbuf_begin(fd, false);
 	sb.flushing = true;
@@ -55,6 +78,12 @@ sockbuf_pending(void)
 	return sb.fd >= 0 && sb.off < sb.len;
 }
 
+bool
+sockbuf_peer_closed(void)
+{
+	return sb.fd >= 0 && sb.eof;
+}
+
 size_t
 sockbuf_end(void)
 {
@@ -62,7 +91,7 @@ sockbuf_end(void)
 
 	sb.fd = -1;
 	sb.off = sb.len = 0;
-	sb.readable = sb.drained = sb.flushing = false;
+	sb.readable = sb.drained = sb.flushing = sb.eof = false;
 	return left;
 }
 
@@ -82,13 +111,19 @@ take(void *buf, size_t len)
 ssize_t
 recv(int fd, void *buf, size_t len, int flags)
 {
-	if (fd != sb.fd || sb.flushing || flags != 0 || len == 0)
-		return recvfrom(fd, buf, len, flags, NULL, NULL);
+	if (fd != sb.fd || sb.flushing || sb.plain || flags != 0 || len == 0) {
+		ssize_t n = recvfrom(fd, buf, len, flags, NULL, NULL);
+		if (n == 0 && fd == sb.fd && len > 0)
+			sb.eof = true;
+		return n;
+	}
 	if (sb.off < sb.len)
 		return take(buf, len);
 	sb.readable = false;
 	ssize_t n = recvfrom(fd, sb.buf, sizeof(sb.buf), 0, NULL, NULL);
 	sb.drained = n > 0 && (size_t)n < sizeof(sb.buf);
+	if (n == 0)
+		sb.eof = true;
 	if (n <= 0)
 		return n;
 	sb.off = 0;
@@ -140,7 +175,7 @@ poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	struct timespec ts, *tsp = NULL;
 	nfds_t mine = nfds;
 
-	if (sb.fd < 0)
+	if (sb.fd < 0 || sb.plain)
 		goto ask;
 	if (nfds == 1) {
 		int k = known(&fds[0], timeout);
@@ -182,7 +217,7 @@ send(int fd, const void *buf, size_t len, int flags)
 {
 	ssize_t n = sendto(fd, buf, len, flags, NULL, 0);
 
-	if (n < 0 && fd == sb.fd && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n < 0 && fd == sb.fd && !sb.plain && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	return n;
 }

@@ -17,6 +17,15 @@
 #include <stddef.h>
 
 #define SOCKBUF_SIZE 65536	/* bytes read ahead at most */
+#define SOCKBUF_LIBSSH "0.10."	/* the libssh series this was measured with */
+
+/*
+ * Call once at start with ssh_version(0). On a libssh other than
+ * SOCKBUF_LIBSSH the overrides become plain pass-throughs (stock libssh
+ * behaviour: slower, never wrong) and one warning is logged. Returns true
+ * if read-ahead and flush mode are in force.
+ */
+bool sockbuf_init(const char *libssh_version);
 
 /*
  * From here until sockbuf_end, reads of fd are served from a read-ahead
@@ -38,6 +47,11 @@ void sockbuf_begin(int fd, bool readable);
 bool sockbuf_begin_flush(int fd);
 /* True while bytes read ahead for the current descriptor are unread. */
 bool sockbuf_pending(void);
+/*
+ * True if a read of the current descriptor found the peer's end of stream
+ * since sockbuf_begin: the peer hung up, as opposed to a protocol error.
+ */
+bool sockbuf_peer_closed(void);
 /* Ends read-ahead; returns how many read-ahead bytes were still unread and
  * are now dropped (0 unless the caller stopped before the session did). */
 size_t sockbuf_end(void);

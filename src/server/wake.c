@@ -1,4 +1,8 @@
-/* wake.c: outpostd's MQTT client for on-demand devices: states in, `connect` out, from the epoll loop. */
+/*
+ * wake.c: outpostd's MQTT client for on-demand devices: states in,
+ * `connect` out, from the epoll loop; and the chan_wake_wait channel kind,
+ * a technician's channel held until the woken device registers its port.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +15,9 @@
 #include "common/mqttspec.h"
 #include "common/timefmt.h"
 #include "mqtt/mqtt.h"
+#include "common/audit.h"
+#include "server/chan.h"
+#include "server/registry.h"
 #include "server/server.h"
 #include "server/wake.h"
 
@@ -29,6 +36,25 @@ struct wake {
 	uint64_t rng;
 	char filter[MQTT_TOPIC_MAX];
 	char url[MQTT_HOST_MAX + 24];
+};
+
+/*
+ * A chan_wake_wait channel's data: a technician's direct-tcpip held while
+ * an on-demand device is told to raise its tunnel. The client's first bytes
+ * stay in libssh's channel buffer (the kind consumes nothing), so the
+ * channel window bounds them; they are delivered once the device registers.
+ */
+struct wake_wait {
+	int64_t device_id;
+	char device[LIM_TARGET + 1];	/* name.fleet */
+	char name[LIM_LABEL + 1];
+	char fleet[LIM_LABEL + 1];
+	uint32_t port;
+	char orig[64];			/* originator the client claimed */
+	int orig_port;
+	int64_t started_ms;
+	int64_t resent_ms;		/* last `connect` sent again for it */
+	int64_t deadline_ms;		/* give up then */
 };
 
 bool
@@ -63,14 +89,15 @@ static void
 resend(struct server *srv, int64_t device_id)
 {
 	for (struct chan *h = srv->chans; h != NULL; h = h->next) {
-		if (h->dead || h->kind != CHAN_WAIT || h->wait == NULL)
+		struct wake_wait *w = h->data;
+		if (h->dead || h->ops != &chan_wake_wait || w == NULL)
 			continue;
-		if (device_id != 0 && h->wait->device_id != device_id)
+		if (device_id != 0 && w->device_id != device_id)
 			continue;
-		if (h->wait->resent_ms == srv->now_ms)
+		if (w->resent_ms == srv->now_ms)
 			continue;	/* several channels wait for one device */
-		h->wait->resent_ms = srv->now_ms;
-		wake_send(srv, h->wait->fleet, h->wait->name, "connect");
+		w->resent_ms = srv->now_ms;
+		wake_send(srv, w->fleet, w->name, "connect");
 	}
 }
 
@@ -284,3 +311,125 @@ wake_free(struct server *srv)
 	free(w);
 	srv->wake = NULL;
 }
+
+/* ---- the wait of a technician's channel for an on-demand device ---- */
+
+/* Has the device an on-demand state (from MQTT) that `connect` may change? */
+static int
+ondemand_cb(void *arg, const struct store_device *d)
+{
+	snprintf(arg, 16, "%s", d->ondemand != NULL ? d->ondemand : "");
+	return 0;
+}
+
+bool
+wake_wanted(struct server *srv, int64_t dev_id)
+{
+	char state[16] = "";
+
+	if (!wake_enabled(srv) || store_device_get(srv->st, dev_id, ondemand_cb, state) != 0)
+		return false;
+	return state[0] != '\0';
+}
+
+static void
+audit_wake(struct conn *c, const struct wake_wait *w, const char *result, const char *state)
+{
+	struct jbuf *b = audit_begin(c->srv->audit, "wake");
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, "user", c->who.name);
+	jbuf_member_str(b, "key_fp", c->who.key_fp);
+	jbuf_member_str(b, "src", c->peer);
+	jbuf_member_str(b, "device", w->device);
+	jbuf_member_int(b, "port", w->port);
+	jbuf_member_str(b, "state", state);
+	jbuf_member_str(b, "result", result);
+	audit_commit(c->srv->audit);
+}
+
+void
+wake_wait_open(struct conn *c, ssh_channel ch, int64_t dev_id, const char *qualified,
+    uint32_t port, const char *orig, int orig_port)
+{
+	struct server *srv = c->srv;
+	struct wake_wait *w = calloc(1, sizeof(*w));
+	struct chan *h = w ? chan_new(c, ch, &chan_wake_wait, w) : NULL;
+	char state[16] = "";
+
+	if (h == NULL) {
+		free(w);
+		refuse_open(c, ch, "out of memory");
+		return;
+	}
+	w->device_id = dev_id;
+	snprintf(w->device, sizeof(w->device), "%s", qualified);
+	const char *dot = strchr(qualified, '.');
+	snprintf(w->name, sizeof(w->name), "%.*s", (int)(dot - qualified), qualified);
+	snprintf(w->fleet, sizeof(w->fleet), "%s", dot + 1);
+	w->port = port;
+	log_printable(w->orig, sizeof(w->orig), orig, strnlen(orig, 64));
+	w->orig_port = orig_port;
+	w->started_ms = srv->now_ms;
+	w->resent_ms = srv->now_ms;
+	w->deadline_ms = srv->now_ms + srv->cfg->wake_timeout * 1000L;
+	store_device_get(srv->st, dev_id, ondemand_cb, state);
+	int r = wake_send(srv, w->fleet, w->name, "connect");
+	audit_wake(c, w, r == 0 ? "sent" : "queued", state);
+	session_log(c, LOG_LVL_INFO, "waking %s (%s) for port %u%s", w->device, state, port,
+	    r == 0 ? "" : ": broker down, sending when it is back");
+}
+
+/* A waiting channel (chan_wake_wait): route it once the device has registered the port, or give up. */
+static bool
+wait_pump(struct chan *h)
+{
+	struct server *srv = h->srv;
+	struct wake_wait *w = h->data;
+	struct conn *dc = registry_get(srv->reg, w->device_id);
+	char why[256];
+
+	if (h->close_rcvd || h->eof_rcvd) {
+		log_info("%s -> %s:%u: the client left while the device was waking",
+		    h->conn->who.name, w->device, w->port);
+		route_audit_connect(h->conn, w->device, (int)w->port, "failed", "client left while waking");
+		chan_kill(h);
+		return true;
+	}
+	if (dc != NULL && !dc->dead && session_find_service(dc, w->port) != NULL) {
+		log_info("%s -> %s:%u: device woke after %lld ms", h->conn->who.name, w->device,
+		    w->port, (long long)(srv->now_ms - w->started_ms));
+		/* becoming the client side of a route frees w */
+		route_link(h, dc, w->device, w->device_id, w->port, w->orig, w->orig_port);
+		return true;
+	}
+	if (srv->now_ms < w->deadline_ms)
+		return false;
+	if (dc != NULL && !dc->dead)
+		snprintf(why, sizeof(why), "device %s woke up but has no service on port %u",
+		    w->device, w->port);
+	else {
+		char state[16] = "";
+		store_device_get(srv->st, w->device_id, ondemand_cb, state);
+		snprintf(why, sizeof(why), "device %s did not come online within %d s of a wake-up "
+		    "(%s%s)", w->device, srv->cfg->wake_timeout,
+		    wake_broker_up(srv) ? "its MQTT state: " : "the MQTT broker is unreachable",
+		    wake_broker_up(srv) ? (state[0] ? state : "none") : "");
+	}
+	log_info("%s -> %s:%u: %s", h->conn->who.name, w->device, w->port, why);
+	route_audit_connect(h->conn, w->device, (int)w->port, "failed", why);
+	refuse_chan(h, why);
+	return true;
+}
+
+static void
+wait_reap(struct chan *h)
+{
+	free(h->data);
+	h->data = NULL;
+}
+
+const struct chan_ops chan_wake_wait = {
+	.name = "wake-wait",
+	.pump = wait_pump,
+	.reap = wait_reap,
+};

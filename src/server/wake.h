@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <libssh/libssh.h>
+
 struct server;
 
 /* Starts the client if MqttURL is set (fatal on a configuration error). */
@@ -34,5 +36,16 @@ bool wake_enabled(const struct server *srv);
 int wake_send(struct server *srv, const char *fleet, const char *name, const char *cmd);
 /* True while the broker connection is up. */
 bool wake_broker_up(const struct server *srv);
+
+struct conn;
+/* True if device dev_id is on-demand (has an MQTT state) and outpostd follows a broker. */
+bool wake_wanted(struct server *srv, int64_t dev_id);
+/*
+ * Holds the accepted direct-tcpip channel ch (taken) as a chan_wake_wait
+ * while name.fleet (qualified) is told to connect; it becomes a route once
+ * the device registers port, or a refusal after WakeTimeout.
+ */
+void wake_wait_open(struct conn *c, ssh_channel ch, int64_t dev_id, const char *qualified,
+    uint32_t port, const char *orig, int orig_port);
 
 #endif

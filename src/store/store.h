@@ -148,7 +148,7 @@ struct store_principal {
 int store_principal_by_key(struct store *st, const struct pubkey *key,
     struct store_principal *out);
 
-/* ---- live sessions (issue 4: `outpost who`, `outpost kick`) ----
+/* ---- live sessions (`outpost who`, `outpost kick`) ----
  * outpostd records each authenticated connection here so that the local CLI
  * and remote admins see the same live view; a kick is a flag outpostd acts on
  * within a second. Rows are cleared when outpostd starts. */
@@ -185,7 +185,7 @@ int store_session_list_kicked(struct store *st, store_session_cb cb, void *arg);
  */
 int store_user_may_reach(struct store *st, int64_t user_id, int64_t device_id);
 
-/* ---- enrollment tokens (issue 3) ----
+/* ---- enrollment tokens (`outpost enroll`, outpost-agent's first start) ----
  * A token's secret never reaches the store: callers pass the lower-case hex
  * SHA-256 of it. `id` is the first 12 hex digits of that hash. */
 struct store_token {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server/sockbuf.h"
+#include "sshpair.h"
 
 struct pair {
 	int us, peer;
@@ -114,12 +115,15 @@ test_eof_after_bytes(void **state)
 	assert_int_equal(poll1(p.us, POLLIN, 0), POLLIN);
 	assert_int_equal(recv(p.us, b, sizeof(b), 0), 6000 - 4096);
 	assert_false(sockbuf_pending());
+	assert_false(sockbuf_peer_closed());	/* bytes are not the end */
 	/* the short read means "drained": POLLIN is not claimed without the kernel... */
 	assert_int_equal(poll1(p.us, POLLIN, 0), 0);
 	/* ...but a poll that may wait asks the kernel, which sees the EOF */
 	assert_true(poll1(p.us, POLLIN, 50) & (POLLIN | POLLHUP));
 	assert_int_equal(recv(p.us, b, sizeof(b), 0), 0);
+	assert_true(sockbuf_peer_closed());	/* a hang-up, not a protocol error */
 	assert_int_equal(sockbuf_end(), 0);
+	assert_false(sockbuf_peer_closed());
 	pair_free(&p);
 }
 
@@ -265,6 +269,63 @@ test_flush(void **state)
 	pair_free(&p);
 }
 
+/*
+ * libssh itself, on a real session: its reads of the polled socket come
+ * through our recv (4 KiB at a time, the rest read ahead) and see the
+ * peer's end of stream there. Fails if a libssh stops calling outpostd's
+ * recv/poll for the session socket, or reads differently from what the
+ * read-ahead was measured with.
+ */
+static void
+test_libssh_reads_through_us(void **state)
+{
+	struct sshpair p;
+	static char big[30000];
+
+	(void)state;
+	assert_int_equal(sshpair_open(&p), 0);
+	assert_true(sockbuf_init(ssh_version(0)));
+	memset(big, 'i', sizeof(big) - 1);
+	assert_int_equal(ssh_send_ignore(p.client, big), SSH_OK);
+	assert_int_equal(ssh_blocking_flush(p.client, 5000), SSH_OK);
+	sockbuf_begin(ssh_get_fd(p.server), true);
+	assert_int_equal(ssh_event_dopoll(p.ev, 100), SSH_OK);
+	assert_true(sockbuf_pending());	/* libssh took 4 KiB of what our recv read */
+	for (int i = 0; i < 100 && sockbuf_pending(); i++)
+		ssh_event_dopoll(p.ev, 0);
+	assert_false(sockbuf_pending());
+	assert_int_equal(sockbuf_end(), 0);
+
+	sockbuf_begin(ssh_get_fd(p.server), true);
+	assert_int_equal(shutdown(p.cfd, SHUT_WR), 0);
+	for (int i = 0; i < 100 && !sockbuf_peer_closed(); i++)
+		ssh_event_dopoll(p.ev, 10);
+	assert_true(sockbuf_peer_closed());	/* libssh's read of the EOF was ours */
+	sockbuf_end();
+	sshpair_close(&p);
+}
+
+/* On a libssh it was not measured with, everything passes straight through. */
+static void
+test_other_libssh_passes_through(void **state)
+{
+	struct pair p = pair_new();
+	char b[16];
+
+	(void)state;
+	assert_false(sockbuf_init("0.11.1/openssl/zlib"));
+	assert_false(sockbuf_init(NULL));
+	sockbuf_begin(p.us, true);
+	feed(p.peer, 0, 100);
+	assert_int_equal(recv(p.us, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	assert_false(sockbuf_pending());	/* no read-ahead */
+	assert_int_equal(poll1(p.us, POLLIN, 0), POLLIN);	/* the kernel's answer */
+	assert_int_equal(sockbuf_end(), 0);
+	assert_false(sockbuf_begin_flush(p.us));	/* no flush mode */
+	assert_true(sockbuf_init("0.10.6/openssl/zlib"));
+	pair_free(&p);
+}
+
 int
 main(void)
 {
@@ -275,6 +336,8 @@ main(void)
 		cmocka_unit_test(test_poll_answers),
 		cmocka_unit_test(test_poll_many),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_libssh_reads_through_us),
+		cmocka_unit_test(test_other_libssh_passes_through),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_refusal.c: the bytes a refused client receives (banner + unencrypted SSH_MSG_DISCONNECT), checked field by field and by stock ssh. */
+/* test_disconnect.c: the bytes a refused client receives (banner + unencrypted SSH_MSG_DISCONNECT), checked field by field and by stock ssh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "server/server.h"
+#include "ssh/disconnect.h"
 #include "testutil.h"
 
-#define BANNER "SSH-2.0-outpost\r\n"
+#define BANNER DISCONNECT_BANNER
 
 static uint32_t
 get_u32(const unsigned char *p)
@@ -68,7 +68,7 @@ test_every_small_length(void **state)
 			reason[i] = (char)('a' + i % 26);
 		reason[n] = '\0';
 		jbuf_init(&b, 4096);
-		route_refusal_bytes(&b, reason);
+		disconnect_bytes(&b, reason);
 		check_refusal(&b, reason, n);
 		jbuf_free(&b);
 	}
@@ -83,21 +83,21 @@ test_long_and_hostile_reason(void **state)
 	memset(reason, 'r', 400);
 	reason[400] = '\0';
 	jbuf_init(&b, 4096);
-	route_refusal_bytes(&b, reason);
+	disconnect_bytes(&b, reason);
 	check_refusal(&b, reason, 400);
 	jbuf_free(&b);
 
 	/* bytes that mean something in the packet framing are just data */
 	const char *odd = "\x01\x0b\r\nSSH-2.0-x\r\n\xff\x80";
 	jbuf_init(&b, 4096);
-	route_refusal_bytes(&b, odd);
+	disconnect_bytes(&b, odd);
 	check_refusal(&b, odd, strlen(odd));
 	jbuf_free(&b);
 
 	/* appends after what is already there, e.g. a half-sent earlier write */
 	jbuf_init(&b, 4096);
 	assert_int_equal(jbuf_add(&b, "prefix", 6), 0);
-	route_refusal_bytes(&b, "x");
+	disconnect_bytes(&b, "x");
 	assert_memory_equal(b.data, "prefix" BANNER, 6 + strlen(BANNER));
 	struct jbuf rest = b;
 	rest.data += 6;
@@ -107,7 +107,7 @@ test_long_and_hostile_reason(void **state)
 
 	/* a buffer too small is marked failed, not overrun */
 	jbuf_init(&b, 30);
-	route_refusal_bytes(&b, "device x.y is offline");
+	disconnect_bytes(&b, "device x.y is offline");
 	assert_true(b.failed);
 	assert_true(b.len <= 30);
 	jbuf_free(&b);
@@ -159,7 +159,7 @@ ssh_sees(const char *reason)
 	cfd = accept(lfd, NULL, NULL);
 	assert_true(cfd >= 0);
 	jbuf_init(&b, 4096);
-	route_refusal_bytes(&b, reason);
+	disconnect_bytes(&b, reason);
 	assert_int_equal(write(cfd, b.data, b.len), (ssize_t)b.len);
 	jbuf_free(&b);
 	/* drain until ssh hangs up, so closing never resets the connection first */
