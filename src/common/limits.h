@@ -14,5 +14,9 @@
 #define LIM_CHANNELS		256	/* open channels per session */
 #define LIM_PEER_STRING		256	/* longest peer string we keep or log */
 #define LIM_LISTEN		16	/* -l addresses */
+#define LIM_METRICS_FLEETS	4096	/* fleets shown on the metrics page */
+#define LIM_METRICS_TEXT	(4u << 20)	/* one metrics page */
+#define LIM_METRICS_HTTP_CONNS	8	/* MetricsListen: connections at once (2 per address) */
+#define LIM_METRICS_HTTP_REQUEST 8192	/* MetricsListen: bytes of one request's line and headers */
 
 #endif

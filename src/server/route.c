@@ -13,6 +13,7 @@
 #include "common/names.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/wake.h"
@@ -217,6 +218,7 @@ static void
 audit_connect(struct conn *c, const char *dest, int port, const char *result, const char *why)
 {
 	struct jbuf *b = audit_begin(c->srv->audit, "connect");
+	metrics_connect(result);
 	jbuf_member_int(b, "session", (int64_t)c->id);
 	if (c->who.kind == PRINCIPAL_DEVICE) {
 		char self[LIM_TARGET + 1];
@@ -391,6 +393,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 		}
 		src->pending = (uint32_t)r >= src->pending ? 0 : src->pending - (uint32_t)r;
 		*counter += (uint64_t)r;
+		metrics_relayed(src->kind == CHAN_CLIENT, (uint64_t)r);
 		src->conn->bytes += (uint64_t)r;
 		dst->conn->bytes += (uint64_t)r;
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
@@ -711,6 +714,7 @@ wait_pump(struct chan *h)
 	if (dc != NULL && !dc->dead && session_find_service(dc, w->port) != NULL) {
 		log_info("%s -> %s:%u: device woke after %lld ms", h->conn->who.name, w->device,
 		    w->port, (long long)(srv->now_ms - w->started_ms));
+		metrics_woke(srv->now_ms - w->started_ms);
 		h->wait = NULL;
 		route_link(h, dc, w->device, w->device_id, w->port, w->orig, w->orig_port);
 		free(w);
@@ -731,6 +735,7 @@ wait_pump(struct chan *h)
 	}
 	log_info("%s -> %s:%u: %s", h->conn->who.name, w->device, w->port, why);
 	audit_connect(h->conn, w->device, (int)w->port, "failed", why);
+	metrics_wake_timeout();
 	chan_refuse(h, why);
 	return true;
 }
