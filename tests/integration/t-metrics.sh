@@ -5,7 +5,8 @@
 # connect, a failed authentication) moves the counters; `ssh jump metrics`
 # prints the same families for an admin and refuses a plain user; junk,
 # over-long and idle HTTP requests get an error or a close while outpostd
-# keeps serving; the alert rules pass `promtool check rules` and their unit
+# keeps serving; a second outpostd on the same MetricsListen address does not
+# start; the alert rules pass `promtool check rules` and their unit
 # tests, and every metric the rules and the Grafana dashboard name exists.
 . "$(dirname "$0")/lib.sh"
 require_outpost
@@ -151,6 +152,13 @@ at_least "$T/m2" 'outpost_metrics_http_answers_total{code="404"}' 2 || fail "404
 at_least "$T/m2" 'outpost_metrics_http_answers_total{code="405"}' 2 || fail "405s not counted"
 [ "$(dev_ssh root@pi-hq.acme echo still)" = still ] || fail "outpostd stopped serving after hostile HTTP"
 alive "$OUTPOSTD_PID" || fail "outpostd died"
+
+# A MetricsListen address already taken: a second outpostd refuses to start, saying so.
+printf 'AllowRoot yes\nMetricsListen 127.0.0.1:%s\n' "$MPORT" >"$T/second.conf"
+timeout 30 "$OUTPOSTD_BIN" -f "$T/second.conf" -d "$T/state2" -l "127.0.0.1:$(pick_port)" </dev/null >"$T/second.log" 2>&1 &&
+	fail "a second outpostd started on a taken MetricsListen address"
+expect_output "$T/second.log" "MetricsListen 127\.0\.0\.1:$MPORT" "second outpostd's reason"
+scrape "$T/m3"
 
 # The rules and the dashboard: valid, and every metric they name exists.
 promtool check rules "$RULES" >"$T/rules" 2>&1 || { cat "$T/rules" >&2; fail "promtool check rules"; }
