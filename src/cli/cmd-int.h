@@ -55,6 +55,7 @@ extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_known_hosts_entry;
 extern const struct cmd_entry cmd_ssh_config_entry;
 extern const struct cmd_entry cmd_tunnel_entry;
+extern const struct cmd_entry cmd_metrics_entry;
 
 /* Options a command accepts, as a bit set for cmd_parse. */
 enum {

@@ -41,6 +41,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_known_hosts_entry,
 	&cmd_ssh_config_entry,
 	&cmd_tunnel_entry,
+	&cmd_metrics_entry,
 	&help_entry,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))

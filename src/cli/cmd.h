@@ -53,6 +53,13 @@ struct cmd_ctx {
 	int (*tunnel_send)(void *arg, const char *fleet, const char *name, const char *cmd,
 	    char *why, size_t whylen);
 	void *tunnel_arg;
+	/*
+	 * `metrics`: writes outpostd's live metrics text to out; 0 or an ERR_*.
+	 * NULL (the local program, which has no live counters) makes it fail
+	 * with a hint.
+	 */
+	int (*metrics)(void *arg, FILE *out);
+	void *metrics_arg;
 };
 
 /* Exit statuses, as `outpost` returns them and exec requests report them. */

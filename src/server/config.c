@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "common/mqttspec.h"
+#include "server/listener.h"
 #include "server/penalty.h"
 
 static int
@@ -190,6 +191,22 @@ kw_mqtt_id(struct config *c, const char *v)
 	return set_str(&c->mqtt_client_id, v);
 }
 
+/* MetricsListen ADDR:PORT (a port is required), or none. */
+static int
+kw_metrics(struct config *c, const char *v)
+{
+	char host[256], port[8];
+
+	if (strcasecmp(v, "none") == 0) {
+		free(c->metrics_listen);
+		c->metrics_listen = NULL;
+		return 0;
+	}
+	if (listener_parse(v, host, sizeof(host), port, sizeof(port)) != 0 || port[0] == '\0')
+		return ERR_CONFIG;
+	return set_path(&c->metrics_listen, v);
+}
+
 static int
 kw_startups(struct config *c, const char *v)
 {
@@ -253,6 +270,7 @@ static const struct keyword keywords[] = {
 	{ "MqttTopic", kw_mqtt_topic },
 	{ "MqttClientID", kw_mqtt_id },
 	{ "WakeTimeout", kw_wake },
+	{ "MetricsListen", kw_metrics },
 };
 
 int
@@ -381,6 +399,8 @@ config_dump(const struct config *c, FILE *f)
 	if (c->mqtt_client_id != NULL)
 		fprintf(f, "MqttClientID %s\n", c->mqtt_client_id);
 	fprintf(f, "WakeTimeout %d\n", c->wake_timeout);
+	if (c->metrics_listen != NULL)
+		fprintf(f, "MetricsListen %s\n", c->metrics_listen);
 	fprintf(f, "LogLevel %s\n", levels[c->log_level]);
 	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
 }
@@ -407,6 +427,7 @@ config_free(struct config *c)
 	free(c->mqtt_key);
 	free(c->mqtt_topic);
 	free(c->mqtt_client_id);
+	free(c->metrics_listen);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	memset(c, 0, sizeof(*c));

@@ -35,6 +35,7 @@ struct config {
 	char *mqtt_topic;			/* prefix template with {fleet} and {name} */
 	char *mqtt_client_id;			/* NULL = outpostd-<hostname> */
 	int wake_timeout;			/* seconds a woken device has to register */
+	char *metrics_listen;			/* owned "ADDR:PORT" of /metrics; NULL = off */
 	int log_level;				/* enum log_level */
 	bool syslog;
 };

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/audit.h"
 #include "server/chan.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/wake.h"
 
@@ -124,6 +125,20 @@ tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, cha
 	return 0;
 }
 
+/* `metrics`: the loop's counters now, the same text as MetricsListen serves. */
+static int
+exec_metrics(void *arg, FILE *out)
+{
+	struct jbuf b;
+
+	jbuf_init(&b, LIM_METRICS_TEXT);
+	int r = metrics_text(arg, &b);
+	if (r == 0 && b.len > 0)
+		fwrite(b.data, 1, b.len, out);
+	jbuf_free(&b);
+	return r;
+}
+
 /* Runs the command now, with what stdin brought as its standard input. */
 static void
 exec_run(struct chan *h)
@@ -152,6 +167,7 @@ exec_run(struct chan *h)
 			.server_addr = c->srv->public_addr, .role = exec_role(c),
 			.key = &c->key, .device_id = c->who.kind == PRINCIPAL_DEVICE ? c->who.id : 0,
 			.tunnel_send = tunnel_send, .tunnel_arg = c->srv,
+			.metrics = exec_metrics, .metrics_arg = c->srv,
 		};
 		x->exit_status = cmd_run(&ctx, x->argc, x->argv);
 		c->srv->recheck_now = true;

@@ -36,6 +36,7 @@ struct penalty {
 	struct cidr exempt[16];
 	int nexempt;
 	int unauth_total;
+	uint64_t blocks;	/* sources blocked so far (penalty_stats) */
 };
 
 int
@@ -296,6 +297,7 @@ penalty_unauth_closed(struct penalty *p, const char *ip, bool failed, int64_t no
 	if (block > (int64_t)p->cfg.block_max_s * 1000)
 		block = (int64_t)p->cfg.block_max_s * 1000;
 	s->blocked_until_ms = now_ms + block;
+	p->blocks++;
 	s->strikes++;
 	s->fails = 0;
 }
@@ -321,4 +323,16 @@ int
 penalty_unauth_total(const struct penalty *p)
 {
 	return p->unauth_total;
+}
+
+void
+penalty_stats(const struct penalty *p, int64_t now_ms, int *blocked_now, uint64_t *blocks_total)
+{
+	int n = 0;
+
+	for (int i = 0; i < BUCKETS; i++)
+		for (const struct source *s = p->buckets[i]; s != NULL; s = s->next)
+			n += s->blocked_until_ms > now_ms;
+	*blocked_now = n;
+	*blocks_total = p->blocks;
 }

@@ -59,5 +59,7 @@ void penalty_unauth_closed(struct penalty *p, const char *ip, bool failed, int64
 void penalty_expire(struct penalty *p, int64_t now_ms);
 /* Unauthenticated connections in flight, all sources. */
 int penalty_unauth_total(const struct penalty *p);
+/* Sources blocked at now_ms, and blocks imposed since penalty_new (for metrics). */
+void penalty_stats(const struct penalty *p, int64_t now_ms, int *blocked_now, uint64_t *blocks_total);
 
 #endif

@@ -15,6 +15,7 @@
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/chan.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/wake.h"
@@ -124,6 +125,7 @@ void
 route_audit_connect(struct conn *c, const char *dest, int port, const char *result, const char *why)
 {
 	struct jbuf *b = audit_begin(c->srv->audit, "connect");
+	metrics_connect(result);
 	jbuf_member_int(b, "session", (int64_t)c->id);
 	if (c->who.kind == PRINCIPAL_DEVICE) {
 		char self[LIM_TARGET + 1];
@@ -196,6 +198,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 		}
 		src->pending = (uint32_t)r >= src->pending ? 0 : src->pending - (uint32_t)r;
 		*counter += (uint64_t)r;
+		metrics_relayed(counter == &SP(src)->route->up, (uint64_t)r);
 		src->conn->bytes += (uint64_t)r;
 		dst->conn->bytes += (uint64_t)r;
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;

@@ -23,6 +23,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/listener.h"
+#include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/privs.h"
 #include "server/registry.h"
@@ -254,6 +255,7 @@ server_init(struct server *srv, struct config *cfg)
 	open_listeners(srv);
 	set_public_addr(srv);
 	open_signals(srv);
+	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
 	wake_init(srv);
 	store_device_all_offline(srv->st, timefmt_now());
@@ -282,6 +284,7 @@ shed(struct server *srv, int lfd, int err)
 				break;
 			close(fd);
 			srv->shed++;
+			metrics_refused("shed");
 		}
 		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
@@ -400,6 +403,7 @@ tick(struct server *srv)
 		srv->next_expire_ms = srv->now_ms + PENALTY_EXPIRE_MS;
 	}
 	wake_tick(srv);
+	metrics_tick(srv);
 	sd_notify(0, "WATCHDOG=1");
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
@@ -460,6 +464,7 @@ server_free(struct server *srv)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);
 	wake_free(srv);
+	metrics_free(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);
 	if (srv->sigwatch.fd > 0)

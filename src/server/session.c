@@ -13,6 +13,7 @@
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/listener.h"
+#include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/registry.h"
 #include "server/server.h"
@@ -67,6 +68,7 @@ auth_failed(struct conn *c, const char *fp, const char *why)
 	audit_commit(c->srv->audit);
 	session_log(c, LOG_LVL_INFO, "authentication failed (%s, key %s)", why, fp[0] ? fp : "-");
 	c->failed = true;
+	metrics_auth_failed(why);
 	if (++c->auth_failures >= c->srv->cfg->max_auth_tries)
 		session_kill(c, "too many authentication failures");
 }
@@ -92,6 +94,7 @@ device_online(struct conn *c)
 		    c->who.name, c->who.fleet, (unsigned long long)c->id, c->peer,
 		    (unsigned long long)old->id, old->peer);
 		session_kill(old, "replaced by a newer session with the same key");
+		metrics_takeover();
 	}
 	if (store_device_set_online(srv->st, c->who.id, true, timefmt_now(), c->peer) != 0)
 		log_warn("store: cannot mark %s.%s online: %s", c->who.name, c->who.fleet,
@@ -152,11 +155,13 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
 	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
 		session_log(c, LOG_LVL_WARN, "user %s has too many sessions", who.name);
+		metrics_auth_failed("too many sessions");
 		r = SSH_AUTH_DENIED;
 		goto out;
 	}
 	c->who = who;
 	c->authed = true;
+	metrics_authenticated(kind_name(c), c->srv->now_ms - c->started_ms);
 	penalty_authenticated(c->srv->pen, c->ip);
 	c->key = pk;
 	memset(&pk, 0, sizeof(pk));	/* owned by c now */
@@ -379,6 +384,7 @@ session_accept(struct server *srv, int fd, const char *peer)
 	peer_ip(peer, ip, sizeof(ip));
 	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why, evict)) {
 		log_debug("connection from %s refused: %s", peer, why);
+		metrics_refused(why);
 		close(fd);
 		return;
 	}
@@ -424,6 +430,7 @@ session_accept(struct server *srv, int fd, const char *peer)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	metrics_accepted();
 	if (ssh_handle_key_exchange(c->s) == SSH_ERROR) {
 		session_kill(c, ssh_get_error(c->s));
 		return;

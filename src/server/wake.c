@@ -17,6 +17,7 @@
 #include "mqtt/mqtt.h"
 #include "common/audit.h"
 #include "server/chan.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/wake.h"
@@ -398,6 +399,7 @@ wait_pump(struct chan *h)
 	if (dc != NULL && !dc->dead && session_find_service(dc, w->port) != NULL) {
 		log_info("%s -> %s:%u: device woke after %lld ms", h->conn->who.name, w->device,
 		    w->port, (long long)(srv->now_ms - w->started_ms));
+		metrics_woke(srv->now_ms - w->started_ms);
 		/* becoming the client side of a route frees w */
 		route_link(h, dc, w->device, w->device_id, w->port, w->orig, w->orig_port);
 		return true;
@@ -417,6 +419,7 @@ wait_pump(struct chan *h)
 	}
 	log_info("%s -> %s:%u: %s", h->conn->who.name, w->device, w->port, why);
 	route_audit_connect(h->conn, w->device, (int)w->port, "failed", why);
+	metrics_wake_timeout();
 	refuse_chan(h, why);
 	return true;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -132,6 +133,7 @@ enum query {
 	Q_TOKEN_ADD, Q_TOKEN_LIST, Q_TOKEN_REVOKE, Q_TOKEN_FIND, Q_TOKEN_USE,
 	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET, Q_USER_KEY_RM,
 	Q_DEVICE_ONDEMAND, Q_DEVICE_ONDEMAND_CLEAR,
+	Q_FLEET_STATES,
 	Q_MAX
 };
 
@@ -230,6 +232,9 @@ static const char *const query_sql[Q_MAX] = {
 	[Q_DEVICE_ONDEMAND] = "UPDATE devices SET ondemand = ?2, ondemand_since = ?3 WHERE id = ?1",
 	[Q_DEVICE_ONDEMAND_CLEAR] = "UPDATE devices SET ondemand = '', ondemand_since = 0 "
 	    "WHERE ondemand <> ''",
+	[Q_FLEET_STATES] = "SELECT f.name, coalesce(sum(d.online), 0), "
+	    "coalesce(sum(d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected')), 0), "
+	    "count(d.id) FROM fleets f LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -238,8 +243,21 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_MAX];
 	int64_t own_writes;	/* bumped on each of our commits */
+	int64_t failures;	/* store_failures() */
+	void (*timer)(void *arg, int64_t ns);	/* store_set_timer() */
+	void *timer_arg;
+	int64_t started[Q_MAX];	/* with a timer: when query() handed the statement out, ns */
 	char errmsg[256];
 };
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Records a human-readable reason for the last failure. */
 static void __attribute__((format(printf, 2, 3)))
@@ -280,6 +298,8 @@ static int
 sql_err(struct store *st, int rc)
 {
 	set_err(st, "%s", sqlite3_errmsg(st->db));
+	if ((rc & 0xff) != SQLITE_CONSTRAINT && (rc & 0xff) != SQLITE_TOOBIG)
+		st->failures++;	/* the store failed, not the caller's request */
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
 		return ERR_NOMEM;
@@ -334,6 +354,8 @@ query(struct store *st, enum query id, sqlite3_stmt **out, bool *owned)
 			return sql_err(st, rc);
 	}
 	*out = st->q[id];
+	if (st->timer != NULL)
+		st->started[id] = mono_ns();
 	return 0;
 }
 
@@ -614,6 +636,43 @@ store_errmsg(struct store *st)
 }
 
 int64_t
+store_failures(const struct store *st)
+{
+	return st != NULL ? st->failures : 0;
+}
+
+/*
+ * A statement finished. SQLite's own figure has millisecond resolution:
+ * measure from query() with the monotonic clock instead, and fall back to
+ * SQLite's for private copies (a re-entered statement).
+ */
+static int
+on_profile(unsigned type, void *arg, void *stmt, void *ns)
+{
+	struct store *st = arg;
+	int64_t t = *(const sqlite3_int64 *)ns;
+
+	if (type != SQLITE_TRACE_PROFILE || st->timer == NULL)
+		return 0;
+	for (int i = 0; i < Q_MAX; i++)
+		if (st->q[i] == stmt && st->started[i] > 0) {
+			t = mono_ns() - st->started[i];
+			st->started[i] = 0;
+			break;
+		}
+	st->timer(st->timer_arg, t);
+	return 0;
+}
+
+void
+store_set_timer(struct store *st, void (*fn)(void *arg, int64_t ns), void *arg)
+{
+	st->timer = fn;
+	st->timer_arg = arg;
+	sqlite3_trace_v2(st->db, fn != NULL ? SQLITE_TRACE_PROFILE : 0, fn != NULL ? on_profile : NULL, st);
+}
+
+int64_t
 store_change_counter(struct store *st)
 {
 	sqlite3_stmt *s;
@@ -815,6 +874,30 @@ store_fleet_list(struct store *st, store_fleet_cb cb, void *arg)
 	if ((r = query(st, Q_FLEET_LIST, &s, &owned)) != 0)
 		return r;
 	r = for_each_row(st, s, fleet_row, (void *)cb, arg);
+	done(s, owned);
+	return r;
+}
+
+static int
+fleet_state_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+	store_fleet_state_cb fn = (store_fleet_state_cb)cb;
+	int online = sqlite3_column_int(s, 1), standby = sqlite3_column_int(s, 2);
+
+	return fn(arg, (const char *)sqlite3_column_text(s, 0), online, standby,
+	    sqlite3_column_int(s, 3) - online - standby);
+}
+
+int
+store_fleet_states(struct store *st, store_fleet_state_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_FLEET_STATES, &s, &owned)) != 0)
+		return r;
+	r = for_each_row(st, s, fleet_state_row, (void *)cb, arg);
 	done(s, owned);
 	return r;
 }

@@ -48,6 +48,10 @@ int store_fleet_rm(struct store *st, const char *fleet);
  */
 typedef int (*store_fleet_cb)(void *arg, const char *fleet, int ndevices);
 int store_fleet_list(struct store *st, store_fleet_cb cb, void *arg);
+/* Device counts per fleet as the store has them: online, standby (on demand, woken by a connection), offline. */
+typedef int (*store_fleet_state_cb)(void *arg, const char *fleet, int online, int standby,
+    int offline);
+int store_fleet_states(struct store *st, store_fleet_state_cb cb, void *arg);
 /* 0 if the fleet exists (its device count in *ndevices, may be NULL), else ERR_NOTFOUND. */
 int store_fleet_get(struct store *st, const char *fleet, int *ndevices);
 
@@ -233,5 +237,16 @@ int store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, 
  * changes without re-reading everything.
  */
 int64_t store_change_counter(struct store *st);
+
+/*
+ * Calls that failed in the store itself (I/O, read-only, busy, out of
+ * memory; not a name taken or a missing row) since store_open.
+ */
+int64_t store_failures(const struct store *st);
+/*
+ * Calls fn with each statement's run time in nanoseconds (SQLite's
+ * profile) on the calling thread, until called again with fn NULL.
+ */
+void store_set_timer(struct store *st, void (*fn)(void *arg, int64_t ns), void *arg);
 
 #endif

@@ -4,7 +4,8 @@
 # on-demand device as standby while it holds no tunnel; a technician's plain
 # `ssh -J jump root@pi-hq.acme cmd` makes outpostd publish `connect`, holds
 # the channel until the device registers, and returns the command's output;
-# every wake is audited; the tunnel goes away after the agent's --idle.
+# every wake is audited and its latency measured (metrics); the tunnel goes
+# away after the agent's --idle.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-ondemand.sh"
 require_outpost
@@ -18,6 +19,10 @@ expect_output "$T/ls.out" '^pi-hq\.acme +standby ' "remote ls"
 ssh -F "$CFG" jump ls --json >"$T/ls.json" 2>&1 || fail "ls --json over ssh"
 expect_output "$T/ls.json" '"state":"standby","ondemand":"standby"' "remote ls --json"
 [ "$(registrations pi-hq.acme)" = 0 ] || fail "a standby device holds a tunnel"
+user_add boss --admin
+ssh -F "$(client_config boss)" jump metrics >"$T/m-standby" 2>&1 || fail "metrics over ssh"
+expect_output "$T/m-standby" '^outpost_devices\{fleet="acme",state="standby"\} 1$' "standby in metrics"
+expect_output "$T/m-standby" '^outpost_mqtt_broker_up 1$' "broker up in metrics"
 
 # Wake on connect: the first ssh just works, with its output.
 t0=$(now_ms)
@@ -26,6 +31,8 @@ out=$(od_ssh root@pi-hq.acme echo woken-by-ssh) || fail "ssh to the standby devi
 log "wake + login took $(($(now_ms) - t0)) ms"
 [ "$(audit_count wake device=pi-hq.acme user=alice result=sent)" = 1 ] || fail "no wake audit record"
 [ "$(audit_count connect device=pi-hq.acme user=alice result=ok)" = 1 ] || fail "no connect audit record"
+ssh -F "$(client_config boss)" jump metrics >"$T/m-woken" 2>&1 || fail "metrics over ssh"
+expect_output "$T/m-woken" '^outpost_wake_duration_seconds_count 1$' "wake latency in metrics"
 
 # The agent's --idle 3s takes the tunnel down; ls says standby again.
 wait_offline_or_standby() { [ "$(device_state pi-hq.acme)" = standby ]; }

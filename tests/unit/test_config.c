@@ -441,6 +441,31 @@ test_mqtt_keywords(void **state)
 	round_trip(f, &f->c);
 }
 
+/* MetricsListen: off by default; an address with a port, or none; hostile values refused. */
+static void
+test_metrics_listen(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+	static const char *const bad[] = { "", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+		"127.0.0.1:65536", "::1:9100", "[::1]9100", "127.0.0.1:9x", "host\x01:9100",
+		"127.0.0.1:9100 extra" };
+
+	assert_null(f->c.metrics_listen);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_set(&f->c, "MetricsListen", bad[i], why, sizeof(why)) != ERR_CONFIG)
+			fail_msg("accepted MetricsListen '%s'", bad[i]);
+	assert_null(f->c.metrics_listen);
+	assert_int_equal(config_set(&f->c, "MetricsListen", "[::1]:9100", why, sizeof(why)), 0);
+	assert_int_equal(config_set(&f->c, "metricslisten", "127.0.0.1:9100", why, sizeof(why)), 0);
+	char *t = dump(&f->c);
+	assert_non_null(strstr(t, "MetricsListen 127.0.0.1:9100\n"));
+	free(t);
+	round_trip(f, &f->c);
+	assert_int_equal(config_set(&f->c, "MetricsListen", "none", why, sizeof(why)), 0);
+	assert_null(f->c.metrics_listen);
+}
+
 int
 main(void)
 {
@@ -454,6 +479,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mqtt_keywords, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_listen, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

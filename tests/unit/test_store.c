@@ -678,6 +678,62 @@ test_hostile_strings_are_data(void **state)
 	assert_string_equal(p.name, "alice");
 }
 
+/* ---- metrics: per-fleet states, the statement timer, the failure count ---- */
+
+static int
+state_cb(void *arg, const char *fleet, int online, int standby, int offline)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%s=%d/%d/%d;", fleet, online, standby, offline);
+	r->n++;
+	return 0;
+}
+
+static void
+count_timed(void *arg, int64_t ns)
+{
+	int *n = arg;
+
+	assert_true(ns >= 0 && ns < 10 * 1000000000LL);
+	(*n)++;
+}
+
+static void
+test_fleet_states(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows r = { "", 0 };
+	int timed = 0;
+
+	assert_int_equal(store_fleet_states(fx->st, state_cb, &r), 0);
+	assert_int_equal(r.n, 0);
+	store_set_timer(fx->st, count_timed, &timed);
+	assert_int_equal(store_fleet_add(fx->st, "acme"), 0);
+	assert_int_equal(store_fleet_add(fx->st, "empty"), 0);
+	/* a caller's mistake is not a store failure */
+	assert_int_equal(store_fleet_add(fx->st, "acme"), ERR_EXISTS);
+	assert_int_equal(store_device_add(fx->st, "on", "acme", &keys[0]), 0);
+	assert_int_equal(store_device_add(fx->st, "sb", "acme", &keys[1]), 0);
+	assert_int_equal(store_device_add(fx->st, "off", "acme", &keys[2]), 0);
+	assert_int_equal(store_device_add(fx->st, "woken", "acme", &keys[3]), 0);
+	assert_int_equal(store_device_set_online(fx->st, device_id(fx->st, "on", "acme"), true, 5, "a"), 0);
+	assert_int_equal(store_device_set_ondemand(fx->st, device_id(fx->st, "sb", "acme"), "standby", 5), 0);
+	/* on demand and online counts as online, once */
+	int64_t w = device_id(fx->st, "woken", "acme");
+	assert_int_equal(store_device_set_ondemand(fx->st, w, "connected", 5), 0);
+	assert_int_equal(store_device_set_online(fx->st, w, true, 5, "a"), 0);
+	assert_int_equal(store_fleet_states(fx->st, state_cb, &r), 0);
+	assert_string_equal(r.text, "acme=2/1/1;empty=0/0/0;");
+	assert_true(timed > 10);
+	assert_int_equal(store_failures(fx->st), 0);
+	store_set_timer(fx->st, NULL, NULL);
+	int before = timed;
+	assert_int_equal(store_fleet_states(fx->st, state_cb, &r), 0);
+	assert_int_equal(timed, before);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* ---- live sessions ---- */
@@ -931,6 +987,7 @@ main(void)
 		T(test_change_counter),
 		T(test_callbacks),
 		T(test_sessions_hostile),
+		T(test_fleet_states),
 		T(test_sessions),
 		T(test_sessions_callbacks),
 		T(test_migration_1_to_2),
