@@ -9,7 +9,9 @@
 # and local, fail with a clear reason; outpostd logs a clear error, and each
 # audit record that cannot be appended goes to its log in full. audit.log
 # never holds half a record, and once it takes records again an audit-gap
-# record counts the missing ones and `outpost audit verify` passes.
+# record counts the missing ones and `outpost audit verify` passes;
+# `ssh jump metrics` says outpost_store_up 0 while the disk is full or
+# read-only and 1 once space comes back.
 # docs/HARDENING.md explains the choice (routing goes on, audit falls back).
 . "$(dirname "$0")/lib.sh"
 require_outpost
@@ -72,6 +74,14 @@ admin_refused() {
 	log "$1: local fleet add (status $rc): $(cat "$T/admin.err")"
 }
 
+# store_metrics WHAT UP: `ssh jump metrics` says outpost_store_up UP (the
+# OutpostStoreUnreachable alert's metric) and counts the failures so far.
+store_metrics() {
+	ssh -F "$CFG" jump metrics >"$T/metrics" 2>&1 || fail "$1: ssh jump metrics: $(head -c 300 "$T/metrics")"
+	expect_output "$T/metrics" "^outpost_store_up $2\$" "$1: outpost_store_up"
+	log "$1: $(grep -E '^outpost_store_(up|errors_total) ' "$T/metrics" | tr '\n' ' ')"
+}
+
 ends_whole() {
 	[ ! -s "$AUDIT" ] || [ "$(tail -c 1 "$AUDIT" | od -An -c | tr -d ' ')" = '\n' ] ||
 		fail "$1: audit.log ends in half a record"
@@ -90,6 +100,7 @@ wait_for "pi-2.acme registered (in the daemon's log)" 20 grep -q "device pi-2.ac
 routing_works full
 flowing "disk full"
 admin_refused "disk full" "No space left on device|disk full|cannot be written"
+store_metrics "disk full" 0
 grep -q "audit: cannot append to audit.log: No space left on device" "$DAEMON_LOG" ||
 	fail "no clear error about the audit log in the daemon's log"
 n=$(grep -c "audit record not in audit.log: {.*\"event\":\"connect\"" "$DAEMON_LOG")
@@ -109,6 +120,8 @@ fell=$(grep -c 'outpostd\[error\] audit record not in audit.log' "$DAEMON_LOG")
 [ "$gaps" = "$fell" ] || fail "audit-gap records count $gaps missing records, the daemon's log has $fell"
 log "space back: $(cat "$T/verify"); gap: $(grep '"audit-gap"' "$AUDIT" | head -n 1 | cut -c1-160)"
 outpost fleet add afterfull >/dev/null || fail "fleet add once space came back"
+ssh -F "$CFG" jump metrics >/dev/null 2>&1	# the first check may still see failures from before
+store_metrics "space back" 1
 ends_whole "space back"
 
 # ---- 3. the file system turns read-only under the daemon ----
@@ -121,6 +134,7 @@ wait_for "pi-2.acme registered again" 20 eval '[ "$(grep -c "device pi-2.acme: s
 routing_works readonly
 flowing "read-only"
 admin_refused "read-only" "Read-only file system|read-only"
+store_metrics "read-only" 0
 grep -q "audit: cannot append to audit.log: Read-only file system" "$DAEMON_LOG" ||
 	fail "no clear error about the read-only audit log in the daemon's log"
 [ "$(ssh -F "$CFG" jump ls | awk '$1 == "pi-hq.acme" {print $2}')" = online ] || fail "remote ls on a read-only state"

@@ -261,6 +261,29 @@ test_help_escaping(void **state)
 	jbuf_free(&b);
 }
 
+/* Floating-point values: NaN and infinities spelled as the format wants, the rest round-trips. */
+static void
+test_float_values(void **state)
+{
+	struct jbuf b;
+	char name[16];
+
+	(void)state;
+	jbuf_init(&b, BIG);
+	assert_int_equal(promtext_sample_f(&b, "a", NULL, 0, NAN), 0);
+	assert_int_equal(promtext_sample_f(&b, "b", NULL, 0, INFINITY), 0);
+	assert_int_equal(promtext_sample_f(&b, "c", NULL, 0, -INFINITY), 0);
+	assert_int_equal(promtext_sample_f(&b, "d", NULL, 0, 0.1), 0);
+	assert_int_equal(promtext_sample_f(&b, "e", NULL, 0, -1e-300), 0);
+	assert_int_equal(promtext_sample_f(&b, "bad name", NULL, 0, 1), ERR_INVAL);
+	assert_non_null(strstr(b.data, "a NaN\nb +Inf\nc -Inf\n"));
+	char *d = strstr(b.data, "d ");
+	assert_non_null(d);
+	*strchr(d, '\n') = '\0';
+	assert_true(parse_sample(d, name, sizeof(name), NULL, 0) == 0.1);
+	jbuf_free(&b);
+}
+
 static void
 test_histogram_refuses_bad_bounds(void **state)
 {
@@ -396,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_bad_labels),
 		cmocka_unit_test(test_label_value_escaping),
 		cmocka_unit_test(test_help_escaping),
+		cmocka_unit_test(test_float_values),
 		cmocka_unit_test(test_histogram_refuses_bad_bounds),
 		cmocka_unit_test(test_full_buffer_fails),
 		cmocka_unit_test(test_histogram_cumulative),
