@@ -14,5 +14,6 @@
 #define LIM_CHANNELS		256	/* open channels per session */
 #define LIM_PEER_STRING		256	/* longest peer string we keep or log */
 #define LIM_LISTEN		16	/* -l addresses */
+#define LIM_IMPORT_LINES	10000	/* keys or port table rows in one `import sshd` */
 
 #endif

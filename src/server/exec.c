@@ -116,7 +116,18 @@ exec_run(struct chan *h)
 	FILE *err = open_memstream(&ebuf, &elen);
 	FILE *in = h->in.len > 0 ? fmemopen(h->in.data, h->in.len, "r") : NULL;
 
-	if (out == NULL || err == NULL) {
+	if (h->in.failed) {
+		/* a truncated file must not pass for a shorter one (`import sshd --authorized-keys -`) */
+		if (out) fclose(out);
+		if (err) fclose(err);
+		if (in) fclose(in);
+		in = NULL;
+		free(obuf);
+		free(ebuf);
+		h->exit_status = CMD_FAIL;
+		jbuf_addf(&h->errout, "outpost: standard input is larger than %zu bytes; run the "
+		    "command on the jump server with outpost -d\n", h->in.limit);
+	} else if (out == NULL || err == NULL) {
 		if (out) fclose(out);
 		if (err) fclose(err);
 		free(obuf);
