@@ -7,7 +7,7 @@
 # own unit line (-N, ServerAliveInterval=60, ServerAliveCountMax=3,
 # ExitOnForwardFailure=yes, -R PORT:localhost:SSHD) and is reached by name
 # with stock ssh -J on that port. Users are imported over SSH from standard
-# input and reach a device the same way.
+# input (refused whole past its cap) and reach a device the same way.
 . "$(dirname "$0")/lib.sh"
 require_outpost
 
@@ -81,6 +81,14 @@ cat "$k.pub" >>"$T/device_authorized_keys"
 timeout 30 ssh -F "$(client_config admin)" jump import sshd --users - --fleet acme <"$OLD/users" \
 	>"$T/users.out" 2>"$T/users.err" || fail "remote users import: $(cat "$T/users.err")"
 grep -q "^bob-tech  SHA256:.*  grant acme  line 1\$" "$T/users.out" || fail "users import said: $(cat "$T/users.out")"
+
+# Standard input past its cap (32 KiB) fails whole instead of arriving cut.
+{ for i in $(seq 1 700); do echo "# padding line $i of a file too large to send over SSH"; done
+  echo "$(cut -d' ' -f1,2 "$(key carol-tech).pub") carol-tech"; } >"$OLD/big-users"
+timeout 30 ssh -F "$(client_config admin)" jump import sshd --users - --fleet acme <"$OLD/big-users" \
+	>"$T/big.out" 2>"$T/big.err" && fail "a cut standard input was imported: $(cat "$T/big.out")"
+grep -q "standard input is larger than" "$T/big.err" || fail "big stdin: $(cat "$T/big.err")"
+outpost user ls | grep -q '^carol-tech ' && fail "carol-tech imported from a cut file"
 
 # Each device with the seed's unit line, to its own sshd; reached by name.
 for i in 0 1 2; do
