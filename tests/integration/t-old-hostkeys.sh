@@ -6,7 +6,8 @@
 # and HostKeyAlgorithms left default, dials with seed 000's unit line and
 # registers without a prompt, and is reached by name. `outpostd -T` lists
 # the three keys; the primary (what tokens pin) is the ed25519 one; two keys
-# of one kind, a missing key among several and a DSA key are refused at start.
+# of one kind, a missing key among several and a DSA key are refused at start;
+# after dropping root for User, keys only root may read are still served.
 . "$(dirname "$0")/lib.sh"
 require_outpost
 
@@ -56,6 +57,24 @@ grep -q "ready; host key $fp" "$DAEMON_LOG" || fail "the log does not name the p
 ssh-keyscan -p "$JUMP_PORT" -t rsa,ecdsa,ed25519 127.0.0.1 2>/dev/null | cut -d' ' -f2,3 | sort >"$T/scanned"
 cat "$OLD"/ssh_host_*_key.pub | cut -d' ' -f1,2 | sort >"$T/old"
 cmp -s "$T/scanned" "$T/old" || fail "served keys differ from the old ones: $(cat "$T/scanned")"
+
+# As a service: started as root, outpostd drops to User before serving and
+# still serves keys only root may read (as /etc/ssh's are): libssh holds them.
+if id nobody >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	chmod 700 "$OLD"
+	P2=$(pick_port)
+	printf 'User nobody\nHostKey %s\nHostKey %s\nHostKey %s\n' "$OLD/ssh_host_rsa_key" \
+		"$OLD/ssh_host_ecdsa_key" "$OLD/ssh_host_ed25519_key" >"$T/dropped.conf"
+	mkdir -p "$T/dropped-state"
+	spawn outpostd-dropped "$OUTPOSTD_BIN" -f "$T/dropped.conf" -d "$T/dropped-state" -l "127.0.0.1:$P2"
+	DROPPED=$LAST_PID
+	wait_for "the second outpostd" 20 eval 'port_listening $P2 || ! alive $DROPPED'
+	[ "$(ps -o user= -p "$DROPPED")" = nobody ] || fail "the second outpostd did not drop to nobody"
+	ssh-keyscan -p "$P2" -t rsa,ecdsa,ed25519 127.0.0.1 2>/dev/null | cut -d' ' -f2,3 | sort >"$T/scanned2"
+	cmp -s "$T/scanned2" "$T/old" || fail "after dropping root, served keys differ: $(cat "$T/scanned2")"
+	stop_pid "$DROPPED" TERM 10 || fail "the second outpostd did not stop"
+	grep -qE -- "$SANITIZER_RE" "$LOGDIR/outpostd-dropped.log" && fail "sanitizer report in outpostd-dropped.log"
+fi
 
 # The device: the old jump's ECDSA line and nothing else in its known_hosts.
 start_device_sshd
