@@ -350,6 +350,51 @@ test_usage_and_stdin(void **state)
 	free(log);
 }
 
+/* The store's side: all or nothing in one transaction, the failing item named. */
+static void
+test_store_import(void **state)
+{
+	struct fixture *fx = *state;
+	struct pubkey k[3];
+	size_t failed = 99;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pubkey_parse_line(fx->key[i], &k[i]), 0);
+	struct store_import_item items[] = { { "a", &k[0] }, { "b", &k[1] }, { "a", &k[2] } };
+	assert_int_equal(store_import(fx->st, "acme", false, items, 3, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 2);
+	assert_int_equal(count_devices(fx), 0);
+	items[2].key = &k[0];
+	items[2].name = "c";
+	assert_int_equal(store_import(fx->st, "acme", false, items, 3, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 2);
+	assert_non_null(strstr(store_errmsg(fx->st), "already belongs to device a.acme"));
+	assert_int_equal(count_devices(fx), 0);
+	assert_int_equal(store_import(fx->st, "nope", false, items, 2, &failed), ERR_NOTFOUND);
+	assert_int_equal(failed, 2);
+	items[0].name = "Bad Name";
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), ERR_NAME);
+	assert_int_equal(failed, 0);
+	items[0].name = "a";
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), 0);
+	assert_int_equal(count_devices(fx), 2);
+	/* users: granted the fleet; a device's key refused and nothing kept */
+	struct store_import_item users[] = { { "u1", &k[2] }, { "u2", &k[0] } };
+	assert_int_equal(store_import(fx->st, "acme", true, users, 2, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 1);
+	struct store_principal p;
+	assert_int_equal(store_principal_by_key(fx->st, &k[2], &p), ERR_NOTFOUND);
+	assert_int_equal(store_import(fx->st, "acme", true, users, 1, &failed), 0);
+	assert_int_equal(store_principal_by_key(fx->st, &k[2], &p), 0);
+	assert_int_equal(p.kind, PRINCIPAL_USER);
+	int64_t id;
+	char fleet[LIM_LABEL + 1];
+	assert_int_equal(store_device_resolve(fx->st, p.id, "a", "", &id, fleet), 0);
+	assert_int_equal(store_import(fx->st, "acme", true, users, 0, &failed), 0);	/* nothing */
+	for (int i = 0; i < 3; i++)
+		pubkey_clear(&k[i]);
+}
+
 int
 main(void)
 {
@@ -358,6 +403,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_and_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_and_stdin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_import, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
