@@ -33,7 +33,14 @@ struct entry {
 	struct pubkey key;
 	int listen[MAX_PORTS];		/* from permitlisten */
 	int nlisten;
-	int port;			/* the device's port, 0 = none */
+	/*
+	 * The device's port, 0 = none. Shown in the plan, not stored: the store
+	 * has no place for a device's port yet. Port-table routing (issue 18
+	 * item 3) should add one (a column or table keyed by device) and have
+	 * import_one in store.c write it, so `-J jump -p PORT user@localhost`
+	 * finds the device from the day it is imported.
+	 */
+	int port;
 	const char *port_src;		/* "port-table", "permitlisten" or "none" */
 	bool present;			/* already bound to this name and key: skipped */
 	bool taken;			/* its key belongs to someone else (reported) */
