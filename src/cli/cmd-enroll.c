@@ -43,7 +43,11 @@ server_addr(struct cmd_call *c, const char *opt, char *dst, size_t len)
 	snprintf(dst, len, "%s:2222", host);
 }
 
-/* Reads <state>/ssh_host_ed25519_key.pub: its SHA-256 and its printed fingerprint. */
+/*
+ * Reads the primary host key outpostd published as <state>/ssh_host_key.pub
+ * (else, from an older outpostd, <state>/ssh_host_ed25519_key.pub): its
+ * SHA-256 and its printed fingerprint.
+ */
 static int
 host_key(struct cmd_call *c, unsigned char hash[32], char *fp, size_t fplen)
 {
@@ -52,7 +56,9 @@ host_key(struct cmd_call *c, unsigned char hash[32], char *fp, size_t fplen)
 
 	if (c->ctx->state_dir == NULL)
 		return cmd_fail(c, "state directory unknown");
-	snprintf(path, sizeof(path), "%s/ssh_host_ed25519_key.pub", c->ctx->state_dir);
+	snprintf(path, sizeof(path), "%s/ssh_host_key.pub", c->ctx->state_dir);
+	if (access(path, F_OK) != 0)
+		snprintf(path, sizeof(path), "%s/ssh_host_ed25519_key.pub", c->ctx->state_dir);
 	if (pubkey_read_file(path, &k) != 0)
 		return cmd_fail(c, "cannot read the server's host key %s: start outpostd once to create it",
 		    path);

@@ -56,6 +56,7 @@ extern const struct cmd_entry cmd_known_hosts_entry;
 extern const struct cmd_entry cmd_ssh_config_entry;
 extern const struct cmd_entry cmd_tunnel_entry;
 extern const struct cmd_entry cmd_metrics_entry;
+extern const struct cmd_entry cmd_import_entry;
 
 /* Options a command accepts, as a bit set for cmd_parse. */
 enum {
@@ -70,6 +71,11 @@ enum {
 	OPT_USES = 1 << 8,	/* --uses N */
 	OPT_TTL = 1 << 9,	/* --ttl DURATION */
 	OPT_SERVER = 1 << 10,	/* --server ADDR:PORT */
+	OPT_AUTHKEYS = 1 << 11,	/* --authorized-keys FILE */
+	OPT_USERS = 1 << 12,	/* --users FILE */
+	OPT_PORTS = 1 << 13,	/* --ports FILE */
+	OPT_NAMES = 1 << 14,	/* --names comment|port-table */
+	OPT_DRYRUN = 1 << 15,	/* --dry-run */
 };
 
 #define CMD_MAX_POS	8
@@ -87,6 +93,8 @@ struct cmd_opts {
 	const char *uses;
 	const char *ttl;
 	const char *server;
+	const char *authkeys, *users, *ports, *names;
+	bool dry_run;
 	bool admin;
 	bool json;
 	const char *pos[CMD_MAX_POS];

@@ -42,6 +42,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_ssh_config_entry,
 	&cmd_tunnel_entry,
 	&cmd_metrics_entry,
+	&cmd_import_entry,
 	&help_entry,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -169,6 +170,11 @@ static const struct opt_spec opt_specs[] = {
 	{ "uses", OPT_USES, true },
 	{ "ttl", OPT_TTL, true },
 	{ "server", OPT_SERVER, true },
+	{ "authorized-keys", OPT_AUTHKEYS, true },
+	{ "users", OPT_USERS, true },
+	{ "ports", OPT_PORTS, true },
+	{ "names", OPT_NAMES, true },
+	{ "dry-run", OPT_DRYRUN, false },
 };
 
 static const struct opt_spec *
@@ -195,6 +201,11 @@ opt_store(struct cmd_call *c, const struct opt_spec *sp, const char *val, struct
 	case OPT_USES: slot = &o->uses; break;
 	case OPT_TTL: slot = &o->ttl; break;
 	case OPT_SERVER: slot = &o->server; break;
+	case OPT_AUTHKEYS: slot = &o->authkeys; break;
+	case OPT_USERS: slot = &o->users; break;
+	case OPT_PORTS: slot = &o->ports; break;
+	case OPT_NAMES: slot = &o->names; break;
+	case OPT_DRYRUN: o->dry_run = true; return 0;
 	case OPT_ADMIN: o->admin = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_FLEET:
@@ -732,16 +743,32 @@ cmd_argv_free(char **argv)
 	free(argv);
 }
 
+/* Options whose value "-" means standard input. */
+static const char *const stdin_opts[] = { "--key", "--authorized-keys", "--users", "--ports" };
+
+static bool
+stdin_word(char **argv, int argc, int i)
+{
+	for (size_t k = 0; k < sizeof(stdin_opts) / sizeof(stdin_opts[0]); k++) {
+		size_t n = strlen(stdin_opts[k]);
+		if (strncmp(argv[i], stdin_opts[k], n) != 0)
+			continue;
+		if (strcmp(argv[i] + n, "=-") == 0)
+			return true;
+		if (argv[i][n] == '\0' && i + 1 < argc && argv[i + 1] != NULL &&
+		    strcmp(argv[i + 1], "-") == 0)
+			return true;
+	}
+	return false;
+}
+
 bool
 cmd_wants_stdin(int argc, char **argv)
 {
 	for (int i = 0; i < argc && argv[i] != NULL; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return false;
-		if (strcmp(argv[i], "--key=-") == 0)
-			return true;
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc && argv[i + 1] != NULL &&
-		    strcmp(argv[i + 1], "-") == 0)
+		if (stdin_word(argv, argc, i))
 			return true;
 	}
 	return false;

@@ -91,7 +91,7 @@ int cmd_split(const char *line, size_t len, char ***argv_out, int *argc_out,
     const char **why);
 void cmd_argv_free(char **argv);	/* NULL is a no-op */
 
-/* True if argv asks to read a key from standard input (`--key -`). */
+/* True if argv asks to read standard input (`--key -`, `--authorized-keys -`, `--users -`, `--ports -`). */
 bool cmd_wants_stdin(int argc, char **argv);
 
 #endif

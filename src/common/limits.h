@@ -34,5 +34,6 @@
 #define LIM_METRICS_TEXT	(4u << 20)	/* one metrics page */
 #define LIM_METRICS_HTTP_CONNS	8	/* MetricsListen: connections at once (2 per address) */
 #define LIM_METRICS_HTTP_REQUEST 8192	/* MetricsListen: bytes of one request's line and headers */
+#define LIM_IMPORT_LINES	10000	/* keys or port table rows in one `import sshd` */
 
 #endif

@@ -79,17 +79,18 @@ names_parse_target(const char *s, struct name_target *out)
 	return r;
 }
 
-int
-names_from_hostname(const char *host, char *dst, size_t dstlen)
+/* Maps src to a label: lower-case, others to '-', runs of '-' as one, trimmed, at most LIM_LABEL. */
+static int
+make_label(const char *src, bool stop_at_dot, char *dst, size_t dstlen)
 {
 	size_t o = 0;
 
 	if (dstlen > 0)
 		dst[0] = '\0';
-	if (host == NULL || dstlen < 2)
+	if (src == NULL || dstlen < 2)
 		return ERR_NAME;
-	for (size_t i = 0; host[i] != '\0' && host[i] != '.'; i++) {
-		char c = lower(host[i]);
+	for (size_t i = 0; src[i] != '\0' && !(stop_at_dot && src[i] == '.'); i++) {
+		char c = lower(src[i]);
 		if (!label_char(c))
 			c = '-';
 		if (c == '-' && (o == 0 || dst[o - 1] == '-'))
@@ -102,4 +103,16 @@ names_from_hostname(const char *host, char *dst, size_t dstlen)
 		o--;
 	dst[o] = '\0';
 	return o == 0 ? ERR_NAME : 0;
+}
+
+int
+names_from_hostname(const char *host, char *dst, size_t dstlen)
+{
+	return make_label(host, true, dst, dstlen);
+}
+
+int
+names_from_comment(const char *comment, char *dst, size_t dstlen)
+{
+	return make_label(comment, false, dst, dstlen);
 }

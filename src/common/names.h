@@ -36,4 +36,12 @@ int names_parse_target(const char *s, struct name_target *out);
  */
 int names_from_hostname(const char *host, char *dst, size_t dstlen);
 
+/*
+ * Turns a key comment (`outpost import sshd`) into a label: lower-cases,
+ * maps every other character (dots, '@', spaces, any byte of UTF-8) to '-',
+ * keeps one '-' of a run, trims '-' at the ends and truncates to LIM_LABEL.
+ * Returns 0, or ERR_NAME if nothing usable is left (dst is then "").
+ */
+int names_from_comment(const char *comment, char *dst, size_t dstlen);
+
 #endif

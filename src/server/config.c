@@ -117,7 +117,6 @@ struct keyword {
 
 static int kw_listen(struct config *c, const char *v) { return config_add_listen(c, v, false); }
 static int kw_state(struct config *c, const char *v) { return set_str(&c->state_dir, v); }
-static int kw_hostkey(struct config *c, const char *v) { return set_str(&c->host_key, v); }
 static int kw_public(struct config *c, const char *v) { return set_str(&c->public_addr, v); }
 static int kw_ka_int(struct config *c, const char *v) { return parse_int(v, 1, 3600, &c->keepalive_interval); }
 static int kw_ka_max(struct config *c, const char *v) { return parse_int(v, 1, 100, &c->keepalive_count_max); }
@@ -170,6 +169,22 @@ set_path(char **dst, const char *v)
 		if ((unsigned char)*p < 0x20)
 			return ERR_CONFIG;
 	return set_str(dst, v);
+}
+
+/* HostKey accumulates, as in sshd_config: one line per key file, each path once. */
+static int
+kw_hostkey(struct config *c, const char *v)
+{
+	for (int i = 0; i < c->nhost_keys; i++)
+		if (strcmp(c->host_keys[i], v) == 0)
+			return ERR_CONFIG;
+	if (c->nhost_keys >= CONFIG_MAX_HOSTKEYS)
+		return ERR_CONFIG;
+	c->host_keys[c->nhost_keys] = NULL;
+	int r = set_path(&c->host_keys[c->nhost_keys], v);
+	if (r == 0)
+		c->nhost_keys++;
+	return r;
 }
 
 static int kw_mqtt_ca(struct config *c, const char *v) { return set_path(&c->mqtt_cafile, v); }
@@ -362,9 +377,9 @@ config_dump(const struct config *c, FILE *f)
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
 
 	fprintf(f, "StateDir %s\n", c->state_dir);
-	if (c->host_key != NULL)
-		fprintf(f, "HostKey %s\n", c->host_key);
-	else
+	for (int i = 0; i < c->nhost_keys; i++)
+		fprintf(f, "HostKey %s\n", c->host_keys[i]);
+	if (c->nhost_keys == 0)
 		fprintf(f, "HostKey %s/ssh_host_ed25519_key\n", c->state_dir);
 	for (int i = 0; i < c->nlisten; i++)
 		fprintf(f, "Listen %s\n", c->listen[i]);
@@ -411,7 +426,8 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	free(c->state_dir);
-	free(c->host_key);
+	for (int i = 0; i < c->nhost_keys; i++)
+		free(c->host_keys[i]);
 	free(c->public_addr);
 	free(c->max_startups);
 	free(c->user);

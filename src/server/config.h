@@ -8,9 +8,13 @@
 
 #include "common/limits.h"
 
+/* HostKey lines: libssh serves one key per type (ed25519, ECDSA, RSA). */
+#define CONFIG_MAX_HOSTKEYS	3
+
 struct config {
 	char *state_dir;			/* owned */
-	char *host_key;				/* owned; NULL = <state>/ssh_host_ed25519_key */
+	char *host_keys[CONFIG_MAX_HOSTKEYS];	/* owned paths, in file order; none = <state>/ssh_host_ed25519_key */
+	int nhost_keys;
 	char *public_addr;			/* owned; NULL = <hostname>:<first listen port> */
 	char *listen[LIM_LISTEN];		/* owned "ADDR:PORT" strings */
 	int nlisten;

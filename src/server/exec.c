@@ -151,7 +151,18 @@ exec_run(struct chan *h)
 	FILE *err = open_memstream(&ebuf, &elen);
 	FILE *in = x->in.len > 0 ? fmemopen(x->in.data, x->in.len, "r") : NULL;
 
-	if (out == NULL || err == NULL) {
+	if (x->in.failed) {
+		/* a truncated file must not pass for a shorter one (`import sshd --authorized-keys -`) */
+		if (out) fclose(out);
+		if (err) fclose(err);
+		if (in) fclose(in);
+		in = NULL;
+		free(obuf);
+		free(ebuf);
+		x->exit_status = CMD_FAIL;
+		jbuf_addf(&x->errout, "outpost: standard input is larger than %zu bytes; run the "
+		    "command on the jump server with outpost -d\n", x->in.limit);
+	} else if (out == NULL || err == NULL) {
 		if (out) fclose(out);
 		if (err) fclose(err);
 		free(obuf);

@@ -13,7 +13,7 @@
 /* Files outpostd and the CLI keep in the state directory. */
 static const char *const state_files[] = {
 	"", "outpost.db", "outpost.db-wal", "outpost.db-shm", "audit.log",
-	"ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
+	"ssh_host_ed25519_key", "ssh_host_ed25519_key.pub", "ssh_host_key.pub",
 };
 
 static void

@@ -93,39 +93,126 @@ update_interest(struct server *srv)
 	}
 }
 
+/* Generates an ed25519 host key at path (mode 0600) and its .pub beside it. */
+static void
+generate_host_key(const char *path)
+{
+	char pub[4112];
+	ssh_key key = NULL;
+
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+		fatal("cannot generate host key");
+	mode_t old = umask(077);
+	int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
+	snprintf(pub, sizeof(pub), "%s.pub", path);
+	if (r == SSH_OK)
+		r = ssh_pki_export_pubkey_file(key, pub);
+	umask(old);
+	ssh_key_free(key);
+	if (r != SSH_OK)
+		fatal("cannot write host key %s", path);
+	log_info("generated host key %s", path);
+}
+
+/*
+ * Preference of a host key type among several: what stock clients that know
+ * none of them pick (OpenSSH and libssh both offer ed25519, then ECDSA, then
+ * RSA), so the primary key is the one outpost-agent and a fresh ssh see.
+ * 0 = not served.
+ */
+static int
+host_key_rank(enum ssh_keytypes_e t)
+{
+	switch (t) {
+	case SSH_KEYTYPE_ED25519: return 3;
+	case SSH_KEYTYPE_ECDSA: case SSH_KEYTYPE_ECDSA_P256: case SSH_KEYTYPE_ECDSA_P384:
+	case SSH_KEYTYPE_ECDSA_P521: return 2;
+	case SSH_KEYTYPE_RSA: return 1;
+	default: return 0;
+	}
+}
+
+/* Writes <state>/ssh_host_key.pub, the primary key's public half, for `token create`. */
+static void
+publish_primary(struct server *srv, ssh_key key)
+{
+	char path[4096], tmp[4112];
+
+	snprintf(path, sizeof(path), "%s/ssh_host_key.pub", srv->cfg->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	mode_t old = umask(022);
+	int r = ssh_pki_export_pubkey_file(key, tmp);
+	umask(old);
+	if (r != SSH_OK || rename(tmp, path) != 0) {
+		unlink(tmp);
+		log_warn("cannot write %s: tokens made now may pin an older host key", path);
+	}
+}
+
+/* Loads one HostKey into the bind; returns its rank, *out gets the key (caller frees). */
+static int
+load_one_key(struct server *srv, const char *path, ssh_key *out, const char **seen)
+{
+	ssh_key key = NULL;
+
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
+		fatal("cannot read host key %s (an OpenSSH or PEM private key without a passphrase)",
+		    path);
+	int rank = host_key_rank(ssh_key_type(key));
+	if (rank == 0)
+		fatal("host key %s: %s keys are not served (ed25519, ECDSA or RSA only)", path,
+		    ssh_key_type_to_char(ssh_key_type(key)));
+	if (seen[rank] != NULL)
+		fatal("host keys %s and %s are of the same kind: one ed25519, one ECDSA and one RSA "
+		    "key at most", seen[rank], path);
+	seen[rank] = path;
+	if (ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_HOSTKEY, path) != SSH_OK)
+		fatal("host key %s: %s", path, ssh_get_error(srv->bind));
+	log_info("host key %s (%s)", path, ssh_key_type_to_char(ssh_key_type(key)));
+	*out = key;
+	return rank;
+}
+
+/*
+ * Every HostKey, one per type; none configured: <state>/ssh_host_ed25519_key,
+ * generated if missing (as is a single configured HostKey that is missing).
+ * The best-ranked key is the primary: its fingerprint is logged and pinned
+ * by tokens.
+ */
 static int
 load_host_key(struct server *srv)
 {
-	const char *path = srv->cfg->host_key;
-	char def[4096], pub[4112];
-	ssh_key key = NULL;
+	const struct config *cfg = srv->cfg;
+	const char *seen[4] = { 0 };
+	char def[4096];
+	const char *paths[CONFIG_MAX_HOSTKEYS] = { def };
+	int n = cfg->nhost_keys, best = 0;
+	ssh_key primary = NULL;
 	struct pubkey pk;
 
-	if (path == NULL) {
-		snprintf(def, sizeof(def), "%s/ssh_host_ed25519_key", srv->cfg->state_dir);
-		path = def;
+	snprintf(def, sizeof(def), "%s/ssh_host_ed25519_key", cfg->state_dir);
+	for (int i = 0; i < n; i++)
+		paths[i] = cfg->host_keys[i];
+	if (n == 0)
+		n = 1;
+	if (n == 1 && access(paths[0], F_OK) != 0)
+		generate_host_key(paths[0]);
+	for (int i = 0; i < n; i++) {
+		ssh_key key = NULL;
+		int rank = load_one_key(srv, paths[i], &key, seen);
+		if (rank > best) {
+			ssh_key_free(primary);
+			primary = key;
+			best = rank;
+		} else
+			ssh_key_free(key);
 	}
-	if (access(path, F_OK) != 0) {
-		if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
-			fatal("cannot generate host key");
-		mode_t old = umask(077);
-		int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
-		snprintf(pub, sizeof(pub), "%s.pub", path);
-		if (r == SSH_OK)
-			r = ssh_pki_export_pubkey_file(key, pub);
-		umask(old);
-		if (r != SSH_OK)
-			fatal("cannot write host key %s", path);
-		log_info("generated host key %s", path);
-	} else if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK)
-		fatal("cannot read host key %s", path);
-	if (pubkey_from_ssh_key(key, &pk) != 0)
-		fatal("host key %s is not usable", path);
+	if (pubkey_from_ssh_key(primary, &pk) != 0)
+		fatal("host key %s is not usable", seen[best]);
 	snprintf(srv->host_fp, sizeof(srv->host_fp), "%s", pk.fp);
 	pubkey_clear(&pk);
-	ssh_key_free(key);
-	if (ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_HOSTKEY, path) != SSH_OK)
-		fatal("host key %s: %s", path, ssh_get_error(srv->bind));
+	publish_primary(srv, primary);
+	ssh_key_free(primary);
 	return 0;
 }
 

@@ -1164,6 +1164,64 @@ store_device_add(struct store *st, const char *name, const char *fleet, const st
 	return tx_end(st, r);
 }
 
+/* Grants fleet fid to user uid forever, inside the caller's transaction. */
+static int
+grant_insert(struct store *st, int64_t uid, int64_t fid)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, Q_GRANT, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, uid);
+	sqlite3_bind_int64(s, 2, fid);
+	sqlite3_bind_int64(s, 3, 0);
+	sqlite3_bind_int64(s, 4, timefmt_now());
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	return r;
+}
+
+/* One imported device, or user granted fleet fid. */
+static int
+import_one(struct store *st, const char *fleet, int64_t fid, bool users,
+    const struct store_import_item *it)
+{
+	int64_t id;
+	int r;
+
+	if ((r = check_label(st, users ? "user" : "device", it->name)) != 0 ||
+	    (r = check_key(st, it->key)) != 0)
+		return r;
+	if (users) {
+		if ((r = user_insert(st, it->name, false, &id)) == 0 &&
+		    (r = key_insert(st, Q_KEY_ADD_USER, id, it->key)) == 0)
+			r = grant_insert(st, id, fid);
+		return r;
+	}
+	if ((r = device_insert(st, it->name, fleet, fid, &id)) == 0)
+		r = key_insert(st, Q_KEY_ADD_DEVICE, id, it->key);
+	return r;
+}
+
+int
+store_import(struct store *st, const char *fleet, bool users, const struct store_import_item *items,
+    size_t n, size_t *failed)
+{
+	int64_t fid;
+	int r;
+
+	*failed = n;
+	if ((r = check_label(st, "fleet", fleet)) != 0 || (r = tx_begin(st)) != 0)
+		return r;
+	r = fleet_lookup(st, fleet, &fid, NULL);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if ((r = import_one(st, fleet, fid, users, &items[i])) != 0)
+			*failed = i;
+	return tx_end(st, r);
+}
+
 int
 store_device_rm(struct store *st, const char *name, const char *fleet)
 {

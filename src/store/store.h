@@ -97,6 +97,19 @@ struct store_device {
 int store_device_add(struct store *st, const char *name, const char *fleet,
     const struct pubkey *key);
 int store_device_rm(struct store *st, const char *name, const char *fleet);
+/*
+ * `outpost import sshd`: adds every item, as a device of fleet (users false)
+ * or as a non-admin user granted fleet forever (users true), in one
+ * transaction: all of them or none. On failure *failed is the index of the
+ * item that failed (store_errmsg says why: a name or key already taken), or
+ * n when no single item did (fleet missing, storage error).
+ */
+struct store_import_item {
+	const char *name;		/* normalized label */
+	const struct pubkey *key;
+};
+int store_import(struct store *st, const char *fleet, bool users,
+    const struct store_import_item *items, size_t n, size_t *failed);
 typedef int (*store_device_cb)(void *arg, const struct store_device *d);
 /* All devices ordered by fleet, name. */
 int store_device_list(struct store *st, store_device_cb cb, void *arg);

@@ -459,11 +459,11 @@ start_outpostd() {
 		fail "outpostd did not start listening"
 	done
 	[ -n "$OUTPOSTD_PID" ] || fail "outpostd did not start"
-	wait_for "outpostd host key" 5 test -s "$STATE/ssh_host_ed25519_key"
-	if [ ! -s "$STATE/ssh_host_ed25519_key.pub" ]; then
-		fail "outpostd wrote no $STATE/ssh_host_ed25519_key.pub"
-	fi
-	known_add "[127.0.0.1]:$JUMP_PORT" "$STATE/ssh_host_ed25519_key.pub"
+	# ssh_host_key.pub: the primary of the HostKeys (the generated ed25519 key if none)
+	local hk=$STATE/ssh_host_key.pub
+	[ -s "$hk" ] || [ -n "${OUTPOSTD_HOSTKEYS:-}" ] || hk=$STATE/ssh_host_ed25519_key.pub
+	wait_for "outpostd host key" 5 test -s "$hk"
+	known_add "[127.0.0.1]:$JUMP_PORT" "$hk"
 	write_configs
 	log "outpostd pid $OUTPOSTD_PID on 127.0.0.1:$JUMP_PORT"
 }

@@ -207,7 +207,8 @@ test_file_valid(void **state)
 	assert_string_equal(f->c.listen[1], "[::1]:2222");
 	assert_string_equal(f->c.listen[2], "0.0.0.0:22");
 	assert_string_equal(f->c.state_dir, "/var/lib/my outpost");
-	assert_string_equal(f->c.host_key, "/etc/outpost/key");
+	assert_int_equal(f->c.nhost_keys, 1);
+	assert_string_equal(f->c.host_keys[0], "/etc/outpost/key");
 	assert_int_equal(f->c.keepalive_interval, 3600);
 	assert_int_equal(f->c.keepalive_count_max, 1);
 	assert_int_equal(f->c.login_grace_time, 600);
@@ -298,7 +299,7 @@ test_defaults(void **state)
 	setenv("OUTPOST_STATE", "/somewhere/else", 1);
 	config_defaults(&c);
 	assert_string_equal(c.state_dir, "/somewhere/else");
-	assert_null(c.host_key);
+	assert_int_equal(c.nhost_keys, 0);
 	assert_int_equal(c.nlisten, 0);
 	assert_int_equal(c.keepalive_interval, 30);
 	assert_int_equal(c.keepalive_count_max, 2);
@@ -346,8 +347,8 @@ round_trip(struct fixture *f, const struct config *c)
 	if (config_load(&d, f->path, why, sizeof(why)) != 0)
 		fail_msg("dump did not load: %s\n%s", why, t1);
 	assert_string_equal(d.state_dir, c->state_dir);
-	if (c->host_key != NULL)
-		assert_string_equal(d.host_key, c->host_key);
+	for (int i = 0; i < c->nhost_keys; i++)
+		assert_string_equal(d.host_keys[i], c->host_keys[i]);
 	assert_int_equal(d.nlisten, c->nlisten);
 	for (int i = 0; i < c->nlisten; i++)
 		assert_string_equal(d.listen[i], c->listen[i]);
@@ -397,6 +398,33 @@ test_dump_round_trip(void **state)
 		assert_int_equal(config_add_listen(&f->c, a, false), 0);
 	}
 	round_trip(f, &f->c);
+}
+
+/* HostKey: hostile paths and duplicates refused; several keys kept in order, each dumped by -T. */
+static void
+test_host_keys(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+
+	REFUSE(f, "HostKey /etc/ssh/a\x01b\n", 1, "HostKey");
+	REFUSE(f, "HostKey /etc/ssh/ssh_host_rsa_key\nHostKey /etc/ssh/ssh_host_rsa_key\n", 2, "HostKey");
+	REFUSE(f, "HostKey /a\nHostKey /b\nHostKey /c\nHostKey /d\n", 4, "HostKey");
+	REFUSE(f, "HostKey\n", 1, NULL);
+	load_ok(f, "HostKey /etc/ssh/ssh_host_rsa_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n"
+	    "hostkey /etc/ssh/ssh_host_ed25519_key\n");
+	assert_int_equal(f->c.nhost_keys, 3);
+	assert_string_equal(f->c.host_keys[0], "/etc/ssh/ssh_host_rsa_key");
+	assert_string_equal(f->c.host_keys[2], "/etc/ssh/ssh_host_ed25519_key");
+	char *t = dump(&f->c);
+	assert_non_null(strstr(t, "HostKey /etc/ssh/ssh_host_rsa_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n"
+	    "HostKey /etc/ssh/ssh_host_ed25519_key\n"));
+	assert_null(strstr(t, "ssh_host_ed25519_key\nHostKey /srv"));	/* no default beside them */
+	free(t);
+	round_trip(f, &f->c);
+	/* a refused fourth leaves the three */
+	assert_int_equal(config_set(&f->c, "HostKey", "/x", why, sizeof(why)), ERR_CONFIG);
+	assert_int_equal(f->c.nhost_keys, 3);
 }
 
 /* MQTT keywords: hostile values refused (and nothing changed), valid ones round-trip through -T. */
@@ -480,6 +508,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mqtt_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_keys, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

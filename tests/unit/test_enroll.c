@@ -471,6 +471,13 @@ test_token_create(void **state)
 	assert_memory_not_equal(before, after, 32);
 	make_token(fx, &t, "--fleet acme");	/* checks the new hash */
 	assert_int_equal(count_tokens(fx), 8);
+	/* the primary of several HostKeys, as outpostd publishes it, wins over the default's file */
+	assert_int_equal(tu_keygen(fx->state, "ssh_host_key", "ecdsa"), 0);
+	snprintf(fx->hostpub, sizeof(fx->hostpub), "%s/ssh_host_key.pub", fx->state);
+	make_token(fx, &t, "--fleet acme");
+	host_key_hash(fx, before);
+	assert_memory_equal(t.hostkey, before, 32);
+	assert_memory_not_equal(before, after, 32);
 }
 
 /* ---- enroll ---- */
