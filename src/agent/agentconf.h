@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 #include "agent/service.h"
 #include "agent/token.h"
 #include "common/limits.h"

@@ -7,7 +7,7 @@
 
 #include <libssh/libssh.h>
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 #include "agent/token.h"
 
 struct conn_params {

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
-#include "agent/b64.h"
+#include "common/b64.h"
 #include "agent/token.h"
 #include "common/err.h"
 

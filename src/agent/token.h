@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 
 #define TOKEN_HOSTKEY_LEN	32	/* raw SHA-256 */
 #define TOKEN_SECRET_LEN	32	/* lower-case hex characters */

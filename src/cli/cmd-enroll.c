@@ -123,8 +123,8 @@ token_create(struct cmd_call *c, int argc, char **argv)
 		return cmd_audit_failed(c, r);
 	if ((r = cmd_audit_ok(c)) != 0)
 		return r;
-	b64url_encode(addr, strlen(addr), enc_addr);
-	b64url_encode(hk, sizeof(hk), enc_key);
+	b64_encode(B64_URL, (const uint8_t *)addr, strlen(addr), enc_addr, sizeof(enc_addr));
+	b64_encode(B64_URL, hk, sizeof(hk), enc_key, sizeof(enc_key));
 	snprintf(token, sizeof(token), TOKEN_PREFIX "%s:%s:%s", enc_addr, enc_key, secret);
 	char when[32];
 	timefmt_iso(expires, when, sizeof(when));
