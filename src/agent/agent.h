@@ -23,7 +23,6 @@
 #define AGENT_BACKOFF_CAP_MS	60000
 #define AGENT_WATCHDOG_MS	10000	/* WATCHDOG=1 at most this often */
 
-#define AGENT_TOKEN_MAX		512	/* a whole enrollment token */
 #define AGENT_SERVER_REPLY_MAX	4096	/* stdout or stderr of enroll/report */
 #define AGENT_SPLICE_BUF	32768	/* each direction of one forwarded channel */
 #define AGENT_SPLICE_TURN	(512 * 1024)	/* bytes per direction per loop turn */
