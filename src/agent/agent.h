@@ -25,7 +25,6 @@
 #define AGENT_BACKOFF_CAP_MS	60000
 #define AGENT_WATCHDOG_MS	10000	/* WATCHDOG=1 at most this often */
 
-#define AGENT_TOKEN_MAX		512	/* a whole enrollment token */
 #define AGENT_SERVER_REPLY_MAX	LIM_AGENT_SERVER_REPLY
 #define AGENT_SPLICE_BUF	LIM_AGENT_SPLICE_BUF
 #define AGENT_SPLICE_TURN	(512 * 1024)	/* bytes per direction per loop turn */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "agent/agentconf.h"
-#include "agent/b64.h"
+#include "common/b64.h"
 #include "common/err.h"
 #include "common/names.h"
 #include "common/timefmt.h"

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 #include "agent/service.h"
-#include "agent/token.h"
+#include "common/token.h"
 #include "common/limits.h"
 #include "common/mqttspec.h"
 

@@ -7,8 +7,8 @@
 
 #include <libssh/libssh.h>
 
-#include "agent/hostport.h"
-#include "agent/token.h"
+#include "common/hostport.h"
+#include "common/token.h"
 
 struct conn_params {
 	const struct hostport *server;

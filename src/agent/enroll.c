@@ -11,17 +11,20 @@
 #include "agent/enroll.h"
 #include "agent/identity.h"
 #include "agent/remote.h"
-#include "agent/token.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/token.h"
 
+/* Prints one message to stderr (the journal, under systemd), never a token's secret. */
 static int
 say(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "outpost-agent: ");
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
+	char msg[4096 + 256];	/* a path and a sentence */
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	token_redact(msg);
+	fprintf(stderr, "outpost-agent: %s\n", msg);
 	return 1;
 }
 
@@ -70,6 +73,7 @@ report_refusal(const struct remote_result *res)
 	log_printable(msg, sizeof(msg), src, n);
 	if (msg[0] == '\0')
 		snprintf(msg, sizeof(msg), "enrollment refused (exit status %d)", res->status);
+	token_redact(msg);
 	fprintf(stderr, "outpost-agent: the server says: %s\n", msg);
 	return 1;
 }
@@ -95,14 +99,14 @@ save_conf(const char *state_dir, const struct hostport *server, const uint8_t *p
 }
 
 static int
-run_enroll(const struct enroll_args *a, const struct agent_token *tok,
+run_enroll(const struct enroll_args *a, const struct token *tok,
     const struct hostport *server, const char *name, ssh_key key)
 {
 	struct conn_params p = { .server = server, .pin = tok->hostkey,
 		.pin_source = "the token", .key = key, .user = AGENT_USER_ENROLL };
 	static struct remote_result res;
 	struct name_target t;
-	char why[512], cmd[AGENT_TOKEN_MAX + LIM_LABEL + 16];
+	char why[512], cmd[LIM_TOKEN + LIM_LABEL + 16];
 	ssh_session s;
 
 	if (conn_open(&p, &s, why, sizeof(why)) != 0)
@@ -126,13 +130,13 @@ run_enroll(const struct enroll_args *a, const struct agent_token *tok,
 int
 enroll_main(const struct enroll_args *a)
 {
-	struct agent_token tok;
+	struct token tok;
 	struct hostport server;
 	char name[LIM_LABEL + 1];
 	ssh_key key = NULL;
 	int created, r;
 
-	if (agent_token_parse(a->token, &tok) != 0)
+	if (token_parse(a->token, &tok) != 0)
 		return say("%s", "not a valid enrollment token (expected op1:..., as `outpost token create` prints it)");
 	server = tok.server;
 	if (a->server != NULL && hostport_parse(a->server, &server) != 0)
@@ -146,6 +150,7 @@ enroll_main(const struct enroll_args *a)
 	if (created)
 		fprintf(stderr, "outpost-agent: created %s/%s\n", a->state_dir, AGENT_KEY_FILE);
 	r = run_enroll(a, &tok, &server, name, key);
+	token_clear(&tok);
 	ssh_key_free(key);
 	return r;
 }

@@ -2,7 +2,7 @@
 #ifndef OUTPOST_AGENT_SERVICE_H
 #define OUTPOST_AGENT_SERVICE_H
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 
 #define SERVICE_STR_MAX	(6 + HOSTPORT_STR_MAX)
 #define SERVICE_DEFAULT	"22=localhost:22"

@@ -9,7 +9,7 @@
 #include <libssh/libssh.h>
 
 #include "agent/agent.h"
-#include "agent/hostport.h"
+#include "common/hostport.h"
 
 struct splice {
 	struct splice *next;

@@ -12,17 +12,13 @@
 
 #include "cli/cmd-int.h"
 #include "common/audit.h"
-#include "common/b64.h"
 #include "common/err.h"
 #include "common/names.h"
 #include "common/timefmt.h"
+#include "common/token.h"
 #include "store/store.h"
 
-#define TOKEN_PREFIX "op1:"
-#define SECRET_HEX 32
-#define TOKEN_MAX 512
 #define HOSTKEYS_MAX 8192
-#define REDACTED "redacted"	/* what is left of a token's secret in argv */
 
 /* The jump's address for tokens and ssh-config: --server, the daemon's, or hostname:2222. */
 static void
@@ -81,13 +77,43 @@ addr_ok(const char *a)
 	    strcspn(a, " \t\r\n'\"\\") == n;
 }
 
+/* A new token's secret: TOKEN_SECRET_LEN hex characters from the kernel's random source. */
+static int
+new_secret(struct cmd_call *c, char secret[TOKEN_SECRET_LEN + 1])
+{
+	unsigned char rnd[TOKEN_SECRET_LEN / 2];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return cmd_fail(c, "no randomness available");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
+	explicit_bzero(rnd, sizeof(rnd));
+	return 0;
+}
+
+/* Stores the token's hash (never the secret) and writes the admin record. */
+static int
+record_token(struct cmd_call *c, const struct token *t, const char *fleet, long uses,
+    int64_t expires, char hash[65])
+{
+	audit_hash_hex(t->secret, TOKEN_SECRET_LEN, hash);
+	int r = store_token_add(c->ctx->st, hash, fleet, (int)uses, expires);
+	struct jbuf *rec = cmd_audit_begin(c);
+	jbuf_member_str(rec, "fleet", fleet);
+	char id[13];
+	snprintf(id, sizeof(id), "%.12s", hash);
+	jbuf_member_str(rec, "token", id);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	return cmd_audit_ok(c);
+}
+
 static int
 token_create(struct cmd_call *c, int argc, char **argv)
 {
 	struct cmd_opts o;
-	char fleet[LIM_LABEL + 1], addr[400], fp[PUBKEY_FP_MAX], hash[65];
-	char secret[SECRET_HEX + 1], token[TOKEN_MAX], enc_addr[400], enc_key[64];
-	unsigned char hk[32], rnd[SECRET_HEX / 2];
+	char fleet[LIM_LABEL + 1], addr[400], fp[PUBKEY_FP_MAX], hash[65], text[LIM_TOKEN + 1];
+	struct token t;
 	int64_t ttl = 0;
 	long uses = 1;
 	int r;
@@ -109,39 +135,32 @@ token_create(struct cmd_call *c, int argc, char **argv)
 	    ttl > INT64_C(100) * 366 * 86400))
 		return cmd_usage(c, "bad --ttl '%.32s' (e.g. 30m, 24h, 7d)", o.ttl);
 	server_addr(c, o.server, addr, sizeof(addr));
-	if (!addr_ok(addr))
-		return cmd_usage(c, "bad server address '%.64s' (want HOST:PORT)", addr);
-	if ((r = host_key(c, hk, fp, sizeof(fp))) != 0)
-		return r;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return cmd_fail(c, "no randomness available");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
-	audit_hash_hex(secret, SECRET_HEX, hash);
+	/* the agent reads the address with hostport_parse: refuse what it would */
+	if (!addr_ok(addr) || hostport_parse(addr, &t.server) != 0)
+		return cmd_usage(c, "bad server address '%.64s' (want HOST:PORT or [IPv6]:PORT)", addr);
+	if ((r = host_key(c, t.hostkey, fp, sizeof(fp))) != 0 || (r = new_secret(c, t.secret)) != 0)
+		goto out;
+	if (token_format(&t, text, sizeof(text)) != 0) {
+		r = cmd_fail(c, "cannot write a token for the server address '%.64s'", addr);
+		goto out;
+	}
 	int64_t expires = ttl > 0 ? timefmt_now() + ttl : 0;
-	r = store_token_add(c->ctx->st, hash, fleet, (int)uses, expires);
-	struct jbuf *rec = cmd_audit_begin(c);
-	jbuf_member_str(rec, "fleet", fleet);
-	char id[13];
-	snprintf(id, sizeof(id), "%.12s", hash);
-	jbuf_member_str(rec, "token", id);
-	if (r != 0)
-		return cmd_audit_failed(c, r);
-	if ((r = cmd_audit_ok(c)) != 0)
-		return r;
-	b64url_encode(addr, strlen(addr), enc_addr);
-	b64url_encode(hk, sizeof(hk), enc_key);
-	snprintf(token, sizeof(token), TOKEN_PREFIX "%s:%s:%s", enc_addr, enc_key, secret);
+	if ((r = record_token(c, &t, fleet, uses, expires, hash)) != 0)
+		goto out;
 	char when[32];
 	timefmt_iso(expires, when, sizeof(when));
-	fprintf(c->ctx->out, "token %s for fleet %s: %s, %s%s\n", id, fleet,
+	fprintf(c->ctx->out, "token %.12s for fleet %s: %s, %s%s\n", hash, fleet,
 	    uses == 0 ? "unlimited uses" : uses == 1 ? "1 use" : "several uses",
 	    expires ? "expires " : "never expires", expires ? when : "");
 	fprintf(c->ctx->out, "server %s, host key %s\n", addr, fp);
 	fprintf(c->ctx->out, "on the device: outpost-agent enroll TOKEN --name NAME\n");
 	fprintf(c->ctx->out, "or with OpenSSH: ssh -p PORT enroll@HOST TOKEN NAME\n");
-	fprintf(c->ctx->out, "%s\n", token);
-	return CMD_OK;
+	fprintf(c->ctx->out, "%s\n", text);
+	r = CMD_OK;
+out:
+	token_clear(&t);
+	explicit_bzero(text, sizeof(text));
+	return r;
 }
 
 static const char *
@@ -229,41 +248,27 @@ token_revoke(struct cmd_call *c, int argc, char **argv)
 	return CMD_OK;
 }
 
-/* Takes the secret out of "op1:ADDR:KEY:SECRET"; NULL if malformed. */
-static const char *
-token_secret(const char *token)
-{
-	const char *p = token;
-
-	if (strncmp(p, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 || strlen(p) > TOKEN_MAX)
-		return NULL;
-	p = strrchr(p, ':');
-	if (p == NULL || strlen(p + 1) != SECRET_HEX ||
-	    strspn(p + 1, "0123456789abcdef") != SECRET_HEX)
-		return NULL;
-	return p + 1;
-}
-
+/*
+ * Binds the calling key to NAME with a token. The secret is only hashed: the
+ * admin record and outpostd's command record and log quote the command line
+ * through token_redact.
+ */
 static int
 enroll(struct cmd_call *c, int argc, char **argv)
 {
 	struct cmd_opts o;
 	char name[LIM_LABEL + 1], fleet[LIM_LABEL + 1] = "", hash[65];
-	const char *secret;
+	struct token t;
 	int r;
 
 	if (c->ctx->role != CMD_ROLE_ENROLL || c->ctx->key == NULL)
 		return cmd_fail(c, "enroll is run by the device: ssh -p PORT enroll@HOST TOKEN NAME");
 	if ((r = cmd_parse(c, argc, argv, 0, 2, 2, &o)) != 0)
 		return r;
-	if ((secret = token_secret(o.pos[0])) == NULL)
-		return cmd_fail(c, "that is not an outpost token (op1:...)");
-	audit_hash_hex(secret, SECRET_HEX, hash);
-	/*
-	 * The secret leaves no trace: overwrite it in the caller's argv (which
-	 * the admin record below and outpostd's command record and log quote).
-	 */
-	snprintf((char *)secret, SECRET_HEX + 1, "%s", REDACTED);
+	if (token_parse(o.pos[0], &t) != 0)
+		return cmd_fail(c, "that is not an outpost token (op1:..., as `outpost token create` prints it)");
+	audit_hash_hex(t.secret, TOKEN_SECRET_LEN, hash);
+	token_clear(&t);
 	if ((r = cmd_label(c, "device", o.pos[1], name)) != 0)
 		return r;
 	r = store_enroll(c->ctx->st, hash, name, c->ctx->key, fleet);

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/token.h"
 #include "store/store.h"
 
 static int help_exec(struct cmd_call *c, int argc, char **argv);
@@ -429,7 +430,8 @@ cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	/* OpenSSH enrollment sends just "TOKEN NAME": `ssh enroll@jump TOKEN NAME`. */
 	char *enroll_argv[4] = { "enroll", NULL, NULL, NULL };
-	if (ctx->role == CMD_ROLE_ENROLL && argc <= 3 && strncmp(argv[0], "op1:", 4) == 0) {
+	if (ctx->role == CMD_ROLE_ENROLL && argc <= 3 &&
+	    strncmp(argv[0], TOKEN_PREFIX, strlen(TOKEN_PREFIX)) == 0) {
 		for (int i = 0; i < argc; i++)
 			enroll_argv[i + 1] = argv[i];
 		argv = enroll_argv;
@@ -489,14 +491,16 @@ plain_word(const char *w)
 	return true;
 }
 
-/* The command's words, printable, quoted where needed, at most LIM_EXEC_CMD bytes. */
+/* The command's words, tokens redacted, printable, quoted where needed, at most LIM_EXEC_CMD bytes. */
 static void
 command_text(const struct cmd_call *c, struct jbuf *out)
 {
-	char word[LIM_EXEC_CMD + 1];
+	char raw[LIM_EXEC_CMD + 1], word[LIM_EXEC_CMD + 1];
 
 	for (int i = 0; i < c->argc && c->argv[i] != NULL; i++) {
-		log_printable(word, sizeof(word), c->argv[i], strnlen(c->argv[i], LIM_EXEC_CMD));
+		snprintf(raw, sizeof(raw), "%s", c->argv[i]);
+		token_redact(raw);
+		log_printable(word, sizeof(word), raw, strlen(raw));
 		bool q = !plain_word(word);
 		jbuf_addf(out, "%s%s%s%s", i ? " " : "", q ? "'" : "", word, q ? "'" : "");
 	}
@@ -518,6 +522,14 @@ cmd_audit_begin(struct cmd_call *c)
 	return c->rec;
 }
 
+/* No token's secret in any member of a record (a token pasted as a revoke id, a name...). */
+static void
+redact_record(struct jbuf *rec)
+{
+	if (rec->data != NULL && token_redact(rec->data) > 0)
+		rec->len = strlen(rec->data);
+}
+
 int
 cmd_audit_ok(struct cmd_call *c)
 {
@@ -526,6 +538,7 @@ cmd_audit_ok(struct cmd_call *c)
 	if (c->rec == NULL)
 		cmd_audit_begin(c);
 	jbuf_member_str(c->rec, "result", "ok");
+	redact_record(c->rec);
 	c->rec = NULL;
 	if ((r = audit_commit(c->ctx->audit)) == 0)
 		return 0;
@@ -544,6 +557,7 @@ cmd_audit_failed(struct cmd_call *c, int r)
 		cmd_audit_begin(c);
 	jbuf_member_str(c->rec, "result", "failed");
 	jbuf_member_str(c->rec, "error", why);
+	redact_record(c->rec);
 	c->rec = NULL;
 	audit_commit(c->ctx->audit);
 	return cmd_fail(c, "%s", why);

@@ -8,6 +8,7 @@
 
 #include "common/audit.h"
 #include "common/err.h"
+#include "common/utf8.h"
 
 #define JSON_DEPTH_MAX	16
 #define READ_CHUNK	65536
@@ -33,35 +34,6 @@ bad(struct parser *ps, const char *why)
 	if (ps->why == NULL)
 		ps->why = why;
 	return ERR_INVAL;
-}
-
-/* Length of a valid UTF-8 sequence (RFC 3629: no overlongs, surrogates, > U+10FFFF) or 0. */
-static size_t
-utf8_len(const unsigned char *s, const unsigned char *end)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
-		n = 2;
-	else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = s[0] == 0xed ? 0x9f : 0xbf;
-	} else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		lo = s[0] == 0xf0 ? 0x90 : 0x80;
-		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if ((size_t)(end - s) < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
 }
 
 static int

@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/jbuf.h"
+#include "common/utf8.h"
 
 void
 jbuf_init(struct jbuf *b, size_t limit)
@@ -100,46 +101,14 @@ jbuf_consume(struct jbuf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
-/*
- * Length of a valid UTF-8 sequence at s (1-4), or 0 if invalid. The second
- * byte's range excludes overlongs, surrogates and code points past U+10FFFF
- * (RFC 3629 section 4).
- */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (s[0] < 0x80)
-		return 1;
-	else if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
-		n = 2;
-	else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = s[0] == 0xed ? 0x9f : 0xbf;
-	} else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		lo = s[0] == 0xf0 ? 0x90 : 0x80;
-		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 void
 jbuf_json_string(struct jbuf *b, const char *val)
 {
-	const unsigned char *s = (const unsigned char *)val;
+	const unsigned char *s = (const unsigned char *)val, *end = s + strlen(val);
 
 	jbuf_add(b, "\"", 1);
 	while (*s != '\0') {
-		size_t n = utf8_len(s);
+		size_t n = utf8_len(s, end);
 		if (*s == '"' || *s == '\\') {
 			char esc[2] = { '\\', (char)*s };
 			jbuf_add(b, esc, 2);

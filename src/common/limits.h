@@ -17,6 +17,7 @@
 #define LIM_SERVICES		32	/* forwarded ports per device session */
 #define LIM_CHANNELS		256	/* open channels per session */
 #define LIM_PEER_STRING		256	/* longest peer string we keep or log */
+#define LIM_TOKEN		512	/* a whole enrollment token */
 #define LIM_LISTEN		16	/* -l addresses */
 #define LIM_EXEC_STDIN		(LIM_KEYLINE * 2)	/* stdin of a command that reads it (`--key -`) */
 #define LIM_PEER_IP		47	/* a source address kept for per-source limits */

@@ -1,4 +1,4 @@
-/* log.c: leveled logging to stderr and optionally syslog. */
+/* log.c: leveled logging to stderr and optionally syslog, enrollment tokens redacted. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/token.h"
 
 static const char *log_prog = "outpost";
 static enum log_level log_threshold = LOG_LVL_INFO;
@@ -49,6 +50,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	struct tm tm;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	token_redact(line);	/* whatever path a token took, its secret is not logged */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/audit.h"
+#include "common/token.h"
 #include "server/chan.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -72,6 +73,7 @@ audit_command(struct conn *c, char **argv, int argc, int status)
 			jbuf_add(&line, " ", 1);
 		jbuf_add(&line, argv[i], strlen(argv[i]));
 	}
+	token_redact(line.data);	/* a token in any shape of command: no secret in the trail */
 	struct jbuf *b = audit_begin(c->srv->audit, "command");
 	jbuf_member_int(b, "session", (int64_t)c->id);
 	jbuf_member_str(b, "user", c->who.name);

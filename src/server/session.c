@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/timefmt.h"
+#include "common/token.h"
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/listener.h"
@@ -124,6 +125,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 
 	(void)s;
 	log_printable(c->auth_user, sizeof(c->auth_user), user, user ? strnlen(user, LIM_PEER_STRING) : 0);
+	token_redact(c->auth_user);	/* a token pasted as a user name is not logged or audited */
 	if (c->dead || c->authed)
 		return SSH_AUTH_DENIED;
 	if (pubkey_from_ssh_key(key, &pk) != 0) {
@@ -306,6 +308,7 @@ other_auth_attempt(struct conn *c, ssh_message m, int method)
 	if (c->dead || c->authed)
 		return;
 	log_printable(c->auth_user, sizeof(c->auth_user), user, user ? strnlen(user, LIM_PEER_STRING) : 0);
+	token_redact(c->auth_user);	/* a token pasted as a user name is not logged or audited */
 	snprintf(why, sizeof(why), "%s authentication is not offered", name);
 	auth_failed(c, "", why);
 }

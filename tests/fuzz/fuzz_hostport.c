@@ -1,7 +1,7 @@
 /* fuzz_hostport.c: HOST:PORT (agent --server, tokens), service specs PORT=HOST:PORT, and outpostd's listen addresses; what parses must format back to itself. */
 #include "fuzz.h"
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 #include "agent/service.h"
 #include "server/listener.h"
 

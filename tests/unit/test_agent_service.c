@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 #include "agent/service.h"
 #include "common/err.h"
 

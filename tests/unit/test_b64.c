@@ -1,4 +1,4 @@
-/* test_b64.c: base64url without padding (enrollment tokens): hostile input first, then RFC 4648 vectors and round trips. */
+/* test_b64.c: the one base64 (b64.c), unpadded, both alphabets: hostile input first, then RFC 4648 vectors and round trips. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,30 @@
 #include <string.h>
 
 #include "common/b64.h"
+#include "common/err.h"
+
+/* The URL alphabet, as tokens use it: the decoded length, or -1. */
+static long
+b64url_decode(const char *s, void *dst, size_t dstlen)
+{
+	size_t n;
+	int r = b64_decode(B64_URL, s, strlen(s), dst, dstlen, &n);
+
+	if (r != 0) {
+		assert_int_equal(r, ERR_INVAL);
+		assert_int_equal(n, 0);
+		return -1;
+	}
+	return (long)n;
+}
+
+static void
+b64url_encode(const void *src, size_t n, char *dst)
+{
+	b64_encode(B64_URL, src, n, dst, b64_encoded_len(n) + 1);
+}
+
+#define b64url_len b64_encoded_len
 
 static const char url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -218,6 +242,41 @@ test_round_trips(void **state)
 	}
 }
 
+/* The standard alphabet (SHA256: fingerprints): '+' and '/', never '-' and '_'; NUL is no character. */
+static void
+test_standard_alphabet(void **state)
+{
+	uint8_t out[64];
+	size_t n = 99;
+	char enc[64];
+
+	(void)state;
+	assert_int_equal(b64_decode(B64_STD, "-_-_", 4, out, sizeof(out), &n), ERR_INVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(b64_decode(B64_URL, "+/+/", 4, out, sizeof(out), &n), ERR_INVAL);
+	assert_int_equal(b64_decode(B64_STD, "+/+/", 4, out, sizeof(out), &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "\xfb\xff\xbf", 3);
+	b64_encode(B64_STD, out, 3, enc, sizeof(enc));
+	assert_string_equal(enc, "+/+/");
+	/* an embedded NUL inside the given length is refused, not taken as the end */
+	assert_int_equal(b64_decode(B64_STD, "Zm9v\0mFy", 8, out, sizeof(out), &n), ERR_INVAL);
+	assert_int_equal(b64_decode(B64_URL, "Zm9vYmFy", 8, out, sizeof(out), &n), 0);
+	assert_int_equal(b64_decode(B64_URL, NULL, 0, out, sizeof(out), &n), ERR_INVAL);
+	/* 32 bytes (a SHA-256) are 43 characters */
+	memset(out, 0xff, 32);
+	b64_encode(B64_STD, out, 32, enc, sizeof(enc));
+	assert_int_equal(strlen(enc), 43);
+	assert_int_equal(b64_encoded_len(32), 43);
+	/* a short destination is cut, still terminated */
+	memset(enc, 0x5a, sizeof(enc));
+	b64_encode(B64_STD, out, 32, enc, 5);
+	assert_string_equal(enc, "////");
+	assert_int_equal((unsigned char)enc[5], 0x5a);
+	b64_encode(B64_STD, out, 32, enc, 0);	/* nothing written at all */
+	assert_int_equal((unsigned char)enc[0], '/');
+}
+
 int
 main(void)
 {
@@ -228,6 +287,7 @@ main(void)
 		cmocka_unit_test(test_output_overflow),
 		cmocka_unit_test(test_rfc4648_vectors),
 		cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_standard_alphabet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

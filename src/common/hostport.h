@@ -1,6 +1,6 @@
 /* hostport.h: "HOST:PORT" and "[IPv6]:PORT" as users and tokens write them. */
-#ifndef OUTPOST_AGENT_HOSTPORT_H
-#define OUTPOST_AGENT_HOSTPORT_H
+#ifndef OUTPOST_HOSTPORT_H
+#define OUTPOST_HOSTPORT_H
 
 #include <stddef.h>
 

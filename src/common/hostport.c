@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/hostport.h"
+#include "common/hostport.h"
 #include "common/err.h"
 
 int
