@@ -122,6 +122,32 @@ audit_begin(struct audit *a, const char *event)
 	return b;
 }
 
+void
+audit_member_command(struct jbuf *b, char *const *argv, int argc)
+{
+	struct jbuf line;
+	size_t full = 0;
+
+	jbuf_init(&line, AUDIT_COMMAND_MAX);
+	for (int i = 0; i < argc && argv[i] != NULL; i++) {
+		size_t n = strlen(argv[i]);
+		full += (i > 0) + n;
+		if (line.failed || line.len + (i > 0) + n > AUDIT_COMMAND_MAX) {
+			line.failed = true;	/* a later, shorter word must not fill the gap */
+			continue;
+		}
+		if (i > 0)
+			jbuf_add(&line, " ", 1);
+		jbuf_add(&line, argv[i], n);
+	}
+	jbuf_member_str(b, "command", line.data != NULL ? line.data : "");
+	if (line.failed) {
+		jbuf_member_bool(b, "command_truncated", true);
+		jbuf_member_int(b, "command_bytes", (int64_t)full);
+	}
+	jbuf_free(&line);
+}
+
 /* Reads exactly n bytes at off. */
 static int
 read_at(int fd, void *buf, size_t n, off_t off)

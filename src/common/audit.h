@@ -14,6 +14,9 @@
 #define AUDIT_LOG_NAME		"audit.log"
 #define AUDIT_RECORD_MAX	8192	/* one whole line, "prev" and newline included */
 #define AUDIT_HASH_HEX		64	/* hex SHA-256 */
+/* A "command" record keeps the words that fit in this many bytes; if any are
+ * dropped it says "command_truncated":true and the full "command_bytes". */
+#define AUDIT_COMMAND_MAX	1024
 
 struct audit;
 
@@ -35,6 +38,13 @@ void audit_set_syslog(struct audit *a, bool on);
  * record then goes nowhere and audit_commit(NULL) returns ERR_INVAL.
  */
 struct jbuf *audit_begin(struct audit *a, const char *event);
+/*
+ * Adds "command": the words of argv joined by spaces, as many whole words as
+ * fit in AUDIT_COMMAND_MAX bytes; if any are dropped, also
+ * "command_truncated":true and "command_bytes" (the whole line's length).
+ */
+void audit_member_command(struct jbuf *b, char *const *argv, int argc);
+
 /*
  * Finishes the record with `"prev":"<hex SHA-256 of the previous line>"`
  * (64 zeros for the first record of an empty log) and appends it with one

@@ -132,6 +132,30 @@ utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* The code point of the valid n-byte UTF-8 sequence at s. */
+static unsigned long
+utf8_cp(const unsigned char *s, size_t n)
+{
+	static const unsigned char lead_mask[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	unsigned long cp = s[0] & lead_mask[n];
+
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * Code points a terminal acts on rather than shows: C1 controls (U+0080-
+ * U+009F, e.g. CSI) and Unicode's Bidi_Control set (U+061C, U+200E-U+200F,
+ * U+202A-U+202E, U+2066-U+2069), which can make a line read other than it is.
+ */
+static bool
+cp_unsafe(unsigned long cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 void
 jbuf_json_string(struct jbuf *b, const char *val)
 {
@@ -147,7 +171,9 @@ jbuf_json_string(struct jbuf *b, const char *val)
 		} else if (n == 0 || *s < 0x20 || *s == 0x7f) {
 			jbuf_addf(b, "\\u%04x", *s);
 			n = 1;
-		} else
+		} else if (n > 1 && cp_unsafe(utf8_cp(s, n)))
+			jbuf_addf(b, "\\u%04lx", utf8_cp(s, n));
+		else
 			jbuf_add(b, s, n);
 		s += n;
 	}

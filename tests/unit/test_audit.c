@@ -958,6 +958,67 @@ test_read_walk(void **state)
 	assert_int_equal(w.seen, 2);
 }
 
+/* The "command" member of one call, as a whole object: {"command":...}. */
+static char *
+command_member(char *const *argv, int argc)
+{
+	struct jbuf b;
+
+	jbuf_init(&b, 2 * AUDIT_RECORD_MAX);
+	jbuf_obj_begin(&b);
+	audit_member_command(&b, argv, argc);
+	jbuf_obj_end(&b);
+	assert_false(b.failed);
+	assert_true(tu_json_valid(b.data, b.len));
+	return b.data;
+}
+
+/* Words past AUDIT_COMMAND_MAX bytes are dropped, and the record says so. */
+static void
+test_command_truncated(void **state)
+{
+	static char big[AUDIT_COMMAND_MAX + 2], exact[AUDIT_COMMAND_MAX + 1], want[3 * AUDIT_COMMAND_MAX];
+	char *r;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	memset(exact, 'b', sizeof(exact) - 1);
+	/* hostile first: one word longer than the limit, nothing kept */
+	char *one[] = { big };
+	r = command_member(one, 1);
+	snprintf(want, sizeof(want), "{\"command\":\"\",\"command_truncated\":true,"
+	    "\"command_bytes\":%d}", AUDIT_COMMAND_MAX + 1);
+	assert_string_equal(r, want);
+	free(r);
+	/* a long word after a short one: the short one stays, then a shorter word
+	 * that would fit is not kept either (the line is a prefix) */
+	char *three[] = { "enroll", big, "x" };
+	r = command_member(three, 3);
+	snprintf(want, sizeof(want), "{\"command\":\"enroll\",\"command_truncated\":true,"
+	    "\"command_bytes\":%d}", 6 + 1 + AUDIT_COMMAND_MAX + 1 + 2);
+	assert_string_equal(r, want);
+	free(r);
+	/* exactly the limit: kept whole, no mark */
+	char *ex[] = { exact };
+	r = command_member(ex, 1);
+	snprintf(want, sizeof(want), "{\"command\":\"%s\"}", exact);
+	assert_string_equal(r, want);
+	free(r);
+	/* the limit and one more word of one byte: its space already does not fit */
+	char *ex2[] = { exact, "c" };
+	r = command_member(ex2, 2);
+	assert_non_null(strstr(r, "\"command_truncated\":true,\"command_bytes\":1026}"));
+	free(r);
+	/* nothing, and ordinary commands: no mark */
+	r = command_member(NULL, 0);
+	assert_string_equal(r, "{\"command\":\"\"}");
+	free(r);
+	char *ls[] = { "ls", "--json" };
+	r = command_member(ls, 2);
+	assert_string_equal(r, "{\"command\":\"ls --json\"}");
+	free(r);
+}
+
 int
 main(void)
 {
@@ -966,6 +1027,7 @@ main(void)
 		cmocka_unit_test(test_parse_decodes),
 		cmocka_unit_test(test_hash_vectors),
 		cmocka_unit_test(test_null_handle),
+		cmocka_unit_test(test_command_truncated),
 		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_dropped, setup, teardown),

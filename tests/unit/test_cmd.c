@@ -950,6 +950,32 @@ write_chain(const char *path, const char *const *bodies, int n, const char *extr
 	fclose(fp);
 }
 
+/*
+ * Text mode shows what a peer planted (a device name, a command) without
+ * letting it act on the terminal: C1 controls and bidi controls are escaped
+ * like C0 ones, whether the log holds them raw (written before they were
+ * escaped) or as \\u escapes (decoded, then escaped again).
+ */
+static void
+test_audit_text_controls(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bodies[] = {
+		"{\"ts\":\"2026-11-21T10:00:00.000Z\",\"event\":\"connect\",\"user\":\"alice\","
+		    "\"device\":\"pi\xc2\x9b" "31mX\",\"reason\":\"a\xe2\x80\xae" "cba\"",
+		"{\"ts\":\"2026-11-21T10:00:01.000Z\",\"event\":\"command\",\"user\":\"alice\","
+		    "\"command\":\"\\u0085\\u202d\\u2066x\\u2069\\u0080\"",
+	};
+
+	write_chain(fx->log, bodies, 2, NULL);
+	expect(fx, "audit", CMD_OK,
+	    "2026-11-21T10:00:00.000Z  connect  device=\"pi\\u009b31mX\" reason=\"a\\u202ecba\" user=alice\n"
+	    "2026-11-21T10:00:01.000Z  command  command=\"\\u0085\\u202d\\u2066x\\u2069\\u0080\" user=alice\n",
+	    "");
+	for (const unsigned char *p = (const unsigned char *)fx->out; *p != '\0'; p++)
+		assert_true(*p >= 0x20 && *p < 0x7f ? true : *p == '\n');
+}
+
 static void
 test_audit_query(void **state)
 {
@@ -1092,6 +1118,7 @@ main(void)
 		T(test_audit_write_fails),
 		T(test_who_kick),
 		T(test_audit_query),
+		T(test_audit_text_controls),
 		T(test_audit_verify_cmd),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
