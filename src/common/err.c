@@ -18,6 +18,7 @@ static const char *const texts[] = {
 	[13] = "still in use",
 	[14] = "configuration error",
 	[15] = "state directory is read-only",
+	[16] = "busy: a backlog must drain first",
 };
 
 const char *

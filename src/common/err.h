@@ -20,7 +20,8 @@ enum {
 	ERR_INUSE = -13,	/* still referenced (e.g. fleet with devices) */
 	ERR_CONFIG = -14,	/* bad configuration */
 	ERR_READONLY = -15,	/* state directory is read-only */
-	ERR_MAX = -16
+	ERR_BUSY = -16,		/* refused for now: a backlog must drain first */
+	ERR_MAX = -17
 };
 
 /* Returns a static, human-readable text for an error code. */

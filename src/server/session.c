@@ -149,6 +149,13 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	r = SSH_AUTH_SUCCESS;
 	if (state == SSH_PUBLICKEY_STATE_NONE)
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
+	if (audit_admit(c->srv->audit) != 0) {
+		/* Fail closed: no new login while audit records wait to be written. */
+		ssh_session_set_disconnect_message(c->s, AUDIT_BUSY_REASON);
+		session_kill(c, AUDIT_BUSY_REASON);
+		r = SSH_AUTH_DENIED;
+		goto out;
+	}
 	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
 		log_warn("session %llu from %s: user %s has too many sessions", (unsigned long long)c->id,
 		    c->peer, who.name);
