@@ -68,7 +68,7 @@ struct audit {
 	struct audit_head published;	/* head after the last batch, for the store */
 	bool published_new, published_reset;
 	int64_t refuse_warned_ms;
-	uint64_t refused_at_warn;
+	bool refusing;			/* refused since the queue last drained */
 };
 
 /* A record for a NULL handle goes here and is never written. */
@@ -710,11 +710,11 @@ audit_admit(struct audit *a)
 		return 0;
 	pthread_mutex_lock(&a->mu);
 	if (a->depth < a->max) {
-		if (a->refused_at_warn != a->stats.refused) {
+		if (a->refusing) {
 			log_warn("audit: the audit queue drained (%zu waiting); new logins and connections "
 			    "are accepted again (%llu refused in all)", a->depth,
 			    (unsigned long long)a->stats.refused);
-			a->refused_at_warn = a->stats.refused;
+			a->refusing = false;
 		}
 		pthread_mutex_unlock(&a->mu);
 		return 0;
@@ -727,7 +727,7 @@ audit_admit(struct audit *a)
 		    a->depth, a->max, (unsigned long long)a->stats.refused);
 		a->refuse_warned_ms = now;
 	}
-	a->refused_at_warn = a->stats.refused;
+	a->refusing = true;
 	pthread_mutex_unlock(&a->mu);
 	return ERR_BUSY;
 }

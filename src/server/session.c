@@ -150,10 +150,17 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	if (state == SSH_PUBLICKEY_STATE_NONE)
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
 	if (audit_admit(c->srv->audit) != 0) {
-		/* Fail closed: no new login while audit records wait to be written. */
+		/*
+		 * Fail closed: no new login while audit records wait to be written.
+		 * The key is good, so libssh may call it a success: a failure would
+		 * reach the client before the reason, which it would never print.
+		 * The session is not authed here and dies at the end of this turn
+		 * with the reason as its disconnect message.
+		 */
+		log_info("session %llu from %s: login refused: audit records wait to be written",
+		    (unsigned long long)c->id, c->peer);
 		ssh_session_set_disconnect_message(c->s, AUDIT_BUSY_REASON);
 		session_kill(c, AUDIT_BUSY_REASON);
-		r = SSH_AUTH_DENIED;
 		goto out;
 	}
 	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
