@@ -1,5 +1,6 @@
 /* server.c: outpostd's event loop: epoll over listeners, signals and one private libssh event per connection. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,8 +271,12 @@ server_init(struct server *srv, struct config *cfg)
 		fatal("/dev/null: %s", strerror(errno));
 	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
 		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
+	char why[PATH_MAX + 256];
+	if (privs_check_modes(cfg->state_dir, cfg->host_key, why, sizeof(why)) != 0)
+		fatal("refusing to start: %s", why);
 	if ((r = audit_open(cfg->state_dir, &srv->audit)) != 0)
-		fatal("cannot open audit log in %s: %s", cfg->state_dir, err_str(r));
+		fatal("cannot open audit log in %s: %s%s", cfg->state_dir, err_str(r),
+		    r == ERR_DENIED ? " (audit.log is a symbolic link: outpostd does not follow it)" : "");
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
