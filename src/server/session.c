@@ -153,9 +153,10 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		/*
 		 * Fail closed: no new login while audit records wait to be written.
 		 * The key is good, so libssh may call it a success: a failure would
-		 * reach the client before the reason, which it would never print.
+		 * reach the client first and it would give up without the reason.
 		 * The session is not authed here and dies at the end of this turn
-		 * with the reason as its disconnect message.
+		 * with the reason as its disconnect message ("Received disconnect
+		 * from …: the audit log is not keeping up: …").
 		 */
 		log_info("session %llu from %s: login refused: audit records wait to be written",
 		    (unsigned long long)c->id, c->peer);
@@ -581,6 +582,13 @@ session_reap(struct conn *c)
 		free(c->services[i].bind_addr);
 	pubkey_clear(&c->key);
 	if (c->in_event) {
+		/* libssh sends only after a poll found the socket writable: one poll
+		 * in flush mode (answered without the kernel) lets the disconnect
+		 * below, and its reason, leave before the socket closes. */
+		bool mine = sockbuf_begin_flush(c->watch.fd);
+		ssh_event_dopoll(c->ev, 0);
+		if (mine)
+			sockbuf_end();
 		server_unwatch(c);
 		ssh_event_remove_session(c->ev, c->s);
 	}

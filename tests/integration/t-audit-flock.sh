@@ -53,8 +53,7 @@ for i in 1 2 3 4 5 6; do
 	    >"$T/login.out" 2>"$T/login.err"; then
 		grep -qx "login-$i" "$T/login.out" || fail "login $i: no output"
 		ok=$((ok + 1))
-	elif grep -q "the audit log is not keeping up" "$T/login.err" ||
-	    [ "$(grep -c "login refused: audit records wait to be written" "$DAEMON_LOG")" -gt "$refused" ]; then
+	elif grep -q "the audit log is not keeping up" "$T/login.err"; then
 		refused=$((refused + 1))
 	else
 		cat "$T/login.err" >&2
@@ -72,8 +71,7 @@ log "lock held: $ok logins served, $refused refused; echo round trip max ${max_m
 [ "$(wc -l <"$AUDIT")" = "$lines_held" ] || fail "audit.log grew while locked"
 grep -q "audit: .* records wait to be written to audit.log (AuditQueueMax 6): refusing new logins" "$DAEMON_LOG" ||
 	fail "the refusal is not logged"
-grep -q "the audit log is not keeping up" "$T/login.err" ||
-	log "note: the refused client saw only: $(tr '\n' ' ' <"$T/login.err")"
+grep -q "login refused: audit records wait to be written" "$DAEMON_LOG" || fail "the refused logins are not logged"
 cp "$T/login.err" "$LOGDIR/refused-login.err"
 
 # Released: the queue drains, logins are accepted again.
