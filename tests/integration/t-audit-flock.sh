@@ -8,7 +8,8 @@
 # released). With AuditQueueMax 6, once records pile up new logins are
 # refused with the reason, counted and logged; after the release logins are
 # accepted again, every record is in the log and `outpost audit verify`
-# passes.
+# passes. A route over an already open connection is refused with the
+# reason too.
 . "$(dirname "$0")/lib.sh"
 require_outpost
 
@@ -28,6 +29,15 @@ echo_ms() {	# echo_ms TAG: one round trip's milliseconds, or fails
 	echo $(($(now_ms) - t0))
 }
 echo_ms warmup >/dev/null
+# A second technician connection, kept open as a ControlMaster: routes
+# opened over it need no new login.
+acfg=$(client_config alice)
+job ssh -F "$acfg" -M -S "$T/ctl" -N jump
+wait_for "the control master" 15 test -S "$T/ctl"
+route_over_master() {
+	timeout 20 ssh -F "$acfg" -o ProxyCommand="ssh -F $acfg -S $T/ctl -W %h:%p jump" root@pi-hq.acme "$@"
+}
+[ "$(route_over_master echo master)" = master ] || fail "no route over the control master"
 logins_before=$(audit_count auth user=alice result=success)
 
 # Hold the lock in another process.
@@ -74,11 +84,17 @@ grep -q "audit: .* records wait to be written to audit.log (AuditQueueMax 6): re
 grep -q "login refused: audit records wait to be written" "$DAEMON_LOG" || fail "the refused logins are not logged"
 cp "$T/login.err" "$LOGDIR/refused-login.err"
 
+# A route over the open master connection: refused with the reason.
+route_over_master true >/dev/null 2>"$T/route.err" && fail "a route opened while the audit queue was full"
+grep -q "the audit log is not keeping up" "$T/route.err" ||
+	{ cat "$T/route.err" >&2; fail "the refused route did not carry the reason"; }
+
 # Released: the queue drains, logins are accepted again.
 stop_pid "$LOCKER"
 try_for 15 eval 'timeout 20 ssh -F "$(client_config alice)" -J jump root@pi-hq.acme echo after >"$T/after" 2>/dev/null' ||
 	fail "no login accepted after the lock was released"
 grep -qx after "$T/after" || fail "after the release: no output"
+[ "$(route_over_master echo again)" = again ] || fail "no route over the master after the release"
 ms=$(echo_ms after)
 log "after release: echo ${ms} ms"
 exec {ECHO[1]}>&-
@@ -92,5 +108,5 @@ log "$(head -1 "$T/verify")"
 logins=$(audit_count auth user=alice result=success)
 [ "$logins" -eq $((logins_before + ok + 1)) ] ||
 	fail "auth records: $logins, wanted $logins_before + $ok served while locked + 1 after"
-[ "$(audit_count connect user=alice device=pi-hq.acme result=ok)" -ge $((ok + 2)) ] || fail "connect records missing"
+[ "$(audit_count connect user=alice device=pi-hq.acme result=ok)" -ge $((ok + 4)) ] || fail "connect records missing"
 done_ok
