@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/timefmt.h"
+#include "store/store.h"
 
 /* <state_dir>/audit.log into path, or a failure message and CMD_FAIL. */
 static int
@@ -285,7 +286,11 @@ verify_exec(struct cmd_call *c, int argc, char **argv)
 	if ((r = cmd_parse(c, argc, argv, 0, 0, 0, &o)) != 0 ||
 	    (r = log_path(c, path, sizeof(path))) != 0)
 		return r;
-	r = audit_verify(path, &res);
+	struct audit_head anchor;
+	int ar = c->ctx->st != NULL ? store_audit_anchor_get(c->ctx->st, &anchor) : ERR_NOTFOUND;
+	if (ar != 0 && ar != ERR_NOTFOUND)
+		return cmd_store_fail(c, ar);
+	r = audit_verify_anchored(path, ar == 0 ? &anchor : NULL, &res);
 	if (r == ERR_INVAL)
 		return cmd_fail(c, "%s (%zu record%s before it chain correctly)", res.why,
 		    res.records, res.records == 1 ? "" : "s");
@@ -293,6 +298,9 @@ verify_exec(struct cmd_call *c, int argc, char **argv)
 		return cmd_fail(c, "%s", res.why);
 	fprintf(c->ctx->out, "audit log OK: %zu record%s\n", res.records,
 	    res.records == 1 ? "" : "s");
+	if (res.anchored)
+		fprintf(c->ctx->out, "anchored: the store holds record %zu as the head (%zu written since)\n",
+		    res.anchor_seq, res.records - res.anchor_seq);
 	return CMD_OK;
 }
 

@@ -82,12 +82,18 @@ main(int argc, char **argv)
 	if (st != NULL && (r = audit_open(state_dir, &audit)) != 0)
 		fprintf(stderr, "outpost: warning: cannot open %s/" AUDIT_LOG_NAME ": %s; "
 		    "administrative changes are refused\n", state_dir, err_str(r));
+	struct audit_head head;
+	if (audit != NULL)
+		audit_set_head(audit, store_audit_anchor_get(st, &head) == 0 ? &head : NULL);
 	struct cmd_ctx ctx = {
 		.st = st, .in = stdin, .out = stdout, .err = stderr,
 		.remote = false, .admin = true, .user_id = 0, .user = NULL,
 		.audit = audit, .state_dir = state_dir,
 	};
 	status = cmd_run(&ctx, argc - first, argv + first);
+	bool reset;
+	if (audit_head_take(audit, &head, &reset) && store_audit_anchor_set(st, &head, reset) != 0)
+		fprintf(stderr, "outpost: warning: cannot save the audit anchor: %s\n", store_errmsg(st));
 	audit_close(audit);
 	store_close(st);
 	if (fflush(stdout) != 0 && status == CMD_OK)

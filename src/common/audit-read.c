@@ -9,6 +9,7 @@
 #include "common/audit.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "common/log.h"
 
 #define JSON_DEPTH_MAX	16
 #define READ_CHUNK	65536
@@ -588,6 +589,18 @@ verify_line(struct reader *rd, const char *prev, struct audit_verify_result *res
 		return ERR_INVAL;
 	}
 	bool ok = memcmp(rec.f[rec.n - 1].val, prev, AUDIT_HASH_HEX) == 0;
+	const struct audit_field *ev = audit_record_get(&rec, "event");
+	if (ok && ev != NULL && ev->is_string && strcmp(ev->val, "audit-cut") == 0) {
+		/* a writer found the log cut or rewritten before this line */
+		const struct audit_field *why_f = audit_record_get(&rec, "reason");
+		char shown[100] = "";
+		if (why_f != NULL && why_f->is_string)
+			log_printable(shown, sizeof(shown), why_f->val, why_f->vlen);
+		snprintf(res->why, sizeof(res->why), "line %zu: audit-cut: the log was cut or rewritten "
+		    "before this record (%s)", n, shown);
+		audit_record_clear(&rec);
+		return ERR_INVAL;
+	}
 	audit_record_clear(&rec);
 	if (ok)
 		return 0;
@@ -599,10 +612,38 @@ verify_line(struct reader *rd, const char *prev, struct audit_verify_result *res
 	return ERR_INVAL;
 }
 
-int
-audit_verify(const char *path, struct audit_verify_result *res)
+/* After the walk: does the log still hold the record the store anchored? */
+static int
+check_anchor(const struct audit_head *anchor, const char *at_anchor, struct audit_verify_result *res)
 {
-	char prev[AUDIT_HASH_HEX + 1];
+	long long s = (long long)anchor->seq;
+
+	res->anchored = true;
+	res->anchor_seq = (size_t)anchor->seq;
+	if ((long long)res->records < s) {
+		res->bad_line = res->records + 1;
+		if (res->records == 0)
+			snprintf(res->why, sizeof(res->why), "the log is empty, but the store's anchor is "
+			    "record %lld: it was emptied", s);
+		else
+			snprintf(res->why, sizeof(res->why), "the log ends at record %zu, but the store's "
+			    "anchor is record %lld: it was cut at its end", res->records, s);
+		return ERR_INVAL;
+	}
+	if (s > 0 && strcmp(at_anchor, anchor->hash) != 0) {
+		res->bad_line = (size_t)s;
+		snprintf(res->why, sizeof(res->why), "line %lld: not the record the store anchored "
+		    "(its hash differs): the log was rewritten up to there", s);
+		return ERR_INVAL;
+	}
+	return 0;
+}
+
+int
+audit_verify_anchored(const char *path, const struct audit_head *anchor,
+    struct audit_verify_result *res)
+{
+	char prev[AUDIT_HASH_HEX + 1], at_anchor[AUDIT_HASH_HEX + 1] = "";
 	struct reader *rd;
 	int r, more;
 
@@ -621,11 +662,21 @@ audit_verify(const char *path, struct audit_verify_result *res)
 		}
 		audit_hash_hex(rd->line, rd->linelen, prev);
 		res->records++;
+		if (anchor != NULL && (int64_t)res->records == anchor->seq)
+			memcpy(at_anchor, prev, sizeof(at_anchor));
 	}
 	if (more < 0) {
 		snprintf(res->why, sizeof(res->why), "cannot read %s: %s", path, strerror(errno));
 		r = ERR_IO;
 	}
 	reader_close(rd);
+	if (r == 0 && anchor != NULL)
+		r = check_anchor(anchor, at_anchor, res);
 	return r;
+}
+
+int
+audit_verify(const char *path, struct audit_verify_result *res)
+{
+	return audit_verify_anchored(path, NULL, res);
 }

@@ -8,25 +8,106 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/jbuf.h"
 
 #define AUDIT_LOG_NAME		"audit.log"
 #define AUDIT_RECORD_MAX	8192	/* one whole line, "prev" and newline included */
 #define AUDIT_HASH_HEX		64	/* hex SHA-256 */
+/* A "command" record keeps the words that fit in this many bytes; if any are
+ * dropped it says "command_truncated":true and the full "command_bytes". */
+#define AUDIT_COMMAND_MAX	1024
+
+/*
+ * outpostd queues records for a writer thread that owns the file, so a log
+ * that cannot be written at once (another process holding its lock, a slow
+ * disk) never stalls the event loop. The queue is bounded: from
+ * AUDIT_QUEUE_MAX records waiting (AuditQueueMax in outpostd.conf), new
+ * logins and connections are refused (audit_admit) until it drains; what is
+ * already under way may queue up to AUDIT_QUEUE_HARD_FACTOR times that, and a
+ * record past even that goes to the daemon's log in full, counted in an
+ * audit-gap record. At close the queue is drained for up to AUDIT_DRAIN_MS.
+ */
+#define AUDIT_QUEUE_MAX		1024
+#define AUDIT_QUEUE_HARD_FACTOR	2
+#define AUDIT_DRAIN_MS		10000
+/* What a refused login or connection is told. */
+#define AUDIT_BUSY_REASON	"the audit log is not keeping up: new logins and connections are " \
+				"refused until its records are written"
 
 struct audit;
 
 /*
- * Opens (creating, mode 0600, append-only) <state_dir>/audit.log. *out is
- * NULL on failure (ERR_READONLY, ERR_IO, ERR_TOOLONG, ERR_NOMEM). The caller
- * frees with audit_close().
+ * Opens (creating, mode 0600, append-only, never through a symbolic link)
+ * <state_dir>/audit.log. *out is NULL on failure (ERR_READONLY, ERR_IO,
+ * ERR_TOOLONG, ERR_NOMEM; ERR_DENIED if audit.log is a symbolic link). The
+ * caller frees with audit_close(), which first drains a writer thread's
+ * queue (for up to AUDIT_DRAIN_MS; what is left then goes to the daemon's log).
  */
 int audit_open(const char *state_dir, struct audit **out);
 void audit_close(struct audit *a);	/* NULL is a no-op */
 
-/* Also sends each record to syslog (LOG_AUTHPRIV | LOG_INFO) when on. */
+/* Also sends each record to syslog (LOG_AUTHPRIV | LOG_INFO) when on, as it is written. */
 void audit_set_syslog(struct audit *a, bool on);
+
+/*
+ * The head of the chain: the log's last record. The store keeps one as the
+ * anchor (store_audit_anchor_*), so that `outpost audit verify` can tell a
+ * log cut at its end, emptied or rewritten from an intact one.
+ */
+struct audit_head {
+	int64_t seq;			/* its line number: records in the log up to it; 0 = empty log */
+	int64_t size;			/* bytes of the log up to and including its newline */
+	char hash[AUDIT_HASH_HEX + 1];	/* hex SHA-256 of its line; zeros for seq 0 */
+};
+
+/*
+ * Before the first record: the head as the store's anchor last saw it (NULL:
+ * none, count the whole log). The first write checks that the log still
+ * holds that record; if not, it appends an "audit-cut" record first.
+ */
+void audit_set_head(struct audit *a, const struct audit_head *h);
+/*
+ * The head after the records written since the last call, for the store's
+ * anchor: true and *h set if it moved. *reset is true if the log had been cut
+ * or rewritten (an audit-cut record was written): the anchor must then be
+ * replaced even though its seq goes down. Thread-safe.
+ */
+bool audit_head_take(struct audit *a, struct audit_head *h, bool *reset);
+
+/*
+ * Starts the writer thread (outpostd): from now on audit_commit queues and
+ * returns at once, and max (0: AUDIT_QUEUE_MAX) records waiting make
+ * audit_admit refuse. Call after signals are blocked or routed; the thread
+ * blocks all signals. ERR_INVAL if already started, ERR_NOMEM.
+ */
+int audit_start_writer(struct audit *a, size_t max);
+/*
+ * Drains the queue (for up to AUDIT_DRAIN_MS; then the rest goes to the
+ * daemon's log) and ends the writer thread; later records are written
+ * directly. audit_close does this too; call it first to take the final head.
+ */
+void audit_stop_writer(struct audit *a);
+
+/*
+ * May a new login or connection start? 0, or ERR_BUSY while the queue holds
+ * its maximum: then refuse it with AUDIT_BUSY_REASON (fail closed). Each
+ * refusal is counted; a warning is logged at most every 10 s, and once when
+ * the queue drains. Always 0 without a writer thread. Thread-safe.
+ */
+int audit_admit(struct audit *a);
+
+/* For metrics (a snapshot; thread-safe). All zero for NULL. */
+struct audit_stats {
+	size_t depth;		/* records queued or being written now */
+	size_t max;		/* the queue's limit (AuditQueueMax) */
+	size_t peak;		/* the most ever queued at once */
+	uint64_t written;	/* records the writer thread handled (appended, or sent to the log) */
+	uint64_t refused;	/* logins and connections refused by audit_admit */
+	uint64_t overflowed;	/* records past the hard limit: in the daemon's log only */
+};
+void audit_get_stats(struct audit *a, struct audit_stats *out);
 
 /*
  * Starts a record: returns a buffer (owned by a, valid until the next
@@ -36,13 +117,22 @@ void audit_set_syslog(struct audit *a, bool on);
  */
 struct jbuf *audit_begin(struct audit *a, const char *event);
 /*
+ * Adds "command": the words of argv joined by spaces, as many whole words as
+ * fit in AUDIT_COMMAND_MAX bytes; if any are dropped, also
+ * "command_truncated":true and "command_bytes" (the whole line's length).
+ */
+void audit_member_command(struct jbuf *b, char *const *argv, int argc);
+
+/*
  * Finishes the record with `"prev":"<hex SHA-256 of the previous line>"`
  * (64 zeros for the first record of an empty log) and appends it with one
  * write(2) under flock(LOCK_EX), so several processes may append to one log.
- * If the log does not end in a newline (a crash mid-write), a newline is
- * written first: the broken tail stays visible to audit_verify as its own
- * line. Returns 0, ERR_TOOLONG (record over AUDIT_RECORD_MAX, dropped whole)
- * or ERR_IO (logged, never fatal).
+ * With a writer thread the record is queued and this is done there; without,
+ * here. If the log does not end in a newline (a crash mid-write), a newline
+ * is written first: the broken tail stays visible to audit_verify as its own
+ * line. Returns 0 (appended, or queued), ERR_TOOLONG (record over
+ * AUDIT_RECORD_MAX, dropped whole) or ERR_IO (not appended: the record went to
+ * the daemon's log in full, and an audit-gap record will say so; never fatal).
  */
 int audit_commit(struct audit *a);
 
@@ -92,13 +182,24 @@ struct audit_verify_result {
 	size_t records;		/* complete, chained records before the first bad line */
 	size_t bad_line;	/* 1-based; 0 if none */
 	char why[192];		/* "line 17: prev does not match line 16" */
+	bool anchored;		/* an anchor was given and checked */
+	size_t anchor_seq;	/* its record */
 };
 /*
  * Checks the whole log: every line is a complete record (audit_record_parse)
- * and its prev is the hash of the line before it (zeros for line 1).
+ * and its prev is the hash of the line before it (zeros for line 1), and no
+ * record is an "audit-cut" (a writer found the log cut or rewritten).
  * Returns 0 if the chain holds, ERR_INVAL at the first bad line (res says
  * which and why), ERR_IO if the file cannot be read (why says so).
  */
 int audit_verify(const char *path, struct audit_verify_result *res);
+/*
+ * The same, and then against the store's anchor (NULL: none): the log must
+ * still hold record anchor->seq, with anchor->hash. Fewer records means the
+ * log was cut at its end (or emptied); another hash, that it was rewritten.
+ * Records after the anchor are the ones written since it was last saved.
+ */
+int audit_verify_anchored(const char *path, const struct audit_head *anchor,
+    struct audit_verify_result *res);
 
 #endif

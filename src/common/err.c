@@ -19,6 +19,7 @@ static const char *const texts[] = {
 	[14] = "configuration error",
 	[15] = "state directory is read-only",
 	[16] = "device is offline",
+	[17] = "busy: a backlog must drain first",
 };
 
 const char *

@@ -21,7 +21,8 @@ enum {
 	ERR_CONFIG = -14,	/* bad configuration */
 	ERR_READONLY = -15,	/* state directory is read-only */
 	ERR_OFFLINE = -16,	/* known device, no session now */
-	ERR_MAX = -17
+	ERR_BUSY = -17,		/* refused for now: a backlog must drain first */
+	ERR_MAX = -18
 };
 
 /* Returns a static, human-readable text for an error code. */

@@ -116,7 +116,9 @@ jbuf_json_string(struct jbuf *b, const char *val)
 		} else if (n == 0 || *s < 0x20 || *s == 0x7f) {
 			jbuf_addf(b, "\\u%04x", *s);
 			n = 1;
-		} else
+		} else if (n > 1 && utf8_unsafe(utf8_cp(s, n)))
+			jbuf_addf(b, "\\u%04lx", utf8_cp(s, n));
+		else
 			jbuf_add(b, s, n);
 		s += n;
 	}

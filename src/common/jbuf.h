@@ -26,7 +26,9 @@ int jbuf_addf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf
 void jbuf_consume(struct jbuf *b, size_t n);
 
 /* JSON: jbuf_obj_begin, then members, then jbuf_obj_end. Strings are escaped
- * (control bytes as \u00XX, invalid UTF-8 bytes likewise). */
+ * (control bytes as \u00XX, invalid UTF-8 bytes likewise, and the C1 controls
+ * U+0080-U+009F and bidi controls as \uXXXX: printed, they would act on a
+ * terminal or reorder the line). */
 void jbuf_obj_begin(struct jbuf *b);
 void jbuf_obj_end(struct jbuf *b);
 void jbuf_member_str(struct jbuf *b, const char *key, const char *val);	/* NULL -> null */

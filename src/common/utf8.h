@@ -2,6 +2,7 @@
 #ifndef OUTPOST_UTF8_H
 #define OUTPOST_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -11,5 +12,15 @@
  * NUL is a valid 1-byte sequence; callers that stop at NUL do so themselves.
  */
 size_t utf8_len(const unsigned char *s, const unsigned char *end);
+
+/* The code point of the valid n-byte sequence at s (n from utf8_len). */
+unsigned long utf8_cp(const unsigned char *s, size_t n);
+
+/*
+ * Code points a terminal acts on rather than shows: C1 controls (U+0080-
+ * U+009F, e.g. CSI) and Unicode's Bidi_Control set (U+061C, U+200E-U+200F,
+ * U+202A-U+202E, U+2066-U+2069), which can make a line read other than it is.
+ */
+bool utf8_unsafe(unsigned long cp);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/audit.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
@@ -79,6 +80,7 @@ config_defaults(struct config *c)
 	c->penalty_exempt = strdup("127.0.0.0/8,::1/128");
 	c->max_sessions_per_principal = 64;
 	c->wake_timeout = 20;
+	c->audit_queue_max = AUDIT_QUEUE_MAX;
 	c->mqtt_topic = strdup(MQTT_DEFAULT_TEMPLATE);
 	c->user = strdup("outpost");
 	c->kex = strdup(DEFAULT_KEX);
@@ -123,6 +125,8 @@ static int kw_ka_max(struct config *c, const char *v) { return parse_int(v, 1, 1
 static int kw_grace(struct config *c, const char *v) { return parse_int(v, 1, 600, &c->login_grace_time); }
 static int kw_tries(struct config *c, const char *v) { return parse_int(v, 1, 100, &c->max_auth_tries); }
 static int kw_syslog(struct config *c, const char *v) { return parse_bool(v, &c->syslog); }
+static int kw_asyslog(struct config *c, const char *v) { return parse_bool(v, &c->audit_syslog); }
+static int kw_aqueue(struct config *c, const char *v) { return parse_int(v, 1, 1000000, &c->audit_queue_max); }
 static int kw_psrc(struct config *c, const char *v) { return parse_int(v, 1, 100000, &c->per_source_max_startups); }
 static int kw_pfail(struct config *c, const char *v) { return parse_int(v, 1, 100000, &c->penalty_failures); }
 static int kw_pmin(struct config *c, const char *v) { return parse_int(v, 1, 86400, &c->penalty_min); }
@@ -264,6 +268,8 @@ static const struct keyword keywords[] = {
 	{ "MaxAuthTries", kw_tries },
 	{ "LogLevel", kw_loglevel },
 	{ "Syslog", kw_syslog },
+	{ "AuditSyslog", kw_asyslog },
+	{ "AuditQueueMax", kw_aqueue },
 	{ "MaxStartups", kw_startups },
 	{ "PerSourceMaxStartups", kw_psrc },
 	{ "PerSourcePenaltyFailures", kw_pfail },
@@ -418,6 +424,8 @@ config_dump(const struct config *c, FILE *f)
 		fprintf(f, "MetricsListen %s\n", c->metrics_listen);
 	fprintf(f, "LogLevel %s\n", levels[c->log_level]);
 	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
+	fprintf(f, "AuditSyslog %s\n", c->audit_syslog ? "yes" : "no");
+	fprintf(f, "AuditQueueMax %d\n", c->audit_queue_max);
 }
 
 void

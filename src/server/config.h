@@ -42,6 +42,8 @@ struct config {
 	char *metrics_listen;			/* owned "ADDR:PORT" of /metrics; NULL = off */
 	int log_level;				/* enum log_level */
 	bool syslog;
+	bool audit_syslog;			/* each audit record to syslog too */
+	int audit_queue_max;			/* records waiting before logins are refused */
 };
 
 /* Fills in the embedded defaults (state dir from $OUTPOST_STATE or /var/lib/outpost). */

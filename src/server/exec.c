@@ -11,7 +11,6 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/audit.h"
-#include "common/token.h"
 #include "server/chan.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -65,24 +64,14 @@ exec_chan_new(struct conn *c, ssh_channel ch)
 static void
 audit_command(struct conn *c, char **argv, int argc, int status)
 {
-	struct jbuf line;
-
-	jbuf_init(&line, 1024);
-	for (int i = 0; i < argc; i++) {
-		if (i > 0)
-			jbuf_add(&line, " ", 1);
-		jbuf_add(&line, argv[i], strlen(argv[i]));
-	}
-	token_redact(line.data);	/* a token in any shape of command: no secret in the trail */
 	struct jbuf *b = audit_begin(c->srv->audit, "command");
 	jbuf_member_int(b, "session", (int64_t)c->id);
 	jbuf_member_str(b, "user", c->who.name);
 	jbuf_member_str(b, "key_fp", c->who.key_fp);
 	jbuf_member_str(b, "src", c->peer);
-	jbuf_member_str(b, "command", line.data ? line.data : "");
+	audit_member_command(b, argv, argc);
 	jbuf_member_int(b, "status", status);
 	audit_commit(c->srv->audit);
-	jbuf_free(&line);
 }
 
 /* Copies a memstream's result into a bounded buffer. */

@@ -5,7 +5,10 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/err.h"
 
 #include "common/log.h"
 #include "server/privs.h"
@@ -50,4 +53,44 @@ privs_drop(const char *user, bool allow_root, const char *state_dir)
 	if (setuid(0) == 0)
 		fatal("could switch back to root after dropping privileges");
 	log_info("running as user %s (uid %u)", user, (unsigned)pw->pw_uid);
+}
+
+int
+privs_check_modes(const char *state_dir, const char *host_key, char *why, size_t whylen)
+{
+	char def[PATH_MAX];
+	struct stat sb;
+
+	why[0] = '\0';
+	if (stat(state_dir, &sb) != 0) {
+		snprintf(why, whylen, "cannot examine state directory %s: %s", state_dir, strerror(errno));
+		return ERR_IO;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(why, whylen, "state directory %s is not a directory", state_dir);
+		return ERR_DENIED;
+	}
+	if (sb.st_mode & 077) {
+		snprintf(why, whylen, "state directory %s is open to group or others (mode %04o): it holds "
+		    "the host key, the database and the audit log; fix with: chmod 700 %s",
+		    state_dir, (unsigned)(sb.st_mode & 07777), state_dir);
+		return ERR_DENIED;
+	}
+	if (host_key == NULL) {
+		snprintf(def, sizeof(def), "%s/ssh_host_ed25519_key", state_dir);
+		host_key = def;
+	}
+	if (stat(host_key, &sb) != 0)
+		return errno == ENOENT ? 0 : (snprintf(why, whylen, "cannot examine host key %s: %s",
+		    host_key, strerror(errno)), ERR_IO);
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(why, whylen, "host key %s is not a regular file", host_key);
+		return ERR_DENIED;
+	}
+	if (sb.st_mode & 077) {
+		snprintf(why, whylen, "host key %s is readable or writable by group or others (mode %04o); "
+		    "fix with: chmod 600 %s", host_key, (unsigned)(sb.st_mode & 07777), host_key);
+		return ERR_DENIED;
+	}
+	return 0;
 }

@@ -464,6 +464,10 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
 	if (ch == NULL)
 		return;
+	if (audit_admit(srv->audit) != 0) {	/* fail closed (audit.h) */
+		refuse_open(c, ch, "%s", AUDIT_BUSY_REASON);
+		return;
+	}
 	if (c->who.kind != PRINCIPAL_USER) {
 		route_audit_connect(c, dest, (int)port, "refused", "not permitted");
 		refuse_open(c, ch, "not permitted: devices cannot open connections through outpost");

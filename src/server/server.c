@@ -1,5 +1,6 @@
 /* server.c: outpostd's event loop: epoll over listeners, signals and one private libssh event per connection. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,48 @@ raise_nofile(void)
 		log_debug("open files limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * The audit log is written by its own thread from here on (audit.h): the
+ * loop only queues records. The chain's head starts from the store's anchor,
+ * so a log cut while outpostd was down is noticed at the first record.
+ */
+static void
+start_audit_writer(struct server *srv)
+{
+	struct audit_head h;
+	int r = store_audit_anchor_get(srv->st, &h);
+
+	if (r != 0 && r != ERR_NOTFOUND)
+		log_warn("store: cannot read the audit anchor: %s", store_errmsg(srv->st));
+	audit_set_head(srv->audit, r == 0 ? &h : NULL);
+	audit_set_syslog(srv->audit, srv->cfg->audit_syslog);
+	if (audit_start_writer(srv->audit, (size_t)srv->cfg->audit_queue_max) != 0)
+		fatal("cannot start the audit writer thread");
+}
+
+/*
+ * The audit chain's head moves to the store's anchor from the loop's own
+ * connection, at most once a tick (docs/ARCHITECTURE.md, "The audit log").
+ */
+static void
+save_audit_head(struct server *srv)
+{
+	static bool failing;
+	struct audit_head h;
+	bool reset;
+
+	if (!audit_head_take(srv->audit, &h, &reset))
+		return;
+	if (store_audit_anchor_set(srv->st, &h, reset) == 0) {
+		failing = false;
+		return;
+	}
+	if (!failing)
+		log_warn("store: cannot save the audit anchor (record %lld): %s", (long long)h.seq,
+		    store_errmsg(srv->st));
+	failing = true;
+}
+
 int
 server_init(struct server *srv, struct config *cfg)
 {
@@ -319,9 +362,14 @@ server_init(struct server *srv, struct config *cfg)
 		fatal("/dev/null: %s", strerror(errno));
 	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
 		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
+	char why[PATH_MAX + 256];
+	for (int i = 0; i == 0 || i < cfg->nhost_keys; i++)
+		if (privs_check_modes(cfg->state_dir, cfg->nhost_keys > 0 ? cfg->host_keys[i] : NULL,
+		    why, sizeof(why)) != 0)
+			fatal("refusing to start: %s", why);
 	if ((r = audit_open(cfg->state_dir, &srv->audit)) != 0)
-		fatal("cannot open audit log in %s: %s", cfg->state_dir, err_str(r));
-	audit_set_syslog(srv->audit, cfg->syslog);
+		fatal("cannot open audit log in %s: %s%s", cfg->state_dir, err_str(r),
+		    r == ERR_DENIED ? " (audit.log is a symbolic link: outpostd does not follow it)" : "");
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
@@ -344,6 +392,7 @@ server_init(struct server *srv, struct config *cfg)
 	open_signals(srv);
 	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
+	start_audit_writer(srv);
 	wake_init(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);
@@ -485,6 +534,7 @@ tick(struct server *srv)
 			session_tick(c);
 	recheck(srv);
 	save_bytes(srv);
+	save_audit_head(srv);
 	if (srv->now_ms >= srv->next_expire_ms) {
 		penalty_expire(srv->pen, srv->now_ms);
 		srv->next_expire_ms = srv->now_ms + PENALTY_EXPIRE_MS;
@@ -563,6 +613,8 @@ server_free(struct server *srv)
 	ssh_bind_free(srv->bind);
 	registry_free(srv->reg);
 	penalty_free(srv->pen);
+	audit_stop_writer(srv->audit);	/* the queue drains: the last records, then the anchor */
+	save_audit_head(srv);
 	audit_close(srv->audit);
 	store_close(srv->st);
 	log_info("stopped");

@@ -155,6 +155,21 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	r = SSH_AUTH_SUCCESS;
 	if (state == SSH_PUBLICKEY_STATE_NONE)
 		goto out;	/* probe: "this key would do"; the signed attempt follows */
+	if (audit_admit(c->srv->audit) != 0) {
+		/*
+		 * Fail closed: no new login while audit records wait to be written.
+		 * The key is good, so libssh may call it a success: a failure would
+		 * reach the client first and it would give up without the reason.
+		 * The session is not authed here and dies at the end of this turn
+		 * with the reason as its disconnect message ("Received disconnect
+		 * from …: the audit log is not keeping up: …").
+		 */
+		log_info("session %llu from %s: login refused: audit records wait to be written",
+		    (unsigned long long)c->id, c->peer);
+		ssh_session_set_disconnect_message(c->s, AUDIT_BUSY_REASON);
+		session_kill(c, AUDIT_BUSY_REASON);
+		goto out;
+	}
 	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
 		session_log(c, LOG_LVL_WARN, "user %s has too many sessions", who.name);
 		metrics_auth_failed("too many sessions");
@@ -579,6 +594,13 @@ session_reap(struct conn *c)
 		free(c->services[i].bind_addr);
 	pubkey_clear(&c->key);
 	if (c->in_event) {
+		/* libssh sends only after a poll found the socket writable: one poll
+		 * in flush mode (answered without the kernel) lets the disconnect
+		 * below, and its reason, leave before the socket closes. */
+		bool mine = sockbuf_begin_flush(c->watch.fd);
+		ssh_event_dopoll(c->ev, 0);
+		if (mine)
+			sockbuf_end();
 		server_unwatch(c);
 		ssh_event_remove_session(c->ev, c->s);
 	}

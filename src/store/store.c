@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "common/audit.h"
 #include "common/err.h"
 #include "common/names.h"
 #include "common/timefmt.h"
@@ -114,6 +115,16 @@ static const char *const migrations[] = {
 	/* 5: when the device booted, from the uptime its agent reports (0 = unknown). */
 	"ALTER TABLE devices ADD COLUMN booted INTEGER NOT NULL DEFAULT 0;"
 	"PRAGMA user_version = 5;",
+
+	/* 6: the anchor of the audit chain: its last record as the writers last saw it. */
+	"CREATE TABLE audit_anchor ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  seq INTEGER NOT NULL CHECK (seq >= 0),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  hash TEXT NOT NULL CHECK (length(hash) = 64),"
+	"  updated INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 6;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -134,6 +145,7 @@ enum query {
 	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET, Q_USER_KEY_RM,
 	Q_DEVICE_ONDEMAND, Q_DEVICE_ONDEMAND_CLEAR,
 	Q_FLEET_STATES,
+	Q_ANCHOR_GET, Q_ANCHOR_SET,
 	Q_MAX
 };
 
@@ -235,6 +247,12 @@ static const char *const query_sql[Q_MAX] = {
 	[Q_FLEET_STATES] = "SELECT f.name, coalesce(sum(d.online), 0), "
 	    "coalesce(sum(d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected')), 0), "
 	    "count(d.id) FROM fleets f LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
+	[Q_ANCHOR_GET] = "SELECT seq, size, hash FROM audit_anchor WHERE id = 1",
+	/* forward only, unless ?5 (the log was cut and an audit-cut record re-anchors it) */
+	[Q_ANCHOR_SET] = "INSERT INTO audit_anchor (id, seq, size, hash, updated) "
+	    "VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
+	    "size = excluded.size, hash = excluded.hash, updated = excluded.updated "
+	    "WHERE excluded.seq > audit_anchor.seq OR ?5",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -1995,4 +2013,66 @@ store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, void
 		r = sql_err(st, rc);
 	done(s, owned);
 	return r;
+}
+
+/* ---- the audit chain's anchor ---- */
+
+static bool
+hash_hex_valid(const char *h)
+{
+	if (h == NULL || strlen(h) != AUDIT_HASH_HEX)
+		return false;
+	return strspn(h, "0123456789abcdef") == AUDIT_HASH_HEX;
+}
+
+int
+store_audit_anchor_get(struct store *st, struct audit_head *out)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = query(st, Q_ANCHOR_GET, &s, &owned)) != 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(s, 2);
+		out->seq = sqlite3_column_int64(s, 0);
+		out->size = sqlite3_column_int64(s, 1);
+		if (hash_hex_valid(h))
+			memcpy(out->hash, h, AUDIT_HASH_HEX + 1);
+		else
+			r = ERR_STORE;
+	} else
+		r = rc == SQLITE_DONE ? ERR_NOTFOUND : sql_err(st, rc);
+	done(s, owned);
+	if (r == ERR_NOTFOUND)
+		set_err(st, "no audit anchor yet");
+	else if (r == ERR_STORE && rc == SQLITE_ROW)
+		set_err(st, "the audit anchor's hash is not 64 hex digits");
+	return r;
+}
+
+int
+store_audit_anchor_set(struct store *st, const struct audit_head *h, bool reset)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if (h == NULL || h->seq < 0 || h->size < 0 || !hash_hex_valid(h->hash)) {
+		set_err(st, "not an audit chain head");
+		return ERR_INVAL;
+	}
+	if ((r = query(st, Q_ANCHOR_SET, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, h->seq);
+	sqlite3_bind_int64(s, 2, h->size);
+	sqlite3_bind_text(s, 3, h->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, timefmt_now());
+	sqlite3_bind_int(s, 5, reset ? 1 : 0);
+	r = step_done(st, s, NULL);
+	done(s, owned);
+	return r;	/* bookkeeping of the log, not an access change: no own_writes bump */
 }

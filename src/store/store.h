@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/audit.h"
 #include "common/limits.h"
 #include "ssh/pubkey.h"
 
@@ -243,6 +244,18 @@ struct store_device_info {
 typedef int (*store_info_cb)(void *arg, const struct store_device_info *d);
 /* Devices user_id may reach (0 = all), ordered by fleet, name. */
 int store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, void *arg);
+
+/* ---- the audit chain's anchor (audit.h: struct audit_head) ----
+ * The head of audit.log as its writers last saw it, so that `audit verify`
+ * can tell a log cut at its end, emptied or with a rewritten tail. */
+/* ERR_NOTFOUND if no record was ever anchored (a new store, or one older than the anchor). */
+int store_audit_anchor_get(struct store *st, struct audit_head *out);
+/*
+ * Moves the anchor to h if h->seq is past it (writers race; the anchor only
+ * goes forward), or in any case when reset (an audit-cut record re-anchors a
+ * cut log). ERR_INVAL for a head that is not one.
+ */
+int store_audit_anchor_set(struct store *st, const struct audit_head *h, bool reset);
 
 /*
  * A cheap counter that changes whenever any connection commits a write

@@ -9,9 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/sha.h>
 
@@ -575,16 +578,53 @@ test_unwritable(void **state)
 	free(lng);
 }
 
+/*
+ * audit.log is a symbolic link (planted to make outpostd append to, or
+ * truncate, another file): refused, never followed, whatever it points at.
+ */
+static void
+test_symlink_refused(void **state)
+{
+	struct fixture *f = *state;
+	char target[600];
+	struct audit *a;
+	struct stat sb;
+
+	snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
+	write_file(target, "keep\n", 5);
+	assert_int_equal(symlink(target, f->log), 0);
+	a = (struct audit *)1;
+	assert_int_equal(audit_open(f->dir, &a), ERR_DENIED);
+	assert_null(a);
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_size, 5);
+	/* dangling: not created through the link either */
+	assert_int_equal(unlink(target), 0);
+	assert_int_equal(audit_open(f->dir, &a), ERR_DENIED);
+	assert_int_equal(stat(target, &sb), -1);
+	if (access("/dev/full", W_OK) == 0) {
+		unlink(f->log);
+		assert_int_equal(symlink("/dev/full", f->log), 0);
+		assert_int_equal(audit_open(f->dir, &a), ERR_DENIED);
+	}
+}
+
 /* A full disk: the write fails, the caller hears ERR_IO, nothing aborts. */
 static void
 test_write_fails(void **state)
 {
 	struct fixture *f = *state;
+	struct rlimit old, lim;
 	struct audit *a;
 
-	if (access("/dev/full", W_OK) != 0)
-		skip();
-	assert_int_equal(symlink("/dev/full", f->log), 0);
+	/* a log at the file size limit takes no byte more */
+	write_file(f->log, "", 0);
+	assert_int_equal(truncate(f->log, 1 << 20), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 1 << 20;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	assert_int_equal(audit_open(f->dir, &a), 0);
 	for (int i = 0; i < 3; i++) {
 		struct jbuf *b = audit_begin(a, "lost");
@@ -592,6 +632,8 @@ test_write_fails(void **state)
 		assert_int_equal(audit_commit(a), ERR_IO);
 	}
 	audit_close(a);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
 }
 
 /*
@@ -958,6 +1000,305 @@ test_read_walk(void **state)
 	assert_int_equal(w.seen, 2);
 }
 
+/* The "command" member of one call, as a whole object: {"command":...}. */
+static char *
+command_member(char *const *argv, int argc)
+{
+	struct jbuf b;
+
+	jbuf_init(&b, 2 * AUDIT_RECORD_MAX);
+	jbuf_obj_begin(&b);
+	audit_member_command(&b, argv, argc);
+	jbuf_obj_end(&b);
+	assert_false(b.failed);
+	assert_true(tu_json_valid(b.data, b.len));
+	return b.data;
+}
+
+/* Words past AUDIT_COMMAND_MAX bytes are dropped, and the record says so. */
+static void
+test_command_truncated(void **state)
+{
+	static char big[AUDIT_COMMAND_MAX + 2], exact[AUDIT_COMMAND_MAX + 1], want[3 * AUDIT_COMMAND_MAX];
+	char *r;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	memset(exact, 'b', sizeof(exact) - 1);
+	/* hostile first: one word longer than the limit, nothing kept */
+	char *one[] = { big };
+	r = command_member(one, 1);
+	snprintf(want, sizeof(want), "{\"command\":\"\",\"command_truncated\":true,"
+	    "\"command_bytes\":%d}", AUDIT_COMMAND_MAX + 1);
+	assert_string_equal(r, want);
+	free(r);
+	/* a long word after a short one: the short one stays, then a shorter word
+	 * that would fit is not kept either (the line is a prefix) */
+	char *three[] = { "enroll", big, "x" };
+	r = command_member(three, 3);
+	snprintf(want, sizeof(want), "{\"command\":\"enroll\",\"command_truncated\":true,"
+	    "\"command_bytes\":%d}", 6 + 1 + AUDIT_COMMAND_MAX + 1 + 2);
+	assert_string_equal(r, want);
+	free(r);
+	/* exactly the limit: kept whole, no mark */
+	char *ex[] = { exact };
+	r = command_member(ex, 1);
+	snprintf(want, sizeof(want), "{\"command\":\"%s\"}", exact);
+	assert_string_equal(r, want);
+	free(r);
+	/* the limit and one more word of one byte: its space already does not fit */
+	char *ex2[] = { exact, "c" };
+	r = command_member(ex2, 2);
+	assert_non_null(strstr(r, "\"command_truncated\":true,\"command_bytes\":1026}"));
+	free(r);
+	/* nothing, and ordinary commands: no mark */
+	r = command_member(NULL, 0);
+	assert_string_equal(r, "{\"command\":\"\"}");
+	free(r);
+	char *ls[] = { "ls", "--json" };
+	r = command_member(ls, 2);
+	assert_string_equal(r, "{\"command\":\"ls --json\"}");
+	free(r);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+lines_in(const char *path)
+{
+	char *text = slurp_all(path, NULL);
+	int n = 0;
+
+	for (char *p = text; *p != '\0'; p++)
+		n += *p == '\n';
+	free(text);
+	return n;
+}
+
+/* Commits one small record; returns what audit_commit did. */
+static int
+commit_one(struct audit *a, int i)
+{
+	struct jbuf *b = audit_begin(a, "rec");
+	jbuf_member_int(b, "i", i);
+	return audit_commit(a);
+}
+
+/* Waits up to 10 s for the writer thread to empty its queue. */
+static void
+wait_drained(struct audit *a)
+{
+	struct audit_stats st;
+
+	for (int i = 0; i < 1000; i++) {
+		audit_get_stats(a, &st);
+		if (st.depth == 0)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the audit queue did not drain: %zu records left", st.depth);
+}
+
+/*
+ * Another process holds the log's lock (or the disk stalls): commits still
+ * return at once; at the limit new logins are refused and counted; past
+ * twice the limit a record goes to the daemon's log and an audit-gap record
+ * counts it; once the lock is released everything is written, in order.
+ */
+static void
+test_queue_full(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_stats st;
+	struct audit_verify_result res;
+	struct audit *a;
+
+	write_records(f->dir, 1);
+	int held = open(f->log, O_RDONLY);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	assert_int_equal(audit_admit(a), 0);	/* no writer thread: never refused */
+	assert_int_equal(audit_start_writer(a, 4), 0);
+	assert_int_equal(audit_start_writer(a, 4), ERR_INVAL);
+	for (int i = 0; i < 4; i++) {
+		int64_t t0 = now_ms();
+		assert_int_equal(commit_one(a, i), 0);
+		assert_true(now_ms() - t0 < 1000);	/* queued, not waiting for the lock */
+		if (i < 3)
+			assert_int_equal(audit_admit(a), 0);
+	}
+	audit_get_stats(a, &st);
+	assert_int_equal(st.depth, 4);
+	assert_int_equal(st.max, 4);
+	assert_int_equal(audit_admit(a), ERR_BUSY);
+	assert_int_equal(audit_admit(a), ERR_BUSY);
+	/* what is under way still queues, up to twice the limit */
+	for (int i = 4; i < 8; i++)
+		assert_int_equal(commit_one(a, i), 0);
+	assert_int_equal(commit_one(a, 8), ERR_IO);	/* to the daemon's log */
+	audit_get_stats(a, &st);
+	assert_int_equal(st.depth, 8);
+	assert_int_equal(st.peak, 8);
+	assert_int_equal(st.refused, 2);
+	assert_int_equal(st.overflowed, 1);
+	assert_int_equal(lines_in(f->log), 1);	/* nothing written meanwhile */
+	/* released: drained, admitted again */
+	assert_int_equal(flock(held, LOCK_UN), 0);
+	wait_drained(a);
+	assert_int_equal(audit_admit(a), 0);
+	assert_int_equal(commit_one(a, 9), 0);
+	audit_close(a);		/* drains */
+	close(held);
+	assert_int_equal(audit_verify(f->log, &res), 0);
+	assert_int_equal(res.records, 1 + 8 + 1 + 1);	/* first, 8 queued, the gap, the last */
+	char *text = slurp_all(f->log, NULL);
+	char *gap = strstr(text, "\"event\":\"audit-gap\",\"lost\":1,");
+	assert_non_null(gap);
+	assert_non_null(strstr(gap, "\"reason\":\"the audit queue was full\""));
+	char *p = text;
+	for (int i = 0; i < 10; i++) {	/* in commit order, 8 missing */
+		char want[32];
+		if (i == 8)
+			continue;
+		snprintf(want, sizeof(want), "\"i\":%d,", i);
+		char *q = strstr(p, want);
+		if (q == NULL)
+			fail_msg("record %d missing or out of order", i);
+		p = q;
+	}
+	free(text);
+}
+
+/* Close gives up on a lock never released: the queue goes to the daemon's log, close returns. */
+static void
+test_close_abandons(void **state)
+{
+	struct fixture *f = *state;
+	struct audit *a;
+
+	write_records(f->dir, 1);
+	int held = open(f->log, O_RDONLY);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	assert_int_equal(audit_start_writer(a, 0), 0);
+	assert_int_equal(commit_one(a, 1), 0);
+	int64_t t0 = now_ms();
+	audit_close(a);
+	assert_true(now_ms() - t0 < AUDIT_DRAIN_MS + 5000);
+	close(held);
+	assert_int_equal(lines_in(f->log), 1);
+}
+
+/* The head as the anchor sees it, after n records written directly. */
+static void
+anchored_log(struct fixture *f, int n, struct audit_head *h)
+{
+	struct audit *a;
+	bool reset = true;
+
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	audit_set_head(a, NULL);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(commit_one(a, i), 0);
+	assert_true(audit_head_take(a, h, &reset));
+	assert_false(reset);
+	assert_false(audit_head_take(a, h, &reset));	/* nothing new */
+	audit_close(a);
+}
+
+static void
+expect_anchored(const char *log, const struct audit_head *h, int want_r, const char *want_why)
+{
+	struct audit_verify_result res;
+	int r = audit_verify_anchored(log, h, &res);
+
+	if (r != want_r || (want_why != NULL && strstr(res.why, want_why) == NULL))
+		fail_msg("verify gave %d (%s); wanted %d (%s)", r, res.why, want_r, want_why);
+}
+
+/*
+ * The anchor catches what the chain alone cannot: a log cut at its end,
+ * emptied, or with its tail rewritten (a consistent new chain); a writer
+ * that finds it so says so in an audit-cut record, which verify reports.
+ */
+static void
+test_anchor_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_head h, h2;
+	struct audit *a;
+	struct stat sb;
+	bool reset;
+
+	anchored_log(f, 3, &h);
+	assert_int_equal(h.seq, 3);
+	assert_int_equal(stat(f->log, &sb), 0);
+	assert_int_equal(h.size, sb.st_size);
+	expect_anchored(f->log, &h, 0, NULL);
+	expect_anchored(f->log, NULL, 0, NULL);
+	/* hostile anchors: past the end, a hash of nothing */
+	h2 = h;
+	h2.seq = 4;
+	expect_anchored(f->log, &h2, ERR_INVAL, "the log ends at record 3, but the store's anchor is record 4");
+	h2 = h;
+	memset(h2.hash, 'f', AUDIT_HASH_HEX);
+	expect_anchored(f->log, &h2, ERR_INVAL, "line 3: not the record the store anchored");
+	/* records written after the anchor was saved are fine */
+	write_records(f->dir, 2);
+	expect_anchored(f->log, &h, 0, NULL);
+	/* cut at its end: the chain alone still holds */
+	char *text = slurp_all(f->log, NULL);
+	char *third = strchr(strchr(text, '\n') + 1, '\n') + 1;
+	write_file(f->log, text, (size_t)(third - text));
+	expect_verify(f->log, 0, 2, NULL);
+	expect_anchored(f->log, &h, ERR_INVAL, "the log ends at record 2, but the store's anchor is record 3: it was cut at its end");
+	/* emptied */
+	write_file(f->log, "", 0);
+	expect_verify(f->log, 0, 0, NULL);
+	expect_anchored(f->log, &h, ERR_INVAL, "the log is empty, but the store's anchor is record 3: it was emptied");
+	/* tail rewritten: a new, consistent chain of as many records */
+	free(text);
+	write_records(f->dir, 3);
+	expect_verify(f->log, 0, 3, NULL);
+	expect_anchored(f->log, &h, ERR_INVAL, "line 3: not the record the store anchored");
+	/* a writer that starts from the anchor finds the cut and records it */
+	write_file(f->log, "", 0);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	audit_set_head(a, &h);
+	assert_int_equal(commit_one(a, 7), 0);
+	assert_true(audit_head_take(a, &h2, &reset));
+	assert_true(reset);
+	assert_int_equal(h2.seq, 2);
+	audit_close(a);
+	text = slurp_all(f->log, NULL);
+	assert_non_null(strstr(text, "\"event\":\"audit-cut\",\"anchor_seq\":3,"));
+	assert_non_null(strstr(text, "\"log_records\":0,\"reason\":\"the log is 0 bytes long; record 3 ended at byte"));
+	free(text);
+	expect_verify(f->log, ERR_INVAL, 0, "line 1: audit-cut: the log was cut or rewritten before this record");
+	/* re-anchored at the cut record: still reported, and a later cut below it too */
+	expect_anchored(f->log, &h2, ERR_INVAL, "audit-cut");
+	/* a writer whose head still holds: no audit-cut */
+	write_file(f->log, "", 0);
+	anchored_log(f, 2, &h);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	audit_set_head(a, &h);
+	assert_int_equal(commit_one(a, 3), 0);
+	assert_true(audit_head_take(a, &h2, &reset));
+	assert_false(reset);
+	assert_int_equal(h2.seq, 3);
+	audit_close(a);
+	expect_anchored(f->log, &h2, 0, NULL);
+}
+
 int
 main(void)
 {
@@ -966,11 +1307,16 @@ main(void)
 		cmocka_unit_test(test_parse_decodes),
 		cmocka_unit_test(test_hash_vectors),
 		cmocka_unit_test(test_null_handle),
+		cmocka_unit_test(test_command_truncated),
 		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_across_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_abandons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_write_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_empty_and_missing, setup, teardown),

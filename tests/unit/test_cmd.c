@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <pwd.h>
 #include <sys/stat.h>
 
@@ -849,17 +853,27 @@ test_audit_write_fails(void **state)
 {
 	struct fixture *fx = *state;
 	struct audit *full;
-	char dir[700], link[760];
+	struct rlimit old, lim;
+	char dir[700], log[760];
+	int fd;
 
-	if (access("/dev/full", W_OK) != 0)
-		skip();
+	/* a log already at the file size limit (sparse): no byte more fits */
 	snprintf(dir, sizeof(dir), "%s/full", fx->dir);
-	snprintf(link, sizeof(link), "%s/audit.log", dir);
+	snprintf(log, sizeof(log), "%s/audit.log", dir);
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(symlink("/dev/full", link), 0);
+	assert_true((fd = open(log, O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(ftruncate(fd, 64 << 20), 0);
+	close(fd);
 	assert_int_equal(audit_open(dir, &full), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 64 << 20;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	fx->ctx.audit = full;
 	expect(fx, "fleet add acme", CMD_FAIL, "", NULL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
 	assert_non_null(strstr(fx->err, "outpost: fleet add: the change was made, but its audit record "
 	    "could not be written"));
 	audit_close(full);
@@ -948,6 +962,32 @@ write_chain(const char *path, const char *const *bodies, int n, const char *extr
 	if (extra_tail != NULL)
 		fputs(extra_tail, fp);
 	fclose(fp);
+}
+
+/*
+ * Text mode shows what a peer planted (a device name, a command) without
+ * letting it act on the terminal: C1 controls and bidi controls are escaped
+ * like C0 ones, whether the log holds them raw (written before they were
+ * escaped) or as \\u escapes (decoded, then escaped again).
+ */
+static void
+test_audit_text_controls(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bodies[] = {
+		"{\"ts\":\"2026-11-21T10:00:00.000Z\",\"event\":\"connect\",\"user\":\"alice\","
+		    "\"device\":\"pi\xc2\x9b" "31mX\",\"reason\":\"a\xe2\x80\xae" "cba\"",
+		"{\"ts\":\"2026-11-21T10:00:01.000Z\",\"event\":\"command\",\"user\":\"alice\","
+		    "\"command\":\"\\u0085\\u202d\\u2066x\\u2069\\u0080\"",
+	};
+
+	write_chain(fx->log, bodies, 2, NULL);
+	expect(fx, "audit", CMD_OK,
+	    "2026-11-21T10:00:00.000Z  connect  device=\"pi\\u009b31mX\" reason=\"a\\u202ecba\" user=alice\n"
+	    "2026-11-21T10:00:01.000Z  command  command=\"\\u0085\\u202d\\u2066x\\u2069\\u0080\" user=alice\n",
+	    "");
+	for (const unsigned char *p = (const unsigned char *)fx->out; *p != '\0'; p++)
+		assert_true(*p >= 0x20 && *p < 0x7f ? true : *p == '\n');
 }
 
 static void
@@ -1092,6 +1132,7 @@ main(void)
 		T(test_audit_write_fails),
 		T(test_who_kick),
 		T(test_audit_query),
+		T(test_audit_text_controls),
 		T(test_audit_verify_cmd),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -123,6 +123,11 @@ test_file_hostile(void **state)
 	REFUSE(f, "MaxAuthTries 0\n", 1, "MaxAuthTries");
 	REFUSE(f, "MaxAuthTries 101\n", 1, NULL);
 	REFUSE(f, "Syslog maybe\n", 1, "Syslog");
+	REFUSE(f, "AuditSyslog maybe\n", 1, "AuditSyslog");
+	REFUSE(f, "AuditQueueMax 0\n", 1, "AuditQueueMax");
+	REFUSE(f, "AuditQueueMax -1\n", 1, "AuditQueueMax");
+	REFUSE(f, "AuditQueueMax 1000001\n", 1, "AuditQueueMax");
+	REFUSE(f, "AuditQueueMax 12x\n", 1, "AuditQueueMax");
 	REFUSE(f, "Syslog 2\n", 1, NULL);
 	REFUSE(f, "LogLevel verbose\n", 1, "LogLevel");
 	REFUSE(f, "LogLevel warning\n", 1, NULL);
@@ -358,6 +363,8 @@ round_trip(struct fixture *f, const struct config *c)
 	assert_int_equal(d.max_auth_tries, c->max_auth_tries);
 	assert_int_equal(d.log_level, c->log_level);
 	assert_int_equal(d.syslog, c->syslog);
+	assert_int_equal(d.audit_syslog, c->audit_syslog);
+	assert_int_equal(d.audit_queue_max, c->audit_queue_max);
 	char *t2 = dump(&d);
 	assert_string_equal(t2, t1);
 	free(t1);

@@ -244,6 +244,16 @@ test_escape_hostile(void **state)
 	assert_json_string("\xfe\xff", "\"\\u00fe\\u00ff\"");
 	assert_json_string("\x80", "\"\\u0080\"");
 	assert_json_string("a\xbf" "b", "\"a\\u00bfb\"");
+	/* C1 controls (valid UTF-8) act on terminals: CSI is ESC [ */
+	assert_json_string("\xc2\x9b" "31m", "\"\\u009b31m\"");
+	assert_json_string("\xc2\x80\xc2\x9f\xc2\xa0", "\"\\u0080\\u009f\xc2\xa0\"");
+	/* bidi overrides and isolates, and the marks */
+	assert_json_string("a\xe2\x80\xae" "x", "\"a\\u202ex\"");	/* RLO */
+	assert_json_string("\xe2\x80\xaa\xe2\x81\xa6\xe2\x81\xa9", "\"\\u202a\\u2066\\u2069\"");
+	assert_json_string("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\"\\u200e\\u200f\\u061c\"");
+	/* neighbours pass */
+	assert_json_string("\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa",
+	    "\"\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa\"");
 	assert_json_string("\xc0\x80", "\"\\u00c0\\u0080\"");		/* overlong NUL */
 	assert_json_string("\xc1\xbf", "\"\\u00c1\\u00bf\"");		/* overlong */
 	assert_json_string("\xe2\x82", "\"\\u00e2\\u0082\"");		/* truncated at the end */
@@ -271,7 +281,7 @@ test_escape_valid_utf8(void **state)
 {
 	static const char *const ok[] = {
 		"plain ascii ~!@#$%^&*()_+{}|:<>?",
-		"\xc2\x80",			/* U+0080, smallest 2-byte */
+		"\xc2\xa0",			/* U+00A0, the first 2-byte after the C1 controls */
 		"\xc3\xa9t\xc3\xa9",		/* été */
 		"\xdf\xbf",			/* U+07FF */
 		"\xe0\xa0\x80",			/* U+0800, smallest 3-byte */

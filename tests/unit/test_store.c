@@ -247,7 +247,7 @@ test_open_modes_and_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 5);
+	assert_int_equal(sqlite3_column_int(s, 0), 6);
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -911,7 +911,7 @@ test_migration_1_to_2(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tokens; DROP TABLE sessions; "
 	    "ALTER TABLE devices DROP COLUMN ondemand; ALTER TABLE devices DROP COLUMN ondemand_since; "
-	    "ALTER TABLE devices DROP COLUMN booted; "
+	    "ALTER TABLE devices DROP COLUMN booted; DROP TABLE audit_anchor; "
 	    "PRAGMA user_version = 1;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -919,6 +919,60 @@ test_migration_1_to_2(void **state)
 	assert_int_equal(store_fleet_get(fx->st, "acme", NULL), 0);
 	assert_int_equal(store_session_add(fx->st, 1, "user", "bob", "", "", 1), 0);
 	assert_int_equal(sessions(fx->st, false).n, 1);
+}
+
+/* The audit anchor: hostile heads refused, forward only unless reset. */
+static void
+test_audit_anchor(void **state)
+{
+	struct fixture *fx = *state;
+	struct audit_head h, got;
+
+	assert_int_equal(store_audit_anchor_get(fx->st, &got), ERR_NOTFOUND);
+	memset(&h, 0, sizeof(h));
+	/* hostile heads first */
+	assert_int_equal(store_audit_anchor_set(fx->st, NULL, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);	/* empty hash */
+	memset(h.hash, 'A', AUDIT_HASH_HEX);					/* upper case */
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	memset(h.hash, 'a', AUDIT_HASH_HEX);
+	h.hash[10] = '\'';
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	memset(h.hash, 'a', AUDIT_HASH_HEX);
+	h.seq = -1;
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	h.seq = 5;
+	h.size = -1;
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_get(fx->st, &got), ERR_NOTFOUND);
+	/* set, forward, not back */
+	h.size = 500;
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), 0);
+	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(got.seq, 5);
+	assert_int_equal(got.size, 500);
+	assert_string_equal(got.hash, h.hash);
+	h.seq = 3;
+	h.size = 300;
+	memset(h.hash, 'b', AUDIT_HASH_HEX);
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), 0);	/* a slower writer */
+	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(got.seq, 5);
+	h.seq = 9;
+	h.size = 900;
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), 0);
+	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(got.seq, 9);
+	assert_string_equal(got.hash, h.hash);
+	/* reset: a cut log re-anchored lower */
+	h.seq = 1;
+	h.size = 100;
+	memset(h.hash, 'c', AUDIT_HASH_HEX);
+	assert_int_equal(store_audit_anchor_set(fx->st, &h, true), 0);
+	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(got.seq, 1);
+	assert_int_equal(got.size, 100);
+	assert_string_equal(got.hash, h.hash);
 }
 
 static void
@@ -991,6 +1045,7 @@ main(void)
 		T(test_sessions),
 		T(test_sessions_callbacks),
 		T(test_migration_1_to_2),
+		T(test_audit_anchor),
 		T(test_may_reach),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
