@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timefmt.h"
+#include "common/audit.h"
 #include "server/chan.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
@@ -288,6 +289,18 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	family(b, "outpost_store_up", "gauge",
 	    "1 if the last store query succeeded and no store call failed since the one before.");
 	promtext_sample(b, "outpost_store_up", NULL, 0, s->store_up ? 1 : 0);
+	family(b, "outpost_audit_queue_records", "gauge",
+	    "Audit records queued for the writer thread now.");
+	promtext_sample(b, "outpost_audit_queue_records", NULL, 0, s->audit_depth);
+	family(b, "outpost_audit_queue_limit", "gauge",
+	    "AuditQueueMax: past it new logins and connections are refused.");
+	promtext_sample(b, "outpost_audit_queue_limit", NULL, 0, s->audit_max);
+	family(b, "outpost_audit_refused_total", "counter",
+	    "Logins and connections refused while the audit queue was full.");
+	promtext_sample(b, "outpost_audit_refused_total", NULL, 0, s->audit_refused);
+	family(b, "outpost_audit_overflowed_total", "counter",
+	    "Audit records past twice AuditQueueMax, written to outpostd's own log only.");
+	promtext_sample(b, "outpost_audit_overflowed_total", NULL, 0, s->audit_overflowed);
 	family(b, "outpost_metrics_http_answers_total", "counter",
 	    "Answers of the MetricsListen HTTP server by status code.");
 	const char *codes[3] = { "200", "404", "405" };
@@ -388,6 +401,12 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_errors = (uint64_t)store_failures(srv->st);
 	s->store_up = store_ok;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
+	struct audit_stats as;
+	audit_get_stats(srv->audit, &as);
+	s->audit_depth = as.depth;
+	s->audit_max = as.max;
+	s->audit_refused = as.refused;
+	s->audit_overflowed = as.overflowed;
 	for (int i = 0; i < 3; i++)
 		s->http[i] = atomic_load(&http_answers[i]);
 	if (nfleets > 0) {

@@ -102,7 +102,8 @@ moved() {
 	at_least "$T/m1" 'outpost_connections_accepted_total' 4 &&
 	at_least "$T/m1" 'outpost_handshake_duration_seconds_count' 3 &&
 	at_least "$T/m1" 'outpost_store_query_duration_seconds_count' 10 &&
-	at_least "$T/m1" 'outpost_store_up' 1
+	at_least "$T/m1" 'outpost_store_up' 1 &&
+	at_least "$T/m1" 'outpost_audit_queue_limit' 1
 }
 try_for 15 moved || { cat "$T/m1" >&2; fail "counters did not move with the traffic"; }
 promtool check metrics <"$T/m1" >"$T/lint1" 2>&1 || { cat "$T/lint1" >&2; fail "promtool check metrics (busy)"; }
