@@ -105,6 +105,35 @@ tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, cha
 	return 0;
 }
 
+/* An enroll login's command succeeded and its key now belongs to a device. */
+static bool
+enroll_bound(struct conn *c, int status)
+{
+	struct store_principal who;
+
+	return status == CMD_OK && store_principal_by_key(c->srv->st, &c->key, &who) == 0 &&
+	    who.kind == PRINCIPAL_DEVICE;
+}
+
+int
+exec_stdin(struct chan *h, const void *data, uint32_t len)
+{
+	struct conn *c = h->conn;
+
+	h->in_total += len;
+	if (c->who.kind == PRINCIPAL_ENROLL && h->in_total > LIM_ENROLL_STDIN) {
+		if (!c->dead)
+			log_info("session %llu (enroll) from %s: more than %d bytes of input: ending it",
+			    (unsigned long long)c->id, c->peer, LIM_ENROLL_STDIN);
+		c->failed = true;
+		session_kill(c, "enroll session: too much input");
+		return (int)len;
+	}
+	if (h->argv != NULL)
+		jbuf_add(&h->in, data, len);	/* stdin for `--key -`, capped */
+	return (int)len;
+}
+
 /* Runs h->argv now, with h->in as standard input. */
 static void
 exec_run(struct chan *h)
@@ -140,6 +169,8 @@ exec_run(struct chan *h)
 	}
 	if (in != NULL)
 		fclose(in);
+	if (c->who.kind == PRINCIPAL_ENROLL)
+		c->enrolled = enroll_bound(c, h->exit_status);
 	audit_command(c, h->argv, h->argc, h->exit_status);
 	log_info("session %llu (%s): command '%s' exited %d", (unsigned long long)c->id,
 	    c->who.name, h->argv[0] ? h->argv[0] : "", h->exit_status);

@@ -37,11 +37,8 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int is_stderr, 
 	(void)s; (void)ch;
 	if (is_stderr || h->dead)
 		return (int)len;	/* nothing we serve reads stderr */
-	if (h->kind == CHAN_EXEC) {
-		if (h->argv != NULL)
-			jbuf_add(&h->in, data, len);	/* stdin for `--key -`, capped */
-		return (int)len;
-	}
+	if (h->kind == CHAN_EXEC)
+		return exec_stdin(h, data, len);
 	h->pending = len;
 	h->srv->work = true;
 	return 0;	/* stays in libssh's buffer until the peer can take it */

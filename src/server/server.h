@@ -68,9 +68,13 @@ struct conn {
 	struct service services[LIM_SERVICES];
 	int nservices;
 	int nchans;
+	int enroll_chans;		/* session channels an enroll login opened (at most 1) */
+	bool enrolled;			/* an enroll login bound its key: not a failure */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
 	struct ssh_server_callbacks_struct scb;
+	struct ssh_callbacks_struct cb;	/* connect_status only: how far the key exchange got */
+	bool kexed;			/* key exchange methods agreed: the peer asked us to work */
 	struct conn *touched_next;
 };
 
@@ -119,6 +123,7 @@ struct chan {
 	struct jbuf out;		/* CHAN_EXEC / CHAN_REFUSE stdout */
 	struct jbuf errout;		/* CHAN_EXEC stderr */
 	struct jbuf in;			/* CHAN_EXEC stdin collected for `--key -` */
+	uint64_t in_total;		/* CHAN_EXEC stdin bytes received, kept or not */
 	char **argv;			/* CHAN_EXEC waiting for stdin EOF */
 	int argc;
 	int exit_status;
@@ -200,6 +205,8 @@ void session_reap(struct conn *c);
 void session_tick(struct conn *c);
 void session_recheck(struct conn *c);
 void session_kick_marked(struct server *srv);
+/* Not authenticated, or logged in as `enroll`: counted by the start-up limits. */
+bool session_preauth(const struct conn *c);
 const struct service *session_find_service(const struct conn *c, uint32_t port);
 
 /* chan.c-ish helpers live in route.c */
@@ -220,5 +227,7 @@ void route_refusal_bytes(struct jbuf *out, const char *reason);
 int exec_session_open(struct conn *c, ssh_message m);
 int exec_channel_request(struct conn *c, ssh_message m);
 bool exec_pump(struct chan *h);
+/* Channel callback: stdin bytes on an exec channel; returns how many it consumed. */
+int exec_stdin(struct chan *h, const void *data, uint32_t len);
 
 #endif
