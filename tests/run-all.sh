@@ -13,7 +13,10 @@
 # OUTPOST_BUILD=<dir>, each in its own process group under a time limit
 # (300 s, or a "# timeout: N" line in the scenario's first 10 lines). Logs
 # of failed scenarios stay in tests/logs/<build>/<scenario>/; OUTPOST_TESTS
-# ("t-scp t-sftp") limits the run to those scenarios.
+# ("t-scp t-sftp") limits the run to those scenarios. A "# flavours: build"
+# line in a scenario's first 10 lines runs it on the plain build only (it is
+# reported as skipped on a sanitizer build): for slow scenarios that gain
+# nothing from ASan, such as latency figures.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -99,6 +102,11 @@ for line in open(sys.argv[1]):
     print("%s\t%s\t%.1f" % (t["result"], t["name"], float(t.get("duration", 0))))
 ' "$json")
 	if [ "$rc" = 0 ]; then rm -rf "$log"; fi
+}
+
+# scenario_flavours FILE: "build" if the scenario runs on the plain build only, else "".
+scenario_flavours() {
+	head -n 10 "$1" | sed -n 's/^# *flavours: *\([a-z ]*\).*/\1/p' | head -n 1
 }
 
 scenario_timeout() {
@@ -212,6 +220,10 @@ for dir in "$@"; do
 			[ -f "$t" ] || continue
 			if [ -n "${OUTPOST_TESTS:-}" ]; then
 				case " $OUTPOST_TESTS " in *" $(basename "$t" .sh) "*) ;; *) continue ;; esac
+			fi
+			if [ "$(scenario_flavours "$t")" = build ] && is_asan "$dir"; then
+				report SKIP "$(basename "$t" .sh)" "$bname" 0s "plain build only (# flavours: build)"
+				continue
 			fi
 			run_scenario "$dir" "$bname" "$t"
 		done

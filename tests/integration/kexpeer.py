@@ -12,14 +12,17 @@
         then starts again at once. Prints a JSON summary: handshakes the
         server computed, connections it refused or closed early, and the
         algorithm it chose.
-  kexpeer.py rtt PORT USER KEYFILE COUNT GAP_MS [START_FILE]
+  kexpeer.py rtt PORT USER KEYFILE COUNT GAP_MS [START_FILE [STOP_FILE]]
         logs in with paramiko (then prints "ready" on standard error and
-        waits for START_FILE to exist, if given) and sends COUNT keepalive@openssh.com global
-        requests with want-reply, one every GAP_MS, timing each answer;
-        prints "median_ms p99_ms max_ms count".
-  kexpeer.py kex PORT ALGS
-        one paramiko handshake offering only ALGS; prints "agreed: <paramiko's
-        kex class>", or "refused: <reason>" (exit status 1).
+        waits for START_FILE to exist, if given) and sends up to COUNT
+        keepalive@openssh.com global requests with want-reply, one every
+        GAP_MS after the last answer, until STOP_FILE exists; prints
+        "median_ms p99_ms max_ms count". A stall is one long sample: look
+        at the maximum too.
+  kexpeer.py kex PORT ALGS...
+        one paramiko handshake per ALGS (a comma-separated list), offering
+        only those; prints "ALGS agreed: <paramiko's kex class>" or "ALGS
+        refused: <reason>" for each.
 """
 import json
 import os
@@ -193,7 +196,7 @@ def connect(port, algs=None):
     return t
 
 
-def rtt(port, user, keyfile, count, gap_ms, start=None):
+def rtt(port, user, keyfile, count, gap_ms, start=None, stop=None):
     import paramiko
     t = connect(port)
     t.auth_publickey(user, paramiko.Ed25519Key.from_private_key_file(keyfile))
@@ -202,6 +205,8 @@ def rtt(port, user, keyfile, count, gap_ms, start=None):
         time.sleep(0.05)
     times = []
     for _ in range(int(count)):
+        if stop is not None and os.path.exists(stop) and times:
+            break
         t0 = time.perf_counter()
         t.global_request("keepalive@openssh.com", wait=True)
         times.append((time.perf_counter() - t0) * 1000)
@@ -214,23 +219,24 @@ def rtt(port, user, keyfile, count, gap_ms, start=None):
                                  times[-1], len(times)))
 
 
-def kex(port, algs):
-    try:
-        t = connect(port, algs)
-    except Exception as e:	# paramiko raises SSHException or EOFError for no common algorithm
-        print("refused: %s" % (str(e) or type(e).__name__))
-        sys.exit(1)
-    print("agreed: %s" % type(t.kex_engine).__name__)
-    t.close()
+def kex(port, *algs):
+    for a in algs:
+        try:
+            t = connect(port, a)
+        except Exception as e:	# paramiko raises SSHException or EOFError for no common algorithm
+            print("%s refused: %s" % (a, str(e) or type(e).__name__))
+            continue
+        print("%s agreed: %s" % (a, type(t.kex_engine).__name__))
+        t.close()
 
 
 if __name__ == "__main__":
     a = sys.argv[1:]
     if len(a) in (6, 7) and a[0] == "flood":
         flood(*a[1:])
-    elif len(a) in (6, 7) and a[0] == "rtt":
+    elif len(a) in (6, 7, 8) and a[0] == "rtt":
         rtt(*a[1:])
-    elif len(a) == 3 and a[0] == "kex":
+    elif len(a) >= 3 and a[0] == "kex":
         kex(*a[1:])
     else:
         sys.stderr.write(__doc__)
