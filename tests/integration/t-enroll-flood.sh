@@ -1,8 +1,8 @@
 #!/bin/bash
-# timeout: 120
+# timeout: 180
 # t-enroll-flood.sh: `enroll` logins are pre-enrollment, not a principal.
 # Against an outpostd limited to 64 descriptors (PerSourceMaxStartups 8,
-# LoginGraceTime 6): 60 enroll logins at once from 127.0.0.2 (paramiko, each
+# LoginGraceTime 15): 60 enroll logins at once from 127.0.0.2 (paramiko, each
 # holding a session channel) get at most 8 sessions, a technician's three
 # logins through the jump all succeed meanwhile, the enroll sessions show in
 # `outpost who` and one is kicked, the rest end at LoginGraceTime and count
@@ -18,7 +18,7 @@ command -v prlimit >/dev/null || fail "prlimit missing (util-linux)"
 DAEMON_WRAP=(prlimit --nofile=64:64 "${DAEMON_WRAP[@]}")
 OUTPOSTD_CONF_EXTRA="PerSourcePenaltyExempt 127.0.0.1/32
 PerSourceMaxStartups 8
-LoginGraceTime 6
+LoginGraceTime 15
 PerSourcePenaltyFailures 3
 PerSourcePenaltyMin 120"
 basic_setup
