@@ -3,7 +3,8 @@
 # flavours: build
 # t-kex-flood.sh: key-exchange floods against an established session.
 # By default outpostd offers curve25519 only: a client that insists on a DH
-# group or a NIST curve is refused (paramiko, stock ssh), and ssh-audit
+# group or a NIST curve is refused (paramiko, stock ssh), OpenSSH, PuTTY,
+# dropbear, paramiko and asyncssh log in with their defaults, and ssh-audit
 # flags no key exchange. alice's paramiko session then times keepalive
 # round trips (keepalive@openssh.com, want-reply) while (a) 20 connections
 # from one address and (b) one from each of 50 addresses run key exchanges
@@ -38,7 +39,25 @@ ssh -F "$CFG" -o LogLevel=INFO -o KexAlgorithms=diffie-hellman-group16-sha512 ju
 # ssh says so, or outpostd found no match first and hung up
 grep -Eq 'no matching key exchange method|Connection (closed|reset)' "$T/dh.err" ||
 	fail "stock ssh with a DH group: $(cat "$T/dh.err")"
+# Every client we document logs in with its own defaults: OpenSSH, PuTTY,
+# dropbear, paramiko (above) and asyncssh.
 ssh -F "$CFG" jump help >/dev/null 2>"$T/ssh.err" || fail "stock ssh with its defaults: $(cat "$T/ssh.err")"
+k=$(key alice)
+dropbearconvert openssh dropbear "$k" "$T/alice.db" >/dev/null 2>&1 || fail "dropbearconvert"
+puttygen "$k" -O private -o "$T/alice.ppk" >/dev/null 2>&1 || fail "puttygen"
+fp=$(ssh-keygen -lf "$STATE/ssh_host_ed25519_key.pub" | awk '{print $2}')
+timeout 30 dbclient -y -i "$T/alice.db" -p "$JUMP_PORT" alice@127.0.0.1 help 2>"$T/db.err" | grep -q '^commands' ||
+	fail "dropbear's dbclient: $(tail -n 2 "$T/db.err")"
+timeout 30 plink -batch -ssh -hostkey "$fp" -i "$T/alice.ppk" -P "$JUMP_PORT" alice@127.0.0.1 help 2>"$T/plink.err" |
+	grep -q '^commands' || fail "PuTTY's plink: $(tail -n 2 "$T/plink.err")"
+timeout 30 "$PY" -W ignore -c '
+import asyncio, sys, asyncssh
+async def run():
+    async with asyncssh.connect("127.0.0.1", int(sys.argv[1]), username="alice", client_keys=[sys.argv[2]],
+                                known_hosts=None) as c:
+        print((await c.run("help")).stdout)
+asyncio.run(run())' "$JUMP_PORT" "$k" 2>"$T/asyncssh.err" | grep -q '^commands' ||
+	fail "asyncssh: $(tail -n 2 "$T/asyncssh.err")"
 timeout 60 ssh-audit -n -p "$JUMP_PORT" 127.0.0.1 >"$LOGDIR/ssh-audit.txt" 2>&1
 grep '^(kex)' "$LOGDIR/ssh-audit.txt" >&2
 grep -q '^(kex) curve25519-sha256 ' "$LOGDIR/ssh-audit.txt" || fail "ssh-audit saw no key exchange: $(head -n 5 "$LOGDIR/ssh-audit.txt")"
