@@ -155,7 +155,7 @@ static int kw_user(struct config *c, const char *v) { return set_str(&c->user, v
 static int kw_allowroot(struct config *c, const char *v) { return parse_bool(v, &c->allow_root); }
 
 /* Why the last keyword setter refused its value, when it can say more than "bad value". */
-static char set_why[160];
+static char set_why[200];
 
 /* KexAlgorithms: each name must be one outpostd offers (KEX_KNOWN). */
 static int
@@ -170,8 +170,8 @@ kw_kex(struct config *c, const char *v)
 				break;
 		if (i == sizeof(KEX_KNOWN) / sizeof(KEX_KNOWN[0])) {
 			snprintf(set_why, sizeof(set_why), "'%.*s' is not a key exchange outpostd "
-			    "offers (curve25519-sha256, ecdh-sha2-nistp*, diffie-hellman-group14/16/18)",
-			    (int)(n > 60 ? 60 : n), p);
+			    "offers: curve25519-sha256[@libssh.org], ecdh-sha2-nistp256/384/521, "
+			    "diffie-hellman-group14-sha256/16-sha512/18-sha512", (int)(n > 40 ? 40 : n), p);
 			return ERR_CONFIG;
 		}
 		p += n + (p[n] == ',');
@@ -298,9 +298,10 @@ config_set(struct config *c, const char *key, const char *value, char *why, size
 			continue;
 		set_why[0] = '\0';
 		int r = keywords[i].set(c, value);
-		if (r != 0)
-			snprintf(why, whylen, "bad value '%s' for %s%s%s", value, keywords[i].name,
-			    set_why[0] ? ": " : "", set_why);
+		if (r != 0 && set_why[0] != '\0')
+			snprintf(why, whylen, "bad value for %s: %s", keywords[i].name, set_why);
+		else if (r != 0)
+			snprintf(why, whylen, "bad value '%s' for %s", value, keywords[i].name);
 		return r == 0 ? 0 : ERR_CONFIG;
 	}
 	snprintf(why, whylen, "unknown keyword '%s'", key);
