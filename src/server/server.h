@@ -68,7 +68,7 @@ struct conn {
 	struct service services[LIM_SERVICES];
 	int nservices;
 	int nchans;
-	int enroll_chans;		/* session channels an enroll login opened (at most 1) */
+	int enroll_chans;		/* enroll login: 0 no channel yet, 1 its one channel, 2 more refused */
 	bool enrolled;			/* an enroll login bound its key: not a failure */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */

@@ -335,13 +335,16 @@ enroll_message(struct conn *c, ssh_message m, int type, int sub)
 {
 	if (type == SSH_REQUEST_CHANNEL)
 		return exec_channel_request(c, m);
-	if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION && c->enroll_chans == 0) {
-		c->enroll_chans++;
+	if (type != SSH_REQUEST_CHANNEL_OPEN)
+		return 1;
+	if (sub == SSH_CHANNEL_SESSION && c->enroll_chans == 0) {
+		c->enroll_chans = 1;
 		return exec_session_open(c, m);
 	}
-	if (type == SSH_REQUEST_CHANNEL_OPEN)
+	if (c->enroll_chans < 2)	/* the first refusal is logged, not a flood of them */
 		log_info("session %llu (enroll) from %s: channel refused: an enroll login has one "
 		    "session channel", (unsigned long long)c->id, c->peer);
+	c->enroll_chans = 2;
 	return 1;
 }
 
