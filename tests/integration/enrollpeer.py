@@ -5,7 +5,7 @@ Every mode connects to 127.0.0.1:PORT from the source address SRC
 (127.0.0.X) and logs in as `enroll` with the ed25519 key KEY.
 
   enrollpeer.py hold PORT SRC KEY N SECONDS
-        opens N enroll logins at once, each with one session channel, and
+        opens N enroll logins, 10 at a time, each with one session channel, and
         holds them; prints "held K" once all tried (K logged in), then
         "closed C of K after S s" when the server has closed them all or
         SECONDS passed (C closed by the server).
@@ -21,6 +21,11 @@ Every mode connects to 127.0.0.1:PORT from the source address SRC
   enrollpeer.py guess PORT SRC BADKEY KEY COMMAND
         first a failed key attempt as user alice with BADKEY, then logs in
         as enroll with KEY and runs COMMAND; prints its exit status.
+  enrollpeer.py shapes PORT KEY SRC1 SRC2 SRC3 BYTES
+        channels from SRC1, commands from SRC2, stdin BYTES from SRC3, in
+        one process (one line each).
+  enrollpeer.py guesses PORT SRC TOKEN BADKEY KEY NAME [BADKEY KEY NAME]...
+        guess with COMMAND "TOKEN NAME" for each triple, one line each.
   enrollpeer.py banner PORT SRC
         prints "open" if the server sends its identification, else "refused".
 """
@@ -49,14 +54,17 @@ def login(port, src, keyfile, user="enroll"):
 
 
 def hold(port, src, keyfile, n, secs):
-    held = []
-    for _ in range(int(n)):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
         try:
             t = login(port, src, keyfile)
             t.open_session(timeout=10)
-            held.append(t)
+            return t
         except Exception:
-            pass
+            return None
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        held = [t for t in pool.map(one, range(int(n))) if t is not None]
     print("held %d" % len(held), flush=True)
     t0 = time.time()
     while time.time() - t0 < float(secs) and any(t.is_active() for t in held):
@@ -114,6 +122,17 @@ def stdin(port, src, keyfile, nbytes):
     t.close()
 
 
+def shapes(port, keyfile, src_chan, src_cmd, src_in, nbytes):
+    channels(port, src_chan, keyfile)
+    commands(port, src_cmd, keyfile)
+    stdin(port, src_in, keyfile, nbytes)
+
+
+def guesses(port, src, token, *triples):
+    for i in range(0, len(triples) - 2, 3):
+        guess(port, src, triples[i], triples[i + 1], "%s %s" % (token, triples[i + 2]))
+
+
 def guess(port, src, badkey, keyfile, command):
     t = paramiko.Transport(sock_from(src, port))
     t.start_client(timeout=20)
@@ -125,7 +144,7 @@ def guess(port, src, badkey, keyfile, command):
     t.auth_publickey("enroll", paramiko.Ed25519Key.from_private_key_file(keyfile))
     chan = t.open_session(timeout=10)
     chan.exec_command(command)
-    print(chan.recv_exit_status())
+    print(chan.recv_exit_status(), flush=True)
     t.close()
 
 
@@ -140,9 +159,11 @@ def banner(port, src):
 
 if __name__ == "__main__":
     modes = {"hold": (hold, 5), "channels": (channels, 3), "commands": (commands, 3),
-             "stdin": (stdin, 4), "guess": (guess, 5), "banner": (banner, 2)}
+             "stdin": (stdin, 4), "guess": (guess, 5), "banner": (banner, 2),
+             "shapes": (shapes, 6), "guesses": (guesses, None)}
     a = sys.argv[1:]
-    if not a or a[0] not in modes or len(a) - 1 != modes[a[0]][1]:
+    if not a or a[0] not in modes or (modes[a[0]][1] is not None and len(a) - 1 != modes[a[0]][1]) \
+            or (a[0] == "guesses" and (len(a) < 7 or (len(a) - 4) % 3 != 0)):
         sys.stderr.write(__doc__)
         sys.exit(2)
     modes[a[0]][0](*a[1:])
