@@ -16,6 +16,7 @@
 #define LIM_CONFIG_LINE		1024	/* one line of the config file */
 #define LIM_SERVICES		32	/* forwarded ports per device session */
 #define LIM_CHANNELS		256	/* open channels per session */
+#define LIM_ENROLL_STDIN	4096	/* stdin an enroll login may send; more ends it */
 #define LIM_PEER_STRING		256	/* longest peer string we keep or log */
 #define LIM_TOKEN		512	/* a whole enrollment token */
 #define LIM_LISTEN		16	/* -l addresses */

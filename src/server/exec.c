@@ -26,6 +26,7 @@ struct exec {
 	struct jbuf out;		/* stdout */
 	struct jbuf errout;		/* stderr */
 	struct jbuf in;			/* stdin collected for `--key -` */
+	uint64_t in_total;		/* stdin bytes received, kept or not (an enroll login's cap) */
 	char **argv;			/* waiting for stdin EOF */
 	int argc;
 	int exit_status;
@@ -116,6 +117,16 @@ tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, cha
 	return 0;
 }
 
+/* An enroll login's command succeeded and its key now belongs to a device. */
+static bool
+enroll_bound(struct conn *c, int status)
+{
+	struct store_principal who;
+
+	return status == CMD_OK && store_principal_by_key(c->srv->st, &c->key, &who) == 0 &&
+	    who.kind == PRINCIPAL_DEVICE;
+}
+
 /* `metrics`: the loop's counters now, the same text as MetricsListen serves. */
 static int
 exec_metrics(void *arg, FILE *out)
@@ -178,6 +189,8 @@ exec_run(struct chan *h)
 	}
 	if (in != NULL)
 		fclose(in);
+	if (c->who.kind == PRINCIPAL_ENROLL)
+		c->enrolled = enroll_bound(c, x->exit_status);
 	audit_command(c, x->argv, x->argc, x->exit_status);
 	session_log(c, LOG_LVL_INFO, "command '%s' exited %d", x->argv[0] ? x->argv[0] : "",
 	    x->exit_status);
@@ -242,8 +255,20 @@ exec_request(struct chan *h, ssh_message m)
 static int
 exec_data(struct chan *h, const void *p, uint32_t len)
 {
-	if (X(h)->argv != NULL)
-		jbuf_add(&X(h)->in, p, len);
+	struct conn *c = h->conn;
+	struct exec *x = X(h);
+
+	x->in_total += len;
+	if (c->who.kind == PRINCIPAL_ENROLL && x->in_total > LIM_ENROLL_STDIN) {
+		if (!c->dead)
+			session_log(c, LOG_LVL_INFO, "more than %d bytes of input: ending it",
+			    LIM_ENROLL_STDIN);
+		c->failed = true;
+		session_kill(c, "enroll session: too much input");
+		return (int)len;
+	}
+	if (x->argv != NULL)
+		jbuf_add(&x->in, p, len);
 	return (int)len;
 }
 

@@ -17,6 +17,7 @@ struct source {
 	struct source *next;
 	char ip[IP_MAX + 1];
 	int unauth;		/* unauthenticated connections now */
+	int enroll;		/* of which logged in as `enroll` */
 	int fails;		/* failures within DECAY_MS of last_fail_ms */
 	int strikes;		/* blocks so far: each doubles the next */
 	int64_t last_fail_ms;
@@ -309,7 +310,7 @@ penalty_expire(struct penalty *p, int64_t now_ms)
 		struct source **pp = &p->buckets[i];
 		while (*pp != NULL) {
 			struct source *s = *pp;
-			if (s->unauth == 0 && s->blocked_until_ms <= now_ms &&
+			if (s->unauth == 0 && s->enroll == 0 && s->blocked_until_ms <= now_ms &&
 			    now_ms - s->last_seen_ms > FORGET_MS) {
 				*pp = s->next;
 				free(s);
@@ -317,6 +318,26 @@ penalty_expire(struct penalty *p, int64_t now_ms)
 				pp = &s->next;
 		}
 	}
+}
+
+bool
+penalty_enroll_admit(struct penalty *p, const char *ip)
+{
+	struct source *s = lookup(p, ip, false);
+
+	if (s == NULL || s->enroll >= p->cfg.per_source)
+		return false;
+	s->enroll++;
+	return true;
+}
+
+void
+penalty_enroll_closed(struct penalty *p, const char *ip)
+{
+	struct source *s = lookup(p, ip, false);
+
+	if (s != NULL && s->enroll > 0)
+		s->enroll--;
 }
 
 int

@@ -55,6 +55,15 @@ bool penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random
 void penalty_authenticated(struct penalty *p, const char *ip);
 /* An unauthenticated connection ended; failed says whether it counts against the source. */
 void penalty_unauth_closed(struct penalty *p, const char *ip, bool failed, int64_t now_ms);
+/*
+ * An unauthenticated connection from ip (admitted, not yet closed) logs in
+ * as `enroll`: true if the source holds fewer than per_source enroll
+ * sessions, exempt or not, and counts this one; false refuses it. The
+ * connection stays unauthenticated: penalty_unauth_closed still ends it.
+ */
+bool penalty_enroll_admit(struct penalty *p, const char *ip);
+/* An enroll session that penalty_enroll_admit counted ended. */
+void penalty_enroll_closed(struct penalty *p, const char *ip);
 /* Drops idle entries; call every few seconds. */
 void penalty_expire(struct penalty *p, int64_t now_ms);
 /* Unauthenticated connections in flight, all sources. */

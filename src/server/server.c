@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LIBSYSTEMD
@@ -37,6 +38,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #define TICK_MS 1000
 #define BYTES_SAVE_MS 5000
 #define PENALTY_EXPIRE_MS 10000	/* the table has one entry per recent source: sweep it rarely */
+#define PREAUTH_BUDGET_NS 2000000	/* loop time per turn for handshakes, after the rest */
 
 static int
 watch_add(struct server *srv, struct watch *w, uint32_t events)
@@ -545,10 +547,52 @@ tick(struct server *srv)
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
 
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+poll_conn(struct server *srv, struct conn *c, uint32_t events)
+{
+	bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+
+	if (readable)
+		c->rx_ms = srv->now_ms;
+	session_poll(c, readable);
+}
+
+/*
+ * Handshakes run after everything else in a turn, and only for
+ * PREAUTH_BUDGET_NS: a key exchange costs ~0.4 ms of the loop, and a flood
+ * of them must not delay the sessions already routing. What is left stays
+ * ready in epoll (level-triggered) for the next turn, which comes at once.
+ */
+static void
+poll_preauth(struct server *srv, struct epoll_event *evs, int n)
+{
+	int64_t start = mono_ns();
+
+	for (int i = 0; i < n; i++) {
+		struct conn *c = ((struct watch *)evs[i].data.ptr)->conn;
+		if (c->dead)
+			continue;
+		if (mono_ns() - start >= PREAUTH_BUDGET_NS) {
+			srv->work = true;
+			return;
+		}
+		poll_conn(srv, c, evs[i].events);
+	}
+}
+
 int
 server_run(struct server *srv)
 {
-	struct epoll_event evs[MAX_EVENTS];
+	struct epoll_event evs[MAX_EVENTS], pre[MAX_EVENTS];
 
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 	sd_notify(0, "READY=1");
@@ -561,6 +605,7 @@ server_run(struct server *srv)
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait: %s", strerror(errno));
 		srv->now_ms = timefmt_mono_ms();
+		int npre = 0;
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 			if (w->kind == WATCH_LISTEN)
@@ -569,13 +614,14 @@ server_run(struct server *srv)
 				on_signal(srv);
 			else if (w->kind == WATCH_MQTT)
 				wake_ready(srv, evs[i].events);
-			else if (!w->conn->dead) {
-				bool readable = evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
-				if (readable)
-					w->conn->rx_ms = srv->now_ms;
-				session_poll(w->conn, readable);
-			}
+			else if (w->conn->dead)
+				continue;
+			else if (session_preauth(w->conn))
+				pre[npre++] = evs[i];
+			else
+				poll_conn(srv, w->conn, evs[i].events);
 		}
+		poll_preauth(srv, pre, npre);	/* before reaping: pre holds pointers */
 		pump_and_reap(srv);
 		if (srv->now_ms >= srv->next_tick_ms)
 			tick(srv);

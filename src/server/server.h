@@ -68,9 +68,13 @@ struct conn {
 	struct service services[LIM_SERVICES];
 	int nservices;
 	int nchans;
+	int enroll_chans;		/* enroll login: 0 no channel yet, 1 its one channel, 2 more refused */
+	bool enrolled;			/* an enroll login bound its key: not a failure */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
 	struct ssh_server_callbacks_struct scb;
+	struct ssh_callbacks_struct cb;	/* connect_status only: how far the key exchange got */
+	bool kexed;			/* key exchange methods agreed: the peer asked us to work */
 	struct conn *touched_next;
 };
 
@@ -140,6 +144,8 @@ void session_reap(struct conn *c);
 void session_tick(struct conn *c);
 void session_recheck(struct conn *c);
 void session_kick_marked(struct server *srv);
+/* Not authenticated, or logged in as `enroll`: counted by the start-up limits. */
+bool session_preauth(const struct conn *c);
 const struct service *session_find_service(const struct conn *c, uint32_t port);
 
 /* route.c: resolving a technician's direct-tcpip and splicing it to a device */

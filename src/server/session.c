@@ -74,6 +74,18 @@ auth_failed(struct conn *c, const char *fp, const char *why)
 		session_kill(c, "too many authentication failures");
 }
 
+/*
+ * Before authentication, or logged in as `enroll`: a key that is nobody's.
+ * Such a connection holds a MaxStartups and PerSourceMaxStartups slot,
+ * lives at most LoginGraceTime, and counts against its source's penalty
+ * unless it enrolled a key.
+ */
+bool
+session_preauth(const struct conn *c)
+{
+	return !c->authed || c->who.kind == PRINCIPAL_ENROLL;
+}
+
 /* A device authenticated: it becomes the one live session for its name. */
 static void
 device_online(struct conn *c)
@@ -176,15 +188,21 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		r = SSH_AUTH_DENIED;
 		goto out;
 	}
+	if (who.kind == PRINCIPAL_ENROLL && !penalty_enroll_admit(c->srv->pen, c->ip)) {
+		auth_failed(c, pk.fp, "too many enroll sessions from this address");
+		r = SSH_AUTH_DENIED;
+		goto out;
+	}
 	c->who = who;
 	c->authed = true;
 	metrics_authenticated(kind_name(c), c->srv->now_ms - c->started_ms);
-	penalty_authenticated(c->srv->pen, c->ip);
+	if (who.kind != PRINCIPAL_ENROLL)	/* enroll stays unauthenticated for the limits */
+		penalty_authenticated(c->srv->pen, c->ip);
 	c->key = pk;
 	memset(&pk, 0, sizeof(pk));	/* owned by c now */
 	char pname[LIM_TARGET + 1];
 	principal_name(c, pname, sizeof(pname));
-	if (who.kind != PRINCIPAL_ENROLL && store_session_add(c->srv->st, (int64_t)c->id, kind_name(c), pname, c->key.fp,
+	if (store_session_add(c->srv->st, (int64_t)c->id, kind_name(c), pname, c->key.fp,
 	    c->peer, timefmt_now()) != 0)
 		log_warn("store: cannot record session %llu: %s", (unsigned long long)c->id,
 		    store_errmsg(c->srv->st));
@@ -328,6 +346,28 @@ other_auth_attempt(struct conn *c, ssh_message m, int method)
 	auth_failed(c, "", why);
 }
 
+/*
+ * What an `enroll` login may ask: one session channel in its life, and
+ * channel requests on it (exec.c allows one command). Global requests and
+ * other channels are refused without an audit record.
+ */
+static int
+enroll_message(struct conn *c, ssh_message m, int type, int sub)
+{
+	if (type == SSH_REQUEST_CHANNEL)
+		return chan_request(c, m);
+	if (type != SSH_REQUEST_CHANNEL_OPEN)
+		return MSG_DEFAULT;
+	if (sub == SSH_CHANNEL_SESSION && c->enroll_chans == 0) {
+		c->enroll_chans = 1;
+		return exec_session_open(c, m);
+	}
+	if (c->enroll_chans < 2)	/* the first refusal is logged, not a flood of them */
+		session_log(c, LOG_LVL_INFO, "channel refused: an enroll login has one session channel");
+	c->enroll_chans = 2;
+	return MSG_DEFAULT;
+}
+
 static int
 on_message(ssh_session s, ssh_message m, void *arg)
 {
@@ -340,6 +380,8 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	if (c->dead || !c->authed)
 		return MSG_DEFAULT;
 	server_touch(c);
+	if (c->who.kind == PRINCIPAL_ENROLL)
+		return enroll_message(c, m, type, sub);
 	switch (type) {
 	case SSH_REQUEST_GLOBAL:
 		if (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD)
@@ -384,13 +426,28 @@ evict_oldest(struct server *srv, const char *ip)
 	struct conn *victim = NULL;
 
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
-		if (!c->authed && !c->dead && strncmp(c->ip, ip, PENALTY_IP_MAX) == 0 &&
+		if (session_preauth(c) && !c->dead && strncmp(c->ip, ip, PENALTY_IP_MAX) == 0 &&
 		    (victim == NULL || c->started_ms < victim->started_ms))
 			victim = c;
 	if (victim == NULL)
 		return;
 	victim->failed = true;
 	session_kill(victim, "evicted: too many unauthenticated connections, this source holds the most");
+}
+
+/*
+ * libssh's progress report on the server side: 0.8 once the peer's KEXINIT
+ * is in and the methods are agreed; the peer's key-exchange init, which
+ * costs us the key agreement and a host-key signature, comes next. From
+ * here a peer that leaves without a login has had our work for nothing.
+ */
+static void
+on_status(void *arg, float status)
+{
+	struct conn *c = arg;
+
+	if (status >= 0.8f)
+		c->kexed = true;
 }
 
 void
@@ -439,6 +496,10 @@ session_accept(struct server *srv, int fd, const char *peer)
 	c->scb.userdata = c;
 	c->scb.auth_pubkey_function = on_auth_pubkey;
 	ssh_set_server_callbacks(c->s, &c->scb);
+	ssh_callbacks_init(&c->cb);
+	c->cb.userdata = c;
+	c->cb.connect_status_function = on_status;
+	ssh_set_callbacks(c->s, &c->cb);
 	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY);
 	ssh_set_message_callback(c->s, on_message, c);
 	ssh_set_blocking(c->s, 0);
@@ -560,10 +621,17 @@ session_offline(struct conn *c)
 	struct server *srv = c->srv;
 	int64_t dur = srv->now_ms - c->started_ms;
 
-	if (!c->authed) {
-		penalty_unauth_closed(srv->pen, c->ip, c->failed, srv->now_ms);
-		session_log(c, LOG_LVL_DEBUG, "closed before authentication: %s", c->dead_reason);
-		return;
+	if (session_preauth(c)) {
+		/* A peer that made us compute a key exchange and left without
+		 * a login (or an enrolled key) cost us work: a failure. */
+		bool failed = c->failed || (!c->enrolled && c->kexed);
+		penalty_unauth_closed(srv->pen, c->ip, failed, srv->now_ms);
+		if (!c->authed) {
+			session_log(c, LOG_LVL_DEBUG, "closed before authentication%s: %s",
+			    failed ? " (a failure)" : "", c->dead_reason);
+			return;
+		}
+		penalty_enroll_closed(srv->pen, c->ip);
 	}
 	struct jbuf *b = audit_begin(srv->audit, "disconnect");
 	jbuf_member_str(b, "what", "session");
@@ -633,10 +701,11 @@ session_tick(struct conn *c)
 	int64_t now = c->srv->now_ms;
 	long interval = cfg->keepalive_interval * 1000L;
 
-	if (!c->authed) {
+	if (session_preauth(c)) {
 		if (now - c->started_ms > cfg->login_grace_time * 1000L) {
 			c->failed = true;
-			session_kill(c, "login grace time exceeded");
+			session_kill(c, c->authed ? "enroll session: login grace time exceeded" :
+			    "login grace time exceeded");
 		}
 		return;
 	}

@@ -125,6 +125,23 @@ static const char *const migrations[] = {
 	"  updated INTEGER NOT NULL"
 	");"
 	"PRAGMA user_version = 6;",
+
+	/* 7: `enroll` logins are live sessions too (who, kick). The table is
+	 * live state, cleared at every start: recreated with the wider CHECK. */
+	"DROP TABLE sessions;"
+	"CREATE TABLE sessions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('user', 'device', 'enroll')),"
+	"  principal TEXT NOT NULL,"
+	"  key_fp TEXT NOT NULL DEFAULT '',"
+	"  src TEXT NOT NULL DEFAULT '',"
+	"  since INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  kicked INTEGER NOT NULL DEFAULT 0 CHECK (kicked IN (0, 1))"
+	");"
+	"CREATE INDEX sessions_by_principal ON sessions(kind, principal);"
+	"CREATE INDEX sessions_kicked ON sessions(id) WHERE kicked = 1;"
+	"PRAGMA user_version = 7;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1521,12 +1538,13 @@ check_session(struct store *st, int64_t id, const char *kind, const char *princi
 		set_err(st, "invalid session id or start time");
 		return ERR_INVAL;
 	}
-	if (kind == NULL || (strcmp(kind, "user") != 0 && strcmp(kind, "device") != 0)) {
-		set_err(st, "session kind must be user or device");
+	if (kind == NULL || (strcmp(kind, "user") != 0 && strcmp(kind, "device") != 0 &&
+	    strcmp(kind, "enroll") != 0)) {
+		set_err(st, "session kind must be user, device or enroll");
 		return ERR_INVAL;
 	}
 	if (principal == NULL || names_parse_target(principal, &t) != 0 ||
-	    (strcmp(kind, "user") == 0) != (t.fleet[0] == '\0')) {
+	    (strcmp(kind, "device") != 0) != (t.fleet[0] == '\0')) {
 		set_err(st, "invalid session principal");
 		return ERR_NAME;
 	}

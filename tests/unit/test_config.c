@@ -133,6 +133,37 @@ test_file_hostile(void **state)
 	REFUSE(f, "LogLevel warning\n", 1, NULL);
 	REFUSE(f, "LogLevel DEBUGDEBUGDEBUGDEBUG\n", 1, NULL);
 	REFUSE(f, "LogLevel 3\n", 1, NULL);
+	/* key exchanges: only names outpostd offers, said clearly */
+	REFUSE(f, "KexAlgorithms diffie-hellman-group1-sha1\n", 1,
+	    "'diffie-hellman-group1-sha1' is not a key exchange outpostd offers");
+	REFUSE(f, "KexAlgorithms curve25519-sha256,sntrup761x25519-sha512@openssh.com\n", 1,
+	    "'sntrup761x25519-sha512@openssh.com' is not");
+	REFUSE(f, "KexAlgorithms curve25519-sha256,,ecdh-sha2-nistp256\n", 1, "KexAlgorithms");
+	REFUSE(f, "KexAlgorithms curve25519-sha256,\n", 1, "KexAlgorithms");
+	REFUSE(f, "KexAlgorithms curve25519-sha2566\n", 1, "is not a key exchange");
+	REFUSE(f, "KexAlgorithms CURVE25519-SHA256\n", 1, "KexAlgorithms");
+	REFUSE(f, "KexAlgorithms +diffie-hellman-group18-sha512\n", 1, "KexAlgorithms");
+}
+
+/* The DH groups and NIST curves only when listed; a refused list changes nothing. */
+static void
+test_kex(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+
+	config_free(&f->c);
+	config_defaults(&f->c);
+	assert_string_equal(f->c.kex, "curve25519-sha256,curve25519-sha256@libssh.org");
+	assert_int_not_equal(config_set(&f->c, "KexAlgorithms", "diffie-hellman-group14-sha1",
+	    why, sizeof(why)), 0);
+	assert_string_equal(f->c.kex, "curve25519-sha256,curve25519-sha256@libssh.org");
+	assert_int_equal(config_set(&f->c, "kexalgorithms", "curve25519-sha256,ecdh-sha2-nistp256,"
+	    "diffie-hellman-group18-sha512", why, sizeof(why)), 0);
+	assert_string_equal(f->c.kex, "curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group18-sha512");
+	/* a later refusal of another keyword does not repeat this one's reason */
+	assert_int_not_equal(config_set(&f->c, "MaxAuthTries", "0", why, sizeof(why)), 0);
+	assert_string_equal(why, "bad value '0' for MaxAuthTries");
 }
 
 static void
@@ -506,6 +537,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_file_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_long_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_valid, setup, teardown),

@@ -247,7 +247,7 @@ test_open_modes_and_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 6);
+	assert_int_equal(sqlite3_column_int(s, 0), 7);
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -784,6 +784,8 @@ test_sessions_hostile(void **state)
 	assert_int_equal(store_session_add(st, 1, "user", "alice.acme", "", "", 1), ERR_NAME);
 	assert_int_equal(store_session_add(st, 1, "device", "pi", "", "", 1), ERR_NAME);
 	assert_int_equal(store_session_add(st, 1, "device", "pi.acme.x", "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "enroll", "enroll.acme", "", "", 1), ERR_NAME);
+	assert_int_equal(store_session_add(st, 1, "Enroll", "enroll", "", "", 1), ERR_INVAL);
 	assert_int_equal(store_session_add(st, 1, "user", "x'; DROP TABLE sessions; --", "", "", 1),
 	    ERR_NAME);
 	assert_int_equal(store_session_add(st, 1, "user", lng, "", "", 1), ERR_NAME);
@@ -797,6 +799,12 @@ test_sessions_hostile(void **state)
 	assert_int_equal(store_session_set_bytes(st, 1, -5), ERR_INVAL);
 	assert_int_equal(store_session_del(st, 2), ERR_NOTFOUND);
 	assert_string_equal(sessions(st, false).text, "1/user/alice///1/0/0;");
+	/* an enroll login is listed and kicked by id like any session */
+	assert_int_equal(store_session_add(st, 3, "enroll", "enroll", "SHA256:x", "192.0.2.9:1", 2), 0);
+	assert_int_equal(store_session_kick(st, "3", &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(sessions(st, true).text, "3/enroll/enroll/SHA256:x/192.0.2.9:1/2/0/1;");
+	assert_int_equal(store_session_del(st, 3), 0);
 
 	/* kick targets that are not a session id, a user or NAME.FLEET */
 	static const char *const bad[] = { "", "-1", "+1", "1.2.3", "a..b", ".acme", "pi.",
