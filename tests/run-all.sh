@@ -11,7 +11,9 @@
 #
 # Scenarios are tests/integration/t-*.sh, run one at a time with
 # OUTPOST_BUILD=<dir>, each in its own process group under a time limit
-# (300 s, or a "# timeout: N" line in the scenario's first 10 lines). Logs
+# (300 s, or a "# timeout: N" line in the scenario's first 10 lines); a
+# "# flavours: build [...]" line there limits a scenario to build dirs of
+# those names (slow ones that gain nothing from ASan). Logs
 # of failed scenarios stay in tests/logs/<build>/<scenario>/; OUTPOST_TESTS
 # ("t-scp t-sftp") limits the run to those scenarios.
 set -u
@@ -105,6 +107,15 @@ scenario_timeout() {
 	local t
 	t=$(head -n 10 "$1" | sed -n 's/^# *timeout: *\([0-9][0-9]*\).*/\1/p' | head -n 1)
 	echo "${t:-$DEFAULT_TIMEOUT}"
+}
+
+# scenario_wants SCENARIO BUILD_NAME: false if its "# flavours:" line leaves BUILD_NAME out.
+scenario_wants() {
+	local f
+	f=$(head -n 10 "$1" | sed -n 's/^# *flavours: *//p' | head -n 1)
+	[ -z "$f" ] && return 0
+	case " $f " in *" $2 "*) return 0 ;; esac
+	return 1
 }
 
 # One scenario in its own process group; on time-out the whole group is ended.
@@ -213,6 +224,7 @@ for dir in "$@"; do
 			if [ -n "${OUTPOST_TESTS:-}" ]; then
 				case " $OUTPOST_TESTS " in *" $(basename "$t" .sh) "*) ;; *) continue ;; esac
 			fi
+			scenario_wants "$t" "$bname" || continue
 			run_scenario "$dir" "$bname" "$t"
 		done
 	fi
