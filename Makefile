@@ -114,7 +114,12 @@ deb-arches:
 	@ver=$$(dpkg-parsechangelog -S Version); \
 	mver=$$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -n 1); \
 	[ "$${ver%%[+~]*}" = "$$mver" ] || { echo "make deb: debian/changelog has $$ver, meson.build $$mver" >&2; exit 1; }
-	@mkdir -p $(DEB_DIR) && set -e; for a in $(ARCHES); do \
+	@mkdir -p $(DEB_DIR) && set -e; \
+	newest=$$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %Y 2>/dev/null | sort -n | tail -n 1); \
+	for a in $(ARCHES); do \
+	  old=$$(stat -c %Y $(DEB_DIR)/outpost-server_*_$$a.deb $(DEB_DIR)/outpost-agent_*_$$a.deb 2>/dev/null | sort -n | head -n 1); \
+	  if [ $$(ls $(DEB_DIR)/outpost-*_$$a.deb 2>/dev/null | wc -l) = 2 ] && [ "$${old:-0}" -ge "$$newest" ]; then \
+	    echo "make deb: $$a packages up to date"; continue; fi; \
 	  rm -rf $(DEB_DIR)/work-$$a $(DEB_DIR)/outpost-*_$$a.deb; mkdir -p $(DEB_DIR)/work-$$a/outpost; \
 	  git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/work-$$a/outpost; \
 	  prof=nocheck; [ $$a = $(DEB_NATIVE) ] || prof=cross,nocheck; \
@@ -143,7 +148,8 @@ $(DEB_FOREIGN:%=build-%/outpost-agent): build-%/outpost-agent: build-%/build.nin
 # outpost-server depends on (read from the package), kept as a tarball that
 # each run unpacks afresh. Rebuilt when missing or when those Depends change.
 DEB_MIRROR ?= http://deb.debian.org/debian
-deb-chroot: deb-native
+deb-chroot:
+	@ls $(DEB_DIR)/outpost-server_*_$(DEB_NATIVE).deb >/dev/null 2>&1 || { echo "make deb-chroot: build the packages first (make deb-native)" >&2; exit 1; }
 	@inc=$$(dpkg-deb -f $(DEB_DIR)/outpost-server_*_$(DEB_NATIVE).deb Depends | \
 	  tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g' | grep . | sort -u | paste -sd, -); \
 	if [ "$$(cat build-chroot/include 2>/dev/null)" != "$$inc" ] || [ ! -f build-chroot/bookworm-minbase.tar ]; then \
