@@ -98,7 +98,7 @@ bench: deps build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-chroot $(DEB_FOREIGN:%=build-%)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-chroot build-cross $(DEB_FOREIGN:%=build-%)
 
 # Debian packages from debian/, one dpkg-buildpackage per architecture (the
 # foreign ones cross-built with -Pcross,nocheck) in a copy of the tracked files
