@@ -98,7 +98,7 @@ bench: deps build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-chroot build-cross $(DEB_FOREIGN:%=build-%)
+	rm -rf --one-file-system $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-chroot build-cross $(DEB_FOREIGN:%=build-%)
 
 # Debian packages from debian/, one dpkg-buildpackage per architecture (the
 # foreign ones cross-built with -Pcross,nocheck) in a copy of the tracked files
@@ -147,13 +147,14 @@ $(DEB_FOREIGN:%=build-%/outpost-agent): build-%/outpost-agent: build-%/build.nin
 # A clean Debian 12 root for t-deb-install: debootstrap minbase plus what
 # outpost-server depends on (read from the package), kept as a tarball that
 # each run unpacks afresh. Rebuilt when missing or when those Depends change.
+# (rm --one-file-system: never into a /proc or /dev an interrupted debootstrap left mounted.)
 DEB_MIRROR ?= http://deb.debian.org/debian
 deb-chroot:
 	@ls $(DEB_DIR)/outpost-server_*_$(DEB_NATIVE).deb >/dev/null 2>&1 || { echo "make deb-chroot: build the packages first (make deb-native)" >&2; exit 1; }
 	@inc=$$(dpkg-deb -f $(DEB_DIR)/outpost-server_*_$(DEB_NATIVE).deb Depends | \
 	  tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g' | grep . | sort -u | paste -sd, -); \
 	if [ "$$(cat build-chroot/include 2>/dev/null)" != "$$inc" ] || [ ! -f build-chroot/bookworm-minbase.tar ]; then \
-	  set -e; rm -rf build-chroot && mkdir -p build-chroot; \
+	  set -e; rm -rf --one-file-system build-chroot && mkdir -p build-chroot; \
 	  echo "make: debootstrap --variant=minbase --include=$$inc bookworm (log: build-chroot/debootstrap.log)"; \
 	  debootstrap --variant=minbase --include=$$inc bookworm build-chroot/root $(DEB_MIRROR) \
 	    >build-chroot/debootstrap.log 2>&1 || { tail -n 20 build-chroot/debootstrap.log >&2; exit 1; }; \
