@@ -13,8 +13,19 @@ DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmock
 DEPS_FUZZ  = clang-14 libclang-rt-14-dev
 DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 python3-paramiko openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs prometheus ssh-audit dropbear-bin putty-tools python3-asyncssh
 DEPS       = $(DEPS_BUILD) $(DEPS_FUZZ) $(DEPS_TEST)
+# Debian packages (make deb) and their tests: debhelper, the cross toolchains
+# and the -dev libraries of each foreign architecture (multiarch), qemu-user
+# to run what they build, debootstrap for a clean root to install into.
+DEB_DIR    ?= build-deb
+DEB_ARCHES ?= amd64 arm64 armhf
+DEB_NATIVE := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FOREIGN = $(filter-out $(DEB_NATIVE),$(DEB_ARCHES))
+DEB_LIBS   = libssh-dev libsqlite3-dev libssl-dev libsystemd-dev libmosquitto-dev pkgconf
+DEPS_DEB   = debhelper dpkg-dev fakeroot lintian qemu-user-static debootstrap \
+	$(foreach a,$(DEB_FOREIGN),crossbuild-essential-$(a) $(DEB_LIBS:%=%:$(a)))
 
-.PHONY: all deps deps-build build run check unit integration asan fuzz-build fuzz clean bench install-agent
+.PHONY: all deps deps-build build run check unit integration asan fuzz-build fuzz clean bench install-agent \
+	deps-deb deb deb-native deb-arches cross-agent deb-chroot
 
 all: build
 
@@ -35,6 +46,15 @@ deps:
 
 deps-build:
 	$(call install_missing,$(DEPS_BUILD))
+
+# The foreign architectures first, so that apt knows their packages.
+deps-deb:
+	@for a in $(DEB_FOREIGN); do \
+	  dpkg --print-foreign-architectures | grep -qx $$a && continue; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: run as root to add architecture $$a" >&2; exit 1; fi; \
+	  echo "make: dpkg --add-architecture $$a"; dpkg --add-architecture $$a || exit 1; \
+	done
+	$(call install_missing,$(DEPS_BUILD) $(DEPS_DEB))
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) --buildtype=debugoptimized
@@ -65,7 +85,11 @@ run: deps build
 	    --home-dir $(STATE) --shell /usr/sbin/nologin outpost
 	OUTPOST_STATE=$(STATE) $(BUILD)/outpostd -d $(STATE)
 
+# make check builds the native packages (t-deb-install) and the arm64 agent
+# (t-agent-foreign-arch); armhf too where its toolchain is installed (make deb does).
+CHECK_ARCHES ?= $(DEB_NATIVE) arm64
 check: deps build asan fuzz-build
+	@$(MAKE) --no-print-directory deb-native cross-agent deb-chroot DEB_ARCHES="$(sort $(CHECK_ARCHES) $(filter armhf,$(shell dpkg --print-foreign-architectures 2>/dev/null)))"
 	tests/run-all.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 unit: build
@@ -78,13 +102,80 @@ bench: deps build
 	bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf --one-file-system $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-chroot build-cross $(DEB_FOREIGN:%=build-%)
+
+# Debian packages from debian/, one dpkg-buildpackage per architecture (the
+# foreign ones cross-built with -Pcross,nocheck) in a copy of the tracked files
+# under $(DEB_DIR)/work-ARCH/; the .debs land in $(DEB_DIR)/, then lintian.
+# Unit tests are not run here (nocheck): make check runs them.
+deb: deps-deb
+	@$(MAKE) --no-print-directory deb-arches ARCHES="$(DEB_ARCHES)"
+
+deb-native: deps-deb
+	@$(MAKE) --no-print-directory deb-arches ARCHES="$(DEB_NATIVE)"
+
+deb-arches:
+	@ver=$$(dpkg-parsechangelog -S Version); \
+	mver=$$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -n 1); \
+	[ "$${ver%%[+~]*}" = "$$mver" ] || { echo "make deb: debian/changelog has $$ver, meson.build $$mver" >&2; exit 1; }
+	@mkdir -p $(DEB_DIR) && set -e; \
+	newest=$$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %Y 2>/dev/null | sort -n | tail -n 1); \
+	for a in $(ARCHES); do \
+	  old=$$(stat -c %Y $(DEB_DIR)/outpost-server_*_$$a.deb $(DEB_DIR)/outpost-agent_*_$$a.deb 2>/dev/null | sort -n | head -n 1); \
+	  if [ $$(ls $(DEB_DIR)/outpost-*_$$a.deb 2>/dev/null | wc -l) = 2 ] && [ "$${old:-0}" -ge "$$newest" ]; then \
+	    echo "make deb: $$a packages up to date"; continue; fi; \
+	  rm -rf $(DEB_DIR)/work-$$a $(DEB_DIR)/outpost-*_$$a.deb; mkdir -p $(DEB_DIR)/work-$$a/outpost; \
+	  git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/work-$$a/outpost; \
+	  prof=nocheck; [ $$a = $(DEB_NATIVE) ] || prof=cross,nocheck; \
+	  echo "make deb: dpkg-buildpackage -a $$a -P$$prof (log: $(DEB_DIR)/build-$$a.log)"; \
+	  (cd $(DEB_DIR)/work-$$a/outpost && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$$(nproc)" \
+	      dpkg-buildpackage -a $$a -P$$prof -b -us -uc) >$(DEB_DIR)/build-$$a.log 2>&1 || \
+	    { tail -n 30 $(DEB_DIR)/build-$$a.log >&2; exit 1; }; \
+	  mv $(DEB_DIR)/work-$$a/*.deb $(DEB_DIR)/; rm -rf $(DEB_DIR)/work-$$a; \
+	  lintian --fail-on error $(DEB_DIR)/outpost-*_$$a.deb; \
+	done
+	@ls -l $(DEB_DIR)/*.deb
+
+# The agent alone, cross-built for each foreign architecture into build-ARCH/
+# (the scenario t-agent-foreign-arch runs it under qemu-user).
+cross-agent: deps-deb $(DEB_FOREIGN:%=build-%/outpost-agent)
+
+$(DEB_FOREIGN:%=build-%/build.ninja): build-%/build.ninja:
+	mkdir -p build-cross
+	$(MESON) env2mfile --cross --debarch $* -o build-cross/$*.ini
+	$(MESON) setup build-$* --cross-file build-cross/$*.ini --buildtype=debugoptimized
+
+$(DEB_FOREIGN:%=build-%/outpost-agent): build-%/outpost-agent: build-%/build.ninja FORCE
+	ninja -C build-$* outpost-agent
+
+# A clean Debian 12 root for t-deb-install: debootstrap minbase plus what
+# outpost-server depends on (read from the package), kept as a tarball that
+# each run unpacks afresh. Rebuilt when missing or when those Depends change.
+# (rm --one-file-system: never into a /proc or /dev an interrupted debootstrap left mounted.)
+# The Debian mirror apt already uses for bookworm main (DEB_MIRROR=URI to choose another).
+DEB_MIRROR ?= $(shell apt-get indextargets --format '$$(REPO_URI)' 'Identifier: Packages' 'Codename: bookworm' 'Component: main' 2>/dev/null | head -n 1)
+deb-chroot:
+	@ls $(DEB_DIR)/outpost-server_*_$(DEB_NATIVE).deb >/dev/null 2>&1 || { echo "make deb-chroot: build the packages first (make deb-native)" >&2; exit 1; }
+	@[ -n "$(DEB_MIRROR)" ] || { echo "make deb-chroot: apt has no source for bookworm main; set DEB_MIRROR=URI" >&2; exit 1; }
+	@inc=$$(dpkg-deb -f $(DEB_DIR)/outpost-server_*_$(DEB_NATIVE).deb Depends | \
+	  tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g' | grep . | sort -u | paste -sd, -); \
+	if [ "$$(cat build-chroot/include 2>/dev/null)" != "$$inc" ] || [ ! -f build-chroot/bookworm-minbase.tar ]; then \
+	  set -e; rm -rf --one-file-system build-chroot && mkdir -p build-chroot; \
+	  echo "make: debootstrap --variant=minbase --include=$$inc bookworm (log: build-chroot/debootstrap.log)"; \
+	  debootstrap --variant=minbase --include=$$inc bookworm build-chroot/root $(DEB_MIRROR) \
+	    >build-chroot/debootstrap.log 2>&1 || { tail -n 20 build-chroot/debootstrap.log >&2; exit 1; }; \
+	  tar -C build-chroot/root -cf build-chroot/bookworm-minbase.tar . && rm -rf build-chroot/root; \
+	  echo "$$inc" >build-chroot/include; \
+	fi
+
+FORCE:
 
 # On a device: the build packages only, the agent, its systemd unit and man page.
 PREFIX ?= /usr/local
 install-agent: deps-build build
 	install -D -m 755 $(BUILD)/outpost-agent $(DESTDIR)$(PREFIX)/sbin/outpost-agent
 	install -D -m 644 man/outpost-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/outpost-agent.8
-	install -D -m 644 dist/systemd/outpost-agent.service $(DESTDIR)/etc/systemd/system/outpost-agent.service
+	install -d $(DESTDIR)/etc/systemd/system
+	sed 's|@sbindir@|$(PREFIX)/sbin|g' dist/systemd/outpost-agent.service.in >$(DESTDIR)/etc/systemd/system/outpost-agent.service
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "installed $(PREFIX)/sbin/outpost-agent; next: OUTPOST_AGENT_STATE=/var/lib/outpost-agent outpost-agent enroll TOKEN, then systemctl enable --now outpost-agent"

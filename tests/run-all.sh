@@ -16,7 +16,7 @@
 # ("t-scp t-sftp") limits the run to those scenarios. A "# flavours: build"
 # line in a scenario's first 10 lines runs it on the plain build only (it is
 # reported as skipped on a sanitizer build): for slow scenarios that gain
-# nothing from ASan, such as latency figures.
+# nothing from ASan, such as latency figures and packaging.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)

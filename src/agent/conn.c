@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,7 +37,11 @@ conn_idle_ms(int fd)
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
+	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return -1;
+	/* A short answer (qemu-user gives 4 bytes) leaves the field unknown. */
+	if (len < offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
 		return -1;
 	return (long)ti.tcpi_last_data_recv;
 }

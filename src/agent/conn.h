@@ -30,7 +30,8 @@ struct conn_params {
  */
 int conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen);
 
-/* Milliseconds since the server last sent anything (TCP_INFO), or -1. */
+/* Milliseconds since the server last sent anything (TCP_INFO), or -1 when
+ * the kernel (or an emulator) does not say. */
 long conn_idle_ms(int fd);
 
 #endif

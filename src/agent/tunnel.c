@@ -210,7 +210,9 @@ tick(struct tunnel *t, char *why, size_t whylen)
 		snprintf(why, whylen, "no answer from the server for %ld s", idle / 1000);
 		return ERR_IO;
 	}
-	if (idle >= AGENT_KEEPALIVE_MS && now - t->ka_sent_ms >= AGENT_KEEPALIVE_MS) {
+	/* Idle time unknown (-1): keepalives on the timer alone; TCP_USER_TIMEOUT
+	 * and TCP keepalives still end a dead link. */
+	if ((idle < 0 || idle >= AGENT_KEEPALIVE_MS) && now - t->ka_sent_ms >= AGENT_KEEPALIVE_MS) {
 		/* The first call collects the previous reply, the second sends anew. */
 		ssh_send_keepalive(t->s);
 		ssh_send_keepalive(t->s);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # timeout: 120
-# t-systemd-notify: outpostd as dist/systemd/outpostd.service runs it:
+# t-systemd-notify: outpostd as dist/systemd/outpostd.service.in runs it:
 # started as an unprivileged user (User=, no root to drop), with
 # NOTIFY_SOCKET and WATCHDOG_USEC set (Type=notify, WatchdogSec=). It sends
 # READY=1 once it listens, WATCHDOG=1 well within the watchdog interval,
