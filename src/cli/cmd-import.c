@@ -254,26 +254,6 @@ table_line(struct import *im, char *line, size_t len, int lineno)
 	return 0;
 }
 
-static int
-read_table(struct import *im, FILE *f)
-{
-	char *buf = malloc(LIM_KEYLINE + 1);
-	size_t len;
-	int r, lineno = 0;
-
-	if (buf == NULL)
-		return ERR_NOMEM;
-	while ((r = read_line(f, buf, &len)) != 0) {
-		lineno++;
-		if (r == ERR_TOOLONG)
-			problem(im, im->tsrc, lineno, "line longer than %d bytes", LIM_KEYLINE);
-		else
-			table_line(im, buf, len, lineno);
-	}
-	free(buf);
-	return 0;
-}
-
 /* ---- options: what outpost does with each ---- */
 
 enum opt_act {
@@ -523,7 +503,7 @@ new_entry(struct import *im, int lineno)
 
 /* One authorized_keys line: parsed, its options applied, named. Kept only if usable. Returns 0. */
 static int
-key_line(struct import *im, const char *buf, size_t len, int lineno)
+key_line(struct import *im, char *buf, size_t len, int lineno)
 {
 	struct authkeys_line l;
 	char why[200];
@@ -556,8 +536,10 @@ key_line(struct import *im, const char *buf, size_t len, int lineno)
 	return 0;
 }
 
+/* Reads f line by line into line_fn; an over-long line is a problem of src. Returns 0 or ERR_NOMEM. */
 static int
-read_keys(struct import *im, FILE *f)
+read_lines(struct import *im, FILE *f, const char *src,
+    int (*line_fn)(struct import *, char *, size_t, int))
 {
 	char *buf = malloc(LIM_KEYLINE + 1);
 	size_t len;
@@ -568,9 +550,9 @@ read_keys(struct import *im, FILE *f)
 	while ((r = read_line(f, buf, &len)) != 0) {
 		lineno++;
 		if (r == ERR_TOOLONG)
-			problem(im, im->src, lineno, "line longer than %d bytes", LIM_KEYLINE);
+			problem(im, src, lineno, "line longer than %d bytes", LIM_KEYLINE);
 		else
-			key_line(im, buf, len, lineno);
+			line_fn(im, buf, len, lineno);
 	}
 	free(buf);
 	return 0;
@@ -789,14 +771,14 @@ read_inputs(struct import *im, const struct cmd_opts *o)
 	if (o->ports != NULL) {
 		if ((r = open_input(im, "ports", o->ports, &f, &im->tsrc)) != 0)
 			return r;
-		r = read_table(im, f);
+		r = read_lines(im, f, im->tsrc, table_line);
 		close_input(im, f);
 		if (r != 0)
 			return cmd_fail(im->c, "out of memory");
 	}
 	if ((r = open_input(im, opt, im->users ? o->users : o->authkeys, &f, &im->src)) != 0)
 		return r;
-	r = read_keys(im, f);
+	r = read_lines(im, f, im->src, key_line);
 	close_input(im, f);
 	return r == 0 ? 0 : cmd_fail(im->c, "out of memory");
 }
