@@ -174,6 +174,14 @@ family(struct jbuf *b, const char *name, const char *type, const char *help)
 	promtext_family(b, name, type, help);
 }
 
+/* A family with one unlabelled sample. */
+static void
+single(struct jbuf *b, const char *name, const char *type, uint64_t v, const char *help)
+{
+	family(b, name, type, help);
+	promtext_sample(b, name, NULL, 0, v);
+}
+
 /* One sample per label value of a counter array. */
 static void
 by_label(struct jbuf *b, const char *name, const char *label, const char *const *values,
@@ -244,16 +252,15 @@ format_sessions(struct jbuf *b, const struct metrics_snapshot *s)
 static void
 format_traffic(struct jbuf *b, const struct metrics_snapshot *s)
 {
-	family(b, "outpost_connections_accepted_total", "counter", "TCP connections given an SSH session.");
-	promtext_sample(b, "outpost_connections_accepted_total", NULL, 0, s->accepted);
+	single(b, "outpost_connections_accepted_total", "counter", s->accepted,
+	    "TCP connections given an SSH session.");
 	family(b, "outpost_connections_refused_total", "counter",
 	    "TCP connections closed at once: source blocked, per-source or MaxStartups limit, out of descriptors.");
 	by_label(b, "outpost_connections_refused_total", "reason", refuse_reasons, s->refused, MR_MAX);
 	family(b, "outpost_authentications_total", "counter", "Authentication attempts by result.");
 	by_label(b, "outpost_authentications_total", "result", auth_results, s->auth, MA_MAX);
-	family(b, "outpost_device_takeovers_total", "counter",
+	single(b, "outpost_device_takeovers_total", "counter", s->takeovers,
 	    "Device sessions replaced by a newer session with the same key.");
-	promtext_sample(b, "outpost_device_takeovers_total", NULL, 0, s->takeovers);
 	family(b, "outpost_connects_total", "counter",
 	    "Technician connections to a device (direct-tcpip) by result: ok, refused, failed.");
 	by_label(b, "outpost_connects_total", "result", connect_results, s->connects, MC_MAX);
@@ -265,8 +272,8 @@ format_traffic(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Source addresses blocked now after repeated failures (PerSourcePenalty*).");
 	promtext_sample(b, "outpost_sources_blocked", NULL, 0,
 	    s->sources_blocked > 0 ? (uint64_t)s->sources_blocked : 0);
-	family(b, "outpost_source_blocks_total", "counter", "Blocks imposed on source addresses.");
-	promtext_sample(b, "outpost_source_blocks_total", NULL, 0, s->source_blocks);
+	single(b, "outpost_source_blocks_total", "counter", s->source_blocks,
+	    "Blocks imposed on source addresses.");
 }
 
 static void
@@ -274,33 +281,26 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 {
 	histogram(b, s, MH_WAKE, "outpost_wake_duration_seconds",
 	    "Time from a technician's connection to a standby device until the device registered.");
-	family(b, "outpost_wake_timeouts_total", "counter",
+	single(b, "outpost_wake_timeouts_total", "counter", s->wake_timeouts,
 	    "Waits for a woken device that ended in a refusal after WakeTimeout.");
-	promtext_sample(b, "outpost_wake_timeouts_total", NULL, 0, s->wake_timeouts);
 	if (s->mqtt_up >= 0) {
 		family(b, "outpost_mqtt_broker_up", "gauge", "1 while the MQTT broker connection is up.");
 		promtext_sample(b, "outpost_mqtt_broker_up", NULL, 0, (uint64_t)s->mqtt_up);
 	}
 	histogram(b, s, MH_STORE, "outpost_store_query_duration_seconds",
 	    "Run time of each state store statement outpostd executes.");
-	family(b, "outpost_store_errors_total", "counter",
+	single(b, "outpost_store_errors_total", "counter", s->store_errors,
 	    "State store calls that failed in the store itself (I/O, read-only, busy).");
-	promtext_sample(b, "outpost_store_errors_total", NULL, 0, s->store_errors);
-	family(b, "outpost_store_up", "gauge",
+	single(b, "outpost_store_up", "gauge", s->store_up ? 1 : 0,
 	    "1 if the last store query succeeded and no store call failed since the one before.");
-	promtext_sample(b, "outpost_store_up", NULL, 0, s->store_up ? 1 : 0);
-	family(b, "outpost_audit_queue_records", "gauge",
+	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
-	promtext_sample(b, "outpost_audit_queue_records", NULL, 0, s->audit_depth);
-	family(b, "outpost_audit_queue_limit", "gauge",
+	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
 	    "AuditQueueMax: past it new logins and connections are refused.");
-	promtext_sample(b, "outpost_audit_queue_limit", NULL, 0, s->audit_max);
-	family(b, "outpost_audit_refused_total", "counter",
+	single(b, "outpost_audit_refused_total", "counter", s->audit_refused,
 	    "Logins and connections refused while the audit queue was full.");
-	promtext_sample(b, "outpost_audit_refused_total", NULL, 0, s->audit_refused);
-	family(b, "outpost_audit_overflowed_total", "counter",
+	single(b, "outpost_audit_overflowed_total", "counter", s->audit_overflowed,
 	    "Audit records past twice AuditQueueMax, written to outpostd's own log only.");
-	promtext_sample(b, "outpost_audit_overflowed_total", NULL, 0, s->audit_overflowed);
 	family(b, "outpost_metrics_http_answers_total", "counter",
 	    "Answers of the MetricsListen HTTP server by status code.");
 	const char *codes[3] = { "200", "404", "405" };
