@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timefmt.h"
+#include "server/chan.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/promtext.h"
@@ -350,15 +351,17 @@ refresh_fleets(struct server *srv)
 }
 
 static int
-chan_index(enum chan_kind k)
+chan_index(const struct chan_ops *ops)
 {
-	switch (k) {
-	case CHAN_CLIENT: return MCH_CLIENT;
-	case CHAN_DEVICE: return MCH_DEVICE;
-	case CHAN_EXEC: return MCH_EXEC;
-	case CHAN_REFUSE: return MCH_REFUSE;
-	default: return MCH_WAIT;
-	}
+	if (ops == &chan_splice_client)
+		return MCH_CLIENT;
+	if (ops == &chan_splice_device)
+		return MCH_DEVICE;
+	if (ops == &chan_exec)
+		return MCH_EXEC;
+	if (ops == &chan_refusal)
+		return MCH_REFUSE;
+	return MCH_WAIT;
 }
 
 /* Fills s from the counters and the loop's objects; s->fleets is a copy the caller frees. */
@@ -380,7 +383,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	}
 	for (const struct chan *h = srv->chans; h != NULL; h = h->next)
 		if (!h->dead)
-			s->channels[chan_index(h->kind)]++;
+			s->channels[chan_index(h->ops)]++;
 	penalty_stats(srv->pen, srv->now_ms, &s->sources_blocked, &s->source_blocks);
 	s->store_errors = (uint64_t)store_failures(srv->st);
 	s->store_up = store_ok;
