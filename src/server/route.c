@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -325,9 +326,57 @@ const struct chan_ops chan_splice_device = {
 
 /* ---- direct-tcpip ---- */
 
-/* Resolves dest for the technician; on failure writes the reason. */
+/* True if dest is what `-J jump -p PORT user@localhost` sends: the jump itself. */
+bool
+route_is_port_table(const char *dest)
+{
+	static const char *const self[] = { "localhost", "127.0.0.1", "::1" };
+
+	for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
+		if (strcasecmp(dest, self[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Port-table routing (seed 000's `ssh -J jump -p 22050 user@localhost`):
+ * the live device, among the fleets c may reach, that registered port.
+ * Two such devices: refused as ambiguous, naming both.
+ */
 static int
-resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
+resolve_port(struct conn *c, uint32_t port, struct conn **dcp, int64_t *dev_id,
+    char *qualified, size_t qlen, char *why, size_t whylen)
+{
+	struct server *srv = c->srv;
+	struct conn *found = NULL;
+
+	for (struct conn *d = srv->conns; d != NULL; d = d->next) {
+		if (d->dead || !d->authed || d->who.kind != PRINCIPAL_DEVICE ||
+		    registry_get(srv->reg, d->who.id) != d || session_find_service(d, port) == NULL)
+			continue;
+		if (!c->who.admin && store_user_may_reach(srv->st, c->who.id, d->who.id) != 0)
+			continue;
+		if (found != NULL) {
+			snprintf(why, whylen, "port %u is ambiguous: devices %s.%s and %s.%s both hold it;"
+			    " say NAME.FLEET:%u", port, found->who.name, found->who.fleet,
+			    d->who.name, d->who.fleet, port);
+			return ERR_AMBIGUOUS;
+		}
+		found = d;
+	}
+	if (found == NULL) {
+		snprintf(why, whylen, "no device holds port %u", port);
+		return ERR_NOTFOUND;
+	}
+	*dcp = found;
+	*dev_id = found->who.id;
+	snprintf(qualified, qlen, "%s.%s", found->who.name, found->who.fleet);
+	return 0;
+}
+
+/* Resolves dest for the technician; on failure writes the reason. */
+int
+route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
     int64_t *dev_id, char *qualified, size_t qlen, char *why, size_t whylen)
 {
 	struct server *srv = c->srv;
@@ -335,6 +384,10 @@ resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
 	char fleet[LIM_LABEL + 1];
 	char shown[128];
 
+	*dcp = NULL;
+	*dev_id = 0;
+	if (route_is_port_table(dest))
+		return resolve_port(c, port, dcp, dev_id, qualified, qlen, why, whylen);
 	log_printable(shown, sizeof(shown), dest, strnlen(dest, LIM_PEER_STRING));
 	if (names_parse_target(dest, &t) != 0) {
 		snprintf(why, whylen, "no device named %s", shown);
@@ -469,7 +522,7 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		refuse_open(c, ch, "not permitted: devices cannot open connections through outpost");
 		return;
 	}
-	int r = resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
+	int r = route_resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
 	if (r == ERR_OFFLINE && wake_wanted(srv, dev_id)) {
 		wake_wait_open(c, ch, dev_id, qualified, port, orig, orig_port);
 		return;

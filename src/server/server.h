@@ -147,6 +147,15 @@ void route_direct_tcpip(struct conn *c, ssh_message m);
 /* Makes cl (any kind) the client side of a route to device conn dc; on failure, a refusal. */
 void route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_id,
     uint32_t port, const char *orig, int orig_port);
+/* True if dest means the jump itself (localhost, 127.0.0.1, ::1): routed by port table. */
+bool route_is_port_table(const char *dest);
+/*
+ * Resolves a technician's dest:port (name.fleet, bare name, or the port
+ * table) to a live device conn. 0, or an ERR_* with the reason in why
+ * (ERR_OFFLINE: *dev_id is set, the device may be woken).
+ */
+int route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
+    int64_t *dev_id, char *qualified, size_t qlen, char *why, size_t whylen);
 /* Ends cl's route if its user may no longer reach the device. */
 void route_recheck(struct chan *cl);
 void route_audit_connect(struct conn *c, const char *dest, int port, const char *result,

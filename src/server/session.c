@@ -233,6 +233,18 @@ refuse_forward(struct conn *c, const char *addr, int port, const char *why)
 	return MSG_DEFAULT;	/* libssh sends REQUEST_FAILURE */
 }
 
+/* Another live device of c's fleet that registered port, or NULL. */
+static const struct conn *
+port_holder(const struct conn *c, uint32_t port)
+{
+	for (const struct conn *d = c->srv->conns; d != NULL; d = d->next)
+		if (d != c && !d->dead && d->authed && d->who.kind == PRINCIPAL_DEVICE &&
+		    d->who.id != c->who.id && strcmp(d->who.fleet, c->who.fleet) == 0 &&
+		    session_find_service(d, port) != NULL)
+			return d;
+	return NULL;
+}
+
 static int
 on_tcpip_forward(struct conn *c, ssh_message m)
 {
@@ -264,7 +276,17 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	free(svc->bind_addr);
 	svc->bind_addr = copy;
 	svc->port = (uint32_t)port;
-	audit_register(c, "register", addr, port, "ok", NULL);
+	const struct conn *other = port_holder(c, (uint32_t)port);
+	if (other != NULL) {
+		/* Flagged, not refused: every agent registers 22; only the port
+		 * table (`-J jump -p PORT user@localhost`) needs the port unique. */
+		char why[LIM_TARGET + 64];
+		snprintf(why, sizeof(why), "port also held by %s.%s", other->who.name, other->who.fleet);
+		audit_register(c, "register", addr, port, "ok", why);
+		session_log(c, LOG_LVL_WARN, "service port %d registered: %s: "
+		    "localhost:%d is ambiguous in fleet %s", port, why, port, c->who.fleet);
+	} else
+		audit_register(c, "register", addr, port, "ok", NULL);
 	log_info("device %s.%s: service port %d registered", c->who.name, c->who.fleet, port);
 	ssh_message_global_request_reply_success(m, (uint16_t)port);
 	return MSG_HANDLED;

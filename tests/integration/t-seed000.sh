@@ -1,0 +1,94 @@
+#!/bin/bash
+# t-seed000.sh: seed 000's lines unchanged (only host, port, user and key
+# substituted): the systemd unit's `ssh -N ... -R 22050:localhost:22
+# jumpuser@jump`, the technician's `ssh -J jumpuser@jump -p 22050
+# viyuadmin@localhost` and its ssh_config block (HostName localhost, Port
+# 22050, ProxyJump) reach the device that registered the port; two devices
+# holding one port are refused as ambiguous, naming both.
+. "$(dirname "$0")/lib.sh"
+require_outpost
+
+fleet_add acme globex
+user_add alice acme globex
+user_add bob acme
+device_add auvik-acme-hq acme
+device_add auvik-globex-main globex
+device_add auvik-other globex
+start_jump
+start_device_sshd 0
+start_device_sshd 1
+
+# seed000_unit NAME.FLEET JUMPPORT SSHD: the unit's ExecStart line.
+seed000_unit() {
+	local k=$T/keys/dev-$1
+	spawn "dev-$1" ssh -F "$DEVCFG" -i "$k" -p "$JUMP_PORT" \
+		-N -o ServerAliveInterval=60 -o ServerAliveCountMax=3 -o ExitOnForwardFailure=yes -R "$2:localhost:$3" dev@127.0.0.1
+	DEV_PID=$LAST_PID
+}
+registered() {	# NAME.FLEET PORT
+	[ "$(audit_count register device="$1" port="$2" result=ok)" -ge 1 ]
+}
+
+seed000_unit auvik-acme-hq.acme 22050 "$SSHD_PORT_dev0"
+acme_pid=$DEV_PID
+seed000_unit auvik-globex-main.globex 22051 "$SSHD_PORT_dev1"
+wait_for "auvik-acme-hq registered 22050" 20 registered auvik-acme-hq.acme 22050
+wait_for "auvik-globex-main registered 22051" 20 registered auvik-globex-main.globex 22051
+
+# The port table's host keys: each device's sshd, as the technicians' known_hosts had them.
+known_add "[localhost]:22050" "$T/host-dev0.pub"
+known_add "[localhost]:22051" "$T/host-dev1.pub"
+
+# The technician's line: -J jumpuser@jump -p 22050 viyuadmin@localhost.
+out=$(timeout 30 ssh -F "$CFG" -J jump -p 22050 root@localhost echo hq 2>"$T/err") || fail "ssh -J jump -p 22050 root@localhost: $(cat "$T/err")"
+[ "$out" = hq ] || fail "port 22050: got '$out'"
+out=$(timeout 30 ssh -F "$CFG" -J jump -p 22051 root@localhost echo globex 2>"$T/err") || fail "-p 22051: $(cat "$T/err")"
+[ "$out" = globex ] || fail "port 22051: got '$out'"
+[ "$(audit_count connect user=alice device=auvik-acme-hq.acme port=22050 result=ok)" -ge 1 ] ||
+	fail "port-table route not audited under the device's name"
+
+# The ssh_config block, as the seed prints it.
+cat - "$CFG" >"$T/ssh_config.seed" <<EOF
+Host auvik-acme-hq
+    HostName localhost
+    Port 22050
+    User root
+    ProxyJump jump
+
+Host auvik-globex-main
+    HostName localhost
+    Port 22051
+    User root
+    ProxyJump jump
+EOF
+out=$(timeout 30 ssh -F "$T/ssh_config.seed" auvik-acme-hq echo block 2>"$T/err") || fail "ssh auvik-acme-hq: $(cat "$T/err")"
+[ "$out" = block ] || fail "config block: got '$out'"
+out=$(timeout 30 ssh -F "$T/ssh_config.seed" auvik-globex-main echo block2 2>"$T/err") || fail "ssh auvik-globex-main: $(cat "$T/err")"
+[ "$out" = block2 ] || fail "config block 2: got '$out'"
+
+# 127.0.0.1 is the same table.
+out=$(timeout 30 ssh -F "$CFG" -o HostKeyAlias="[localhost]:22050" -J jump -p 22050 root@127.0.0.1 echo ip 2>"$T/err") || fail "-p 22050 root@127.0.0.1: $(cat "$T/err")"
+[ "$out" = ip ] || fail "127.0.0.1:22050: got '$out'"
+
+# Fleets bound the table: bob (acme only) does not see globex's 22051.
+CLIENT=bob expect_refusal "bob to globex's port" 'no device holds port 22051' \
+	ssh -F "$(client_config bob)" -J jump -p 22051 root@localhost true
+# A port nobody holds.
+expect_refusal "unheld port" 'no device holds port 22099' ssh -F "$CFG" -J jump -p 22099 root@localhost true
+
+# A second device registering 22050 in another fleet alice reaches: its
+# registration is flagged, and the port is ambiguous for alice, naming both.
+seed000_unit auvik-other.globex 22050 "$SSHD_PORT_dev1"
+wait_for "auvik-other registered 22050" 20 registered auvik-other.globex 22050
+expect_refusal "two devices on 22050" \
+	'port 22050 is ambiguous: devices auvik-(acme-hq\.acme|other\.globex) and auvik-(acme-hq\.acme|other\.globex) both hold it' \
+	ssh -F "$CFG" -J jump -p 22050 root@localhost true
+[ "$(audit_count connect user=alice port=22050 result=refused)" -ge 1 ] || fail "ambiguous port not audited"
+# bob reaches acme only: for him 22050 is still auvik-acme-hq's.
+out=$(timeout 30 ssh -F "$(client_config bob)" -J jump -p 22050 root@localhost echo bob 2>"$T/err") || fail "bob -p 22050: $(cat "$T/err")"
+[ "$out" = bob ] || fail "bob 22050: got '$out'"
+# Names still work: the ambiguity is only in the port table.
+out=$(timeout 30 ssh -F "$CFG" -o HostKeyAlias="[localhost]:22050" -J jump -p 22050 root@auvik-acme-hq.acme echo byname 2>"$T/err") || fail "by name: $(cat "$T/err")"
+[ "$out" = byname ] || fail "by name: got '$out'"
+alive "$acme_pid" || fail "auvik-acme-hq's unit died"
+done_ok
