@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/ncroute.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/chan.h"
@@ -507,11 +508,12 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 
 	if (dest == NULL || orig == NULL) {
 		ssh_message_reply_default(m);
+		session_refused(c, "channel", "direct-tcpip", "malformed open");
 		return;
 	}
 	if (c->nchans >= LIM_CHANNELS) {
 		ssh_message_reply_default(m);
-		session_log(c, LOG_LVL_WARN, "channel limit reached");
+		session_refused(c, "channel", "direct-tcpip", "too many channels on this session");
 		return;
 	}
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
@@ -540,6 +542,45 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		return;
 	}
 	route_link(cl, dc, qualified, dev_id, port, orig, orig_port);
+}
+
+/*
+ * An exec channel's `nc` line (seed 001's `ProxyCommand ssh SERVER nc -U
+ * /home/host/%h`, or `ssh SERVER nc HOST PORT`), routed by the rules of a
+ * direct-tcpip: h becomes the client side of a splice to the device.
+ * Nothing is run. An on-demand device is not woken for it (refused offline).
+ */
+int
+route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t whylen)
+{
+	struct conn *c = h->conn, *dc = NULL;
+	struct nc_route nr;
+	const char *perr = NULL;
+	char qualified[LIM_TARGET + 1], shown[LIM_TARGET + 1];
+	int64_t dev_id = 0;
+	int r;
+
+	r = ncroute_parse(argc, argv, &nr, &perr);
+	if (r != 0)
+		snprintf(why, whylen, "%s", perr);
+	else if (c->who.kind != PRINCIPAL_USER) {
+		snprintf(why, whylen, "not permitted: devices cannot open connections through outpost");
+		r = ERR_DENIED;
+	} else
+		r = route_resolve(c, nr.host, nr.port, &dc, &dev_id, qualified, sizeof(qualified),
+		    why, whylen);
+	if (r == ERR_OFFLINE && whylen >= 256)
+		store_device_get(c->srv->st, dev_id, last_seen_cb, why);
+	if (r != 0) {
+		log_printable(shown, sizeof(shown), argc > 1 ? argv[1] : "", argc > 1 ?
+		    strnlen(argv[1], LIM_TARGET) : 0);
+		route_audit_connect(c, nr.host[0] ? nr.host : shown, (int)nr.port, "refused", why);
+		session_log(c, LOG_LVL_INFO, "nc refused: %s", why);
+		return r;
+	}
+	session_log(c, LOG_LVL_DEBUG, "nc %s %s: routing to %s:%u", argv[1], argv[2], qualified, nr.port);
+	route_link(h, dc, qualified, dev_id, nr.port, "127.0.0.1", 0);
+	return 0;
 }
 
 /* Ends an open route whose user may no longer reach its device (revoked, expired, removed). */

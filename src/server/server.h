@@ -68,6 +68,7 @@ struct conn {
 	struct service services[LIM_SERVICES];
 	int nservices;
 	int nchans;
+	unsigned refusals;		/* refused requests, channels, commands (LIM_REFUSAL_AUDITS) */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
 	struct ssh_server_callbacks_struct scb;
@@ -137,6 +138,15 @@ void session_kill(struct conn *c, const char *why);
 void session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void session_reap(struct conn *c);
+/*
+ * A global request, channel or command of c's that outpostd refused: logged
+ * and audited (`refused` record: what, request, reason), the first
+ * LIM_REFUSAL_AUDITS of each session; the rest are counted in the
+ * session's `disconnect` record.
+ */
+void session_refused(struct conn *c, const char *what, const char *request, const char *why);
+/* Routes libssh's own log to ours and traces what libssh refuses without asking us. */
+void session_libssh_log_init(void);
 void session_tick(struct conn *c);
 void session_recheck(struct conn *c);
 void session_kick_marked(struct server *srv);
@@ -156,6 +166,12 @@ bool route_is_port_table(const char *dest);
  */
 int route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
     int64_t *dev_id, char *qualified, size_t qlen, char *why, size_t whylen);
+/*
+ * An exec channel's `nc -U PATH` / `nc HOST PORT` line: 0 when h became a
+ * route (or a refusal, out of memory); else an ERR_* with the reason in why
+ * (whylen >= 256), audited and logged, h unchanged.
+ */
+int route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t whylen);
 /* Ends cl's route if its user may no longer reach the device. */
 void route_recheck(struct chan *cl);
 void route_audit_connect(struct conn *c, const char *dest, int port, const char *result,
