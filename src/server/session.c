@@ -196,16 +196,26 @@ session_find_service(const struct conn *c, uint32_t port)
 	return NULL;
 }
 
-/* True if a tcpip-forward bind address names the device itself. */
+/* True if a tcpip-forward bind address is one of those meaning "myself" without a name. */
 static bool
-bind_addr_is_self(const struct conn *c, const char *addr)
+bind_addr_anonymous(const char *addr)
 {
 	static const char *const self[] = { "", "localhost", "*", "0.0.0.0", "::", "127.0.0.1", "::1" };
-	struct name_target t;
 
 	for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
 		if (strcasecmp(addr, self[i]) == 0)
 			return true;
+	return false;
+}
+
+/* True if a tcpip-forward bind address names the device itself. */
+static bool
+bind_addr_is_self(const struct conn *c, const char *addr)
+{
+	struct name_target t;
+
+	if (bind_addr_anonymous(addr))
+		return true;
 	if (names_parse_target(addr, &t) != 0 || strcmp(t.name, c->who.name) != 0)
 		return false;
 	return t.fleet[0] == '\0' || strcmp(t.fleet, c->who.fleet) == 0;
@@ -349,6 +359,19 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 		return refuse_forward(c, addr, port, "a device may register only its own name");
 	if (port <= 0 || port > 65535)
 		return refuse_forward(c, addr, port, "port must be the service port (1-65535)");
+	/* A port-table port (seed 000's -R 22050:localhost:22): bound to the
+	 * device in the store at its first registration, refused to the others. */
+	if (port != 22 && bind_addr_anonymous(addr)) {
+		char holder[LIM_LABEL + 1], why[LIM_TARGET + 64];
+		int b = store_device_bind_port(c->srv->st, c->who.id, (uint32_t)port, holder, sizeof(holder));
+		if (b == ERR_EXISTS) {
+			snprintf(why, sizeof(why), "port %d is bound to device %s.%s", port, holder, c->who.fleet);
+			return refuse_forward(c, addr, port, why);
+		}
+		if (b != 0)
+			session_log(c, LOG_LVL_WARN, "port %d: cannot bind it in the store: %s", port,
+			    store_errmsg(c->srv->st));
+	}
 	struct service *svc = (struct service *)session_find_service(c, (uint32_t)port);
 	if (svc == NULL) {
 		if (c->nservices >= LIM_SERVICES)

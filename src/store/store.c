@@ -114,6 +114,11 @@ static const char *const migrations[] = {
 	/* 5: when the device booted, from the uptime its agent reports (0 = unknown). */
 	"ALTER TABLE devices ADD COLUMN booted INTEGER NOT NULL DEFAULT 0;"
 	"PRAGMA user_version = 5;",
+
+	/* 6: a device's port-table port (seed 000's -R 22050:localhost:22), one device per port and fleet. */
+	"ALTER TABLE devices ADD COLUMN port INTEGER CHECK (port IS NULL OR port BETWEEN 1 AND 65535);"
+	"CREATE UNIQUE INDEX devices_by_port ON devices(fleet_id, port) WHERE port IS NOT NULL;"
+	"PRAGMA user_version = 6;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -134,13 +139,14 @@ enum query {
 	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET, Q_USER_KEY_RM,
 	Q_DEVICE_ONDEMAND, Q_DEVICE_ONDEMAND_CLEAR,
 	Q_FLEET_STATES,
+	Q_PORT_HOLDER, Q_PORT_BIND,
 	Q_MAX
 };
 
 /* Columns shared by every device listing, in struct store_device order. */
 #define DEVICE_COLUMNS \
 	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), d.online, " \
-	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since FROM devices d " \
+	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since, coalesce(d.port, 0) FROM devices d " \
 	"JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
 /* Fleets user ?1 may reach at time ?2. */
 #define GRANTED_FLEETS \
@@ -235,6 +241,9 @@ static const char *const query_sql[Q_MAX] = {
 	[Q_FLEET_STATES] = "SELECT f.name, coalesce(sum(d.online), 0), "
 	    "coalesce(sum(d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected')), 0), "
 	    "count(d.id) FROM fleets f LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
+	[Q_PORT_HOLDER] = "SELECT o.name FROM devices d JOIN devices o ON o.fleet_id = d.fleet_id "
+	    "WHERE d.id = ?1 AND o.port = ?2 AND o.id <> d.id",
+	[Q_PORT_BIND] = "UPDATE devices SET port = ?2 WHERE id = ?1 AND port IS NULL",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -1201,6 +1210,7 @@ device_row(sqlite3_stmt *s, void *cb, void *arg)
 		.last_addr = (const char *)sqlite3_column_text(s, 6),
 		.ondemand = (const char *)sqlite3_column_text(s, 7),
 		.ondemand_since = sqlite3_column_int64(s, 8),
+		.port = (uint32_t)sqlite3_column_int64(s, 9),
 	};
 
 	return fn(arg, &d);
@@ -1325,6 +1335,45 @@ store_device_set_online(struct store *st, int64_t device_id, bool online, int64_
 		return ERR_NOTFOUND;
 	}
 	return r;	/* liveness is not an access change: no own_writes bump */
+}
+
+int
+store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char *holder, size_t hlen)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc, n = 0;
+
+	if (holder != NULL && hlen > 0)
+		holder[0] = '\0';
+	if (port == 0 || port > 65535) {
+		set_err(st, "port %u out of range", port);
+		return ERR_INVAL;
+	}
+	if ((r = query(st, Q_PORT_HOLDER, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_int64(s, 2, port);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (holder != NULL && hlen > 0)
+			snprintf(holder, hlen, "%s", (const char *)sqlite3_column_text(s, 0));
+		set_err(st, "port %u is bound to another device of the fleet", port);
+		r = ERR_EXISTS;
+	} else if (rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	done(s, owned);
+	if (r != 0)
+		return r;
+	if ((r = query(st, Q_PORT_BIND, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_int64(s, 2, port);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == ERR_EXISTS)	/* the unique index: bound by another writer meanwhile */
+		set_err(st, "port %u is bound to another device of the fleet", port);
+	return r;
 }
 
 int

@@ -92,11 +92,19 @@ struct store_device {
 	const char *last_addr;	/* "ip:port" or "" */
 	const char *ondemand;	/* last MQTT state of an on-demand device, "" if none */
 	int64_t ondemand_since;	/* UNIX time of that state, 0 if none */
+	uint32_t port;		/* its port-table port (`-J jump -p PORT user@localhost`), 0 = none */
 };
 /* ERR_NOTFOUND if the fleet does not exist, ERR_EXISTS if name.fleet or the key is taken. */
 int store_device_add(struct store *st, const char *name, const char *fleet,
     const struct pubkey *key);
 int store_device_rm(struct store *st, const char *name, const char *fleet);
+/*
+ * Binds port-table port to a device that has none; a device keeps the first
+ * port bound to it. 0 if port is (now) the device's or the device already
+ * has another; ERR_EXISTS if another device of its fleet holds port (its
+ * name in holder, hlen >= LIM_LABEL + 1); ERR_INVAL out of 1-65535.
+ */
+int store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char *holder, size_t hlen);
 typedef int (*store_device_cb)(void *arg, const struct store_device *d);
 /* All devices ordered by fleet, name. */
 int store_device_list(struct store *st, store_device_cb cb, void *arg);

@@ -14,6 +14,7 @@ user_add bob acme
 device_add auvik-acme-hq acme
 device_add auvik-globex-main globex
 device_add auvik-other globex
+device_add auvik-acme-b acme
 start_jump
 start_device_sshd 0
 start_device_sshd 1
@@ -91,4 +92,23 @@ out=$(timeout 30 ssh -F "$(client_config bob)" -J jump -p 22050 root@localhost e
 out=$(timeout 30 ssh -F "$CFG" -o HostKeyAlias="[localhost]:22050" -J jump -p 22050 root@auvik-acme-hq.acme echo byname 2>"$T/err") || fail "by name: $(cat "$T/err")"
 [ "$out" = byname ] || fail "by name: got '$out'"
 alive "$acme_pid" || fail "auvik-acme-hq's unit died"
+
+# A port is bound to its device in the store: another acme device asking for
+# 22050 is refused (its unit exits, ExitOnForwardFailure), even once the
+# owner is offline, and the table still reaches the owner when it is back.
+seed000_unit auvik-acme-b.acme 22050 "$SSHD_PORT_dev1"
+wait_for "auvik-acme-b's unit to exit" 20 exited "$DEV_PID"
+grep -q 'remote port forwarding failed for listen port 22050' "$LOGDIR/dev-auvik-acme-b.acme.log" ||
+	fail "auvik-acme-b: no forwarding failure"
+[ "$(audit_count register device=auvik-acme-b.acme port=22050 result=refused \
+	reason='port 22050 is bound to device auvik-acme-hq.acme')" -ge 1 ] || fail "bound port refusal not audited"
+stop_pid "$acme_pid"
+wait_offline auvik-acme-hq.acme
+seed000_unit auvik-acme-b.acme 22050 "$SSHD_PORT_dev1"
+wait_for "auvik-acme-b's unit to exit (owner offline)" 20 exited "$DEV_PID"
+seed000_unit auvik-acme-hq.acme 22050 "$SSHD_PORT_dev0"
+wait_for "auvik-acme-hq registered 22050 again" 20 eval \
+	'[ "$(audit_count register device=auvik-acme-hq.acme port=22050 result=ok)" -ge 2 ]'
+out=$(timeout 30 ssh -F "$(client_config bob)" -J jump -p 22050 root@localhost echo back 2>"$T/err") || fail "owner back: $(cat "$T/err")"
+[ "$out" = back ] || fail "owner back: got '$out'"
 done_ok
