@@ -70,6 +70,7 @@ enum {
 	OPT_USES = 1 << 8,	/* --uses N */
 	OPT_TTL = 1 << 9,	/* --ttl DURATION */
 	OPT_SERVER = 1 << 10,	/* --server ADDR:PORT */
+	OPT_PORT_TABLE = 1 << 16,	/* --port-table */
 };
 
 #define CMD_MAX_POS	8
@@ -89,6 +90,7 @@ struct cmd_opts {
 	const char *server;
 	bool admin;
 	bool json;
+	bool port_table;
 	const char *pos[CMD_MAX_POS];
 	int npos;
 };

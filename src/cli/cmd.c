@@ -169,6 +169,7 @@ static const struct opt_spec opt_specs[] = {
 	{ "uses", OPT_USES, true },
 	{ "ttl", OPT_TTL, true },
 	{ "server", OPT_SERVER, true },
+	{ "port-table", OPT_PORT_TABLE, false },
 };
 
 static const struct opt_spec *
@@ -197,6 +198,7 @@ opt_store(struct cmd_call *c, const struct opt_spec *sp, const char *val, struct
 	case OPT_SERVER: slot = &o->server; break;
 	case OPT_ADMIN: o->admin = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
+	case OPT_PORT_TABLE: o->port_table = true; return 0;
 	case OPT_FLEET:
 		if (o->nfleets >= CMD_MAX_FLEETS)
 			return cmd_usage(c, "too many --fleet options");

@@ -67,6 +67,19 @@ out=$(timeout 30 ssh -F "$T/ssh_config.seed" auvik-acme-hq echo block 2>"$T/err"
 out=$(timeout 30 ssh -F "$T/ssh_config.seed" auvik-globex-main echo block2 2>"$T/err") || fail "ssh auvik-globex-main: $(cat "$T/err")"
 [ "$out" = block2 ] || fail "config block 2: got '$out'"
 
+# `ssh-config --port-table` prints that form for the migrated fleets, with
+# the ports bound in the store; its blocks work as printed (known_hosts path
+# aside).
+timeout 30 ssh -F "$CFG" jump ssh-config --port-table --server "127.0.0.1:$JUMP_PORT" >"$T/pt.conf" 2>"$T/err" || fail "ssh-config --port-table: $(cat "$T/err")"
+expect_output "$T/pt.conf" '^Host auvik-acme-hq\.acme auvik-acme-hq$' "port-table block"
+expect_output "$T/pt.conf" '^    Port 22051$' "port-table port"
+known_add "auvik-acme-hq.acme" "$T/host-dev0.pub"
+known_add "auvik-globex-main.globex" "$T/host-dev1.pub"
+sed "s|~/.ssh/outpost_known_hosts|$KNOWN|" "$T/pt.conf" | cat - "$CFG" >"$T/ssh_config.pt"
+out=$(timeout 30 ssh -F "$T/ssh_config.pt" auvik-globex-main echo pt 2>"$T/err") || fail "ssh auvik-globex-main from --port-table: $(cat "$T/err")"
+[ "$out" = pt ] || fail "--port-table block: got '$out'"
+outpost ssh-config --port-table --server 127.0.0.1:$JUMP_PORT | grep -q '^    HostName localhost$' || fail "local ssh-config --port-table"
+
 # 127.0.0.1 is the same table.
 out=$(timeout 30 ssh -F "$CFG" -o HostKeyAlias="[localhost]:22050" -J jump -p 22050 root@127.0.0.1 echo ip 2>"$T/err") || fail "-p 22050 root@127.0.0.1: $(cat "$T/err")"
 [ "$out" = ip ] || fail "127.0.0.1:22050: got '$out'"
