@@ -309,8 +309,8 @@ on_libssh_log(int prio, const char *function, const char *buffer, void *userdata
 				return;
 			}
 		}
-	if (c == NULL || c->dead) {
-		log_info("global request %s refused: %s", name, why);
+	if (c == NULL || c->dead || !c->authed) {	/* no audit cost before authentication */
+		log_debug("global request %s refused: %s", name, why);
 		return;
 	}
 	session_refused(c, "global-request", name, why);
