@@ -104,6 +104,14 @@ PIDS+=("$lpid")
 wait_for "ssh -L socket" 10 test -S "$T/l.sock"
 "$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10); s.recv(64)' "$T/l.sock" 2>/dev/null
 wait_for "direct-streamlocal refusal audited" 10 eval '[ "$(audit_count refused user=alice what=channel)" -ge 1 ]'
-stop_pid "$lpid"
 expect_output "$DAEMON_LOG" 'channel unknown.*refused: channel type not served' "the unknown channel in outpostd's log"
+# Refusals are audited at most 16 times per session (LIM_REFUSAL_AUDITS);
+# the rest are counted in the session's disconnect record.
+for i in $(seq 1 20); do
+	"$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5); s.recv(64)' "$T/l.sock" 2>/dev/null
+done
+stop_pid "$lpid"
+wait_for "the -L session's disconnect record" 10 eval \
+	'[ "$(audit_count disconnect what=session user=alice refusals_not_audited=5)" -ge 1 ]'
+[ "$(audit_count refused user=alice what=channel)" = 16 ] || fail "refusals of one session not capped at 16"
 done_ok
