@@ -1,7 +1,7 @@
 #!/bin/bash
 # t-seed000.sh: seed 000's lines unchanged (only host, port, user and key
 # substituted): the systemd unit's `ssh -N ... -R 22050:localhost:22
-# jumpuser@jump`, the technician's `ssh -J jumpuser@jump -p 22050
+# jumpuser@jump` and its autossh variant, the technician's `ssh -J jumpuser@jump -p 22050
 # viyuadmin@localhost` and its ssh_config block (HostName localhost, Port
 # 22050, ProxyJump) reach the device that registered the port; two devices
 # holding one port are refused as ambiguous, naming both.
@@ -32,7 +32,10 @@ registered() {	# NAME.FLEET PORT
 
 seed000_unit auvik-acme-hq.acme 22050 "$SSHD_PORT_dev0"
 acme_pid=$DEV_PID
-seed000_unit auvik-globex-main.globex 22051 "$SSHD_PORT_dev1"
+# The seed's autossh variant of the unit, for the second device.
+spawn dev-auvik-globex-main.globex env AUTOSSH_GATETIME=0 AUTOSSH_POLL=10 \
+	AUTOSSH_LOGFILE="$LOGDIR/autossh-globex.log" autossh -F "$DEVCFG" -i "$T/keys/dev-auvik-globex-main.globex" -p "$JUMP_PORT" \
+	-M 0 -N -o ServerAliveInterval=60 -o ServerAliveCountMax=3 -R "22051:localhost:$SSHD_PORT_dev1" dev@127.0.0.1
 wait_for "auvik-acme-hq registered 22050" 20 registered auvik-acme-hq.acme 22050
 wait_for "auvik-globex-main registered 22051" 20 registered auvik-globex-main.globex 22051
 
