@@ -350,13 +350,25 @@ resolve_port(struct conn *c, uint32_t port, struct conn **dcp, int64_t *dev_id,
 {
 	struct server *srv = c->srv;
 	struct conn *found = NULL;
+	/* Reach is per fleet: one store query per fleet, not per device holding the port. */
+	struct fleet_reach { const char *fleet; bool ok; } seen[16];
+	size_t nseen = 0;
 
 	for (struct conn *d = srv->conns; d != NULL; d = d->next) {
 		if (d->dead || !d->authed || d->who.kind != PRINCIPAL_DEVICE ||
 		    registry_get(srv->reg, d->who.id) != d || session_find_service(d, port) == NULL)
 			continue;
-		if (!c->who.admin && store_user_may_reach(srv->st, c->who.id, d->who.id) != 0)
-			continue;
+		if (!c->who.admin) {
+			size_t i;
+			for (i = 0; i < nseen && strcmp(seen[i].fleet, d->who.fleet) != 0; i++)
+				;
+			bool ok = i < nseen ? seen[i].ok :
+			    store_user_may_reach(srv->st, c->who.id, d->who.id) == 0;
+			if (i == nseen && nseen < sizeof(seen) / sizeof(seen[0]))
+				seen[nseen++] = (struct fleet_reach){ d->who.fleet, ok };
+			if (!ok)
+				continue;
+		}
 		if (found != NULL) {
 			snprintf(why, whylen, "port %u is ambiguous: devices %s.%s and %s.%s both hold it;"
 			    " say NAME.FLEET:%u", port, found->who.name, found->who.fleet,
