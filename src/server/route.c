@@ -378,8 +378,28 @@ resolve_port(struct conn *c, uint32_t port, struct conn **dcp, int64_t *dev_id,
 		found = d;
 	}
 	if (found == NULL) {
-		snprintf(why, whylen, "no device holds port %u", port);
-		return ERR_NOTFOUND;
+		/* None online: the device the store binds the port to is offline
+		 * (and may be woken), unless two fleets bind it. */
+		char names[2 * LIM_TARGET + 8];
+		int r = store_device_by_port(srv->st, c->who.admin ? 0 : c->who.id, port, dev_id,
+		    names, sizeof(names));
+		if (r == 0) {
+			snprintf(qualified, qlen, "%s", names);
+			struct conn *d = registry_get(srv->reg, *dev_id);
+			if (d != NULL && !d->dead) {
+				snprintf(why, whylen, "device %s has no service on port %u", names, port);
+				return ERR_NOTFOUND;
+			}
+			snprintf(why, whylen, "device %s is offline", names);
+			return ERR_OFFLINE;
+		}
+		*dev_id = 0;
+		if (r == ERR_AMBIGUOUS)
+			snprintf(why, whylen, "port %u is ambiguous: devices %s both hold it; say NAME.FLEET:%u",
+			    port, names, port);
+		else
+			snprintf(why, whylen, "no device holds port %u", port);
+		return r == ERR_AMBIGUOUS ? r : ERR_NOTFOUND;
 	}
 	*dcp = found;
 	*dev_id = found->who.id;

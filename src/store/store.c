@@ -139,7 +139,7 @@ enum query {
 	Q_DEVICE_KEY_BY_NAME, Q_DEVICE_INFO, Q_DEVICE_INFO_GET, Q_USER_KEY_RM,
 	Q_DEVICE_ONDEMAND, Q_DEVICE_ONDEMAND_CLEAR,
 	Q_FLEET_STATES,
-	Q_PORT_HOLDER, Q_PORT_BIND,
+	Q_PORT_HOLDER, Q_PORT_BIND, Q_PORT_RESOLVE,
 	Q_MAX
 };
 
@@ -244,6 +244,8 @@ static const char *const query_sql[Q_MAX] = {
 	[Q_PORT_HOLDER] = "SELECT o.name FROM devices d JOIN devices o ON o.fleet_id = d.fleet_id "
 	    "WHERE d.id = ?1 AND o.port = ?2 AND o.id <> d.id",
 	[Q_PORT_BIND] = "UPDATE devices SET port = ?2 WHERE id = ?1 AND port IS NULL",
+	[Q_PORT_RESOLVE] = "SELECT d.id, d.name, f.name FROM devices d JOIN fleets f ON f.id = d.fleet_id "
+	    "WHERE d.port = ?3 AND (?1 = 0 OR d.fleet_id IN (" GRANTED_FLEETS ")) ORDER BY f.name, d.name LIMIT 2",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -1373,6 +1375,43 @@ store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char 
 	done(s, owned);
 	if (r == ERR_EXISTS)	/* the unique index: bound by another writer meanwhile */
 		set_err(st, "port %u is bound to another device of the fleet", port);
+	return r;
+}
+
+int
+store_device_by_port(struct store *st, int64_t user_id, uint32_t port, int64_t *device_id,
+    char *qualified, size_t qlen)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc, rows = 0;
+
+	*device_id = 0;
+	if (qualified != NULL && qlen > 0)
+		qualified[0] = '\0';
+	if ((r = query(st, Q_PORT_RESOLVE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	sqlite3_bind_int64(s, 3, port);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t l = qualified != NULL && qlen > 0 ? strlen(qualified) : 0;
+		if (++rows == 1)
+			*device_id = sqlite3_column_int64(s, 0);
+		if (qualified != NULL && qlen > l)
+			snprintf(qualified + l, qlen - l, "%s%s.%s", rows > 1 ? " and " : "",
+			    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
+	}
+	if (rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	else if (rows == 0) {
+		set_err(st, "no device holds port %u", port);
+		r = ERR_NOTFOUND;
+	} else if (rows > 1)
+		r = ERR_AMBIGUOUS;
+	done(s, owned);
+	if (r != 0 && r != ERR_AMBIGUOUS)
+		*device_id = 0;
 	return r;
 }
 

@@ -105,6 +105,14 @@ int store_device_rm(struct store *st, const char *name, const char *fleet);
  * name in holder, hlen >= LIM_LABEL + 1); ERR_INVAL out of 1-65535.
  */
 int store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char *holder, size_t hlen);
+/*
+ * The device whose bound port-table port is port, among the fleets user_id
+ * may reach now (0: all): *device_id and "name.fleet" in qualified
+ * (qlen >= 2 * LIM_TARGET + 8). ERR_NOTFOUND if none; ERR_AMBIGUOUS if
+ * several fleets have one (qualified then names two: "a.f and b.g").
+ */
+int store_device_by_port(struct store *st, int64_t user_id, uint32_t port, int64_t *device_id,
+    char *qualified, size_t qlen);
 typedef int (*store_device_cb)(void *arg, const struct store_device *d);
 /* All devices ordered by fleet, name. */
 int store_device_list(struct store *st, store_device_cb cb, void *arg);

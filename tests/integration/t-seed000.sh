@@ -120,6 +120,9 @@ grep -q 'remote port forwarding failed for listen port 22050' "$LOGDIR/dev-auvik
 	reason='port 22050 is bound to device auvik-acme-hq.acme')" -ge 1 ] || fail "bound port refusal not audited"
 stop_pid "$acme_pid"
 wait_offline auvik-acme-hq.acme
+# The port's owner offline: the table still names it.
+CLIENT=bob expect_refusal "bound port, owner offline" 'device auvik-acme-hq\.acme is offline \(last seen ' \
+	ssh -F "$(client_config bob)" -J jump -p 22050 root@localhost true
 seed000_unit auvik-acme-b.acme 22050 "$SSHD_PORT_dev1"
 wait_for "auvik-acme-b's unit to exit (owner offline)" 20 exited "$DEV_PID"
 seed000_unit auvik-acme-hq.acme 22050 "$SSHD_PORT_dev0"

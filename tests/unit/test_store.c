@@ -599,6 +599,23 @@ test_bind_port(void **state)
 	assert_int_equal(store_device_list(fx->st, port_of, &port), 0);
 	assert_int_equal(port, 22050);
 	assert_int_equal(store_device_bind_port(fx->st, pi2, 22051, holder, sizeof(holder)), 0);
+	/* resolving a port: per user's fleets; ambiguous across fleets */
+	char names[2 * LIM_TARGET + 8];
+	int64_t id = 5;
+	int64_t alice = user_id(fx->st, "alice", 3), bob = user_id(fx->st, "bob", 4);
+	assert_int_equal(store_device_by_port(fx->st, 0, 22050, &id, names, sizeof(names)), ERR_AMBIGUOUS);
+	assert_string_equal(names, "pi.acme and pi.beta");
+	assert_int_equal(store_device_by_port(fx->st, alice, 22050, &id, names, sizeof(names)), 0);
+	assert_string_equal(names, "pi.acme");	/* alice's beta grant has expired */
+	assert_int_equal(id, pi);
+	assert_int_equal(store_device_by_port(fx->st, bob, 22050, &id, names, sizeof(names)), ERR_AMBIGUOUS);
+	assert_int_equal(store_device_by_port(fx->st, 0, 22051, &id, names, sizeof(names)), 0);
+	assert_string_equal(names, "pi2.acme");
+	assert_int_equal(store_device_by_port(fx->st, 0, 1, &id, names, sizeof(names)), ERR_NOTFOUND);
+	assert_int_equal(id, 0);
+	assert_string_equal(names, "");
+	assert_int_equal(store_device_by_port(fx->st, 0, 22050, &id, names, 8), ERR_AMBIGUOUS);
+	assert_true(strlen(names) < 8);
 	/* no such device: nothing bound, no error from a missing row */
 	assert_int_equal(store_device_bind_port(fx->st, 999999, 22052, holder, sizeof(holder)), 0);
 }
