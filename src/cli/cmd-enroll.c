@@ -433,6 +433,80 @@ user_blocks(void *arg, const struct store_user *u)
 	return 0;
 }
 
+/* One device of the port table, for `ssh-config --port-table`. */
+struct port_row {
+	char name[LIM_LABEL + 1];
+	char fleet[LIM_LABEL + 1];
+	uint32_t port;
+};
+
+struct port_rows {
+	struct port_row *v;
+	size_t n, cap;
+};
+
+static int
+port_row_add(void *arg, const struct store_device *d)
+{
+	struct port_rows *rs = arg;
+
+	if (d->port == 0)
+		return 0;
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct port_row *v = realloc(rs->v, cap * sizeof(*v));
+		if (v == NULL)
+			return ERR_NOMEM;
+		rs->v = v;
+		rs->cap = cap;
+	}
+	struct port_row *p = &rs->v[rs->n++];
+	snprintf(p->name, sizeof(p->name), "%s", d->name);
+	snprintf(p->fleet, sizeof(p->fleet), "%s", d->fleet);
+	p->port = d->port;
+	return 0;
+}
+
+/*
+ * The port-table form (seed 000's blocks: HostName localhost, Port N,
+ * ProxyJump): `ssh NAME` keeps working for a migrated fleet. A bare name
+ * is an alias only where it is unique among the listed devices.
+ */
+static int
+port_table_config(struct cmd_call *c, const char *jump)
+{
+	struct port_rows rs = { 0 };
+	int r;
+
+	if (c->ctx->admin)
+		r = store_device_list(c->ctx->st, port_row_add, &rs);
+	else
+		r = store_device_list_for_user(c->ctx->st, c->ctx->user_id, port_row_add, &rs);
+	if (r != 0) {
+		free(rs.v);
+		return r == ERR_NOMEM ? cmd_fail(c, "out of memory") : cmd_store_fail(c, r);
+	}
+	fprintf(c->ctx->out, "# outpost: the port table; save `ssh -p PORT %s known-hosts` as ~/.ssh/outpost_known_hosts\n\n",
+	    c->ctx->user ? "USER@HOST" : "HOST");
+	for (size_t i = 0; i < rs.n; i++) {
+		bool unique = true;
+		for (size_t j = 0; j < rs.n && unique; j++)
+			unique = j == i || strcmp(rs.v[i].name, rs.v[j].name) != 0;
+		fprintf(c->ctx->out,
+		    "Host %s.%s%s%s\n"
+		    "    HostName localhost\n"
+		    "    Port %u\n"
+		    "    ProxyJump %s\n"
+		    "    HostKeyAlias %s.%s\n"
+		    "    UserKnownHostsFile ~/.ssh/outpost_known_hosts\n"
+		    "    StrictHostKeyChecking yes\n\n",
+		    rs.v[i].name, rs.v[i].fleet, unique ? " " : "", unique ? rs.v[i].name : "",
+		    rs.v[i].port, jump, rs.v[i].name, rs.v[i].fleet);
+	}
+	free(rs.v);
+	return CMD_OK;
+}
+
 static int
 ssh_config(struct cmd_call *c, int argc, char **argv)
 {
@@ -440,13 +514,15 @@ ssh_config(struct cmd_call *c, int argc, char **argv)
 	char addr[400], jump[480];
 	int r;
 
-	if ((r = cmd_parse(c, argc, argv, OPT_SERVER, 0, 0, &o)) != 0)
+	if ((r = cmd_parse(c, argc, argv, OPT_SERVER | OPT_PORT_TABLE, 0, 0, &o)) != 0)
 		return r;
 	server_addr(c, o.server, addr, sizeof(addr));
 	if (!addr_ok(addr))
 		return cmd_usage(c, "bad server address '%.64s' (want HOST:PORT)", addr);
 	snprintf(jump, sizeof(jump), "%s%s%s", c->ctx->user ? c->ctx->user : "",
 	    c->ctx->user ? "@" : "", addr);
+	if (o.port_table)
+		return port_table_config(c, jump);
 	struct config_walk w = { c->ctx->out, jump };
 	fprintf(c->ctx->out, "# outpost: save `ssh -p PORT %s known-hosts` as ~/.ssh/outpost_known_hosts\n\n",
 	    c->ctx->user ? "USER@HOST" : "HOST");
@@ -477,5 +553,5 @@ const struct cmd_entry cmd_known_hosts_entry = {
 	"known-hosts", "", known_hosts, true, NULL, false, 0
 };
 const struct cmd_entry cmd_ssh_config_entry = {
-	"ssh-config", "[--server HOST:PORT]", ssh_config, true, NULL, false, 0
+	"ssh-config", "[--server HOST:PORT] [--port-table]", ssh_config, true, NULL, false, 0
 };

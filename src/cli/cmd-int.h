@@ -76,6 +76,7 @@ enum {
 	OPT_PORTS = 1 << 13,	/* --ports FILE */
 	OPT_NAMES = 1 << 14,	/* --names comment|port-table */
 	OPT_DRYRUN = 1 << 15,	/* --dry-run */
+	OPT_PORT_TABLE = 1 << 16,	/* --port-table */
 };
 
 #define CMD_MAX_POS	8
@@ -97,6 +98,7 @@ struct cmd_opts {
 	bool dry_run;
 	bool admin;
 	bool json;
+	bool port_table;
 	const char *pos[CMD_MAX_POS];
 	int npos;
 };

@@ -176,6 +176,7 @@ static const struct opt_spec opt_specs[] = {
 	{ "ports", OPT_PORTS, true },
 	{ "names", OPT_NAMES, true },
 	{ "dry-run", OPT_DRYRUN, false },
+	{ "port-table", OPT_PORT_TABLE, false },
 };
 
 static const struct opt_spec *
@@ -209,6 +210,7 @@ opt_store(struct cmd_call *c, const struct opt_spec *sp, const char *val, struct
 	case OPT_DRYRUN: o->dry_run = true; return 0;
 	case OPT_ADMIN: o->admin = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
+	case OPT_PORT_TABLE: o->port_table = true; return 0;
 	case OPT_FLEET:
 		if (o->nfleets >= CMD_MAX_FLEETS)
 			return cmd_usage(c, "too many --fleet options");

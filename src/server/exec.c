@@ -10,6 +10,7 @@
 #include "cli/cmd.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/ncroute.h"
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/metrics.h"
@@ -38,8 +39,11 @@ struct exec {
 int
 exec_session_open(struct conn *c, ssh_message m)
 {
-	if (c->who.kind == PRINCIPAL_NONE || c->nchans >= LIM_CHANNELS)
+	if (c->who.kind == PRINCIPAL_NONE || c->nchans >= LIM_CHANNELS) {
+		session_refused(c, "channel", "session", c->nchans >= LIM_CHANNELS ?
+		    "too many channels on this session" : "not permitted");
 		return MSG_DEFAULT;	/* users run commands, devices `report`, enrolling keys `enroll` */
+	}
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
 	if (ch != NULL && exec_chan_new(c, ch) == NULL)
 		ssh_channel_free(ch);
@@ -214,11 +218,24 @@ on_exec(struct chan *h, ssh_message m)
 	ssh_message_channel_request_reply_success(m);
 	int r = cmd ? cmd_split(cmd, strlen(cmd), &argv, &argc, &why) : ERR_INVAL;
 	if (r != 0 || argc == 0) {
-		jbuf_addf(&x->errout, "outpost: %s\n", why ? why : r == ERR_TOOLONG ?
-		    "command line too long" : "empty command; try 'help'");
+		const char *reason = why ? why : r == ERR_TOOLONG ? "command line too long" :
+		    "empty command; try 'help'";
+		session_refused(h->conn, "command", cmd ? cmd : "", reason);
+		jbuf_addf(&x->errout, "outpost: %s\n", reason);
 		x->exit_status = CMD_USAGE;
 		x->output_ready = true;
 		cmd_argv_free(argv);
+		return MSG_HANDLED;
+	}
+	if (ncroute_is_nc(argc, argv)) {	/* a routing request (seed 001), not a command */
+		char reason[256];
+		r = route_exec_nc(h, argc, argv, reason, sizeof(reason));
+		cmd_argv_free(argv);
+		if (r == 0)
+			return MSG_HANDLED;	/* h is a route now: x is gone */
+		jbuf_addf(&x->errout, "outpost: %s\n", reason);
+		x->exit_status = CMD_FAIL;
+		x->output_ready = true;
 		return MSG_HANDLED;
 	}
 	x->argv = argv;

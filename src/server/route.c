@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/ncroute.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/chan.h"
@@ -325,9 +327,89 @@ const struct chan_ops chan_splice_device = {
 
 /* ---- direct-tcpip ---- */
 
-/* Resolves dest for the technician; on failure writes the reason. */
+/* True if dest is what `-J jump -p PORT user@localhost` sends: the jump itself. */
+bool
+route_is_port_table(const char *dest)
+{
+	static const char *const self[] = { "localhost", "127.0.0.1", "::1" };
+
+	for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
+		if (strcasecmp(dest, self[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Port-table routing (seed 000's `ssh -J jump -p 22050 user@localhost`):
+ * the live device, among the fleets c may reach, that registered port.
+ * Two such devices: refused as ambiguous, naming both.
+ */
 static int
-resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
+resolve_port(struct conn *c, uint32_t port, struct conn **dcp, int64_t *dev_id,
+    char *qualified, size_t qlen, char *why, size_t whylen)
+{
+	struct server *srv = c->srv;
+	struct conn *found = NULL;
+	/* Reach is per fleet: one store query per fleet, not per device holding the port. */
+	struct fleet_reach { const char *fleet; bool ok; } seen[16];
+	size_t nseen = 0;
+
+	for (struct conn *d = srv->conns; d != NULL; d = d->next) {
+		if (d->dead || !d->authed || d->who.kind != PRINCIPAL_DEVICE ||
+		    registry_get(srv->reg, d->who.id) != d || session_find_service(d, port) == NULL)
+			continue;
+		if (!c->who.admin) {
+			size_t i;
+			for (i = 0; i < nseen && strcmp(seen[i].fleet, d->who.fleet) != 0; i++)
+				;
+			bool ok = i < nseen ? seen[i].ok :
+			    store_user_may_reach(srv->st, c->who.id, d->who.id) == 0;
+			if (i == nseen && nseen < sizeof(seen) / sizeof(seen[0]))
+				seen[nseen++] = (struct fleet_reach){ d->who.fleet, ok };
+			if (!ok)
+				continue;
+		}
+		if (found != NULL) {
+			snprintf(why, whylen, "port %u is ambiguous: devices %s.%s and %s.%s both hold it;"
+			    " say NAME.FLEET:%u", port, found->who.name, found->who.fleet,
+			    d->who.name, d->who.fleet, port);
+			return ERR_AMBIGUOUS;
+		}
+		found = d;
+	}
+	if (found == NULL) {
+		/* None online: the device the store binds the port to is offline
+		 * (and may be woken), unless two fleets bind it. */
+		char names[2 * LIM_TARGET + 8];
+		int r = store_device_by_port(srv->st, c->who.admin ? 0 : c->who.id, port, dev_id,
+		    names, sizeof(names));
+		if (r == 0) {
+			snprintf(qualified, qlen, "%s", names);
+			struct conn *d = registry_get(srv->reg, *dev_id);
+			if (d != NULL && !d->dead) {
+				snprintf(why, whylen, "device %s has no service on port %u", names, port);
+				return ERR_NOTFOUND;
+			}
+			snprintf(why, whylen, "device %s is offline", names);
+			return ERR_OFFLINE;
+		}
+		*dev_id = 0;
+		if (r == ERR_AMBIGUOUS)
+			snprintf(why, whylen, "port %u is ambiguous: devices %s both hold it; say NAME.FLEET:%u",
+			    port, names, port);
+		else
+			snprintf(why, whylen, "no device holds port %u", port);
+		return r == ERR_AMBIGUOUS ? r : ERR_NOTFOUND;
+	}
+	*dcp = found;
+	*dev_id = found->who.id;
+	snprintf(qualified, qlen, "%s.%s", found->who.name, found->who.fleet);
+	return 0;
+}
+
+/* Resolves dest for the technician; on failure writes the reason. */
+int
+route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
     int64_t *dev_id, char *qualified, size_t qlen, char *why, size_t whylen)
 {
 	struct server *srv = c->srv;
@@ -335,6 +417,10 @@ resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
 	char fleet[LIM_LABEL + 1];
 	char shown[128];
 
+	*dcp = NULL;
+	*dev_id = 0;
+	if (route_is_port_table(dest))
+		return resolve_port(c, port, dcp, dev_id, qualified, qlen, why, whylen);
 	log_printable(shown, sizeof(shown), dest, strnlen(dest, LIM_PEER_STRING));
 	if (names_parse_target(dest, &t) != 0) {
 		snprintf(why, whylen, "no device named %s", shown);
@@ -454,11 +540,12 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 
 	if (dest == NULL || orig == NULL) {
 		ssh_message_reply_default(m);
+		session_refused(c, "channel", "direct-tcpip", "malformed open");
 		return;
 	}
 	if (c->nchans >= LIM_CHANNELS) {
 		ssh_message_reply_default(m);
-		session_log(c, LOG_LVL_WARN, "channel limit reached");
+		session_refused(c, "channel", "direct-tcpip", "too many channels on this session");
 		return;
 	}
 	ssh_channel ch = ssh_message_channel_request_open_reply_accept(m);
@@ -473,7 +560,7 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		refuse_open(c, ch, "not permitted: devices cannot open connections through outpost");
 		return;
 	}
-	int r = resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
+	int r = route_resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
 	if (r == ERR_OFFLINE && wake_wanted(srv, dev_id)) {
 		wake_wait_open(c, ch, dev_id, qualified, port, orig, orig_port);
 		return;
@@ -491,6 +578,45 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		return;
 	}
 	route_link(cl, dc, qualified, dev_id, port, orig, orig_port);
+}
+
+/*
+ * An exec channel's `nc` line (seed 001's `ProxyCommand ssh SERVER nc -U
+ * /home/host/%h`, or `ssh SERVER nc HOST PORT`), routed by the rules of a
+ * direct-tcpip: h becomes the client side of a splice to the device.
+ * Nothing is run. An on-demand device is not woken for it (refused offline).
+ */
+int
+route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t whylen)
+{
+	struct conn *c = h->conn, *dc = NULL;
+	struct nc_route nr;
+	const char *perr = NULL;
+	char qualified[LIM_TARGET + 1], shown[LIM_TARGET + 1];
+	int64_t dev_id = 0;
+	int r;
+
+	r = ncroute_parse(argc, argv, &nr, &perr);
+	if (r != 0)
+		snprintf(why, whylen, "%s", perr);
+	else if (c->who.kind != PRINCIPAL_USER) {
+		snprintf(why, whylen, "not permitted: devices cannot open connections through outpost");
+		r = ERR_DENIED;
+	} else
+		r = route_resolve(c, nr.host, nr.port, &dc, &dev_id, qualified, sizeof(qualified),
+		    why, whylen);
+	if (r == ERR_OFFLINE && whylen >= 256)
+		store_device_get(c->srv->st, dev_id, last_seen_cb, why);
+	if (r != 0) {
+		log_printable(shown, sizeof(shown), argc > 1 ? argv[1] : "", argc > 1 ?
+		    strnlen(argv[1], LIM_TARGET) : 0);
+		route_audit_connect(c, nr.host[0] ? nr.host : shown, (int)nr.port, "refused", why);
+		session_log(c, LOG_LVL_INFO, "nc refused: %s", why);
+		return r;
+	}
+	session_log(c, LOG_LVL_DEBUG, "nc %s %s: routing to %s:%u", argv[1], argv[2], qualified, nr.port);
+	route_link(h, dc, qualified, dev_id, nr.port, "127.0.0.1", 0);
+	return 0;
 }
 
 /* Ends an open route whose user may no longer reach its device (revoked, expired, removed). */

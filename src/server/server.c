@@ -372,6 +372,7 @@ server_init(struct server *srv, struct config *cfg)
 	if ((r = audit_open(cfg->state_dir, &srv->audit)) != 0)
 		fatal("cannot open audit log in %s: %s%s", cfg->state_dir, err_str(r),
 		    r == ERR_DENIED ? " (audit.log is a symbolic link: outpostd does not follow it)" : "");
+	session_libssh_log_init();
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);

@@ -70,6 +70,7 @@ struct conn {
 	int nchans;
 	int enroll_chans;		/* enroll login: 0 no channel yet, 1 its one channel, 2 more refused */
 	bool enrolled;			/* an enroll login bound its key: not a failure */
+	unsigned refusals;		/* refused requests, channels, commands (LIM_REFUSAL_AUDITS) */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
 	struct ssh_server_callbacks_struct scb;
@@ -141,6 +142,15 @@ void session_kill(struct conn *c, const char *why);
 void session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void session_reap(struct conn *c);
+/*
+ * A global request, channel or command of c's that outpostd refused: logged
+ * and audited (`refused` record: what, request, reason), the first
+ * LIM_REFUSAL_AUDITS of each session; the rest are counted in the
+ * session's `disconnect` record.
+ */
+void session_refused(struct conn *c, const char *what, const char *request, const char *why);
+/* Routes libssh's own log to ours and traces what libssh refuses without asking us. */
+void session_libssh_log_init(void);
 void session_tick(struct conn *c);
 void session_recheck(struct conn *c);
 void session_kick_marked(struct server *srv);
@@ -153,6 +163,21 @@ void route_direct_tcpip(struct conn *c, ssh_message m);
 /* Makes cl (any kind) the client side of a route to device conn dc; on failure, a refusal. */
 void route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_id,
     uint32_t port, const char *orig, int orig_port);
+/* True if dest means the jump itself (localhost, 127.0.0.1, ::1): routed by port table. */
+bool route_is_port_table(const char *dest);
+/*
+ * Resolves a technician's dest:port (name.fleet, bare name, or the port
+ * table) to a live device conn. 0, or an ERR_* with the reason in why
+ * (ERR_OFFLINE: *dev_id is set, the device may be woken).
+ */
+int route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp,
+    int64_t *dev_id, char *qualified, size_t qlen, char *why, size_t whylen);
+/*
+ * An exec channel's `nc -U PATH` / `nc HOST PORT` line: 0 when h became a
+ * route (or a refusal, out of memory); else an ERR_* with the reason in why
+ * (whylen >= 256), audited and logged, h unchanged.
+ */
+int route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t whylen);
 /* Ends cl's route if its user may no longer reach the device. */
 void route_recheck(struct chan *cl);
 void route_audit_connect(struct conn *c, const char *dest, int port, const char *result,

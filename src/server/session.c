@@ -231,16 +231,26 @@ session_find_service(const struct conn *c, uint32_t port)
 	return NULL;
 }
 
-/* True if a tcpip-forward bind address names the device itself. */
+/* True if a tcpip-forward bind address is one of those meaning "myself" without a name. */
 static bool
-bind_addr_is_self(const struct conn *c, const char *addr)
+bind_addr_anonymous(const char *addr)
 {
 	static const char *const self[] = { "", "localhost", "*", "0.0.0.0", "::", "127.0.0.1", "::1" };
-	struct name_target t;
 
 	for (size_t i = 0; i < sizeof(self) / sizeof(self[0]); i++)
 		if (strcasecmp(addr, self[i]) == 0)
 			return true;
+	return false;
+}
+
+/* True if a tcpip-forward bind address names the device itself. */
+static bool
+bind_addr_is_self(const struct conn *c, const char *addr)
+{
+	struct name_target t;
+
+	if (bind_addr_anonymous(addr))
+		return true;
 	if (names_parse_target(addr, &t) != 0 || strcmp(t.name, c->who.name) != 0)
 		return false;
 	return t.fleet[0] == '\0' || strcmp(t.fleet, c->who.fleet) == 0;
@@ -260,12 +270,114 @@ audit_register(struct conn *c, const char *event, const char *addr, int port,
 	audit_commit(c->srv->audit);
 }
 
+void
+session_refused(struct conn *c, const char *what, const char *request, const char *why)
+{
+	char req[LIM_PEER_STRING];
+
+	log_printable(req, sizeof(req), request ? request : "", request ? strnlen(request, LIM_PEER_STRING) : 0);
+	if (++c->refusals > LIM_REFUSAL_AUDITS) {
+		if (c->refusals == LIM_REFUSAL_AUDITS + 1)
+			session_log(c, LOG_LVL_WARN, "more than %d refusals: counting the rest, not logging them",
+			    LIM_REFUSAL_AUDITS);
+		return;
+	}
+	session_log(c, LOG_LVL_INFO, "%s %s refused: %s", what, req, why);
+	struct jbuf *b = audit_begin(c->srv->audit, "refused");
+	if (c->authed)
+		audit_principal(b, c);
+	else {
+		jbuf_member_int(b, "session", (int64_t)c->id);
+		jbuf_member_str(b, "src", c->peer);
+	}
+	jbuf_member_str(b, "what", what);
+	jbuf_member_str(b, "request", req);
+	jbuf_member_str(b, "reason", why);
+	audit_commit(c->srv->audit);
+}
+
+/* ---- what libssh refuses by itself (docs/LIBSSH.md, "Requests libssh refuses without asking") ---- */
+
+static struct conn *libssh_polling;	/* the session inside ssh_event_dopoll, for the log hook */
+
+/* Global requests libssh answers with failure without calling us, and why outpost has none. */
+static const struct {
+	const char *name;
+	const char *why;		/* NULL: harmless, debug log only */
+} libssh_refused[] = {
+	{ "streamlocal-forward@openssh.com",
+	  "UNIX-socket forwards cannot be served: libssh 0.10 refuses them before outpostd sees the "
+	  "path; register the device's port instead (-R NAME:22:localhost:22, or outpost-agent)" },
+	{ "cancel-streamlocal-forward@openssh.com", "UNIX-socket forwards cannot be served" },
+	{ "no-more-sessions@openssh.com", NULL },	/* ssh -W's "refuse my later sessions" */
+};
+
+/*
+ * libssh's log: one line per call, "function: message". An unknown global
+ * request is answered REQUEST_FAILURE inside libssh and only logged
+ * ("UNKNOWN SSH_MSG_GLOBAL_REQUEST NAME, want_reply = N"): this is where
+ * outpostd learns of it, attributed to the session being polled.
+ */
+static void
+on_libssh_log(int prio, const char *function, const char *buffer, void *userdata)
+{
+	static const char tag[] = "UNKNOWN SSH_MSG_GLOBAL_REQUEST ";
+	const char *p = buffer ? strstr(buffer, tag) : NULL;
+	struct conn *c = libssh_polling;
+
+	(void)function; (void)userdata;
+	if (p == NULL) {
+		if (prio <= SSH_LOG_WARNING && buffer != NULL && strstr(buffer, "Invalid SSH_MSG_GLOBAL_REQUEST") == NULL)
+			log_debug("libssh: %s", buffer);
+		return;
+	}
+	p += sizeof(tag) - 1;
+	size_t n = strcspn(p, ", ");
+	char name[LIM_PEER_STRING];
+	log_printable(name, sizeof(name), p, n < sizeof(name) - 1 ? n : sizeof(name) - 1);
+	const char *why = "global request not served by outpost";
+	for (size_t i = 0; i < sizeof(libssh_refused) / sizeof(libssh_refused[0]); i++)
+		if (strcmp(name, libssh_refused[i].name) == 0) {
+			why = libssh_refused[i].why;
+			if (why == NULL) {
+				log_debug("global request %s refused (harmless)", name);
+				return;
+			}
+		}
+	if (c == NULL || c->dead || !c->authed) {	/* no audit cost before authentication */
+		log_debug("global request %s refused: %s", name, why);
+		return;
+	}
+	session_refused(c, "global-request", name, why);
+}
+
+void
+session_libssh_log_init(void)
+{
+	ssh_set_log_callback(on_libssh_log);
+	/* PROTOCOL: the level of the UNKNOWN SSH_MSG_GLOBAL_REQUEST line; the
+	 * per-packet lines are one level up (PACKET) and stay unformatted. */
+	ssh_set_log_level(SSH_LOG_PROTOCOL);
+}
+
 static int
 refuse_forward(struct conn *c, const char *addr, int port, const char *why)
 {
 	session_log(c, LOG_LVL_INFO, "tcpip-forward %s:%d refused: %s", addr, port, why);
 	audit_register(c, "register", addr, port, "refused", why);
 	return MSG_DEFAULT;	/* libssh sends REQUEST_FAILURE */
+}
+
+/* Another live device of c's fleet that registered port, or NULL. */
+static const struct conn *
+port_holder(const struct conn *c, uint32_t port)
+{
+	for (const struct conn *d = c->srv->conns; d != NULL; d = d->next)
+		if (d != c && !d->dead && d->authed && d->who.kind == PRINCIPAL_DEVICE &&
+		    d->who.id != c->who.id && strcmp(d->who.fleet, c->who.fleet) == 0 &&
+		    session_find_service(d, port) != NULL)
+			return d;
+	return NULL;
 }
 
 static int
@@ -282,6 +394,19 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 		return refuse_forward(c, addr, port, "a device may register only its own name");
 	if (port <= 0 || port > 65535)
 		return refuse_forward(c, addr, port, "port must be the service port (1-65535)");
+	/* A port-table port (seed 000's -R 22050:localhost:22): bound to the
+	 * device in the store at its first registration, refused to the others. */
+	if (port != 22 && bind_addr_anonymous(addr)) {
+		char holder[LIM_LABEL + 1], why[LIM_TARGET + 64];
+		int b = store_device_bind_port(c->srv->st, c->who.id, (uint32_t)port, holder, sizeof(holder));
+		if (b == ERR_EXISTS) {
+			snprintf(why, sizeof(why), "port %d is bound to device %s.%s", port, holder, c->who.fleet);
+			return refuse_forward(c, addr, port, why);
+		}
+		if (b != 0)
+			session_log(c, LOG_LVL_WARN, "port %d: cannot bind it in the store: %s", port,
+			    store_errmsg(c->srv->st));
+	}
 	struct service *svc = (struct service *)session_find_service(c, (uint32_t)port);
 	if (svc == NULL) {
 		if (c->nservices >= LIM_SERVICES)
@@ -299,7 +424,17 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	free(svc->bind_addr);
 	svc->bind_addr = copy;
 	svc->port = (uint32_t)port;
-	audit_register(c, "register", addr, port, "ok", NULL);
+	const struct conn *other = port_holder(c, (uint32_t)port);
+	if (other != NULL) {
+		/* Flagged, not refused: every agent registers 22; only the port
+		 * table (`-J jump -p PORT user@localhost`) needs the port unique. */
+		char why[LIM_TARGET + 64];
+		snprintf(why, sizeof(why), "port also held by %s.%s", other->who.name, other->who.fleet);
+		audit_register(c, "register", addr, port, "ok", why);
+		session_log(c, LOG_LVL_WARN, "service port %d registered: %s: "
+		    "localhost:%d is ambiguous in fleet %s", port, why, port, c->who.fleet);
+	} else
+		audit_register(c, "register", addr, port, "ok", NULL);
 	log_info("device %s.%s: service port %d registered", c->who.name, c->who.fleet, port);
 	ssh_message_global_request_reply_success(m, (uint16_t)port);
 	return MSG_HANDLED;
@@ -310,8 +445,10 @@ on_cancel_forward(struct conn *c, ssh_message m)
 {
 	int port = ssh_message_global_request_port(m);
 
-	if (c->who.kind != PRINCIPAL_DEVICE)
+	if (c->who.kind != PRINCIPAL_DEVICE) {
+		session_refused(c, "global-request", "cancel-tcpip-forward", "not permitted: only devices register services");
 		return MSG_DEFAULT;
+	}
 	for (int i = 0; i < c->nservices; i++) {
 		if (c->services[i].port != (uint32_t)port)
 			continue;
@@ -321,6 +458,7 @@ on_cancel_forward(struct conn *c, ssh_message m)
 		ssh_message_global_request_reply_success(m, 0);
 		return MSG_HANDLED;
 	}
+	session_refused(c, "global-request", "cancel-tcpip-forward", "no service registered on that port");
 	return MSG_DEFAULT;
 }
 
@@ -368,6 +506,18 @@ enroll_message(struct conn *c, ssh_message m, int type, int sub)
 	return MSG_DEFAULT;
 }
 
+/* libssh names only the channel types it parses; others (direct-streamlocal@openssh.com...) are "unknown". */
+static const char *
+channel_type_name(int sub)
+{
+	switch (sub) {
+	case SSH_CHANNEL_FORWARDED_TCPIP: return "forwarded-tcpip";
+	case SSH_CHANNEL_X11: return "x11";
+	case SSH_CHANNEL_AUTH_AGENT: return "auth-agent@openssh.com";
+	default: return "unknown (libssh 0.10 does not say which, e.g. direct-streamlocal@openssh.com)";
+	}
+}
+
 static int
 on_message(ssh_session s, ssh_message m, void *arg)
 {
@@ -388,6 +538,8 @@ on_message(ssh_session s, ssh_message m, void *arg)
 			return on_tcpip_forward(c, m);
 		if (sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
 			return on_cancel_forward(c, m);
+		if (sub != SSH_GLOBAL_REQUEST_KEEPALIVE)
+			session_refused(c, "global-request", "unknown", "global request not served by outpost");
 		return MSG_DEFAULT;
 	case SSH_REQUEST_CHANNEL_OPEN:
 		if (sub == SSH_CHANNEL_DIRECT_TCPIP) {
@@ -396,7 +548,7 @@ on_message(ssh_session s, ssh_message m, void *arg)
 		}
 		if (sub == SSH_CHANNEL_SESSION)
 			return exec_session_open(c, m);
-		session_log(c, LOG_LVL_INFO, "channel type %d refused", sub);
+		session_refused(c, "channel", channel_type_name(sub), "channel type not served by outpost");
 		return MSG_DEFAULT;
 	case SSH_REQUEST_CHANNEL:
 		return chan_request(c, m);
@@ -530,7 +682,9 @@ session_poll(struct conn *c, bool readable)
 	 * epoll cannot see bytes that are already in user space. */
 	sockbuf_begin(c->watch.fd, readable);	/* libssh's recv/poll/send: sockbuf.c's overrides */
 	for (int i = 0; (i < 16 || sockbuf_pending()) && !c->dead; i++) {
+		libssh_polling = c;
 		int rc = ssh_event_dopoll(c->ev, 0);
+		libssh_polling = NULL;
 		if (rc == SSH_ERROR) {
 			/* A protocol error before authentication counts against the source;
 			 * a peer that just hangs up (a scanner, ssh-keyscan) does not. */
@@ -639,6 +793,8 @@ session_offline(struct conn *c)
 	jbuf_member_int(b, "duration_ms", dur);
 	jbuf_member_str(b, "reason", c->dead_reason);
 	jbuf_member_int(b, "bytes", (int64_t)c->bytes);
+	if (c->refusals > LIM_REFUSAL_AUDITS)
+		jbuf_member_int(b, "refusals_not_audited", (int64_t)(c->refusals - LIM_REFUSAL_AUDITS));
 	audit_commit(srv->audit);
 	if (!srv->shutdown)	/* server_free clears the store in one statement */
 		store_session_del(srv->st, (int64_t)c->id);

@@ -142,6 +142,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX sessions_by_principal ON sessions(kind, principal);"
 	"CREATE INDEX sessions_kicked ON sessions(id) WHERE kicked = 1;"
 	"PRAGMA user_version = 7;",
+
+	/* 8: a device's port-table port (seed 000's -R 22050:localhost:22), one device per port and fleet. */
+	"ALTER TABLE devices ADD COLUMN port INTEGER CHECK (port IS NULL OR port BETWEEN 1 AND 65535);"
+	"CREATE UNIQUE INDEX devices_by_port ON devices(fleet_id, port) WHERE port IS NOT NULL;"
+	"PRAGMA user_version = 8;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -163,13 +168,14 @@ enum query {
 	Q_DEVICE_ONDEMAND, Q_DEVICE_ONDEMAND_CLEAR,
 	Q_FLEET_STATES,
 	Q_ANCHOR_GET, Q_ANCHOR_SET,
+	Q_PORT_HOLDER, Q_PORT_BIND, Q_PORT_RESOLVE,
 	Q_MAX
 };
 
 /* Columns shared by every device listing, in struct store_device order. */
 #define DEVICE_COLUMNS \
 	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), d.online, " \
-	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since FROM devices d " \
+	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since, coalesce(d.port, 0) FROM devices d " \
 	"JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
 /* Fleets user ?1 may reach at time ?2. */
 #define GRANTED_FLEETS \
@@ -270,6 +276,11 @@ static const char *const query_sql[Q_MAX] = {
 	    "VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
 	    "size = excluded.size, hash = excluded.hash, updated = excluded.updated "
 	    "WHERE excluded.seq > audit_anchor.seq OR ?5",
+	[Q_PORT_HOLDER] = "SELECT o.name FROM devices d JOIN devices o ON o.fleet_id = d.fleet_id "
+	    "WHERE d.id = ?1 AND o.port = ?2 AND o.id <> d.id",
+	[Q_PORT_BIND] = "UPDATE devices SET port = ?2 WHERE id = ?1 AND port IS NULL",
+	[Q_PORT_RESOLVE] = "SELECT d.id, d.name, f.name FROM devices d JOIN fleets f ON f.id = d.fleet_id "
+	    "WHERE d.port = ?3 AND (?1 = 0 OR d.fleet_id IN (" GRANTED_FLEETS ")) ORDER BY f.name, d.name LIMIT 2",
 	[Q_MAY_REACH] = "SELECT 1 FROM users u, devices d WHERE u.id = ?1 AND d.id = ?3 "
 	    "AND (u.admin = 1 OR d.fleet_id IN (" GRANTED_FLEETS "))",
 };
@@ -1294,6 +1305,7 @@ device_row(sqlite3_stmt *s, void *cb, void *arg)
 		.last_addr = (const char *)sqlite3_column_text(s, 6),
 		.ondemand = (const char *)sqlite3_column_text(s, 7),
 		.ondemand_since = sqlite3_column_int64(s, 8),
+		.port = (uint32_t)sqlite3_column_int64(s, 9),
 	};
 
 	return fn(arg, &d);
@@ -1418,6 +1430,82 @@ store_device_set_online(struct store *st, int64_t device_id, bool online, int64_
 		return ERR_NOTFOUND;
 	}
 	return r;	/* liveness is not an access change: no own_writes bump */
+}
+
+int
+store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char *holder, size_t hlen)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc, n = 0;
+
+	if (holder != NULL && hlen > 0)
+		holder[0] = '\0';
+	if (port == 0 || port > 65535) {
+		set_err(st, "port %u out of range", port);
+		return ERR_INVAL;
+	}
+	if ((r = query(st, Q_PORT_HOLDER, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_int64(s, 2, port);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (holder != NULL && hlen > 0)
+			snprintf(holder, hlen, "%s", (const char *)sqlite3_column_text(s, 0));
+		set_err(st, "port %u is bound to another device of the fleet", port);
+		r = ERR_EXISTS;
+	} else if (rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	done(s, owned);
+	if (r != 0)
+		return r;
+	if ((r = query(st, Q_PORT_BIND, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, device_id);
+	sqlite3_bind_int64(s, 2, port);
+	r = step_done(st, s, &n);
+	done(s, owned);
+	if (r == ERR_EXISTS)	/* the unique index: bound by another writer meanwhile */
+		set_err(st, "port %u is bound to another device of the fleet", port);
+	return r;
+}
+
+int
+store_device_by_port(struct store *st, int64_t user_id, uint32_t port, int64_t *device_id,
+    char *qualified, size_t qlen)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r, rc, rows = 0;
+
+	*device_id = 0;
+	if (qualified != NULL && qlen > 0)
+		qualified[0] = '\0';
+	if ((r = query(st, Q_PORT_RESOLVE, &s, &owned)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, timefmt_now());
+	sqlite3_bind_int64(s, 3, port);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t l = qualified != NULL && qlen > 0 ? strlen(qualified) : 0;
+		if (++rows == 1)
+			*device_id = sqlite3_column_int64(s, 0);
+		if (qualified != NULL && qlen > l)
+			snprintf(qualified + l, qlen - l, "%s%s.%s", rows > 1 ? " and " : "",
+			    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
+	}
+	if (rc != SQLITE_DONE)
+		r = sql_err(st, rc);
+	else if (rows == 0) {
+		set_err(st, "no device holds port %u", port);
+		r = ERR_NOTFOUND;
+	} else if (rows > 1)
+		r = ERR_AMBIGUOUS;
+	done(s, owned);
+	if (r != 0 && r != ERR_AMBIGUOUS)
+		*device_id = 0;
+	return r;
 }
 
 int

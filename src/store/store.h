@@ -93,6 +93,7 @@ struct store_device {
 	const char *last_addr;	/* "ip:port" or "" */
 	const char *ondemand;	/* last MQTT state of an on-demand device, "" if none */
 	int64_t ondemand_since;	/* UNIX time of that state, 0 if none */
+	uint32_t port;		/* its port-table port (`-J jump -p PORT user@localhost`), 0 = none */
 };
 /* ERR_NOTFOUND if the fleet does not exist, ERR_EXISTS if name.fleet or the key is taken. */
 int store_device_add(struct store *st, const char *name, const char *fleet,
@@ -111,6 +112,21 @@ struct store_import_item {
 };
 int store_import(struct store *st, const char *fleet, bool users,
     const struct store_import_item *items, size_t n, size_t *failed);
+/*
+ * Binds port-table port to a device that has none; a device keeps the first
+ * port bound to it. 0 if port is (now) the device's or the device already
+ * has another; ERR_EXISTS if another device of its fleet holds port (its
+ * name in holder, hlen >= LIM_LABEL + 1); ERR_INVAL out of 1-65535.
+ */
+int store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char *holder, size_t hlen);
+/*
+ * The device whose bound port-table port is port, among the fleets user_id
+ * may reach now (0: all): *device_id and "name.fleet" in qualified
+ * (qlen >= 2 * LIM_TARGET + 8). ERR_NOTFOUND if none; ERR_AMBIGUOUS if
+ * several fleets have one (qualified then names two: "a.f and b.g").
+ */
+int store_device_by_port(struct store *st, int64_t user_id, uint32_t port, int64_t *device_id,
+    char *qualified, size_t qlen);
 typedef int (*store_device_cb)(void *arg, const struct store_device *d);
 /* All devices ordered by fleet, name. */
 int store_device_list(struct store *st, store_device_cb cb, void *arg);

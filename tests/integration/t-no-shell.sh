@@ -44,8 +44,9 @@ log "ls with X11 and agent forwarding: status $?: $(tr '\n' ' ' <"$T/x.err")"
 grep -qi 'X11 forwarding request failed' "$T/x.err" || fail "the X11 request was not refused"
 kill "$spawn_agent" 2>/dev/null
 # A session channel with a port forward request beyond the tunnel: -L to a
-# non-device host is refused (never an open proxy).
-expect_refusal "direct-tcpip to the jump's own sshd-like port" 'no device named' \
+# non-device host is refused (never an open proxy): 127.0.0.1 is the port
+# table, where no device holds the jump's own port.
+expect_refusal "direct-tcpip to the jump's own sshd-like port" "no device holds port $JUMP_PORT" \
 	ssh -F "$CFG" -o HostKeyAlias=pi-hq.acme -o "ProxyCommand=ssh -F $CFG -W 127.0.0.1:$JUMP_PORT jump" root@x true
 alive "$OUTPOSTD_PID" || fail "outpostd died"
 done_ok

@@ -489,6 +489,50 @@ test_json_escaping(void **state)
 }
 
 static void
+bind_port(struct fixture *fx, const char *name, const char *fleet, uint32_t port)
+{
+	int64_t id;
+	char f[LIM_LABEL + 1], holder[LIM_LABEL + 1];
+
+	assert_int_equal(store_device_resolve(fx->st, 0, name, fleet, &id, f), 0);
+	assert_int_equal(store_device_bind_port(fx->st, id, port, holder, sizeof(holder)), 0);
+}
+
+/* ssh-config --port-table: hostile words first; only bound devices; a bare alias only where unique. */
+static void
+test_ssh_config_port_table(void **state)
+{
+	struct fixture *fx = *state;
+	char line[800];
+
+	populate(fx);
+	expect(fx, "ssh-config --port-table extra", CMD_USAGE, "", NULL);
+	expect(fx, "ssh-config --port-table=yes", CMD_USAGE, "", NULL);
+	expect(fx, "ssh-config --port-table --server 'h:1 ProxyCommand=x'", CMD_USAGE, "", NULL);
+	/* no bound port: only the header */
+	assert_int_equal(run(fx, "ssh-config --port-table --server jump.example.com:22"), CMD_OK);
+	assert_null(strstr(fx->out, "Host "));
+	bind_port(fx, "pi-hq", "acme", 22050);
+	bind_port(fx, "cam", "beta", 22051);
+	assert_int_equal(run(fx, "ssh-config --port-table --server jump.example.com:22"), CMD_OK);
+	assert_non_null(strstr(fx->out, "Host pi-hq.acme pi-hq\n    HostName localhost\n    Port 22050\n"
+	    "    ProxyJump jump.example.com:22\n    HostKeyAlias pi-hq.acme\n"));
+	assert_non_null(strstr(fx->out, "Host cam.beta cam\n"));
+	/* a second cam: both keep only their qualified names */
+	snprintf(line, sizeof(line), "device add cam --fleet acme --key '%s'", keyfile(2));
+	expect(fx, line, CMD_OK, NULL, "");
+	bind_port(fx, "cam", "acme", 22052);
+	assert_int_equal(run(fx, "ssh-config --port-table --server jump.example.com:22"), CMD_OK);
+	assert_non_null(strstr(fx->out, "Host cam.beta\n"));
+	assert_non_null(strstr(fx->out, "Host cam.acme\n    HostName localhost\n    Port 22052\n"));
+	assert_non_null(strstr(fx->out, "Host pi-hq.acme pi-hq\n"));
+	/* the plain form is unchanged */
+	assert_int_equal(run(fx, "ssh-config --server jump.example.com:22"), CMD_OK);
+	assert_null(strstr(fx->out, "HostName localhost"));
+	assert_non_null(strstr(fx->out, "Host *.acme\n"));
+}
+
+static void
 test_remote_users(void **state)
 {
 	struct fixture *fx = *state;
@@ -544,7 +588,7 @@ test_remote_users(void **state)
 	/* help lists only what she may run */
 	assert_int_equal(run_as(fx, true, false, alice, NULL, "help"), CMD_OK);
 	assert_string_equal(fx->out, "commands (ssh -p PORT HOST <command>):\n"
-	    "  ls [--json]\n  whoami [--json]\n  known-hosts\n  ssh-config [--server HOST:PORT]\n"
+	    "  ls [--json]\n  whoami [--json]\n  known-hosts\n  ssh-config [--server HOST:PORT] [--port-table]\n"
 	    "  tunnel connect NAME[.FLEET]\n  tunnel disconnect NAME[.FLEET]\n  tunnel status NAME[.FLEET]\n"
 	    "  help\n");
 
@@ -1122,6 +1166,7 @@ main(void)
 		cmocka_unit_test(test_wants_stdin),
 		T(test_dispatch_errors),
 		T(test_remote_users),
+		T(test_ssh_config_port_table),
 		T(test_json_escaping),
 		T(test_fleet_commands),
 		T(test_user_commands),

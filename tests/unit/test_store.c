@@ -247,7 +247,7 @@ test_open_modes_and_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 7);
+	assert_int_equal(sqlite3_column_int(s, 0), 8);
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -553,6 +553,71 @@ addr_cb(void *arg, const struct store_device *d)
 	snprintf(arg, 128, "%s.%s %d %lld %s %s", d->name, d->fleet, d->online,
 	    (long long)d->last_seen, d->last_addr, d->key_fp);
 	return 0;
+}
+
+static int
+port_of(void *arg, const struct store_device *d)
+{
+	if (strcmp(d->name, "pi") == 0 && strcmp(d->fleet, "acme") == 0)
+		*(uint32_t *)arg = d->port;
+	return 0;
+}
+
+/* Port-table ports: hostile ports first, one device per port and fleet, the first port kept. */
+static void
+test_bind_port(void **state)
+{
+	struct fixture *fx = *state;
+	char holder[LIM_LABEL + 1];
+	int64_t pi2, pi, pib;
+	char f[LIM_LABEL + 1];
+	uint32_t port = 77;
+
+	populate(fx->st);
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi2", "acme", &pi2, f), 0);
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi", "acme", &pi, f), 0);
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi", "beta", &pib, f), 0);
+	memset(holder, 'x', sizeof(holder));
+	assert_int_equal(store_device_bind_port(fx->st, pi, 0, holder, sizeof(holder)), ERR_INVAL);
+	assert_string_equal(holder, "");
+	assert_int_equal(store_device_bind_port(fx->st, pi, 65536, holder, sizeof(holder)), ERR_INVAL);
+	assert_int_equal(store_device_bind_port(fx->st, pi, UINT32_MAX, NULL, 0), ERR_INVAL);
+	assert_int_equal(store_device_list(fx->st, port_of, &port), 0);
+	assert_int_equal(port, 0);
+	/* bound, idempotent, and listed */
+	assert_int_equal(store_device_bind_port(fx->st, pi, 22050, holder, sizeof(holder)), 0);
+	assert_int_equal(store_device_bind_port(fx->st, pi, 22050, holder, sizeof(holder)), 0);
+	assert_int_equal(store_device_list(fx->st, port_of, &port), 0);
+	assert_int_equal(port, 22050);
+	/* another device of the fleet: refused, naming the holder */
+	assert_int_equal(store_device_bind_port(fx->st, pi2, 22050, holder, sizeof(holder)), ERR_EXISTS);
+	assert_string_equal(holder, "pi");
+	/* another fleet may use the same number */
+	assert_int_equal(store_device_bind_port(fx->st, pib, 22050, holder, sizeof(holder)), 0);
+	/* the device keeps its first port */
+	assert_int_equal(store_device_bind_port(fx->st, pi, 22051, holder, sizeof(holder)), 0);
+	assert_int_equal(store_device_list(fx->st, port_of, &port), 0);
+	assert_int_equal(port, 22050);
+	assert_int_equal(store_device_bind_port(fx->st, pi2, 22051, holder, sizeof(holder)), 0);
+	/* resolving a port: per user's fleets; ambiguous across fleets */
+	char names[2 * LIM_TARGET + 8];
+	int64_t id = 5;
+	int64_t alice = user_id(fx->st, "alice", 3), bob = user_id(fx->st, "bob", 4);
+	assert_int_equal(store_device_by_port(fx->st, 0, 22050, &id, names, sizeof(names)), ERR_AMBIGUOUS);
+	assert_string_equal(names, "pi.acme and pi.beta");
+	assert_int_equal(store_device_by_port(fx->st, alice, 22050, &id, names, sizeof(names)), 0);
+	assert_string_equal(names, "pi.acme");	/* alice's beta grant has expired */
+	assert_int_equal(id, pi);
+	assert_int_equal(store_device_by_port(fx->st, bob, 22050, &id, names, sizeof(names)), ERR_AMBIGUOUS);
+	assert_int_equal(store_device_by_port(fx->st, 0, 22051, &id, names, sizeof(names)), 0);
+	assert_string_equal(names, "pi2.acme");
+	assert_int_equal(store_device_by_port(fx->st, 0, 1, &id, names, sizeof(names)), ERR_NOTFOUND);
+	assert_int_equal(id, 0);
+	assert_string_equal(names, "");
+	assert_int_equal(store_device_by_port(fx->st, 0, 22050, &id, names, 8), ERR_AMBIGUOUS);
+	assert_true(strlen(names) < 8);
+	/* no such device: nothing bound, no error from a missing row */
+	assert_int_equal(store_device_bind_port(fx->st, 999999, 22052, holder, sizeof(holder)), 0);
 }
 
 static void
@@ -920,6 +985,7 @@ test_migration_1_to_2(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tokens; DROP TABLE sessions; "
 	    "ALTER TABLE devices DROP COLUMN ondemand; ALTER TABLE devices DROP COLUMN ondemand_since; "
 	    "ALTER TABLE devices DROP COLUMN booted; DROP TABLE audit_anchor; "
+	    "DROP INDEX devices_by_port; ALTER TABLE devices DROP COLUMN port; "
 	    "PRAGMA user_version = 1;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -1045,6 +1111,7 @@ main(void)
 		T(test_device_add_rm),
 		T(test_device_lists_for_users),
 		T(test_resolve),
+		T(test_bind_port),
 		T(test_liveness),
 		T(test_change_counter),
 		T(test_callbacks),
