@@ -821,10 +821,12 @@ session_reap(struct conn *c)
 		/* libssh sends only after a poll found the socket writable: one poll
 		 * in flush mode (answered without the kernel) lets the disconnect
 		 * below, and its reason, leave before the socket closes. */
-		bool mine = sockbuf_begin_flush(c->watch.fd);
-		ssh_event_dopoll(c->ev, 0);
-		if (mine)
+		/* Not after failed logins: the poll would also answer what the
+		 * peer sent meanwhile (one guess past MaxAuthTries). */
+		if ((c->authed || c->auth_failures == 0) && sockbuf_begin_flush(c->watch.fd)) {
+			ssh_event_dopoll(c->ev, 0);
 			sockbuf_end();
+		}
 		server_unwatch(c);
 		ssh_event_remove_session(c->ev, c->s);
 	}
