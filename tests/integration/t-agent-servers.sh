@@ -1,7 +1,8 @@
 #!/bin/bash
 # t-agent-servers.sh: an agent with several servers. It enrolls with a dead
 # address (a closed loopback port) listed before the real outpostd, and a
-# third server (not running yet) is added to agent.conf by hand. The device
+# third server (not running yet; a name whose first address is dead) is
+# added to agent.conf by hand. The device
 # comes online through the second server without any backoff (the dead
 # first one costs no wait) and is reachable by name with stock ssh. Then
 # outpostd is stopped and another outpostd on the same state directory (the
@@ -24,8 +25,13 @@ agent_enroll 1 "$(token_create acme)" --name pi-multi \
 conf=$(agent_dir 1)/agent.conf
 [ "$(grep -c '^server ' "$conf")" = 2 ] || fail "agent.conf lacks the two servers: $(cat "$conf")"
 grep -q "^server 127.0.0.1:$DEAD\$" "$conf" || fail "agent.conf lost the first server"
-# A third server, by hand.
-echo "server 127.0.0.1:$PORT_B" >>"$conf"
+# A third server, by hand: a name with two addresses, the first dead
+# (::1, which the resolver sorts first; outpostd listens on 127.0.0.1
+# only), resolved through the agent's own hosts file.
+echo "server multi.outpost.test:$PORT_B" >>"$conf"
+printf '127.0.0.1 multi.outpost.test\n::1 multi.outpost.test\n' >"$T/hosts"
+[ "$(id -u)" = 0 ] || skip "needs root to give the agent its own /etc/hosts"
+AGENT_HOSTS=$T/hosts
 
 t0=$(now_ms)
 start_agent 1
@@ -51,7 +57,9 @@ while [ $(($(now_ms) - t2)) -lt 20000 ]; do
 done
 t3=$(now_ms)
 [ $ok = 1 ] || fail "pi-multi.acme not reachable through the third server within 20 s"
-grep -q "connected to 127.0.0.1:$PORT_B" "$LOGDIR/agent-1.log" || fail "the agent did not connect to the third server"
+grep -q "connected to multi.outpost.test:$PORT_B" "$LOGDIR/agent-1.log" || fail "the agent did not connect to the third server"
+grep -q "cannot connect to ::1 port $PORT_B.*trying the next address" "$LOGDIR/agent-1.log" ||
+	fail "the agent did not try the name's first (dead) address before its second"
 log "reachable through the third server $((t3 - t2)) ms after it started"
 grep -E "connecting to|connected to|reconnecting in" "$LOGDIR/agent-1.log" | tail -n 6 >&2
 stop_agent 1
