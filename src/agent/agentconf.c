@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,12 @@ struct keyword {
 static int
 set_server(struct agent_conf *c, const char *v)
 {
-	return hostport_parse(v, &c->server);
+	struct hostport hp;
+
+	if (hostport_parse(v, &hp) != 0 || agentconf_add_server(c, &hp) != 0)
+		return ERR_INVAL;
+	c->seen |= CONF_SERVER;
+	return 0;
 }
 
 static int
@@ -177,7 +183,7 @@ set_idle(struct agent_conf *c, const char *v)
 }
 
 static const struct keyword keywords[] = {
-	{ "server", CONF_SERVER, set_server },
+	{ "server", 0, set_server },	/* may repeat: sets CONF_SERVER itself */
 	{ "hostkey", CONF_HOSTKEY, set_hostkey },
 	{ "hostkey-sha256", CONF_HOSTKEY_HEX, set_hostkey_hex },
 	{ "name", CONF_NAME, set_name },
@@ -252,6 +258,24 @@ has_control(const char *s)
 	return 0;
 }
 
+/* A server line, with a reason for each refusal. */
+static int
+parse_server(struct agent_conf *c, const char *v, size_t lineno, char *err, size_t errlen)
+{
+	struct hostport hp;
+	int r;
+
+	if (hostport_parse(v, &hp) != 0)
+		return fail(err, errlen, lineno, "bad value for server (expected HOST:PORT or [IPv6]:PORT)");
+	r = agentconf_add_server(c, &hp);
+	if (r == ERR_EXISTS)
+		return fail(err, errlen, lineno, "server listed twice");
+	if (r != 0)
+		return fail(err, errlen, lineno, "too many servers (at most %d)", LIM_AGENT_SERVERS);
+	c->seen |= CONF_SERVER;
+	return 0;
+}
+
 /* Handles one line without its newline; 0 or ERR_CONFIG. */
 static int
 parse_line(struct agent_conf *c, char *line, size_t lineno, char *err, size_t errlen)
@@ -275,6 +299,8 @@ parse_line(struct agent_conf *c, char *line, size_t lineno, char *err, size_t er
 			continue;
 		if (k->bit != 0 && (c->seen & k->bit))
 			return fail(err, errlen, lineno, "%s given twice", k->name);
+		if (vlen > 0 && k->set == set_server)
+			return parse_server(c, v, lineno, err, errlen);
 		if (vlen == 0 || k->set(c, v) != 0)
 			return fail(err, errlen, lineno, "bad value for %s", k->name);
 		c->seen |= k->bit;
@@ -387,10 +413,13 @@ agentconf_emit(FILE *f, const struct agent_conf *c)
 {
 	char hp[HOSTPORT_STR_MAX], fp[AGENTCONF_FP_MAX], sv[SERVICE_STR_MAX];
 
-	hostport_format(&c->server, hp, sizeof(hp));
+	fprintf(f, "# outpost-agent(8) state, written by `outpost-agent enroll`.\n");
+	for (size_t i = 0; i < c->nservers; i++) {
+		hostport_format(&c->servers[i], hp, sizeof(hp));
+		fprintf(f, "server %s\n", hp);
+	}
 	agentconf_fingerprint(c->hostkey, fp, sizeof(fp));
-	fprintf(f, "# outpost-agent(8) state, written by `outpost-agent enroll`.\n"
-	    "server %s\nhostkey %s\nhostkey-sha256 ", hp, fp);
+	fprintf(f, "hostkey %s\nhostkey-sha256 ", fp);
 	for (size_t i = 0; i < TOKEN_HOSTKEY_LEN; i++)
 		fprintf(f, "%02x", c->hostkey[i]);
 	fprintf(f, "\nname %s\nfleet %s\n", c->name, c->fleet);
@@ -458,6 +487,18 @@ agentconf_write(const char *path, const struct agent_conf *c)
 	else
 		sync_dir(path);
 	return r;
+}
+
+int
+agentconf_add_server(struct agent_conf *c, const struct hostport *hp)
+{
+	for (size_t i = 0; i < c->nservers; i++)
+		if (c->servers[i].port == hp->port && strcasecmp(c->servers[i].host, hp->host) == 0)
+			return ERR_EXISTS;
+	if (c->nservers >= LIM_AGENT_SERVERS)
+		return ERR_TOOLONG;
+	c->servers[c->nservers++] = *hp;
+	return 0;
 }
 
 int

@@ -32,7 +32,8 @@ struct agent_mqtt {
 };
 
 struct agent_conf {
-	struct hostport server;
+	struct hostport servers[LIM_AGENT_SERVERS];	/* tried in this order */
+	size_t nservers;
 	uint8_t hostkey[TOKEN_HOSTKEY_LEN];	/* SHA-256 of the pinned host key blob */
 	char name[LIM_LABEL + 1];
 	char fleet[LIM_LABEL + 1];
@@ -50,7 +51,7 @@ enum { CONF_SERVER = 1, CONF_HOSTKEY = 2, CONF_HOSTKEY_HEX = 4, CONF_NAME = 8,
 
 /*
  * Parses "key value" lines ('#' comments and blank lines skipped):
- * server ADDR:PORT, hostkey SHA256:<base64>, hostkey-sha256 <64 hex>
+ * server ADDR:PORT (up to LIM_AGENT_SERVERS lines, no duplicates), hostkey SHA256:<base64>, hostkey-sha256 <64 hex>
  * (if both are given they must agree), name LABEL, fleet LABEL, any
  * number (up to LIM_SERVICES) of service PORT=HOST:PORT, and
  * sshd-host-keys /ABSOLUTE/GLOB (the public host keys to report); for
@@ -82,6 +83,9 @@ int agentconf_emit(FILE *f, const struct agent_conf *c);
 
 /* Writes c to path atomically (temporary file, fsync, rename). Returns 0 or ERR_IO. */
 int agentconf_write(const char *path, const struct agent_conf *c);
+
+/* Appends a server; ERR_EXISTS if listed already, ERR_TOOLONG if full. */
+int agentconf_add_server(struct agent_conf *c, const struct hostport *hp);
 
 /* Adds sv, replacing a service with the same port. ERR_TOOLONG if full. */
 int agentconf_add_service(struct agent_conf *c, const struct service *sv);

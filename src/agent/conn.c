@@ -66,37 +66,27 @@ connect_one(int fd, const struct addrinfo *a)
 	return err;
 }
 
-/* Tries each address of hp in turn; returns a connected fd or -1 (why set). */
+/* A connected fd to one address, or -1 (why set). */
 static int
-tcp_connect(const struct hostport *hp, char *why, size_t whylen)
+tcp_connect(const struct addrinfo *a, char *why, size_t whylen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	char port[8];
-	int fd = -1, err = 0;
+	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+	int fd, err;
 
-	snprintf(port, sizeof(port), "%d", hp->port);
-	int g = getaddrinfo(hp->host, port, &hints, &ai);
-	if (g != 0) {
-		snprintf(why, whylen, "cannot resolve %s: %s", hp->host, gai_strerror(g));
+	getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV);
+	fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot connect to %s port %s: %s", host, serv, strerror(errno));
 		return -1;
 	}
-	for (struct addrinfo *a = ai; a != NULL && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		tune(fd);
-		err = connect_one(fd, a);
-		if (err != 0) {
-			close(fd);
-			fd = -1;
-		}
+	tune(fd);
+	err = connect_one(fd, a);
+	if (err != 0) {
+		close(fd);
+		snprintf(why, whylen, "cannot connect to %s port %s: %s", host, serv, strerror(err));
+		return -1;
 	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		snprintf(why, whylen, "cannot connect: %s", strerror(err));
 	return fd;
 }
 
@@ -160,14 +150,15 @@ authenticate(ssh_session s, const struct conn_params *p, char *why, size_t whyle
 	return ERR_KEY;
 }
 
-int
-conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen)
+/* Connect, handshake, pin, authenticate on one address; 0 or the ERR_* code. */
+static int
+open_addr(const struct conn_params *p, const struct addrinfo *a, ssh_session *out,
+    char *why, size_t whylen)
 {
 	ssh_session s;
 	int fd, r;
 
-	*out = NULL;
-	fd = tcp_connect(p->server, why, whylen);
+	fd = tcp_connect(a, why, whylen);
 	if (fd < 0)
 		return ERR_IO;
 	s = ssh_new();
@@ -192,4 +183,32 @@ conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whyle
 	}
 	*out = s;
 	return 0;
+}
+
+int
+conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	char port[8];
+	int r = ERR_IO;
+
+	*out = NULL;
+	snprintf(port, sizeof(port), "%d", p->server->port);
+	int g = getaddrinfo(p->server->host, port, &hints, &ai);
+	if (g != 0) {
+		snprintf(why, whylen, "cannot resolve %s: %s", p->server->host, gai_strerror(g));
+		return ERR_IO;
+	}
+	/* Every address of the name in turn: a failed connect, handshake or
+	 * authentication on one moves to the next at once. */
+	for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
+		r = open_addr(p, a, out, why, whylen);
+		if (r == 0)
+			break;
+		if (a->ai_next != NULL)
+			log_debug("%s; trying the next address", why);
+	}
+	freeaddrinfo(ai);
+	return r;
 }

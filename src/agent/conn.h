@@ -19,14 +19,16 @@ struct conn_params {
 };
 
 /*
- * Connects (TCP_NODELAY, keepalive, TCP_USER_TIMEOUT set before the
- * handshake), checks the server's host key against the pin BEFORE any
+ * Connects to each address the server's name resolves to, in turn, until
+ * one gets through all of it (TCP_NODELAY, keepalive, TCP_USER_TIMEOUT set
+ * before the handshake), checks the server's host key against the pin BEFORE any
  * authentication, then authenticates with the key. On success *out is an
  * authenticated session in blocking mode (with AGENT_SSH_TIMEOUT_S); the
  * caller frees it with ssh_disconnect + ssh_free.
  * Returns 0; ERR_IO (could not reach the server), ERR_DENIED (host key
  * differs from the pin: why holds the loud message), ERR_KEY (the server
- * refused our key) or ERR_SSH. why always says what happened.
+ * refused our key) or ERR_SSH, from the last address tried. why always
+ * says what happened.
  */
 int conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen);
 

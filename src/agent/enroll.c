@@ -11,6 +11,7 @@
 #include "agent/enroll.h"
 #include "agent/identity.h"
 #include "agent/remote.h"
+#include "agent/rotation.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -79,16 +80,17 @@ report_refusal(const struct remote_result *res)
 }
 
 static int
-save_conf(const char *state_dir, const struct hostport *server, const uint8_t *pin,
+save_conf(const char *state_dir, const struct agent_conf *servers, const uint8_t *pin,
     const struct name_target *t)
 {
 	char path[4096], err[256];
-	struct agent_conf c;
+	static struct agent_conf c;
 
 	snprintf(path, sizeof(path), "%s/%s", state_dir, AGENT_CONF_FILE);
 	if (agentconf_read(path, &c, err, sizeof(err)) != 0)
 		memset(&c, 0, sizeof(c));	/* keep the services of a valid old file only */
-	c.server = *server;
+	memcpy(c.servers, servers->servers, sizeof(c.servers));
+	c.nservers = servers->nservers;
 	memcpy(c.hostkey, pin, TOKEN_HOSTKEY_LEN);
 	snprintf(c.name, sizeof(c.name), "%s", t->name);
 	snprintf(c.fleet, sizeof(c.fleet), "%s", t->fleet);
@@ -98,19 +100,39 @@ save_conf(const char *state_dir, const struct hostport *server, const uint8_t *p
 	return 0;
 }
 
+/* One round over the servers, in order: the first that pins and takes our key. */
+static int
+enroll_connect(const struct token *tok, const struct agent_conf *sv, ssh_key key,
+    ssh_session *s, char *why, size_t whylen)
+{
+	struct conn_params p = { .pin = tok->hostkey, .pin_source = "the token",
+		.key = key, .user = AGENT_USER_ENROLL };
+	struct rotation rot;
+	int r;
+
+	rotation_start(&rot, sv->nservers);
+	do {
+		p.server = &sv->servers[rot.i];
+		r = conn_open(&p, s, why, whylen);
+		if (r == 0)
+			return 0;
+		if (sv->nservers > 1)
+			say("%s", why);
+	} while (rotation_failed(&rot));
+	return r;
+}
+
 static int
 run_enroll(const struct enroll_args *a, const struct token *tok,
-    const struct hostport *server, const char *name, ssh_key key)
+    const struct agent_conf *sv, const char *name, ssh_key key)
 {
-	struct conn_params p = { .server = server, .pin = tok->hostkey,
-		.pin_source = "the token", .key = key, .user = AGENT_USER_ENROLL };
 	static struct remote_result res;
 	struct name_target t;
 	char why[512], cmd[LIM_TOKEN + LIM_LABEL + 16];
 	ssh_session s;
 
-	if (conn_open(&p, &s, why, sizeof(why)) != 0)
-		return say("%s", why);
+	if (enroll_connect(tok, sv, key, &s, why, sizeof(why)) != 0)
+		return say("%s", sv->nservers > 1 ? "no server could be reached" : why);
 	snprintf(cmd, sizeof(cmd), "enroll %s %s", a->token, name);
 	int r = remote_exec(s, cmd, AGENT_SSH_TIMEOUT_S * 1000, &res, why, sizeof(why));
 	ssh_disconnect(s);
@@ -121,7 +143,7 @@ run_enroll(const struct enroll_args *a, const struct token *tok,
 		return report_refusal(&res);
 	if (parse_reply(res.out, &t) != 0)
 		return say("%s", "the server did not confirm the enrollment");
-	if (save_conf(a->state_dir, server, tok->hostkey, &t) != 0)
+	if (save_conf(a->state_dir, sv, tok->hostkey, &t) != 0)
 		return 1;
 	printf("enrolled %s.%s\n", t.name, t.fleet);
 	return 0;
@@ -131,16 +153,23 @@ int
 enroll_main(const struct enroll_args *a)
 {
 	struct token tok;
-	struct hostport server;
+	static struct agent_conf servers;	/* only its server list */
 	char name[LIM_LABEL + 1];
 	ssh_key key = NULL;
 	int created, r;
 
 	if (token_parse(a->token, &tok) != 0)
 		return say("%s", "not a valid enrollment token (expected op1:..., as `outpost token create` prints it)");
-	server = tok.server;
-	if (a->server != NULL && hostport_parse(a->server, &server) != 0)
-		return say("--server %s: expected HOST:PORT or [IPv6]:PORT", a->server);
+	memset(&servers, 0, sizeof(servers));
+	if (a->nservers == 0)
+		agentconf_add_server(&servers, &tok.server);
+	for (size_t i = 0; i < a->nservers; i++) {
+		struct hostport hp;
+		if (hostport_parse(a->servers[i], &hp) != 0)
+			return say("--server %s: expected HOST:PORT or [IPv6]:PORT", a->servers[i]);
+		if (agentconf_add_server(&servers, &hp) != 0)
+			return say("--server %s: given twice", a->servers[i]);
+	}
 	if (pick_name(a->name, name, sizeof(name)) != 0)
 		return say("%s", "no valid device name: give one with --name (a-z, 0-9, '-', up to 63)");
 	if (mkdir(a->state_dir, 0700) != 0 && errno != EEXIST)
@@ -149,7 +178,7 @@ enroll_main(const struct enroll_args *a)
 		return say("cannot create or read the key in %s", a->state_dir);
 	if (created)
 		fprintf(stderr, "outpost-agent: created %s/%s\n", a->state_dir, AGENT_KEY_FILE);
-	r = run_enroll(a, &tok, &server, name, key);
+	r = run_enroll(a, &tok, &servers, name, key);
 	token_clear(&tok);
 	ssh_key_free(key);
 	return r;

@@ -24,7 +24,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: outpost-agent [-v] [--syslog] [-d STATE_DIR] enroll TOKEN [--name NAME] [--server ADDR:PORT]\n"
+	    "usage: outpost-agent [-v] [--syslog] [-d STATE_DIR] enroll TOKEN [--name NAME] [--server ADDR:PORT]...\n"
 	    "       outpost-agent [-v] [--syslog] [-d STATE_DIR] run [-s PORT=HOST:PORT]...\n"
 	    "           [--on-demand --mqtt URL [--idle DURATION] [--mqtt-topic PREFIX]\n"
 	    "            [--mqtt-cafile FILE] [--mqtt-cert FILE --mqtt-key FILE] [--mqtt-client-id ID]]\n"
@@ -57,8 +57,13 @@ cmd_enroll(const struct globals *g, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:S:", opts, NULL)) != -1) {
 		if (c == 'n')
 			a.name = optarg;
-		else if (c == 'S')
-			a.server = optarg;
+		else if (c == 'S') {
+			if (a.nservers >= LIM_AGENT_SERVERS) {
+				fprintf(stderr, "outpost-agent: too many --server (at most %d)\n", LIM_AGENT_SERVERS);
+				return 2;
+			}
+			a.servers[a.nservers++] = optarg;
+		}
 		else
 			return usage(stderr), 2;
 	}

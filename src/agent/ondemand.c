@@ -196,10 +196,11 @@ tunnel_once(struct ondemand *od)
 	struct tunnel_hook hook = { hook_fill, hook_step, od };
 	char why[512], addr[HOSTPORT_STR_MAX], st[HOSTPORT_STR_MAX + 32];
 	ssh_session s;
+	size_t which = 0;
 	int r;
 
-	hostport_format(&c->server, addr, sizeof(addr));
-	r = run_connect(c, od->key, "bringing the tunnel up", &s, why, sizeof(why));
+	r = run_connect(c, od->key, "bringing the tunnel up", &s, &which, why, sizeof(why));
+	hostport_format(&c->servers[which], addr, sizeof(addr));
 	if (r != 0) {
 		backoff_session_ended(&od->tunnel_b, 0);
 		int64_t d = backoff_next_ms(&od->tunnel_b);

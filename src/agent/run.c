@@ -11,6 +11,7 @@
 #include "agent/identity.h"
 #include "agent/notify.h"
 #include "agent/ondemand.h"
+#include "agent/rotation.h"
 #include "agent/run.h"
 #include "agent/tunnel.h"
 #include "common/err.h"
@@ -73,20 +74,29 @@ nap(int64_t ms, const sigset_t *mask)
 
 int
 run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_session *out,
-    char *why, size_t whylen)
+    size_t *which, char *why, size_t whylen)
 {
-	struct conn_params p = { .server = &conf->server, .pin = conf->hostkey,
-		.pin_source = "agent.conf", .key = key, .user = AGENT_USER_RUN };
+	struct conn_params p = { .pin = conf->hostkey, .pin_source = "agent.conf",
+		.key = key, .user = AGENT_USER_RUN };
+	struct rotation rot;
 	char addr[HOSTPORT_STR_MAX];
 	int r;
 
-	hostport_format(&conf->server, addr, sizeof(addr));
-	log_info("%s: connecting to %s", what, addr);
-	r = conn_open(&p, out, why, whylen);
-	if (r == ERR_DENIED || r == ERR_KEY)
-		log_error("%s: %s", addr, why);	/* loud: needs a person, but we keep trying */
-	else if (r != 0)
-		log_warn("%s: %s", addr, why);
+	rotation_start(&rot, conf->nservers);
+	do {
+		p.server = &conf->servers[rot.i];
+		hostport_format(p.server, addr, sizeof(addr));
+		log_info("%s: connecting to %s", what, addr);
+		r = conn_open(&p, out, why, whylen);
+		if (r == 0) {
+			*which = rot.i;
+			return 0;
+		}
+		if (r == ERR_DENIED || r == ERR_KEY)
+			log_error("%s: %s", addr, why);	/* loud: needs a person, but we keep trying */
+		else
+			log_warn("%s: %s", addr, why);
+	} while (!stop_flag && rotation_failed(&rot));
 	return r;
 }
 
@@ -96,13 +106,14 @@ session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask)
 {
 	char why[512], addr[HOSTPORT_STR_MAX];
 	ssh_session s;
+	size_t which;
 	int r;
 
-	hostport_format(&conf->server, addr, sizeof(addr));
-	if (run_connect(conf, key, "session", &s, why, sizeof(why)) != 0) {
+	if (run_connect(conf, key, "session", &s, &which, why, sizeof(why)) != 0) {
 		notify_status("cannot connect: %s", why);
 		return 0;
 	}
+	hostport_format(&conf->servers[which], addr, sizeof(addr));
 	log_info("connected to %s as %s.%s", addr, conf->name, conf->fleet);
 	int64_t start = timefmt_mono_ms();
 	r = tunnel_serve(s, conf, &stop_flag, mask, NULL, why, sizeof(why));

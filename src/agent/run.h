@@ -23,13 +23,16 @@ int run_main(const char *state_dir, const struct agent_conf *conf);
 volatile sig_atomic_t *run_signals(sigset_t *pollmask);
 
 /*
- * One blocking connection to conf's server with key, pinning its host key
- * and logging the attempt ("WHAT: connecting to ADDR") and any failure
- * (error level for a key mismatch or a refusal: those need a person).
- * Returns 0 with *out to free with ssh_disconnect + ssh_free, or an ERR_*
- * code with the reason in why.
+ * One round of blocking connections over conf's servers, in order (each
+ * address of a name in turn, see conn_open), pinning the host key and
+ * logging each attempt ("WHAT: connecting to ADDR") and failure (error
+ * level for a key mismatch or a refusal: those need a person). The first
+ * that succeeds ends the round: returns 0 with *out to free with
+ * ssh_disconnect + ssh_free and *which its index in conf->servers.
+ * When all failed, returns the last ERR_* code with its reason in why
+ * (the caller backs off once for the whole round).
  */
 int run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_session *out,
-    char *why, size_t whylen);
+    size_t *which, char *why, size_t whylen);
 
 #endif

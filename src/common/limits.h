@@ -33,6 +33,7 @@
 #define LIM_AGENT_SERVER_REPLY	4096	/* stdout or stderr of enroll/report */
 #define LIM_AGENT_SPLICE_BUF	32768	/* each direction of one forwarded channel */
 #define LIM_AGENT_CHANNELS	256	/* forwarded channels served at once */
+#define LIM_AGENT_SERVERS	16	/* server lines in agent.conf (--server at enroll) */
 #define LIM_METRICS_FLEETS	4096	/* fleets shown on the metrics page */
 #define LIM_METRICS_TEXT	(4u << 20)	/* one metrics page */
 #define LIM_METRICS_HTTP_CONNS	8	/* MetricsListen: connections at once (2 per address) */

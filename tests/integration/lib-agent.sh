@@ -55,7 +55,8 @@ agent_name() {
 # start_agent [--sshd SID] ID [RUN_ARGS...]: `outpost-agent run` for agent ID
 # with its port 22 on device sshd SID (default 0), trusted under that sshd's
 # host key; AGENT_PID is its PID. With AGENT_NETNS set it runs in that
-# network namespace and reaches the sshd at AGENT_SVC_HOST (default 127.0.0.1).
+# network namespace and reaches the sshd at AGENT_SVC_HOST (default 127.0.0.1);
+# with AGENT_HOSTS set it resolves names with that file as /etc/hosts.
 start_agent() {
 	local sid=0 id fq v
 	[ "$1" = --sshd ] && { sid=$2; shift 2; }
@@ -68,6 +69,8 @@ start_agent() {
 	REG_BASE[$fq]=$(audit_count register device="$fq" result=ok)
 	local wrap=()
 	[ -n "${AGENT_NETNS:-}" ] && wrap=(ip netns exec "$AGENT_NETNS")
+	# AGENT_HOSTS=FILE: the agent alone sees FILE as /etc/hosts (its own mount namespace).
+	[ -n "${AGENT_HOSTS:-}" ] && wrap+=(unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$AGENT_HOSTS")
 	spawn "agent-$id" "${wrap[@]}" "$AGENT_BIN" -v -d "$(agent_dir "$id")" run \
 		-s "22=${AGENT_SVC_HOST:-127.0.0.1}:${!v}" "$@"
 	AGENT_PID=$LAST_PID

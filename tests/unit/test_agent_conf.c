@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "agent/agentconf.h"
@@ -30,7 +31,7 @@ parse_str(const char *text, size_t len, struct agent_conf *c, char *err, size_t 
 
 static const char *const hostile[] = {
 	"bogus 1\n", "server\n", "server \n", "server localhost\n", "server localhost:0\n",
-	"server a:1\nserver b:2\n", "hostkey " HEX "\n", "hostkey SHA256:abc\n",
+	"server a:1\nserver a:1\n", "server a:1\nserver A:1\n", "server [::1]:22\nserver [::1]:22\n", "hostkey " HEX "\n", "hostkey SHA256:abc\n",
 	"hostkey SHA256:mWMA2SIFNvj2kVtEJwtkPf3CzhB1VPImm6LEI9uHdAw=\n",
 	"hostkey-sha256 " HEX "00\n", "hostkey-sha256 996300D9220536f8f6915b44270b643dfdc2ce107554f2269ba2c423db87740c\n",
 	"hostkey-sha256 zz6300d9220536f8f6915b44270b643dfdc2ce107554f2269ba2c423db87740c\n",
@@ -144,8 +145,9 @@ test_good(void **state)
 
 	assert_int_equal(parse_str(text, sizeof(text) - 1, &c, err, sizeof(err)), 0);
 	assert_int_equal(agentconf_check(&c, err, sizeof(err)), 0);
-	assert_string_equal(c.server.host, "::1");
-	assert_int_equal(c.server.port, 2222);
+	assert_int_equal(c.nservers, 1);	/* an old single-server file */
+	assert_string_equal(c.servers[0].host, "::1");
+	assert_int_equal(c.servers[0].port, 2222);
 	assert_int_equal(c.hostkey[0], 0x99);
 	assert_int_equal(c.hostkey[31], 0x0c);
 	assert_string_equal(c.name, "pi");
@@ -159,6 +161,77 @@ test_good(void **state)
 	char fp[AGENTCONF_FP_MAX];
 	agentconf_fingerprint(c.hostkey, fp, sizeof(fp));
 	assert_string_equal(fp, FP);
+}
+
+/* Several server lines: hostile first, then the limit, order and a round trip. */
+static void
+test_servers(void **state)
+{
+	static char text[LIM_AGENT_SERVERS * 40 + 4096], err[256];
+	static struct agent_conf c, d;
+	char *dir = tu_mkdtemp(), path[512];
+
+	/* one too many */
+	text[0] = '\0';
+	for (int i = 1; i <= LIM_AGENT_SERVERS + 1; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "server n%d.example:%d\n", i, 2000 + i);
+	assert_int_equal(parse_str(text, strlen(text), &c, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "too many servers"));
+	char want[32];
+	snprintf(want, sizeof(want), "line %d:", LIM_AGENT_SERVERS + 1);
+	assert_non_null(strstr(err, want));
+	/* a duplicate, even in another case, after good lines */
+	static const char dup[] = "server a.example:1\nserver b.example:1\nserver A.EXAMPLE:1\n";
+	assert_int_equal(parse_str(dup, sizeof(dup) - 1, &c, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "line 3: server listed twice"));
+	/* the same host on another port is another server */
+	static const char ports[] = "server a.example:1\nserver a.example:2\n";
+	assert_int_equal(parse_str(ports, sizeof(ports) - 1, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nservers, 2);
+	/* malformed and empty values */
+	static const char *const bad[] = { "server\n", "server  \t\n", "server a.example\n",
+		"server a.example:\n", "server :22\n", "server a.example:65536\n",
+		"server a.example:022\n", "server a b:22\n", "server [::1:22\n",
+		"server a.example:1 b.example:2\n", "server a.example:1,b.example:2\n" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_str(bad[i], strlen(bad[i]), &c, err, sizeof(err)) != ERR_CONFIG)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(err, "line 1: bad value for server"));
+	}
+	/* an over-long host name (254 characters) after a good line */
+	snprintf(text, sizeof(text), "server ok.example:1\nserver ");
+	memset(text + strlen(text), 'h', 254);
+	strcat(text, ":22\n");
+	assert_int_equal(parse_str(text, strlen(text), &c, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "line 2: bad value for server"));
+	/* exactly the limit, interleaved with other keys: kept in order, written back in order */
+	snprintf(text, sizeof(text), "hostkey-sha256 " HEX "\nname pi\n");
+	for (int i = 1; i <= LIM_AGENT_SERVERS; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "server n%d.example:%d\n%s", i, 2000 + i,
+		    i == 3 ? "fleet acme\n" : "");
+	assert_int_equal(parse_str(text, strlen(text), &c, err, sizeof(err)), 0);
+	assert_int_equal(agentconf_check(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.nservers, LIM_AGENT_SERVERS);
+	assert_string_equal(c.servers[0].host, "n1.example");
+	assert_int_equal(c.servers[LIM_AGENT_SERVERS - 1].port, 2000 + LIM_AGENT_SERVERS);
+	assert_int_equal(agentconf_add_server(&c, &c.servers[0]), ERR_EXISTS);
+	struct hostport extra = { .host = "extra.example", .port = 1 };
+	assert_int_equal(agentconf_add_server(&c, &extra), ERR_TOOLONG);
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/agent.conf", dir);
+	assert_int_equal(agentconf_write(path, &c), 0);
+	assert_int_equal(agentconf_read(path, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.nservers, LIM_AGENT_SERVERS);
+	for (size_t i = 0; i < d.nservers; i++) {
+		assert_string_equal(d.servers[i].host, c.servers[i].host);
+		assert_int_equal(d.servers[i].port, c.servers[i].port);
+	}
+	char *content = tu_slurp(path);
+	assert_non_null(strstr(content, "server n1.example:2001\nserver n2.example:2002\n"));
+	free(content);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
 }
 
 static void
@@ -181,7 +254,8 @@ test_write_round_trip(void **state)
 	assert_int_equal(agentconf_read(path, &d, err, sizeof(err)), 0);
 	assert_int_equal(agentconf_check(&d, err, sizeof(err)), 0);
 	assert_memory_equal(c.hostkey, d.hostkey, sizeof(c.hostkey));
-	assert_string_equal(d.server.host, "jump.example.com");
+	assert_int_equal(d.nservers, 1);
+	assert_string_equal(d.servers[0].host, "jump.example.com");
 	assert_string_equal(d.name, "pi-hq");
 	assert_int_equal(d.nservices, 1);
 	assert_int_equal(d.services[0].port, 80);
@@ -210,6 +284,7 @@ main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_mqtt),
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_write_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
