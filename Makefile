@@ -11,7 +11,7 @@ MESON      ?= meson
 # Debian 12 packages: build (also what a device needs for the agent), fuzzing, test peers.
 DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev
 DEPS_FUZZ  = clang-14 libclang-rt-14-dev
-DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs python3-paramiko
 DEPS       = $(DEPS_BUILD) $(DEPS_FUZZ) $(DEPS_TEST)
 
 .PHONY: all deps deps-build build run check unit integration asan fuzz-build fuzz clean bench install-agent

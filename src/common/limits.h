@@ -14,5 +14,9 @@
 #define LIM_CHANNELS		256	/* open channels per session */
 #define LIM_PEER_STRING		256	/* longest peer string we keep or log */
 #define LIM_LISTEN		16	/* -l addresses */
+#define LIM_DEEP_WINDOW		(4u << 20)	/* relay channel window while its reader keeps up */
+#define LIM_DEEP_WINDOWS	4	/* relay channels per principal granted one */
+#define LIM_PRINCIPAL_HELD	(16u << 20)	/* bytes buffered for one principal's routes;
+						 * above it their sessions are not read */
 
 #endif

@@ -3,6 +3,7 @@
  * is spliced to a forwarded-tcpip channel opened on that device's session;
  * refusals are told to the technician's SSH client as a disconnect message.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@
 #define ERR_OFFLINE 1			/* resolve(): known device, no session */
 
 static bool wait_pump(struct chan *h);
+static void account(struct chan *h);
+static void acct_forget(struct chan *h);
+static void acct_unref(struct server *srv, struct acct *a);
+static bool trim_wanted;	/* a route ended since route_trim */
 
 /* ---- channel callbacks: record facts only ---- */
 
@@ -43,6 +48,7 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int is_stderr, 
 		return (int)len;
 	}
 	h->pending = len;
+	account(h);
 	h->srv->work = true;
 	return 0;	/* stays in libssh's buffer until the peer can take it */
 }
@@ -135,6 +141,7 @@ route_unref(struct server *srv, struct route *rt)
 		    rt->device, rt->port, (unsigned long long)rt->up,
 		    (unsigned long long)rt->down, (long long)(srv->now_ms - rt->started_ms));
 	}
+	acct_unref(srv, rt->acct);
 	free(rt);
 }
 
@@ -152,8 +159,10 @@ chan_reap(struct chan *h)
 		h->peer->peer = NULL;
 		h->peer->peer_gone = true;
 	}
-	if (h->route != NULL)
+	if (h->route != NULL) {
+		acct_forget(h);
 		route_unref(srv, h->route);
+	}
 	if (h->prev)
 		h->prev->next = h->next;
 	else
@@ -336,7 +345,168 @@ refuse_pump(struct chan *h)
 	return n > 0;
 }
 
+/* ---- what a principal's routes hold ---- */
+
+/*
+ * The bytes one technician sent that wait in outpostd, over all their
+ * routes, and how many of their channels have a deep window. Shared by the
+ * routes, freed with the last. Above LIM_PRINCIPAL_HELD their sessions are
+ * not read until half of it is left (docs/HARDENING.md, "Memory per channel").
+ */
+struct acct {
+	int64_t user_id;
+	char user[LIM_LABEL + 1];
+	int refs;
+	size_t held;
+	int ndeep;		/* channels granted LIM_DEEP_WINDOW */
+	bool over;
+};
+
+static struct acct *
+acct_get(struct server *srv, int64_t user_id, const char *user)
+{
+	for (struct chan *h = srv->chans; h != NULL; h = h->next) {
+		struct acct *a = h->route != NULL ? h->route->acct : NULL;
+		if (a != NULL && a->user_id == user_id) {
+			a->refs++;
+			return a;
+		}
+	}
+	struct acct *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->user_id = user_id;
+	snprintf(a->user, sizeof(a->user), "%s", user);
+	a->refs = 1;
+	return a;
+}
+
+/*
+ * Re-counts what h holds of the bytes its user sent: on the technician's
+ * side what libssh buffers for the channel, on the device's side the spill.
+ * Bytes coming from the device are not counted: not reading the user's
+ * sessions would not stop them, and would stop the window adjustments that
+ * let them go (each channel's window bounds them).
+ */
+static void
+account(struct chan *h)
+{
+	struct acct *a = h->route != NULL ? h->route->acct : NULL;
+	size_t now = h->dead ? 0 : h->kind == CHAN_CLIENT ? (size_t)h->pending : h->spill.len;
+
+	if (a == NULL)
+		return;
+	a->held = a->held - h->counted + now;
+	h->counted = now;
+}
+
+/* Pauses or resumes reading every session of a's user when a crosses its bound. */
+static void
+acct_check(struct server *srv, struct acct *a)
+{
+	bool over = a->held > (a->over ? LIM_PRINCIPAL_HELD / 2 : LIM_PRINCIPAL_HELD);
+
+	if (over == a->over)
+		return;
+	a->over = over;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->authed && c->who.kind == PRINCIPAL_USER && c->who.id == a->user_id) {
+			c->paused = over;
+			server_touch(c);
+		}
+	log_info("user %s: %zu bytes from them wait for their devices: %s", a->user, a->held,
+	    over ? "not reading their sessions" : "reading their sessions again");
+}
+
+/* Takes the dead h's bytes and deep window out of its user's account. */
+static void
+acct_forget(struct chan *h)
+{
+	struct acct *a = h->route->acct;
+
+	if (a == NULL)
+		return;
+	account(h);	/* h is dead: it holds nothing now */
+	trim_wanted = true;
+	if (h->deep)
+		a->ndeep--;
+	h->deep = false;
+	acct_check(h->srv, a);
+}
+
+/*
+ * Gives freed memory back to the kernel once a second after routes that
+ * carried bytes ended: libssh's channel buffers keep the size they grew to,
+ * and glibc keeps what they free on its heap (256 stuck channels closed:
+ * RSS stayed 10 MB above where it started without this; docs/HARDENING.md).
+ */
+void
+route_trim(void)
+{
+	if (!trim_wanted)
+		return;
+	trim_wanted = false;
+	malloc_trim(0);
+}
+
+static void
+acct_unref(struct server *srv, struct acct *a)
+{
+	if (a == NULL || --a->refs > 0)
+		return;
+	a->held = 0;
+	acct_check(srv, a);
+	free(a);
+}
+
 /* ---- splicing ---- */
+
+/*
+ * Reads n bytes of what libssh holds for src. While src's reader keeps up
+ * (these n are all libssh holds and dst's window takes them at once) and
+ * the route has moved at least a quarter of a deep window, the read also
+ * tops src's receive window up to LIM_DEEP_WINDOW: libssh 0.10.6 grows a
+ * window to count - buffered when a read asks for more than buffered +
+ * window, and otherwise keeps it at most 1,280,000, too little for a long
+ * link (docs/ARCHITECTURE.md, "Windows on long links"). It copies only
+ * what it holds, n, checked first. A stuck reader gets no such grant.
+ */
+static int
+relay_read(struct chan *src, char *buf, uint32_t n, uint32_t dst_win, uint64_t moved)
+{
+	struct acct *a = src->route->acct;
+	bool deep_ok = a != NULL && !a->over && (src->deep || a->ndeep < LIM_DEEP_WINDOWS);
+
+	if (deep_ok && n == src->pending && n <= dst_win && !src->eof_rcvd &&
+	    moved >= LIM_DEEP_WINDOW / 4 &&
+	    (!src->deep || src->since_grant >= LIM_DEEP_WINDOW / 8) &&
+	    ssh_channel_poll(src->ch, 0) == (int)n) {
+		if (!src->deep)
+			a->ndeep++;
+		src->deep = true;
+		src->since_grant = 0;
+		return ssh_channel_read_timeout(src->ch, buf, LIM_DEEP_WINDOW, 0, 0);
+	}
+	int r = ssh_channel_read_nonblocking(src->ch, buf, n, 0);
+	if (r > 0 && src->since_grant < LIM_DEEP_WINDOW)
+		src->since_grant += (uint32_t)r;
+	return r;
+}
+
+/*
+ * What dst takes now: its window, or nothing while its session's socket is
+ * full. libssh queues whatever is written in one unbounded buffer per
+ * session; writing only to sessions whose socket keeps up leaves a stuck
+ * reader's bytes in the sender's channel, where the window and the
+ * account bound them.
+ */
+static uint32_t
+writable(const struct chan *dst)
+{
+	if (ssh_get_status(dst->conn->s) & SSH_WRITE_PENDING)
+		return 0;
+	return ssh_channel_window_size(dst->ch);
+}
 
 /* Writes what the channel will take; keeps the rest in dst->spill. */
 static int
@@ -347,6 +517,7 @@ write_or_spill(struct chan *dst, const char *p, size_t n)
 		return -1;
 	if ((size_t)w < n && jbuf_add(&dst->spill, p + w, n - (size_t)w) != 0)
 		return -1;
+	account(dst);
 	server_touch(dst->conn);
 	return 0;
 }
@@ -361,7 +532,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 
 	if (dst->spill.len > 0) {
 		struct jbuf *sp = &dst->spill;
-		uint32_t win = ssh_channel_window_size(dst->ch);
+		uint32_t win = writable(dst);
 		size_t n = sp->len < win ? sp->len : win;
 		int w = n ? session_write(dst->conn, dst->ch, sp->data, (uint32_t)n, false) : 0;
 		if (w < 0) {
@@ -369,12 +540,13 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 			return true;
 		}
 		jbuf_consume(sp, (size_t)w);
+		account(dst);
 		moved = w > 0;
 		if (sp->len > 0)
 			return moved;
 	}
 	while (src->pending > 0 && budget > 0) {
-		uint32_t win = ssh_channel_window_size(dst->ch);
+		uint32_t win = writable(dst);
 		size_t n = src->pending;
 		if (win == 0)
 			break;
@@ -382,14 +554,16 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 			n = win;
 		if (n > sizeof(buf))
 			n = sizeof(buf);
-		int r = ssh_channel_read_nonblocking(src->ch, buf, (uint32_t)n, 0);
+		int r = relay_read(src, buf, (uint32_t)n, win, *counter);
 		if (r <= 0) {
 			src->pending = 0;
+			account(src);
 			if (r < 0)
 				chan_kill(src);
 			break;
 		}
 		src->pending = (uint32_t)r >= src->pending ? 0 : src->pending - (uint32_t)r;
+		account(src);
 		*counter += (uint64_t)r;
 		src->conn->bytes += (uint64_t)r;
 		dst->conn->bytes += (uint64_t)r;
@@ -477,6 +651,13 @@ route_pump(struct chan *cl)
 		return false;
 	moved = transfer(cl, dv, &cl->route->up);
 	moved |= transfer(dv, cl, &cl->route->down);
+	if (cl->route->acct != NULL) {
+		acct_check(cl->srv, cl->route->acct);
+		if (cl->route->acct->over && !cl->conn->paused) {
+			cl->conn->paused = true;	/* a session opened since */
+			server_touch(cl->conn);
+		}
+	}
 	if (!cl->dead && !dv->dead) {
 		forward_end(cl, dv);
 		forward_end(dv, cl);
@@ -617,6 +798,7 @@ route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_
 	dv->peer = cl;
 	cl->route = dv->route = rt;
 	rt->refs = 2;
+	rt->acct = acct_get(srv, rt->user_id, rt->user);
 	dv->opening = true;
 	dv->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
 	srv->work = true;

@@ -70,6 +70,7 @@ struct conn {
 	int nchans;
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
+	bool paused;			/* its principal's routes hold too much: not read */
 	struct ssh_server_callbacks_struct scb;
 	struct conn *touched_next;
 };
@@ -100,6 +101,7 @@ struct wake_wait {
 };
 
 struct route;
+struct acct;
 
 struct chan {
 	struct server *srv;
@@ -111,6 +113,9 @@ struct chan {
 	struct chan *peer;		/* route partner */
 	struct route *route;		/* shared by both sides of a route */
 	uint32_t pending;		/* bytes libssh holds for us to read */
+	uint32_t since_grant;		/* bytes read since the last deep window grant */
+	size_t counted;			/* pending + spill as counted in route->acct */
+	bool deep;			/* granted a deep window (counts in acct->ndeep) */
 	bool eof_rcvd, close_rcvd, eof_sent;
 	bool peer_gone;			/* partner died: close after draining */
 	bool dead;
@@ -144,6 +149,7 @@ struct route {
 	char device_bind[LIM_PEER_STRING];	/* bind address the device registered */
 	bool opened;
 	int refs;
+	struct acct *acct;		/* the user's bytes held, shared by their routes */
 };
 
 struct server {
@@ -211,6 +217,8 @@ bool chan_pump(struct chan *h);
 /* route.c */
 void route_direct_tcpip(struct conn *c, ssh_message m);
 void route_recheck(struct chan *cl);
+/* After routes ended: returns freed memory to the kernel (at most once a call). */
+void route_trim(void);
 void route_refuse(struct conn *c, ssh_channel ch, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Appends to out the identification line and an unencrypted SSH_MSG_DISCONNECT carrying reason. */
