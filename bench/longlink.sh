@@ -20,7 +20,7 @@
 . "$(dirname "$0")/lib-bench.sh"
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
-RELAY=$OUTPOST_BUILD/bench/outpost-delayrelay
+RELAY=${BENCH_RELAY:-$OUTPOST_BUILD/bench/outpost-delayrelay}
 [ -x "$RELAY" ] || fail "no $RELAY (build first)"
 RTTS=${BENCH_LL_RTTS:-50 200}
 BASE_MB=${BENCH_LL_MB:-24}
@@ -92,9 +92,9 @@ xfer() {
 	local key=$1 mb=$2 dir=$3 r
 	shift 3
 	if [ "$dir" = up ]; then
-		r=$(head -c $((mb * 1048576)) /dev/zero | ssh -F "$CCFG" "$@" "python3 $BENCH/rxrate.py") || fail "$key failed"
+		r=$(head -c $((mb * 1048576)) /dev/zero | ssh -F "$CCFG" "$@" "$PY $BENCH/rxrate.py") || fail "$key failed"
 	else
-		r=$(ssh -F "$CCFG" "$@" "head -c $((mb * 1048576)) /dev/zero" | python3 "$BENCH/rxrate.py") || fail "$key failed"
+		r=$(ssh -F "$CCFG" "$@" "head -c $((mb * 1048576)) /dev/zero" | "$PY" "$BENCH/rxrate.py") || fail "$key failed"
 	fi
 	set -- $r
 	[ "$1" = $((mb * 1048576)) ] || fail "$key: received $1 bytes, expected $((mb * 1048576))"

@@ -27,6 +27,7 @@
 #define AGENT_SERVER_REPLY_MAX	4096	/* stdout or stderr of enroll/report */
 #define AGENT_SPLICE_BUF	32768	/* each direction of one forwarded channel */
 #define AGENT_SPLICE_TURN	(512 * 1024)	/* bytes per direction per loop turn */
+#define AGENT_DEEP_WINDOW	(4u << 20)	/* channel window while the service keeps up */
 #define AGENT_CHANNELS_MAX	256	/* forwarded channels served at once */
 
 #endif

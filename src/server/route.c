@@ -47,6 +47,8 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int is_stderr, 
 			jbuf_add(&h->in, data, len);	/* stdin for `--key -`, capped */
 		return (int)len;
 	}
+	uint32_t arrived = len > h->pending ? len - h->pending : 0;
+	h->win_left = arrived < h->win_left ? h->win_left - arrived : 0;
 	h->pending = len;
 	account(h);
 	h->srv->work = true;
@@ -483,8 +485,16 @@ relay_read(struct chan *src, char *buf, uint32_t n, uint32_t dst_win, uint64_t m
 	    ssh_channel_poll(src->ch, 0) == (int)n) {
 		if (!src->deep)
 			a->ndeep++;
+		/* "left": at least that much of the last grant was still open to the sender */
+		log_debug("%s -> %s:%u: %s window topped up to %u after %llu bytes, %lld ms and %u bytes left",
+		    src->route->user, src->route->device, src->route->port,
+		    src->kind == CHAN_CLIENT ? "technician's" : "device's", LIM_DEEP_WINDOW,
+		    (unsigned long long)moved, src->deep ? (long long)(src->srv->now_ms - src->granted_ms) : 0LL,
+		    src->deep ? src->win_left : 0);
 		src->deep = true;
 		src->since_grant = 0;
+		src->granted_ms = src->srv->now_ms;
+		src->win_left = LIM_DEEP_WINDOW - n;
 		return ssh_channel_read_timeout(src->ch, buf, LIM_DEEP_WINDOW, 0, 0);
 	}
 	int r = ssh_channel_read_nonblocking(src->ch, buf, n, 0);

@@ -116,6 +116,8 @@ struct chan {
 	uint32_t since_grant;		/* bytes read since the last deep window grant */
 	size_t counted;			/* pending + spill as counted in route->acct */
 	bool deep;			/* granted a deep window (counts in acct->ndeep) */
+	int64_t granted_ms;		/* when, last */
+	uint32_t win_left;		/* of that grant, what the sender has not used yet (at least) */
 	bool eof_rcvd, close_rcvd, eof_sent;
 	bool peer_gone;			/* partner died: close after draining */
 	bool dead;
