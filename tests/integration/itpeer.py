@@ -6,7 +6,8 @@
                                  EOF, then close), "name=TEXT" (send TEXT and
                                  a newline, then close) or "file=PATH" (send
                                  the file's bytes, then close) or "stall"
-                                 (accept, then never read nor close)
+                                 (accept with a 4 KiB receive buffer, then
+                                 never read nor close)
   itpeer.py send PORT [RCVBUF]   connect to 127.0.0.1:PORT, copy stdin to the
                                  socket (then half-close) and the socket to
                                  stdout, both at once (flushed as it comes, so
@@ -89,6 +90,8 @@ def serve(specs):
         port, mode = spec.split(":", 1)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if mode == "stall":	# accepted sockets inherit it: little for the kernel to absorb
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.bind(("127.0.0.1", int(port)))
         s.listen(128)
         listeners.append((s, mode))
