@@ -213,6 +213,14 @@ for dir in "$@"; do
 			if [ -n "${OUTPOST_TESTS:-}" ]; then
 				case " $OUTPOST_TESTS " in *" $(basename "$t" .sh) "*) ;; *) continue ;; esac
 			fi
+			# "# flavours: plain" (or "asan") in the first 10 lines: run
+			# only on those builds (a long RSS measurement gains nothing
+			# from ASan).
+			fl=$(head -n 10 "$t" | sed -n 's/^# *flavours: *//p' | head -n 1)
+			if [ -n "$fl" ]; then
+				if is_asan "$dir"; then f=asan; else f=plain; fi
+				case " $fl " in *" $f "*) ;; *) skipped=$((skipped + 1)); continue ;; esac
+			fi
 			run_scenario "$dir" "$bname" "$t"
 		done
 	fi

@@ -114,7 +114,7 @@ struct chan {
 	struct route *route;		/* shared by both sides of a route */
 	uint32_t pending;		/* bytes libssh holds for us to read */
 	uint32_t since_grant;		/* bytes read since the last deep window grant */
-	size_t counted;			/* pending + spill as counted in route->acct */
+	size_t counted;			/* what it holds of its user's bytes, as counted in route->acct */
 	bool deep;			/* granted a deep window (counts in acct->ndeep) */
 	int64_t granted_ms;		/* when, last */
 	uint32_t win_left;		/* of that grant, what the sender has not used yet (at least) */

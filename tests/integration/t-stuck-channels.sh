@@ -1,10 +1,11 @@
 #!/bin/bash
 # timeout: 240
+# flavours: plain
 # t-stuck-channels.sh: a technician's stuck channels cost outpostd a bounded
 # amount, and the memory comes back (issue 13 item 4). pi-hq.acme offers a
 # service that accepts and never reads (itpeer "stall"). Technician bob,
 # in one session (a paramiko client), opens as many channels as a session
-# allows (256) into it and fills one window after the other for 20 s. The
+# allows (256) into it and fills one window after the other for 12 s. The
 # bytes he sent that wait in outpostd are counted (above 16 MiB his session
 # is not read; the log says how often); outpostd's RSS grows by at most
 # 128 MiB (generous: 45-96 MiB measured, what libssh's per-channel buffers
@@ -36,7 +37,7 @@ sleep 1
 rss0=$(rss)
 
 mkfifo "$T/bob.in"
-"$PY" "$IT_DIR/itpeer.py" channels "$JUMP_PORT" bob "$(key bob)" pi-hq.acme 8080 "$N" 20 \
+"$PY" "$IT_DIR/itpeer.py" channels "$JUMP_PORT" bob "$(key bob)" pi-hq.acme 8080 "$N" 12 \
 	<"$T/bob.in" >"$T/bob.out" 2>"$LOGDIR/bob.err" &
 bob=$!
 PIDS+=("$bob")
