@@ -9,9 +9,13 @@
 #      ssh processes do not fit), throughput with all devices idle vs none,
 #      and the reconnect storm after an outpostd restart;
 #   3. bench/agent.sh: outpost-agent next to a stock `ssh -R` device (binary
-#      size, idle memory, keepalive bytes per hour over BENCH_AGENT_S).
-# BENCH_THROUGHPUT=0, BENCH_SCALE=0 or BENCH_AGENT=0 skips a part; see the
-# scripts for sizes.
+#      size, idle memory, keepalive bytes per hour over BENCH_AGENT_S);
+#   4. bench/longlink.sh: transfers with a delay relay in front of the jump on
+#      the technician's side, the device's side or both (stock `ssh -R`
+#      device and the agent), against sshd as the jump and a direct ssh over
+#      the same total delay.
+# BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0 or BENCH_LONGLINK=0 skips a
+# part; see the scripts for sizes.
 # Results also go to $BENCH_OUT (default bench/results), raw and as a table.
 set -u
 set -o pipefail
@@ -118,6 +122,21 @@ if [ "${BENCH_AGENT:-1}" != 0 ]; then
 	echo "outpost-agent next to ssh -R -o ServerAliveInterval=60, both idle on the same outpostd; ratio = agent / ssh"
 	OUTPOST_TEST_LOGDIR=$out/logs-agent bash "$here/agent.sh" "$build" 2>"$out/agent.err" ||
 		{ echo "bench: agent failed; log: $out/agent.err" >&2; tail -20 "$out/agent.err" >&2; exit 1; }
+fi
+if [ "${BENCH_LONGLINK:-1}" != 0 ]; then
+	side longlink outpost
+	side longlink stock
+	echo
+	echo "long links (MiB/s at the receiver, first byte to EOF; outpost-delayrelay, RTT of each delayed side; aes128-gcm): outpost vs OpenSSH sshd as the jump, and vs a direct ssh over the same total delay (same outpost run)"
+	printf '%-28s %9s %9s %7s %9s %9s\n' figure outpost openssh ratio direct "/direct"
+	awk '{ print $2, $3 }' "$out/longlink-outpost.txt" | sort | while read -r key a; do
+		case $key in ll_direct*) continue ;; esac
+		rest=${key#ll_} where=${rest%%_*} dir=${key##*_}
+		rtt=${where//[a-z]/} tot=$rtt
+		case $where in both*) tot=$((2 * rtt)) ;; esac
+		b=$(v longlink-stock "ll_${where}_ssh_$dir") d=$(v longlink-outpost "ll_direct${tot}_$dir")
+		printf '%-28s %9s %9s %7s %9s %9s\n' "${key#ll_}" "$a" "${b:--}" "$(ratio "$a" "$b")" "${d:--}" "$(ratio "$a" "$d")"
+	done
 fi
 } | tee "$res/table.txt"
 cat "$out"/*.txt >"$res/raw.txt" 2>/dev/null

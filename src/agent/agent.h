@@ -28,6 +28,7 @@
 #define AGENT_SERVER_REPLY_MAX	LIM_AGENT_SERVER_REPLY
 #define AGENT_SPLICE_BUF	LIM_AGENT_SPLICE_BUF
 #define AGENT_SPLICE_TURN	(512 * 1024)	/* bytes per direction per loop turn */
+#define AGENT_DEEP_WINDOW	(4u << 20)	/* channel window while the service keeps up */
 #define AGENT_CHANNELS_MAX	LIM_AGENT_CHANNELS
 
 #endif

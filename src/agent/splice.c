@@ -94,6 +94,7 @@ splice_new(ssh_channel ch, int fd, bool connecting, int port, const char *peer)
 	sp->port = port;
 	log_printable(sp->peer, sizeof(sp->peer), peer, peer ? strlen(peer) : 0);
 	sp->start_ms = timefmt_mono_ms();
+	sp->since_grant = AGENT_DEEP_WINDOW;	/* the first grant may come at once */
 	return sp;
 }
 
@@ -129,6 +130,34 @@ finish_connect(struct splice *sp, short revents)
 		sp->connecting = false;
 }
 
+/*
+ * Reads from the channel into the empty down buffer: the service took all
+ * it was given, so it keeps up. When what libssh holds fits in the buffer
+ * and a megabyte has gone down, the read also tops the channel's window up
+ * to AGENT_DEEP_WINDOW (again after each eighth of it): libssh 0.10.6 grows
+ * a window to count - buffered when a read asks for more than buffered +
+ * window, and otherwise keeps it at most 1,280,000, too little for a long
+ * link (docs/ARCHITECTURE.md, "Windows on long links"). It copies only what
+ * it holds, checked first to fit.
+ */
+static int
+read_granting(struct splice *sp)
+{
+	int held = ssh_channel_poll(sp->ch, 0);
+
+	if (held == 0)
+		return 0;	/* polled already: nothing yet */
+	if (held > 0 && (size_t)held <= sizeof(sp->down) && sp->bytes_down >= AGENT_DEEP_WINDOW / 4 &&
+	    sp->since_grant >= AGENT_DEEP_WINDOW / 8) {
+		sp->since_grant = 0;
+		return ssh_channel_read_timeout(sp->ch, sp->down, AGENT_DEEP_WINDOW, 0, 0);
+	}
+	int n = ssh_channel_read_nonblocking(sp->ch, sp->down, sizeof(sp->down), 0);
+	if (n > 0 && sp->since_grant < AGENT_DEEP_WINDOW)
+		sp->since_grant += (uint32_t)n;
+	return n;
+}
+
 /* Refills the channel -> service buffer; returns bytes read, 0 if none, -1 on error. */
 static int
 fill_down(struct splice *sp)
@@ -139,7 +168,7 @@ fill_down(struct splice *sp)
 	/* forwarded-tcpip carries no extended data; drop any so it cannot hold the window */
 	while (ssh_channel_read_nonblocking(sp->ch, discard, sizeof(discard), 1) > 0)
 		;
-	n = ssh_channel_read_nonblocking(sp->ch, sp->down, sizeof(sp->down), 0);
+	n = read_granting(sp);
 	if (n == SSH_ERROR) {
 		kill_splice(sp, "channel read failed");
 		return -1;

@@ -24,6 +24,7 @@ struct splice {
 	bool dead;
 	char why[128];			/* why it ended */
 	uint64_t bytes_up, bytes_down;	/* service -> server, server -> service */
+	uint32_t since_grant;		/* bytes read since the last deep window grant */
 	int64_t start_ms;
 	size_t down_off, down_len;	/* channel -> service bytes held */
 	size_t up_off, up_len;		/* service -> channel bytes held */

@@ -39,5 +39,9 @@
 #define LIM_METRICS_HTTP_CONNS	8	/* MetricsListen: connections at once (2 per address) */
 #define LIM_METRICS_HTTP_REQUEST 8192	/* MetricsListen: bytes of one request's line and headers */
 #define LIM_IMPORT_LINES	10000	/* keys or port table rows in one `import sshd` */
+#define LIM_DEEP_WINDOW		(4u << 20)	/* relay channel window while its reader keeps up */
+#define LIM_DEEP_WINDOWS	4	/* relay channels per principal granted one */
+#define LIM_PRINCIPAL_HELD	(16u << 20)	/* bytes buffered for one principal's routes;
+						 * above it their sessions are not read */
 
 #endif

@@ -5,6 +5,7 @@
  * side's window allows. Refusals are refuse.c's, the wait for an on-demand
  * device wake.c's, a channel's life chan.c's.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct route {
 	char device_bind[LIM_PEER_STRING];	/* bind address the device registered */
 	bool opened;
 	int refs;
+	struct acct *acct;		/* the user's bytes held, shared by their routes */
 };
 
 /* One side of a splice (chan_splice_client or chan_splice_device): its data. */
@@ -53,9 +55,20 @@ struct splice {
 	bool opening;			/* device side: forwarded-tcpip open in progress */
 	int64_t deadline_ms;		/* opening: give up then */
 	struct jbuf spill;		/* read from peer, not yet accepted by ch */
+	uint32_t since_grant;		/* bytes read since the last deep window grant */
+	size_t counted;			/* what it holds of its user's bytes, as counted in route->acct */
+	bool deep;			/* granted a deep window (counts in acct->ndeep) */
+	int64_t granted_ms;		/* when, last */
+	uint32_t win_left;		/* of that grant, what the sender has not used yet (at least) */
 };
 
 #define SP(h) ((struct splice *)(h)->data)
+
+struct acct;
+static void account(struct chan *h);
+static void acct_forget(struct chan *h);
+static void acct_unref(struct server *srv, struct acct *a);
+static bool trim_wanted;	/* a route ended since route_trim */
 
 static void
 route_unref(struct server *srv, struct route *rt)
@@ -83,6 +96,7 @@ route_unref(struct server *srv, struct route *rt)
 		    rt->device, rt->port, (unsigned long long)rt->up,
 		    (unsigned long long)rt->down, (long long)(srv->now_ms - rt->started_ms));
 	}
+	acct_unref(srv, rt->acct);
 	free(rt);
 }
 
@@ -116,8 +130,10 @@ splice_reap(struct chan *h)
 		return;
 	if (sp->peer != NULL && SP(sp->peer)->peer == h)
 		SP(sp->peer)->peer = NULL;
-	if (sp->route != NULL)
+	if (sp->route != NULL) {
+		acct_forget(h);
 		route_unref(h->srv, sp->route);
+	}
 	splice_free(sp);
 	h->data = NULL;
 }
@@ -145,7 +161,201 @@ route_audit_connect(struct conn *c, const char *dest, int port, const char *resu
 	audit_commit(c->srv->audit);
 }
 
+/* ---- what a principal's routes hold ---- */
+
+/*
+ * The bytes one technician sent that wait in outpostd, over all their
+ * routes, and how many of their channels have a deep window. Shared by the
+ * routes, freed with the last. Above LIM_PRINCIPAL_HELD their sessions are
+ * not read until half of it is left (docs/HARDENING.md, "Memory per channel").
+ */
+struct acct {
+	int64_t user_id;
+	char user[LIM_LABEL + 1];
+	int refs;
+	size_t held;
+	int ndeep;		/* channels granted LIM_DEEP_WINDOW */
+	bool over;
+};
+
+static bool
+is_splice(const struct chan *h)
+{
+	return (h->ops == &chan_splice_client || h->ops == &chan_splice_device) && h->data != NULL;
+}
+
+static struct acct *
+acct_get(struct server *srv, int64_t user_id, const char *user)
+{
+	for (struct chan *h = srv->chans; h != NULL; h = h->next) {
+		struct acct *a = is_splice(h) && SP(h)->route != NULL ? SP(h)->route->acct : NULL;
+		if (a != NULL && a->user_id == user_id) {
+			a->refs++;
+			return a;
+		}
+	}
+	struct acct *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->user_id = user_id;
+	snprintf(a->user, sizeof(a->user), "%s", user);
+	a->refs = 1;
+	return a;
+}
+
+/*
+ * Re-counts what h holds of the bytes its user sent: on the technician's
+ * side what libssh buffers for the channel, on the device's side the spill.
+ * Bytes coming from the device are not counted: not reading the user's
+ * sessions would not stop them, and would stop the window adjustments that
+ * let them go (each channel's window bounds them).
+ */
+static void
+account(struct chan *h)
+{
+	struct splice *sp = h->data;
+	struct acct *a = sp->route != NULL ? sp->route->acct : NULL;
+	size_t now = h->dead ? 0 : h->ops == &chan_splice_client ? (size_t)h->pending : sp->spill.len;
+
+	if (a == NULL)
+		return;
+	a->held = a->held - sp->counted + now;
+	sp->counted = now;
+}
+
+/* Pauses or resumes reading every session of a's user when a crosses its bound. */
+static void
+acct_check(struct server *srv, struct acct *a)
+{
+	bool over = a->held > (a->over ? LIM_PRINCIPAL_HELD / 2 : LIM_PRINCIPAL_HELD);
+
+	if (over == a->over)
+		return;
+	a->over = over;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->authed && c->who.kind == PRINCIPAL_USER && c->who.id == a->user_id) {
+			c->paused = over;
+			server_touch(c);
+		}
+	log_info("user %s: %zu bytes from them wait for their devices: %s", a->user, a->held,
+	    over ? "not reading their sessions" : "reading their sessions again");
+}
+
+/* Takes h's bytes and deep window out of its user's account: h is going, or changing kind. */
+static void
+acct_forget(struct chan *h)
+{
+	struct splice *sp = h->data;
+	struct acct *a = sp->route->acct;
+
+	if (a == NULL)
+		return;
+	a->held -= sp->counted;
+	sp->counted = 0;
+	trim_wanted = true;
+	if (sp->deep)
+		a->ndeep--;
+	sp->deep = false;
+	acct_check(h->srv, a);
+}
+
+/*
+ * Gives freed memory back to the kernel once a second after routes that
+ * carried bytes ended: libssh's channel buffers keep the size they grew to,
+ * and glibc keeps what they free on its heap (256 stuck channels closed:
+ * RSS stayed 10 MB above where it started without this; docs/HARDENING.md).
+ */
+void
+route_trim(void)
+{
+	if (!trim_wanted)
+		return;
+	trim_wanted = false;
+	malloc_trim(0);
+}
+
+static void
+acct_unref(struct server *srv, struct acct *a)
+{
+	if (a == NULL || --a->refs > 0)
+		return;
+	a->held = 0;
+	acct_check(srv, a);
+	free(a);
+}
+
 /* ---- splicing ---- */
+
+/* Channel data on a splice: it stays in libssh's buffer until the peer can take it. */
+static int
+splice_data(struct chan *h, const void *p, uint32_t len)
+{
+	struct splice *sp = h->data;
+	uint32_t arrived = len > h->pending ? len - h->pending : 0;
+
+	(void)p;
+	sp->win_left = arrived < sp->win_left ? sp->win_left - arrived : 0;
+	h->pending = len;
+	account(h);
+	h->srv->work = true;
+	return 0;
+}
+
+/*
+ * Reads n bytes of what libssh holds for src. While src's reader keeps up
+ * (these n are all libssh holds and dst's window takes them at once) and
+ * the route has moved at least a quarter of a deep window, the read also
+ * tops src's receive window up to LIM_DEEP_WINDOW: libssh 0.10.6 grows a
+ * window to count - buffered when a read asks for more than buffered +
+ * window, and otherwise keeps it at most 1,280,000, too little for a long
+ * link (docs/ARCHITECTURE.md, "Windows on long links"). It copies only
+ * what it holds, n, checked first. A stuck reader gets no such grant.
+ */
+static int
+relay_read(struct chan *src, char *buf, uint32_t n, uint32_t dst_win, uint64_t moved)
+{
+	struct splice *sp = src->data;
+	struct acct *a = sp->route->acct;
+	bool deep_ok = a != NULL && !a->over && (sp->deep || a->ndeep < LIM_DEEP_WINDOWS);
+
+	if (deep_ok && n == src->pending && n <= dst_win && !src->eof_rcvd &&
+	    moved >= LIM_DEEP_WINDOW / 4 &&
+	    (!sp->deep || sp->since_grant >= LIM_DEEP_WINDOW / 8) &&
+	    ssh_channel_poll(src->ch, 0) == (int)n) {
+		if (!sp->deep)
+			a->ndeep++;
+		/* "left": at least that much of the last grant was still open to the sender */
+		log_debug("%s -> %s:%u: %s window topped up to %u after %llu bytes, %lld ms and %u bytes left",
+		    sp->route->user, sp->route->device, sp->route->port,
+		    src->ops == &chan_splice_client ? "technician's" : "device's", LIM_DEEP_WINDOW,
+		    (unsigned long long)moved, sp->deep ? (long long)(src->srv->now_ms - sp->granted_ms) : 0LL,
+		    sp->deep ? sp->win_left : 0);
+		sp->deep = true;
+		sp->since_grant = 0;
+		sp->granted_ms = src->srv->now_ms;
+		sp->win_left = LIM_DEEP_WINDOW - n;
+		return ssh_channel_read_timeout(src->ch, buf, LIM_DEEP_WINDOW, 0, 0);
+	}
+	int r = ssh_channel_read_nonblocking(src->ch, buf, n, 0);
+	if (r > 0 && sp->since_grant < LIM_DEEP_WINDOW)
+		sp->since_grant += (uint32_t)r;
+	return r;
+}
+
+/*
+ * What dst takes now: its window, or nothing while its session's socket is
+ * full. libssh queues whatever is written in one unbounded buffer per
+ * session; writing only to sessions whose socket keeps up leaves a stuck
+ * reader's bytes in the sender's channel, where the window and the
+ * account bound them.
+ */
+static uint32_t
+writable(const struct chan *dst)
+{
+	if (ssh_get_status(dst->conn->s) & SSH_WRITE_PENDING)
+		return 0;
+	return ssh_channel_window_size(dst->ch);
+}
 
 /* Writes what the channel will take; keeps the rest in dst->spill. */
 static int
@@ -156,6 +366,7 @@ write_or_spill(struct chan *dst, const char *p, size_t n)
 		return -1;
 	if ((size_t)w < n && jbuf_add(&SP(dst)->spill, p + w, n - (size_t)w) != 0)
 		return -1;
+	account(dst);
 	server_touch(dst->conn);
 	return 0;
 }
@@ -170,7 +381,7 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 
 	if (SP(dst)->spill.len > 0) {
 		struct jbuf *sp = &SP(dst)->spill;
-		uint32_t win = ssh_channel_window_size(dst->ch);
+		uint32_t win = writable(dst);
 		size_t n = sp->len < win ? sp->len : win;
 		int w = n ? session_write(dst->conn, dst->ch, sp->data, (uint32_t)n, false) : 0;
 		if (w < 0) {
@@ -178,12 +389,13 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 			return true;
 		}
 		jbuf_consume(sp, (size_t)w);
+		account(dst);
 		moved = w > 0;
 		if (sp->len > 0)
 			return moved;
 	}
 	while (src->pending > 0 && budget > 0) {
-		uint32_t win = ssh_channel_window_size(dst->ch);
+		uint32_t win = writable(dst);
 		size_t n = src->pending;
 		if (win == 0)
 			break;
@@ -191,14 +403,16 @@ transfer(struct chan *src, struct chan *dst, uint64_t *counter)
 			n = win;
 		if (n > sizeof(buf))
 			n = sizeof(buf);
-		int r = ssh_channel_read_nonblocking(src->ch, buf, (uint32_t)n, 0);
+		int r = relay_read(src, buf, (uint32_t)n, win, *counter);
 		if (r <= 0) {
 			src->pending = 0;
+			account(src);
 			if (r < 0)
 				chan_kill(src);
 			break;
 		}
 		src->pending = (uint32_t)r >= src->pending ? 0 : src->pending - (uint32_t)r;
+		account(src);
 		*counter += (uint64_t)r;
 		metrics_relayed(counter == &SP(src)->route->up, (uint64_t)r);
 		src->conn->bytes += (uint64_t)r;
@@ -285,6 +499,14 @@ route_pump(struct chan *cl)
 		return false;
 	moved = transfer(cl, dv, &SP(cl)->route->up);
 	moved |= transfer(dv, cl, &SP(cl)->route->down);
+	struct acct *a = SP(cl)->route->acct;
+	if (a != NULL) {
+		acct_check(cl->srv, a);
+		if (a->over && !cl->conn->paused) {
+			cl->conn->paused = true;	/* a session opened since */
+			server_touch(cl->conn);
+		}
+	}
 	if (!cl->dead && !dv->dead) {
 		forward_end(cl, dv);
 		forward_end(dv, cl);
@@ -316,12 +538,14 @@ device_pump(struct chan *dv)
 const struct chan_ops chan_splice_client = {
 	.name = "splice-client",
 	.pump = client_pump,
+	.data = splice_data,
 	.reap = splice_reap,
 };
 
 const struct chan_ops chan_splice_device = {
 	.name = "splice-device",
 	.pump = device_pump,
+	.data = splice_data,
 	.reap = splice_reap,
 };
 
@@ -521,6 +745,7 @@ route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_
 	dsp->peer = cl;
 	csp->route = dsp->route = rt;
 	rt->refs = 2;
+	rt->acct = acct_get(srv, rt->user_id, rt->user);
 	dsp->opening = true;
 	dsp->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
 	srv->work = true;

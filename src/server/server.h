@@ -73,6 +73,7 @@ struct conn {
 	unsigned refusals;		/* refused requests, channels, commands (LIM_REFUSAL_AUDITS) */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
+	bool paused;			/* its principal's routes hold too much: not read (route.c) */
 	struct ssh_server_callbacks_struct scb;
 	struct ssh_callbacks_struct cb;	/* connect_status only: how far the key exchange got */
 	bool kexed;			/* key exchange methods agreed: the peer asked us to work */
@@ -180,6 +181,8 @@ int route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn *
 int route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t whylen);
 /* Ends cl's route if its user may no longer reach the device. */
 void route_recheck(struct chan *cl);
+/* After routes ended: returns freed memory to the kernel (at most once a call). */
+void route_trim(void);
 void route_audit_connect(struct conn *c, const char *dest, int port, const char *result,
     const char *why);
 

@@ -5,7 +5,9 @@
                                  MODE is "echo" (send back every byte until
                                  EOF, then close), "name=TEXT" (send TEXT and
                                  a newline, then close) or "file=PATH" (send
-                                 the file's bytes, then close)
+                                 the file's bytes, then close) or "stall"
+                                 (accept with a 4 KiB receive buffer, then
+                                 never read nor close)
   itpeer.py send PORT [RCVBUF]   connect to 127.0.0.1:PORT, copy stdin to the
                                  socket (then half-close) and the socket to
                                  stdout, both at once (flushed as it comes, so
@@ -16,6 +18,13 @@
                                  JUNK); exits 0 once the server closed or the
                                  case is done
   itpeer.py hold PORT N SECONDS  hold N half-open pre-banner connections
+  itpeer.py channels PORT USER KEY DEST DPORT N SECONDS
+                                 (python3-paramiko) log in to the SSH server
+                                 on PORT as USER with KEY, open N direct-tcpip
+                                 channels to DEST:DPORT and fill one window after
+                                 the other, round and round, for SECONDS;
+                                 print the channels opened and bytes written,
+                                 then hold them open until stdin ends
   itpeer.py flood PORT N SECONDS FIRST_SRC NSRC
                                  N connections at once from NSRC source
                                  addresses counting up from FIRST_SRC
@@ -49,6 +58,9 @@ def half_close(conn):
 def handle(conn, mode):
     with conn:
         try:
+            if mode == "stall":
+                while True:
+                    time.sleep(3600)
             if mode.startswith("file="):
                 with open(mode[5:], "rb") as f:
                     while True:
@@ -78,6 +90,8 @@ def serve(specs):
         port, mode = spec.split(":", 1)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if mode == "stall":	# accepted sockets inherit it: little for the kernel to absorb
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.bind(("127.0.0.1", int(port)))
         s.listen(128)
         listeners.append((s, mode))
@@ -204,6 +218,38 @@ def hold(port, n, secs):
         c.close()
 
 
+def channels(port, user, keyfile, dest, dport, n, secs):
+    import paramiko
+    t = paramiko.Transport(("127.0.0.1", int(port)))
+    t.connect(username=user, pkey=paramiko.Ed25519Key.from_private_key_file(keyfile))
+    chans = []
+    for _ in range(int(n)):
+        try:
+            c = t.open_channel("direct-tcpip", (dest, int(dport)), ("127.0.0.1", 0), timeout=30)
+        except Exception:
+            break
+        c.setblocking(0)
+        chans.append(c)
+    chunk, total = b"\x5a" * 32768, 0
+    end = time.time() + float(secs)
+    while time.time() < end and t.is_active():
+        moved = 0
+        for c in chans:	# one window at a time: the most held per byte sent
+            try:
+                while c.send_ready() and time.time() < end:
+                    moved += c.send(chunk)
+            except Exception:
+                pass
+        total += moved
+        if moved == 0:
+            time.sleep(0.05)
+    print(len(chans), total, flush=True)
+    sys.stdin.read()
+    for c in chans:
+        c.close()
+    t.close()
+
+
 def flood(port, n, secs, first, nsrc):
     import ipaddress
     import selectors
@@ -316,6 +362,8 @@ if __name__ == "__main__":
         print(" ".join(JUNK))
     elif len(sys.argv) == 5 and sys.argv[1] == "hold":
         hold(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 9 and sys.argv[1] == "channels":
+        channels(*sys.argv[2:])
     elif len(sys.argv) == 7 and sys.argv[1] == "flood":
         flood(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "junk":
