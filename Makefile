@@ -11,7 +11,7 @@ MESON      ?= meson
 # Debian 12 packages: build (also what a device needs for the agent), fuzzing, test peers.
 DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev
 DEPS_FUZZ  = clang-14 libclang-rt-14-dev
-DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 python3-paramiko openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs prometheus ssh-audit dropbear-bin putty-tools python3-asyncssh
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 python3-paramiko openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs prometheus ssh-audit dropbear-bin putty-tools python3-asyncssh haproxy
 DEPS       = $(DEPS_BUILD) $(DEPS_FUZZ) $(DEPS_TEST)
 # Debian packages (make deb) and their tests: debhelper, the cross toolchains
 # and the -dev libraries of each foreign architecture (multiarch), qemu-user

@@ -11,6 +11,7 @@
 #include "common/mqttspec.h"
 #include "server/listener.h"
 #include "server/penalty.h"
+#include "server/proxyhdr.h"
 
 static int
 set_str(char **dst, const char *v)
@@ -277,6 +278,23 @@ kw_exempt(struct config *c, const char *v)
 }
 
 static int
+kw_proxy(struct config *c, const char *v)
+{
+	char why[160];
+
+	if (strcasecmp(v, "none") == 0) {
+		free(c->proxy_protocol);
+		c->proxy_protocol = NULL;
+		return 0;
+	}
+	if (proxy_allow_parse(v, NULL, why, sizeof(why)) != 0) {
+		snprintf(set_why, sizeof(set_why), "%s", why + strlen("ProxyProtocol: "));
+		return ERR_CONFIG;
+	}
+	return set_str(&c->proxy_protocol, v);
+}
+
+static int
 kw_loglevel(struct config *c, const char *v)
 {
 	char low[16];
@@ -327,6 +345,7 @@ static const struct keyword keywords[] = {
 	{ "MqttClientID", kw_mqtt_id },
 	{ "WakeTimeout", kw_wake },
 	{ "MetricsListen", kw_metrics },
+	{ "ProxyProtocol", kw_proxy },
 };
 
 int
@@ -439,6 +458,7 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "PerSourcePenaltyMin %d\n", c->penalty_min);
 	fprintf(f, "PerSourcePenaltyMax %d\n", c->penalty_max);
 	fprintf(f, "PerSourcePenaltyExempt %s\n", c->penalty_exempt[0] ? c->penalty_exempt : "none");
+	fprintf(f, "ProxyProtocol %s\n", c->proxy_protocol ? c->proxy_protocol : "none");
 	fprintf(f, "MaxSessionsPerPrincipal %d\n", c->max_sessions_per_principal);
 	fprintf(f, "User %s\n", c->user);
 	fprintf(f, "AllowRoot %s\n", c->allow_root ? "yes" : "no");
@@ -490,6 +510,7 @@ config_free(struct config *c)
 	free(c->mqtt_topic);
 	free(c->mqtt_client_id);
 	free(c->metrics_listen);
+	free(c->proxy_protocol);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	memset(c, 0, sizeof(*c));

@@ -40,6 +40,7 @@ struct config {
 	char *mqtt_client_id;			/* NULL = outpostd-<hostname> */
 	int wake_timeout;			/* seconds a woken device has to register */
 	char *metrics_listen;			/* owned "ADDR:PORT" of /metrics; NULL = off */
+	char *proxy_protocol;			/* owned ProxyProtocol address list; NULL = off */
 	int log_level;				/* enum log_level */
 	bool syslog;
 	bool audit_syslog;			/* each audit record to syslog too */

@@ -388,6 +388,8 @@ server_init(struct server *srv, struct config *cfg)
 		fatal("bad MaxStartups %s", cfg->max_startups);
 	if ((srv->pen = penalty_new(&pc)) == NULL)
 		fatal("out of memory");
+	if (proxywait_init(srv) != 0)
+		fatal("bad ProxyProtocol %s", cfg->proxy_protocol);
 	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("epoll: %s", strerror(errno));
 	open_listeners(srv);
@@ -447,7 +449,8 @@ on_listener(struct server *srv, struct watch *w)
 				shed(srv, w->fd, errno);
 			return;
 		}
-		session_accept(srv, fd, peer);
+		if (!proxywait_take(srv, fd, peer))
+			session_accept(srv, fd, peer);
 	}
 	srv->work = true;	/* more may be waiting */
 }
@@ -544,6 +547,7 @@ tick(struct server *srv)
 		srv->next_expire_ms = srv->now_ms + PENALTY_EXPIRE_MS;
 	}
 	wake_tick(srv);
+	proxywait_tick(srv);
 	metrics_tick(srv);
 	sd_notify(0, "WATCHDOG=1");
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
@@ -616,6 +620,8 @@ server_run(struct server *srv)
 				on_signal(srv);
 			else if (w->kind == WATCH_MQTT)
 				wake_ready(srv, evs[i].events);
+			else if (w->kind == WATCH_PROXY)
+				proxywait_ready(srv, w);
 			else if (w->conn->dead)
 				continue;
 			else if (session_preauth(w->conn))
@@ -648,6 +654,7 @@ server_free(struct server *srv)
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);
+	proxywait_free(srv);
 	wake_free(srv);
 	metrics_free(srv);
 	store_device_all_offline(srv->st, timefmt_now());

@@ -26,8 +26,10 @@ struct audit;
 struct penalty;
 struct wake;
 struct registry;
+struct proxy_allow;
+struct proxywait;
 
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY };
 
 /* What an epoll entry points at. */
 struct watch {
@@ -59,6 +61,7 @@ struct conn {
 	bool dead;			/* reaped at the end of this loop turn */
 	bool touched;			/* on the touched list this turn */
 	char dead_reason[96];
+	bool banner_checked;		/* first bytes looked at: not a PROXY header */
 	int auth_failures;
 	char auth_user[LIM_PEER_STRING];	/* SSH user name the peer sent, printable */
 	struct store_principal who;	/* after authentication */
@@ -121,6 +124,9 @@ struct server {
 	int64_t shed_warned_ms;
 	char host_fp[PUBKEY_FP_MAX];
 	char public_addr[300];		/* "host:port" users and devices dial */
+	struct proxy_allow *proxy_allow;	/* ProxyProtocol; NULL = off */
+	struct proxywait *proxying;	/* connections whose PROXY header is awaited */
+	int nproxying;
 };
 
 /* server.c */
@@ -129,6 +135,14 @@ int server_run(struct server *srv);
 void server_free(struct server *srv);
 void server_touch(struct conn *c);	/* re-check c's epoll interest this turn */
 void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
+
+/* proxywait.c: a listed balancer's connection until its PROXY v2 header is read */
+int proxywait_init(struct server *srv);	/* 0, or ERR_CONFIG (logged) */
+/* From a listed address: takes fd to wait for its header (true); false: not listed. */
+bool proxywait_take(struct server *srv, int fd, const char *peer);
+void proxywait_ready(struct server *srv, struct watch *w);
+void proxywait_tick(struct server *srv);
+void proxywait_free(struct server *srv);
 
 /* session.c: one SSH connection */
 void session_accept(struct server *srv, int fd, const char *peer);

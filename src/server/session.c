@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -16,6 +17,7 @@
 #include "server/listener.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
+#include "server/proxyhdr.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/sockbuf.h"
@@ -602,6 +604,29 @@ on_status(void *arg, float status)
 		c->kexed = true;
 }
 
+/*
+ * From an address not listed in ProxyProtocol, a PROXY header is a protocol
+ * error: said so plainly (libssh would only call it a bad banner) and counted.
+ */
+static bool
+proxy_header_unlisted(struct conn *c)
+{
+	uint8_t b[PROXYHDR_SIG_LEN];
+
+	ssize_t n = recvfrom(c->watch.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT, NULL, NULL);
+	if (n <= 0)
+		return false;
+	c->banner_checked = true;	/* an SSH banner's first byte is 'S': one byte decides */
+	if (!proxyhdr_looks_like(b, (size_t)n))
+		return false;
+	c->failed = true;
+	session_log(c, LOG_LVL_WARN, "protocol error: a PROXY protocol header, and this address is "
+	    "not listed in ProxyProtocol; closed");
+	metrics_refused("proxy header");
+	session_kill(c, "PROXY protocol header from an address not listed in ProxyProtocol");
+	return true;
+}
+
 void
 session_accept(struct server *srv, int fd, const char *peer)
 {
@@ -662,6 +687,8 @@ session_accept(struct server *srv, int fd, const char *peer)
 	srv->conns = c;
 	srv->nconns++;
 	metrics_accepted();
+	if (proxy_header_unlisted(c))	/* before libssh reads what is already there */
+		return;
 	if (ssh_handle_key_exchange(c->s) == SSH_ERROR) {
 		session_kill(c, ssh_get_error(c->s));
 		return;
@@ -678,6 +705,10 @@ session_accept(struct server *srv, int fd, const char *peer)
 void
 session_poll(struct conn *c, bool readable)
 {
+	if (!c->banner_checked && readable && !c->kexed && proxy_header_unlisted(c)) {
+		server_touch(c);
+		return;
+	}
 	/* Up to 16 rounds for fairness, then on until the read-ahead is drained:
 	 * epoll cannot see bytes that are already in user space. */
 	sockbuf_begin(c->watch.fd, readable);	/* libssh's recv/poll/send: sockbuf.c's overrides */
