@@ -4,8 +4,8 @@
  * and libssh's callbacks; a kind's file owns what the channel does and its
  * own data:
  *
- *   chan_splice_client  route.c   a technician's direct-tcpip, spliced to ...
- *   chan_splice_device  route.c   ... our forwarded-tcpip on the device's session
+ *   chan_splice_client  splice.c  a technician's direct-tcpip, spliced to ...
+ *   chan_splice_device  splice.c  ... our forwarded-tcpip on the device's session
  *   chan_exec           exec.c    a session channel running one outpost command
  *   chan_refusal        refuse.c  a refused direct-tcpip: say why, then close
  *   chan_wake_wait      wake.c    a direct-tcpip held while an on-demand device wakes

@@ -81,7 +81,7 @@ update_interest(struct server *srv)
 			continue;
 		/* Bytes still buffered, not libssh's poll flags: it asks POLLOUT
 		 * after every send, even one that emptied its buffer. */
-		uint32_t want = c->paused ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;	/* route.c: acct_check */
+		uint32_t want = c->paused ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;	/* splice.c: acct_check */
 		if (ssh_get_status(c->s) & SSH_WRITE_PENDING)
 			want |= EPOLLOUT;
 		if (want == c->ep_events)
@@ -539,7 +539,7 @@ tick(struct server *srv)
 		if (!c->dead)
 			session_tick(c);
 	recheck(srv);
-	route_trim();
+	splice_trim();
 	save_bytes(srv);
 	save_audit_head(srv);
 	if (srv->now_ms >= srv->next_expire_ms) {

@@ -76,7 +76,7 @@ struct conn {
 	unsigned refusals;		/* refused requests, channels, commands (LIM_REFUSAL_AUDITS) */
 	int64_t ka_sent_ms;		/* last keepalive we sent, 0 = none outstanding */
 	int64_t rx_ms;			/* last time epoll said it was readable */
-	bool paused;			/* its principal's routes hold too much: not read (route.c) */
+	bool paused;			/* its principal's routes hold too much: not read (splice.c) */
 	struct ssh_server_callbacks_struct scb;
 	struct ssh_callbacks_struct cb;	/* connect_status only: how far the key exchange got */
 	bool kexed;			/* key exchange methods agreed: the peer asked us to work */
@@ -173,6 +173,9 @@ void session_kick_marked(struct server *srv);
 bool session_preauth(const struct conn *c);
 const struct service *session_find_service(const struct conn *c, uint32_t port);
 
+/* splice.c: after routes ended, returns freed memory to the kernel (at most once a call). */
+void splice_trim(void);
+
 /* route.c: resolving a technician's direct-tcpip and splicing it to a device */
 void route_direct_tcpip(struct conn *c, ssh_message m);
 /* Makes cl (any kind) the client side of a route to device conn dc; on failure, a refusal. */
@@ -195,8 +198,6 @@ int route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn *
 int route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t whylen);
 /* Ends cl's route if its user may no longer reach the device. */
 void route_recheck(struct chan *cl);
-/* After routes ended: returns freed memory to the kernel (at most once a call). */
-void route_trim(void);
 void route_audit_connect(struct conn *c, const char *dest, int port, const char *result,
     const char *why);
 
