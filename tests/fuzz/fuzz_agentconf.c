@@ -7,8 +7,11 @@
 static void
 same(const struct agent_conf *a, const struct agent_conf *b)
 {
-	FUZZ_CHECK(strcmp(a->server.host, b->server.host) == 0);
-	FUZZ_CHECK(a->server.port == b->server.port);
+	FUZZ_CHECK(a->nservers == b->nservers);
+	for (size_t i = 0; i < a->nservers; i++) {
+		FUZZ_CHECK(strcmp(a->servers[i].host, b->servers[i].host) == 0);
+		FUZZ_CHECK(a->servers[i].port == b->servers[i].port);
+	}
 	FUZZ_CHECK(strcmp(a->name, b->name) == 0 && strcmp(a->fleet, b->fleet) == 0);
 	FUZZ_CHECK(a->nservices == b->nservices);
 	for (size_t i = 0; i < a->nservices; i++) {
