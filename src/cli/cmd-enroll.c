@@ -534,24 +534,27 @@ ssh_config(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry token_subs[] = {
-	{ "create", "--fleet F [--uses N] [--ttl DURATION] [--server HOST:PORT]", token_create,
-	    false, NULL, true, 0 },
-	{ "ls", "[--json]", token_ls, false, NULL, false, 0 },
-	{ "revoke", "ID", token_revoke, false, NULL, true, 0 },
-	{ NULL, NULL, NULL, false, NULL, false, 0 },
+	{ .name = "create", .usage = "--fleet F [--uses N] [--ttl DURATION] [--server HOST:PORT]",
+	    .exec = token_create, .changes = true },
+	{ .name = "ls", .usage = "[--json]", .exec = token_ls },
+	{ .name = "revoke", .usage = "ID", .exec = token_revoke, .changes = true },
+	{ .name = NULL },
 };
 
-const struct cmd_entry cmd_token_entry = { "token", NULL, NULL, false, token_subs, false, 0 };
+const struct cmd_entry cmd_token_entry = { .name = "token", .subs = token_subs };
 const struct cmd_entry cmd_enroll_entry = {
-	"enroll", "TOKEN NAME", enroll, false, NULL, true, CMD_FOR_ENROLL
+	.name = "enroll", .usage = "TOKEN NAME", .exec = enroll, .changes = true,
+	.roles = CMD_FOR_ENROLL,
 };
 const struct cmd_entry cmd_report_entry = {
-	"report", "--hostname H --os O --version V --uptime S [--host-key 'TYPE B64']...",
-	report, false, NULL, false, CMD_FOR_DEVICE
+	.name = "report",
+	.usage = "--hostname H --os O --version V --uptime S [--host-key 'TYPE B64']...",
+	.exec = report, .roles = CMD_FOR_DEVICE,
 };
 const struct cmd_entry cmd_known_hosts_entry = {
-	"known-hosts", "", known_hosts, true, NULL, false, 0
+	.name = "known-hosts", .usage = "", .exec = known_hosts, .user_ok = true,
 };
 const struct cmd_entry cmd_ssh_config_entry = {
-	"ssh-config", "[--server HOST:PORT] [--port-table]", ssh_config, true, NULL, false, 0
+	.name = "ssh-config", .usage = "[--server HOST:PORT] [--port-table]", .exec = ssh_config,
+	.user_ok = true,
 };
