@@ -839,9 +839,9 @@ import_sshd(struct cmd_call *c, int argc, char **argv)
 }
 
 static const struct cmd_entry import_subs[] = {
-	{ "sshd", "--authorized-keys FILE|--users FILE --fleet F [--ports FILE] "
-	    "[--names comment|port-table] [--dry-run]", import_sshd, false, NULL, true, 0 },
-	{ NULL, NULL, NULL, false, NULL, false, 0 },
+	{ .name = "sshd", .usage = "--authorized-keys FILE|--users FILE --fleet F [--ports FILE] "
+	    "[--names comment|port-table] [--dry-run]", .exec = import_sshd, .changes = true },
+	{ .name = NULL },
 };
 
-const struct cmd_entry cmd_import_entry = { "import", NULL, NULL, false, import_subs, false, 0 };
+const struct cmd_entry cmd_import_entry = { .name = "import", .subs = import_subs };
