@@ -24,6 +24,4 @@ metrics_exec(struct cmd_call *c, int argc, char **argv)
 	return CMD_OK;
 }
 
-const struct cmd_entry cmd_metrics_entry = {
-	"metrics", "", metrics_exec, false, NULL, false
-};
+const struct cmd_entry cmd_metrics_entry = { .name = "metrics", .usage = "", .exec = metrics_exec };
