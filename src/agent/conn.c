@@ -14,21 +14,14 @@
 #include "agent/agent.h"
 #include "agent/agentconf.h"
 #include "agent/conn.h"
+#include "common/tcp.h"
 #include "common/err.h"
 #include "common/log.h"
 
 static void
 tune(int fd)
 {
-	int one = 1, idle = 30, intvl = 10, cnt = 3;
-	unsigned int uto = AGENT_TCP_USER_TIMEOUT_MS;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+	tcp_tune(fd, 30, 3, AGENT_TCP_USER_TIMEOUT_MS);
 }
 
 long

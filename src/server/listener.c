@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/tcp.h"
 #include "common/err.h"
 #include "server/listener.h"
 
@@ -112,15 +113,7 @@ format_peer(const struct sockaddr_storage *ss, char *peer, size_t peerlen)
 void
 listener_tune(int fd, int user_timeout_ms)
 {
-	int one = 1, idle = 60, intvl = 10, cnt = 6;
-	unsigned int uto = (unsigned int)user_timeout_ms;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+	tcp_tune(fd, 60, 6, (unsigned int)user_timeout_ms);
 }
 
 int
