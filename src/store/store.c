@@ -902,6 +902,22 @@ for_each_row(struct store *st, sqlite3_stmt *s, int (*each)(sqlite3_stmt *, void
 	return rc == SQLITE_DONE ? 0 : sql_err(st, rc);
 }
 
+/* Runs q, which takes no parameters, and hands each row to each() (for_each_row). */
+static int
+list_rows(struct store *st, enum query q, int (*each)(sqlite3_stmt *, void *, void *), void *cb,
+    void *arg)
+{
+	sqlite3_stmt *s;
+	bool owned;
+	int r;
+
+	if ((r = query(st, q, &s, &owned)) != 0)
+		return r;
+	r = for_each_row(st, s, each, cb, arg);
+	done(s, owned);
+	return r;
+}
+
 static int
 fleet_row(sqlite3_stmt *s, void *cb, void *arg)
 {
@@ -913,15 +929,7 @@ fleet_row(sqlite3_stmt *s, void *cb, void *arg)
 int
 store_fleet_list(struct store *st, store_fleet_cb cb, void *arg)
 {
-	sqlite3_stmt *s;
-	bool owned;
-	int r;
-
-	if ((r = query(st, Q_FLEET_LIST, &s, &owned)) != 0)
-		return r;
-	r = for_each_row(st, s, fleet_row, (void *)cb, arg);
-	done(s, owned);
-	return r;
+	return list_rows(st, Q_FLEET_LIST, fleet_row, (void *)cb, arg);
 }
 
 static int
@@ -937,15 +945,7 @@ fleet_state_row(sqlite3_stmt *s, void *cb, void *arg)
 int
 store_fleet_states(struct store *st, store_fleet_state_cb cb, void *arg)
 {
-	sqlite3_stmt *s;
-	bool owned;
-	int r;
-
-	if ((r = query(st, Q_FLEET_STATES, &s, &owned)) != 0)
-		return r;
-	r = for_each_row(st, s, fleet_state_row, (void *)cb, arg);
-	done(s, owned);
-	return r;
+	return list_rows(st, Q_FLEET_STATES, fleet_state_row, (void *)cb, arg);
 }
 
 int
@@ -1314,15 +1314,7 @@ device_row(sqlite3_stmt *s, void *cb, void *arg)
 int
 store_device_list(struct store *st, store_device_cb cb, void *arg)
 {
-	sqlite3_stmt *s;
-	bool owned;
-	int r;
-
-	if ((r = query(st, Q_DEVICE_LIST, &s, &owned)) != 0)
-		return r;
-	r = for_each_row(st, s, device_row, (void *)cb, arg);
-	done(s, owned);
-	return r;
+	return list_rows(st, Q_DEVICE_LIST, device_row, (void *)cb, arg);
 }
 
 int
