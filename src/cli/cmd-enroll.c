@@ -452,14 +452,8 @@ port_row_add(void *arg, const struct store_device *d)
 
 	if (d->port == 0)
 		return 0;
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 64;
-		struct port_row *v = realloc(rs->v, cap * sizeof(*v));
-		if (v == NULL)
-			return ERR_NOMEM;
-		rs->v = v;
-		rs->cap = cap;
-	}
+	if (cmd_grow((void **)&rs->v, &rs->cap, rs->n, sizeof(*rs->v)) != 0)
+		return ERR_NOMEM;
 	struct port_row *p = &rs->v[rs->n++];
 	snprintf(p->name, sizeof(p->name), "%s", d->name);
 	snprintf(p->fleet, sizeof(p->fleet), "%s", d->fleet);

@@ -242,14 +242,8 @@ table_line(struct import *im, char *line, size_t len, int lineno)
 		return problem(im, im->tsrc, lineno, "%s is also on line %d", row.name, other->line);
 	if (im->ntab >= LIM_IMPORT_LINES)
 		return problem(im, im->tsrc, lineno, "more than %d entries", LIM_IMPORT_LINES);
-	if (im->ntab == im->tcap) {
-		size_t cap = im->tcap ? im->tcap * 2 : 64;
-		struct table_row *t = realloc(im->tab, cap * sizeof(*t));
-		if (t == NULL)
-			return problem(im, im->tsrc, lineno, "out of memory");
-		im->tab = t;
-		im->tcap = cap;
-	}
+	if (cmd_grow((void **)&im->tab, &im->tcap, im->ntab, sizeof(*im->tab)) != 0)
+		return problem(im, im->tsrc, lineno, "out of memory");
 	im->tab[im->ntab++] = row;
 	return 0;
 }
@@ -486,14 +480,8 @@ port_entry(struct import *im, struct entry *e)
 static struct entry *
 new_entry(struct import *im, int lineno)
 {
-	if (im->n == im->cap) {
-		size_t cap = im->cap ? im->cap * 2 : 64;
-		struct entry *e = realloc(im->e, cap * sizeof(*e));
-		if (e == NULL)
-			return NULL;
-		im->e = e;
-		im->cap = cap;
-	}
+	if (cmd_grow((void **)&im->e, &im->cap, im->n, sizeof(*im->e)) != 0)
+		return NULL;
 	struct entry *e = &im->e[im->n];
 	memset(e, 0, sizeof(*e));
 	e->line = lineno;

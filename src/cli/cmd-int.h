@@ -39,6 +39,13 @@ struct cmd_entry {
 #define CMD_FOR_DEVICE	(1u << 0)
 #define CMD_FOR_ENROLL	(1u << 1)
 
+/*
+ * Makes room in *v (an array of *cap items of size bytes, n of them used)
+ * for one more, doubling from 64. Returns 0, or ERR_NOMEM with *v unchanged
+ * (still the caller's to free).
+ */
+int cmd_grow(void **v, size_t *cap, size_t n, size_t size);
+
 extern const struct cmd_entry cmd_fleet_entry;
 extern const struct cmd_entry cmd_user_entry;
 extern const struct cmd_entry cmd_user_grant_entry;

@@ -789,3 +789,17 @@ cmd_wants_stdin(int argc, char **argv)
 	}
 	return false;
 }
+
+int
+cmd_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *p = realloc(*v, ncap * size);
+	if (p == NULL)
+		return ERR_NOMEM;
+	*v = p;
+	*cap = ncap;
+	return 0;
+}
