@@ -20,6 +20,7 @@ static const char *const texts[] = {
 	[15] = "state directory is read-only",
 	[16] = "device is offline",
 	[17] = "busy: a backlog must drain first",
+	[18] = "state store unreachable",
 };
 
 const char *

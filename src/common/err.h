@@ -22,7 +22,8 @@ enum {
 	ERR_READONLY = -15,	/* state directory is read-only */
 	ERR_OFFLINE = -16,	/* known device, no session now */
 	ERR_BUSY = -17,		/* refused for now: a backlog must drain first */
-	ERR_MAX = -18
+	ERR_UNREACHABLE = -18,	/* the state store's database cannot be reached now */
+	ERR_MAX = -19
 };
 
 /* Returns a static, human-readable text for an error code. */

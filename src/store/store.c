@@ -610,29 +610,14 @@ configure(struct store *st)
 	return 0;
 }
 
-int
-store_open_why(const char *state_dir, struct store **out, char *why, size_t whylen)
+/* Opens the SQLite database at path; dir, when not NULL, is created first (the state directory). */
+static int
+open_sqlite(const char *dir, const char *path, struct store **out, char *why, size_t whylen)
 {
-	char path[PATH_MAX];
 	struct store *st = NULL;
-	char scratch[256];
 	int r;
 
-	*out = NULL;
-	if (why == NULL || whylen == 0) {
-		why = scratch;
-		whylen = sizeof(scratch);
-	}
-	why[0] = '\0';
-	if (state_dir == NULL || state_dir[0] == '\0') {
-		snprintf(why, whylen, "no state directory given");
-		return ERR_INVAL;
-	}
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, STORE_DB_NAME) >= (int)sizeof(path)) {
-		snprintf(why, whylen, "state directory path too long");
-		return ERR_TOOLONG;
-	}
-	if ((r = prepare_dir(state_dir, why, whylen)) != 0 ||
+	if ((dir != NULL && (r = prepare_dir(dir, why, whylen)) != 0) ||
 	    (r = prepare_db_file(path, why, whylen)) != 0)
 		return r;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
@@ -656,10 +641,117 @@ out:
 	return r;
 }
 
+static bool
+is_pg_uri(const char *spec)
+{
+	return strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0;
+}
+
+int
+store_open_spec(const char *spec, const char *state_dir, struct store **out, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	char scratch[256];
+	struct stat sb;
+
+	*out = NULL;
+	if (why == NULL || whylen == 0) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
+	why[0] = '\0';
+	if (spec == NULL || spec[0] == '\0' || strcmp(spec, "sqlite") == 0) {
+		if (state_dir == NULL || state_dir[0] == '\0') {
+			snprintf(why, whylen, "no state directory given");
+			return ERR_INVAL;
+		}
+		if (snprintf(path, sizeof(path), "%s/%s", state_dir, STORE_DB_NAME) >= (int)sizeof(path)) {
+			snprintf(why, whylen, "state directory path too long");
+			return ERR_TOOLONG;
+		}
+		return open_sqlite(state_dir, path, out, why, whylen);
+	}
+	if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0') {
+		const char *p = spec + 7;
+		if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (snprintf(path, sizeof(path), "%s/%s", p, STORE_DB_NAME) >= (int)sizeof(path)) {
+				snprintf(why, whylen, "store path too long");
+				return ERR_TOOLONG;
+			}
+			return open_sqlite(p, path, out, why, whylen);
+		}
+		if (strlen(p) >= sizeof(path)) {
+			snprintf(why, whylen, "store path too long");
+			return ERR_TOOLONG;
+		}
+		return open_sqlite(NULL, p, out, why, whylen);
+	}
+	if (is_pg_uri(spec)) {
+		char shown[512];
+		store_spec_redact(spec, shown, sizeof(shown));
+		snprintf(why, whylen, "%s: this build has no PostgreSQL store yet", shown);
+		return ERR_CONFIG;
+	}
+	snprintf(why, whylen, "unknown store \"%.64s\": use sqlite, sqlite:PATH or a postgresql:// URI", spec);
+	return ERR_CONFIG;
+}
+
+int
+store_open_why(const char *state_dir, struct store **out, char *why, size_t whylen)
+{
+	return store_open_spec(NULL, state_dir, out, why, whylen);
+}
+
 int
 store_open(const char *state_dir, struct store **out)
 {
-	return store_open_why(state_dir, out, NULL, 0);
+	return store_open_spec(NULL, state_dir, out, NULL, 0);
+}
+
+/* Masks the password of a URI's userinfo (scheme://user:PASSWORD@host) and of password= parameters. */
+void
+store_spec_redact(const char *spec, char *out, size_t len)
+{
+	size_t n = 0;
+	const char *p = spec != NULL ? spec : "";
+	const char *auth_end = NULL, *colon = NULL;
+
+	if (len == 0)
+		return;
+	const char *slashes = strstr(p, "://");
+	if (slashes != NULL) {
+		const char *host = slashes + 3;
+		size_t span = strcspn(host, "/?#");
+		const char *at = memrchr(host, '@', span);
+		if (at != NULL) {
+			colon = memchr(host, ':', (size_t)(at - host));
+			auth_end = at;
+		}
+	}
+	while (*p != '\0' && n + 1 < len) {
+		if (colon != NULL && p == colon + 1) {
+			for (const char *m = "***"; *m != '\0' && n + 1 < len; m++)
+				out[n++] = *m;
+			p = auth_end;
+			continue;
+		}
+		if ((p == spec || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ') &&
+		    strncmp(p, "password=", 9) == 0) {
+			for (const char *m = "password=***"; *m != '\0' && n + 1 < len; m++)
+				out[n++] = *m;
+			p += 9 + strcspn(p + 9, "& ");
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+const char *
+store_engine(const struct store *st)
+{
+	(void)st;
+	return "sqlite";
 }
 
 void

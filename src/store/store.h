@@ -31,6 +31,25 @@ int store_open(const char *state_dir, struct store **out);
  * the path and the cause) into why (whylen bytes; why may be NULL).
  */
 int store_open_why(const char *state_dir, struct store **out, char *why, size_t whylen);
+/*
+ * Opens the store a spec names, creating or migrating its schema:
+ *   NULL, "" or "sqlite"	outpost.db in state_dir (created 0700 if needed)
+ *   "sqlite:PATH"		the SQLite database file PATH (a directory: its outpost.db)
+ *   "postgresql://…"	a libpq URI ("postgres://" too); passwords come from a
+ *				passfile or PGPASSFILE, TLS from sslmode
+ * Anything else is ERR_CONFIG. On failure *out is NULL and why (whylen
+ * bytes, may be NULL) gets one sentence naming the store (its password
+ * masked) and the cause.
+ */
+int store_open_spec(const char *spec, const char *state_dir, struct store **out,
+    char *why, size_t whylen);
+/*
+ * Copies spec into out (len bytes) with any password replaced by "***"
+ * (a URI's user:password@ and a password= parameter), for logs and -T.
+ */
+void store_spec_redact(const char *spec, char *out, size_t len);
+/* The engine a store runs on: "sqlite" or "postgresql". */
+const char *store_engine(const struct store *st);
 void store_close(struct store *st);		/* NULL is a no-op */
 
 /*

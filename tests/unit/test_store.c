@@ -799,6 +799,32 @@ test_fleet_states(void **state)
 	assert_int_equal(timed, before);
 }
 
+/* A spec that names no engine is refused with a sentence; passwords never show. */
+static void
+test_spec_hostile(void **state)
+{
+	struct store *st = (struct store *)1;
+	char why[256], out[128];
+
+	(void)state;
+	assert_int_equal(store_open_spec("mysql://x", "/nonexistent", &st, why, sizeof(why)), ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(why, "postgresql://"));
+	assert_int_equal(store_open_spec("sqlite:", "/nonexistent", &st, why, sizeof(why)), ERR_CONFIG);
+	store_spec_redact("postgresql://ann:s3cret@db.example:5432/outpost?sslmode=require", out, sizeof(out));
+	assert_string_equal(out, "postgresql://ann:***@db.example:5432/outpost?sslmode=require");
+	store_spec_redact("postgresql://db/outpost?sslmode=require&password=s3cret&x=1", out, sizeof(out));
+	assert_string_equal(out, "postgresql://db/outpost?sslmode=require&password=***&x=1");
+	store_spec_redact("postgresql://ann@db/o", out, sizeof(out));
+	assert_string_equal(out, "postgresql://ann@db/o");
+	store_spec_redact("postgresql://a:b@c:d@h/o", out, sizeof(out));
+	assert_null(strstr(out, "b@c"));
+	store_spec_redact("postgresql://ann:s3cret@db", out, 20);
+	assert_null(strstr(out, "s3c"));
+	store_spec_redact(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* ---- live sessions ---- */
@@ -1100,6 +1126,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_open_hostile),
+		cmocka_unit_test(test_spec_hostile),
 		T(test_open_readonly),
 		T(test_invalid_names),
 		T(test_hostile_strings_are_data),
