@@ -1,12 +1,17 @@
 /* main.c: the local `outpost` program: global options, then one command run against the state directory. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "cli/cmd.h"
 #include "common/audit.h"
+#include "common/conffile.h"
 #include "common/err.h"
+#include "common/limits.h"
 #include "store/store.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/outpost"
@@ -15,29 +20,48 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: outpost [-d STATE_DIR] <command> [args...]\n"
+	    "usage: outpost [-d STATE_DIR] [-f CONFIG] [--store STORE] <command> [args...]\n"
 	    "       outpost -h | --help | --version\n"
 	    "  -d DIR   state directory (default $OUTPOST_STATE or " DEFAULT_STATE_DIR ")\n"
+	    "  -f FILE  outpostd.conf to take StateDir and Store from\n"
+	    "           (default: the state directory's outpostd.conf, if any)\n"
+	    "  --store STORE  sqlite, sqlite:PATH or a postgresql:// URI\n"
+	    "           (default $OUTPOST_STORE, else Store in outpostd.conf, else sqlite)\n"
 	    "Run 'outpost help' for the list of commands.\n");
 }
 
+/* The global options; NULL when not given. */
+struct global {
+	const char *state_dir;		/* -d */
+	const char *config;		/* -f */
+	const char *store;		/* --store */
+};
+
 /* Parses global options; returns the index of the command word, or -1 to exit with *status. */
 static int
-parse_global(int argc, char **argv, const char **state_dir, int *status)
+parse_global(int argc, char **argv, struct global *g, int *status)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "state-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "store", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	*status = CMD_OK;
-	while ((ch = getopt_long(argc, argv, "+d:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:f:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			*state_dir = optarg;
+			g->state_dir = optarg;
+			break;
+		case 'f':
+			g->config = optarg;
+			break;
+		case 's':
+			g->store = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -59,23 +83,121 @@ parse_global(int argc, char **argv, const char **state_dir, int *status)
 	return optind;
 }
 
+/* What the CLI takes from outpostd.conf: where outpostd keeps its state and its store. */
+struct from_conf {
+	char *state_dir;	/* owned, NULL if the file has no StateDir */
+	char *store;		/* owned, NULL if the file has no Store */
+};
+
+/* conffile_read's callback: StateDir and Store as outpostd takes them; other keywords are outpostd's alone. */
+static int
+conf_set(void *arg, const char *key, const char *value, char *why, size_t whylen)
+{
+	struct from_conf *fc = arg;
+	char msg[256];
+	char **dst;
+
+	if (strcasecmp(key, "StateDir") == 0)
+		dst = &fc->state_dir;
+	else if (strcasecmp(key, "Store") == 0)
+		dst = &fc->store;
+	else
+		return 0;
+	if (dst == &fc->store && store_spec_check(value, msg, sizeof(msg)) != 0) {
+		snprintf(why, whylen, "bad value for Store: %s", msg);
+		return ERR_CONFIG;
+	}
+	free(*dst);
+	if ((*dst = strdup(value)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Resolves the state directory and the store as outpostd does: -f CONFIG,
+ * else the state directory's outpostd.conf if there is one; -d beats its
+ * StateDir; OUTPOST_STORE beats its Store and --store beats both. *store
+ * NULL means SQLite in the state directory. 0, or -1 after one line on stderr.
+ */
+static int
+resolve(const struct global *g, const char **state_dir, const char **store, struct from_conf *fc)
+{
+	char path[4096], why[LIM_CONFIG_LINE + 512];
+	const char *conf = g->config, *env = getenv("OUTPOST_STORE");
+	struct stat sb;
+
+	if (g->state_dir != NULL)
+		*state_dir = g->state_dir;
+	if (conf == NULL) {
+		snprintf(path, sizeof(path), "%s/outpostd.conf", *state_dir);
+		if (stat(path, &sb) == 0 || errno != ENOENT)
+			conf = path;
+	}
+	if (conf != NULL && conffile_read(conf, conf_set, fc, why, sizeof(why)) != 0) {
+		fprintf(stderr, "outpost: %s\n", why);
+		return -1;
+	}
+	if (fc->state_dir != NULL && g->state_dir == NULL)
+		*state_dir = fc->state_dir;
+	*store = fc->store;
+	const char *from = "OUTPOST_STORE";
+	if (env != NULL && env[0] != '\0')
+		*store = env;
+	if (g->store != NULL) {
+		*store = g->store;
+		from = "--store";
+	}
+	if (*store != fc->store && store_spec_check(*store, why, sizeof(why)) != 0) {
+		fprintf(stderr, "outpost: %s: %s\n", from, why);
+		return -1;
+	}
+	if (g->store != NULL && store_spec_has_password(g->store)) {
+		fprintf(stderr, "outpost: --store: a password on the command line is visible to "
+		    "every user (ps); put it in a passfile (PGPASSFILE or passfile=)\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens the store; the state directory (audit.log) is created as outpostd would. */
+static int
+open_store(const char *store, const char *state_dir, struct store **st)
+{
+	char why[LIM_STORE_SPEC + 512], line[2 * LIM_STORE_SPEC + 1024];
+
+	if (store != NULL && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "outpost: cannot create %s: %s\n", state_dir, strerror(errno));
+		return -1;
+	}
+	if (store_open_spec(store, state_dir, st, why, sizeof(why)) != 0) {
+		store_spec_failure(store, state_dir, why, line, sizeof(line));
+		fprintf(stderr, "outpost: %s\n", line);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *state_dir = getenv("OUTPOST_STATE");
+	const char *state_dir = getenv("OUTPOST_STATE"), *store = NULL;
+	struct global g = { 0 };
+	struct from_conf fc = { 0 };
 	struct store *st = NULL;
 	struct audit *audit = NULL;
-	char why[512];
 	int status, first, r;
 
 	if (state_dir == NULL || state_dir[0] == '\0')
 		state_dir = DEFAULT_STATE_DIR;
-	if ((first = parse_global(argc, argv, &state_dir, &status)) < 0)
+	if ((first = parse_global(argc, argv, &g, &status)) < 0)
 		return status;
 	/* help needs no state, so it works before set-up and without permissions. */
 	if (strcmp(argv[first], "help") != 0 &&
-	    (r = store_open_why(state_dir, &st, why, sizeof(why))) != 0) {
-		fprintf(stderr, "outpost: cannot open state: %s\n", why[0] ? why : err_str(r));
+	    (resolve(&g, &state_dir, &store, &fc) != 0 || open_store(store, state_dir, &st) != 0)) {
+		free(fc.state_dir);
+		free(fc.store);
 		return CMD_FAIL;
 	}
 	/* Administrative changes are recorded here; without it they are refused. */
@@ -96,6 +218,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "outpost: warning: cannot save the audit anchor: %s\n", store_errmsg(st));
 	audit_close(audit);
 	store_close(st);
+	free(fc.state_dir);
+	free(fc.store);
 	if (fflush(stdout) != 0 && status == CMD_OK)
 		status = CMD_FAIL;
 	return status;

@@ -14,6 +14,7 @@
 #define LIM_EXEC_ARGS		64	/* words in an exec command line */
 #define LIM_EXEC_OUTPUT		(16u << 20)	/* output of one remote command */
 #define LIM_CONFIG_LINE		1024	/* one line of the config file */
+#define LIM_STORE_SPEC		1024	/* a Store spec: sqlite:PATH or a postgresql:// URI */
 #define LIM_SERVICES		32	/* forwarded ports per device session */
 #define LIM_CHANNELS		256	/* open channels per session */
 #define LIM_ENROLL_STDIN	4096	/* stdin an enroll login may send; more ends it */

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/audit.h"
+#include "common/conffile.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
@@ -12,6 +13,7 @@
 #include "server/listener.h"
 #include "server/penalty.h"
 #include "server/proxyhdr.h"
+#include "store/store.h"
 
 static int
 set_str(char **dst, const char *v)
@@ -294,6 +296,15 @@ kw_proxy(struct config *c, const char *v)
 	return set_str(&c->proxy_protocol, v);
 }
 
+/* Store sqlite | sqlite:PATH | postgresql://URI: the form is checked here, the store itself at start. */
+static int
+kw_store(struct config *c, const char *v)
+{
+	if (store_spec_check(v, set_why, sizeof(set_why)) != 0)
+		return ERR_CONFIG;
+	return set_str(&c->store, v);
+}
+
 static int
 kw_loglevel(struct config *c, const char *v)
 {
@@ -313,6 +324,7 @@ kw_loglevel(struct config *c, const char *v)
 static const struct keyword keywords[] = {
 	{ "Listen", kw_listen },
 	{ "StateDir", kw_state },
+	{ "Store", kw_store },
 	{ "HostKey", kw_hostkey },
 	{ "PublicAddress", kw_public },
 	{ "KeepaliveInterval", kw_ka_int },
@@ -366,72 +378,17 @@ config_set(struct config *c, const char *key, const char *value, char *why, size
 	return ERR_CONFIG;
 }
 
-/* Splits "Keyword value" (value may contain spaces); modifies line. */
+/* conffile_read's callback: one line to config_set. */
 static int
-split_line(char *line, char **key, char **value)
+set_line(void *arg, const char *key, const char *value, char *why, size_t whylen)
 {
-	char *s = line + strspn(line, " \t");
-	s[strcspn(s, "\r\n")] = '\0';
-	if (*s == '\0' || *s == '#')
-		return 1;
-	*key = s;
-	s += strcspn(s, " \t=");
-	if (*s == '\0')
-		return ERR_CONFIG;
-	*s++ = '\0';
-	s += strspn(s, " \t=");
-	char *end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	if (*s == '\0')
-		return ERR_CONFIG;
-	*value = s;
-	return 0;
+	return config_set(arg, key, value, why, whylen);
 }
 
 int
 config_load(struct config *c, const char *path, char *why, size_t whylen)
 {
-	char line[LIM_CONFIG_LINE + 2];
-	char msg[256];
-	FILE *f = fopen(path, "r");
-	int lineno = 0, r = 0;
-
-	if (f == NULL) {
-		snprintf(why, whylen, "%s: cannot open: %m", path);
-		return ERR_CONFIG;
-	}
-	for (;;) {
-		char *key, *value;
-		/* fgets's NUL follows the last byte read: another NUL after
-		 * strlen() means the line held one */
-		memset(line, 'x', sizeof(line));
-		if (r != 0 || fgets(line, sizeof(line), f) == NULL)
-			break;
-		size_t len = strlen(line);
-		lineno++;
-		if (len > LIM_CONFIG_LINE || memchr(line + len + 1, '\0', sizeof(line) - len - 1) != NULL) {
-			snprintf(why, whylen, "%s:%d: line too long or holds a NUL byte", path, lineno);
-			r = ERR_CONFIG;
-			break;
-		}
-		int s = split_line(line, &key, &value);
-		if (s == 1)
-			continue;
-		if (s != 0) {
-			snprintf(why, whylen, "%s:%d: expected 'Keyword value'", path, lineno);
-			r = ERR_CONFIG;
-			break;
-		}
-		if ((r = config_set(c, key, value, msg, sizeof(msg))) != 0)
-			snprintf(why, whylen, "%s:%d: %s", path, lineno, msg);
-	}
-	if (r == 0 && ferror(f)) {
-		snprintf(why, whylen, "%s: cannot read: %m", path);
-		r = ERR_CONFIG;
-	}
-	fclose(f);
-	return r;
+	return conffile_read(path, set_line, c, why, whylen);
 }
 
 void
@@ -439,7 +396,11 @@ config_dump(const struct config *c, FILE *f)
 {
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
 
+	char store[LIM_STORE_SPEC + 1];
+
 	fprintf(f, "StateDir %s\n", c->state_dir);
+	store_spec_redact(c->store != NULL ? c->store : "sqlite", store, sizeof(store));
+	fprintf(f, "Store %s\n", store);
 	for (int i = 0; i < c->nhost_keys; i++)
 		fprintf(f, "HostKey %s\n", c->host_keys[i]);
 	if (c->nhost_keys == 0)
@@ -492,6 +453,7 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	free(c->state_dir);
+	free(c->store);
 	for (int i = 0; i < c->nhost_keys; i++)
 		free(c->host_keys[i]);
 	free(c->public_addr);

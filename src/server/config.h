@@ -13,6 +13,7 @@
 
 struct config {
 	char *state_dir;			/* owned */
+	char *store;				/* owned Store spec (store_open_spec); NULL = sqlite in state_dir */
 	char *host_keys[CONFIG_MAX_HOSTKEYS];	/* owned paths, in file order; none = <state>/ssh_host_ed25519_key */
 	int nhost_keys;
 	char *public_addr;			/* owned; NULL = <hostname>:<first listen port> */

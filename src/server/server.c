@@ -350,6 +350,27 @@ save_audit_head(struct server *srv)
 	failing = true;
 }
 
+/* Opens the Store outpostd.conf names (default: outpost.db in the state directory), once, at start. */
+static void
+open_store(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	char why[PATH_MAX + 256], line[LIM_STORE_SPEC + PATH_MAX + 256];
+
+	if (store_spec_has_password(cfg->store))
+		log_warn("store: the Store URI holds a password; it belongs in a passfile "
+		    "(PGPASSFILE or passfile=), not in outpostd.conf");
+	/* the state directory keeps the host key and audit.log whatever the store */
+	if (cfg->store != NULL && mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST)
+		fatal("cannot create %s: %s", cfg->state_dir, strerror(errno));
+	if (store_open_spec(cfg->store, cfg->state_dir, &srv->st, why, sizeof(why)) != 0) {
+		store_spec_failure(cfg->store, cfg->state_dir, why, line, sizeof(line));
+		fatal("%s", line);
+	}
+	store_spec_describe(cfg->store, cfg->state_dir, line, sizeof(line));
+	log_info("store: %s", line);
+}
+
 int
 server_init(struct server *srv, struct config *cfg)
 {
@@ -362,8 +383,7 @@ server_init(struct server *srv, struct config *cfg)
 	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send go through sockbuf.c */
 	if ((srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		fatal("/dev/null: %s", strerror(errno));
-	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
-		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
+	open_store(srv);
 	char why[PATH_MAX + 256];
 	for (int i = 0; i == 0 || i < cfg->nhost_keys; i++)
 		if (privs_check_modes(cfg->state_dir, cfg->nhost_keys > 0 ? cfg->host_keys[i] : NULL,

@@ -48,6 +48,26 @@ int store_open_spec(const char *spec, const char *state_dir, struct store **out,
  * (a URI's user:password@ and a password= parameter), for logs and -T.
  */
 void store_spec_redact(const char *spec, char *out, size_t len);
+/*
+ * Checks a spec's form without opening anything (outpostd.conf's Store,
+ * `outpost --store`, OUTPOST_STORE): one of the forms store_open_spec takes,
+ * at most LIM_STORE_SPEC bytes, no control characters. 0, or ERR_CONFIG with
+ * one sentence in why (whylen bytes) that shows the spec only redacted.
+ */
+int store_spec_check(const char *spec, char *why, size_t whylen);
+/* True if spec carries a password store_spec_redact would mask. */
+bool store_spec_has_password(const char *spec);
+/*
+ * What a spec opens, for logs: "sqlite STATE_DIR/outpost.db", "sqlite PATH",
+ * or the URI redacted ("postgresql://ann:***@db/outpost"). Into out (len bytes).
+ */
+void store_spec_describe(const char *spec, const char *state_dir, char *out, size_t len);
+/*
+ * The one-line failure both outpostd and outpost print when store_open_spec
+ * fails with why: "cannot open the store DESCRIPTION: CAUSE". Into out.
+ */
+void store_spec_failure(const char *spec, const char *state_dir, const char *why, char *out,
+    size_t len);
 /* The engine a store runs on: "sqlite" or "postgresql". */
 const char *store_engine(const struct store *st);
 void store_close(struct store *st);		/* NULL is a no-op */

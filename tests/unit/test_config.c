@@ -6,9 +6,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/conffile.h"
 #include "common/err.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "store/store.h"
 #include "testutil.h"
 
 struct fixture {
@@ -532,11 +535,204 @@ test_metrics_listen(void **state)
 	assert_null(f->c.metrics_listen);
 }
 
+/* config_dump into a malloc'd string (caller frees). */
+static char *
+dump_str(const struct config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	assert_non_null(m);
+	config_dump(c, m);
+	assert_int_equal(fclose(m), 0);
+	return buf;
+}
+
+/* Store: hostile values first; a refused line names itself and never shows a password. */
+static void
+test_store_hostile(void **state)
+{
+	struct fixture *f = *state;
+	char text[LIM_CONFIG_LINE + 64];
+
+	REFUSE(f, "Store\n", 1, "expected 'Keyword value'");
+	REFUSE(f, "Store   \n", 1, "expected");
+	REFUSE(f, "Store sqlite:\n", 1, "bad value for Store: sqlite: needs a path");
+	REFUSE(f, "Store mysql://ann@db/outpost\n", 1,
+	    "bad value for Store: unknown store \"mysql://ann@db/outpost\": use sqlite, sqlite:PATH "
+	    "or a postgresql:// URI");
+	REFUSE(f, "Store SQLite\n", 1, "unknown store");
+	REFUSE(f, "Store sqlite3\n", 1, "unknown store");
+	REFUSE(f, "Store /var/lib/outpost/outpost.db\n", 1, "unknown store");
+	REFUSE(f, "Store postgresql:/db\n", 1, "unknown store");
+	REFUSE(f, "Store file:///x.db\n", 1, "unknown store");
+	REFUSE(f, "LogLevel info\nStore postgresql://db/outpost?application_name=a b\n", 2,
+	    "a URI holds no spaces");
+	REFUSE(f, "Store sqlite:/tmp/a\x01" "b\n", 1, "control character");
+	REFUSE(f, "Store postgresql://db/outpost\x1b[2J\n", 1, "control character");
+	REFUSE(f, "Store sqlite:/tmp/a\x7f\n", 1, "control character");
+	REFUSE(f, "Store sqlite:/tmp/a\0b\n", 1, "NUL");
+	/* a password in an unknown scheme is masked in the error too */
+	refuse(f, "Store mysql://ann:s3cret@db/x\n", 30, 1, "mysql://ann:***@db/x");
+	char why[512] = "";
+	config_free(&f->c);
+	config_defaults(&f->c);
+	write_conf(f, "Store mysql://ann:s3cret@db/x?password=hunter2\n", 47);
+	assert_int_equal(config_load(&f->c, f->path, why, sizeof(why)), ERR_CONFIG);
+	assert_null(strstr(why, "s3cret"));
+	assert_null(strstr(why, "hunter2"));
+	/* over-long: a line longer than the config line limit, and a value over LIM_STORE_SPEC */
+	memset(text, 'a', sizeof(text));
+	memcpy(text, "Store sqlite:/", 14);
+	text[LIM_CONFIG_LINE + 10] = '\n';
+	refuse(f, text, LIM_CONFIG_LINE + 11, 1, "line too long");
+	char big[LIM_STORE_SPEC + 2];
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "sqlite:/", 8);
+	big[LIM_STORE_SPEC + 1] = '\0';
+	assert_int_equal(config_set(&f->c, "Store", big, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "longer than 1024 bytes"));
+	big[LIM_STORE_SPEC] = '\0';
+	assert_int_equal(config_set(&f->c, "Store", big, why, sizeof(why)), 0);
+	/* a refused value leaves the one before */
+	assert_int_equal(config_set(&f->c, "Store", "sqlite:/srv/a.db", why, sizeof(why)), 0);
+	assert_int_equal(config_set(&f->c, "Store", "redis://x", why, sizeof(why)), ERR_CONFIG);
+	assert_string_equal(f->c.store, "sqlite:/srv/a.db");
+}
+
+/* The forms Store takes, and -T's view of them: a password is always masked. */
+static void
+test_store_forms(void **state)
+{
+	struct fixture *f = *state;
+	char *d;
+
+	d = dump_str(&f->c);
+	assert_null(f->c.store);
+	assert_non_null(strstr(d, "\nStore sqlite\n"));
+	free(d);
+	load_ok(f, "Store sqlite\n");
+	assert_string_equal(f->c.store, "sqlite");
+	load_ok(f, "store sqlite:/srv/other.db\n");
+	assert_string_equal(f->c.store, "sqlite:/srv/other.db");
+	load_ok(f, "Store postgres://db/outpost\n");
+	load_ok(f, "Store postgresql://\n");
+	load_ok(f, "Store = postgresql://outpost@db.example:5433/outpost?sslmode=verify-full\n");
+	assert_string_equal(f->c.store, "postgresql://outpost@db.example:5433/outpost?sslmode=verify-full");
+	d = dump_str(&f->c);
+	assert_non_null(strstr(d, "\nStore postgresql://outpost@db.example:5433/outpost?sslmode=verify-full\n"));
+	free(d);
+
+	load_ok(f, "Store postgresql://ann:s3cret@db/outpost\n");
+	assert_true(store_spec_has_password(f->c.store));
+	d = dump_str(&f->c);
+	assert_non_null(strstr(d, "\nStore postgresql://ann:***@db/outpost\n"));
+	assert_null(strstr(d, "s3cret"));
+	free(d);
+	load_ok(f, "Store postgresql://ann@db/outpost?sslmode=require&password=s3cret&connect_timeout=5\n");
+	d = dump_str(&f->c);
+	assert_non_null(strstr(d, "\nStore postgresql://ann@db/outpost?sslmode=require&password=***&connect_timeout=5\n"));
+	assert_null(strstr(d, "s3cret"));
+	free(d);
+	assert_false(store_spec_has_password("postgresql://ann@db/outpost"));
+	assert_false(store_spec_has_password("sqlite:/srv/a:b@c.db"));
+	assert_false(store_spec_has_password(NULL));
+}
+
+/* The sentences outpostd and the CLI print about a store. */
+static void
+test_store_sentences(void **state)
+{
+	struct fixture *f = *state;
+	char out[256], tiny[8];
+
+	store_spec_describe(NULL, "/var/lib/outpost", out, sizeof(out));
+	assert_string_equal(out, "sqlite /var/lib/outpost/outpost.db");
+	store_spec_describe("sqlite", "/var/lib/outpost", out, sizeof(out));
+	assert_string_equal(out, "sqlite /var/lib/outpost/outpost.db");
+	store_spec_describe("sqlite:/nonexistent/o.db", "/x", out, sizeof(out));
+	assert_string_equal(out, "sqlite /nonexistent/o.db");
+	char dir[600];
+	snprintf(dir, sizeof(dir), "sqlite:%s", f->dir);
+	store_spec_describe(dir, "/x", out, sizeof(out));
+	assert_true(strncmp(out, "sqlite ", 7) == 0 && strstr(out, "/outpost.db") != NULL);
+	store_spec_describe("postgresql://ann:pw@db/outpost", "/x", out, sizeof(out));
+	assert_string_equal(out, "postgresql://ann:***@db/outpost");
+	store_spec_describe("postgresql://ann:pw@db/outpost", "/x", tiny, sizeof(tiny));
+	assert_string_equal(tiny, "postgre");	/* truncated, terminated, no password */
+
+	store_spec_failure("postgresql://ann:pw@db/outpost", "/x",
+	    "postgresql://ann:***@db/outpost: connection refused", out, sizeof(out));
+	assert_string_equal(out, "cannot open the store postgresql://ann:***@db/outpost: connection refused");
+	store_spec_failure(NULL, "/ro", "state directory /ro is read-only", out, sizeof(out));
+	assert_string_equal(out, "cannot open the store sqlite /ro/outpost.db: state directory /ro is read-only");
+	store_spec_failure("sqlite:/n/o.db", "/x", "", out, sizeof(out));
+	assert_string_equal(out, "cannot open the store sqlite /n/o.db: unknown error");
+	/* the store says no PostgreSQL yet, in one sentence with the password masked */
+	struct store *st = (struct store *)&st;
+	assert_int_equal(store_open_spec("postgresql://ann:pw@127.0.0.1:1/x", "/x", &st, out, sizeof(out)),
+	    ERR_CONFIG);
+	assert_null(st);
+	assert_null(strstr(out, ":pw@"));
+}
+
+/* conffile_read, the one reader outpostd and the CLI share: the callback's refusal names the line. */
+struct seen {
+	int n;
+	char last[64];
+};
+
+static int
+record(void *arg, const char *key, const char *value, char *why, size_t whylen)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%s=%s", key, value);
+	if (strcmp(key, "Stop") == 0) {
+		snprintf(why, whylen, "stopped here");
+		return ERR_CONFIG;
+	}
+	return strcmp(key, "Quiet") == 0 ? ERR_CONFIG : 0;
+}
+
+static void
+test_conffile(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	char why[512] = "", want[600];
+
+	write_conf(f, "# c\n\n  A  1 \nB=two words\t\nStop x\nC 3\n", 40);
+	assert_int_equal(conffile_read(f->path, record, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.last, "Stop=x");
+	snprintf(want, sizeof(want), "%s:5: stopped here", f->path);
+	assert_string_equal(why, want);
+	s.n = 0;
+	write_conf(f, "Quiet 1\n", 8);
+	assert_int_equal(conffile_read(f->path, record, &s, why, sizeof(why)), ERR_CONFIG);
+	snprintf(want, sizeof(want), "%s:1: bad line", f->path);
+	assert_string_equal(why, want);
+	s.n = 0;
+	write_conf(f, "A 1\nB two words\n", 16);
+	assert_int_equal(conffile_read(f->path, record, &s, why, sizeof(why)), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.last, "B=two words");
+	assert_int_equal(conffile_read("/nonexistent/outpostd.conf", record, &s, why, sizeof(why)), ERR_CONFIG);
+	assert_non_null(strstr(why, "/nonexistent/outpostd.conf: cannot open"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_file_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_sentences, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conffile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_long_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_unreadable, setup, teardown),
