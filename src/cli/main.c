@@ -116,16 +116,15 @@ conf_set(void *arg, const char *key, const char *value, char *why, size_t whylen
 }
 
 /*
- * Resolves the state directory and the store as outpostd does: -f CONFIG,
- * else the state directory's outpostd.conf if there is one; -d beats its
- * StateDir; OUTPOST_STORE beats its Store and --store beats both. *store
- * NULL means SQLite in the state directory. 0, or -1 after one line on stderr.
+ * Reads StateDir and Store as outpostd does: from -f CONFIG, else from the
+ * state directory's outpostd.conf if there is one; -d beats its StateDir.
+ * 0, or -1 after one line on stderr.
  */
 static int
-resolve(const struct global *g, const char **state_dir, const char **store, struct from_conf *fc)
+read_conf(const struct global *g, const char **state_dir, struct from_conf *fc)
 {
 	char path[4096], why[LIM_CONFIG_LINE + 512];
-	const char *conf = g->config, *env = getenv("OUTPOST_STORE");
+	const char *conf = g->config;
 	struct stat sb;
 
 	if (g->state_dir != NULL)
@@ -141,24 +140,40 @@ resolve(const struct global *g, const char **state_dir, const char **store, stru
 	}
 	if (fc->state_dir != NULL && g->state_dir == NULL)
 		*state_dir = fc->state_dir;
+	return 0;
+}
+
+/*
+ * The store: --store, else OUTPOST_STORE, else the file's Store (*store NULL:
+ * SQLite in the state directory). CMD_OK, or CMD_USAGE (a bad --store) or
+ * CMD_FAIL (a bad OUTPOST_STORE) after one line on stderr.
+ */
+static int
+pick_store(const struct global *g, const struct from_conf *fc, const char **store)
+{
+	const char *env = getenv("OUTPOST_STORE");
+	char why[LIM_STORE_SPEC + 256];
+
 	*store = fc->store;
-	const char *from = "OUTPOST_STORE";
-	if (env != NULL && env[0] != '\0')
-		*store = env;
 	if (g->store != NULL) {
 		*store = g->store;
-		from = "--store";
+		if (store_spec_check(g->store, why, sizeof(why)) != 0) {
+			fprintf(stderr, "outpost: --store: %s\n", why);
+			return CMD_USAGE;
+		}
+		if (store_spec_has_password(g->store)) {
+			fprintf(stderr, "outpost: --store: a password on the command line is visible to "
+			    "every user (ps); put it in a passfile (PGPASSFILE or passfile=)\n");
+			return CMD_USAGE;
+		}
+	} else if (env != NULL && env[0] != '\0') {
+		*store = env;
+		if (store_spec_check(env, why, sizeof(why)) != 0) {
+			fprintf(stderr, "outpost: OUTPOST_STORE: %s\n", why);
+			return CMD_FAIL;
+		}
 	}
-	if (*store != fc->store && store_spec_check(*store, why, sizeof(why)) != 0) {
-		fprintf(stderr, "outpost: %s: %s\n", from, why);
-		return -1;
-	}
-	if (g->store != NULL && store_spec_has_password(g->store)) {
-		fprintf(stderr, "outpost: --store: a password on the command line is visible to "
-		    "every user (ps); put it in a passfile (PGPASSFILE or passfile=)\n");
-		return -1;
-	}
-	return 0;
+	return CMD_OK;
 }
 
 /* Opens the store; the state directory (audit.log) is created as outpostd would. */
@@ -194,11 +209,16 @@ main(int argc, char **argv)
 	if ((first = parse_global(argc, argv, &g, &status)) < 0)
 		return status;
 	/* help needs no state, so it works before set-up and without permissions. */
-	if (strcmp(argv[first], "help") != 0 &&
-	    (resolve(&g, &state_dir, &store, &fc) != 0 || open_store(store, state_dir, &st) != 0)) {
-		free(fc.state_dir);
-		free(fc.store);
-		return CMD_FAIL;
+	if (strcmp(argv[first], "help") != 0) {
+		if (read_conf(&g, &state_dir, &fc) != 0)
+			status = CMD_FAIL;
+		else if ((status = pick_store(&g, &fc, &store)) == CMD_OK && open_store(store, state_dir, &st) != 0)
+			status = CMD_FAIL;
+		if (status != CMD_OK) {
+			free(fc.state_dir);
+			free(fc.store);
+			return status;
+		}
 	}
 	/* Administrative changes are recorded here; without it they are refused. */
 	if (st != NULL && (r = audit_open(state_dir, &audit)) != 0)

@@ -71,7 +71,9 @@ fi
 expect_output "$T/err" "^outpost: cannot open the store $SHOWN: " "the CLI's store error"
 OUTPOST_STORE=$URI "$OUTPOST_BIN" -d "$STATE" fleet ls >"$T/out" 2>"$T/err.env" && fail "OUTPOST_STORE to nowhere succeeded"
 expect_output "$T/err.env" "^outpost: cannot open the store $SHOWN: " "OUTPOST_STORE's store error"
-"$OUTPOST_BIN" --store "$URI" -d "$STATE" fleet ls >"$T/out" 2>"$T/err.cmdline" && fail "--store with a password was taken"
+"$OUTPOST_BIN" --store "$URI" -d "$STATE" fleet ls >"$T/out" 2>"$T/err.cmdline"
+rc=$?
+[ $rc = 2 ] || fail "outpost --store with a password exited $rc, expected 2 (usage)"
 expect_output "$T/err.cmdline" "^outpost: --store: a password on the command line" "--store with a password"
 ! grep -rq s3cret "$T/dump.pw" "$LOGDIR" "$T/err" "$T/err.env" "$T/err.cmdline" || fail "the password was printed"
 
@@ -92,7 +94,7 @@ expect_output "$T/err" "^outpost: $T/bad.conf:2: bad value for Store: unknown st
 for bad in "redis://x" "sqlite:" "" "$(printf 'sqlite:/tmp/a\tb')"; do
 	"$OUTPOST_BIN" --store "$bad" -d "$STATE" fleet ls >"$T/out" 2>"$T/err"
 	rc=$?
-	[ $rc = 1 ] || fail "outpost --store '$bad' exited $rc, expected 1"
+	[ $rc = 2 ] || fail "outpost --store '$bad' exited $rc, expected 2 (usage)"
 	expect_output "$T/err" "^outpost: --store: (unknown store|sqlite: needs a path|empty store|store holds a control)" \
 		"--store '$bad'"
 done
