@@ -49,11 +49,12 @@ store_audit_anchor_get(struct store *st, struct audit_head *out)
 	return r;
 }
 
+/* Forward only, unless ?5 (the log was cut and an audit-cut record re-anchors it). */
 static struct query q_anchor_set = {
 	.sql = "INSERT INTO audit_anchor (id, seq, size, hash, updated) "
 	    "VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
 	    "size = excluded.size, hash = excluded.hash, updated = excluded.updated "
-	    "WHERE excluded.seq > audit_anchor.seq OR ?5",
+	    "WHERE excluded.seq > audit_anchor.seq OR ?5 <> 0",
 };
 
 int

@@ -120,7 +120,8 @@ store_fleet_list(struct store *st, store_fleet_cb cb, void *arg)
 
 static struct query q_fleet_states = {
 	.sql = "SELECT f.name, coalesce(sum(d.online), 0), "
-	    "coalesce(sum(d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected')), 0), "
+	    "coalesce(sum(CASE WHEN d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected') "
+	    "THEN 1 ELSE 0 END), 0), "
 	    "count(d.id) FROM fleets f LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
 };
 
