@@ -2,7 +2,6 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,27 +169,6 @@ struct db_stmt {
 	bool ran;
 	int row, nrows, changes;
 };
-
-/*
- * Query slots, shared by both backends: given once per query, for the life
- * of the process. Weak: the record files' db.c may define the same.
- */
-__attribute__((weak)) int
-db_query_slot(struct query *q)
-{
-	static _Atomic int next;
-	int s = atomic_load(&q->slot);
-
-	if (s != 0)
-		return s;
-	int mine = atomic_fetch_add(&next, 1) + 1;
-	if (mine > DB_MAX_QUERIES)
-		return ERR_STORE;
-	int expected = 0;
-	if (!atomic_compare_exchange_strong(&q->slot, &expected, mine))
-		return expected;	/* another thread gave it one first; ours is unused */
-	return mine;
-}
 
 static void __attribute__((format(printf, 2, 3)))
 set_err(struct store *st, const char *fmt, ...)
