@@ -1,4 +1,4 @@
-/* test_db.c: the store's engines through the raw db.h contract (prepare, bind, step, errors, transactions), hostile inputs first. */
+/* test_db.c: the store's two engines (db_sqlite, db_pg) through the raw db.h contract (prepare, bind, step, errors, transactions), hostile inputs first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +26,11 @@ fresh_target(struct fixture *fx)
 {
 	if (fx->be == &db_pg)
 		return pgtest_fresh(fx->target, sizeof(fx->target));
-	return -1;
+	if (fx->dir == NULL && (fx->dir = tu_mkdtemp()) == NULL)
+		return -1;
+	static int n;
+	snprintf(fx->target, sizeof(fx->target), "%s/db%d.sqlite", fx->dir, ++n);
+	return 0;
 }
 
 static int
@@ -63,6 +67,12 @@ static int
 setup_pg(void **state)
 {
 	return setup_engine(state, &db_pg);
+}
+
+static int
+setup_sqlite(void **state)
+{
+	return setup_engine(state, &db_sqlite);
 }
 
 static int
@@ -361,8 +371,8 @@ test_store_failure_counted(void **state)
 	if (r == 0) {
 		st->be->bind_int(s, 1, 1);
 		r = st->be->step(s);
+		st->be->release(s);
 	}
-	st->be->release(s);
 	assert_int_equal(r, ERR_STORE);
 	assert_one_sentence(st);
 	assert_true(st->failures >= 1);
@@ -600,6 +610,7 @@ test_pg_unreachable_in_transaction(void **state)
 }
 
 #define PG(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
+#define SQ(f) cmocka_unit_test_setup_teardown(f, setup_sqlite, teardown)
 
 int
 main(void)
@@ -627,6 +638,20 @@ main(void)
 		PG(test_rollback_and_commit),
 		PG(test_change_counter),
 	};
-	int r = cmocka_run_group_tests_name("postgresql", pg, NULL, NULL);
+	const struct CMUnitTest sqlite[] = {
+		SQ(test_literals_keep_question_marks),
+		SQ(test_bind_out_of_range),
+		SQ(test_text_round_trip),
+		SQ(test_nulls),
+		SQ(test_int64),
+		SQ(test_constraint_codes),
+		SQ(test_store_failure_counted),
+		SQ(test_changes),
+		SQ(test_reentered_statement),
+		SQ(test_rollback_and_commit),
+		SQ(test_change_counter),
+	};
+	int r = cmocka_run_group_tests_name("sqlite", sqlite, NULL, NULL);
+	r += cmocka_run_group_tests_name("postgresql", pg, NULL, NULL);
 	return r + cmocka_run_group_tests_name("postgresql only", pg_only, NULL, NULL);
 }
