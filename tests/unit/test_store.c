@@ -84,7 +84,7 @@ setup_pg(void **state)
 		print_error("%s\n", why);
 		return -1;
 	}
-	return 0;
+	return strcmp(store_engine(fx->st), "postgresql") == 0 ? 0 : -1;
 }
 
 /* Another connection to the fixture's store (the CLI beside outpostd). */
