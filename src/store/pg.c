@@ -29,6 +29,8 @@
 #define PG_KEEPALIVES_INTERVAL	"5"
 #define PG_KEEPALIVES_COUNT	"3"
 #define PG_TCP_USER_TIMEOUT	"30000"
+/* The oldest server the schema works on (identity columns, EXECUTE FUNCTION). */
+#define PG_MIN_SERVER		110000
 /* Runs of a statement outside a transaction that lost a deadlock. */
 #define PG_RETRIES		3
 
@@ -803,6 +805,10 @@ pg_open(struct store *st, const char *target, char *why, size_t whylen)
 		first_line(PQerrorMessage(c->pg), line, sizeof(line));
 		snprintf(why, whylen, "cannot connect to %s: %s", c->shown, line);
 		r = ERR_UNREACHABLE;
+	} else if (PQserverVersion(c->pg) < PG_MIN_SERVER) {
+		snprintf(why, whylen, "%s runs PostgreSQL %d; outpost needs 11 or newer", c->shown,
+		    PQserverVersion(c->pg) / 10000);
+		r = ERR_CONFIG;
 	} else if ((r = exec_simple(st, "SET client_min_messages = warning")) != 0 ||
 	    (r = schema(st)) != 0)
 		snprintf(why, whylen, "%s: %s", c->shown, st->errmsg);
