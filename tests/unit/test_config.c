@@ -669,10 +669,10 @@ test_store_sentences(void **state)
 	assert_string_equal(out, "cannot open the store sqlite /ro/outpost.db: state directory /ro is read-only");
 	store_spec_failure("sqlite:/n/o.db", "/x", "", out, sizeof(out));
 	assert_string_equal(out, "cannot open the store sqlite /n/o.db: unknown error");
-	/* the store says no PostgreSQL yet, in one sentence with the password masked */
+	/* nothing listens on port 1: unreachable, in one sentence with the password masked */
 	struct store *st = (struct store *)&st;
 	assert_int_equal(store_open_spec("postgresql://ann:pw@127.0.0.1:1/x", "/x", &st, out, sizeof(out)),
-	    ERR_CONFIG);
+	    ERR_UNREACHABLE);
 	assert_null(st);
 	assert_null(strstr(out, ":pw@"));
 }
