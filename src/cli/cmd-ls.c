@@ -178,13 +178,11 @@ device_line(void *arg, const struct store_device *d)
 		}
 		fprintf(l->out, ", %d host key%s", n, n == 1 ? "" : "s");
 	}
+	/* Learned keys stay out of the line (--json counts them); a changed one is flagged. */
 	const struct learned *e = find_learned(l, d);
-	if (e != NULL) {
-		fprintf(l->out, "  sshd: %d host key%s learned", e->nkeys, e->nkeys == 1 ? "" : "s");
-		if (e->changed)
-			fprintf(l->out, ", HOST KEY CHANGED (kept the recorded one: "
-			    "outpost device accept-hostkey %s.%s)", d->name, d->fleet);
-	}
+	if (e != NULL && e->changed)
+		fprintf(l->out, "  HOST KEY CHANGED (kept the recorded one: "
+		    "outpost device accept-hostkey %s.%s)", d->name, d->fleet);
 	fputc('\n', l->out);
 	return 0;
 }

@@ -48,6 +48,8 @@
 #define RECENT_KNOWN_MS		(3600 * 1000)	/* keys known: not probed again within the hour */
 #define RECENT_UNKNOWN_MS	(60 * 1000)	/* keys unknown: once a minute at most */
 #define PROBE_BUF		4096		/* each direction of the splice */
+/* Cheap key exchanges only (no group exchange a hostile sshd could make costly). */
+#define PROBE_KEX "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,diffie-hellman-group14-sha256"
 
 /* One key exchange per family: the host key algorithms the client offers. */
 static const char *const families[] = {
@@ -354,7 +356,7 @@ next_exchange(struct chan *h)
 	h->data = NULL;
 	chan_kill(h);
 	p->family++;
-	if (h->conn != NULL)
+	if (h->conn != NULL && !h->conn->dead)
 		open_exchange(h->conn, p);
 	else
 		finish(h->srv, p, "device session gone");
@@ -375,6 +377,7 @@ start_client(struct probe *p)
 	    ssh_options_set(p->cs, SSH_OPTIONS_PROCESS_CONFIG, &no) != 0 ||
 	    ssh_options_set(p->cs, SSH_OPTIONS_HOST, p->device) != 0 ||
 	    ssh_options_set(p->cs, SSH_OPTIONS_HOSTKEYS, families[p->family]) != 0 ||
+	    ssh_options_set(p->cs, SSH_OPTIONS_KEY_EXCHANGE, PROBE_KEX) != 0 ||
 	    ssh_options_set(p->cs, SSH_OPTIONS_FD, &p->fd[0]) != 0)
 		return ERR_NOMEM;
 	ssh_set_blocking(p->cs, 0);

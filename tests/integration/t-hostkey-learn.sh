@@ -46,7 +46,8 @@ for f in host-dev0 host-ecdsa host-rsa; do
 	grep -qxF "[pi.acme]:22050,pi.acme,[localhost]:22050 $k" "$T/outpost_known_hosts" ||
 		fail "known-hosts lacks the port-table line for $f"
 done
-outpost ls | grep -E '^pi\.acme .*sshd: 6 host keys learned$' >/dev/null || fail "ls: $(outpost ls)"
+outpost ls --json | grep -q '"host_keys_learned":6,"host_key_changed":false' || fail "ls --json: $(outpost ls --json)"
+outpost ls | grep -E '^pi\.acme +online +[^ ]+ +[^ ]+$' >/dev/null || fail "ls: $(outpost ls)"
 
 # A technician whose only known_hosts for devices is that file, strict.
 cat - "$CFG" >"$T/ssh_config.strict" <<EOF
