@@ -70,10 +70,10 @@ struct probe {
 	int64_t deadline_ms;
 	int fd[2];			/* socketpair: [0] the libssh client's, [1] ours; -1 none */
 	ssh_session cs;			/* the client, NULL between exchanges */
-	char in[PROBE_BUF];		/* from the device, not yet taken by the client */
+	char *in;			/* PROBE_BUF from the device, not yet taken by the client */
 	size_t in_off, in_len;
-	char out[PROBE_BUF];		/* from the client, not yet taken by the channel */
-	size_t out_off, out_len;
+	char *out;			/* PROBE_BUF from the client, not yet taken by the channel */
+	size_t out_off, out_len;	/* (both only while an exchange runs: a queued probe is small) */
 	struct pubkey keys[NFAMILIES];	/* learned; type "" = none */
 };
 
@@ -138,6 +138,8 @@ probe_free(struct probe *p)
 			close(p->fd[i]);
 	for (int i = 0; i < NFAMILIES; i++)
 		pubkey_clear(&p->keys[i]);
+	free(p->in);
+	free(p->out);
 	free(p);
 }
 
@@ -310,6 +312,9 @@ end_exchange(struct probe *p)
 			p->fd[i] = -1;
 		}
 	p->in_off = p->in_len = p->out_off = p->out_len = 0;
+	free(p->in);
+	free(p->out);
+	p->in = p->out = NULL;
 }
 
 /* p is over: records it, counts it, frees it. */
@@ -368,6 +373,8 @@ start_client(struct probe *p)
 {
 	int no = 0;
 
+	if ((p->in = malloc(PROBE_BUF)) == NULL || (p->out = malloc(PROBE_BUF)) == NULL)
+		return ERR_NOMEM;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p->fd) != 0) {
 		p->fd[0] = p->fd[1] = -1;
 		return ERR_IO;
@@ -406,7 +413,7 @@ to_client(struct chan *h, struct probe *p)
 	bool moved = false;
 
 	if (p->in_off == p->in_len && h->pending > 0) {
-		uint32_t n = h->pending < sizeof(p->in) ? h->pending : sizeof(p->in);
+		uint32_t n = h->pending < PROBE_BUF ? h->pending : PROBE_BUF;
 		int r = ssh_channel_read_nonblocking(h->ch, p->in, n, 0);
 		if (r < 0)
 			return false;
@@ -434,7 +441,7 @@ to_channel(struct chan *h, struct probe *p)
 	bool moved = false;
 
 	if (p->out_off == p->out_len) {
-		ssize_t r = read(p->fd[1], p->out, sizeof(p->out));
+		ssize_t r = read(p->fd[1], p->out, PROBE_BUF);
 		if (r <= 0)
 			return false;
 		p->out_off = 0;

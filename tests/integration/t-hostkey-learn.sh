@@ -4,7 +4,8 @@
 # the tunnel, for its port 22 and its port-table port, and `known-hosts`
 # prints them as ssh looks them up, so a technician with
 # `StrictHostKeyChecking yes` and only that file logs in on first try (by
-# name, and by the port table). The device's sshd then comes back with a
+# name, and by the port table); a device whose "sshd" sends garbage only
+# fails its own probe. The device's sshd then comes back with a
 # new ed25519 key: `ls` and the audit log flag it, `known-hosts` keeps the
 # recorded key and the technician's ssh refuses the device, until an admin
 # runs `device accept-hostkey`.
@@ -15,6 +16,7 @@ fleet_add acme
 user_add alice acme
 user_add ops --admin
 device_add pi acme
+device_add junk acme
 ssh-keygen -q -t ecdsa -N '' -f "$T/host-ecdsa" </dev/null >/dev/null
 ssh-keygen -q -t rsa -b 2048 -N '' -f "$T/host-rsa" </dev/null >/dev/null
 start_device_sshd_keys() {
@@ -35,11 +37,32 @@ learned() {	# EVENT N: at least N audit records EVENT for pi.acme
 	[ "$(audit_count "$1" device=pi.acme)" -ge "$2" ]
 }
 plain_device
+# A hostile device: its "sshd" answers with garbage. Its probe fails, only it.
+GPORT=$(pick_port)
+spawn garbage "$PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"SSH-2.0-junk\r\n" + bytes(range(256)) * 64); c.close()' "$GPORT"
+wait_for "the garbage server" 10 port_listening "$GPORT"
+spawn dev-junk.acme ssh -F "$DEVCFG" -i "$T/keys/dev-junk.acme" -p "$JUMP_PORT" -N \
+	-o ExitOnForwardFailure=yes -R "junk:22:127.0.0.1:$GPORT" dev@127.0.0.1
+junk_pid=$LAST_PID
 wait_for "pi.acme's six host keys learned" 20 learned hostkey-learned 6
+probes() {	# RESULT N: the metric counted at least N probes with RESULT
+	timeout 20 ssh -F "$(client_config ops)" jump metrics 2>/dev/null |
+		awk -v r="outpost_hostkey_probes_total{result=\"$1\"}" -v n="$2" '$1 == r && $2 >= n { ok = 1 } END { exit !ok }'
+}
+wait_for "junk.acme's probe failed" 20 probes failed 1
+alive "$junk_pid" || fail "the hostile device's session died"
+[ "$(audit_count hostkey-learned device=junk.acme)" = 0 ] || fail "keys learned from garbage"
 
 # known-hosts, as the technician fetches it: the three keys under pi.acme,
 # and under the names the port-table form looks up.
 timeout 30 ssh -F "$CFG" jump known-hosts >"$T/outpost_known_hosts" 2>"$T/err" || fail "known-hosts: $(cat "$T/err")"
+grep -q junk "$T/outpost_known_hosts" && fail "known-hosts has junk.acme"
 for f in host-dev0 host-ecdsa host-rsa; do
 	k=$(cut -d' ' -f1,2 "$T/$f.pub")
 	grep -qxF "pi.acme $k" "$T/outpost_known_hosts" || fail "known-hosts lacks pi.acme $f: $(cat "$T/outpost_known_hosts")"
