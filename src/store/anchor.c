@@ -1,13 +1,10 @@
 /* anchor.c: the audit chain's anchor, the head of audit.log as its writers last saw it. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "common/audit.h"
 #include "common/err.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "store/db.h"
-#include "store/records.h"
 
 static bool
 hash_hex_valid(const char *h)
@@ -25,35 +22,33 @@ int
 store_audit_anchor_get(struct store *st, struct audit_head *out)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if ((r = db_prepare(st, &q_anchor_get, &s)) != 0)
 		return r;
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == 0) {
 		const char *h = db_col_text(s, 2);
 		out->seq = db_col_int(s, 0);
 		out->size = db_col_int(s, 1);
 		if (hash_hex_valid(h))
 			memcpy(out->hash, h, AUDIT_HASH_HEX + 1);
-		else
+		else {
+			db_set_err(st, "the audit anchor's hash is not 64 hex digits");
 			r = ERR_STORE;
-	} else
-		r = rc == DB_DONE ? ERR_NOTFOUND : rc;
-	db_release(s);
-	if (r == ERR_NOTFOUND)
+		}
+	} else if (r == ERR_NOTFOUND)
 		db_set_err(st, "no audit anchor yet");
-	else if (r == ERR_STORE && rc == DB_ROW)
-		db_set_err(st, "the audit anchor's hash is not 64 hex digits");
+	db_release(s);
 	return r;
 }
 
+/* Forward only, unless ?5 (the log was cut and an audit-cut record re-anchors it). */
 static struct query q_anchor_set = {
 	.sql = "INSERT INTO audit_anchor (id, seq, size, hash, updated) "
 	    "VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
 	    "size = excluded.size, hash = excluded.hash, updated = excluded.updated "
-	    "WHERE excluded.seq > audit_anchor.seq OR ?5",
+	    "WHERE excluded.seq > audit_anchor.seq OR ?5 <> 0",
 };
 
 int

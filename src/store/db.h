@@ -108,6 +108,8 @@ int db_prepare(struct store *st, struct query *q, struct db_stmt **out);
 void db_bind_int(struct db_stmt *s, int idx, int64_t v);
 void db_bind_text(struct db_stmt *s, int idx, const char *v);
 int db_step(struct db_stmt *s);		/* DB_ROW, DB_DONE or a negative code */
+/* Steps to the one row a lookup wants: 0 on it, ERR_NOTFOUND if none (st->errmsg untouched), else the error. */
+int db_step_one(struct db_stmt *s);
 /* Steps a statement that returns no rows (or ignores them); *changes (may be NULL) gets the rows touched. */
 int db_exec(struct db_stmt *s, int *changes);
 int64_t db_col_int(struct db_stmt *s, int col);

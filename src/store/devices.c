@@ -1,10 +1,8 @@
 /* devices.c: devices, their presence, port-table ports, on-demand state and reports, and resolving a name to one. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "store/db.h"
 #include "store/records.h"
@@ -69,7 +67,7 @@ import_one(struct store *st, const char *fleet, int64_t fid, bool users,
 	if (users) {
 		if ((r = user_insert(st, it->name, false, &id)) == 0 &&
 		    (r = key_insert(st, KEY_USER, id, it->key)) == 0)
-			r = user_grant_forever(st, id, fid);
+			r = user_grant(st, id, fid, 0);
 		return r;
 	}
 	if ((r = device_insert(st, it->name, fleet, fid, &id)) == 0)
@@ -225,19 +223,15 @@ int
 store_device_get(struct store *st, int64_t device_id, store_device_cb cb, void *arg)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_device_get, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, device_id);
-	rc = db_step(s);
-	if (rc == DB_ROW)
+	if ((r = db_step_one(s)) == 0)
 		r = device_row(s, (void *)cb, arg);
-	else if (rc == DB_DONE) {
+	else if (r == ERR_NOTFOUND)
 		db_set_err(st, "no device with id %lld", (long long)device_id);
-		r = ERR_NOTFOUND;
-	} else
-		r = rc;
 	db_release(s);
 	return r;
 }
@@ -287,7 +281,7 @@ int
 store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char *holder, size_t hlen)
 {
 	struct db_stmt *s;
-	int r, rc, n = 0;
+	int r, n = 0;
 
 	if (holder != NULL && hlen > 0)
 		holder[0] = '\0';
@@ -299,14 +293,14 @@ store_device_bind_port(struct store *st, int64_t device_id, uint32_t port, char 
 		return r;
 	db_bind_int(s, 1, device_id);
 	db_bind_int(s, 2, port);
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == ERR_NOTFOUND)
+		r = 0;
+	else if (r == 0) {
 		if (holder != NULL && hlen > 0)
 			snprintf(holder, hlen, "%s", db_col_text(s, 0));
 		db_set_err(st, "port %u is bound to another device of the fleet", port);
 		r = ERR_EXISTS;
-	} else if (rc != DB_DONE)
-		r = rc;
+	}
 	db_release(s);
 	if (r != 0)
 		return r;

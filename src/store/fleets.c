@@ -1,10 +1,5 @@
 /* fleets.c: adding, removing, counting and listing fleets. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/err.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "store/db.h"
 #include "store/records.h"
@@ -19,7 +14,7 @@ int
 fleet_lookup(struct store *st, const char *fleet, int64_t *id, int *ndevices)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	*id = 0;
 	if (ndevices != NULL)
@@ -27,16 +22,12 @@ fleet_lookup(struct store *st, const char *fleet, int64_t *id, int *ndevices)
 	if ((r = db_prepare(st, &q_fleet_id, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, fleet);
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == 0) {
 		*id = db_col_int(s, 0);
 		if (ndevices != NULL)
 			*ndevices = (int)db_col_int(s, 1);
-	} else if (rc == DB_DONE) {
+	} else if (r == ERR_NOTFOUND)
 		db_set_err(st, "no fleet named %s", fleet);
-		r = ERR_NOTFOUND;
-	} else
-		r = rc;
 	db_release(s);
 	return r;
 }
@@ -120,7 +111,8 @@ store_fleet_list(struct store *st, store_fleet_cb cb, void *arg)
 
 static struct query q_fleet_states = {
 	.sql = "SELECT f.name, coalesce(sum(d.online), 0), "
-	    "coalesce(sum(d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected')), 0), "
+	    "coalesce(sum(CASE WHEN d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected') "
+	    "THEN 1 ELSE 0 END), 0), "
 	    "count(d.id) FROM fleets f LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
 };
 

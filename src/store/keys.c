@@ -1,10 +1,8 @@
 /* keys.c: the public keys users and devices own, and who owns a key (authentication). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "store/db.h"
 #include "store/records.h"
@@ -17,16 +15,17 @@ static struct query q_key_owner = {
 
 /* ERR_EXISTS (naming the owner) if the key is already enrolled, else 0. */
 static int
-key_free(struct store *st, const struct pubkey *key)
+key_unowned(struct store *st, const struct pubkey *key)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_key_owner, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, key->fp);
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == ERR_NOTFOUND)
+		r = 0;
+	else if (r == 0) {
 		if (!db_col_null(s, 0))
 			db_set_err(st, "key %s already belongs to user %s", key->fp, db_col_text(s, 0));
 		else
@@ -34,8 +33,7 @@ key_free(struct store *st, const struct pubkey *key)
 			    db_col_null(s, 1) ? "?" : db_col_text(s, 1),
 			    db_col_null(s, 2) ? "?" : db_col_text(s, 2));
 		r = ERR_EXISTS;
-	} else if (rc != DB_DONE)
-		r = rc;
+	}
 	db_release(s);
 	return r;
 }
@@ -57,7 +55,7 @@ key_insert(struct store *st, enum key_owner kind, int64_t owner, const struct pu
 	struct db_stmt *s;
 	int r;
 
-	if ((r = key_free(st, key)) != 0 || (r = db_prepare(st, q, &s)) != 0)
+	if ((r = key_unowned(st, key)) != 0 || (r = db_prepare(st, q, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, key->fp);
 	db_bind_text(s, 2, key->type);
@@ -99,21 +97,17 @@ int
 store_principal_by_key(struct store *st, const struct pubkey *key, struct store_principal *out)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if ((r = db_check_key(st, key)) != 0 || (r = db_prepare(st, &q_principal, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, key->fp);
 	db_bind_text(s, 2, key->blob);
-	rc = db_step(s);
-	if (rc == DB_ROW)
+	if ((r = db_step_one(s)) == 0)
 		principal_fill(s, out);
-	else if (rc == DB_DONE) {
+	else if (r == ERR_NOTFOUND)
 		db_set_err(st, "no user or device has key %s", key->fp);
-		r = ERR_NOTFOUND;
-	} else
-		r = rc;
 	db_release(s);
 	return r;
 }

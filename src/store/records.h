@@ -22,8 +22,8 @@ int fleet_lookup(struct store *st, const char *fleet, int64_t *id, int *ndevices
 int user_lookup(struct store *st, const char *user, int64_t *id);
 /* users.c: a new user (no key yet), its id in *id. */
 int user_insert(struct store *st, const char *user, bool admin, int64_t *id);
-/* users.c: grants fleet fid to user uid forever. */
-int user_grant_forever(struct store *st, int64_t uid, int64_t fid);
+/* users.c: grants fleet fid to user uid until expires (0: never). */
+int user_grant(struct store *st, int64_t uid, int64_t fid, int64_t expires);
 
 /* keys.c: stores key as owned by a user or a device; ERR_EXISTS (naming the owner) if taken. */
 enum key_owner { KEY_USER, KEY_DEVICE };

@@ -5,9 +5,7 @@
 
 #include "common/err.h"
 #include "common/names.h"
-#include "common/timefmt.h"
 #include "store/db.h"
-#include "store/records.h"
 
 /* Checks what outpostd records about a session before it reaches SQL. */
 static int

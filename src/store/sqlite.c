@@ -175,6 +175,7 @@ struct db_stmt {
 struct conn {
 	sqlite3 *db;
 	bool tracing;		/* the profile hook is installed */
+	int top;		/* cache[0..top - 1] may hold statements */
 	struct db_stmt cache[DB_MAX_QUERIES];	/* by query slot - 1 */
 };
 
@@ -271,7 +272,7 @@ on_profile(unsigned type, void *arg, void *stmt, void *ns)
 
 	if (type != SQLITE_TRACE_PROFILE || st->timer == NULL)
 		return 0;
-	for (int i = 0; i < DB_MAX_QUERIES; i++)
+	for (int i = 0; i < c->top; i++)
 		if (c->cache[i].s == stmt && c->cache[i].started > 0) {
 			t = mono_ns() - c->cache[i].started;
 			c->cache[i].started = 0;
@@ -323,6 +324,8 @@ sq_prepare(struct store *st, struct query *q, struct db_stmt **out)
 		if (rc != SQLITE_OK)
 			return sql_err(st, rc);
 		d->st = st;
+		if (slot > c->top)
+			c->top = slot;
 	}
 	d->bind_rc = SQLITE_OK;
 	if (st->timer != NULL)
@@ -545,7 +548,7 @@ sq_close(struct store *st)
 
 	if (c == NULL)
 		return;
-	for (int i = 0; i < DB_MAX_QUERIES; i++)
+	for (int i = 0; i < c->top; i++)
 		sqlite3_finalize(c->cache[i].s);
 	sqlite3_close(c->db);
 	free(c);

@@ -115,6 +115,14 @@ db_step(struct db_stmt *s)
 }
 
 int
+db_step_one(struct db_stmt *s)
+{
+	int r = db_step(s);
+
+	return r == DB_ROW ? 0 : r == DB_DONE ? ERR_NOTFOUND : r;
+}
+
+int
 db_exec(struct db_stmt *s, int *changes)
 {
 	int r = be_of(s)->step(s);

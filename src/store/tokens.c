@@ -1,10 +1,8 @@
 /* tokens.c: enrollment tokens, and enrolling a device with one. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "store/db.h"
 #include "store/records.h"
@@ -77,8 +75,9 @@ store_token_list(struct store *st, store_token_cb cb, void *arg)
 	return r;
 }
 
+/* ?1 is 6-64 hex digits (checked), so LIKE sees no wildcard in it. */
 static struct query q_token_revoke = {
-	.sql = "UPDATE tokens SET revoked = 1 WHERE substr(hash, 1, length(?1)) = ?1",
+	.sql = "UPDATE tokens SET revoked = 1 WHERE hash LIKE (?1 || '%')",
 };
 
 int
@@ -115,13 +114,12 @@ static int
 token_usable(struct store *st, const char *hash, int64_t *tid, int64_t *fid, char *fleet)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_token_find, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, hash);
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == 0) {
 		*tid = db_col_int(s, 0);
 		*fid = db_col_int(s, 1);
 		snprintf(fleet, LIM_LABEL + 1, "%s", db_col_text(s, 2));
@@ -137,11 +135,10 @@ token_usable(struct store *st, const char *hash, int64_t *tid, int64_t *fid, cha
 			db_set_err(st, "this token has been used up");
 			r = ERR_DENIED;
 		}
-	} else if (rc == DB_DONE) {
+	} else if (r == ERR_NOTFOUND) {
 		db_set_err(st, "unknown token");
 		r = ERR_DENIED;
-	} else
-		r = rc;
+	}
 	db_release(s);
 	return r;
 }
@@ -156,18 +153,16 @@ static int
 device_key(struct store *st, const char *name, int64_t fid, int64_t *did, char *fp, size_t fplen)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_device_key_by_name, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, name);
 	db_bind_int(s, 2, fid);
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == 0) {
 		*did = db_col_int(s, 0);
 		snprintf(fp, fplen, "%s", db_col_text(s, 1));
-	} else
-		r = rc == DB_DONE ? ERR_NOTFOUND : rc;
+	}
 	db_release(s);
 	return r;
 }

@@ -1,10 +1,7 @@
 /* users.c: users, the keys they add and remove, their grants, and what they may reach. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "store/db.h"
 #include "store/records.h"
@@ -26,20 +23,16 @@ int
 user_lookup(struct store *st, const char *user, int64_t *id)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	*id = 0;
 	if ((r = db_prepare(st, &q_user_id, &s)) != 0)
 		return r;
 	db_bind_text(s, 1, user);
-	rc = db_step(s);
-	if (rc == DB_ROW)
+	if ((r = db_step_one(s)) == 0)
 		*id = db_col_int(s, 0);
-	else if (rc == DB_DONE) {
+	else if (r == ERR_NOTFOUND)
 		db_set_err(st, "no user named %s", user);
-		r = ERR_NOTFOUND;
-	} else
-		r = rc;
 	db_release(s);
 	return r;
 }
@@ -158,10 +151,27 @@ static struct query q_grant = {
 	    "ON CONFLICT (user_id, fleet_id) DO UPDATE SET expires = excluded.expires",
 };
 
+/* Grants fleet fid to user uid until expires (0: never), replacing an older expiry. */
+int
+user_grant(struct store *st, int64_t uid, int64_t fid, int64_t expires)
+{
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_prepare(st, &q_grant, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, uid);
+	db_bind_int(s, 2, fid);
+	db_bind_int(s, 3, expires);
+	db_bind_int(s, 4, timefmt_now());
+	r = db_exec(s, NULL);
+	db_release(s);
+	return r;
+}
+
 int
 store_grant(struct store *st, const char *user, const char *fleet, int64_t expires)
 {
-	struct db_stmt *s = NULL;
 	int64_t uid, fid;
 	int r;
 
@@ -173,35 +183,9 @@ store_grant(struct store *st, const char *user, const char *fleet, int64_t expir
 	}
 	if ((r = db_tx_begin(st)) != 0)
 		return r;
-	if ((r = user_lookup(st, user, &uid)) != 0 || (r = fleet_lookup(st, fleet, &fid, NULL)) != 0 ||
-	    (r = db_prepare(st, &q_grant, &s)) != 0)
-		goto out;
-	db_bind_int(s, 1, uid);
-	db_bind_int(s, 2, fid);
-	db_bind_int(s, 3, expires);
-	db_bind_int(s, 4, timefmt_now());
-	r = db_exec(s, NULL);
-out:
-	db_release(s);
+	if ((r = user_lookup(st, user, &uid)) == 0 && (r = fleet_lookup(st, fleet, &fid, NULL)) == 0)
+		r = user_grant(st, uid, fid, expires);
 	return db_tx_end(st, r);
-}
-
-/* Grants fleet fid to user uid forever, inside the caller's transaction. */
-int
-user_grant_forever(struct store *st, int64_t uid, int64_t fid)
-{
-	struct db_stmt *s;
-	int r;
-
-	if ((r = db_prepare(st, &q_grant, &s)) != 0)
-		return r;
-	db_bind_int(s, 1, uid);
-	db_bind_int(s, 2, fid);
-	db_bind_int(s, 3, 0);
-	db_bind_int(s, 4, timefmt_now());
-	r = db_exec(s, NULL);
-	db_release(s);
-	return r;
 }
 
 static struct query q_revoke = {
@@ -273,20 +257,16 @@ int
 store_user_get(struct store *st, int64_t user_id, store_user_cb cb, void *arg)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_user_get, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, timefmt_now());
 	db_bind_int(s, 2, user_id);
-	rc = db_step(s);
-	if (rc == DB_ROW)
+	if ((r = db_step_one(s)) == 0)
 		r = user_row(s, (void *)cb, arg);
-	else if (rc == DB_DONE) {
+	else if (r == ERR_NOTFOUND)
 		db_set_err(st, "no user with id %lld", (long long)user_id);
-		r = ERR_NOTFOUND;
-	} else
-		r = rc;
 	db_release(s);
 	return r;
 }
@@ -300,20 +280,16 @@ int
 store_user_may_reach(struct store *st, int64_t user_id, int64_t device_id)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_may_reach, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, user_id);
 	db_bind_int(s, 2, timefmt_now());
 	db_bind_int(s, 3, device_id);
-	rc = db_step(s);
-	if (rc == DB_DONE) {
+	if ((r = db_step_one(s)) == ERR_NOTFOUND)
 		db_set_err(st, "user %lld may not reach device %lld", (long long)user_id,
 		    (long long)device_id);
-		r = ERR_NOTFOUND;
-	} else if (rc != DB_ROW)
-		r = rc;
 	db_release(s);
 	return r;
 }
