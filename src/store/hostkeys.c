@@ -97,19 +97,17 @@ hostkey_get(struct store *st, int64_t device_id, uint32_t port, const char *type
     char *key, size_t klen, char *pending, size_t plen)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	if ((r = db_prepare(st, &q_hostkey_get, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, device_id);
 	db_bind_int(s, 2, port);
 	db_bind_text(s, 3, type);
-	rc = db_step(s);
-	if (rc == DB_ROW) {
+	if ((r = db_step_one(s)) == 0) {
 		snprintf(key, klen, "%s", db_col_text(s, 0));
 		snprintf(pending, plen, "%s", db_col_text(s, 1));
-	} else
-		r = rc == DB_DONE ? ERR_NOTFOUND : rc;
+	}
 	db_release(s);
 	return r;
 }
@@ -191,18 +189,17 @@ int
 store_hostkey_count(struct store *st, int64_t device_id, uint32_t port, int *n)
 {
 	struct db_stmt *s;
-	int r, rc;
+	int r;
 
 	*n = 0;
 	if ((r = check_port(st, port)) != 0 || (r = db_prepare(st, &q_hostkey_count, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, device_id);
 	db_bind_int(s, 2, port);
-	rc = db_step(s);
-	if (rc == DB_ROW)
+	if ((r = db_step_one(s)) == 0)
 		*n = (int)db_col_int(s, 0);
-	else
-		r = rc == DB_DONE ? ERR_STORE : rc;
+	else if (r == ERR_NOTFOUND)	/* count(*) always has its row */
+		r = ERR_STORE;
 	db_release(s);
 	return r;
 }
