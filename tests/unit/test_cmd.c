@@ -466,6 +466,17 @@ test_device_commands(void **state)
 	    "\"state\":\"offline\",\"ondemand\":null}]\n", key_fp[0], key_fp[1]);
 	expect(fx, "ls --json", CMD_OK, want, "");
 	expect(fx, "device ls --json", CMD_OK, want, "");
+	/* accept-hostkey: hostile names first, then a device with nothing pending */
+	expect(fx, "device accept-hostkey", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey pi-hq", CMD_USAGE, "", "outpost: device accept-hostkey: say which "
+	    "fleet: pi-hq.FLEET (usage: device accept-hostkey NAME.FLEET)\n");
+	expect(fx, "device accept-hostkey pi-hq.a.b", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey 'pi hq.acme'", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey pi-hq.acme extra", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey pi-hq.beta", CMD_FAIL, "", NULL);
+	expect(fx, "device accept-hostkey PI-HQ.ACME", CMD_OK,
+	    "device pi-hq.acme: no changed host key to accept\n", "");
+	expect(fx, "ls", CMD_OK, lines, "");
 	expect(fx, "device rm pi-hq", CMD_USAGE, "", "outpost: device rm: say which fleet: pi-hq.FLEET (usage: device rm NAME.FLEET)\n");
 	expect(fx, "device rm pi-hq.a.b", CMD_USAGE, "", NULL);
 	expect(fx, "device rm pi-hq.beta", CMD_FAIL, "", "outpost: device rm: no device named pi-hq.beta\n");
@@ -565,6 +576,7 @@ test_remote_users(void **state)
 		{ "grant alice beta", "grant" }, { "revoke alice acme", "revoke" },
 		{ "device add x --fleet acme --key -", "device add" },
 		{ "device rm pi-hq.acme", "device rm" }, { "device ls", "device ls" },
+		{ "device accept-hostkey pi-hq.acme", "device accept-hostkey" },
 		{ "device ls --json", "device ls" }, { "who", "who" }, { "who --json", "who" },
 		{ "kick alice", "kick" }, { "kick 1", "kick" }, { "audit", "audit" },
 		{ "audit --json", "audit" }, { "audit --user alice", "audit" },
