@@ -1,4 +1,5 @@
-/* cmd-device.c: `device add|ls|rm`: enrolling a device's key under a name in a fleet, listing, removing. */
+/* cmd-device.c: `device add|ls|rm|accept-hostkey`: enrolling a device's key under a name in a
+ * fleet, listing, removing, accepting a changed host key of its sshd. */
 #include <stdio.h>
 #include <string.h>
 
@@ -112,6 +113,40 @@ device_rm(struct cmd_call *c, int argc, char **argv)
 	return CMD_OK;
 }
 
+/*
+ * Makes the host keys last seen on a plain device's sshd, where they differ
+ * from the recorded ones (`ls`: HOST KEY CHANGED), the recorded ones:
+ * `known-hosts` prints them from now on.
+ */
+static int
+device_accept_hostkey(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct name_target t;
+	char fleet[LIM_LABEL + 1];
+	int64_t id = 0;
+	int r, n = 0;
+
+	if ((r = cmd_parse(c, argc, argv, 0, 1, 1, &o)) != 0 ||
+	    (r = qualified(c, o.pos[0], &t)) != 0)
+		return r;
+	r = store_device_resolve(c->ctx->st, 0, t.name, t.fleet, &id, fleet);
+	if (r == 0)
+		r = store_hostkey_accept(c->ctx->st, id, &n);
+	audit_device(c, &t, NULL);
+	jbuf_member_int(c->rec, "host_keys", n);
+	if (r != 0)
+		return cmd_audit_failed(c, r);
+	if ((r = cmd_audit_ok(c)) != 0)
+		return r;
+	if (n == 0)
+		fprintf(c->ctx->out, "device %s.%s: no changed host key to accept\n", t.name, t.fleet);
+	else
+		fprintf(c->ctx->out, "device %s.%s: %d host key%s accepted\n", t.name, t.fleet, n,
+		    n == 1 ? "" : "s");
+	return CMD_OK;
+}
+
 static int
 device_ls(struct cmd_call *c, int argc, char **argv)
 {
@@ -128,6 +163,8 @@ static const struct cmd_entry device_subs[] = {
 	    .changes = true },
 	{ .name = "ls", .usage = "[--json]", .exec = device_ls },
 	{ .name = "rm", .usage = "NAME.FLEET", .exec = device_rm, .changes = true },
+	{ .name = "accept-hostkey", .usage = "NAME.FLEET", .exec = device_accept_hostkey,
+	    .changes = true },
 	{ .name = NULL },
 };
 

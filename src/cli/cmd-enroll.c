@@ -381,16 +381,41 @@ known_line(void *arg, const struct store_device_info *d)
 	return 0;
 }
 
+/*
+ * A key outpostd learned from a plain device's sshd, under the names ssh
+ * looks it up by: `name.fleet` for port 22 (and for the port-table port,
+ * which `ssh-config --port-table` reaches with HostKeyAlias name.fleet),
+ * `[name.fleet]:PORT` for another port, and `[localhost]:PORT` for the
+ * port-table port (seed 000's verbatim `ssh -J jump -p PORT user@localhost`).
+ * The recorded key only: a changed one waits for `device accept-hostkey`.
+ */
+static int
+learned_line(void *arg, const struct store_hostkey *k)
+{
+	FILE *out = arg;
+
+	if (k->port == 22)
+		fprintf(out, "%s.%s", k->name, k->fleet);
+	else
+		fprintf(out, "[%s.%s]:%u", k->name, k->fleet, k->port);
+	if (k->port != 22 && k->port == k->table_port)
+		fprintf(out, ",%s.%s,[localhost]:%u", k->name, k->fleet, k->port);
+	fprintf(out, " %s %s\n", k->type, k->key);
+	return 0;
+}
+
 static int
 known_hosts(struct cmd_call *c, int argc, char **argv)
 {
 	struct cmd_opts o;
+	int64_t uid = c->ctx->admin ? 0 : c->ctx->user_id;
 	int r;
 
 	if ((r = cmd_parse(c, argc, argv, 0, 0, 0, &o)) != 0)
 		return r;
-	r = store_device_info_list(c->ctx->st, c->ctx->admin ? 0 : c->ctx->user_id, known_line,
-	    c->ctx->out);
+	r = store_device_info_list(c->ctx->st, uid, known_line, c->ctx->out);
+	if (r == 0)
+		r = store_hostkey_list(c->ctx->st, uid, learned_line, c->ctx->out);
 	return r == 0 ? CMD_OK : cmd_store_fail(c, r);
 }
 

@@ -31,12 +31,58 @@ struct info {
 	int64_t booted;		/* 0 = unknown */
 };
 
+/* The host keys outpostd learned from a plain device's sshd, per device, in the same order. */
+struct learned {
+	char name[LIM_LABEL + 1], fleet[LIM_LABEL + 1];
+	int nkeys;
+	bool changed;			/* a different key was seen: flagged until accept-hostkey */
+};
+
 struct listing {
 	FILE *out;
 	struct cmd_json *js;
 	struct info *infos;
 	size_t ninfos, cap, next;	/* next: merge cursor over infos */
+	struct learned *learned;
+	size_t nlearned, lcap, lnext;	/* lnext: merge cursor over learned */
 };
+
+static int
+keep_learned(void *arg, const struct store_hostkey *k)
+{
+	struct listing *l = arg;
+	struct learned *e = l->nlearned > 0 ? &l->learned[l->nlearned - 1] : NULL;
+
+	if (e == NULL || strcmp(e->name, k->name) != 0 || strcmp(e->fleet, k->fleet) != 0) {
+		if (cmd_grow((void **)&l->learned, &l->lcap, l->nlearned, sizeof(*l->learned)) != 0)
+			return ERR_NOMEM;
+		e = &l->learned[l->nlearned++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->name, sizeof(e->name), "%s", k->name);
+		snprintf(e->fleet, sizeof(e->fleet), "%s", k->fleet);
+	}
+	e->nkeys++;
+	e->changed |= k->pending[0] != '\0';
+	return 0;
+}
+
+/* d's learned host keys, if any: both lists are ordered by fleet, name. */
+static const struct learned *
+find_learned(struct listing *l, const struct store_device *d)
+{
+	while (l->lnext < l->nlearned) {
+		const struct learned *e = &l->learned[l->lnext];
+		int c = strcmp(e->fleet, d->fleet);
+		if (c == 0)
+			c = strcmp(e->name, d->name);
+		if (c > 0)
+			return NULL;
+		l->lnext++;
+		if (c == 0)
+			return e;
+	}
+	return NULL;
+}
 
 static int
 keep_info(void *arg, const struct store_device_info *d)
@@ -76,6 +122,7 @@ infos_free(struct listing *l)
 		free(i->os), free(i->version), free(i->host_keys);
 	}
 	free(l->infos);
+	free(l->learned);
 }
 
 /* The report of d, if any: both lists are ordered by fleet, name, so a cursor suffices. */
@@ -131,6 +178,11 @@ device_line(void *arg, const struct store_device *d)
 		}
 		fprintf(l->out, ", %d host key%s", n, n == 1 ? "" : "s");
 	}
+	/* Learned keys stay out of the line (--json counts them); a changed one is flagged. */
+	const struct learned *e = find_learned(l, d);
+	if (e != NULL && e->changed)
+		fprintf(l->out, "  HOST KEY CHANGED (kept the recorded one: "
+		    "outpost device accept-hostkey %s.%s)", d->name, d->fleet);
 	fputc('\n', l->out);
 	return 0;
 }
@@ -166,6 +218,11 @@ device_json(void *arg, const struct store_device *d)
 		timefmt_iso(i->booted, boot, sizeof(boot));
 		jbuf_member_str(&js->j, "booted", i->booted > 0 ? boot : NULL);
 	}
+	const struct learned *e = find_learned(l, d);
+	if (e != NULL) {
+		jbuf_member_int(&js->j, "host_keys_learned", e->nkeys);
+		jbuf_member_bool(&js->j, "host_key_changed", e->changed);
+	}
 	jbuf_obj_end(&js->j);
 	return 0;
 }
@@ -187,6 +244,8 @@ cmd_ls_devices(struct cmd_call *c, bool json)
 	int r;
 
 	r = store_device_info_list(c->ctx->st, c->ctx->admin ? 0 : c->ctx->user_id, keep_info, &l);
+	if (r == 0)
+		r = store_hostkey_list(c->ctx->st, c->ctx->admin ? 0 : c->ctx->user_id, keep_learned, &l);
 	if (r != 0) {
 		infos_free(&l);
 		return r == ERR_NOMEM ? cmd_fail(c, "out of memory") : cmd_store_fail(c, r);

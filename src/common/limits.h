@@ -24,6 +24,9 @@
 #define LIM_EXEC_STDIN		(LIM_KEYLINE * 2)	/* stdin of a command that reads it (`--key -`) */
 #define LIM_PEER_IP		47	/* a source address kept for per-source limits */
 #define LIM_REFUSAL_AUDITS	16	/* refusals logged and audited per session; more are only counted */
+#define LIM_HOSTKEY_PROBES	4	/* plain devices' sshds probed for host keys at once, server-wide */
+#define LIM_HOSTKEY_QUEUE	4096	/* probes waiting their turn (~600 bytes each); more are dropped (counted) */
+#define LIM_HOSTKEY_RECENT	4096	/* device ports remembered as recently probed */
 
 /* MQTT: what the broker sends us, and what we build from it */
 #define LIM_MQTT_HOST		253	/* a broker host name */

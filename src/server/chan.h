@@ -9,6 +9,7 @@
  *   chan_exec           exec.c    a session channel running one outpost command
  *   chan_refusal        refuse.c  a refused direct-tcpip: say why, then close
  *   chan_wake_wait      wake.c    a direct-tcpip held while an on-demand device wakes
+ *   chan_hostkey_probe  hostkey.c our forwarded-tcpip to a plain device's sshd, to learn its host keys
  *
  * libssh callbacks only record facts (bytes pending, eof, close); pumps run
  * in the main loop, and kinds change there (a wait becomes a splice or a
@@ -58,7 +59,7 @@ struct chan {
 };
 
 extern const struct chan_ops chan_splice_client, chan_splice_device, chan_exec,
-    chan_refusal, chan_wake_wait;
+    chan_refusal, chan_wake_wait, chan_hostkey_probe;
 
 /*
  * A channel of kind ops on c, owning data (which may be NULL if ops->reap

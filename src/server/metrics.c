@@ -10,6 +10,7 @@
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/chan.h"
+#include "server/hostkey.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/promtext.h"
@@ -29,7 +30,7 @@ static const char *const refuse_reasons[MR_MAX] = {
 };
 static const char *const kinds[MK_MAX] = { "user", "device", "enroll" };
 static const char *const connect_results[MC_MAX] = { "ok", "refused", "failed" };
-static const char *const chan_kinds[MCH_MAX] = { "client", "device", "exec", "refuse", "wait" };
+static const char *const chan_kinds[MCH_MAX] = { "client", "device", "exec", "refuse", "wait", "hostkey" };
 
 /* ---- histogram bounds, seconds ---- */
 static const double handshake_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
@@ -283,6 +284,14 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Time from a technician's connection to a standby device until the device registered.");
 	single(b, "outpost_wake_timeouts_total", "counter", s->wake_timeouts,
 	    "Waits for a woken device that ended in a refusal after WakeTimeout.");
+	family(b, "outpost_hostkey_probes_total", "counter",
+	    "Plain devices' sshds probed for their host keys, by outcome (skipped: probed lately; dropped: queue full).");
+	const char *hk_results[HKP_MAX];
+	for (int i = 0; i < HKP_MAX; i++)
+		hk_results[i] = hostkey_result_name(i);
+	by_label(b, "outpost_hostkey_probes_total", "result", hk_results, s->hostkey_probes, HKP_MAX);
+	single(b, "outpost_hostkey_probes_running", "gauge", (uint64_t)s->hostkey_running,
+	    "Host key probes running now (at most 4, two descriptors and one channel each).");
 	if (s->mqtt_up >= 0) {
 		family(b, "outpost_mqtt_broker_up", "gauge", "1 while the MQTT broker connection is up.");
 		promtext_sample(b, "outpost_mqtt_broker_up", NULL, 0, (uint64_t)s->mqtt_up);
@@ -374,6 +383,8 @@ chan_index(const struct chan_ops *ops)
 		return MCH_EXEC;
 	if (ops == &chan_refusal)
 		return MCH_REFUSE;
+	if (ops == &chan_hostkey_probe)
+		return MCH_HOSTKEY;
 	return MCH_WAIT;
 }
 
@@ -398,6 +409,9 @@ collect(struct server *srv, struct metrics_snapshot *s)
 		if (!h->dead)
 			s->channels[chan_index(h->ops)]++;
 	penalty_stats(srv->pen, srv->now_ms, &s->sources_blocked, &s->source_blocks);
+	for (int i = 0; i < HKP_MAX; i++)
+		s->hostkey_probes[i] = hostkey_count(i);
+	s->hostkey_running = hostkey_running();
 	s->store_errors = (uint64_t)store_failures(srv->st);
 	s->store_up = store_ok;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;

@@ -16,6 +16,7 @@
 
 #include "common/jbuf.h"
 #include "common/limits.h"
+#include "server/hostkey.h"
 
 struct server;
 
@@ -45,7 +46,7 @@ enum { MA_SUCCESS, MA_UNKNOWN_KEY, MA_BAD_SIGNATURE, MA_UNUSABLE_KEY, MA_STORE_E
 enum { MR_BLOCKED, MR_PER_SOURCE, MR_STARTUPS, MR_SHED, MR_OTHER, MR_MAX };
 enum { MK_USER, MK_DEVICE, MK_ENROLL, MK_MAX };
 enum { MC_OK, MC_REFUSED, MC_FAILED, MC_MAX };
-enum { MCH_CLIENT, MCH_DEVICE, MCH_EXEC, MCH_REFUSE, MCH_WAIT, MCH_MAX };
+enum { MCH_CLIENT, MCH_DEVICE, MCH_EXEC, MCH_REFUSE, MCH_WAIT, MCH_HOSTKEY, MCH_MAX };
 
 struct metrics_fleet {
 	char name[LIM_LABEL + 1];
@@ -67,6 +68,8 @@ struct metrics_snapshot {
 	int sessions[MK_MAX];		/* live authenticated sessions */
 	int handshakes;			/* connections not yet authenticated */
 	int channels[MCH_MAX];
+	uint64_t hostkey_probes[HKP_MAX];	/* by outcome (hostkey.h) */
+	int hostkey_running;		/* probes running now */
 	int sources_blocked;
 	uint64_t source_blocks;
 	uint64_t store_errors;

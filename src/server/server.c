@@ -25,6 +25,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/listener.h"
+#include "server/hostkey.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/privs.h"
@@ -567,6 +568,7 @@ tick(struct server *srv)
 		srv->next_expire_ms = srv->now_ms + PENALTY_EXPIRE_MS;
 	}
 	wake_tick(srv);
+	hostkey_tick(srv);
 	proxywait_tick(srv);
 	metrics_tick(srv);
 	sd_notify(0, "WATCHDOG=1");
@@ -676,6 +678,7 @@ server_free(struct server *srv)
 	pump_and_reap(srv);
 	proxywait_free(srv);
 	wake_free(srv);
+	hostkey_free();
 	metrics_free(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);

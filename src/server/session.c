@@ -15,6 +15,7 @@
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/listener.h"
+#include "server/hostkey.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/proxyhdr.h"
@@ -398,9 +399,11 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 		return refuse_forward(c, addr, port, "port must be the service port (1-65535)");
 	/* A port-table port (seed 000's -R 22050:localhost:22): bound to the
 	 * device in the store at its first registration, refused to the others. */
+	bool sshd_port = port == 22;	/* where a plain device's own sshd answers */
 	if (port != 22 && bind_addr_anonymous(addr)) {
 		char holder[LIM_LABEL + 1], why[LIM_TARGET + 64];
 		int b = store_device_bind_port(c->srv->st, c->who.id, (uint32_t)port, holder, sizeof(holder));
+		sshd_port = b == 0;
 		if (b == ERR_EXISTS) {
 			snprintf(why, sizeof(why), "port %d is bound to device %s.%s", port, holder, c->who.fleet);
 			return refuse_forward(c, addr, port, why);
@@ -439,6 +442,8 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 		audit_register(c, "register", addr, port, "ok", NULL);
 	log_info("device %s.%s: service port %d registered", c->who.name, c->who.fleet, port);
 	ssh_message_global_request_reply_success(m, (uint16_t)port);
+	if (sshd_port)
+		hostkey_registered(c, (uint32_t)port);	/* a plain device's sshd: learn its keys */
 	return MSG_HANDLED;
 }
 

@@ -157,6 +157,19 @@ static const char pg_schema_v8[] =
  */
 static const char *const pg_migrations[] = {
 	[PG_SCHEMA_VERSION] = NULL,
+	/* 9: host keys outpostd learned from plain-OpenSSH devices (SQLite's migration 9, hostkeys.c) */
+	"CREATE TABLE host_keys ("
+	"  device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	"  type TEXT COLLATE \"C\" NOT NULL,"
+	"  key TEXT COLLATE \"C\" NOT NULL,"
+	"  pending TEXT COLLATE \"C\" NOT NULL DEFAULT '',"
+	"  learned BIGINT NOT NULL,"
+	"  seen BIGINT NOT NULL,"
+	"  changed BIGINT NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (device_id, port, type)"
+	");"
+	"INSERT INTO schema_version (version, applied) VALUES (9, extract(epoch FROM now())::bigint);",
 };
 
 /* A connection's state (struct store's conn). */
@@ -693,12 +706,10 @@ migrate(struct store *st)
 	}
 	bool exists = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	if (!exists) {
-		if ((r = exec_simple(st, pg_schema_v8)) != 0) {
-			char keep[sizeof(st->errmsg)];
-			snprintf(keep, sizeof(keep), "%s", st->errmsg);
-			set_err(st, "cannot create the schema: %s", keep);
-		}
+	if (!exists && (r = exec_simple(st, pg_schema_v8)) != 0) {
+		char keep[sizeof(st->errmsg)];
+		snprintf(keep, sizeof(keep), "%s", st->errmsg);
+		set_err(st, "cannot create the schema: %s", keep);
 		return r;
 	}
 	res = PQexec(c->pg, "SELECT coalesce(max(version), 0) FROM schema_version");

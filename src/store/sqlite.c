@@ -1,6 +1,6 @@
 /*
  * sqlite.c: the SQLite engine under the store (db.h): one connection in WAL
- * mode, each query prepared once per connection, schema migrations 1-8 kept
+ * mode, each query prepared once per connection, schema migrations 1-9 kept
  * in user_version, and SQLite's errors told as one sentence.
  */
 #include <errno.h>
@@ -145,6 +145,22 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices ADD COLUMN port INTEGER CHECK (port IS NULL OR port BETWEEN 1 AND 65535);"
 	"CREATE UNIQUE INDEX devices_by_port ON devices(fleet_id, port) WHERE port IS NOT NULL;"
 	"PRAGMA user_version = 8;",
+
+	/* 9: host keys outpostd learned from plain devices' sshds (hostkeys.c), one per
+	 * device, port and type; a different key seen since waits in `pending` until
+	 * an admin accepts it. PostgreSQL's equivalent: hostkeys.c's opening comment. */
+	"CREATE TABLE host_keys ("
+	"  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	"  type TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  pending TEXT NOT NULL DEFAULT '',"
+	"  learned INTEGER NOT NULL,"
+	"  seen INTEGER NOT NULL,"
+	"  changed INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (device_id, port, type)"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 9;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

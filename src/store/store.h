@@ -314,6 +314,36 @@ int store_audit_anchor_get(struct store *st, struct audit_head *out);
  */
 int store_audit_anchor_set(struct store *st, const struct audit_head *h, bool reset);
 
+/* ---- host keys outpostd learned from a plain device's sshd (hostkeys.c) ----
+ * One recorded key per device, port and key type. A different key of a
+ * recorded type is kept aside as `pending` and flagged, never recorded in
+ * its place until an admin accepts it (store_hostkey_accept). */
+enum store_hostkey_seen { HOSTKEY_SAME, HOSTKEY_LEARNED, HOSTKEY_CHANGED };
+/*
+ * Records that device_id's sshd on port showed key (type, base64 blob) at
+ * now. *seen says what that was; on HOSTKEY_CHANGED the recorded blob is
+ * copied to old (oldlen bytes, may be truncated). ERR_KEY for a type or blob
+ * that is not a plain OpenSSH host key, ERR_INVAL for a bad port,
+ * ERR_NOTFOUND for an unknown device.
+ */
+int store_hostkey_seen(struct store *st, int64_t device_id, uint32_t port, const char *type,
+    const char *key, int64_t now, int *seen, char *old, size_t oldlen);
+/* How many keys are recorded for device_id's port (0: none, an unknown sshd). */
+int store_hostkey_count(struct store *st, int64_t device_id, uint32_t port, int *n);
+/* Makes every pending key of device_id its recorded one; *n: how many (0: none pending). */
+int store_hostkey_accept(struct store *st, int64_t device_id, int *n);
+struct store_hostkey {
+	const char *name, *fleet;
+	uint32_t port;			/* the device's port its sshd answered on */
+	uint32_t table_port;		/* the device's port-table port, 0 = none */
+	const char *type, *key;		/* the recorded key */
+	const char *pending;		/* a different key seen since, "" = none */
+	int64_t learned, changed;	/* UNIX times; changed 0 = nothing pending */
+};
+typedef int (*store_hostkey_cb)(void *arg, const struct store_hostkey *k);
+/* Keys of the devices user_id may reach (0 = all), ordered by fleet, name, port, type. */
+int store_hostkey_list(struct store *st, int64_t user_id, store_hostkey_cb cb, void *arg);
+
 /*
  * A cheap counter that changes whenever any connection commits a write
  * (PRAGMA data_version plus our own writes), so outpostd can notice CLI

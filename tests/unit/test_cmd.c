@@ -466,6 +466,17 @@ test_device_commands(void **state)
 	    "\"state\":\"offline\",\"ondemand\":null}]\n", key_fp[0], key_fp[1]);
 	expect(fx, "ls --json", CMD_OK, want, "");
 	expect(fx, "device ls --json", CMD_OK, want, "");
+	/* accept-hostkey: hostile names first, then a device with nothing pending */
+	expect(fx, "device accept-hostkey", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey pi-hq", CMD_USAGE, "", "outpost: device accept-hostkey: say which "
+	    "fleet: pi-hq.FLEET (usage: device accept-hostkey NAME.FLEET)\n");
+	expect(fx, "device accept-hostkey pi-hq.a.b", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey 'pi hq.acme'", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey pi-hq.acme extra", CMD_USAGE, "", NULL);
+	expect(fx, "device accept-hostkey pi-hq.beta", CMD_FAIL, "", NULL);
+	expect(fx, "device accept-hostkey PI-HQ.ACME", CMD_OK,
+	    "device pi-hq.acme: no changed host key to accept\n", "");
+	expect(fx, "ls", CMD_OK, lines, "");
 	expect(fx, "device rm pi-hq", CMD_USAGE, "", "outpost: device rm: say which fleet: pi-hq.FLEET (usage: device rm NAME.FLEET)\n");
 	expect(fx, "device rm pi-hq.a.b", CMD_USAGE, "", NULL);
 	expect(fx, "device rm pi-hq.beta", CMD_FAIL, "", "outpost: device rm: no device named pi-hq.beta\n");
@@ -496,6 +507,57 @@ bind_port(struct fixture *fx, const char *name, const char *fleet, uint32_t port
 
 	assert_int_equal(store_device_resolve(fx->st, 0, name, fleet, &id, f), 0);
 	assert_int_equal(store_device_bind_port(fx->st, id, port, holder, sizeof(holder)), 0);
+}
+
+/* Host keys outpostd learned: known-hosts names them as ssh looks them up; a change is flagged, not printed, until accepted. */
+static void
+test_learned_host_keys(void **state)
+{
+	struct fixture *fx = *state;
+	char want[2400], old[256];
+	int64_t id;
+	int seen;
+	char f[LIM_LABEL + 1];
+	/* host keys of the devices' sshds: key 2 of the fixture (never a principal's here) and another */
+	struct pubkey hk2, hk3;
+	const struct pubkey *k2 = &hk2, *k3 = &hk3;
+	assert_int_equal(pubkey_parse_line(key_line[2], &hk2), 0);
+	assert_int_equal(pubkey_parse_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", &hk3), 0);
+
+	populate(fx);
+	assert_int_equal(run(fx, "known-hosts"), CMD_OK);
+	assert_string_equal(fx->out, "");
+	bind_port(fx, "cam", "beta", 22051);
+	assert_int_equal(store_device_resolve(fx->st, 0, "pi-hq", "acme", &id, f), 0);
+	assert_int_equal(store_hostkey_seen(fx->st, id, 22, k2->type, k2->blob, 1, &seen, old, sizeof(old)), 0);
+	assert_int_equal(store_device_resolve(fx->st, 0, "cam", "beta", &id, f), 0);
+	assert_int_equal(store_hostkey_seen(fx->st, id, 22051, k2->type, k2->blob, 1, &seen, old, sizeof(old)), 0);
+	assert_int_equal(store_hostkey_seen(fx->st, id, 2222, k2->type, k2->blob, 1, &seen, old, sizeof(old)), 0);
+	snprintf(want, sizeof(want),	/* by fleet, name, port */
+	    "pi-hq.acme %s %s\n"
+	    "[cam.beta]:2222 %s %s\n"
+	    "[cam.beta]:22051,cam.beta,[localhost]:22051 %s %s\n",
+	    k2->type, k2->blob, k2->type, k2->blob, k2->type, k2->blob);
+	expect(fx, "known-hosts", CMD_OK, want, "");
+	/* cam's sshd on 22051 shows another key: flagged in ls, known-hosts unchanged */
+	assert_int_equal(store_hostkey_seen(fx->st, id, 22051, k3->type, k3->blob, 2, &seen, old, sizeof(old)), 0);
+	assert_int_equal(seen, HOSTKEY_CHANGED);
+	expect(fx, "known-hosts", CMD_OK, want, "");
+	assert_int_equal(run(fx, "ls"), CMD_OK);
+	assert_non_null(strstr(fx->out, "cam.beta  offline  never  -  HOST KEY CHANGED (kept the recorded one: "
+	    "outpost device accept-hostkey cam.beta)\n"));
+	assert_non_null(strstr(fx->out, "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234\n"));
+	assert_int_equal(run(fx, "ls --json"), CMD_OK);
+	assert_non_null(strstr(fx->out, "\"host_keys_learned\":2,\"host_key_changed\":true"));
+	assert_non_null(strstr(fx->out, "\"host_keys_learned\":1,\"host_key_changed\":false"));
+	expect(fx, "device accept-hostkey cam.beta", CMD_OK, "device cam.beta: 1 host key accepted\n", "");
+	assert_int_equal(run(fx, "known-hosts"), CMD_OK);
+	snprintf(want, sizeof(want), "[cam.beta]:22051,cam.beta,[localhost]:22051 %s %s\n", k3->type, k3->blob);
+	assert_non_null(strstr(fx->out, want));
+	assert_int_equal(run(fx, "ls"), CMD_OK);
+	assert_null(strstr(fx->out, "HOST KEY CHANGED"));
+	pubkey_clear(&hk2);
+	pubkey_clear(&hk3);
 }
 
 /* ssh-config --port-table: hostile words first; only bound devices; a bare alias only where unique. */
@@ -565,6 +627,7 @@ test_remote_users(void **state)
 		{ "grant alice beta", "grant" }, { "revoke alice acme", "revoke" },
 		{ "device add x --fleet acme --key -", "device add" },
 		{ "device rm pi-hq.acme", "device rm" }, { "device ls", "device ls" },
+		{ "device accept-hostkey pi-hq.acme", "device accept-hostkey" },
 		{ "device ls --json", "device ls" }, { "who", "who" }, { "who --json", "who" },
 		{ "kick alice", "kick" }, { "kick 1", "kick" }, { "audit", "audit" },
 		{ "audit --json", "audit" }, { "audit --user alice", "audit" },
@@ -1167,6 +1230,7 @@ main(void)
 		T(test_dispatch_errors),
 		T(test_remote_users),
 		T(test_ssh_config_port_table),
+		T(test_learned_host_keys),
 		T(test_json_escaping),
 		T(test_fleet_commands),
 		T(test_user_commands),

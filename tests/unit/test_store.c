@@ -280,7 +280,7 @@ test_open_modes_and_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 8);
+	assert_int_equal(sqlite3_column_int(s, 0), 9);
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1226,7 +1226,7 @@ test_migration_1_to_2(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tokens; DROP TABLE sessions; "
 	    "ALTER TABLE devices DROP COLUMN ondemand; ALTER TABLE devices DROP COLUMN ondemand_since; "
 	    "ALTER TABLE devices DROP COLUMN booted; DROP TABLE audit_anchor; "
-	    "DROP INDEX devices_by_port; ALTER TABLE devices DROP COLUMN port; "
+	    "DROP INDEX devices_by_port; ALTER TABLE devices DROP COLUMN port; DROP TABLE host_keys; "
 	    "PRAGMA user_version = 1;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
