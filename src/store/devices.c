@@ -72,8 +72,23 @@ import_one(struct store *st, const char *fleet, int64_t fid, bool users,
 			r = user_grant_forever(st, id, fid);
 		return r;
 	}
-	if ((r = device_insert(st, it->name, fleet, fid, &id)) == 0)
-		r = key_insert(st, KEY_DEVICE, id, it->key);
+	if (it->existing) {
+		char f[LIM_LABEL + 1];
+		if (it->port == 0)
+			return 0;
+		if ((r = store_device_resolve(st, 0, it->name, fleet, &id, f)) != 0)
+			return r;
+	} else if ((r = device_insert(st, it->name, fleet, fid, &id)) != 0 ||
+	    (r = key_insert(st, KEY_DEVICE, id, it->key)) != 0)
+		return r;
+	if (it->port == 0)
+		return 0;
+	char holder[LIM_LABEL + 1];
+	if ((r = store_device_bind_port(st, id, it->port, holder, sizeof(holder))) == ERR_EXISTS)
+		db_set_err(st, "port %u of device %s.%s is already device %s.%s's", it->port, it->name,
+		    fleet, holder[0] ? holder : "another", fleet);
+	else if (r == ERR_INVAL)
+		db_set_err(st, "device %s.%s: port %u out of range (1-65535)", it->name, fleet, it->port);
 	return r;
 }
 
