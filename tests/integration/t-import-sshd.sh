@@ -83,6 +83,7 @@ for i in 0 1 2; do
 	REFUSE_TRIES=1 expect_refusal "port ${PORTS[$i]} before ${NAMES[$i]} dialled" "device ${NAMES[$i]}\.acme is offline \(last seen never\)" \
 		ssh -F "$(client_config admin)" -J jump -p "${PORTS[$i]}" root@localhost true
 done
+ls_line auvik-globex-main.acme | grep -q '  offline  never  -  port 22051$' || fail "outpost ls after the import: $(outpost ls)"
 outpost ssh-config --port-table --server "127.0.0.1:$JUMP_PORT" >"$T/pt.conf" || fail "ssh-config --port-table"
 grep -A2 -x 'Host auvik-globex-main.acme auvik-globex-main' "$T/pt.conf" | grep -qx '    Port 22051' ||
 	fail "ssh-config --port-table after the import: $(cat "$T/pt.conf")"
@@ -127,6 +128,10 @@ for i in 0 1 2; do
 		-R "${PORTS[$i]}:localhost:${!v}" -p "$JUMP_PORT" jumpuser@127.0.0.1
 done
 for n in "${NAMES[@]}"; do wait_online "$n.acme"; done
+# Seed 000's "verify the tunnel" (`ss -tlnp | grep 22050` on the jump): outpost ls.
+for i in 0 1 2; do
+	ls_line "${NAMES[$i]}.acme" | grep -Eq "^${NAMES[$i]}\.acme  online  .*  port ${PORTS[$i]}\$" || fail "outpost ls: $(outpost ls)"
+done
 for i in 0 1 2; do
 	n=${NAMES[$i]}
 	for u in admin bob-tech; do

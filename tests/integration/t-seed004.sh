@@ -136,7 +136,7 @@ out=$(timeout 30 ssh -F "$CFG" -J jump -p 22221 root@localhost echo port 2>"$T/e
 out=$(timeout 30 ssh -F "$CFG" -J jump -o HostKeyAlias=box-1.acme -p 22221 root@box-1.acme echo name 2>"$T/err") ||
 	fail "ssh -J jump -p 22221 root@box-1.acme: $(cat "$T/err")"
 [ "$out" = name ] || fail "by name: got '$out'"
-outpost ls | grep -q '^box-1\.acme  online ' || fail "outpost ls: $(outpost ls)"
+ls_line box-1.acme | grep -q '^box-1\.acme  online  .*  port 22221$' || fail "outpost ls: $(outpost ls)"
 
 # Self healing: the session ends (kicked), the unit exits and is back 5 s later.
 outpost kick box-1.acme >/dev/null || fail "kick box-1.acme"
