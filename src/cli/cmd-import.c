@@ -42,6 +42,7 @@ struct entry {
 	const char *port_src;		/* "port-table", "permitlisten" or "none" */
 	bool present;			/* already bound to this name and key: only its port is bound */
 	int stored_port;		/* present: the port the store binds to it, 0 = none */
+	char holder[LIM_LABEL + 1];	/* another device of the fleet holding port, "" = none */
 	bool taken;			/* its key belongs to someone else (reported) */
 	char note[240];
 };
@@ -630,30 +631,46 @@ user_taken(void *arg, const struct store_user *u)
 }
 
 /*
- * The fleet's devices against the entries' ports: a port another device of
- * the fleet holds is a problem naming both; a present entry learns the port
- * the store already binds to it (a device keeps its first port).
+ * The fleet's devices with a port against the entries: a present entry
+ * learns the port the store binds to it (a device keeps its first port),
+ * and an entry whose port another device holds learns that device's name.
  */
 static int
-port_taken(void *arg, const struct store_device *d)
+port_seen(void *arg, const struct store_device *d)
 {
 	struct import *im = arg;
 
-	if (strcmp(d->fleet, im->fleet) != 0)
+	if (d->port == 0 || strcmp(d->fleet, im->fleet) != 0)
 		return 0;
 	for (size_t i = 0; i < im->n; i++) {
 		struct entry *e = &im->e[i];
-		if (e->taken)
-			continue;
-		if (strcmp(e->name, d->name) == 0) {
+		if (strcmp(e->name, d->name) == 0)
 			e->stored_port = (int)d->port;
-			if (e->present && d->port != 0 && e->port != 0 && (int)d->port != e->port)
-				note(e, "port %d not bound: the device keeps its port %u", e->port, d->port);
-		} else if (e->port != 0 && (int)d->port == e->port)
-			problem(im, im->src, e->line, "port %d of device %s.%s is already device %s.%s's",
-			    e->port, e->name, im->fleet, d->name, im->fleet);
+		else if (e->port != 0 && (int)d->port == e->port)
+			snprintf(e->holder, sizeof(e->holder), "%s", d->name);
 	}
 	return 0;
+}
+
+/* A port the import would bind but another device of the fleet holds is a problem naming both. */
+static int
+check_ports(struct import *im)
+{
+	int r = store_device_list(im->c->ctx->st, port_seen, im);
+
+	for (size_t i = 0; r == 0 && i < im->n; i++) {
+		struct entry *e = &im->e[i];
+		if (e->taken || e->port == 0)
+			continue;
+		if (e->present && e->stored_port != 0) {
+			if (e->stored_port != e->port)
+				note(e, "port %d not bound: the device keeps its port %d", e->port,
+				    e->stored_port);
+		} else if (e->holder[0] != '\0')
+			problem(im, im->src, e->line, "port %d of device %s.%s is already device %s.%s's",
+			    e->port, e->name, im->fleet, e->holder, im->fleet);
+	}
+	return r;
 }
 
 static int
@@ -670,7 +687,7 @@ check_store(struct import *im)
 		if (!im->e[i].present && !im->e[i].taken && device_taken(im, &im->e[i], fp) != 0)
 			problem(im, im->src, im->e[i].line, "device %s.%s already exists with another "
 			    "key (%s)", im->e[i].name, im->fleet, fp);
-	return store_device_list(im->c->ctx->st, port_taken, im);
+	return check_ports(im);
 }
 
 /* A present entry whose port the import binds (the store binds none to it yet). */
