@@ -73,11 +73,18 @@ import_one(struct store *st, const char *fleet, int64_t fid, bool users,
 		return r;
 	}
 	if (it->existing) {
-		char f[LIM_LABEL + 1];
+		struct store_principal p;
 		if (it->port == 0)
 			return 0;
-		if ((r = store_device_resolve(st, 0, it->name, fleet, &id, f)) != 0)
+		if ((r = store_principal_by_key(st, it->key, &p)) == ERR_NOTFOUND ||
+		    (r == 0 && (p.kind != PRINCIPAL_DEVICE || strcmp(p.name, it->name) != 0 ||
+		    strcmp(p.fleet, fleet) != 0))) {
+			db_set_err(st, "device %s.%s with this key is not in the store", it->name, fleet);
+			return ERR_NOTFOUND;
+		}
+		if (r != 0)
 			return r;
+		id = p.id;
 	} else if ((r = device_insert(st, it->name, fleet, fid, &id)) != 0 ||
 	    (r = key_insert(st, KEY_DEVICE, id, it->key)) != 0)
 		return r;

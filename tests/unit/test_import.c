@@ -535,10 +535,14 @@ test_store_import_ports(void **state)
 	assert_string_equal(port_owner(fx, 22053), "");
 	assert_string_equal(port_owner(fx, 22051), "old.acme");
 	assert_int_equal(count_devices(fx), 3);
-	/* an existing item that is not there */
+	/* an existing item that is not there, or not with that key */
 	struct store_import_item ghost[] = { { "ghost", &k[3], 22054, true } };
 	assert_int_equal(store_import(fx->st, "acme", false, ghost, 1, &failed), ERR_NOTFOUND);
 	assert_int_equal(failed, 0);
+	ghost[0].name = "a";	/* k3 is c.beta's */
+	assert_int_equal(store_import(fx->st, "acme", false, ghost, 1, &failed), ERR_NOTFOUND);
+	assert_non_null(strstr(store_errmsg(fx->st), "device a.acme with this key is not in the store"));
+	assert_string_equal(port_owner(fx, 22054), "");
 	for (int i = 0; i < 4; i++)
 		pubkey_clear(&k[i]);
 }
