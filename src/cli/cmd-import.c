@@ -34,15 +34,15 @@ struct entry {
 	int listen[MAX_PORTS];		/* from permitlisten */
 	int nlisten;
 	/*
-	 * The device's port, 0 = none. Shown in the plan, not stored: the store
-	 * has no place for a device's port yet. Port-table routing (issue 18
-	 * item 3) should add one (a column or table keyed by device) and have
-	 * import_one in src/store/devices.c write it, so `-J jump -p PORT user@localhost`
-	 * finds the device from the day it is imported.
+	 * The device's port-table port, 0 = none: bound to it in the same
+	 * transaction as the device, so `-J jump -p PORT user@localhost` finds
+	 * it from the day it is imported, before it ever registers the port.
 	 */
 	int port;
 	const char *port_src;		/* "port-table", "permitlisten" or "none" */
-	bool present;			/* already bound to this name and key: skipped */
+	bool present;			/* already bound to this name and key: only its port is bound */
+	int stored_port;		/* present: the port the store binds to it, 0 = none */
+	char holder[LIM_LABEL + 1];	/* another device of the fleet holding port, "" = none */
 	bool taken;			/* its key belongs to someone else (reported) */
 	char note[240];
 };
@@ -630,6 +630,49 @@ user_taken(void *arg, const struct store_user *u)
 	return 0;
 }
 
+/*
+ * The fleet's devices with a port against the entries: a present entry
+ * learns the port the store binds to it (a device keeps its first port),
+ * and an entry whose port another device holds learns that device's name.
+ */
+static int
+port_seen(void *arg, const struct store_device *d)
+{
+	struct import *im = arg;
+
+	if (d->port == 0 || strcmp(d->fleet, im->fleet) != 0)
+		return 0;
+	for (size_t i = 0; i < im->n; i++) {
+		struct entry *e = &im->e[i];
+		if (strcmp(e->name, d->name) == 0)
+			e->stored_port = (int)d->port;
+		else if (e->port != 0 && (int)d->port == e->port)
+			snprintf(e->holder, sizeof(e->holder), "%s", d->name);
+	}
+	return 0;
+}
+
+/* A port the import would bind but another device of the fleet holds is a problem naming both. */
+static int
+check_ports(struct import *im)
+{
+	int r = store_device_list(im->c->ctx->st, port_seen, im);
+
+	for (size_t i = 0; r == 0 && i < im->n; i++) {
+		struct entry *e = &im->e[i];
+		if (e->taken || e->port == 0)
+			continue;
+		if (e->present && e->stored_port != 0) {
+			if (e->stored_port != e->port)
+				note(e, "port %d not bound: the device keeps its port %d", e->port,
+				    e->stored_port);
+		} else if (e->holder[0] != '\0')
+			problem(im, im->src, e->line, "port %d of device %s.%s is already device %s.%s's",
+			    e->port, e->name, im->fleet, e->holder, im->fleet);
+	}
+	return r;
+}
+
 static int
 check_store(struct import *im)
 {
@@ -644,7 +687,14 @@ check_store(struct import *im)
 		if (!im->e[i].present && !im->e[i].taken && device_taken(im, &im->e[i], fp) != 0)
 			problem(im, im->src, im->e[i].line, "device %s.%s already exists with another "
 			    "key (%s)", im->e[i].name, im->fleet, fp);
-	return 0;
+	return check_ports(im);
+}
+
+/* A present entry whose port the import binds (the store binds none to it yet). */
+static bool
+binds_port(const struct entry *e)
+{
+	return e->present && e->port != 0 && e->stored_port == 0;
 }
 
 /* ---- the plan and the write ---- */
@@ -652,9 +702,7 @@ check_store(struct import *im)
 /*
  * One line per key: NAME.FLEET (or the user), fingerprint, port and its
  * source (devices) or the grant (users), the input line; notes follow as
- * "#" lines. Ports are shown, not stored: the store has no place for them
- * until port-table routing (issue 18 item 3) adds one; this plan and the
- * port table are what that item will read.
+ * "#" lines. The port is what the import binds to the device in the store.
  */
 static void
 print_plan(struct import *im)
@@ -670,7 +718,8 @@ print_plan(struct import *im)
 			    e->port_src);
 		else
 			fprintf(out, "%s.%s  %s  port - none", e->name, im->fleet, e->key.fp);
-		fprintf(out, "  line %d%s\n", e->line, e->present ? "  (already imported)" : "");
+		fprintf(out, "  line %d%s\n", e->line, !e->present ? "" : binds_port(e) ?
+		    "  (already imported; its port is bound now)" : "  (already imported)");
 		if (e->note[0] != '\0')
 			fprintf(out, "#   line %d: %s\n", e->line, e->note);
 	}
@@ -680,9 +729,9 @@ print_plan(struct import *im)
 			    im->tab[i].port, im->tab[i].name);
 }
 
-/* The admin record: fleet, what, how many, and the names (while they fit). */
+/* The admin record: fleet, what, how many, the names (while they fit), the ports bound. */
 static void
-audit_import(struct import *im, size_t added)
+audit_import(struct import *im, size_t added, size_t ports)
 {
 	struct jbuf *b = cmd_audit_begin(im->c), names;
 
@@ -693,6 +742,8 @@ audit_import(struct import *im, size_t added)
 	jbuf_member_str(b, "fleet", im->fleet);
 	jbuf_member_str(b, "import", im->users ? "users" : "devices");
 	jbuf_member_int(b, "count", (int64_t)added);
+	if (!im->users)
+		jbuf_member_int(b, "ports", (int64_t)ports);
 	jbuf_member_str(b, "names", names.failed ? "(too many to list)" : names.data ? names.data : "");
 	jbuf_free(&names);
 }
@@ -701,21 +752,26 @@ static int
 write_all(struct import *im, size_t *added)
 {
 	struct store_import_item *items = calloc(im->n + 1, sizeof(*items));
-	size_t n = 0, failed;
+	size_t n = 0, fresh = 0, ports = 0, failed;
 	int r;
 
 	*added = 0;
 	if (items == NULL)
 		return cmd_fail(im->c, "out of memory");
-	for (size_t i = 0; i < im->n; i++)
-		if (!im->e[i].present)
-			items[n++] = (struct store_import_item){ im->e[i].name, &im->e[i].key };
+	for (size_t i = 0; i < im->n; i++) {
+		const struct entry *e = &im->e[i];
+		if (e->present && !binds_port(e))
+			continue;
+		items[n++] = (struct store_import_item){ e->name, &e->key, (uint32_t)e->port, e->present };
+		fresh += !e->present;
+		ports += e->port != 0;
+	}
 	r = store_import(im->c->ctx->st, im->fleet, im->users, items, n, &failed);
-	audit_import(im, n);
+	audit_import(im, fresh, ports);
 	free(items);
 	if (r != 0)
 		return cmd_audit_failed(im->c, r);	/* nothing was written */
-	*added = n;
+	*added = fresh;
 	return cmd_audit_ok(im->c);
 }
 

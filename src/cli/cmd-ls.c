@@ -154,7 +154,8 @@ count_lines(const char *s)
 	return n;
 }
 
-/* "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234", then, once
+/* "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234", then
+ * "  port 22050" if a port-table port is bound to it, then, once
  * its agent reported: "  agent 0.1.0 on pi-hq (Debian GNU/Linux 12), up since
  * 2026-11-20T08:00:00Z, 3 host keys" (no "up since" if it sent no uptime) */
 static int
@@ -167,6 +168,8 @@ device_line(void *arg, const struct store_device *d)
 	timefmt_iso(d->last_seen, when, sizeof(when));
 	fprintf(l->out, "%s.%s  %s  %s  %s", d->name, d->fleet, cmd_device_state(d),
 	    when, (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : "-");
+	if (d->port != 0)
+		fprintf(l->out, "  port %u", d->port);
 	if (i != NULL) {
 		int n = count_lines(i->host_keys);
 		fprintf(l->out, "  agent %s on %s (%s)", i->version,
@@ -209,6 +212,10 @@ device_json(void *arg, const struct store_device *d)
 	jbuf_member_str(&js->j, "state", cmd_device_state(d));
 	jbuf_member_str(&js->j, "ondemand",
 	    (d->ondemand != NULL && d->ondemand[0] != '\0') ? d->ondemand : NULL);
+	if (d->port != 0)
+		jbuf_member_int(&js->j, "port", (int64_t)d->port);
+	else
+		jbuf_member_str(&js->j, "port", NULL);
 	if (i != NULL) {	/* only once its agent reported */
 		jbuf_member_str(&js->j, "hostname", i->hostname);
 		jbuf_member_str(&js->j, "os", i->os);

@@ -70,8 +70,30 @@ import_one(struct store *st, const char *fleet, int64_t fid, bool users,
 			r = user_grant(st, id, fid, 0);
 		return r;
 	}
-	if ((r = device_insert(st, it->name, fleet, fid, &id)) == 0)
-		r = key_insert(st, KEY_DEVICE, id, it->key);
+	if (it->existing) {
+		struct store_principal p;
+		if (it->port == 0)
+			return 0;
+		if ((r = store_principal_by_key(st, it->key, &p)) == ERR_NOTFOUND ||
+		    (r == 0 && (p.kind != PRINCIPAL_DEVICE || strcmp(p.name, it->name) != 0 ||
+		    strcmp(p.fleet, fleet) != 0))) {
+			db_set_err(st, "device %s.%s with this key is not in the store", it->name, fleet);
+			return ERR_NOTFOUND;
+		}
+		if (r != 0)
+			return r;
+		id = p.id;
+	} else if ((r = device_insert(st, it->name, fleet, fid, &id)) != 0 ||
+	    (r = key_insert(st, KEY_DEVICE, id, it->key)) != 0)
+		return r;
+	if (it->port == 0)
+		return 0;
+	char holder[LIM_LABEL + 1];
+	if ((r = store_device_bind_port(st, id, it->port, holder, sizeof(holder))) == ERR_EXISTS)
+		db_set_err(st, "port %u of device %s.%s is already device %s.%s's", it->port, it->name,
+		    fleet, holder[0] ? holder : "another", fleet);
+	else if (r == ERR_INVAL)
+		db_set_err(st, "device %s.%s: port %u out of range (1-65535)", it->name, fleet, it->port);
 	return r;
 }
 

@@ -143,13 +143,19 @@ int store_device_rm(struct store *st, const char *name, const char *fleet);
 /*
  * `outpost import sshd`: adds every item, as a device of fleet (users false)
  * or as a non-admin user granted fleet forever (users true), in one
- * transaction: all of them or none. On failure *failed is the index of the
- * item that failed (store_errmsg says why: a name or key already taken), or
- * n when no single item did (fleet missing, storage error).
+ * transaction: all of them or none. A device's port (its port-table port)
+ * is bound to it there, as store_device_bind_port would; an item marked
+ * existing is a device already in the fleet under that name and key, and
+ * only its port is bound (when it has none yet). On failure *failed is the
+ * index of the item that failed (store_errmsg says why: a name or key
+ * already taken, or a port another device of the fleet holds, naming both),
+ * or n when no single item did (fleet missing, storage error).
  */
 struct store_import_item {
 	const char *name;		/* normalized label */
 	const struct pubkey *key;
+	uint32_t port;			/* devices: port-table port, 0 = none */
+	bool existing;			/* devices: already imported; only port is bound */
 };
 int store_import(struct store *st, const char *fleet, bool users,
     const struct store_import_item *items, size_t n, size_t *failed);

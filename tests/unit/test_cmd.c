@@ -460,10 +460,10 @@ test_device_commands(void **state)
 	expect(fx, "device ls", CMD_OK, lines, "");
 	snprintf(want, sizeof(want), "[{\"device\":\"pi-hq.acme\",\"name\":\"pi-hq\",\"fleet\":\"acme\","
 	    "\"online\":true,\"last_seen\":\"2026-11-21T10:00:00Z\",\"address\":\"203.0.113.7:51234\","
-	    "\"key\":\"%s\",\"state\":\"online\",\"ondemand\":null},"
+	    "\"key\":\"%s\",\"state\":\"online\",\"ondemand\":null,\"port\":null},"
 	    "{\"device\":\"cam.beta\",\"name\":\"cam\",\"fleet\":\"beta\","
 	    "\"online\":false,\"last_seen\":null,\"address\":null,\"key\":\"%s\","
-	    "\"state\":\"offline\",\"ondemand\":null}]\n", key_fp[0], key_fp[1]);
+	    "\"state\":\"offline\",\"ondemand\":null,\"port\":null}]\n", key_fp[0], key_fp[1]);
 	expect(fx, "ls --json", CMD_OK, want, "");
 	expect(fx, "device ls --json", CMD_OK, want, "");
 	/* accept-hostkey: hostile names first, then a device with nothing pending */
@@ -576,6 +576,11 @@ test_ssh_config_port_table(void **state)
 	assert_null(strstr(fx->out, "Host "));
 	bind_port(fx, "pi-hq", "acme", 22050);
 	bind_port(fx, "cam", "beta", 22051);
+	/* ls shows a bound port (seed 000's `ss -tlnp | grep 22050`) */
+	expect(fx, "ls", CMD_OK, "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234  port 22050\n"
+	    "cam.beta  offline  never  -  port 22051\n", "");
+	assert_int_equal(run(fx, "ls --json"), CMD_OK);
+	assert_non_null(strstr(fx->out, "\"ondemand\":null,\"port\":22050}"));
 	assert_int_equal(run(fx, "ssh-config --port-table --server jump.example.com:22"), CMD_OK);
 	assert_non_null(strstr(fx->out, "Host pi-hq.acme pi-hq\n    HostName localhost\n    Port 22050\n"
 	    "    ProxyJump jump.example.com:22\n    HostKeyAlias pi-hq.acme\n"));

@@ -119,6 +119,18 @@ count_devices(struct fixture *fx)
 	return n;
 }
 
+/* The device holding port in any fleet ("name.fleet"), or "" if none or several. */
+static const char *
+port_owner(struct fixture *fx, uint32_t port)
+{
+	static char q[2 * LIM_TARGET + 8];
+	int64_t id;
+
+	if (store_device_by_port(fx->st, 0, port, &id, q, sizeof(q)) != 0)
+		q[0] = '\0';
+	return q;
+}
+
 static void
 has(const char *text, const char *part)
 {
@@ -350,6 +362,77 @@ test_usage_and_stdin(void **state)
 	free(log);
 }
 
+/* The command's side of ports: a port held in the fleet is refused before writing, naming both;
+ * a dry run binds nothing; the import binds each device's port; a second run binds what is missing. */
+static void
+test_import_ports(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[4096], args[1400], line[300];
+	struct pubkey k;
+	int64_t id;
+	char f[LIM_LABEL + 1], holder[LIM_LABEL + 1];
+
+	/* "old" (k3) holds 22051 in acme */
+	assert_int_equal(pubkey_parse_line(fx->key[3], &k), 0);
+	assert_int_equal(store_device_add(fx->st, "old", "acme", &k), 0);
+	pubkey_clear(&k);
+	assert_int_equal(store_device_resolve(fx->st, 0, "old", "acme", &id, f), 0);
+	assert_int_equal(store_device_bind_port(fx->st, id, 22051, holder, sizeof(holder)), 0);
+	snprintf(buf, sizeof(buf), "%s hq\npermitlisten=\"22051\" %s main\n", fx->key[0], fx->key[1]);
+	write_file(fx->file, buf, strlen(buf));
+	write_file(fx->table, "22050 hq\n", 9);
+	snprintf(args, sizeof(args), "--authorized-keys %s --fleet acme --ports %s --dry-run", fx->file,
+	    fx->table);
+	assert_int_equal(run(fx, false, NULL, args), CMD_FAIL);
+	has(fx->err, "authorized_keys:2: port 22051 of device main.acme is already device old.acme's");
+	has(fx->err, "1 problem; nothing imported");
+	snprintf(args, sizeof(args), "--authorized-keys %s --fleet acme --ports %s", fx->file, fx->table);
+	assert_int_equal(run(fx, false, NULL, args), CMD_FAIL);
+	assert_int_equal(count_devices(fx), 1);
+	assert_string_equal(port_owner(fx, 22050), "");
+	/* without the conflict: the dry run shows the ports and binds none */
+	snprintf(buf, sizeof(buf), "%s hq\npermitlisten=\"22052\" %s main\n", fx->key[0], fx->key[1]);
+	write_file(fx->file, buf, strlen(buf));
+	snprintf(args, sizeof(args), "--authorized-keys %s --fleet acme --ports %s --dry-run", fx->file,
+	    fx->table);
+	assert_int_equal(run(fx, false, NULL, args), CMD_OK);
+	snprintf(line, sizeof(line), "hq.acme  %s  port 22050 port-table  line 1\n", fx->fp[0]);
+	has(fx->out, line);
+	snprintf(line, sizeof(line), "main.acme  %s  port 22052 permitlisten  line 2\n", fx->fp[1]);
+	has(fx->out, line);
+	assert_string_equal(port_owner(fx, 22050), "");
+	assert_string_equal(port_owner(fx, 22052), "");
+	/* the import binds them */
+	snprintf(args, sizeof(args), "--authorized-keys %s --fleet acme --ports %s", fx->file, fx->table);
+	assert_int_equal(run(fx, false, NULL, args), CMD_OK);
+	has(fx->out, "# imported 2 devices into fleet acme (0 already there)");
+	assert_string_equal(port_owner(fx, 22050), "hq.acme");
+	assert_string_equal(port_owner(fx, 22052), "main.acme");
+	char path[700];
+	snprintf(path, sizeof(path), "%s/audit.log", fx->state);
+	char *log = tu_slurp(path);
+	has(log, "\"count\":2,\"ports\":2");
+	free(log);
+	/* imported before without ports: a second run with the table binds them, a bound one kept */
+	snprintf(buf, sizeof(buf), "%s hq\n%s new\n%s old\n", fx->key[0], fx->key[2], fx->key[3]);
+	write_file(fx->file, buf, strlen(buf));
+	snprintf(args, sizeof(args), "--authorized-keys %s --fleet acme", fx->file);
+	assert_int_equal(run(fx, false, NULL, args), CMD_OK);
+	assert_string_equal(port_owner(fx, 22053), "");
+	/* old keeps 22051: its row's 22052 (main's) is no conflict, only a note */
+	write_file(fx->table, "22050 hq\n22053 new\n22052 old\n", 29);
+	snprintf(args, sizeof(args), "--authorized-keys %s --fleet acme --ports %s", fx->file, fx->table);
+	assert_int_equal(run(fx, false, NULL, args), CMD_OK);
+	has(fx->out, "new.acme  ");
+	has(fx->out, "(already imported; its port is bound now)");
+	has(fx->out, "port 22052 not bound: the device keeps its port 22051");
+	has(fx->out, "# imported 0 devices into fleet acme (3 already there)");
+	assert_string_equal(port_owner(fx, 22053), "new.acme");
+	assert_string_equal(port_owner(fx, 22051), "old.acme");
+	assert_string_equal(port_owner(fx, 22052), "main.acme");
+}
+
 /* The store's side: all or nothing in one transaction, the failing item named. */
 static void
 test_store_import(void **state)
@@ -395,6 +478,75 @@ test_store_import(void **state)
 		pubkey_clear(&k[i]);
 }
 
+/* Ports: bound in the import's transaction; a taken or bad port fails it all, naming both. */
+static void
+test_store_import_ports(void **state)
+{
+	struct fixture *fx = *state;
+	struct pubkey k[4];
+	size_t failed = 99;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pubkey_parse_line(fx->key[i], &k[i]), 0);
+	/* out of range: nothing written */
+	struct store_import_item items[] = { { "a", &k[0], 22050, false }, { "b", &k[1], 65536, false } };
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), ERR_INVAL);
+	assert_int_equal(failed, 1);
+	assert_non_null(strstr(store_errmsg(fx->st), "b.acme: port 65536"));
+	assert_int_equal(count_devices(fx), 0);
+	items[1].port = UINT32_MAX;
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), ERR_INVAL);
+	assert_int_equal(count_devices(fx), 0);
+	/* two items, one port: the second fails, naming both; nothing kept */
+	items[1].port = 22050;
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 1);
+	assert_non_null(strstr(store_errmsg(fx->st), "port 22050 of device b.acme is already device a.acme's"));
+	assert_int_equal(count_devices(fx), 0);
+	assert_string_equal(port_owner(fx, 22050), "");
+	/* a port a device of the fleet already holds */
+	assert_int_equal(store_device_add(fx->st, "old", "acme", &k[2]), 0);
+	int64_t old;
+	char f[LIM_LABEL + 1], holder[LIM_LABEL + 1];
+	assert_int_equal(store_device_resolve(fx->st, 0, "old", "acme", &old, f), 0);
+	assert_int_equal(store_device_bind_port(fx->st, old, 22051, holder, sizeof(holder)), 0);
+	items[1].port = 22051;
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 1);
+	assert_non_null(strstr(store_errmsg(fx->st), "port 22051 of device b.acme is already device old.acme's"));
+	assert_int_equal(count_devices(fx), 1);
+	assert_string_equal(port_owner(fx, 22050), "");
+	/* the same port in another fleet is no conflict; 0 is none */
+	assert_int_equal(store_fleet_add(fx->st, "beta"), 0);
+	items[1].port = 0;
+	assert_int_equal(store_import(fx->st, "acme", false, items, 2, &failed), 0);
+	assert_string_equal(port_owner(fx, 22050), "a.acme");
+	assert_int_equal(count_devices(fx), 3);
+	struct store_import_item other[] = { { "c", &k[3], 22050, false } };
+	assert_int_equal(store_import(fx->st, "beta", false, other, 1, &failed), 0);
+	int64_t id;
+	char q[2 * LIM_TARGET + 8];
+	assert_int_equal(store_device_by_port(fx->st, 0, 22050, &id, q, sizeof(q)), ERR_AMBIGUOUS);
+	/* existing devices: only their port is bound, a bound port kept */
+	struct store_import_item again[] = { { "b", &k[1], 22052, true }, { "old", &k[2], 22053, true },
+	    { "a", &k[0], 0, true } };
+	assert_int_equal(store_import(fx->st, "acme", false, again, 3, &failed), 0);
+	assert_string_equal(port_owner(fx, 22052), "b.acme");
+	assert_string_equal(port_owner(fx, 22053), "");
+	assert_string_equal(port_owner(fx, 22051), "old.acme");
+	assert_int_equal(count_devices(fx), 3);
+	/* an existing item that is not there, or not with that key */
+	struct store_import_item ghost[] = { { "ghost", &k[3], 22054, true } };
+	assert_int_equal(store_import(fx->st, "acme", false, ghost, 1, &failed), ERR_NOTFOUND);
+	assert_int_equal(failed, 0);
+	ghost[0].name = "a";	/* k3 is c.beta's */
+	assert_int_equal(store_import(fx->st, "acme", false, ghost, 1, &failed), ERR_NOTFOUND);
+	assert_non_null(strstr(store_errmsg(fx->st), "device a.acme with this key is not in the store"));
+	assert_string_equal(port_owner(fx, 22054), "");
+	for (int i = 0; i < 4; i++)
+		pubkey_clear(&k[i]);
+}
+
 int
 main(void)
 {
@@ -404,6 +556,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_plan_and_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_and_stdin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_ports, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
