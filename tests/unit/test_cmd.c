@@ -544,7 +544,7 @@ test_learned_host_keys(void **state)
 	assert_int_equal(seen, HOSTKEY_CHANGED);
 	expect(fx, "known-hosts", CMD_OK, want, "");
 	assert_int_equal(run(fx, "ls"), CMD_OK);
-	assert_non_null(strstr(fx->out, "cam.beta  offline  never  -  HOST KEY CHANGED (kept the recorded one: "
+	assert_non_null(strstr(fx->out, "cam.beta  offline  never  -  port 22051  HOST KEY CHANGED (kept the recorded one: "
 	    "outpost device accept-hostkey cam.beta)\n"));
 	assert_non_null(strstr(fx->out, "pi-hq.acme  online  2026-11-21T10:00:00Z  203.0.113.7:51234\n"));
 	assert_int_equal(run(fx, "ls --json"), CMD_OK);
