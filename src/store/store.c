@@ -517,11 +517,23 @@ prepare_dir(const char *dir, char *why, size_t whylen)
 	return 0;
 }
 
-/* Creates outpost.db with mode 0600 if it does not exist yet. */
+/*
+ * Creates outpost.db with mode 0600 if it does not exist yet. Never opens an
+ * existing one: closing any descriptor of the file drops every POSIX lock
+ * this process holds on it, those of its other SQLite connections too
+ * (outpostd's loop and command workers), and another process could then
+ * take the database for unused and remove its WAL under them.
+ */
 static int
 prepare_db_file(const char *path, char *why, size_t whylen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat sb;
+
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		return 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;	/* made meanwhile, or not a regular file: sqlite3_open_v2 says */
 
 	if (fd < 0) {
 		int e = errno;
