@@ -5,6 +5,7 @@
  * Threading: one thread, one epoll loop. libssh callbacks only record facts
  * (bytes pending, eof, close, requests); all writes, opens and frees happen
  * in the main loop (docs/LIBSSH.md, "Callbacks run inside other sessions' polls").
+ * Remote commands run on worker threads (cmdq.h) that never touch these objects.
  */
 #ifndef OUTPOST_SERVER_H
 #define OUTPOST_SERVER_H
