@@ -164,7 +164,8 @@ job_new(struct chan *h)
 	job->src = dup_or_empty(c->peer);
 	job->server_addr = dup_or_empty(c->srv->public_addr);
 	int r = job->user && job->src && job->server_addr ? copy_key(&job->key, &c->key) : ERR_NOMEM;
-	if (r == 0 && strcmp(job->argv[0], "metrics") == 0)
+	/* only for whom cmd_run will show it: no loop work for a refusal */
+	if (r == 0 && job->admin && job->role == CMD_ROLE_USER && strcmp(job->argv[0], "metrics") == 0)
 		r = take_metrics(c->srv, job);
 	if (r != 0) {
 		cmdq_job_free(job);
@@ -192,8 +193,9 @@ log_busy(struct conn *c, const char *cmd)
 	busy_unlogged++;
 	if (busy_warned_ms != 0 && now - busy_warned_ms < BUSY_WARN_MS)
 		return;
-	session_log(c, LOG_LVL_WARN, "command '%s' refused: %d commands are waiting or running "
-	    "(%lu refused since the last warning)", cmd, LIM_EXEC_QUEUE, busy_unlogged);
+	session_log(c, LOG_LVL_WARN, "command '%s' refused: too many commands waiting or running "
+	    "(%d in all, %d of one session; %lu refused since the last warning)", cmd, LIM_EXEC_QUEUE,
+	    LIM_EXEC_PER_SESSION, busy_unlogged);
 	busy_warned_ms = now;
 	busy_unlogged = 0;
 }
