@@ -259,9 +259,17 @@ run_job(struct worker *w, struct cmdq_job *job)
 	if (st == NULL)
 		job->status = CMD_FAIL;
 	else {
+		int64_t failures = store_failures(st);
 		run_cmd(w, st, job);
 		if (job->role == CMD_ROLE_ENROLL)
 			job->enrolled = enroll_bound(st, job);
+		if (store_failures(st) != failures) {
+			/* a lost connection (PostgreSQL restarted) is opened afresh for the next job */
+			log_debug("commands: the store failed (%s); reopening it for the next command",
+			    store_errmsg(st));
+			store_close(st);
+			w->st = NULL;
+		}
 	}
 	audit_command(w, job);
 }
