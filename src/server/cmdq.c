@@ -256,6 +256,7 @@ run_job(struct worker *w, struct cmdq_job *job)
 {
 	struct store *st = worker_store(w, job);
 
+	job->ran = true;
 	if (st == NULL)
 		job->status = CMD_FAIL;
 	else {

@@ -47,6 +47,7 @@ struct cmdq_job {
 	int status;			/* CMD_OK, CMD_FAIL or CMD_USAGE */
 	struct jbuf out, err;		/* stdout, stderr (LIM_EXEC_OUTPUT each) */
 	bool enrolled;			/* CMD_ROLE_ENROLL: the key now belongs to a device */
+	bool ran;			/* false: orphaned before a worker took it, never run */
 	/* the loop's */
 	void *owner;			/* who waits for it (an exec channel); NULL once gone */
 	atomic_bool cancelled;		/* owner gone before a worker started it: not run */

@@ -244,8 +244,12 @@ exec_job_done(void *arg, struct cmdq_job *job)
 
 	srv->recheck_now = true;	/* what the command changed applies to live sessions */
 	if (h == NULL || h->conn == NULL) {
-		log_info("command '%s' of session %llu exited %d after its channel closed",
-		    job->argv[0], (unsigned long long)job->session, job->status);
+		if (job->ran)
+			log_info("command '%s' of session %llu exited %d after its channel closed",
+			    job->argv[0], (unsigned long long)job->session, job->status);
+		else
+			log_info("command '%s' of session %llu not run: its channel closed first",
+			    job->argv[0], (unsigned long long)job->session);
 		cmdq_job_free(job);
 		return;
 	}

@@ -225,8 +225,10 @@ test_full_queue_and_orphan(void **state)
 		struct cmdq_job *j = f->done[i];
 		if (j == orphan) {
 			assert_null(j->owner);
+			assert_false(j->ran);
 			assert_int_equal(j->out.len + j->err.len, 0);
 		} else if (strcmp(j->argv[0], "tunnel") == 0) {
+			assert_true(j->ran);
 			assert_int_equal(j->status, CMD_OK);
 			assert_true(has(&j->out, "connect sent to pi.acme"));
 		} else {
