@@ -312,6 +312,47 @@ test_commands_and_audit(void **state)
 	free(log);
 }
 
+/* Another process's `sqlite3 DB SQL`: its first output line into out. */
+static void
+other_process(const char *dir, const char *sql, char *out, size_t len)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd), "sqlite3 '%s/outpost.db' \"%s\" 2>&1", dir, sql);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	out[0] = '\0';
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
+/*
+ * A worker's connection beside the loop's in one process: another process
+ * opening and closing the database (the local CLI) must not take it for
+ * unused and remove the WAL under the loop, whose later writes would then
+ * be lost to everyone else.
+ */
+static void
+test_two_connections_one_process(void **state)
+{
+	struct fix *f = *state;
+	struct cmdq_config c = config(f, NULL, 1, 4, 0);
+	char out[4096];
+
+	if (system("command -v sqlite3 >/dev/null 2>&1") != 0)
+		skip();
+	assert_int_equal(cmdq_new(&c, &f->q), 0);
+	assert_int_equal(cmdq_submit(f->q, job("fleet add beta", 1)), 0);
+	loop_until(f, 1);
+	assert_int_equal(f->done[0]->status, CMD_OK);
+	other_process(f->dir, "SELECT count(*) FROM fleets", out, sizeof(out));
+	assert_string_equal(out, "2\n");
+	assert_int_equal(store_fleet_add(f->st, "gamma"), 0);	/* the loop's connection */
+	other_process(f->dir, "SELECT name FROM fleets WHERE name = 'gamma'", out, sizeof(out));
+	assert_string_equal(out, "gamma\n");
+}
+
 int
 main(void)
 {
@@ -321,6 +362,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_full_queue_and_orphan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_while_waiting_for_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commands_and_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_connections_one_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
