@@ -39,6 +39,7 @@ struct queued {
 };
 
 struct audit {
+	struct audit *trunk;		/* a branch (audit_branch): records go to trunk's queue */
 	int fd;
 	struct jbuf rec;		/* the record being built (audit_begin) */
 	bool syslog;
@@ -126,6 +127,23 @@ audit_open(const char *state_dir, struct audit **out)
 	a->last = &a->first;
 	a->max = AUDIT_QUEUE_MAX;
 	*out = a;
+	return 0;
+}
+
+int
+audit_branch(struct audit *a, struct audit **out)
+{
+	struct audit *b;
+
+	*out = NULL;
+	if (a == NULL || a->trunk != NULL || !a->threaded)
+		return ERR_INVAL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return ERR_NOMEM;
+	b->trunk = a;
+	b->fd = -1;
+	jbuf_init(&b->rec, AUDIT_RECORD_MAX - PREV_SUFFIX_LEN);
+	*out = b;
 	return 0;
 }
 
@@ -623,7 +641,7 @@ audit_start_writer(struct audit *a, size_t max)
 	sigset_t all, old;
 	int r;
 
-	if (a == NULL || a->threaded)
+	if (a == NULL || a->threaded || a->trunk != NULL)
 		return ERR_INVAL;
 	a->max = max > 0 ? max : AUDIT_QUEUE_MAX;
 	a->stats.max = a->max;
@@ -691,6 +709,8 @@ audit_commit(struct audit *a)
 	/* one choke point: no enrollment secret reaches the trail, whichever field holds it */
 	if (token_redact(a->rec.data) > 0)
 		a->rec.len = strlen(a->rec.data);
+	if (a->trunk != NULL)
+		return enqueue(a->trunk, a->rec.data, a->rec.len);
 	if (a->threaded)
 		return enqueue(a, a->rec.data, a->rec.len);
 	/* Directly, as the CLI does: one record, one lock. */
@@ -826,6 +846,11 @@ audit_close(struct audit *a)
 {
 	if (a == NULL)
 		return;
+	if (a->trunk != NULL) {
+		jbuf_free(&a->rec);
+		free(a);
+		return;
+	}
 	audit_stop_writer(a);
 	close(a->fd);
 	jbuf_free(&a->rec);

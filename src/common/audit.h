@@ -84,6 +84,16 @@ bool audit_head_take(struct audit *a, struct audit_head *h, bool *reset);
  */
 int audit_start_writer(struct audit *a, size_t max);
 /*
+ * A handle for another thread of this process (outpostd's command workers):
+ * its own record buffer for audit_begin, while audit_commit queues onto a's
+ * writer thread, so the records join a's one chain and head. a must have a
+ * writer thread; close every branch with audit_close before
+ * audit_stop_writer(a). Only audit_begin, audit_commit and audit_close are
+ * meant for a branch. 0, ERR_INVAL (no writer thread, or a is a branch),
+ * ERR_NOMEM.
+ */
+int audit_branch(struct audit *a, struct audit **out);
+/*
  * Drains the queue (for up to AUDIT_DRAIN_MS; then the rest goes to the
  * daemon's log) and ends the writer thread; later records are written
  * directly. audit_close does this too; call it first to take the final head.

@@ -22,6 +22,8 @@
 #define LIM_TOKEN		512	/* a whole enrollment token */
 #define LIM_LISTEN		16	/* -l addresses */
 #define LIM_EXEC_STDIN		(LIM_KEYLINE * 2)	/* stdin of a command that reads it (`--key -`) */
+#define LIM_EXEC_QUEUE		1024	/* remote commands queued or running (a device's `report` storm) */
+#define LIM_EXEC_PER_SESSION	8	/* of them, one session's */
 #define LIM_PEER_IP		47	/* a source address kept for per-source limits */
 #define LIM_REFUSAL_AUDITS	16	/* refusals logged and audited per session; more are only counted */
 #define LIM_HOSTKEY_PROBES	4	/* plain devices' sshds probed for host keys at once, server-wide */

@@ -1,11 +1,14 @@
 /*
  * exec.c: session channels. The only thing a session may do is run one
  * outpost command (`ssh -p 2222 jump ls`) through the same command layer as
- * the local CLI. No shell, pty, X11, agent forwarding or subsystems.
+ * the local CLI, on a command worker (cmdq.c), never on the event loop. No
+ * shell, pty, X11, agent forwarding or subsystems.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "cli/cmd.h"
 #include "common/err.h"
@@ -13,6 +16,7 @@
 #include "common/ncroute.h"
 #include "common/audit.h"
 #include "server/chan.h"
+#include "server/cmdq.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/wake.h"
@@ -32,7 +36,17 @@ struct exec {
 	int argc;
 	int exit_status;
 	bool output_ready;		/* out/errout complete: send, then exit-status + close */
+	struct cmdq_job *job;		/* running on a worker; NULL when none */
 };
+
+#define EXEC_WORKERS		2
+#define BUSY_WARN_MS		5000	/* "busy" is logged at most this often */
+
+/* One server per process: the command workers are this module's own. */
+static struct cmdq *pool;
+static struct watch pool_watch;
+static int64_t busy_warned_ms;
+static unsigned long busy_unlogged;
 
 #define X(h) ((struct exec *)(h)->data)
 
@@ -66,6 +80,7 @@ exec_chan_new(struct conn *c, ssh_channel ch)
 	return h;
 }
 
+/* The "command" record of a command that never reached a worker. */
 static void
 audit_command(struct conn *c, char **argv, int argc, int status)
 {
@@ -79,20 +94,6 @@ audit_command(struct conn *c, char **argv, int argc, int status)
 	audit_commit(c->srv->audit);
 }
 
-/* Copies a memstream's result into a bounded buffer. */
-static void
-take_stream(FILE *f, char **buf, size_t *len, struct jbuf *dst)
-{
-	fclose(f);
-	if (*buf != NULL && jbuf_add(dst, *buf, *len) != 0) {
-		jbuf_free(dst);
-		jbuf_init(dst, LIM_EXEC_OUTPUT);
-		static const char msg[] = "outpost: output too large\n";
-		jbuf_add(dst, msg, sizeof(msg) - 1);
-	}
-	free(*buf);
-}
-
 static enum cmd_role
 exec_role(const struct conn *c)
 {
@@ -103,7 +104,172 @@ exec_role(const struct conn *c)
 	}
 }
 
-/* `tunnel connect|disconnect` from a command: through our broker connection. */
+/* `metrics`: the loop's counters now, the same text as MetricsListen serves, for the job. */
+static int
+take_metrics(struct server *srv, struct cmdq_job *job)
+{
+	struct jbuf b;
+
+	jbuf_init(&b, LIM_METRICS_TEXT);
+	int r = metrics_text(srv, &b);
+	if (r == 0) {
+		job->metrics = b.data ? b.data : strdup("");
+		job->metrics_len = b.len;
+		return job->metrics ? 0 : ERR_NOMEM;
+	}
+	jbuf_free(&b);
+	return r;
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+static int
+copy_key(struct pubkey *dst, const struct pubkey *src)
+{
+	memcpy(dst->type, src->type, sizeof(dst->type));
+	memcpy(dst->fp, src->fp, sizeof(dst->fp));
+	dst->blob = dup_or_empty(src->blob);
+	dst->comment = dup_or_empty(src->comment);
+	return dst->blob && dst->comment ? 0 : ERR_NOMEM;
+}
+
+/* The channel's command as a job: argv and stdin move into it, the caller's identity is copied. */
+static struct cmdq_job *
+job_new(struct chan *h)
+{
+	struct conn *c = h->conn;
+	struct exec *x = X(h);
+	struct cmdq_job *job = cmdq_job_new();
+
+	if (job == NULL)
+		return NULL;
+	job->argv = x->argv;
+	job->argc = x->argc;
+	x->argv = NULL;
+	job->in = x->in.data;
+	job->inlen = x->in.len;
+	memset(&x->in, 0, sizeof(x->in));
+	jbuf_init(&x->in, LIM_EXEC_STDIN);
+	job->role = exec_role(c);
+	job->admin = c->who.admin;
+	job->user_id = c->who.id;
+	job->device_id = c->who.kind == PRINCIPAL_DEVICE ? c->who.id : 0;
+	job->session = c->id;
+	job->owner = h;
+	job->user = dup_or_empty(c->who.name);
+	job->src = dup_or_empty(c->peer);
+	job->server_addr = dup_or_empty(c->srv->public_addr);
+	int r = job->user && job->src && job->server_addr ? copy_key(&job->key, &c->key) : ERR_NOMEM;
+	/* only for whom cmd_run will show it: no loop work for a refusal */
+	if (r == 0 && job->admin && job->role == CMD_ROLE_USER && strcmp(job->argv[0], "metrics") == 0)
+		r = take_metrics(c->srv, job);
+	if (r != 0) {
+		cmdq_job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* The channel's output is complete: the pump sends it, then exit-status and close. */
+static void
+exec_finish(struct chan *h, int status)
+{
+	struct exec *x = X(h);
+
+	x->exit_status = status;
+	x->output_ready = true;
+	h->srv->work = true;
+}
+
+static void
+log_busy(struct conn *c, const char *cmd)
+{
+	int64_t now = c->srv->now_ms;
+
+	busy_unlogged++;
+	if (busy_warned_ms != 0 && now - busy_warned_ms < BUSY_WARN_MS)
+		return;
+	session_log(c, LOG_LVL_WARN, "command '%s' refused: too many commands waiting or running "
+	    "(%d in all, %d of one session; %lu refused since the last warning)", cmd, LIM_EXEC_QUEUE,
+	    LIM_EXEC_PER_SESSION, busy_unlogged);
+	busy_warned_ms = now;
+	busy_unlogged = 0;
+}
+
+/* Hands the command to a worker; the answer comes back through exec_job_done. */
+static void
+exec_run(struct chan *h)
+{
+	struct conn *c = h->conn;
+	struct exec *x = X(h);
+
+	if (x->in.failed) {
+		/* a truncated file must not pass for a shorter one (`import sshd --authorized-keys -`) */
+		jbuf_addf(&x->errout, "outpost: standard input is larger than %zu bytes; run the "
+		    "command on the jump server with outpost -d\n", x->in.limit);
+		audit_command(c, x->argv, x->argc, CMD_FAIL);
+		session_log(c, LOG_LVL_INFO, "command '%s' exited %d", x->argv[0], CMD_FAIL);
+		cmd_argv_free(x->argv);
+		x->argv = NULL;
+		exec_finish(h, CMD_FAIL);
+		return;
+	}
+	char cmd[LIM_LABEL + 1];
+	snprintf(cmd, sizeof(cmd), "%s", x->argv[0]);
+	struct cmdq_job *job = job_new(h);
+	int r = job != NULL ? cmdq_submit(pool, job) : ERR_NOMEM;
+	if (r == 0) {
+		x->job = job;
+		return;
+	}
+	cmdq_job_free(job);
+	if (r == ERR_BUSY) {
+		log_busy(c, cmd);
+		jbuf_add(&x->errout, CMDQ_BUSY_TEXT, sizeof(CMDQ_BUSY_TEXT) - 1);
+	} else
+		jbuf_add(&x->errout, "outpost: out of memory\n", 23);
+	exec_finish(h, CMD_FAIL);
+}
+
+/* A worker finished a job: its channel (if it still lives) sends the output. */
+static void
+exec_job_done(void *arg, struct cmdq_job *job)
+{
+	struct server *srv = arg;
+	struct chan *h = job->owner;
+
+	srv->recheck_now = true;	/* what the command changed applies to live sessions */
+	if (h == NULL || h->conn == NULL) {
+		if (job->ran)
+			log_info("command '%s' of session %llu exited %d after its channel closed",
+			    job->argv[0], (unsigned long long)job->session, job->status);
+		else
+			log_info("command '%s' of session %llu not run: its channel closed first",
+			    job->argv[0], (unsigned long long)job->session);
+		cmdq_job_free(job);
+		return;
+	}
+	struct conn *c = h->conn;
+	struct exec *x = X(h);
+	x->job = NULL;
+	jbuf_free(&x->out);
+	jbuf_free(&x->errout);
+	x->out = job->out;
+	x->errout = job->err;
+	jbuf_init(&job->out, LIM_EXEC_OUTPUT);
+	jbuf_init(&job->err, LIM_EXEC_OUTPUT);
+	if (c->who.kind == PRINCIPAL_ENROLL)
+		c->enrolled = job->enrolled;
+	session_log(c, LOG_LVL_INFO, "command '%s' exited %d", job->argv[0], job->status);
+	exec_finish(h, job->status);
+	cmdq_job_free(job);
+}
+
+/* `tunnel connect|disconnect` from a worker, on the loop: through our broker connection. */
 static int
 tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, char *why,
     size_t whylen)
@@ -121,87 +287,45 @@ tunnel_send(void *arg, const char *fleet, const char *name, const char *cmd, cha
 	return 0;
 }
 
-/* An enroll login's command succeeded and its key now belongs to a device. */
-static bool
-enroll_bound(struct conn *c, int status)
+void
+exec_init(struct server *srv)
 {
-	struct store_principal who;
+	struct cmdq_config cfg = {
+		.store_spec = srv->cfg->store, .state_dir = srv->cfg->state_dir,
+		.audit = srv->audit, .workers = EXEC_WORKERS,
+		.max_jobs = LIM_EXEC_QUEUE, .max_per_session = LIM_EXEC_PER_SESSION,
+		.done = exec_job_done, .tunnel_send = tunnel_send, .arg = srv,
+	};
+	int r = cmdq_new(&cfg, &pool);
 
-	return status == CMD_OK && store_principal_by_key(c->srv->st, &c->key, &who) == 0 &&
-	    who.kind == PRINCIPAL_DEVICE;
+	if (r != 0)
+		fatal("cannot start the command workers: %s", err_str(r));
+	pool_watch.kind = WATCH_EXEC;
+	pool_watch.fd = cmdq_fd(pool);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &pool_watch };
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, pool_watch.fd, &ev) != 0)
+		fatal("epoll: %s", strerror(errno));
 }
 
-/* `metrics`: the loop's counters now, the same text as MetricsListen serves. */
-static int
-exec_metrics(void *arg, FILE *out)
+void
+exec_ready(struct server *srv)
 {
-	struct jbuf b;
-
-	jbuf_init(&b, LIM_METRICS_TEXT);
-	int r = metrics_text(arg, &b);
-	if (r == 0 && b.len > 0)
-		fwrite(b.data, 1, b.len, out);
-	jbuf_free(&b);
-	return r;
+	(void)srv;
+	cmdq_ready(pool);
 }
 
-/* Runs the command now, with what stdin brought as its standard input. */
-static void
-exec_run(struct chan *h)
+void
+exec_stats(struct cmdq_stats *out)
 {
-	struct conn *c = h->conn;
-	struct exec *x = X(h);
-	char *obuf = NULL, *ebuf = NULL;
-	size_t olen = 0, elen = 0;
-	FILE *out = open_memstream(&obuf, &olen);
-	FILE *err = open_memstream(&ebuf, &elen);
-	FILE *in = x->in.len > 0 ? fmemopen(x->in.data, x->in.len, "r") : NULL;
+	cmdq_get_stats(pool, out);
+}
 
-	if (x->in.failed) {
-		/* a truncated file must not pass for a shorter one (`import sshd --authorized-keys -`) */
-		if (out) fclose(out);
-		if (err) fclose(err);
-		if (in) fclose(in);
-		in = NULL;
-		free(obuf);
-		free(ebuf);
-		x->exit_status = CMD_FAIL;
-		jbuf_addf(&x->errout, "outpost: standard input is larger than %zu bytes; run the "
-		    "command on the jump server with outpost -d\n", x->in.limit);
-	} else if (out == NULL || err == NULL) {
-		if (out) fclose(out);
-		if (err) fclose(err);
-		free(obuf);
-		free(ebuf);
-		x->exit_status = CMD_FAIL;
-		jbuf_add(&x->errout, "outpost: out of memory\n", 23);
-	} else {
-		struct cmd_ctx ctx = {
-			.st = c->srv->st, .in = in, .out = out, .err = err,
-			.remote = true, .admin = c->who.admin,
-			.user_id = c->who.id, .user = c->who.name,
-			.audit = c->srv->audit, .state_dir = c->srv->cfg->state_dir,
-			.server_addr = c->srv->public_addr, .role = exec_role(c),
-			.key = &c->key, .device_id = c->who.kind == PRINCIPAL_DEVICE ? c->who.id : 0,
-			.tunnel_send = tunnel_send, .tunnel_arg = c->srv,
-			.metrics = exec_metrics, .metrics_arg = c->srv,
-		};
-		x->exit_status = cmd_run(&ctx, x->argc, x->argv);
-		c->srv->recheck_now = true;
-		take_stream(out, &obuf, &olen, &x->out);
-		take_stream(err, &ebuf, &elen, &x->errout);
-	}
-	if (in != NULL)
-		fclose(in);
-	if (c->who.kind == PRINCIPAL_ENROLL)
-		c->enrolled = enroll_bound(c, x->exit_status);
-	audit_command(c, x->argv, x->argc, x->exit_status);
-	session_log(c, LOG_LVL_INFO, "command '%s' exited %d", x->argv[0] ? x->argv[0] : "",
-	    x->exit_status);
-	cmd_argv_free(x->argv);
-	x->argv = NULL;
-	x->output_ready = true;
-	h->srv->work = true;
+void
+exec_free(struct server *srv)
+{
+	(void)srv;
+	cmdq_free(pool);
+	pool = NULL;
 }
 
 static int
@@ -213,7 +337,7 @@ on_exec(struct chan *h, ssh_message m)
 	char **argv = NULL;
 	int argc = 0;
 
-	if (x->output_ready || x->argv != NULL)
+	if (x->output_ready || x->argv != NULL || x->job != NULL)
 		return MSG_DEFAULT;	/* one command per channel */
 	ssh_message_channel_request_reply_success(m);
 	int r = cmd ? cmd_split(cmd, strlen(cmd), &argv, &argc, &why) : ERR_INVAL;
@@ -255,7 +379,7 @@ exec_request(struct chan *h, ssh_message m)
 	case SSH_CHANNEL_REQUEST_EXEC:
 		return on_exec(h, m);
 	case SSH_CHANNEL_REQUEST_SHELL:
-		if (x->output_ready || x->argv != NULL)
+		if (x->output_ready || x->argv != NULL || x->job != NULL)
 			return MSG_DEFAULT;
 		ssh_message_channel_request_reply_success(m);
 		jbuf_add(&x->errout, NO_SHELL_TEXT, sizeof(NO_SHELL_TEXT) - 1);
@@ -342,6 +466,8 @@ exec_reap(struct chan *h)
 
 	if (x == NULL)
 		return;
+	if (x->job != NULL)
+		cmdq_job_orphan(x->job);	/* it finishes into nothing */
 	jbuf_free(&x->out);
 	jbuf_free(&x->errout);
 	jbuf_free(&x->in);

@@ -10,6 +10,7 @@
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/chan.h"
+#include "server/cmdq.h"
 #include "server/hostkey.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
@@ -310,6 +311,10 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Logins and connections refused while the audit queue was full.");
 	single(b, "outpost_audit_overflowed_total", "counter", s->audit_overflowed,
 	    "Audit records past twice AuditQueueMax, written to outpostd's own log only.");
+	single(b, "outpost_command_jobs", "gauge", s->command_jobs,
+	    "Remote commands (ssh jump COMMAND) queued for or running on the command workers.");
+	single(b, "outpost_command_busy_total", "counter", s->command_busy,
+	    "Remote commands refused because too many were waiting (\"outpost: busy\").");
 	family(b, "outpost_metrics_http_answers_total", "counter",
 	    "Answers of the MetricsListen HTTP server by status code.");
 	const char *codes[3] = { "200", "404", "405" };
@@ -421,6 +426,10 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->audit_max = as.max;
 	s->audit_refused = as.refused;
 	s->audit_overflowed = as.overflowed;
+	struct cmdq_stats cs;
+	exec_stats(&cs);
+	s->command_jobs = cs.jobs;
+	s->command_busy = cs.busy;
 	for (int i = 0; i < 3; i++)
 		s->http[i] = atomic_load(&http_answers[i]);
 	if (nfleets > 0) {

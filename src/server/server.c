@@ -419,6 +419,7 @@ server_init(struct server *srv, struct config *cfg)
 	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
 	start_audit_writer(srv);
+	exec_init(srv);
 	wake_init(srv);
 	store_device_all_offline(srv->st, timefmt_now());
 	store_session_clear(srv->st);
@@ -644,6 +645,8 @@ server_run(struct server *srv)
 				wake_ready(srv, evs[i].events);
 			else if (w->kind == WATCH_PROXY)
 				proxywait_ready(srv, w);
+			else if (w->kind == WATCH_EXEC)
+				exec_ready(srv);
 			else if (w->conn->dead)
 				continue;
 			else if (session_preauth(w->conn))
@@ -676,6 +679,7 @@ server_free(struct server *srv)
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		session_kill(c, "server shutting down");
 	pump_and_reap(srv);
+	exec_free(srv);		/* before the audit writer: workers' records join its queue */
 	proxywait_free(srv);
 	wake_free(srv);
 	hostkey_free();

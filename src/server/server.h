@@ -5,6 +5,7 @@
  * Threading: one thread, one epoll loop. libssh callbacks only record facts
  * (bytes pending, eof, close, requests); all writes, opens and frees happen
  * in the main loop (docs/LIBSSH.md, "Callbacks run inside other sessions' polls").
+ * Remote commands run on worker threads (cmdq.h) that never touch these objects.
  */
 #ifndef OUTPOST_SERVER_H
 #define OUTPOST_SERVER_H
@@ -29,7 +30,7 @@ struct registry;
 struct proxy_allow;
 struct proxywait;
 
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY, WATCH_EXEC };
 
 /* What an epoll entry points at. */
 struct watch {
@@ -213,5 +214,12 @@ void refuse_chan(struct chan *h, const char *reason);
 int exec_session_open(struct conn *c, ssh_message m);
 /* A chan_exec on c for the accepted ch (ch stays the caller's on NULL). */
 struct chan *exec_chan_new(struct conn *c, ssh_channel ch);
+/* Starts the command workers (after the audit writer and privs_drop); fatal on failure. */
+void exec_init(struct server *srv);
+void exec_ready(struct server *srv);	/* WATCH_EXEC readable: finished commands */
+struct cmdq_stats;
+void exec_stats(struct cmdq_stats *out);	/* zeros before exec_init */
+/* Waits for the commands running now (call after every channel was reaped). */
+void exec_free(struct server *srv);
 
 #endif

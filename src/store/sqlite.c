@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -447,12 +448,23 @@ sq_change_counter(struct store *st)
 
 /* ---- opening ---- */
 
-/* Creates the database file with mode 0600 if it does not exist yet. */
+/*
+ * Creates the database file with mode 0600 if it does not exist yet. Never
+ * opens an existing one: closing any descriptor of the file drops every
+ * POSIX lock this process holds on it, those of its other SQLite
+ * connections too (outpostd's loop and command workers), and another
+ * process could then take the database for unused and remove its WAL.
+ */
 static int
 prepare_db_file(const char *path, char *why, size_t whylen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat sb;
 
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		return 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;	/* made meanwhile, or not a regular file: sqlite3_open_v2 says */
 	if (fd < 0) {
 		int e = errno;
 		snprintf(why, whylen, "cannot open %s: %s", path, strerror(e));

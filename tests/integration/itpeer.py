@@ -25,6 +25,12 @@
                                  the other, round and round, for SECONDS;
                                  print the channels opened and bytes written,
                                  then hold them open until stdin ends
+  itpeer.py keepalive PORT USER KEY
+                                 (python3-paramiko) log in as USER with KEY,
+                                 print "ready", then send a keepalive global
+                                 request every 50 ms, each waiting for its
+                                 answer, until stdin ends; print the slowest
+                                 answer in milliseconds and how many were sent
   itpeer.py flood PORT N SECONDS FIRST_SRC NSRC
                                  N connections at once from NSRC source
                                  addresses counting up from FIRST_SRC
@@ -202,6 +208,24 @@ def junk(port, case):
         s.close()
 
 
+def keepalive(port, user, keyfile):
+    import paramiko
+    t = paramiko.Transport(("127.0.0.1", int(port)))
+    t.connect(username=user, pkey=paramiko.Ed25519Key.from_private_key_file(keyfile))
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    print("ready", flush=True)
+    worst, n = 0.0, 0
+    while not stop.is_set() and t.is_active():
+        t0 = time.monotonic()
+        t.global_request("keepalive@openssh.com", wait=True)
+        worst = max(worst, time.monotonic() - t0)
+        n += 1
+        stop.wait(0.05)
+    print(int(worst * 1000), n, flush=True)
+    t.close()
+
+
 def hold(port, n, secs):
     """Opens n connections that send half a banner and then nothing."""
     socks = []
@@ -364,6 +388,8 @@ if __name__ == "__main__":
         hold(sys.argv[2], sys.argv[3], sys.argv[4])
     elif len(sys.argv) == 9 and sys.argv[1] == "channels":
         channels(*sys.argv[2:])
+    elif len(sys.argv) == 5 and sys.argv[1] == "keepalive":
+        keepalive(*sys.argv[2:])
     elif len(sys.argv) == 7 and sys.argv[1] == "flood":
         flood(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "junk":

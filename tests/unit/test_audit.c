@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -1106,6 +1107,60 @@ wait_drained(struct audit *a)
 	fail_msg("the audit queue did not drain: %zu records left", st.depth);
 }
 
+/* Records a branch's thread commits while the owner's thread commits too. */
+static void *
+branch_writer(void *arg)
+{
+	struct audit *b = arg;
+
+	for (int i = 0; i < 200; i++) {
+		struct jbuf *r = audit_begin(b, "branch");
+		jbuf_member_int(r, "i", i);
+		jbuf_member_str(r, "pad", "a record built in the branch's own buffer");
+		assert_int_equal(audit_commit(b), 0);
+	}
+	return NULL;
+}
+
+/*
+ * audit_branch: refused without a writer thread and on a branch; two threads
+ * building records at once (each in its own buffer) give one verifiable
+ * chain holding every record whole.
+ */
+static void
+test_branch(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	struct audit *a, *b, *bb;
+	pthread_t t;
+
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	assert_int_equal(audit_branch(a, &b), ERR_INVAL);	/* no writer thread */
+	assert_null(b);
+	assert_int_equal(audit_branch(NULL, &b), ERR_INVAL);
+	assert_int_equal(audit_start_writer(a, 0), 0);
+	assert_int_equal(audit_branch(a, &b), 0);
+	assert_int_equal(audit_branch(b, &bb), ERR_INVAL);	/* a branch of a branch */
+	assert_int_equal(audit_start_writer(b, 0), ERR_INVAL);
+	assert_int_equal(audit_admit(b), 0);
+	assert_int_equal(pthread_create(&t, NULL, branch_writer, b), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(commit_one(a, i), 0);
+	pthread_join(t, NULL);
+	audit_close(b);
+	audit_close(a);		/* drains */
+	assert_int_equal(audit_verify(f->log, &res), 0);
+	assert_int_equal(res.records, 400);
+	char *text = slurp_all(f->log, NULL);
+	int branch = 0;
+	for (char *p = text; (p = strstr(p, "\"event\":\"branch\"")) != NULL; p++)
+		branch++;
+	assert_int_equal(branch, 200);
+	assert_non_null(strstr(text, "\"i\":199,\"pad\":\"a record built in the branch's own buffer\""));
+	free(text);
+}
+
 /*
  * Another process holds the log's lock (or the disk stalls): commits still
  * return at once; at the limit new logins are refused and counted; past
@@ -1315,6 +1370,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_abandons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
