@@ -70,7 +70,7 @@ for f in host-dev0 host-ecdsa host-rsa; do
 		fail "known-hosts lacks the port-table line for $f"
 done
 outpost ls --json | grep -q '"host_keys_learned":6,"host_key_changed":false' || fail "ls --json: $(outpost ls --json)"
-outpost ls | grep -E '^pi\.acme +online +[^ ]+ +[^ ]+$' >/dev/null || fail "ls: $(outpost ls)"
+outpost ls | grep -E '^pi\.acme +online +[^ ]+ +[^ ]+  port 22050$' >/dev/null || fail "ls: $(outpost ls)"
 
 # A technician whose only known_hosts for devices is that file, strict.
 cat - "$CFG" >"$T/ssh_config.strict" <<EOF
