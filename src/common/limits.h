@@ -23,6 +23,7 @@
 #define LIM_EXEC_STDIN		(LIM_KEYLINE * 2)	/* stdin of a command that reads it (`--key -`) */
 #define LIM_PEER_IP		47	/* a source address kept for per-source limits */
 #define LIM_REFUSAL_AUDITS	16	/* refusals logged and audited per session; more are only counted */
+#define LIM_STORE_QUEUE		65536	/* outpostd's writes waiting for the store thread (coalesced per device, session) */
 
 /* MQTT: what the broker sends us, and what we build from it */
 #define LIM_MQTT_HOST		253	/* a broker host name */

@@ -31,6 +31,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/sockbuf.h"
+#include "server/storeq.h"
 #include "server/wake.h"
 
 #define MAX_EVENTS 256
@@ -340,7 +341,7 @@ save_audit_head(struct server *srv)
 
 	if (!audit_head_take(srv->audit, &h, &reset))
 		return;
-	if (store_audit_anchor_set(srv->st, &h, reset) == 0) {
+	if (storeq_audit_anchor_set(srv, &h, reset) == 0) {
 		failing = false;
 		return;
 	}
@@ -362,8 +363,10 @@ server_init(struct server *srv, struct config *cfg)
 	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send go through sockbuf.c */
 	if ((srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		fatal("/dev/null: %s", strerror(errno));
-	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
+	struct store *st = NULL;
+	if ((r = store_open(cfg->state_dir, &st)) != 0)
 		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
+	srv->st = st;	/* the store thread takes it below (storeq_start) */
 	char why[PATH_MAX + 256];
 	for (int i = 0; i == 0 || i < cfg->nhost_keys; i++)
 		if (privs_check_modes(cfg->state_dir, cfg->nhost_keys > 0 ? cfg->host_keys[i] : NULL,
@@ -397,10 +400,11 @@ server_init(struct server *srv, struct config *cfg)
 	open_signals(srv);
 	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
+	storeq_start(srv, st, NULL);
 	start_audit_writer(srv);
 	wake_init(srv);
-	store_device_all_offline(srv->st, timefmt_now());
-	store_session_clear(srv->st);
+	storeq_device_all_offline(srv, timefmt_now());
+	storeq_session_clear(srv);
 	srv->store_seen = store_change_counter(srv->st);
 	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
 	    cfg->state_dir);
@@ -506,7 +510,7 @@ save_bytes(struct server *srv)
 	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
 		if (!c->authed || c->dead || c->bytes == c->bytes_saved)
 			continue;
-		store_session_set_bytes(srv->st, (int64_t)c->id, (int64_t)c->bytes);
+		storeq_session_set_bytes(srv, (int64_t)c->id, (int64_t)c->bytes);
 		c->bytes_saved = c->bytes;
 	}
 }
@@ -622,6 +626,8 @@ server_run(struct server *srv)
 				wake_ready(srv, evs[i].events);
 			else if (w->kind == WATCH_PROXY)
 				proxywait_ready(srv, w);
+			else if (w->kind == WATCH_STORE)
+				storeq_ready(srv);
 			else if (w->conn->dead)
 				continue;
 			else if (session_preauth(w->conn))
@@ -657,8 +663,8 @@ server_free(struct server *srv)
 	proxywait_free(srv);
 	wake_free(srv);
 	metrics_free(srv);
-	store_device_all_offline(srv->st, timefmt_now());
-	store_session_clear(srv->st);
+	storeq_device_all_offline(srv, timefmt_now());
+	storeq_session_clear(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)
@@ -671,6 +677,6 @@ server_free(struct server *srv)
 	audit_stop_writer(srv->audit);	/* the queue drains: the last records, then the anchor */
 	save_audit_head(srv);
 	audit_close(srv->audit);
-	store_close(srv->st);
+	storeq_stop(srv);	/* the queued writes reach the store, then both close */
 	log_info("stopped");
 }

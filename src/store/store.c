@@ -517,12 +517,20 @@ prepare_dir(const char *dir, char *why, size_t whylen)
 	return 0;
 }
 
-/* Creates outpost.db with mode 0600 if it does not exist yet. */
+/*
+ * Creates outpost.db with mode 0600 if it does not exist yet. An existing
+ * file is only checked with access(2), never opened: closing any descriptor
+ * of the file drops every POSIX lock this process holds on it, and another
+ * connection of ours (outpostd's store thread, its command workers) would
+ * then look absent to the CLI, which deletes the WAL it is writing to.
+ */
 static int
 prepare_db_file(const char *path, char *why, size_t whylen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
+	if (fd < 0 && errno == EEXIST && access(path, R_OK | W_OK) == 0)
+		return 0;
 	if (fd < 0) {
 		int e = errno;
 		snprintf(why, whylen, "cannot open %s: %s", path, strerror(e));
@@ -617,14 +625,17 @@ open_sqlite(const char *dir, const char *path, struct store **out, char *why, si
 	struct store *st = NULL;
 	int r;
 
+	bool memory = strcmp(path, ":memory:") == 0;
+
 	if ((dir != NULL && (r = prepare_dir(dir, why, whylen)) != 0) ||
-	    (r = prepare_db_file(path, why, whylen)) != 0)
+	    (!memory && (r = prepare_db_file(path, why, whylen)) != 0))
 		return r;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return ERR_NOMEM;
 	}
-	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
+	    (memory ? SQLITE_OPEN_CREATE : 0), NULL);
 	if (rc != SQLITE_OK) {
 		r = st->db ? sql_err(st, rc) : ERR_NOMEM;
 		snprintf(why, whylen, "cannot open %s: %s", path, sqlite3_errstr(rc));
@@ -671,6 +682,8 @@ store_open_spec(const char *spec, const char *state_dir, struct store **out, cha
 		}
 		return open_sqlite(state_dir, path, out, why, whylen);
 	}
+	if (strcmp(spec, "sqlite::memory:") == 0)	/* outpostd's mirror (storeq.c) */
+		return open_sqlite(NULL, ":memory:", out, why, whylen);
 	if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0') {
 		const char *p = spec + 7;
 		if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -2265,4 +2278,56 @@ store_audit_anchor_set(struct store *st, const struct audit_head *h, bool reset)
 	r = step_done(st, s, NULL);
 	done(s, owned);
 	return r;	/* bookkeeping of the log, not an access change: no own_writes bump */
+}
+
+/* ---- outpostd's batches of its own writes (storeq.c) ---- */
+
+int
+store_batch_begin(struct store *st)
+{
+	return tx_begin(st);
+}
+
+/* Like tx_end, without bumping own_writes: presence and sessions are not access changes. */
+int
+store_batch_commit(struct store *st)
+{
+	int r = exec_fixed(st, Q_COMMIT);
+
+	if (r != 0)
+		exec_fixed(st, Q_ROLLBACK);
+	return r;
+}
+
+void
+store_batch_rollback(struct store *st)
+{
+	char keep[sizeof(st->errmsg)];
+
+	memcpy(keep, st->errmsg, sizeof(keep));
+	exec_fixed(st, Q_ROLLBACK);
+	memcpy(st->errmsg, keep, sizeof(keep));
+}
+
+/*
+ * TEMPORARY (store-thread branch): SQLite to SQLite only, with SQLite's
+ * online backup, until src/store/copy.c (branch store-copy) lands with the
+ * real store_copy; drop this then.
+ */
+int
+store_copy(struct store *from, struct store *to, bool force, char *why, size_t whylen)
+{
+	(void)force;
+	sqlite3_backup *b = sqlite3_backup_init(to->db, "main", from->db, "main");
+	if (b == NULL) {
+		snprintf(why, whylen, "cannot copy the store: %s", sqlite3_errmsg(to->db));
+		return ERR_STORE;
+	}
+	int rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		snprintf(why, whylen, "cannot copy the store: %s", sqlite3_errstr(rc));
+		return ERR_STORE;
+	}
+	return 0;
 }

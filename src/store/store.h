@@ -300,6 +300,22 @@ int store_audit_anchor_set(struct store *st, const struct audit_head *h, bool re
 int64_t store_change_counter(struct store *st);
 
 /*
+ * One transaction around a batch of outpostd's own writes (storeq.c: the
+ * store thread's drain). Commit does not move store_change_counter, so the
+ * store thread does not take its own writes for someone else's. On a failed
+ * commit the transaction is rolled back; rollback keeps store_errmsg.
+ */
+int store_batch_begin(struct store *st);
+int store_batch_commit(struct store *st);
+void store_batch_rollback(struct store *st);
+
+/*
+ * Copies every record of from into to (src/store/copy.c). A non-empty to is
+ * refused unless force. 0, or an ERR_* with one sentence in why.
+ */
+int store_copy(struct store *from, struct store *to, bool force, char *why, size_t whylen);
+
+/*
  * Calls that failed in the store itself (I/O, read-only, busy, out of
  * memory; not a name taken or a missing row) since store_open.
  */
