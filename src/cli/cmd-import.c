@@ -37,7 +37,7 @@ struct entry {
 	 * The device's port, 0 = none. Shown in the plan, not stored: the store
 	 * has no place for a device's port yet. Port-table routing (issue 18
 	 * item 3) should add one (a column or table keyed by device) and have
-	 * import_one in store.c write it, so `-J jump -p PORT user@localhost`
+	 * import_one in src/store/devices.c write it, so `-J jump -p PORT user@localhost`
 	 * finds the device from the day it is imported.
 	 */
 	int port;
