@@ -18,6 +18,7 @@
 #ifndef OUTPOST_STORE_DB_H
 #define OUTPOST_STORE_DB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,10 +31,15 @@
 struct query {
 	const char *sql;	/* both engines, parameters ?1..?N */
 	const char *pg;		/* PostgreSQL's own text, NULL when sql serves */
-	int slot;		/* 1 + its index in a connection's cache, given on first use */
+	_Atomic int slot;	/* 1 + its index in a connection's cache, given on first use */
 };
 
-struct db_stmt;			/* a backend's prepared statement in use */
+/*
+ * A backend's prepared statement in use. Each backend defines its own, and
+ * it must begin with `struct store *st` (its store), so that the db_* calls
+ * below, given only the statement, reach st->be.
+ */
+struct db_stmt;
 
 /* What a step returned, besides a negative err.h code. */
 enum { DB_DONE = 0, DB_ROW = 1 };
@@ -86,5 +92,46 @@ struct store {
 	void *timer_arg;
 	char errmsg[256];
 };
+
+/* The SQLite database file in a state directory. */
+#define DB_SQLITE_NAME	"outpost.db"
+
+/*
+ * The calls record files make (store.c), each through st->be. A statement
+ * from db_prepare is released with db_release on every path (NULL is a
+ * no-op); text bound with db_bind_text must stay valid until then. A bind
+ * that fails (out of memory) makes the statement's next step fail.
+ */
+/* q's slot (1..DB_MAX_QUERIES), assigned on first use; ERR_STORE past the cap. */
+int db_query_slot(struct query *q);
+int db_prepare(struct store *st, struct query *q, struct db_stmt **out);
+void db_bind_int(struct db_stmt *s, int idx, int64_t v);
+void db_bind_text(struct db_stmt *s, int idx, const char *v);
+int db_step(struct db_stmt *s);		/* DB_ROW, DB_DONE or a negative code */
+/* Steps a statement that returns no rows (or ignores them); *changes (may be NULL) gets the rows touched. */
+int db_exec(struct db_stmt *s, int *changes);
+int64_t db_col_int(struct db_stmt *s, int col);
+const char *db_col_text(struct db_stmt *s, int col);
+bool db_col_null(struct db_stmt *s, int col);
+void db_release(struct db_stmt *s);
+/* Prepares q, which takes no parameters, runs it and releases it. */
+int db_run(struct store *st, struct query *q, int *changes);
+
+/* Steps through s's rows, handing each to each(); a non-zero return from it stops and is returned. */
+typedef int (*db_row_fn)(struct db_stmt *s, void *cb, void *arg);
+int db_for_each_row(struct db_stmt *s, db_row_fn each, void *cb, void *arg);
+/* Runs q, which takes no parameters, and hands each row to each(). */
+int db_list_rows(struct store *st, struct query *q, db_row_fn each, void *cb, void *arg);
+
+int db_tx_begin(struct store *st);
+/* Commits if r is 0, else rolls back keeping st->errmsg; returns r or the commit's error. */
+int db_tx_end(struct store *st, int r);
+
+/* One sentence in st->errmsg. */
+void db_set_err(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ERR_NAME unless s is a valid (normalized) label; what names it in the message. */
+int db_check_label(struct store *st, const char *what, const char *s);
+/* ERR_KEY unless key is a usable public key. */
+int db_check_key(struct store *st, const struct pubkey *key);
 
 #endif

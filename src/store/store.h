@@ -35,6 +35,8 @@ int store_open_why(const char *state_dir, struct store **out, char *why, size_t 
  * Opens the store a spec names, creating or migrating its schema:
  *   NULL, "" or "sqlite"	outpost.db in state_dir (created 0700 if needed)
  *   "sqlite:PATH"		the SQLite database file PATH (a directory: its outpost.db)
+ *   "sqlite::memory:"	a private SQLite database in memory, gone at store_close
+ *				(a mirror, a test); each open is a new, empty one
  *   "postgresql://…"	a libpq URI ("postgres://" too); passwords come from a
  *				passfile or PGPASSFILE, TLS from sslmode
  * Anything else is ERR_CONFIG. On failure *out is NULL and why (whylen

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -825,6 +826,106 @@ test_spec_hostile(void **state)
 	assert_string_equal(out, "");
 }
 
+/* "sqlite::memory:": a full schema in memory, one private database per open. */
+static void
+test_memory(void **state)
+{
+	struct store *a, *b;
+	char why[256];
+	int n = -1;
+
+	(void)state;
+	assert_int_equal(store_open_spec("sqlite::memory:", NULL, &a, why, sizeof(why)), 0);
+	assert_int_equal(store_open_spec("sqlite::memory:", NULL, &b, why, sizeof(why)), 0);
+	assert_string_equal(store_engine(a), "sqlite");
+	assert_int_equal(store_fleet_add(a, "acme"), 0);
+	assert_int_equal(store_fleet_get(b, "acme", NULL), ERR_NOTFOUND);
+	assert_int_equal(store_fleet_add(b, "acme"), 0);
+	assert_int_equal(store_device_add(a, "pi", "acme", &keys[0]), 0);
+	assert_int_equal(store_device_add(b, "pi", "acme", &keys[0]), 0);	/* another database */
+	assert_int_equal(store_fleet_get(a, "acme", &n), 0);
+	assert_int_equal(n, 1);
+	store_close(a);
+	assert_int_equal(store_open_spec("sqlite::memory:", NULL, &a, why, sizeof(why)), 0);
+	assert_int_equal(store_fleet_get(a, "acme", NULL), ERR_NOTFOUND);	/* gone at close */
+	store_close(a);
+	store_close(b);
+}
+
+/* One thread's store, used as outpostd and the CLI would; returns how many checks failed. */
+static void *
+slots_worker(void *arg)
+{
+	pthread_barrier_t *start = arg;
+	static const char hash[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct store_principal p;
+	struct audit_head h = { .seq = 3, .size = 99 }, got;
+	struct store *st;
+	char fleet[LIM_LABEL + 1];
+	int64_t id;
+	int n, bad = 0;
+
+	memset(h.hash, 'a', AUDIT_HASH_HEX);
+	h.hash[AUDIT_HASH_HEX] = '\0';
+	if (store_open_spec("sqlite::memory:", NULL, &st, NULL, 0) != 0)
+		return (void *)1;
+	pthread_barrier_wait(start);
+	bad += store_fleet_add(st, "acme") != 0;
+	bad += store_fleet_add(st, "beta") != 0;
+	bad += store_device_add(st, "pi", "acme", &keys[0]) != 0;
+	bad += store_device_add(st, "pi", "beta", &keys[1]) != 0;
+	bad += store_user_add(st, "alice", false, &keys[3]) != 0;
+	bad += store_grant(st, "alice", "acme", 0) != 0;
+	bad += store_principal_by_key(st, &keys[3], &p) != 0 || p.kind != PRINCIPAL_USER;
+	bad += store_device_resolve(st, p.id, "pi", "", &id, fleet) != 0 || strcmp(fleet, "acme") != 0;
+	bad += store_device_resolve(st, 0, "pi", "", &id, fleet) != ERR_AMBIGUOUS;
+	bad += store_user_may_reach(st, p.id, id) != ERR_NOTFOUND;
+	bad += store_token_add(st, hash, "acme", 1, 0) != 0;
+	bad += store_enroll(st, hash, "pi3", &keys[2], fleet) != 0;
+	bad += store_enroll(st, hash, "pi4", &keys[4], fleet) != ERR_DENIED;
+	bad += store_session_add(st, 1, "user", "alice", keys[3].fp, "127.0.0.1:2", 1) != 0;
+	bad += store_session_kick(st, "alice", &n) != 0 || n != 1;
+	bad += store_audit_anchor_set(st, &h, false) != 0;
+	bad += store_audit_anchor_get(st, &got) != 0 || got.seq != 3;
+	bad += store_failures(st) != 0;
+	store_close(st);
+	return (void *)(intptr_t)bad;
+}
+
+/*
+ * Queries get their cache slots on first use, process-wide: threads that
+ * each open a store and race through every kind of query in a fresh process
+ * (a child, where no slot is given yet) must each see the right SQL run.
+ */
+static void
+test_slots_threads(void **state)
+{
+	enum { NTHREADS = 4 };
+	int status;
+
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_t t[NTHREADS];
+		pthread_barrier_t start;
+		intptr_t bad = 0;
+		pthread_barrier_init(&start, NULL, NTHREADS);
+		for (int i = 0; i < NTHREADS; i++)
+			if (pthread_create(&t[i], NULL, slots_worker, &start) != 0)
+				_exit(2);
+		for (int i = 0; i < NTHREADS; i++) {
+			void *r;
+			pthread_join(t[i], &r);
+			bad += (intptr_t)r;
+		}
+		_exit(bad == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* ---- live sessions ---- */
@@ -1125,8 +1226,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slots_threads),	/* first: no query has its slot yet */
 		T(test_open_hostile),
 		cmocka_unit_test(test_spec_hostile),
+		cmocka_unit_test(test_memory),
 		T(test_open_readonly),
 		T(test_invalid_names),
 		T(test_hostile_strings_are_data),
