@@ -77,6 +77,55 @@ static struct query q_sequences = {
 	    SETVAL("keys") ", " SETVAL("tokens"),
 };
 
+/*
+ * Where a store's data lives, to refuse copying a store onto itself through
+ * two handles (which would also wait on its own lock): SQLite's file ("" in
+ * memory: always private), PostgreSQL's server address and database.
+ */
+static struct query q_identity = {
+	.sql = "SELECT file FROM pragma_database_list WHERE name = 'main'",
+	.pg = "SELECT coalesce(host(inet_server_addr()), 'socket') || ':' || inet_server_port() "
+	    "|| '/' || current_database()",
+};
+
+static int
+identity(struct store *st, char *out, size_t len)
+{
+	struct db_stmt *s;
+	int r;
+
+	out[0] = '\0';
+	if ((r = db_prepare(st, &q_identity, &s)) != 0)
+		return r;
+	if ((r = db_step(s)) == DB_ROW) {
+		snprintf(out, len, "%s:%s", store_engine(st), db_col_text(s, 0));
+		r = 0;
+	}
+	db_release(s);
+	return r < 0 ? r : 0;
+}
+
+/* ERR_INVAL (why says so) if from and to are one database. */
+static int
+check_distinct(struct store *from, struct store *to, char *why, size_t whylen)
+{
+	char a[600], b[600];
+	int r;
+
+	if ((r = identity(from, a, sizeof(a))) != 0) {
+		snprintf(why, whylen, "cannot read the source: %s", store_errmsg(from));
+		return r;
+	}
+	if ((r = identity(to, b, sizeof(b))) != 0) {
+		snprintf(why, whylen, "cannot read the target: %s", store_errmsg(to));
+		return r;
+	}
+	if (strcmp(a, b) != 0 || strcmp(a, "sqlite:") == 0)
+		return 0;
+	snprintf(why, whylen, "the source and the target are the same database");
+	return ERR_INVAL;
+}
+
 /* The count of record rows in st, in *n. */
 static int
 count_rows(struct store *st, int64_t *n)
@@ -200,6 +249,8 @@ store_copy_flags(struct store *from, struct store *to, unsigned flags, int64_t *
 		snprintf(why, whylen, "copy needs two different stores");
 		return ERR_INVAL;
 	}
+	if ((r = check_distinct(from, to, why, whylen)) != 0)
+		return r;
 	/* The source's write lock too: a snapshot no writer changes half-way. */
 	if ((r = db_tx_begin(from)) != 0) {
 		snprintf(why, whylen, "cannot lock the source: %s", store_errmsg(from));

@@ -2,18 +2,22 @@
  * test_copy.c: store_copy between two stores, hostile cases first: a target
  * holding records is refused and left as it was, --force replaces it, the
  * copy keeps every record and id and later inserts do not collide. SQLite
- * to SQLite (a file and sqlite::memory:); PostgreSQL too when
- * OUTPOST_TEST_PG names a test cluster.
+ * to SQLite (a file and sqlite::memory:). Then `outpost store copy`: refused
+ * over SSH, audited, no password taken on the command line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "cli/cmd.h"
+#include "common/audit.h"
 #include "common/err.h"
 #include "common/jbuf.h"
 #include "common/timefmt.h"
 #include "store/store.h"
+#include <sys/stat.h>
+
 #include "testutil.h"
 
 static char *dir;
@@ -192,6 +196,13 @@ test_refuses_bad_pairs(void **state)
 	assert_non_null(strstr(why, "two different"));
 	assert_int_equal(store_copy(NULL, a, false, why, sizeof(why)), ERR_INVAL);
 	assert_int_equal(store_copy(a, NULL, true, NULL, 0), ERR_INVAL);
+	/* the same file through a second handle: refused, not a wait on its own lock */
+	char spec[700];
+	snprintf(spec, sizeof(spec), "sqlite:%s/bad.db", dir);
+	struct store *again = open_spec(spec);
+	assert_int_equal(store_copy(a, again, true, why, sizeof(why)), ERR_INVAL);
+	assert_non_null(strstr(why, "same database"));
+	store_close(again);
 	store_close(a);
 }
 
@@ -333,6 +344,129 @@ test_empty(void **state)
 	store_close(b);
 }
 
+/* ---- outpost store copy ---- */
+
+struct run {
+	char *out, *err;
+	int status;
+};
+
+/* Runs one command on the state directory dir/tag (remote or local); the caller frees out and err. */
+static struct run
+run_cmd(const char *tag, bool remote, int argc, char **argv)
+{
+	char state[700];
+	struct store *st;
+	struct audit *au;
+	struct run r;
+	size_t ol, el;
+
+	snprintf(state, sizeof(state), "%s/%s", dir, tag);
+	assert_int_equal(store_open(state, &st), 0);
+	assert_int_equal(audit_open(state, &au), 0);
+	struct cmd_ctx ctx = { .st = st, .admin = true, .audit = au, .state_dir = state,
+	    .remote = remote, .user = remote ? "root" : NULL, .user_id = remote ? 1 : 0 };
+	ctx.out = open_memstream(&r.out, &ol);
+	ctx.err = open_memstream(&r.err, &el);
+	r.status = cmd_run(&ctx, argc, argv);
+	fclose(ctx.out);
+	fclose(ctx.err);
+	audit_close(au);
+	store_close(st);
+	return r;
+}
+
+static void
+test_cmd_remote_refused(void **state)
+{
+	char to[700], log[700];
+	char *argv[] = { "store", "copy", "--from", "sqlite", "--to", to, NULL };
+	struct run r;
+	struct stat sb;
+
+	(void)state;
+	snprintf(to, sizeof(to), "sqlite:%s/remote-target.db", dir);
+	r = run_cmd("remote", true, 6, argv);
+	assert_int_equal(r.status, CMD_FAIL);
+	assert_non_null(strstr(r.err, "only on the server itself"));
+	assert_int_not_equal(stat(to + 7, &sb), 0);	/* nothing opened, nothing made */
+	snprintf(log, sizeof(log), "%s/remote/audit.log", dir);
+	char *rec = tu_slurp(log);
+	assert_true(rec == NULL || strstr(rec, "store copy") == NULL);
+	free(rec);
+	free(r.out);
+	free(r.err);
+}
+
+static void
+test_cmd_usage(void **state)
+{
+	char *twice[] = { "store", "copy", "--from", "a", "--from", "b", "--to", "c", NULL };
+	char *none[] = { "store", "copy", "--to", "c", NULL };
+	char *empty[] = { "store", "copy", "--from=", "--to", "c", NULL };
+	char *bad[] = { "store", "copy", "--fromage", "a", "--to", "c", NULL };
+	char *dangling[] = { "store", "copy", "--from", "a", "--to", NULL };
+	struct { char **argv; int argc; } cases[] = {
+		{ twice, 8 }, { none, 4 }, { empty, 5 }, { bad, 6 }, { dangling, 5 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r = run_cmd("usage", false, cases[i].argc, cases[i].argv);
+		assert_int_equal(r.status, CMD_USAGE);
+		free(r.out);
+		free(r.err);
+	}
+}
+
+/* A copy is audited, a failed one too; a password on the command line is refused before anything. */
+static void
+test_cmd_audited_redacted(void **state)
+{
+	char to[700], log[700];
+	char *argv[] = { "store", "copy", "--from", "sqlite", "--to", to, NULL };
+	char *pg[] = { "store", "copy", "--from", "sqlite", "--to",
+	    "postgresql://bob:hunter2@127.0.0.1:1/outpost?password=hunter3", NULL };
+	struct run r;
+
+	(void)state;
+	char *fleet[] = { "fleet", "add", "acme", NULL };
+	snprintf(to, sizeof(to), "sqlite:%s/cmd-target.db", dir);
+	r = run_cmd("cmd", false, 3, fleet);
+	assert_int_equal(r.status, CMD_OK);
+	free(r.out);
+	free(r.err);
+	r = run_cmd("cmd", false, 6, argv);
+	assert_int_equal(r.status, CMD_OK);
+	assert_non_null(strstr(r.out, "copied 1 record from sqlite to sqlite:"));
+	free(r.out);
+	free(r.err);
+	r = run_cmd("cmd", false, 6, argv);	/* now not empty */
+	assert_int_equal(r.status, CMD_FAIL);
+	assert_non_null(strstr(r.err, "--force"));
+	free(r.out);
+	free(r.err);
+	r = run_cmd("cmd", false, 6, pg);
+	assert_int_equal(r.status, CMD_USAGE);
+	assert_non_null(strstr(r.err, "passfile"));
+	assert_null(strstr(r.err, "hunter"));
+	free(r.out);
+	free(r.err);
+	pg[5] = "postgresql://bob@127.0.0.1:1/outpost";	/* nothing listens on port 1 */
+	r = run_cmd("cmd", false, 6, pg);
+	assert_int_equal(r.status, CMD_FAIL);
+	free(r.out);
+	free(r.err);
+	snprintf(log, sizeof(log), "%s/cmd/audit.log", dir);
+	char *rec = tu_slurp(log);
+	assert_non_null(rec);
+	assert_non_null(strstr(rec, "\"command\":\"store copy --from sqlite --to sqlite:"));
+	assert_non_null(strstr(rec, "\"rows\":"));
+	assert_non_null(strstr(rec, "\"result\":\"failed\""));
+	assert_non_null(strstr(rec, "\"to\":\"postgresql://bob@127.0.0.1:1/outpost\""));
+	assert_null(strstr(rec, "hunter"));
+	free(rec);
+}
+
 int
 main(void)
 {
@@ -342,6 +476,9 @@ main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_file_to_file),
 		cmocka_unit_test(test_file_to_memory),
+		cmocka_unit_test(test_cmd_remote_refused),
+		cmocka_unit_test(test_cmd_usage),
+		cmocka_unit_test(test_cmd_audited_redacted),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
