@@ -517,12 +517,25 @@ store_init() {
 	log "store: $STORE_SPEC"
 	# A tree without the `Store` keyword or the PostgreSQL backend cannot run
 	# the @pg variant at all: say so rather than fail every scenario on it.
-	printf 'AllowRoot yes\nStore %s\n' "$STORE_SPEC" >"$T/probe.conf"
-	"$OUTPOSTD_BIN" -T -f "$T/probe.conf" -d "$STATE" >"$T/probe.out" 2>&1
-	if grep -Eq "unknown keyword 'Store'|has no PostgreSQL store" "$T/probe.out"; then
-		skip "NO POSTGRESQL IN THIS BUILD: $(grep -Em1 "unknown keyword|has no PostgreSQL" "$T/probe.out" | sed 's/.*\] //')"
+	store_plumbed "$STORE_SPEC" || skip "NO POSTGRESQL IN THIS BUILD: $PLUMB_WHY"
+}
+
+# store_plumbed SPEC: true if outpostd takes `Store SPEC` and the CLI
+# OUTPOST_STORE=SPEC (not its state dir's SQLite); else the reason in PLUMB_WHY.
+store_plumbed() {
+	local d=$T/probe.$BASHPID
+	mkdir -p "$d"
+	printf 'AllowRoot yes\nStore %s\n' "$1" >"$d/conf"
+	PLUMB_WHY=
+	"$OUTPOSTD_BIN" -T -f "$d/conf" -d "$d/state" >"$d/out" 2>&1
+	if grep -Eq "unknown keyword 'Store'|has no PostgreSQL store" "$d/out"; then
+		PLUMB_WHY="outpostd: $(grep -Em1 "unknown keyword|has no PostgreSQL" "$d/out" | sed 's/.*\] //; s/.*conf:[0-9]*: //')"
+	else
+		OUTPOST_STORE=$1 "$OUTPOST_BIN" -d "$d/state" fleet ls >/dev/null 2>&1
+		[ -e "$d/state/outpost.db" ] && PLUMB_WHY="the outpost CLI does not take OUTPOST_STORE"
 	fi
-	rm -f "$T/probe.conf" "$T/probe.out"
+	rm -rf "$d"
+	[ -z "$PLUMB_WHY" ]
 }
 
 # ---- the jump: outpostd or a stock sshd ----
