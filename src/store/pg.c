@@ -21,6 +21,18 @@
 #define PG_MAX_PARAMS		32
 /* Seconds libpq waits for a connection unless the URI says connect_timeout. */
 #define PG_CONNECT_TIMEOUT	"10"
+/*
+ * A server that stops answering over TCP is noticed within about 30 s
+ * (TCP keepalives, tcp_user_timeout), unless the URI says otherwise.
+ */
+#define PG_KEEPALIVES_IDLE	"10"
+#define PG_KEEPALIVES_INTERVAL	"5"
+#define PG_KEEPALIVES_COUNT	"3"
+#define PG_TCP_USER_TIMEOUT	"30000"
+/* The oldest server the schema works on (identity columns, EXECUTE FUNCTION). */
+#define PG_MIN_SERVER		110000
+/* Runs of a statement outside a transaction that lost a deadlock. */
+#define PG_RETRIES		3
 
 /*
  * The tables, indexes and change counter of schema version 8, in one
@@ -459,7 +471,21 @@ pg_bind_text(struct db_stmt *s, int idx, const char *v)
 	return r;
 }
 
-/* Runs the statement; its rows wait in s->res. */
+/* A serialization failure or deadlock: the server undid the statement; it may run again. */
+static bool
+retryable(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return PQresultStatus(res) == PGRES_FATAL_ERROR && state != NULL &&
+	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/*
+ * Runs the statement; its rows wait in s->res. Outside a transaction a
+ * statement that lost a deadlock runs again (at most PG_RETRIES times);
+ * inside one, the transaction is lost and the caller's rollback ends it.
+ */
 static int
 run(struct db_stmt *s)
 {
@@ -473,7 +499,12 @@ run(struct db_stmt *s)
 	if (s->bad != 0)
 		return s->bad;
 	snprintf(name, sizeof(name), "q%d", s->slot);
-	s->res = PQexecPrepared(c->pg, name, s->nparams, s->vals, NULL, NULL, 0);
+	for (int tries = 0;; tries++) {
+		s->res = PQexecPrepared(c->pg, name, s->nparams, s->vals, NULL, NULL, 0);
+		if (c->intx || tries >= PG_RETRIES || !retryable(s->res))
+			break;
+		PQclear(s->res);	/* a statement of its own lost a deadlock: run it again */
+	}
 	switch (PQresultStatus(s->res)) {
 	case PGRES_TUPLES_OK:
 		s->nrows = PQntuples(s->res);
@@ -746,8 +777,14 @@ static int
 pg_open(struct store *st, const char *target, char *why, size_t whylen)
 {
 	/* Defaults first: what the URI says overrides them (expand_dbname). */
-	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { PG_CONNECT_TIMEOUT, "outpost", target, NULL };
+	static const char *const keys[] = {
+		"connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", NULL
+	};
+	const char *vals[] = {
+		PG_CONNECT_TIMEOUT, "outpost", PG_KEEPALIVES_IDLE, PG_KEEPALIVES_INTERVAL,
+		PG_KEEPALIVES_COUNT, PG_TCP_USER_TIMEOUT, target, NULL
+	};
 	struct pg_conn *c;
 	char line[200];
 	int r;
@@ -768,6 +805,10 @@ pg_open(struct store *st, const char *target, char *why, size_t whylen)
 		first_line(PQerrorMessage(c->pg), line, sizeof(line));
 		snprintf(why, whylen, "cannot connect to %s: %s", c->shown, line);
 		r = ERR_UNREACHABLE;
+	} else if (PQserverVersion(c->pg) < PG_MIN_SERVER) {
+		snprintf(why, whylen, "%s runs PostgreSQL %d; outpost needs 11 or newer", c->shown,
+		    PQserverVersion(c->pg) / 10000);
+		r = ERR_CONFIG;
 	} else if ((r = exec_simple(st, "SET client_min_messages = warning")) != 0 ||
 	    (r = schema(st)) != 0)
 		snprintf(why, whylen, "%s: %s", c->shown, st->errmsg);

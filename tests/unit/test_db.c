@@ -564,6 +564,94 @@ test_pg_concurrent_create(void **state)
 	}
 }
 
+/* ---- a statement that loses a deadlock runs again ---- */
+
+struct updater {
+	struct store *st;
+	int r, changes;
+};
+
+static struct query q_touch_both = {
+	.sql = "UPDATE fleets SET created = created + 1 WHERE name IN ('a', 'b')",
+};
+
+static void *
+update_thread(void *arg)
+{
+	struct updater *u = arg;
+	struct db_stmt *s;
+
+	u->r = u->st->be->prepare(u->st, &q_touch_both, &s);
+	if (u->r == 0) {
+		u->r = u->st->be->step(s);
+		u->changes = u->st->be->changes(s);
+		u->st->be->release(s);
+	}
+	return NULL;
+}
+
+static PGresult *
+must(PGconn *c, const char *sql, ExecStatusType want)
+{
+	PGresult *res = PQexec(c, sql);
+
+	if (PQresultStatus(res) != want)
+		print_error("%s: %s", sql, PQerrorMessage(c));
+	assert_int_equal(PQresultStatus(res), want);
+	return res;
+}
+
+/*
+ * Our statement (outside a transaction) locks b, waits for a; another
+ * session holding a then asks for b: the server aborts ours (its deadlock
+ * check fires first: the other's waits 20 s) and the backend runs it again.
+ */
+static void
+test_pg_deadlock_retried(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = &fx->st;
+	struct updater u = { .st = st, .r = -1 };
+	char admin[600], sql[160];
+	pthread_t t;
+
+	if (getenv("OUTPOST_TEST_PG") != NULL && getenv("OUTPOST_TEST_PG")[0] != '\0')
+		skip();	/* needs the superuser of our own server */
+	assert_int_equal(fleet_add(st, "b"), DB_DONE);	/* b first: a sequential scan meets it first */
+	assert_int_equal(fleet_add(st, "a"), DB_DONE);
+	/* the same schema as postgres, who may lengthen its own deadlock_timeout */
+	const char *at = strstr(fx->target, "outpost@");
+	assert_non_null(at);
+	snprintf(admin, sizeof(admin), "%.*spostgres@%s", (int)(at - fx->target), fx->target, at + 8);
+	PGconn *other = PQconnectdb(admin), *watch = PQconnectdb(admin);
+	assert_int_equal(PQstatus(other), CONNECTION_OK);
+	assert_int_equal(PQstatus(watch), CONNECTION_OK);
+	PQclear(must(other, "SET deadlock_timeout = '20s'", PGRES_COMMAND_OK));
+	PQclear(must(other, "BEGIN", PGRES_COMMAND_OK));
+	PQclear(must(other, "UPDATE fleets SET created = 0 WHERE name = 'a'", PGRES_COMMAND_OK));
+	assert_int_equal(pthread_create(&t, NULL, update_thread, &u), 0);
+	/* wait (bounded) until our statement waits for a lock */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+	    "AND query LIKE 'UPDATE fleets SET created = created + 1%%'");
+	int waiting = 0;
+	for (int i = 0; i < 200 && !waiting; i++) {
+		PGresult *res = must(watch, sql, PGRES_TUPLES_OK);
+		waiting = atoi(PQgetvalue(res, 0, 0)) > 0;
+		PQclear(res);
+		if (!waiting)
+			usleep(50 * 1000);
+	}
+	assert_true(waiting);
+	/* now the cycle: the other session wants b */
+	PQclear(must(other, "UPDATE fleets SET created = 0 WHERE name = 'b'", PGRES_COMMAND_OK));
+	PQclear(must(other, "COMMIT", PGRES_COMMAND_OK));
+	pthread_join(t, NULL);
+	assert_int_equal(u.r, DB_DONE);
+	assert_int_equal(u.changes, 2);
+	PQfinish(other);
+	PQfinish(watch);
+}
+
 /* ---- losing the server (last: it stops and restarts the test PostgreSQL) ---- */
 
 static void
@@ -622,6 +710,7 @@ main(void)
 		PG(test_pg_failed_statement_dooms_transaction),
 		PG(test_pg_schema_version),
 		PG(test_pg_concurrent_create),
+		PG(test_pg_deadlock_retried),
 		PG(test_pg_unreachable_then_back),
 		PG(test_pg_unreachable_in_transaction),
 	};

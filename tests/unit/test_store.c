@@ -84,7 +84,7 @@ setup_pg(void **state)
 		print_error("%s\n", why);
 		return -1;
 	}
-	return 0;
+	return strcmp(store_engine(fx->st), "postgresql") == 0 ? 0 : -1;
 }
 
 /* Another connection to the fixture's store (the CLI beside outpostd). */
@@ -958,6 +958,65 @@ test_slots_threads(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static int
+info_cb(void *arg, const struct store_device_info *d)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%s.%s/%s/%s/%s/%s/%lld;", d->name, d->fleet,
+	    d->hostname, d->os, d->version, d->host_keys, (long long)d->booted);
+	r->n++;
+	return 0;
+}
+
+/* import (all or nothing), device reports, on-demand states cleared, a user's key removed. */
+static void
+test_import_reports_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct store_import_item items[] = { { "a", &keys[0] }, { "b", &keys[1] }, { "c", &keys[0] } };
+	size_t failed;
+
+	assert_int_equal(store_fleet_add(st, "acme"), 0);
+	/* the third reuses a key: nothing is imported, and the failing item is named */
+	assert_int_equal(store_import(st, "acme", false, items, 3, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 2);
+	assert_int_equal(devices(st, -1).n, 0);
+	assert_int_equal(store_import(st, "nope", false, items, 2, &failed), ERR_NOTFOUND);
+	assert_int_equal(failed, 2);
+	assert_int_equal(store_import(st, "acme", false, items, 2, &failed), 0);
+	assert_int_equal(devices(st, -1).n, 2);
+	struct store_import_item users[] = { { "carol", &keys[2] } };
+	assert_int_equal(store_import(st, "acme", true, users, 1, &failed), 0);
+
+	/* reports: text with quotes and newlines is data */
+	int64_t a = device_id(st, "a", "acme");
+	assert_int_equal(store_device_set_info(st, a, "h'1", "Debian \"12\"", "0.1", "ssh-ed25519 AAAA\nssh-rsa BBBB", 77), 0);
+	struct rows r = { "", 0 };
+	assert_int_equal(store_device_info_list(st, 0, info_cb, &r), 0);
+	assert_string_equal(r.text, "a.acme/h'1/Debian \"12\"/0.1/ssh-ed25519 AAAA\nssh-rsa BBBB/77;b.acme/////0;");
+	int64_t carol = user_id(st, "carol", 2);
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_device_info_list(st, carol, info_cb, &r), 0);
+	assert_int_equal(r.n, 2);	/* imported users are granted the fleet */
+
+	/* on-demand states go at a restart */
+	assert_int_equal(store_device_set_ondemand(st, a, "standby", 5), 0);
+	assert_int_equal(store_device_clear_ondemand(st), 0);
+	assert_string_equal(devices(st, -1).text, "a.acme/0/0/;b.acme/0/0/;");
+
+	/* a user's key, by fingerprint, only their own */
+	assert_int_equal(store_user_add_key(st, "carol", &keys[3]), 0);
+	assert_int_equal(store_user_rm_key(st, "carol", keys[0].fp), ERR_NOTFOUND);
+	assert_int_equal(store_user_rm_key(st, "carol", keys[2].fp), 0);
+	struct store_principal p;
+	assert_int_equal(store_principal_by_key(st, &keys[2], &p), ERR_NOTFOUND);
+	assert_int_equal(store_principal_by_key(st, &keys[3], &p), 0);
+	assert_string_equal(p.name, "carol");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown),
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown),
 /* Every test of the store's behaviour, run once per engine. */
@@ -980,7 +1039,8 @@ test_slots_threads(void **state)
 	X(test_sessions) \
 	X(test_sessions_callbacks) \
 	X(test_audit_anchor) \
-	X(test_may_reach)
+	X(test_may_reach) \
+	X(test_import_reports_keys)
 
 /* ---- live sessions ---- */
 
