@@ -9,9 +9,9 @@ STATE      ?= $(CURDIR)/state
 MESON      ?= meson
 
 # Debian 12 packages: build (also what a device needs for the agent), fuzzing, test peers.
-DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev
+DEPS_BUILD = gcc pkg-config meson ninja-build libssh-dev libsqlite3-dev libcmocka-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev libpq-dev
 DEPS_FUZZ  = clang-14 libclang-rt-14-dev
-DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 python3-paramiko openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs prometheus ssh-audit dropbear-bin putty-tools python3-asyncssh haproxy
+DEPS_TEST  = openssh-client openssh-server rsync autossh procps iproute2 coreutils python3 python3-paramiko openssl sqlite3 valgrind mosquitto mosquitto-clients e2fsprogs prometheus ssh-audit dropbear-bin putty-tools python3-asyncssh haproxy postgresql-15
 DEPS       = $(DEPS_BUILD) $(DEPS_FUZZ) $(DEPS_TEST)
 # Debian packages (make deb) and their tests: debhelper, the cross toolchains
 # and the -dev libraries of each foreign architecture (multiarch), qemu-user
@@ -20,7 +20,7 @@ DEB_DIR    ?= build-deb
 DEB_ARCHES ?= amd64 arm64 armhf
 DEB_NATIVE := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_FOREIGN = $(filter-out $(DEB_NATIVE),$(DEB_ARCHES))
-DEB_LIBS   = libssh-dev libsqlite3-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev pkgconf
+DEB_LIBS   = libssh-dev libsqlite3-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev libpq-dev pkgconf
 DEPS_DEB   = debhelper dpkg-dev fakeroot lintian qemu-user-static debootstrap \
 	$(foreach a,$(DEB_FOREIGN),crossbuild-essential-$(a) $(DEB_LIBS:%=%:$(a)))
 

@@ -322,12 +322,8 @@ store_open_spec(const char *spec, const char *state_dir, struct store **out, cha
 	}
 	if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0')
 		return open_sqlite_spec(spec + 7, out, why, whylen);
-	if (is_pg_uri(spec)) {
-		char shown[512];
-		store_spec_redact(spec, shown, sizeof(shown));
-		snprintf(why, whylen, "%s: this build has no PostgreSQL store yet", shown);
-		return ERR_CONFIG;
-	}
+	if (is_pg_uri(spec))
+		return open_on(&db_pg, NULL, spec, out, why, whylen);
 	snprintf(why, whylen, "unknown store \"%.64s\": use sqlite, sqlite:PATH or a postgresql:// URI", spec);
 	return ERR_CONFIG;
 }

@@ -294,6 +294,26 @@ int store_audit_anchor_get(struct store *st, struct audit_head *out);
  */
 int store_audit_anchor_set(struct store *st, const struct audit_head *h, bool reset);
 
+/* ---- copying a store (`outpost store copy`, outpostd's mirror) ---- */
+#define STORE_COPY_FORCE	(1u << 0)	/* replace the rows of a target that has some */
+#define STORE_COPY_SESSIONS	(1u << 1)	/* the live sessions table too */
+/*
+ * Copies every record of from (fleets, users, devices with their reported
+ * info, port and on-demand state, keys, grants, tokens, the audit anchor;
+ * the live sessions only with STORE_COPY_SESSIONS) into to, ids kept, in one
+ * transaction on to (all or nothing) while holding from's write lock (a
+ * consistent snapshot; from's writers wait for the copy). PostgreSQL's id
+ * sequences are set past the copied ids. A target that holds any record is
+ * refused with ERR_EXISTS unless STORE_COPY_FORCE, which replaces its rows
+ * (the target's sessions stay unless they are copied too). *rows (may be
+ * NULL) gets the rows copied; on failure why (whylen bytes, may be NULL)
+ * gets one sentence. from and to may be on either engine, not the same store.
+ */
+int store_copy_flags(struct store *from, struct store *to, unsigned flags, int64_t *rows,
+    char *why, size_t whylen);
+/* store_copy_flags without sessions; force is STORE_COPY_FORCE. */
+int store_copy(struct store *from, struct store *to, bool force, char *why, size_t whylen);
+
 /*
  * A cheap counter that changes whenever any connection commits a write
  * (PRAGMA data_version plus our own writes), so outpostd can notice CLI

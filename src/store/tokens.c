@@ -167,22 +167,33 @@ device_key(struct store *st, const char *name, int64_t fid, int64_t *did, char *
 	return r;
 }
 
+/*
+ * Uses the token only if it is still usable when the row is written: a
+ * writer that revoked it or used its last use meanwhile (another process,
+ * outside our transaction) makes this touch no row.
+ */
 static struct query q_token_use = {
 	.sql = "UPDATE tokens SET used = used + 1, "
-	    "uses_left = CASE WHEN uses_left > 0 THEN uses_left - 1 ELSE uses_left END WHERE id = ?1",
+	    "uses_left = CASE WHEN uses_left > 0 THEN uses_left - 1 ELSE uses_left END "
+	    "WHERE id = ?1 AND revoked = 0 AND uses_left <> 0 AND (expires = 0 OR expires > ?2)",
 };
 
 static int
 token_use(struct store *st, int64_t tid)
 {
 	struct db_stmt *s;
-	int r;
+	int r, n = 0;
 
 	if ((r = db_prepare(st, &q_token_use, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, tid);
-	r = db_exec(s, NULL);
+	db_bind_int(s, 2, timefmt_now());
+	r = db_exec(s, &n);
 	db_release(s);
+	if (r == 0 && n != 1) {
+		db_set_err(st, "this token was revoked, has expired or was used up meanwhile");
+		r = ERR_DENIED;
+	}
 	return r;
 }
 

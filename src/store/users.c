@@ -14,6 +14,14 @@
 	"  AND (g.expires = 0 OR g.expires > ?1) ORDER BY f.name)), ''), " \
 	"coalesce((SELECT group_concat(fp, ',') FROM (SELECT fingerprint AS fp FROM keys " \
 	"  WHERE user_id = u.id ORDER BY id)), '') FROM users u "
+/* The same for PostgreSQL, whose aggregate is string_agg with its own ORDER BY. */
+#define USER_COLUMNS_PG \
+	"SELECT u.id, u.name, u.admin, " \
+	"coalesce((SELECT string_agg(f.name, ',' ORDER BY f.name) FROM grants g " \
+	"  JOIN fleets f ON f.id = g.fleet_id WHERE g.user_id = u.id " \
+	"  AND (g.expires = 0 OR g.expires > ?1)), ''), " \
+	"coalesce((SELECT string_agg(fingerprint, ',' ORDER BY id) FROM keys " \
+	"  WHERE user_id = u.id), '') FROM users u "
 
 static struct query q_user_id = {
 	.sql = "SELECT id FROM users WHERE name = ?1",
@@ -218,10 +226,12 @@ out:
 
 static struct query q_user_list = {
 	.sql = USER_COLUMNS "ORDER BY u.name",
+	.pg = USER_COLUMNS_PG "ORDER BY u.name",
 };
 
 static struct query q_user_get = {
 	.sql = USER_COLUMNS "WHERE u.id = ?2",
+	.pg = USER_COLUMNS_PG "WHERE u.id = ?2",
 };
 
 static int

@@ -1,4 +1,4 @@
-/* test_store.c: the SQLite store, one fresh state directory per test, hostile inputs first. */
+/* test_store.c: the store on both engines (SQLite, and the tests' own PostgreSQL), one fresh store per test, hostile inputs first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/timefmt.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 static char *keydir;
@@ -21,6 +22,7 @@ static struct pubkey keys[NKEYS];	/* ed25519 keys made by ssh-keygen */
 struct fixture {
 	char *dir;
 	char state[600];
+	char uri[600];			/* PostgreSQL: a fresh schema's URI; "" on SQLite */
 	struct store *st;
 };
 
@@ -62,6 +64,36 @@ setup(void **state)
 		return -1;
 	*state = fx;
 	return 0;
+}
+
+/* The same store on PostgreSQL: a fresh schema on the tests' server. */
+static int
+setup_pg(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char why[512] = "";
+
+	if (fx == NULL || (fx->dir = tu_mkdtemp()) == NULL)
+		return -1;
+	*state = fx;
+	if (pgtest_uri() == NULL && pgtest_missing())
+		skip();
+	if (pgtest_fresh(fx->uri, sizeof(fx->uri)) != 0)
+		return -1;
+	if (store_open_spec(fx->uri, NULL, &fx->st, why, sizeof(why)) != 0) {
+		print_error("%s\n", why);
+		return -1;
+	}
+	return strcmp(store_engine(fx->st), "postgresql") == 0 ? 0 : -1;
+}
+
+/* Another connection to the fixture's store (the CLI beside outpostd). */
+static int
+reopen(struct fixture *fx, struct store **out)
+{
+	if (fx->uri[0] != '\0')
+		return store_open_spec(fx->uri, NULL, out, NULL, 0);
+	return store_open(fx->state, out);
 }
 
 static int
@@ -670,7 +702,7 @@ test_change_counter(void **state)
 	assert_int_equal(store_fleet_add(fx->st, "acme"), ERR_EXISTS);
 	assert_int_equal(store_change_counter(fx->st), c1);
 	/* another connection's commit is noticed */
-	assert_int_equal(store_open(fx->state, &other), 0);
+	assert_int_equal(reopen(fx, &other), 0);
 	assert_int_equal(store_fleet_add(other, "beta"), 0);
 	int64_t c2 = store_change_counter(fx->st);
 	assert_true(c2 != c1);
@@ -926,7 +958,89 @@ test_slots_threads(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+static int
+info_cb(void *arg, const struct store_device_info *d)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+
+	snprintf(r->text + l, sizeof(r->text) - l, "%s.%s/%s/%s/%s/%s/%lld;", d->name, d->fleet,
+	    d->hostname, d->os, d->version, d->host_keys, (long long)d->booted);
+	r->n++;
+	return 0;
+}
+
+/* import (all or nothing), device reports, on-demand states cleared, a user's key removed. */
+static void
+test_import_reports_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct store_import_item items[] = { { "a", &keys[0] }, { "b", &keys[1] }, { "c", &keys[0] } };
+	size_t failed;
+
+	assert_int_equal(store_fleet_add(st, "acme"), 0);
+	/* the third reuses a key: nothing is imported, and the failing item is named */
+	assert_int_equal(store_import(st, "acme", false, items, 3, &failed), ERR_EXISTS);
+	assert_int_equal(failed, 2);
+	assert_int_equal(devices(st, -1).n, 0);
+	assert_int_equal(store_import(st, "nope", false, items, 2, &failed), ERR_NOTFOUND);
+	assert_int_equal(failed, 2);
+	assert_int_equal(store_import(st, "acme", false, items, 2, &failed), 0);
+	assert_int_equal(devices(st, -1).n, 2);
+	struct store_import_item users[] = { { "carol", &keys[2] } };
+	assert_int_equal(store_import(st, "acme", true, users, 1, &failed), 0);
+
+	/* reports: text with quotes and newlines is data */
+	int64_t a = device_id(st, "a", "acme");
+	assert_int_equal(store_device_set_info(st, a, "h'1", "Debian \"12\"", "0.1", "ssh-ed25519 AAAA\nssh-rsa BBBB", 77), 0);
+	struct rows r = { "", 0 };
+	assert_int_equal(store_device_info_list(st, 0, info_cb, &r), 0);
+	assert_string_equal(r.text, "a.acme/h'1/Debian \"12\"/0.1/ssh-ed25519 AAAA\nssh-rsa BBBB/77;b.acme/////0;");
+	int64_t carol = user_id(st, "carol", 2);
+	r = (struct rows){ "", 0 };
+	assert_int_equal(store_device_info_list(st, carol, info_cb, &r), 0);
+	assert_int_equal(r.n, 2);	/* imported users are granted the fleet */
+
+	/* on-demand states go at a restart */
+	assert_int_equal(store_device_set_ondemand(st, a, "standby", 5), 0);
+	assert_int_equal(store_device_clear_ondemand(st), 0);
+	assert_string_equal(devices(st, -1).text, "a.acme/0/0/;b.acme/0/0/;");
+
+	/* a user's key, by fingerprint, only their own */
+	assert_int_equal(store_user_add_key(st, "carol", &keys[3]), 0);
+	assert_int_equal(store_user_rm_key(st, "carol", keys[0].fp), ERR_NOTFOUND);
+	assert_int_equal(store_user_rm_key(st, "carol", keys[2].fp), 0);
+	struct store_principal p;
+	assert_int_equal(store_principal_by_key(st, &keys[2], &p), ERR_NOTFOUND);
+	assert_int_equal(store_principal_by_key(st, &keys[3], &p), 0);
+	assert_string_equal(p.name, "carol");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown),
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown),
+/* Every test of the store's behaviour, run once per engine. */
+#define BOTH_ENGINES(X) \
+	X(test_invalid_names) \
+	X(test_hostile_strings_are_data) \
+	X(test_fleets) \
+	X(test_users) \
+	X(test_key_unique_across_principals) \
+	X(test_grants) \
+	X(test_device_add_rm) \
+	X(test_device_lists_for_users) \
+	X(test_resolve) \
+	X(test_bind_port) \
+	X(test_liveness) \
+	X(test_change_counter) \
+	X(test_callbacks) \
+	X(test_sessions_hostile) \
+	X(test_fleet_states) \
+	X(test_sessions) \
+	X(test_sessions_callbacks) \
+	X(test_audit_anchor) \
+	X(test_may_reach) \
+	X(test_import_reports_keys)
 
 /* ---- live sessions ---- */
 
@@ -1041,7 +1155,7 @@ test_sessions(void **state)
 	    "7/user/alice/SHA256:aab/192.0.2.1:5001/102/0/0;");
 
 	/* the CLI kicks on its own connection; outpostd's sees it */
-	assert_int_equal(store_open(fx->state, &cli), 0);
+	assert_int_equal(reopen(fx, &cli), 0);
 	int64_t before = store_change_counter(st);
 	assert_int_equal(store_session_kick(cli, "7", &n), 0);
 	assert_int_equal(n, 1);
@@ -1225,33 +1339,25 @@ test_may_reach(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	/* what only SQLite has: a state directory, files, PRAGMAs, its migrations */
+	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test(test_slots_threads),	/* first: no query has its slot yet */
-		T(test_open_hostile),
+		T(test_open_hostile)
 		cmocka_unit_test(test_spec_hostile),
 		cmocka_unit_test(test_memory),
-		T(test_open_readonly),
-		T(test_invalid_names),
-		T(test_hostile_strings_are_data),
-		T(test_open_modes_and_reopen),
-		T(test_fleets),
-		T(test_users),
-		T(test_key_unique_across_principals),
-		T(test_grants),
-		T(test_device_add_rm),
-		T(test_device_lists_for_users),
-		T(test_resolve),
-		T(test_bind_port),
-		T(test_liveness),
-		T(test_change_counter),
-		T(test_callbacks),
-		T(test_sessions_hostile),
-		T(test_fleet_states),
-		T(test_sessions),
-		T(test_sessions_callbacks),
-		T(test_migration_1_to_2),
-		T(test_audit_anchor),
-		T(test_may_reach),
+		T(test_open_readonly)
+		T(test_open_modes_and_reopen)
+		T(test_migration_1_to_2)
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	const struct CMUnitTest sqlite[] = { BOTH_ENGINES(T) };
+	const struct CMUnitTest pg[] = { BOTH_ENGINES(P) };
+	int r;
+
+	if (group_setup(NULL) != 0)
+		return 1;
+	r = cmocka_run_group_tests_name("sqlite only", sqlite_only, NULL, NULL);
+	r += cmocka_run_group_tests_name("sqlite", sqlite, NULL, NULL);
+	r += cmocka_run_group_tests_name("postgresql", pg, NULL, NULL);
+	group_teardown(NULL);
+	return r;
 }
