@@ -363,10 +363,8 @@ server_init(struct server *srv, struct config *cfg)
 	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send go through sockbuf.c */
 	if ((srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		fatal("/dev/null: %s", strerror(errno));
-	struct store *st = NULL;
-	if ((r = store_open(cfg->state_dir, &st)) != 0)
+	if ((r = store_open(cfg->state_dir, &srv->st)) != 0)
 		fatal("cannot open state in %s: %s", cfg->state_dir, err_str(r));
-	srv->st = st;	/* the store thread takes it below (storeq_start) */
 	char why[PATH_MAX + 256];
 	for (int i = 0; i == 0 || i < cfg->nhost_keys; i++)
 		if (privs_check_modes(cfg->state_dir, cfg->nhost_keys > 0 ? cfg->host_keys[i] : NULL,
@@ -400,7 +398,7 @@ server_init(struct server *srv, struct config *cfg)
 	open_signals(srv);
 	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
-	storeq_start(srv, st, NULL);
+	storeq_start(srv);	/* on PostgreSQL, a store thread takes srv->st; the loop reads a copy */
 	start_audit_writer(srv);
 	wake_init(srv);
 	storeq_device_all_offline(srv, timefmt_now());

@@ -43,8 +43,6 @@
 
 struct storeq {
 	struct server *srv;
-	char *spec;			/* what the real store was opened from; NULL = state dir */
-	char *state_dir;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -55,7 +53,7 @@ struct storeq {
 	struct store *fresh;		/* a filled mirror for the loop */
 	struct store *retired;		/* the loop's old mirror, for the thread to close */
 	/* the thread's own */
-	struct store *real;		/* NULL while unreachable */
+	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
@@ -68,14 +66,13 @@ struct storeq {
 	atomic_bool unreachable;
 	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
-	int64_t failures_before;	/* the thread's: of connections closed before this one */
 };
 
 /* Publishes the real store's failure count for metrics (thread). */
 static void
 note_failures(struct storeq *sq)
 {
-	atomic_store(&sq->failures, sq->failures_before + store_failures(sq->real));
+	atomic_store(&sq->failures, store_failures(sq->real));
 }
 
 static int64_t
@@ -93,6 +90,13 @@ wait_until(struct storeq *sq, int64_t deadline_ms)
 	pthread_cond_timedwait(&sq->cv, &sq->mu, &ts);
 }
 
+/* Copies the real store into a fresh mirror: every record and the live sessions (kicks). */
+static int
+fill(struct store *real, struct store *m, char *why, size_t whylen)
+{
+	return store_copy_flags(real, m, STORE_COPY_FORCE | STORE_COPY_SESSIONS, NULL, why, whylen);
+}
+
 /* ---- the thread ---- */
 
 /* The real store is gone: close it, refuse logins, back off. */
@@ -107,9 +111,6 @@ went_unreachable(struct storeq *sq, const char *why)
 	log_warn("store: the state store is unreachable (%s): new logins are refused until it is "
 	    "back; established sessions go on; %zu writes wait", why, queued);
 	note_failures(sq);
-	sq->failures_before += store_failures(sq->real);
-	store_close(sq->real);
-	sq->real = NULL;
 	atomic_store(&sq->unreachable, true);
 	sq->down_since_ms = mono_ms();
 	sq->backoff_ms = BACKOFF_MIN_MS;
@@ -123,16 +124,14 @@ lost(struct storeq *sq, int r)
 	return r == ERR_UNREACHABLE || (r == ERR_STORE && store_change_counter(sq->real) < 0);
 }
 
+/* A probe: the backend reconnects at its next statement (pg.c ensure_connected). */
 static void
 reconnect(struct storeq *sq)
 {
-	char why[512];
-	struct store *st = NULL;
-
-	if (store_open_spec(sq->spec, sq->state_dir, &st, why, sizeof(why)) != 0) {
+	if (store_change_counter(sq->real) < 0) {
 		sq->backoff_ms = sq->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : sq->backoff_ms * 2;
 		sq->next_try_ms = mono_ms() + sq->backoff_ms;
-		log_debug("store: still unreachable (%s); next try in %lld s", why,
+		log_debug("store: still unreachable (%s); next try in %lld s", store_errmsg(sq->real),
 		    (long long)sq->backoff_ms / 1000);
 		return;
 	}
@@ -141,7 +140,6 @@ reconnect(struct storeq *sq)
 	pthread_mutex_unlock(&sq->mu);
 	log_info("store: the state store is reachable again after %lld s; new logins are accepted; "
 	    "%zu queued writes follow", (long long)(mono_ms() - sq->down_since_ms + 500) / 1000, queued);
-	sq->real = st;
 	sq->reload = true;
 	atomic_store(&sq->unreachable, false);
 }
@@ -233,7 +231,7 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 	struct store *m = NULL;
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
 
-	if (r == 0 && (r = store_copy(sq->real, m, true, why, sizeof(why))) == 0) {
+	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
 		pthread_mutex_lock(&sq->mu);
 		sq->fresh = m;
 		sq->swap_pending = true;
@@ -282,17 +280,17 @@ round_once(struct storeq *sq, bool looking)
 	sq->retired = NULL;
 	pthread_mutex_unlock(&sq->mu);
 	store_close(old);
-	if (sq->real == NULL) {
+	if (atomic_load(&sq->unreachable)) {
 		if (mono_ms() < sq->next_try_ms)
 			return;
 		reconnect(sq);
-		if (sq->real == NULL)
+		if (atomic_load(&sq->unreachable))
 			return;
 		looking = true;
 	}
 	if (drain(sq) && (looking || sq->reload))
 		look_for_changes(sq);
-	if (sq->real != NULL)
+	if (!atomic_load(&sq->unreachable))
 		note_failures(sq);
 }
 
@@ -300,17 +298,15 @@ round_once(struct storeq *sq, bool looking)
 static void
 finish(struct storeq *sq)
 {
-	if (sq->real == NULL)
+	if (atomic_load(&sq->unreachable))
 		reconnect(sq);
-	if (sq->real != NULL)
+	if (!atomic_load(&sq->unreachable))
 		drain(sq);
 	pthread_mutex_lock(&sq->mu);
 	size_t left = sq->q.len;
 	pthread_mutex_unlock(&sq->mu);
 	if (left > 0)
 		log_warn("store: %zu queued writes are lost: the state store is unreachable", left);
-	store_close(sq->real);
-	sq->real = NULL;
 }
 
 static void *
@@ -321,8 +317,8 @@ run(void *arg)
 	pthread_mutex_lock(&sq->mu);
 	for (;;) {
 		int64_t now = mono_ms();
-		int64_t due = sq->real == NULL ? sq->next_try_ms : sq->next_poll_ms;
-		bool queued = sq->q.len > 0 && !sq->swap_pending && sq->real != NULL;
+		int64_t due = atomic_load(&sq->unreachable) ? sq->next_try_ms : sq->next_poll_ms;
+		bool queued = sq->q.len > 0 && !sq->swap_pending && !atomic_load(&sq->unreachable);
 		if (sq->stop)
 			break;
 		if (!sq->poke && !queued && now < due) {
@@ -395,24 +391,21 @@ mirror_wanted(struct store *real)
 }
 
 void
-storeq_start(struct server *srv, struct store *real, const char *spec)
+storeq_start(struct server *srv)
 {
 	char why[512];
 	struct storeq *sq;
-	struct store *m = NULL;
+	struct store *m = NULL, *real = srv->st;
 
-	srv->st = real;
 	if (!mirror_wanted(real))
 		return;
-	if ((sq = calloc(1, sizeof(*sq))) == NULL ||
-	    (spec != NULL && (sq->spec = strdup(spec)) == NULL) ||
-	    (sq->state_dir = strdup(srv->cfg->state_dir)) == NULL)
+	if ((sq = calloc(1, sizeof(*sq))) == NULL)
 		fatal("out of memory");
 	sq->srv = srv;
 	sq->real = real;
 	sq->seen = store_change_counter(real);
 	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
-	    store_copy(real, m, true, why, sizeof(why)) != 0)
+	    fill(real, m, why, sizeof(why)) != 0)
 		fatal("cannot fill outpostd's copy of the store: %s", why);
 	storeops_init(&sq->q, LIM_STORE_QUEUE);
 	pthread_condattr_t ca;
@@ -508,14 +501,13 @@ storeq_stop(struct server *srv)
 		return;		/* the process is exiting; the thread may still hold sq */
 	}
 	close(sq->watch.fd);
+	store_close(sq->real);
 	store_close(sq->retired);
 	store_close(srv->st);
 	srv->st = NULL;
 	storeops_free(&sq->q);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->cv);
-	free(sq->spec);
-	free(sq->state_dir);
 	free(sq);
 	srv->sq = NULL;
 }

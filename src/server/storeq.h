@@ -35,12 +35,13 @@ struct server;
 #define STORE_DOWN_REASON "the state store is unreachable; try again later"
 
 /*
- * Takes the opened real store: direct mode (srv->st = real), or mirror mode
- * (fills a mirror, starts the thread, watches its eventfd in srv->epfd).
- * spec and state_dir are what real was opened from (store_open_spec), for
- * reconnecting. Fatal if mirror mode cannot start.
+ * Takes the opened store srv->st: direct mode (it stays), or mirror mode
+ * (the thread owns it; srv->st becomes a filled mirror; the thread's
+ * eventfd joins srv->epfd). A lost connection is re-established by the
+ * backend itself at the next statement (pg.c), so the thread only probes.
+ * Fatal if mirror mode cannot start.
  */
-void storeq_start(struct server *srv, struct store *real, const char *spec);
+void storeq_start(struct server *srv);
 /*
  * Writes what is queued (waiting for a lost store at most a few seconds),
  * stops the thread and closes both stores; srv->st is NULL after. Direct

@@ -598,24 +598,3 @@ const struct db_backend db_sqlite = {
 	.change_counter = sq_change_counter,
 };
 
-/*
- * TEMPORARY (store-thread branch): SQLite to SQLite only, with SQLite's
- * online backup, until src/store/copy.c (branch store-copy) is merged.
- */
-int
-store_copy(struct store *from, struct store *to, bool force, char *why, size_t whylen)
-{
-	(void)force;
-	sqlite3_backup *b = sqlite3_backup_init(db_of(to), "main", db_of(from), "main");
-	if (b == NULL) {
-		snprintf(why, whylen, "cannot copy the store: %s", sqlite3_errmsg(db_of(to)));
-		return ERR_STORE;
-	}
-	int rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		snprintf(why, whylen, "cannot copy the store: %s", sqlite3_errstr(rc));
-		return ERR_STORE;
-	}
-	return 0;
-}

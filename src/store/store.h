@@ -332,12 +332,6 @@ int store_batch_commit(struct store *st);
 void store_batch_rollback(struct store *st);
 
 /*
- * Copies every record of from into to (src/store/copy.c). A non-empty to is
- * refused unless force. 0, or an ERR_* with one sentence in why.
- */
-int store_copy(struct store *from, struct store *to, bool force, char *why, size_t whylen);
-
-/*
  * Calls that failed in the store itself (I/O, read-only, busy, out of
  * memory; not a name taken or a missing row) since store_open.
  */

@@ -289,7 +289,7 @@ test_mirror_copy(void **state)
 	assert_int_equal(store_fleet_add(st, "acme"), 0);
 	assert_int_equal(store_device_add(st, "pi", "acme", &key), 0);
 	assert_int_equal(store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)), 0);
-	assert_int_equal(store_copy(st, m, true, why, sizeof(why)), 0);
+	assert_int_equal(store_copy_flags(st, m, STORE_COPY_FORCE | STORE_COPY_SESSIONS, NULL, why, sizeof(why)), 0);
 	assert_int_equal(store_device_resolve(m, 0, "pi", "acme", &id, fleet), 0);
 	assert_int_equal(store_device_set_online(m, id, true, 5, "x:1"), 0);
 	assert_int_equal(store_device_get(st, id, device_cb, &s), 0);
