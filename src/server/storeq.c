@@ -30,11 +30,13 @@
 #include "server/storeq.h"
 
 /*
- * How often the thread looks at the real store's change counter: over a
- * network every 500 ms; on SQLite (a local read of microseconds) every
- * 25 ms, so that a key `outpost user add` just added logs in at once.
+ * How often the thread looks at the real store's change counter, so that a
+ * key `outpost user add` just added logs in at once (the loop answers from
+ * the mirror only): on PostgreSQL every 50 ms (one single-row SELECT, 20 a
+ * second; pg.c offers no LISTEN/NOTIFY yet); on SQLite, a local read of
+ * microseconds, every 25 ms.
  */
-#define POLL_MS		500
+#define POLL_MS		50
 #define POLL_LOCAL_MS	25
 #define BATCH_MS	20	/* after the first queued record, wait for more to batch */
 #define BACKOFF_MIN_MS	1000
