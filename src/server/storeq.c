@@ -231,6 +231,7 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 {
 	char why[512];
 	struct store *m = NULL;
+	int64_t t0 = mono_ms();
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
 
 	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
@@ -244,7 +245,8 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 		sq->seen = counter;
 		sq->reload = false;
 		atomic_fetch_add(&sq->reloads, 1);
-		log_debug("store: a fresh copy for the loop (change counter %lld)", (long long)counter);
+		log_debug("store: a fresh copy for the loop in %lld ms (change counter %lld)",
+		    (long long)(mono_ms() - t0), (long long)counter);
 		return;
 	}
 	store_close(m);
