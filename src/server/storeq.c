@@ -235,6 +235,7 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
 
 	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
+		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
 		pthread_mutex_lock(&sq->mu);
 		sq->fresh = m;
 		sq->swap_pending = true;
@@ -244,7 +245,6 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 			log_warn("store: cannot wake the loop: %s", strerror(errno));
 		sq->seen = counter;
 		sq->reload = false;
-		atomic_fetch_add(&sq->reloads, 1);
 		log_debug("store: a fresh copy for the loop in %lld ms (change counter %lld)",
 		    (long long)(mono_ms() - t0), (long long)counter);
 		return;
