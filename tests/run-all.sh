@@ -184,13 +184,13 @@ scenario_timeout() {
 # One scenario in its own process group; on time-out the whole group is ended.
 # run_scenario DIR BNAME SCENARIO [STORE]: STORE "postgresql" is the @pg run.
 run_scenario() {
-	local dir=$1 bname=$2 t=$3 store=${4:-sqlite} name limit log t0 pid rc deadline pgenv=()
+	local dir=$1 bname=$2 t=$3 store=${4:-sqlite} name limit log t0 pid rc deadline pgenv=(-u OUTPOST_TEST_STORE)
 	name=$(basename "$t" .sh)
 	if [ "$store" = postgresql ]; then
 		name=$name@pg
 		pgenv=(OUTPOST_TEST_STORE=postgresql OUTPOST_TEST_PG="$PG_URI")
 	elif scenario_needs_pg "$t" && pg_cluster; then
-		pgenv=(OUTPOST_TEST_PG="$PG_URI")
+		pgenv=(-u OUTPOST_TEST_STORE OUTPOST_TEST_PG="$PG_URI")
 	fi
 	limit=$(scenario_timeout "$t")
 	log=$LOGROOT/$bname/$name
