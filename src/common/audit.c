@@ -23,6 +23,7 @@
 #include "common/audit.h"
 #include "common/token.h"
 #include "common/err.h"
+#include "common/timefmt.h"
 #include "common/log.h"
 
 /* `,"prev":"<64 hex>"}` and the newline, reserved at the end of every record. */
@@ -89,15 +90,6 @@ audit_hash_hex(const void *p, size_t len, char *hex)
 	}
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -744,7 +736,7 @@ audit_admit(struct audit *a)
 		return 0;
 	}
 	a->stats.refused++;
-	now = mono_ms();
+	now = timefmt_mono_ms();
 	if (a->refuse_warned_ms == 0 || now - a->refuse_warned_ms >= REFUSE_WARN_MS) {
 		log_warn("audit: %zu records wait to be written to audit.log (AuditQueueMax %zu): "
 		    "refusing new logins and connections until they are (%llu refused so far)",

@@ -82,10 +82,16 @@ timefmt_now(void)
 }
 
 int64_t
-timefmt_mono_ms(void)
+timefmt_mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+timefmt_mono_ms(void)
+{
+	return timefmt_mono_ns() / 1000000;
 }

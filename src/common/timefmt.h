@@ -21,5 +21,7 @@ int64_t timefmt_now(void);
 
 /* Monotonic milliseconds, for timers. */
 int64_t timefmt_mono_ms(void);
+/* Monotonic nanoseconds, for measuring. */
+int64_t timefmt_mono_ns(void);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "common/audit.h"
 #include "common/err.h"
+#include "common/timefmt.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "server/cmdq.h"
@@ -58,15 +59,6 @@ struct cmdq {
 	struct worker w[CMDQ_WORKERS_MAX];
 	int nworkers;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 kick_loop(struct cmdq *q)
@@ -179,7 +171,7 @@ worker_store(struct worker *w, struct cmdq_job *job)
 		return w->st;
 	if (store_open_spec(q->cfg.store_spec, q->cfg.state_dir, &w->st, why, sizeof(why)) == 0)
 		return w->st;
-	int64_t now = mono_ms();
+	int64_t now = timefmt_mono_ms();
 	if (w->store_warned_ms == 0 || now - w->store_warned_ms >= STORE_WARN_MS) {
 		log_warn("commands: cannot open the store: %s", why);
 		w->store_warned_ms = now;

@@ -578,15 +578,6 @@ tick(struct server *srv)
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void
 poll_conn(struct server *srv, struct conn *c, uint32_t events)
 {
@@ -606,13 +597,13 @@ poll_conn(struct server *srv, struct conn *c, uint32_t events)
 static void
 poll_preauth(struct server *srv, struct epoll_event *evs, int n)
 {
-	int64_t start = mono_ns();
+	int64_t start = timefmt_mono_ns();
 
 	for (int i = 0; i < n; i++) {
 		struct conn *c = ((struct watch *)evs[i].data.ptr)->conn;
 		if (c->dead)
 			continue;
-		if (mono_ns() - start >= PREAUTH_BUDGET_NS) {
+		if (timefmt_mono_ns() - start >= PREAUTH_BUDGET_NS) {
 			srv->work = true;
 			return;
 		}

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "common/err.h"
+#include "common/timefmt.h"
 #include "store/db.h"
 
 /* The schema version pg_schema creates; SQLite reaches the same by its migrations 1-8. */
@@ -214,15 +215,6 @@ first_line(const char *msg, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)n, msg != NULL ? msg : "");
 	if (out[0] == '\0')
 		snprintf(out, len, "no reason given");
-}
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The err.h code for an SQLSTATE (NULL: none). */
@@ -505,7 +497,7 @@ run(struct db_stmt *s)
 	struct store *st = s->st;
 	struct pg_conn *c = st->conn;
 	char name[16];
-	int64_t t0 = st->timer != NULL ? mono_ns() : 0;
+	int64_t t0 = st->timer != NULL ? timefmt_mono_ns() : 0;
 	int r = 0;
 
 	s->ran = true;
@@ -531,7 +523,7 @@ run(struct db_stmt *s)
 		s->res = NULL;
 	}
 	if (st->timer != NULL)
-		st->timer(st->timer_arg, mono_ns() - t0);
+		st->timer(st->timer_arg, timefmt_mono_ns() - t0);
 	return r;
 }
 

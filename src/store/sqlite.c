@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "common/timefmt.h"
 #include "store/db.h"
 
 #define STORE_BUSY_MS		5000
@@ -186,15 +187,6 @@ db_of(struct store *st)
 	return ((struct conn *)st->conn)->db;
 }
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * Why the directory holding file cannot be written, as an errno (0 if it
  * can): a file system that an error turned read-only still says "rw" in its
@@ -275,7 +267,7 @@ on_profile(unsigned type, void *arg, void *stmt, void *ns)
 		return 0;
 	for (int i = 0; i < c->top; i++)
 		if (c->cache[i].s == stmt && c->cache[i].started > 0) {
-			t = mono_ns() - c->cache[i].started;
+			t = timefmt_mono_ns() - c->cache[i].started;
 			c->cache[i].started = 0;
 			break;
 		}
@@ -330,7 +322,7 @@ sq_prepare(struct store *st, struct query *q, struct db_stmt **out)
 	}
 	d->bind_rc = SQLITE_OK;
 	if (st->timer != NULL)
-		d->started = mono_ns();
+		d->started = timefmt_mono_ns();
 	*out = d;
 	return 0;
 }
