@@ -1,4 +1,4 @@
-/* test_store_hostkeys.c: host keys learned from plain devices' sshds (store/hostkeys.c), hostile inputs first. */
+/* test_store_hostkeys.c: host keys learned from plain devices' sshds (store/hostkeys.c) on both engines, hostile inputs first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/timefmt.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 static char *keydir;
@@ -50,29 +51,58 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* Two devices in two fleets on a store that is open in fx->st. */
 static int
-setup(void **state)
+populate(struct fixture *fx)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
 	char fleet[LIM_LABEL + 1];
 	struct pubkey k2 = { 0 };
 
-	if (fx == NULL || (fx->dir = tu_mkdtemp()) == NULL)
-		return -1;
-	snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
-	if (store_open(fx->state, &fx->st) != 0 || store_fleet_add(fx->st, "acme") != 0 ||
-	    store_fleet_add(fx->st, "globex") != 0 ||
+	if (store_fleet_add(fx->st, "acme") != 0 || store_fleet_add(fx->st, "globex") != 0 ||
 	    store_device_add(fx->st, "pi", "acme", &keys[4]) != 0 ||
 	    store_device_resolve(fx->st, 0, "pi", "acme", &fx->dev, fleet) != 0)
 		return -1;
 	/* a second device needs a key of its own: keys[0] is only ever a host key here */
-	if (pubkey_parse_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", &k2) != 0 ||
+	int r = pubkey_parse_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", &k2) != 0 ||
 	    store_device_add(fx->st, "box", "globex", &k2) != 0 ||
-	    store_device_resolve(fx->st, 0, "box", "globex", &fx->other, fleet) != 0)
-		return -1;
+	    store_device_resolve(fx->st, 0, "box", "globex", &fx->other, fleet) != 0 ? -1 : 0;
 	pubkey_clear(&k2);
+	return r;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL || (fx->dir = tu_mkdtemp()) == NULL)
+		return -1;
 	*state = fx;
-	return 0;
+	snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
+	if (store_open(fx->state, &fx->st) != 0)
+		return -1;
+	return populate(fx);
+}
+
+/* The same on PostgreSQL: a fresh schema on the tests' server. */
+static int
+setup_pg(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char uri[512], why[512] = "";
+
+	if (fx == NULL || (fx->dir = tu_mkdtemp()) == NULL)
+		return -1;
+	*state = fx;
+	if (pgtest_uri() == NULL && pgtest_missing())
+		skip();
+	if (pgtest_fresh(uri, sizeof(uri)) != 0)
+		return -1;
+	if (store_open_spec(uri, NULL, &fx->st, why, sizeof(why)) != 0) {
+		print_error("%s\n", why);
+		return -1;
+	}
+	return populate(fx);
 }
 
 static int
@@ -286,10 +316,14 @@ int
 main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_seen_hostile),
 		T(test_learn_change_accept),
 		T(test_ports_grants_rm),
+		P(test_seen_hostile),
+		P(test_learn_change_accept),
+		P(test_ports_grants_rm),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
