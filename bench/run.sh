@@ -100,6 +100,11 @@ pgrow() {
 # left FILE: devices the storm left behind (scale.sh prints it only when some were).
 left() { [ -z "$(v "$1" storm_s)" ] || { x=$(v "$1" storm_left_behind); echo "${x:-0}"; }; }
 
+# at99 STORM_DAT N: seconds until 99 % of N devices were registered again
+# (the tail after that is devices sleeping in their backoff, cap 60 s).
+# The loadgens' status lags a second: count only once it showed the loss.
+at99() { awk -v n="$2" '$2 < 0.99 * n { gone = 1 } gone && $2 >= 0.99 * n { print $1; exit }' "$1" 2>/dev/null; }
+
 # pg_part: part 5, the PostgreSQL column.
 pg_part() {
 	local o=scale-outpost p=scale-pg lo=throughput-sqlite lp=throughput-pg n k
@@ -125,6 +130,7 @@ pg_part() {
 	pgrow "outpostd idle CPU % of a core" "$(v "$o" idle_cpu_pct)" "$(v "$p" idle_cpu_pct)" "<=1.5"
 	pgrow "PostgreSQL's own idle CPU %" - "$(v "$p" pg_idle_cpu_pct)" ""
 	pgrow "storm: all back (s from listening)" "$(v "$o" storm_s)" "$(v "$p" storm_s)" "<=30s"
+	pgrow "storm: 99 % back (s from listening)" "$(at99 "$out/storm.dat" "$n")" "$(at99 "$out/storm-pg.dat" "$n")" ""
 	pgrow "storm: left behind" "$(left "$o")" "$(left "$p")" "=0"
 	pgrow "storm: failed handshakes" "$(v "$o" storm_failed_handshakes)" "$(v "$p" storm_failed_handshakes)" ""
 	pgrow "storm: outpostd peak CPU %" "$(v "$o" storm_peak_cpu_pct)" "$(v "$p" storm_peak_cpu_pct)" "<=1.5"
