@@ -140,6 +140,7 @@ pg_part() {
 	pgrow "set-up ms, first $(v "$p" devices_small) devices" "$(v "$o" provision_ms_a)" "$(v "$p" provision_ms_a)" ""
 	pgrow "set-up ms, other $((n - $(v "$p" devices_small))) devices" "$(v "$o" provision_ms_b)" "$(v "$p" provision_ms_b)" ""
 	echo "(set-up: outpost-loadgen -x, keys generated and the devices added in one transaction, as \`outpost import sshd\` does)"
+	[ ! -s "$out/storm.dat" ] || cp "$out/storm.dat" "$res/storm.dat"
 	[ ! -s "$out/storm-pg.dat" ] || cp "$out/storm-pg.dat" "$res/storm-pg.dat"
 }
 
