@@ -17,6 +17,15 @@
 # line in a scenario's first 10 lines runs it on the plain build only (it is
 # reported as skipped on a sanitizer build): for slow scenarios that gain
 # nothing from ASan, such as latency figures and packaging.
+#
+# PostgreSQL: a "# stores: sqlite postgresql" line in a scenario's first 10
+# lines runs it a second time, on the plain build only, against PostgreSQL
+# (reported as t-name@pg; OUTPOST_TESTS may name t-name@pg alone); a
+# "# needs: postgresql" line hands the scenario the test cluster on every
+# build. One test PostgreSQL cluster (tests/pg/pg-start) serves the whole
+# invocation: started on first need, stopped at the end; its URI reaches
+# the scenario as OUTPOST_TEST_PG and lib.sh makes a fresh database per
+# scenario. Without PostgreSQL 15 those runs are skipped, loudly.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +56,40 @@ done
 [ $# -ge 1 ] || usage
 
 now() { date +%s.%N; }
+
+# ---- the test PostgreSQL, one cluster per invocation ----
+PG_DIR= PG_URI= PG_WHY=
+PG_BIN=${OUTPOST_PG_BIN:-/usr/lib/postgresql/15/bin}
+
+# pg_cluster: 0 with PG_URI set once the cluster runs; 1 with PG_WHY otherwise.
+pg_cluster() {
+	[ -n "$PG_URI" ] && return 0
+	[ -n "$PG_WHY" ] && return 1
+	if [ ! -x "$PG_BIN/postgres" ] || [ ! -x "$PG_BIN/initdb" ]; then
+		PG_WHY="PostgreSQL 15 is not installed ($PG_BIN/postgres missing: apt-get install postgresql-15)"
+	elif [ ! -x "$HERE/pg/pg-start" ]; then
+		PG_WHY="tests/pg/pg-start is missing"
+	else
+		PG_DIR=$(mktemp -d /tmp/outpost-pg.XXXXXX)
+		PG_URI=$("$HERE/pg/pg-start" "$PG_DIR" 2>"$PG_DIR.log" | tail -n 1)
+		case $PG_URI in
+		postgresql://*|postgres://*) echo "run-all: test PostgreSQL at $PG_URI" >&2; rm -f "$PG_DIR.log"; return 0 ;;
+		esac
+		PG_WHY="tests/pg/pg-start failed: $(tail -n 1 "$PG_DIR.log")"
+		PG_URI=
+	fi
+	echo "run-all: WARNING: the PostgreSQL runs are SKIPPED: $PG_WHY" >&2
+	return 1
+}
+
+pg_stop() {
+	[ -n "$PG_DIR" ] || return 0
+	"$HERE/pg/pg-stop" "$PG_DIR" >/dev/null 2>&1
+	rm -rf "$PG_DIR" "$PG_DIR.log"
+	PG_DIR= PG_URI=
+}
+trap pg_stop EXIT
+trap 'exit 130' INT TERM
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 
 report() {	# report PASS|FAIL|SKIP NAME BUILD SECONDS [NOTE]
@@ -115,6 +158,23 @@ flavour_of() {
 	if is_asan "$1"; then echo asan; else echo build; fi
 }
 
+# The stores a scenario runs on ("# stores: sqlite postgresql"; none: sqlite).
+scenario_stores() {
+	head -n 10 "$1" | sed -n 's/^# *stores: *//p' | head -n 1
+}
+
+# "# needs: postgresql": the scenario makes its own PostgreSQL databases.
+scenario_needs_pg() {
+	head -n 10 "$1" | grep -Eq '^# *needs:.*postgresql'
+}
+
+# selected NAME: OUTPOST_TESTS is unset or lists NAME.
+selected() {
+	[ -z "${OUTPOST_TESTS:-}" ] && return 0
+	case " $OUTPOST_TESTS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 scenario_timeout() {
 	local t
 	t=$(head -n 10 "$1" | sed -n 's/^# *timeout: *\([0-9][0-9]*\).*/\1/p' | head -n 1)
@@ -122,15 +182,22 @@ scenario_timeout() {
 }
 
 # One scenario in its own process group; on time-out the whole group is ended.
+# run_scenario DIR BNAME SCENARIO [STORE]: STORE "postgresql" is the @pg run.
 run_scenario() {
-	local dir=$1 bname=$2 t=$3 name limit log t0 pid rc deadline
+	local dir=$1 bname=$2 t=$3 store=${4:-sqlite} name limit log t0 pid rc deadline pgenv=()
 	name=$(basename "$t" .sh)
+	if [ "$store" = postgresql ]; then
+		name=$name@pg
+		pgenv=(OUTPOST_TEST_STORE=postgresql OUTPOST_TEST_PG="$PG_URI")
+	elif scenario_needs_pg "$t" && pg_cluster; then
+		pgenv=(OUTPOST_TEST_PG="$PG_URI")
+	fi
 	limit=$(scenario_timeout "$t")
 	log=$LOGROOT/$bname/$name
 	rm -rf "$log"
 	mkdir -p "$log"
 	t0=$(now)
-	OUTPOST_BUILD=$dir OUTPOST_TEST_LOGDIR=$log setsid bash "$t" >"$log/scenario.log" 2>&1 </dev/null &
+	env "${pgenv[@]}" OUTPOST_BUILD="$dir" OUTPOST_TEST_LOGDIR="$log" setsid bash "$t" >"$log/scenario.log" 2>&1 </dev/null &
 	pid=$!
 	deadline=$(($(date +%s) + limit))
 	while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
@@ -224,17 +291,25 @@ for dir in "$@"; do
 	if [ $run_integration = 1 ]; then
 		for t in "$HERE"/integration/t-*.sh; do
 			[ -f "$t" ] || continue
-			if [ -n "${OUTPOST_TESTS:-}" ]; then
-				case " $OUTPOST_TESTS " in *" $(basename "$t" .sh) "*) ;; *) continue ;; esac
-			fi
-			fl=$(scenario_flavours "$t")
-			if [ -n "$fl" ]; then
-				case " $fl " in
-				*" $(flavour_of "$dir") "*) ;;
-				*) report SKIP "$(basename "$t" .sh)" "$bname" 0s "runs on: $fl (# flavours)"; continue ;;
+			tn=$(basename "$t" .sh)
+			st=$(scenario_stores "$t")
+			st=${st:-sqlite}
+			if selected "$tn" && [[ " $st " == *" sqlite "* ]]; then
+				fl=$(scenario_flavours "$t")
+				case " ${fl:-$(flavour_of "$dir")} " in
+				*" $(flavour_of "$dir") "*) run_scenario "$dir" "$bname" "$t" ;;
+				*) report SKIP "$tn" "$bname" 0s "runs on: $fl (# flavours)" ;;
 				esac
 			fi
-			run_scenario "$dir" "$bname" "$t"
+			# the @pg run: plain build only
+			if [[ " $st " == *" postgresql "* ]] && { selected "$tn" || selected "$tn@pg"; } &&
+			    [ "$(flavour_of "$dir")" = build ]; then
+				if pg_cluster; then
+					run_scenario "$dir" "$bname" "$t" postgresql
+				else
+					report SKIP "$tn@pg" "$bname" 0s "NO POSTGRESQL: $PG_WHY"
+				fi
+			fi
 		done
 	fi
 	rmdir "$LOGROOT/$bname" 2>/dev/null

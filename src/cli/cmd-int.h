@@ -64,6 +64,7 @@ extern const struct cmd_entry cmd_ssh_config_entry;
 extern const struct cmd_entry cmd_tunnel_entry;
 extern const struct cmd_entry cmd_metrics_entry;
 extern const struct cmd_entry cmd_import_entry;
+extern const struct cmd_entry cmd_store_entry;
 
 /* Options a command accepts, as a bit set for cmd_parse. */
 enum {

@@ -44,6 +44,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_tunnel_entry,
 	&cmd_metrics_entry,
 	&cmd_import_entry,
+	&cmd_store_entry,
 	&help_entry,
 };
 #define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))

@@ -29,6 +29,7 @@
 #define LIM_HOSTKEY_PROBES	4	/* plain devices' sshds probed for host keys at once, server-wide */
 #define LIM_HOSTKEY_QUEUE	4096	/* probes waiting their turn (~600 bytes each); more are dropped (counted) */
 #define LIM_HOSTKEY_RECENT	4096	/* device ports remembered as recently probed */
+#define LIM_STORE_QUEUE		65536	/* outpostd's writes waiting for the store thread (coalesced per device, session) */
 
 /* MQTT: what the broker sends us, and what we build from it */
 #define LIM_MQTT_HOST		253	/* a broker host name */

@@ -42,6 +42,7 @@
 #include "server/hostkey.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/storeq.h"
 #include "ssh/pubkey.h"
 
 #define PROBE_MS		10000		/* one probe, all three key exchanges */
@@ -266,7 +267,7 @@ record(struct server *srv, struct probe *p)
 		int seen = HOSTKEY_SAME;
 		if (k->blob == NULL)
 			continue;
-		int r = store_hostkey_seen(srv->st, p->device_id, p->port, k->type, k->blob,
+		int r = storeq_hostkey_seen(srv, p->device_id, p->port, k->type, k->blob,
 		    timefmt_now(), &seen, old, sizeof(old));
 		if (r != 0) {
 			log_warn("device %s port %u: cannot record its %s host key: %s", p->device,

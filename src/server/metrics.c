@@ -17,6 +17,7 @@
 #include "server/promtext.h"
 #include "server/scrape.h"
 #include "server/server.h"
+#include "server/storeq.h"
 #include "server/wake.h"
 
 #define FLEETS_EVERY_MS 5000	/* the per-fleet device query: at most this often for scrapes */
@@ -24,7 +25,7 @@
 /* ---- label values, in the order of the enums in metrics.h ---- */
 static const char *const auth_results[MA_MAX] = {
 	"success", "unknown_key", "bad_signature", "unusable_key", "store_error",
-	"method_not_offered", "too_many_sessions", "other",
+	"method_not_offered", "too_many_sessions", "store_unreachable", "other",
 };
 static const char *const refuse_reasons[MR_MAX] = {
 	"blocked", "per_source", "startups", "shed", "other",
@@ -126,6 +127,7 @@ metrics_auth_failed(const char *why)
 		{ "unknown key", MA_UNKNOWN_KEY }, { "bad signature", MA_BAD_SIGNATURE },
 		{ "unusable key", MA_UNUSABLE_KEY }, { "store error", MA_STORE_ERROR },
 		{ "is not offered", MA_METHOD }, { "too many sessions", MA_TOO_MANY_SESSIONS },
+		{ "store unreachable", MA_STORE_UNREACHABLE },
 	};
 	int r = MA_OTHER;
 
@@ -303,6 +305,20 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "State store calls that failed in the store itself (I/O, read-only, busy).");
 	single(b, "outpost_store_up", "gauge", s->store_up ? 1 : 0,
 	    "1 if the last store query succeeded and no store call failed since the one before.");
+	single(b, "outpost_store_reachable", "gauge", s->store_reachable ? 1 : 0,
+	    "0 while the store thread cannot reach the state store: new logins are refused.");
+	single(b, "outpost_store_queue_records", "gauge", s->store_queue_depth,
+	    "outpostd's own writes queued for the store thread now (coalesced per device and session).");
+	single(b, "outpost_store_queue_limit", "gauge", s->store_queue_max,
+	    "The write queue's bound; 0 when outpostd writes the store directly.");
+	single(b, "outpost_store_queue_dropped_total", "counter", s->store_queue_dropped,
+	    "Writes dropped because the write queue was full.");
+	single(b, "outpost_store_queue_written_total", "counter", s->store_written,
+	    "Queued writes the store thread wrote to the state store.");
+	single(b, "outpost_store_queue_batches_total", "counter", s->store_batches,
+	    "Transactions the store thread wrote them in.");
+	single(b, "outpost_store_reloads_total", "counter", s->store_reloads,
+	    "Fresh copies of the state store the loop took after it changed.");
 	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
 	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
@@ -356,6 +372,16 @@ fleet_cb(void *arg, const char *fleet, int online, int standby, int offline)
 	return jbuf_add(acc, &f, sizeof(f));
 }
 
+/* Failed store calls: the loop's store and, in mirror mode, the store thread's. */
+static int64_t
+all_failures(struct server *srv)
+{
+	struct storeq_stats qs;
+
+	storeq_get_stats(srv, &qs);
+	return store_failures(srv->st) + (int64_t)qs.failures;
+}
+
 /* Runs the per-fleet query; store_up follows it and the store's failure count. */
 static void
 refresh_fleets(struct server *srv)
@@ -364,7 +390,7 @@ refresh_fleets(struct server *srv)
 
 	jbuf_init(&acc, (size_t)LIM_METRICS_FLEETS * sizeof(struct metrics_fleet) + 1);
 	int r = store_fleet_states(srv->st, fleet_cb, &acc);
-	int64_t failures = store_failures(srv->st);
+	int64_t failures = all_failures(srv);
 	store_ok = r == 0 && failures == store_failures_seen;
 	store_failures_seen = failures;
 	fleets_ms = srv->now_ms > 0 ? srv->now_ms : 1;
@@ -417,8 +443,17 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	for (int i = 0; i < HKP_MAX; i++)
 		s->hostkey_probes[i] = hostkey_count(i);
 	s->hostkey_running = hostkey_running();
-	s->store_errors = (uint64_t)store_failures(srv->st);
-	s->store_up = store_ok;
+	s->store_errors = (uint64_t)all_failures(srv);
+	s->store_up = store_ok && !storeq_unreachable(srv);
+	s->store_reachable = !storeq_unreachable(srv);
+	struct storeq_stats qs;
+	storeq_get_stats(srv, &qs);
+	s->store_queue_depth = qs.depth;
+	s->store_queue_max = qs.max;
+	s->store_queue_dropped = qs.dropped;
+	s->store_written = qs.written;
+	s->store_batches = qs.batches;
+	s->store_reloads = qs.reloads;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);
@@ -439,6 +474,13 @@ collect(struct server *srv, struct metrics_snapshot *s)
 		s->nfleets = nfleets;
 	}
 	return 0;
+}
+
+void
+metrics_store_attach(struct server *srv)
+{
+	store_set_timer(srv->st, store_timed, NULL);
+	store_failures_seen = all_failures(srv);
 }
 
 void

@@ -42,7 +42,7 @@ enum metrics_hist_id { MH_HANDSHAKE, MH_WAKE, MH_STORE, MH_MAX };
 
 /* Counters by label value; the arrays' order is metrics.c's label tables. */
 enum { MA_SUCCESS, MA_UNKNOWN_KEY, MA_BAD_SIGNATURE, MA_UNUSABLE_KEY, MA_STORE_ERROR,
-	MA_METHOD, MA_TOO_MANY_SESSIONS, MA_OTHER, MA_MAX };
+	MA_METHOD, MA_TOO_MANY_SESSIONS, MA_STORE_UNREACHABLE, MA_OTHER, MA_MAX };
 enum { MR_BLOCKED, MR_PER_SOURCE, MR_STARTUPS, MR_SHED, MR_OTHER, MR_MAX };
 enum { MK_USER, MK_DEVICE, MK_ENROLL, MK_MAX };
 enum { MC_OK, MC_REFUSED, MC_FAILED, MC_MAX };
@@ -74,6 +74,9 @@ struct metrics_snapshot {
 	uint64_t source_blocks;
 	uint64_t store_errors;
 	bool store_up;
+	bool store_reachable;		/* false while the store thread cannot reach the store */
+	uint64_t store_queue_depth, store_queue_max, store_queue_dropped;	/* storeq.h */
+	uint64_t store_written, store_batches, store_reloads;
 	int mqtt_up;			/* 1, 0, or -1 when MqttURL is unset */
 	uint64_t http[3];		/* scrape.c: answered 200, 404, 405 */
 	uint64_t audit_depth, audit_max, audit_refused, audit_overflowed;	/* audit.h's queue */
@@ -99,6 +102,8 @@ const double *metrics_bounds(enum metrics_hist_id id, size_t *n);
  * if the address cannot be bound.
  */
 void metrics_init(struct server *srv);
+/* srv->st is a new store (the store thread's fresh mirror): time its queries. */
+void metrics_store_attach(struct server *srv);
 /* Once a tick: publishes a fresh snapshot for the HTTP thread, if it runs. */
 void metrics_tick(struct server *srv);
 /* Stops the HTTP thread and frees what the module holds; safe without init. */

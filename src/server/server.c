@@ -32,6 +32,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/sockbuf.h"
+#include "server/storeq.h"
 #include "server/wake.h"
 
 #define MAX_EVENTS 256
@@ -341,7 +342,7 @@ save_audit_head(struct server *srv)
 
 	if (!audit_head_take(srv->audit, &h, &reset))
 		return;
-	if (store_audit_anchor_set(srv->st, &h, reset) == 0) {
+	if (storeq_audit_anchor_set(srv, &h, reset) == 0) {
 		failing = false;
 		return;
 	}
@@ -418,11 +419,12 @@ server_init(struct server *srv, struct config *cfg)
 	open_signals(srv);
 	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
+	storeq_start(srv);	/* on PostgreSQL, a store thread takes srv->st; the loop reads a copy */
 	start_audit_writer(srv);
 	exec_init(srv);
 	wake_init(srv);
-	store_device_all_offline(srv->st, timefmt_now());
-	store_session_clear(srv->st);
+	storeq_device_all_offline(srv, timefmt_now());
+	storeq_session_clear(srv);
 	srv->store_seen = store_change_counter(srv->st);
 	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
 	    cfg->state_dir);
@@ -528,7 +530,7 @@ save_bytes(struct server *srv)
 	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
 		if (!c->authed || c->dead || c->bytes == c->bytes_saved)
 			continue;
-		store_session_set_bytes(srv->st, (int64_t)c->id, (int64_t)c->bytes);
+		storeq_session_set_bytes(srv, (int64_t)c->id, (int64_t)c->bytes);
 		c->bytes_saved = c->bytes;
 	}
 }
@@ -647,6 +649,8 @@ server_run(struct server *srv)
 				proxywait_ready(srv, w);
 			else if (w->kind == WATCH_EXEC)
 				exec_ready(srv);
+			else if (w->kind == WATCH_STORE)
+				storeq_ready(srv);
 			else if (w->conn->dead)
 				continue;
 			else if (session_preauth(w->conn))
@@ -684,8 +688,8 @@ server_free(struct server *srv)
 	wake_free(srv);
 	hostkey_free();
 	metrics_free(srv);
-	store_device_all_offline(srv->st, timefmt_now());
-	store_session_clear(srv->st);
+	storeq_device_all_offline(srv, timefmt_now());
+	storeq_session_clear(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)
@@ -698,6 +702,6 @@ server_free(struct server *srv)
 	audit_stop_writer(srv->audit);	/* the queue drains: the last records, then the anchor */
 	save_audit_head(srv);
 	audit_close(srv->audit);
-	store_close(srv->st);
+	storeq_stop(srv);	/* the queued writes reach the store, then both close */
 	log_info("stopped");
 }

@@ -29,8 +29,9 @@ struct wake;
 struct registry;
 struct proxy_allow;
 struct proxywait;
+struct storeq;
 
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY, WATCH_EXEC };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY, WATCH_EXEC, WATCH_STORE };
 
 /* What an epoll entry points at. */
 struct watch {
@@ -95,7 +96,8 @@ enum { MSG_HANDLED = 0, MSG_DEFAULT = 1 };
 
 struct server {
 	struct config *cfg;
-	struct store *st;
+	struct store *st;		/* what the loop reads: the store, or its mirror (storeq.h) */
+	struct storeq *sq;		/* the store thread; NULL in direct mode */
 	struct audit *audit;
 	struct registry *reg;
 	struct penalty *pen;

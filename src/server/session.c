@@ -22,6 +22,7 @@
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/sockbuf.h"
+#include "server/storeq.h"
 
 #define ENROLL_USER "enroll"	/* the SSH user name of enrollment logins */
 
@@ -112,7 +113,7 @@ device_online(struct conn *c)
 		session_kill(old, "replaced by a newer session with the same key");
 		metrics_takeover();
 	}
-	if (store_device_set_online(srv->st, c->who.id, true, timefmt_now(), c->peer) != 0)
+	if (storeq_device_set_online(srv, c->who.id, true, timefmt_now(), c->peer) != 0)
 		log_warn("store: cannot mark %s.%s online: %s", c->who.name, c->who.fleet,
 		    store_errmsg(srv->st));
 }
@@ -185,6 +186,14 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		session_kill(c, AUDIT_BUSY_REASON);
 		goto out;
 	}
+	if (storeq_unreachable(c->srv)) {
+		/* Fail closed: the copy the loop reads may miss a revocation. Told like the audit refusal above. */
+		storeq_refused_login(c->srv);
+		metrics_auth_failed("store unreachable");
+		ssh_session_set_disconnect_message(c->s, STORE_DOWN_REASON);
+		session_kill(c, STORE_DOWN_REASON);
+		goto out;
+	}
 	if (who.kind == PRINCIPAL_USER && user_sessions(c->srv, who.id) >= c->srv->cfg->max_sessions_per_principal) {
 		session_log(c, LOG_LVL_WARN, "user %s has too many sessions", who.name);
 		metrics_auth_failed("too many sessions");
@@ -205,7 +214,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	memset(&pk, 0, sizeof(pk));	/* owned by c now */
 	char pname[LIM_TARGET + 1];
 	principal_name(c, pname, sizeof(pname));
-	if (store_session_add(c->srv->st, (int64_t)c->id, kind_name(c), pname, c->key.fp,
+	if (storeq_session_add(c->srv, (int64_t)c->id, kind_name(c), pname, c->key.fp,
 	    c->peer, timefmt_now()) != 0)
 		log_warn("store: cannot record session %llu: %s", (unsigned long long)c->id,
 		    store_errmsg(c->srv->st));
@@ -402,7 +411,7 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	bool sshd_port = port == 22;	/* where a plain device's own sshd answers */
 	if (port != 22 && bind_addr_anonymous(addr)) {
 		char holder[LIM_LABEL + 1], why[LIM_TARGET + 64];
-		int b = store_device_bind_port(c->srv->st, c->who.id, (uint32_t)port, holder, sizeof(holder));
+		int b = storeq_device_bind_port(c->srv, c->who.id, (uint32_t)port, holder, sizeof(holder));
 		sshd_port = b == 0;
 		if (b == ERR_EXISTS) {
 			snprintf(why, sizeof(why), "port %d is bound to device %s.%s", port, holder, c->who.fleet);
@@ -833,11 +842,11 @@ session_offline(struct conn *c)
 		jbuf_member_int(b, "refusals_not_audited", (int64_t)(c->refusals - LIM_REFUSAL_AUDITS));
 	audit_commit(srv->audit);
 	if (!srv->shutdown)	/* server_free clears the store in one statement */
-		store_session_del(srv->st, (int64_t)c->id);
+		storeq_session_del(srv, (int64_t)c->id);
 	session_log(c, LOG_LVL_INFO, "ended after %lld s: %s", (long long)(dur / 1000), c->dead_reason);
 	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
 		registry_del(srv->reg, c->who.id, c);
-		if (!srv->shutdown && store_device_set_online(srv->st, c->who.id, false, timefmt_now(), NULL) != 0)
+		if (!srv->shutdown && storeq_device_set_online(srv, c->who.id, false, timefmt_now(), NULL) != 0)
 			log_warn("store: cannot mark %s.%s offline: %s", c->who.name, c->who.fleet,
 			    store_errmsg(srv->st));
 	}

@@ -20,6 +20,7 @@
 #include "server/metrics.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/storeq.h"
 #include "server/wake.h"
 
 #define BACKOFF_BASE_MS 1000
@@ -151,7 +152,7 @@ on_message(void *arg, const char *topic, const void *payload, size_t len, bool r
 	char was[16] = "";
 	store_device_get(srv->st, id, state_cb, was);
 	if (strcmp(was, mqttspec_state_name(st)) != 0) {	/* a reconnection re-sends it */
-		if (store_device_set_ondemand(srv->st, id, mqttspec_state_name(st), timefmt_now()) != 0)
+		if (storeq_device_set_ondemand(srv, id, mqttspec_state_name(st), timefmt_now()) != 0)
 			log_warn("store: cannot record the state of %s.%s: %s", name, fleet,
 			    store_errmsg(srv->st));
 		log_info("mqtt: %s.%s is %s", name, fleet,
@@ -294,7 +295,7 @@ wake_init(struct server *srv)
 	w->ep_fd = -1;
 	w->rng = (uint64_t)getpid() ^ (uint64_t)timefmt_mono_ms() << 20;
 	srv->wake = w;
-	store_device_clear_ondemand(srv->st);	/* the retained states come back */
+	storeq_device_clear_ondemand(srv);	/* the retained states come back */
 	try_connect(w);
 }
 

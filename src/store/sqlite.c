@@ -616,3 +616,4 @@ const struct db_backend db_sqlite = {
 	.rollback = sq_rollback,
 	.change_counter = sq_change_counter,
 };
+

@@ -422,3 +422,32 @@ store_change_counter(struct store *st)
 
 	return v < 0 ? -1 : v + st->own_writes;
 }
+
+/* ---- outpostd's batches of its own writes (storeq.c) ---- */
+
+int
+store_batch_begin(struct store *st)
+{
+	return st->be->begin(st);
+}
+
+/* Like db_tx_end, without bumping own_writes: presence and sessions are not access changes. */
+int
+store_batch_commit(struct store *st)
+{
+	int r = st->be->commit(st);
+
+	if (r != 0)
+		store_batch_rollback(st);
+	return r;
+}
+
+void
+store_batch_rollback(struct store *st)
+{
+	char keep[sizeof(st->errmsg)];
+
+	memcpy(keep, st->errmsg, sizeof(keep));
+	st->be->rollback(st);
+	memcpy(st->errmsg, keep, sizeof(keep));
+}

@@ -349,6 +349,25 @@ struct store_hostkey {
 typedef int (*store_hostkey_cb)(void *arg, const struct store_hostkey *k);
 /* Keys of the devices user_id may reach (0 = all), ordered by fleet, name, port, type. */
 int store_hostkey_list(struct store *st, int64_t user_id, store_hostkey_cb cb, void *arg);
+/* ---- copying a store (`outpost store copy`, outpostd's mirror) ---- */
+#define STORE_COPY_FORCE	(1u << 0)	/* replace the rows of a target that has some */
+#define STORE_COPY_SESSIONS	(1u << 1)	/* the live sessions table too */
+/*
+ * Copies every record of from (fleets, users, devices with their reported
+ * info, port and on-demand state, keys, grants, tokens, the audit anchor;
+ * the live sessions only with STORE_COPY_SESSIONS) into to, ids kept, in one
+ * transaction on to (all or nothing) while holding from's write lock (a
+ * consistent snapshot; from's writers wait for the copy). PostgreSQL's id
+ * sequences are set past the copied ids. A target that holds any record is
+ * refused with ERR_EXISTS unless STORE_COPY_FORCE, which replaces its rows
+ * (the target's sessions stay unless they are copied too). *rows (may be
+ * NULL) gets the rows copied; on failure why (whylen bytes, may be NULL)
+ * gets one sentence. from and to may be on either engine, not the same store.
+ */
+int store_copy_flags(struct store *from, struct store *to, unsigned flags, int64_t *rows,
+    char *why, size_t whylen);
+/* store_copy_flags without sessions; force is STORE_COPY_FORCE. */
+int store_copy(struct store *from, struct store *to, bool force, char *why, size_t whylen);
 
 /*
  * A cheap counter that changes whenever any connection commits a write
@@ -356,6 +375,16 @@ int store_hostkey_list(struct store *st, int64_t user_id, store_hostkey_cb cb, v
  * changes without re-reading everything.
  */
 int64_t store_change_counter(struct store *st);
+
+/*
+ * One transaction around a batch of outpostd's own writes (storeq.c: the
+ * store thread's drain). Commit does not move store_change_counter, so the
+ * store thread does not take its own writes for someone else's. On a failed
+ * commit the transaction is rolled back; rollback keeps store_errmsg.
+ */
+int store_batch_begin(struct store *st);
+int store_batch_commit(struct store *st);
+void store_batch_rollback(struct store *st);
 
 /*
  * Calls that failed in the store itself (I/O, read-only, busy, out of

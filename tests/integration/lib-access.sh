@@ -49,8 +49,10 @@ measure_exit() {
 # store_snapshot FILE: the store's listings, for "unchanged" checks.
 store_snapshot() {
 	db_snapshot "$1"
-	sqlite3 "$STATE/outpost.db" "SELECT * FROM users; SELECT * FROM fleets; SELECT * FROM devices; SELECT * FROM keys; SELECT * FROM grants" \
-		>>"$1" 2>/dev/null
+	local t
+	for t in users fleets devices keys grants; do
+		store_sql "SELECT * FROM $t ORDER BY 1, 2" >>"$1" 2>/dev/null
+	done
 	return 0
 }
 
@@ -67,7 +69,7 @@ verify_copy() {
 	d=$(mktemp -d "$T/verify.XXXXXX")
 	cp "$1" "$d/audit.log"
 	chmod 600 "$d/audit.log"
-	VERIFY_OUT=$("$OUTPOST_BIN" -d "$d" audit verify 2>&1)
+	VERIFY_OUT=$(env -u OUTPOST_STORE "$OUTPOST_BIN" -d "$d" audit verify 2>&1)
 	VERIFY_RC=$?
 	echo "\$ outpost -d $d audit verify (status $VERIFY_RC): $VERIFY_OUT" >>"$CLI_LOG"
 }

@@ -14,6 +14,14 @@
 #   OUTPOST_KEEP=1       keep the temp dir even on success
 #   OUTPOST_VALGRIND=1   run outpostd under valgrind memcheck; teardown fails
 #                        on any error it reports
+#   OUTPOST_TEST_STORE   "sqlite" (default) or "postgresql": the scenario's
+#                        store is then a fresh database on the test cluster,
+#                        named to outpostd by a `Store` line and to the CLI
+#                        by OUTPOST_STORE (run-all.sh sets it for the @pg run
+#                        of a scenario with "# stores: sqlite postgresql")
+#   OUTPOST_TEST_PG      the test cluster's URI (tests/pg/pg-start prints it;
+#                        run-all.sh starts one per run); unset, a scenario that
+#                        needs PostgreSQL starts its own in the temp dir
 #
 # Conventions: every wait is bounded in count and time; every port is random
 # and checked free with ss; only PIDs this scenario spawned are signalled.
@@ -413,13 +421,121 @@ db_snapshot() {
 	local t
 	{
 		# sessions is live state (who is connected), not configuration.
-		for t in $(sqlite3 "$STATE/outpost.db" "SELECT name FROM sqlite_master WHERE type='table' AND name <> 'sessions' ORDER BY name" 2>/dev/null); do
-			echo "$t $(sqlite3 "$STATE/outpost.db" "SELECT count(*) FROM \"$t\"")"
+		for t in $(store_tables 2>/dev/null); do
+			[ "$t" = sessions ] && continue
+			echo "$t $(store_sql "SELECT count(*) FROM \"$t\"")"
 		done
 		outpost fleet ls
 		outpost user ls
 		outpost device ls | awk '{print $1}'
 	} >"$1" 2>&1
+}
+
+# ---- the store: SQLite in the state dir, or a database on the test PostgreSQL ----
+
+STORE_ENGINE=${OUTPOST_TEST_STORE:-sqlite}
+STORE_SPEC=		# "" = outpost.db in $STATE; else the URI outpostd and the CLI use
+PG_URI=${OUTPOST_TEST_PG:-}
+PG_OWN=			# the cluster this scenario started itself (pg_cluster)
+PG_DBS=()		# databases pg_db made, dropped at cleanup
+PG_BIN=${OUTPOST_PG_BIN:-/usr/lib/postgresql/15/bin}
+
+# pg_cluster: sets PG_URI to the test cluster (OUTPOST_TEST_PG, or one
+# started for this scenario alone); skips the scenario without
+# PostgreSQL 15.
+pg_cluster() {
+	[ -n "$PG_URI" ] && return 0
+	[ -x "$PG_BIN/postgres" ] || skip "NO POSTGRESQL: $PG_BIN/postgres missing (apt-get install postgresql-15)"
+	[ -x "$IT_DIR/../pg/pg-start" ] || skip "NO POSTGRESQL: tests/pg/pg-start missing"
+	command -v psql >/dev/null || skip "NO POSTGRESQL: psql missing (postgresql-client-15)"
+	# not under $T: the server runs as nobody when we are root
+	PG_OWN=$(mktemp -d /tmp/outpost-pg.XXXXXX) || fail "cannot make a temp dir"
+	PG_URI=$("$IT_DIR/../pg/pg-start" "$PG_OWN" 2>>"$LOGDIR/pg-start.log" | tail -n 1)
+	case $PG_URI in postgresql://*|postgres://*) ;; *) fail "tests/pg/pg-start failed: $(tail -n 3 "$LOGDIR/pg-start.log")" ;; esac
+	log "own test PostgreSQL at $PG_URI"
+}
+
+# pg_uri_db URI DB: URI naming database DB instead of its own.
+pg_uri_db() {
+	local base=${1%%\?*} q=
+	[ "$base" = "$1" ] || q=?${1#*\?}
+	echo "${base%/*}/$2$q"
+}
+
+# pg_db TAG: a fresh, empty database for this scenario on the test cluster;
+# its URI in PG_DB (not printed: call it in the scenario's own shell, not
+# in $(...)). Dropped at cleanup.
+pg_db() {
+	local db
+	pg_cluster
+	db=it_${TEST_NAME//[^a-z0-9]/_}_$$_$1
+	psql -XAtq -v ON_ERROR_STOP=1 "$PG_URI" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" \
+	    >>"$LOGDIR/psql.log" 2>&1 || fail "cannot create database $db on $PG_URI: $(tail -n 1 "$LOGDIR/psql.log")"
+	PG_DBS+=("$db")
+	PG_DB=$(pg_uri_db "$PG_URI" "$db")
+}
+
+# store_sql SQL: runs SQL on the scenario's store (sqlite3 or psql), rows
+# '|'-separated, one a line.
+store_sql() {
+	if [ -n "$STORE_SPEC" ]; then
+		psql -XAtq -v ON_ERROR_STOP=1 "$STORE_SPEC" -c "$1"
+	else
+		sqlite3 "$STATE/outpost.db" "$1"
+	fi
+}
+
+# store_tables: the store's tables, one a line, sorted.
+store_tables() {
+	if [ -n "$STORE_SPEC" ]; then
+		store_sql "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+	else
+		store_sql "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
+	fi
+}
+
+# store_check: "ok" if the store is intact (SQLite's integrity_check; on
+# PostgreSQL, which a killed client cannot corrupt, that every table reads).
+store_check() {
+	local t
+	if [ -z "$STORE_SPEC" ]; then
+		store_sql 'PRAGMA integrity_check' 2>&1
+		return
+	fi
+	for t in $(store_tables 2>&1); do
+		store_sql "SELECT count(*) FROM \"$t\"" >/dev/null 2>&1 || { echo "table $t unreadable"; return; }
+	done
+	echo ok
+}
+
+# store_init: on PostgreSQL, a fresh database as the scenario's store.
+store_init() {
+	[ "$STORE_ENGINE" = postgresql ] || return 0
+	pg_db main
+	STORE_SPEC=$PG_DB
+	export OUTPOST_STORE=$STORE_SPEC
+	log "store: $STORE_SPEC"
+	# A tree without the `Store` keyword or the PostgreSQL backend cannot run
+	# the @pg variant at all: say so rather than fail every scenario on it.
+	store_plumbed "$STORE_SPEC" || skip "NO POSTGRESQL IN THIS BUILD: $PLUMB_WHY"
+}
+
+# store_plumbed SPEC: true if outpostd takes `Store SPEC` and the CLI
+# OUTPOST_STORE=SPEC (not its state dir's SQLite); else the reason in PLUMB_WHY.
+store_plumbed() {
+	local d=$T/probe.$BASHPID
+	mkdir -p "$d"
+	printf 'AllowRoot yes\nStore %s\n' "$1" >"$d/conf"
+	PLUMB_WHY=
+	"$OUTPOSTD_BIN" -T -f "$d/conf" -d "$d/state" >"$d/out" 2>&1
+	if grep -Eq "unknown keyword 'Store'|has no PostgreSQL store" "$d/out"; then
+		PLUMB_WHY="outpostd: $(grep -Em1 "unknown keyword|has no PostgreSQL" "$d/out" | sed 's/.*\] //; s/.*conf:[0-9]*: //')"
+	else
+		OUTPOST_STORE=$1 "$OUTPOST_BIN" -d "$d/state" fleet ls >/dev/null 2>&1
+		[ -e "$d/state/outpost.db" ] && PLUMB_WHY="the outpost CLI does not take OUTPOST_STORE"
+	fi
+	rm -rf "$d"
+	[ -z "$PLUMB_WHY" ]
 }
 
 # ---- the jump: outpostd or a stock sshd ----
@@ -439,6 +555,9 @@ start_outpostd() {
 	# the drop). OUTPOSTD_CONF_EXTRA adds config lines for one scenario.
 	if [ ! -f "$T/outpostd.conf" ]; then
 		{ echo "AllowRoot yes"; printf '%s\n' "${OUTPOSTD_CONF_EXTRA:-}"; } >"$T/outpostd.conf"
+	fi
+	if [ -n "$STORE_SPEC" ] && ! grep -q '^Store ' "$T/outpostd.conf"; then
+		echo "Store $STORE_SPEC" >>"$T/outpostd.conf"
 	fi
 	for i in 1 2 3; do
 		echo "==== $(date +%T.%3N) outpostd -f $T/outpostd.conf -d $STATE -l 127.0.0.1:$JUMP_PORT $*" >>"$DAEMON_LOG"
@@ -807,17 +926,35 @@ cleanup() {
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 		[ -f "$AUDIT" ] && cp "$AUDIT" "$LOGDIR/audit.log"
 		[ -f "$STATE/outpost.db" ] && sqlite3 "$STATE/outpost.db" .dump >"$LOGDIR/outpost.db.dump" 2>&1
+		[ -n "$STORE_SPEC" ] && pg_dump "$STORE_SPEC" >"$LOGDIR/outpost.pg.dump" 2>&1
 		cp "$T"/ssh_config* "$T"/sshd_config.* "$KNOWN" "$LOGDIR/" 2>/dev/null
 		[ -s "$T/FAILURES" ] && cp "$T/FAILURES" "$LOGDIR/FAILURES"
+		pg_cleanup
 		if [ -z "${OUTPOST_TEST_LOGDIR:-}" ]; then
 			log "logs kept in $T"
 			exit "$rc"
 		fi
 		log "logs kept in $LOGDIR"
 	fi
+	pg_cleanup
 	[ "${OUTPOST_KEEP:-0}" = 1 ] && { log "kept $T"; exit "$rc"; }
 	rm -rf "$T"
 	exit "$rc"
+}
+
+# pg_cleanup: drops this scenario's databases, stops its own cluster.
+pg_cleanup() {
+	local db
+	for db in "${PG_DBS[@]}"; do
+		psql -XAtq "$PG_URI" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >>"$LOGDIR/psql.log" 2>&1
+	done
+	PG_DBS=()
+	if [ -n "$PG_OWN" ]; then
+		"$IT_DIR/../pg/pg-stop" "$PG_OWN" >>"$LOGDIR/pg-start.log" 2>&1
+		rm -rf "$PG_OWN"
+	fi
+	PG_OWN=
+	return 0
 }
 
 on_signal() {
@@ -831,3 +968,4 @@ trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
 trap 'on_signal HUP' HUP
 write_configs
+store_init

@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # timeout: 120
 # t-access-fleets.sh: two fleets with a device of the same bare name,
 # pi-hq.acme (behind device sshd 0) and pi-hq.globex (sshd 1, another host

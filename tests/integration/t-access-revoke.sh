@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # timeout: 120
 # t-access-revoke.sh: live sessions end when access is taken away, each
 # measured from the command's return to the client's exit:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # t-agent-enroll.sh: a token from `outpost token create`, then
 # `outpost-agent enroll TOKEN` and `run`: the device is reached by name with
 # stock ssh -J through its own (stock) sshd. Also: the default name from the

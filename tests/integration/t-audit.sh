@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # t-audit.sh: $STATE/audit.log holds one JSON object per line with "ts" and
 # "event", and records auth (success and failure), register, connect (ok and
 # refused, with a reason), takeover and disconnect; a channel's disconnect

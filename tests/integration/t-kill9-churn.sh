@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # timeout: 280
 # t-kill9-churn.sh: both writers of the state are killed with SIGKILL at
 # random moments, 8 rounds. Each round restarts outpostd and, while three
@@ -57,7 +58,7 @@ check() {
 		cp "$AUDIT" "$LOGDIR/audit.log.round$1"
 		fail "round $1: audit.log ends in half a record"
 	fi
-	r=$(sqlite3 "$STATE/outpost.db" 'PRAGMA integrity_check' 2>&1)
+	r=$(store_check)
 	[ "$r" = ok ] || fail "round $1: integrity_check: $r"
 	if ! "$OUTPOST_BIN" -d "$STATE" audit verify >"$T/verify" 2>&1; then
 		cp "$AUDIT" "$LOGDIR/audit.log.round$1"

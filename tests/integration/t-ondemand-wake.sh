@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # timeout: 150
 # t-ondemand-wake: outpostd follows the broker (--mqtt), so `ls` shows an
 # on-demand device as standby while it holds no tunnel; a technician's plain

@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # t-proxyjump.sh: ProxyJump from a config file (Host *.acme ProxyJump jump),
 # the way technicians set it up once in ~/.ssh/config.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# stores: sqlite postgresql
 # t-takeover.sh: a device's ssh freezes (SIGSTOP: a dead link the server has
 # not noticed yet); a new ssh with the same key, with ExitOnForwardFailure,
 # must serve within 2 s, with no "remote port forwarding failed". Measured

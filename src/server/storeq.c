@@ -1,0 +1,650 @@
+/*
+ * storeq.c: the store thread, the loop's in-memory mirror of the store, and
+ * the write-behind queue between them (storeq.h; docs/ARCHITECTURE.md,
+ * "The store thread").
+ *
+ * Locking: one mutex guards the queue and the hand-over fields; both sides
+ * hold it only to move pointers and fold records, never across a query.
+ * The invariant that keeps the mirror right: the thread writes the queue
+ * to the real store before it copies the real store into a fresh mirror,
+ * and writes nothing more until the loop has taken that mirror
+ * (swap_pending); the loop then re-applies what is still queued to it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "server/metrics.h"
+#include "server/server.h"
+#include "server/storeops.h"
+#include "server/storeq.h"
+
+/*
+ * How often the thread looks at the real store's change counter, so that a
+ * key `outpost user add` just added logs in at once (the loop answers from
+ * the mirror only): on PostgreSQL every 50 ms (one single-row SELECT, 20 a
+ * second; pg.c offers no LISTEN/NOTIFY yet); on SQLite, a local read of
+ * microseconds, every 25 ms.
+ */
+#define POLL_MS		50
+#define POLL_LOCAL_MS	25
+#define BATCH_MS	20	/* after the first queued record, wait for more to batch */
+#define BACKOFF_MIN_MS	1000
+#define BACKOFF_MAX_MS	30000
+#define STOP_WAIT_S	10	/* storeq_stop waits this long for the last writes */
+
+struct storeq {
+	struct server *srv;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* under mu */
+	struct storeops q;
+	bool stop, poke;
+	bool swap_pending;		/* fresh is filled; the loop has not taken it */
+	struct store *fresh;		/* a filled mirror for the loop */
+	struct store *retired;		/* the loop's old mirror, for the thread to close */
+	/* the thread's own */
+	struct store *real;		/* the store; its backend reconnects by itself */
+	int64_t seen;			/* the real store's change counter at the last copy */
+	bool reload;			/* copy even if the counter did not move */
+	int64_t next_poll_ms, next_try_ms, down_since_ms;
+	int64_t backoff_ms;
+	int poll_ms;			/* POLL_MS or POLL_LOCAL_MS */
+	/* the loop's own */
+	struct watch watch;
+	bool full_logged;
+	/* either */
+	atomic_bool unreachable;
+	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
+	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
+};
+
+/* Publishes the real store's failure count for metrics (thread). */
+static void
+note_failures(struct storeq *sq)
+{
+	atomic_store(&sq->failures, store_failures(sq->real));
+}
+
+static int64_t
+mono_ms(void)
+{
+	return timefmt_mono_ms();
+}
+
+/* Waits on cv until deadline (CLOCK_MONOTONIC ms) or a signal. */
+static void
+wait_until(struct storeq *sq, int64_t deadline_ms)
+{
+	struct timespec ts = { .tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000 };
+
+	pthread_cond_timedwait(&sq->cv, &sq->mu, &ts);
+}
+
+/* Copies the real store into a fresh mirror: every record and the live sessions (kicks). */
+static int
+fill(struct store *real, struct store *m, char *why, size_t whylen)
+{
+	return store_copy_flags(real, m, STORE_COPY_FORCE | STORE_COPY_SESSIONS, NULL, why, whylen);
+}
+
+/* ---- the thread ---- */
+
+/* The real store is gone: close it, refuse logins, back off. */
+static void
+went_unreachable(struct storeq *sq, const char *why)
+{
+	size_t queued;
+
+	pthread_mutex_lock(&sq->mu);
+	queued = sq->q.len;
+	pthread_mutex_unlock(&sq->mu);
+	log_warn("store: the state store is unreachable (%s): new logins are refused until it is "
+	    "back; established sessions go on; %zu writes wait", why, queued);
+	note_failures(sq);
+	atomic_store(&sq->unreachable, true);
+	sq->down_since_ms = mono_ms();
+	sq->backoff_ms = BACKOFF_MIN_MS;
+	sq->next_try_ms = sq->down_since_ms + sq->backoff_ms;
+}
+
+/* r failed a call on the real store: was it the connection (a probe says so)? */
+static bool
+lost(struct storeq *sq, int r)
+{
+	return r == ERR_UNREACHABLE || (r == ERR_STORE && store_change_counter(sq->real) < 0);
+}
+
+/* A probe: the backend reconnects at its next statement (pg.c ensure_connected). */
+static void
+reconnect(struct storeq *sq)
+{
+	if (store_change_counter(sq->real) < 0) {
+		sq->backoff_ms = sq->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : sq->backoff_ms * 2;
+		sq->next_try_ms = mono_ms() + sq->backoff_ms;
+		log_debug("store: still unreachable (%s); next try in %lld s", store_errmsg(sq->real),
+		    (long long)sq->backoff_ms / 1000);
+		return;
+	}
+	pthread_mutex_lock(&sq->mu);
+	size_t queued = sq->q.len;
+	pthread_mutex_unlock(&sq->mu);
+	log_info("store: the state store is reachable again after %lld s; new logins are accepted; "
+	    "%zu queued writes follow", (long long)(mono_ms() - sq->down_since_ms + 500) / 1000, queued);
+	sq->reload = true;
+	atomic_store(&sq->unreachable, false);
+}
+
+/*
+ * Writes list to the real store in one transaction. A record the store
+ * refuses (its device removed meanwhile) is dropped with a log line; the
+ * rest are then written one by one. Returns NULL, or what is still to be
+ * written when the connection was lost (the caller puts it back).
+ */
+static struct storeop *
+write_list(struct storeq *sq, struct storeop *list)
+{
+	struct store *st = sq->real;
+	uint64_t n = 0;
+	int r = store_batch_begin(st);
+
+	for (const struct storeop *op = list; op != NULL; op = op->next)
+		n++;
+	for (struct storeop *op = list; r == 0 && op != NULL; op = op->next)
+		if ((r = storeop_apply(st, op)) == ERR_NOTFOUND)
+			r = 0;	/* its device or session went meanwhile */
+	if (r == 0)
+		r = store_batch_commit(st);
+	else
+		store_batch_rollback(st);
+	if (r == 0) {
+		atomic_fetch_add(&sq->written, n);
+		atomic_fetch_add(&sq->batches, 1);
+		log_debug("store: wrote %llu queued records in one transaction", (unsigned long long)n);
+		return NULL;
+	}
+	if (lost(sq, r))
+		return list;
+	/* PostgreSQL aborts a whole transaction for one bad statement: one by one */
+	uint64_t failed = 0;
+	char first[300] = "";
+	for (struct storeop *op = list; op != NULL; op = op->next) {
+		r = storeop_apply(st, op);
+		if (r != 0 && r != ERR_NOTFOUND && lost(sq, r))
+			return op;
+		if (r != 0 && r != ERR_NOTFOUND && failed++ == 0)
+			snprintf(first, sizeof(first), "%s of %lld: %s", storeop_name(op), (long long)op->id,
+			    store_errmsg(st));
+		else if (r == 0 || r == ERR_NOTFOUND)
+			atomic_fetch_add(&sq->written, 1);
+	}
+	if (failed > 0)
+		log_warn("store: %llu of %llu queued writes were refused and dropped (%s)",
+		    (unsigned long long)failed, (unsigned long long)n, first);
+	return NULL;
+}
+
+/* Writes what is queued, unless a mirror waits for the loop. false: the store was lost. */
+static bool
+drain(struct storeq *sq)
+{
+	struct storeop *list;
+
+	pthread_mutex_lock(&sq->mu);
+	list = sq->swap_pending ? NULL : storeops_take(&sq->q);
+	atomic_store(&sq->depth, sq->q.len);
+	pthread_mutex_unlock(&sq->mu);
+	if (list == NULL)
+		return true;
+	struct storeop *left = write_list(sq, list);
+	if (left == NULL) {
+		storeop_free_list(list);
+		return true;
+	}
+	for (struct storeop *op = list; op != left; ) {	/* written before the loss */
+		struct storeop *next = op->next;
+		storeop_free(op);
+		op = next;
+	}
+	pthread_mutex_lock(&sq->mu);
+	storeops_unget(&sq->q, left);
+	atomic_store(&sq->depth, sq->q.len);
+	pthread_mutex_unlock(&sq->mu);
+	went_unreachable(sq, store_errmsg(sq->real));
+	return false;
+}
+
+/* Fills a fresh mirror from the real store and hands it to the loop. */
+static void
+copy_to_loop(struct storeq *sq, int64_t counter)
+{
+	char why[512];
+	struct store *m = NULL;
+	int64_t t0 = mono_ms();
+	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
+
+	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
+		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
+		pthread_mutex_lock(&sq->mu);
+		sq->fresh = m;
+		sq->swap_pending = true;
+		pthread_mutex_unlock(&sq->mu);
+		uint64_t one = 1;
+		if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
+			log_warn("store: cannot wake the loop: %s", strerror(errno));
+		sq->seen = counter;
+		sq->reload = false;
+		log_debug("store: a fresh copy for the loop in %lld ms (change counter %lld)",
+		    (long long)(mono_ms() - t0), (long long)counter);
+		return;
+	}
+	store_close(m);
+	if (lost(sq, r))
+		went_unreachable(sq, why);
+	else
+		log_warn("store: cannot refresh outpostd's copy of the store: %s", why);
+}
+
+/* The real store changed (or must be read again): a fresh mirror, after the queue. */
+static void
+look_for_changes(struct storeq *sq)
+{
+	pthread_mutex_lock(&sq->mu);
+	bool pending = sq->swap_pending;
+	pthread_mutex_unlock(&sq->mu);
+	sq->next_poll_ms = mono_ms() + sq->poll_ms;
+	if (pending)
+		return;		/* the next look, after the loop took it */
+	int64_t counter = store_change_counter(sq->real);
+	if (counter < 0) {
+		went_unreachable(sq, store_errmsg(sq->real));
+		return;
+	}
+	if (counter != sq->seen || sq->reload)
+		copy_to_loop(sq, counter);
+}
+
+/* One round: close a retired mirror, reconnect if due, write the queue, look for changes. */
+static void
+round_once(struct storeq *sq, bool looking)
+{
+	pthread_mutex_lock(&sq->mu);
+	struct store *old = sq->retired;
+	sq->retired = NULL;
+	pthread_mutex_unlock(&sq->mu);
+	store_close(old);
+	if (atomic_load(&sq->unreachable)) {
+		if (mono_ms() < sq->next_try_ms)
+			return;
+		reconnect(sq);
+		if (atomic_load(&sq->unreachable))
+			return;
+		looking = true;
+	}
+	if (drain(sq) && (looking || sq->reload))
+		look_for_changes(sq);
+	if (!atomic_load(&sq->unreachable))
+		note_failures(sq);
+}
+
+/* The last writes before outpostd stops: one more connection attempt if the store was lost. */
+static void
+finish(struct storeq *sq)
+{
+	if (atomic_load(&sq->unreachable))
+		reconnect(sq);
+	if (!atomic_load(&sq->unreachable))
+		drain(sq);
+	pthread_mutex_lock(&sq->mu);
+	size_t left = sq->q.len;
+	pthread_mutex_unlock(&sq->mu);
+	if (left > 0)
+		log_warn("store: %zu queued writes are lost: the state store is unreachable", left);
+}
+
+static void *
+run(void *arg)
+{
+	struct storeq *sq = arg;
+
+	pthread_mutex_lock(&sq->mu);
+	for (;;) {
+		int64_t now = mono_ms();
+		int64_t due = atomic_load(&sq->unreachable) ? sq->next_try_ms : sq->next_poll_ms;
+		bool queued = sq->q.len > 0 && !sq->swap_pending && !atomic_load(&sq->unreachable);
+		if (sq->stop)
+			break;
+		if (!sq->poke && !queued && now < due) {
+			wait_until(sq, due);
+			continue;
+		}
+		bool looking = sq->poke || now >= due;
+		sq->poke = false;
+		pthread_mutex_unlock(&sq->mu);
+		if (queued && !looking) {
+			struct timespec batch = { .tv_nsec = BATCH_MS * 1000000L };
+			nanosleep(&batch, NULL);	/* let a storm's records gather into one drain */
+		}
+		round_once(sq, looking);
+		pthread_mutex_lock(&sq->mu);
+	}
+	pthread_mutex_unlock(&sq->mu);
+	finish(sq);
+	return NULL;
+}
+
+/* ---- the loop's side ---- */
+
+/* Queues op, written to the mirror already; wakes the thread if the queue was empty. */
+static void
+enqueue(struct storeq *sq, struct storeop *op)
+{
+	const char *name = storeop_name(op);
+	int64_t id = op->id;
+
+	pthread_mutex_lock(&sq->mu);
+	bool was_empty = sq->q.len == 0;
+	int r = storeops_put(&sq->q, op);
+	size_t len = sq->q.len;
+	atomic_store(&sq->depth, len);
+	atomic_store(&sq->dropped, sq->q.dropped);
+	if (was_empty)
+		pthread_cond_signal(&sq->cv);
+	pthread_mutex_unlock(&sq->mu);
+	if (r == ERR_BUSY && !sq->full_logged) {
+		log_warn("store: the write queue is full (%zu records, the state store is %s): "
+		    "%s of %lld and later writes are dropped until it drains", len,
+		    atomic_load(&sq->unreachable) ? "unreachable" : "slow", name, (long long)id);
+		sq->full_logged = true;
+	} else if (r == 0 && sq->full_logged && len < sq->q.max / 2)
+		sq->full_logged = false;
+}
+
+/* Applies op to the loop's store now and, in mirror mode, queues it for the real one. */
+static int
+submit(struct server *srv, struct storeop *op)
+{
+	if (op == NULL)
+		return ERR_NOMEM;
+	int r = storeop_apply(srv->st, op);
+	if (r != 0 || srv->sq == NULL) {
+		storeop_free(op);
+		return r;
+	}
+	enqueue(srv->sq, op);
+	return 0;
+}
+
+static bool
+mirror_wanted(struct store *real)
+{
+	const char *env = getenv("OUTPOST_STORE_MIRROR");
+
+	return strcmp(store_engine(real), "postgresql") == 0 || (env != NULL && strcmp(env, "1") == 0);
+}
+
+void
+storeq_start(struct server *srv)
+{
+	char why[512];
+	struct storeq *sq;
+	struct store *m = NULL, *real = srv->st;
+
+	if (!mirror_wanted(real))
+		return;
+	if ((sq = calloc(1, sizeof(*sq))) == NULL)
+		fatal("out of memory");
+	sq->srv = srv;
+	sq->real = real;
+	sq->seen = store_change_counter(real);
+	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
+	    fill(real, m, why, sizeof(why)) != 0)
+		fatal("cannot fill outpostd's copy of the store: %s", why);
+	storeops_init(&sq->q, LIM_STORE_QUEUE);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sq->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&sq->mu, NULL);
+	sq->watch.kind = WATCH_STORE;
+	if ((sq->watch.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		fatal("eventfd: %s", strerror(errno));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sq->watch };
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, sq->watch.fd, &ev) != 0)
+		fatal("epoll_ctl: %s", strerror(errno));
+	sq->poll_ms = strcmp(store_engine(real), "sqlite") == 0 ? POLL_LOCAL_MS : POLL_MS;
+	sq->next_poll_ms = mono_ms() + sq->poll_ms;
+	srv->st = m;
+	srv->sq = sq;
+	store_set_timer(real, NULL, NULL);	/* metrics time the loop's queries, not the thread's */
+	metrics_store_attach(srv);
+	if (pthread_create(&sq->thread, NULL, run, sq) != 0)
+		fatal("cannot start the store thread");
+	log_info("store: %s through the store thread; the loop reads an in-memory copy",
+	    store_engine(real));
+}
+
+void
+storeq_ready(struct server *srv)
+{
+	struct storeq *sq = srv->sq;
+	uint64_t n;
+
+	if (sq == NULL || read(sq->watch.fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&sq->mu);
+	struct store *m = sq->fresh, *old = NULL;
+	sq->fresh = NULL;
+	if (m != NULL) {
+		/* what the loop wrote since the thread's last drain is not in the copy */
+		for (const struct storeop *op = sq->q.head; op != NULL; op = op->next)
+			storeop_apply(m, op);
+		old = sq->retired;
+		sq->retired = srv->st;
+		srv->st = m;
+	}
+	sq->swap_pending = false;
+	pthread_cond_signal(&sq->cv);
+	pthread_mutex_unlock(&sq->mu);
+	store_close(old);	/* only if the thread has not closed the one before yet */
+	if (m != NULL) {
+		metrics_store_attach(srv);
+		srv->recheck_now = true;
+	}
+}
+
+void
+storeq_poke(struct server *srv)
+{
+	struct storeq *sq = srv->sq;
+
+	if (sq == NULL)
+		return;
+	pthread_mutex_lock(&sq->mu);
+	sq->poke = true;
+	pthread_cond_signal(&sq->cv);
+	pthread_mutex_unlock(&sq->mu);
+}
+
+void
+storeq_stop(struct server *srv)
+{
+	struct storeq *sq = srv->sq;
+
+	if (sq == NULL) {
+		store_close(srv->st);
+		srv->st = NULL;
+		return;
+	}
+	pthread_mutex_lock(&sq->mu);
+	struct store *fresh = sq->fresh;
+	sq->fresh = NULL;
+	sq->swap_pending = false;	/* the loop takes no more mirrors: let the thread write */
+	sq->stop = true;
+	pthread_cond_signal(&sq->cv);
+	pthread_mutex_unlock(&sq->mu);
+	store_close(fresh);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += STOP_WAIT_S;
+	if (pthread_timedjoin_np(sq->thread, NULL, &ts) != 0) {
+		log_warn("store: the store thread did not finish its writes within %d s; leaving them",
+		    STOP_WAIT_S);
+		return;		/* the process is exiting; the thread may still hold sq */
+	}
+	close(sq->watch.fd);
+	store_close(sq->real);
+	store_close(sq->retired);
+	store_close(srv->st);
+	srv->st = NULL;
+	storeops_free(&sq->q);
+	pthread_mutex_destroy(&sq->mu);
+	pthread_cond_destroy(&sq->cv);
+	free(sq);
+	srv->sq = NULL;
+}
+
+bool
+storeq_unreachable(const struct server *srv)
+{
+	return srv->sq != NULL && atomic_load(&srv->sq->unreachable);
+}
+
+bool
+storeq_mirrored(const struct server *srv)
+{
+	return srv->sq != NULL;
+}
+
+void
+storeq_get_stats(const struct server *srv, struct storeq_stats *out)
+{
+	const struct storeq *sq = srv->sq;
+
+	memset(out, 0, sizeof(*out));
+	if (sq == NULL)
+		return;
+	out->depth = atomic_load(&sq->depth);
+	out->max = LIM_STORE_QUEUE;
+	out->dropped = atomic_load(&sq->dropped);
+	out->written = atomic_load(&sq->written);
+	out->batches = atomic_load(&sq->batches);
+	out->reloads = atomic_load(&sq->reloads);
+	out->refused = atomic_load(&sq->refused);
+	out->failures = (uint64_t)atomic_load(&sq->failures);
+}
+
+void
+storeq_refused_login(struct server *srv)
+{
+	if (srv->sq != NULL)
+		atomic_fetch_add(&srv->sq->refused, 1);
+}
+
+/* ---- the writes ---- */
+
+int
+storeq_device_set_online(struct server *srv, int64_t device_id, bool online, int64_t when,
+    const char *addr)
+{
+	return submit(srv, storeop_online(device_id, online, when, addr));
+}
+
+int
+storeq_device_all_offline(struct server *srv, int64_t when)
+{
+	return submit(srv, storeop_all_offline(when));
+}
+
+int
+storeq_session_add(struct server *srv, int64_t id, const char *kind, const char *principal,
+    const char *key_fp, const char *src, int64_t since)
+{
+	return submit(srv, storeop_session_add(id, kind, principal, key_fp, src, since));
+}
+
+int
+storeq_session_set_bytes(struct server *srv, int64_t id, int64_t bytes)
+{
+	return submit(srv, storeop_session_bytes(id, bytes));
+}
+
+int
+storeq_session_del(struct server *srv, int64_t id)
+{
+	return submit(srv, storeop_session_del(id));
+}
+
+int
+storeq_session_clear(struct server *srv)
+{
+	return submit(srv, storeop_session_clear());
+}
+
+int
+storeq_device_set_ondemand(struct server *srv, int64_t device_id, const char *state, int64_t when)
+{
+	return submit(srv, storeop_ondemand(device_id, state, when));
+}
+
+int
+storeq_device_clear_ondemand(struct server *srv)
+{
+	return submit(srv, storeop_ondemand_clear());
+}
+
+/* The holder's name comes from the mirror; the real store keeps the first port too. */
+int
+storeq_device_bind_port(struct server *srv, int64_t device_id, uint32_t port, char *holder,
+    size_t hlen)
+{
+	int r = store_device_bind_port(srv->st, device_id, port, holder, hlen);
+
+	if (r == 0 && srv->sq != NULL) {
+		struct storeop *op = storeop_port(device_id, port);
+		if (op == NULL)
+			return ERR_NOMEM;
+		enqueue(srv->sq, op);
+	}
+	return r;
+}
+
+int
+storeq_device_set_info(struct server *srv, int64_t device_id, const char *hostname,
+    const char *os, const char *version, const char *host_keys, int64_t booted)
+{
+	return submit(srv, storeop_info(device_id, hostname, os, version, host_keys, booted));
+}
+
+int
+storeq_hostkey_seen(struct server *srv, int64_t device_id, uint32_t port, const char *type,
+    const char *key, int64_t now, int *seen, char *old, size_t oldlen)
+{
+	int r = store_hostkey_seen(srv->st, device_id, port, type, key, now, seen, old, oldlen);
+
+	if (r == 0 && srv->sq != NULL) {
+		struct storeop *op = storeop_hostkey(device_id, port, type, key, now);
+		if (op == NULL)
+			return ERR_NOMEM;
+		enqueue(srv->sq, op);
+	}
+	return r;
+}
+
+int
+storeq_audit_anchor_set(struct server *srv, const struct audit_head *h, bool reset)
+{
+	return submit(srv, storeop_anchor(h, reset));
+}

@@ -1,0 +1,165 @@
+/* test_storeq.c: the store thread on SQLite in mirror mode (OUTPOST_STORE_MIRROR=1): writes reach the store, others' changes reach the mirror. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "server/server.h"
+#include "server/storeq.h"
+#include "store/store.h"
+#include "testutil.h"
+
+struct seen {
+	bool online;
+	int64_t last_seen;
+};
+
+static int
+device_cb(void *arg, const struct store_device *d)
+{
+	struct seen *s = arg;
+
+	s->online = d->online;
+	s->last_seen = d->last_seen;
+	return 0;
+}
+
+/* Waits up to 5 s for the eventfd in srv->epfd, then lets storeq take the mirror. */
+static bool
+take_mirror(struct server *srv)
+{
+	struct epoll_event ev;
+
+	if (epoll_wait(srv->epfd, &ev, 1, 5000) != 1)
+		return false;
+	storeq_ready(srv);
+	return true;
+}
+
+static void
+test_mirror_mode(void **state)
+{
+	struct server srv;
+	struct config cfg;
+	struct store *other;
+	struct pubkey key;
+	char *dir = tu_mkdtemp(), path[600];
+	int64_t id;
+	char fleet[LIM_LABEL + 1];
+	struct seen s = { 0 };
+
+	(void)state;
+	assert_non_null(dir);
+	assert_int_equal(tu_keygen(dir, "k", "ed25519"), 0);
+	snprintf(path, sizeof(path), "%s/k.pub", dir);
+	assert_int_equal(pubkey_read_file(path, &key), 0);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	memset(&srv, 0, sizeof(srv));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = path;
+	srv.cfg = &cfg;
+	assert_true((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+	assert_int_equal(store_open(path, &srv.st), 0);
+	assert_int_equal(store_fleet_add(srv.st, "acme"), 0);
+	assert_int_equal(store_device_add(srv.st, "pi", "acme", &key), 0);
+	struct store *real = srv.st;
+
+	setenv("OUTPOST_STORE_MIRROR", "1", 1);
+	storeq_start(&srv);
+	assert_true(storeq_mirrored(&srv));
+	assert_ptr_not_equal(srv.st, real);
+	assert_false(storeq_unreachable(&srv));
+	assert_int_equal(store_device_resolve(srv.st, 0, "pi", "acme", &id, fleet), 0);
+
+	/* a write: in the mirror at once, in the store a drain later */
+	assert_int_equal(storeq_device_set_online(&srv, id, true, 1234, "1.2.3.4:5"), 0);
+	assert_int_equal(store_device_get(srv.st, id, device_cb, &s), 0);
+	assert_true(s.online);
+	assert_int_equal(store_open(path, &other), 0);
+	s.online = false;
+	for (int i = 0; i < 500; i++) {
+		assert_int_equal(store_device_get(other, id, device_cb, &s), 0);
+		if (s.online)
+			break;
+		usleep(10000);
+	}
+	assert_true(s.online);
+	assert_int_equal(s.last_seen, 1234);
+	/* a bad write fails on the mirror and is not queued */
+	assert_int_equal(storeq_device_set_online(&srv, id + 99, true, 1, NULL), ERR_NOTFOUND);
+
+	/* someone else's change: a fresh mirror through the eventfd */
+	assert_int_equal(store_fleet_add(other, "globex"), 0);
+	assert_int_equal(store_fleet_get(srv.st, "globex", NULL), ERR_NOTFOUND);
+	assert_true(take_mirror(&srv));
+	assert_int_equal(store_fleet_get(srv.st, "globex", NULL), 0);
+	/* what the loop wrote stays in the new mirror */
+	assert_int_equal(store_device_get(srv.st, id, device_cb, &s), 0);
+	assert_true(s.online);
+
+	struct storeq_stats st;
+	storeq_get_stats(&srv, &st);
+	assert_true(st.written >= 1);
+	assert_true(st.reloads >= 1);
+	assert_int_equal(st.dropped, 0);
+
+	/* stop writes what is queued */
+	assert_int_equal(storeq_device_set_online(&srv, id, false, 5678, NULL), 0);
+	storeq_stop(&srv);
+	assert_null(srv.st);
+	assert_int_equal(store_device_get(other, id, device_cb, &s), 0);
+	assert_false(s.online);
+	assert_int_equal(s.last_seen, 5678);
+	store_close(other);
+	close(srv.epfd);
+	unsetenv("OUTPOST_STORE_MIRROR");
+	pubkey_clear(&key);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* Without the variable, SQLite stays on the direct path. */
+static void
+test_direct_mode(void **state)
+{
+	struct server srv;
+	struct config cfg;
+	char *dir = tu_mkdtemp(), path[600];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	memset(&srv, 0, sizeof(srv));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = path;
+	srv.cfg = &cfg;
+	unsetenv("OUTPOST_STORE_MIRROR");
+	assert_int_equal(store_open(path, &srv.st), 0);
+	struct store *real = srv.st;
+	storeq_start(&srv);
+	assert_false(storeq_mirrored(&srv));
+	assert_ptr_equal(srv.st, real);
+	assert_int_equal(storeq_session_clear(&srv), 0);
+	assert_int_equal(storeq_device_set_online(&srv, 42, true, 1, NULL), ERR_NOTFOUND);
+	storeq_stop(&srv);
+	assert_null(srv.st);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_direct_mode),
+		cmocka_unit_test(test_mirror_mode),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
