@@ -241,4 +241,4 @@ if [ "${BENCH_PG:-1}" != 0 ]; then
 	pg_part
 fi
 } | tee "$res/table.txt"
-cat "$out"/*.txt >"$res/raw.txt" 2>/dev/null
+for f in "$out"/*.txt; do [ -f "$f" ] && { echo "# $(basename "$f" .txt)"; cat "$f"; }; done >"$res/raw.txt"
