@@ -241,4 +241,6 @@ if [ "${BENCH_PG:-1}" != 0 ]; then
 	pg_part
 fi
 } | tee "$res/table.txt"
-for f in "$out"/*.txt; do [ -f "$f" ] && { echo "# $(basename "$f" .txt)"; cat "$f"; }; done >"$res/raw.txt"
+for f in "$out"/*.txt; do
+	if [ -f "$f" ]; then echo "# $(basename "$f" .txt)"; cat "$f"; fi
+done >"$res/raw.txt"
