@@ -84,21 +84,23 @@ trap pg_stop_all EXIT
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 row() { printf '%-44s %12s %12s %8s\n' "$1" "$2" "$3" "$4"; }
 # pgrow FIGURE SQLITE PG TARGET: a row of the PostgreSQL table, ratio PG /
-# SQLite, and "met"/"missed" against TARGET: "<=R" bounds the ratio, "<=Ns"
-# and "=N" the PostgreSQL figure itself.
+# SQLite, and "met"/"missed" against TARGET: "<=R" bounds the ratio (n/a
+# when the SQLite figure is not above 0: too few devices), "<=Ns" and "=N"
+# the PostgreSQL figure itself.
 pgrow() {
 	local r verdict=
 	r=$(ratio "$3" "$2")
 	case $4 in
 	'<='*s) verdict=$(awk -v x="$3" -v t="${4#<=}" 'BEGIN { sub(/s$/, "", t); print (x != "" && x >= 0 && x + 0 <= t + 0) ? "met" : "missed" }') ;;
-	'<='*) verdict=$(awk -v x="$r" -v t="${4#<=}" 'BEGIN { print (x != "-" && x + 0 <= t + 0) ? "met" : "missed" }') ;;
+	'<='*) verdict=$(awk -v x="$r" -v b="$2" -v t="${4#<=}" 'BEGIN {
+		print (x == "-" || b + 0 <= 0) ? "n/a (SQLite figure not above 0)" : (x + 0 <= t + 0) ? "met" : "missed" }') ;;
 	'='*) verdict=$(awk -v x="$3" -v t="${4#=}" 'BEGIN { print (x != "" && x + 0 == t + 0) ? "met" : "missed" }') ;;
 	esac
 	printf '%-40s %9s %11s %7s %8s %s\n' "$1" "${2:--}" "${3:--}" "$r" "$4" "$verdict"
 }
 
 # left FILE: devices the storm left behind (scale.sh prints it only when some were).
-left() { [ -z "$(v "$1" storm_s)" ] || { x=$(v "$1" storm_left_behind); echo "${x:-0}"; }; }
+left() { local x; [ -z "$(v "$1" storm_s)" ] || { x=$(v "$1" storm_left_behind); echo "${x:-0}"; }; }
 
 # at99 STORM_DAT N: seconds until 99 % of N devices were registered again
 # (the tail after that is devices sleeping in their backoff, cap 60 s).
@@ -116,7 +118,11 @@ pg_part() {
 	if [ ! -s "$out/$o.txt" ]; then
 		BENCH_SCALE_TPUT=0 side scale outpost
 	fi
-	BENCH_SCALE_TPUT=0 pg_side scale || { [ $? = 77 ] && echo "PostgreSQL 15 is not installed: no PostgreSQL column"; return 0; }
+	if ! BENCH_SCALE_TPUT=0 pg_side scale; then
+		kill "$sampler"
+		echo "PostgreSQL 15 is not installed: no PostgreSQL column"
+		return 0
+	fi
 	BENCH_LATENCY_ONLY=1 side throughput outpost sqlite
 	BENCH_LATENCY_ONLY=1 pg_side throughput
 	kill "$sampler"
