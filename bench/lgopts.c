@@ -174,6 +174,7 @@ set_value(struct lg_opts *o, char opt, const char *v, char *why, size_t whylen)
 		return 0;
 	case 'k': o->keys = v; return 0;
 	case 'd': o->state_dir = v; return 0;
+	case 'D': o->store = v; return 0;
 	case 'o': o->status = v; return 0;
 	case 'H': o->hostkey = v; return 0;
 	case 'u':
@@ -209,7 +210,7 @@ lg_parse_args(int argc, char **argv, struct lg_opts *o, char *why, size_t whylen
 	}
 	if (o->keys == NULL)
 		WHY("-k KEYFILE is required");
-	if (o->provision_only && o->state_dir == NULL)
-		WHY("-x needs -d STATE_DIR");
+	if (o->provision_only && o->state_dir == NULL && o->store == NULL)
+		WHY("-x needs -d STATE_DIR or -D STORE");
 	return 0;
 }

@@ -20,6 +20,7 @@ struct lg_opts {
 	char prefix[LG_PREFIX_MAX + 1];
 	const char *keys;	/* file of private keys, one per device; grown as needed */
 	const char *state_dir;	/* if set: add missing devices to this store */
+	const char *store;	/* if set: add them to this store instead (a spec, as `outpost --store`) */
 	const char *status;	/* if set: status line rewritten here every second */
 	const char *hostkey;	/* if set: the server's public key file to pin */
 	const char *user;	/* SSH user name (default "dev") */

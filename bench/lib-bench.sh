@@ -2,6 +2,14 @@
 # bench/scale.sh, sourced after tests/integration/lib.sh and basic_setup's
 # variables. MB is the transfer size in MiB; BENCH_REPS (default 3) is how
 # many times each transfer runs (the median is the result).
+#
+# BENCH_STORE=SPEC puts outpostd (its Store) and the CLI (OUTPOST_STORE) on
+# that store instead of outpost.db in the state dir: bench/run.sh's
+# PostgreSQL column passes the URI tests/pg/pg-start printed.
+if [ -n "${BENCH_STORE:-}" ]; then
+	export OUTPOST_STORE=$BENCH_STORE
+	OUTPOSTD_CONF_EXTRA="${OUTPOSTD_CONF_EXTRA:-}${OUTPOSTD_CONF_EXTRA:+$'\n'}Store $BENCH_STORE"
+fi
 
 REPS=${BENCH_REPS:-3}
 CIPHERS="aes128-gcm@openssh.com chacha20-poly1305@openssh.com"

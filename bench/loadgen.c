@@ -189,45 +189,96 @@ keys_prepare(void)
 	return 0;
 }
 
+/* The store -D names, else outpost.db in -d; NULL after one line on stderr. */
+static struct store *
+provision_open(void)
+{
+	struct store *st = NULL;
+	char why[512];
+
+	if (store_open_spec(lg.o.store, lg.o.state_dir, &st, why, sizeof(why)) != 0) {
+		fprintf(stderr, "loadgen: %s\n", why);
+		return NULL;
+	}
+	int r = store_fleet_add(st, lg.o.fleet);
+	if (r != 0 && r != ERR_EXISTS) {
+		fprintf(stderr, "loadgen: fleet %s: %s\n", lg.o.fleet, store_errmsg(st));
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/*
+ * All devices in one transaction (store_import, as `outpost import sshd`):
+ * one commit instead of one per device, which is what makes 10,000 devices
+ * take seconds on PostgreSQL. ERR_EXISTS if any is there already.
+ */
+static int
+provision_all(struct store *st, struct pubkey *pks)
+{
+	struct store_import_item *items = calloc((unsigned)lg.o.ndevices, sizeof(*items));
+	size_t failed;
+	int r;
+
+	if (items == NULL)
+		return ERR_NOMEM;
+	for (int i = 0; i < lg.o.ndevices; i++)
+		items[i] = (struct store_import_item){ .name = lg.devs[i].name, .key = &pks[i] };
+	r = store_import(st, lg.o.fleet, false, items, (size_t)lg.o.ndevices, &failed);
+	free(items);
+	return r;
+}
+
+/* One device at a time, keeping those already there; -1 after a line on stderr. */
+static int
+provision_each(struct store *st, struct pubkey *pks, int *added, int *present)
+{
+	for (int i = 0; i < lg.o.ndevices; i++) {
+		int r = store_device_add(st, lg.devs[i].name, lg.o.fleet, &pks[i]);
+		if (r == ERR_EXISTS)
+			(*present)++;
+		else if (r == 0)
+			(*added)++;
+		else {
+			fprintf(stderr, "loadgen: device %s.%s: %s\n", lg.devs[i].name, lg.o.fleet,
+			    store_errmsg(st));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Adds the devices missing from the store (through the store module, like `outpost device add`). */
 static int
 provision(void)
 {
-	struct store *st = NULL;
-	int added = 0, present = 0, r;
+	struct store *st;
+	struct pubkey *pks = calloc((unsigned)lg.o.ndevices, sizeof(*pks));
+	int added = 0, present = 0, n = 0, r = -1;
 
-	if ((r = store_open(lg.o.state_dir, &st)) != 0) {
-		fprintf(stderr, "loadgen: cannot open the store in %s: %s\n", lg.o.state_dir, err_str(r));
+	if (pks == NULL || (st = provision_open()) == NULL) {
+		free(pks);
 		return -1;
 	}
-	r = store_fleet_add(st, lg.o.fleet);
-	if (r != 0 && r != ERR_EXISTS) {
-		fprintf(stderr, "loadgen: fleet %s: %s\n", lg.o.fleet, err_str(r));
-		store_close(st);
-		return -1;
-	}
-	for (int i = 0; i < lg.o.ndevices; i++) {
-		struct pubkey pk;
-		if (pubkey_from_ssh_key(lg.devs[i].key, &pk) != 0) {
-			store_close(st);
-			return -1;
-		}
-		r = store_device_add(st, lg.devs[i].name, lg.o.fleet, &pk);
-		pubkey_clear(&pk);
-		if (r == ERR_EXISTS)
-			present++;
-		else if (r == 0)
-			added++;
-		else {
-			fprintf(stderr, "loadgen: device %s.%s: %s\n", lg.devs[i].name, lg.o.fleet, err_str(r));
-			store_close(st);
-			return -1;
-		}
-	}
-	store_close(st);
-	if (!lg.o.quiet)
+	for (; n < lg.o.ndevices; n++)
+		if (pubkey_from_ssh_key(lg.devs[n].key, &pks[n]) != 0)
+			goto out;
+	r = provision_all(st, pks);
+	if (r == 0)
+		added = n;
+	else if (r == ERR_EXISTS)
+		r = provision_each(st, pks, &added, &present);
+	else
+		fprintf(stderr, "loadgen: importing %d devices: %s\n", n, store_errmsg(st));
+	if (r == 0 && !lg.o.quiet)
 		printf("store: %d devices added, %d present\n", added, present);
-	return 0;
+out:
+	for (int i = 0; i < n; i++)
+		pubkey_clear(&pks[i]);
+	free(pks);
+	store_close(st);
+	return r == 0 ? 0 : -1;
 }
 
 /* ---- epoll ---- */
@@ -822,7 +873,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: outpost-loadgen -k KEYFILE [-s HOST:PORT] [-n DEVICES] [-f FLEET] [-p PREFIX]\n"
-	    "         [-d STATE_DIR] [-x] [-r CONNECTS_PER_S] [-P SERVICE_PORT] [-m echo|discard]\n"
+	    "         [-d STATE_DIR] [-D STORE] [-x] [-r CONNECTS_PER_S] [-P SERVICE_PORT] [-m echo|discard]\n"
 	    "         [-t SECONDS] [-o STATUS_FILE] [-H SERVER_KEY.pub] [-u USER] [-S] [-q] [-v]\n");
 }
 
@@ -851,7 +902,7 @@ main(int argc, char **argv)
 		lg_source_addr((unsigned)i, d->src, sizeof(d->src));
 		backoff_init(&d->bo, seed + (uint64_t)i * 0x9e3779b97f4a7c15ULL);
 	}
-	if (keys_prepare() != 0 || (lg.o.state_dir != NULL && provision() != 0))
+	if (keys_prepare() != 0 || ((lg.o.state_dir != NULL || lg.o.store != NULL) && provision() != 0))
 		return 1;
 	if (lg.o.provision_only)
 		return 0;

@@ -13,37 +13,142 @@
 #   4. bench/longlink.sh: transfers with a delay relay in front of the jump on
 #      the technician's side, the device's side or both (stock `ssh -R`
 #      device and the agent), against sshd as the jump and a direct ssh over
-#      the same total delay.
-# BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0 or BENCH_LONGLINK=0 skips a
-# part; see the scripts for sizes.
+#      the same total delay;
+#   5. the PostgreSQL store: outpostd and the CLI on a test PostgreSQL 15
+#      over TCP on 127.0.0.1 (tests/pg/pg-start, a fresh cluster per script,
+#      in this run's temp dir) beside the SQLite store: bench/scale.sh's
+#      outpost side again (memory, idle CPU, the storm; its SQLite figures
+#      are part 2's, or a run made here without the transfers if part 2 was
+#      skipped) and connect latency (bench/throughput.sh without transfers,
+#      SQLite then PostgreSQL, back to back); ratio = PostgreSQL / SQLite.
+# BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0, BENCH_LONGLINK=0 or
+# BENCH_PG=0 skips a part; see the scripts for sizes.
 # Results also go to $BENCH_OUT (default bench/results), raw and as a table.
 set -u
 set -o pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d /tmp/outpost-bench.XXXXXX)
+# pg-start runs PostgreSQL as nobody when we are root: it must reach $out/pg-*.
+chmod 0711 "$out"
 res=${BENCH_OUT:-$here/results}
 mkdir -p "$res"
 export OUTPOST_BUILD=$build
 ulimit -n "$(ulimit -Hn)"
 
-# side SCRIPT MODE: runs one side, RESULT lines into $out/SCRIPT-MODE.txt.
+# side SCRIPT MODE [NAME]: runs one side, RESULT lines into $out/SCRIPT-NAME.txt
+# (NAME defaults to MODE).
 side() {
-	echo "== $1 $2 jump" >&2
-	OUTPOST_JUMP_MODE=$2 OUTPOST_TEST_LOGDIR=$out/logs-$1-$2 BENCH_STORM_DAT=$out/storm.dat \
-	    bash "$here/$1.sh" 2>"$out/$1-$2.err" | grep '^RESULT' >"$out/$1-$2.txt"
+	local name=${3:-$2}
+	echo "== $1 $2 jump${3:+ ($3)}" >&2
+	OUTPOST_JUMP_MODE=$2 OUTPOST_TEST_LOGDIR=$out/logs-$1-$name BENCH_STORM_DAT=${BENCH_STORM_DAT:-$out/storm.dat} \
+	    bash "$here/$1.sh" 2>"$out/$1-$name.err" | grep '^RESULT' >"$out/$1-$name.txt"
 	local status=${PIPESTATUS[0]}
 	if [ "$status" != 0 ]; then
-		echo "bench: $1 $2 failed (status $status); log: $out/$1-$2.err" >&2
-		tail -20 "$out/$1-$2.err" >&2
+		echo "bench: $1 $name failed (status $status); log: $out/$1-$name.err" >&2
+		tail -20 "$out/$1-$name.err" >&2
 		exit 1
 	fi
 }
 
 # v FILE KEY: one result (the last, if a script printed KEY twice).
 v() { awk -v k="$2" '$2 == k { x = $3 } END { if (x != "") print x }' "$out/$1.txt" 2>/dev/null; }
+# pg_side SCRIPT: SCRIPT's outpost side on a fresh test PostgreSQL in
+# $out/pg-SCRIPT, RESULT lines into $out/SCRIPT-pg.txt; 77 if PostgreSQL 15
+# is not installed.
+pg_side() {
+	local dir=$out/pg-$1 uri rc
+	uri=$("$here/../tests/pg/pg-start" "$dir" 2>"$out/pg-$1.err")
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		cat "$out/pg-$1.err" >&2
+		[ "$rc" = 77 ] && return 77
+		echo "bench: could not start PostgreSQL for $1" >&2
+		exit 1
+	fi
+	BENCH_STORE=$uri BENCH_PG_DIR=$dir BENCH_STORM_DAT=$out/storm-pg.dat side "$1" outpost pg
+	"$here/../tests/pg/pg-stop" "$dir" || echo "bench: PostgreSQL in $dir did not stop cleanly" >&2
+	return 0
+}
+
+# pg_stop_all: on any exit, no PostgreSQL of this run is left running.
+pg_stop_all() {
+	local d
+	for d in "$out"/pg-*/; do
+		[ -d "$d/data" ] && "$here/../tests/pg/pg-stop" "$d"
+	done
+	rm -rf "$out"
+}
+trap pg_stop_all EXIT
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 row() { printf '%-44s %12s %12s %8s\n' "$1" "$2" "$3" "$4"; }
+# pgrow FIGURE SQLITE PG TARGET: a row of the PostgreSQL table, ratio PG /
+# SQLite, and "met"/"missed" against TARGET: "<=R" bounds the ratio (n/a
+# when the SQLite figure is not above 0: too few devices), "<=Ns" and "=N"
+# the PostgreSQL figure itself.
+pgrow() {
+	local r verdict=
+	r=$(ratio "$3" "$2")
+	case $4 in
+	'<='*s) verdict=$(awk -v x="$3" -v t="${4#<=}" 'BEGIN { sub(/s$/, "", t); print (x != "" && x >= 0 && x + 0 <= t + 0) ? "met" : "missed" }') ;;
+	'<='*) verdict=$(awk -v x="$r" -v b="$2" -v t="${4#<=}" 'BEGIN {
+		print (x == "-" || b + 0 <= 0) ? "n/a (SQLite figure not above 0)" : (x + 0 <= t + 0) ? "met" : "missed" }') ;;
+	'='*) verdict=$(awk -v x="$3" -v t="${4#=}" 'BEGIN { print (x != "" && x + 0 == t + 0) ? "met" : "missed" }') ;;
+	esac
+	printf '%-40s %9s %11s %7s %8s %s\n' "$1" "${2:--}" "${3:--}" "$r" "$4" "$verdict"
+}
+
+# left FILE: devices the storm left behind (scale.sh prints it only when some were).
+left() { local x; [ -z "$(v "$1" storm_s)" ] || { x=$(v "$1" storm_left_behind); echo "${x:-0}"; }; }
+
+# at99 STORM_DAT N: seconds until 99 % of N devices were registered again
+# (the tail after that is devices sleeping in their backoff, cap 60 s).
+# The loadgens' status lags a second: count only once it showed the loss.
+at99() { awk -v n="$2" '$2 < 0.99 * n { gone = 1 } gone && $2 >= 0.99 * n { print $1; exit }' "$1" 2>/dev/null; }
+
+# pg_part: part 5, the PostgreSQL column.
+pg_part() {
+	local o=scale-outpost p=scale-pg lo=throughput-sqlite lp=throughput-pg n k
+	echo "== the PostgreSQL store" >&2
+	# The 1-minute load average every 10 s: the machine may be shared (the
+	# loop ends by itself once $out is gone, if a side fails).
+	(while [ -d "$out" ]; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$out/load.log" &
+	local sampler=$!
+	if [ ! -s "$out/$o.txt" ]; then
+		BENCH_SCALE_TPUT=0 side scale outpost
+	fi
+	if ! BENCH_SCALE_TPUT=0 pg_side scale; then
+		kill "$sampler"
+		echo "PostgreSQL 15 is not installed: no PostgreSQL column"
+		return 0
+	fi
+	BENCH_LATENCY_ONLY=1 side throughput outpost sqlite
+	BENCH_LATENCY_ONLY=1 pg_side throughput
+	kill "$sampler"
+	wait "$sampler" 2>/dev/null
+	n=$(v "$p" devices)
+	echo
+	echo "PostgreSQL store: outpostd and the CLI on a test PostgreSQL 15 over TCP on 127.0.0.1, $n loadgen devices; ratio = PostgreSQL / SQLite"
+	sort -n "$out/load.log" | awk '{ v[NR] = $1 } END { if (NR) printf "load average (1 min) during this part, every 10 s: min %s, median %s, max %s (%d samples)\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }'
+	printf '%-40s %9s %11s %7s %8s %s\n' figure sqlite postgresql ratio target ""
+	pgrow "memory KiB per idle device (PSS)" "$(v "$o" mem_kib_per_device)" "$(v "$p" mem_kib_per_device)" "<=1.5"
+	pgrow "outpostd idle CPU % of a core" "$(v "$o" idle_cpu_pct)" "$(v "$p" idle_cpu_pct)" "<=1.5"
+	pgrow "PostgreSQL's own idle CPU %" - "$(v "$p" pg_idle_cpu_pct)" ""
+	pgrow "storm: all back (s from listening)" "$(v "$o" storm_s)" "$(v "$p" storm_s)" "<=30s"
+	pgrow "storm: 99 % back (s from listening)" "$(at99 "$out/storm.dat" "$n")" "$(at99 "$out/storm-pg.dat" "$n")" ""
+	pgrow "storm: left behind" "$(left "$o")" "$(left "$p")" "=0"
+	pgrow "storm: failed handshakes" "$(v "$o" storm_failed_handshakes)" "$(v "$p" storm_failed_handshakes)" ""
+	pgrow "storm: outpostd peak CPU %" "$(v "$o" storm_peak_cpu_pct)" "$(v "$p" storm_peak_cpu_pct)" "<=1.5"
+	pgrow "storm: outpostd peak PSS MiB" "$(v "$o" storm_peak_pss_mib)" "$(v "$p" storm_peak_pss_mib)" ""
+	pgrow "connect median ms (${BENCH_CONNECTS:-50} runs)" "$(v "$lo" connect_median_ms)" "$(v "$lp" connect_median_ms)" "<=1.2"
+	pgrow "connect p99 ms" "$(v "$lo" connect_p99_ms)" "$(v "$lp" connect_p99_ms)" "<=1.2"
+	pgrow "set-up ms, first $(v "$p" devices_small) devices" "$(v "$o" provision_ms_a)" "$(v "$p" provision_ms_a)" ""
+	pgrow "set-up ms, other $((n - $(v "$p" devices_small))) devices" "$(v "$o" provision_ms_b)" "$(v "$p" provision_ms_b)" ""
+	echo "(set-up: outpost-loadgen -x, keys generated and the devices added in one transaction, as \`outpost import sshd\` does)"
+	[ ! -s "$out/storm.dat" ] || cp "$out/storm.dat" "$res/storm.dat"
+	[ ! -s "$out/storm-pg.dat" ] || cp "$out/storm-pg.dat" "$res/storm-pg.dat"
+}
 
 {
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GiB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
@@ -138,6 +243,10 @@ if [ "${BENCH_LONGLINK:-1}" != 0 ]; then
 		printf '%-28s %9s %9s %7s %9s %9s\n' "${key#ll_}" "$a" "${b:--}" "$(ratio "$a" "$b")" "${d:--}" "$(ratio "$a" "$d")"
 	done
 fi
+if [ "${BENCH_PG:-1}" != 0 ]; then
+	pg_part
+fi
 } | tee "$res/table.txt"
-cat "$out"/*.txt >"$res/raw.txt" 2>/dev/null
-rm -rf "$out"
+for f in "$out"/*.txt; do
+	if [ -f "$f" ]; then echo "# $(basename "$f" .txt)"; cat "$f"; fi
+done >"$res/raw.txt"

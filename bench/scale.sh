@@ -10,6 +10,12 @@
 #   BENCH_IDLE_S         idle CPU window (default 30)
 #   BENCH_LOAD_MB        transfer size for throughput with/without idle devices (default 1024)
 #   BENCH_STORM_S        give up on the reconnect storm after this long (default 120)
+#   BENCH_SCALE_TPUT     0: no throughput with/without idle devices (run.sh's
+#                        PostgreSQL column: memory, idle CPU and the storm only)
+#   BENCH_STORE          outpostd, the CLI and the loadgens' provisioning on
+#                        this store (see lib-bench.sh); BENCH_PG_DIR, the
+#                        tests/pg/pg-start directory of that PostgreSQL, adds
+#                        the database's own idle CPU
 . "$(dirname "$0")/../tests/integration/lib.sh"
 . "$(dirname "$0")/lib-bench.sh"
 
@@ -21,6 +27,7 @@ IDLE_S=${BENCH_IDLE_S:-30}
 LOAD_MB=${BENCH_LOAD_MB:-1024}
 MB=$LOAD_MB
 STORM_S=${BENCH_STORM_S:-120}
+TPUT=${BENCH_SCALE_TPUT:-1}
 LG=$OUTPOST_BUILD/bench/outpost-loadgen
 HZ=$(getconf CLK_TCK)
 ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
@@ -47,18 +54,23 @@ tree() {
 		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
 }
 
-# idle_cpu PIDS_FUNC [PIDS_FUNC2]: % of one core the processes used over
-# IDLE_S seconds (a second group, if given, in the same window: "P1 P2").
+# idle_cpu PIDS_FUNC...: % of one core each group of processes used over
+# the same IDLE_S seconds, one figure per group: "P1 P2 ...".
 idle_cpu() {
-	local t0 t1 u0=0 u1=0 ms0 ms1
-	t0=$(ticks $($1)) ms0=$(now_ms)
-	[ -z "${2:-}" ] || u0=$(ticks $($2))
+	local f t0=() t1=() ms0 ms1 i
+	for f in "$@"; do t0+=("$(ticks $($f))"); done
+	ms0=$(now_ms)
 	sleep "$IDLE_S"
-	t1=$(ticks $($1)) ms1=$(now_ms)
-	[ -z "${2:-}" ] || u1=$(ticks $($2))
-	awk -v t=$((t1 - t0)) -v u=$((u1 - u0)) -v two="${2:-}" -v hz="$HZ" -v ms=$((ms1 - ms0)) 'BEGIN {
-		printf "%.2f", 100 * t / hz / (ms / 1000)
-		if (two != "") printf " %.2f", 100 * u / hz / (ms / 1000) }'
+	for f in "$@"; do t1+=("$(ticks $($f))"); done
+	ms1=$(now_ms)
+	for i in "${!t0[@]}"; do
+		awk -v t=$((t1[i] - t0[i])) -v hz="$HZ" -v ms=$((ms1 - ms0)) 'BEGIN { printf "%.2f ", 100 * t / hz / (ms / 1000) }'
+	done
+}
+
+# pg_pids: the test PostgreSQL's postmaster and its backends (BENCH_PG_DIR).
+pg_pids() {
+	tree "$(head -n 1 "$BENCH_PG_DIR/data/postmaster.pid")"
 }
 
 # ---- stock OpenSSH: M real ssh -R devices, memory and idle CPU of the jump's sshd processes ----
@@ -114,8 +126,11 @@ failed_total() {
 
 # loadgen NAME PREFIX COUNT: provisions and starts one loadgen.
 loadgen() {
-	"$LG" -k "$T/keys-$1" -d "$STATE" -f lg -p "$2" -n "$3" -x -q >>"$LOGDIR/loadgen-$1.log" 2>&1 ||
+	local t0=$(now_ms) where=(-d "$STATE")
+	[ -z "${BENCH_STORE:-}" ] || where=(-D "$BENCH_STORE")
+	"$LG" -k "$T/keys-$1" "${where[@]}" -f lg -p "$2" -n "$3" -x -q >>"$LOGDIR/loadgen-$1.log" 2>&1 ||
 		fail "loadgen $1 could not provision"
+	result "provision_ms_$1" $(($(now_ms) - t0))	# keys generated, devices added
 	spawn "loadgen-$1" "$LG" -k "$T/keys-$1" -f lg -p "$2" -n "$3" -s "127.0.0.1:$JUMP_PORT" \
 		-H "$STATE/ssh_host_ed25519_key.pub" -o "$T/lg-$1.status" -r "${BENCH_RATE:-1000}" -q
 	LG_PIDS+=("$LAST_PID")
@@ -171,8 +186,10 @@ outpost_side() {
 	[ -x "$LG" ] || fail "no $LG (build it first)"
 	basic_setup
 	SRC=$T/data/load
-	head -c $((LOAD_MB * 1048576)) /dev/urandom >"$SRC"
-	transfers tput_idle0_ "$SRC" jump
+	if [ "$TPUT" != 0 ]; then
+		head -c $((LOAD_MB * 1048576)) /dev/urandom >"$SRC"
+		transfers tput_idle0_ "$SRC" jump
+	fi
 	base=$(pss_kib "$OUTPOSTD_PID")
 	result outpostd_empty_pss_kib "$base"
 	loadgen a lg "$N1"
@@ -187,13 +204,17 @@ outpost_side() {
 	result mem_kib_per_device "$(( ($(pss_kib "$OUTPOSTD_PID") - base) / N ))"
 	outpostd_pid() { echo "$OUTPOSTD_PID"; }
 	loadgen_pids() { echo "${LG_PIDS[@]}"; }
-	read -r cpu lgcpu <<<"$(idle_cpu outpostd_pid loadgen_pids)"
+	local groups=(outpostd_pid loadgen_pids)
+	[ -z "${BENCH_PG_DIR:-}" ] || groups+=(pg_pids)
+	read -r cpu lgcpu pgcpu <<<"$(idle_cpu "${groups[@]}")"
 	result idle_cpu_pct "$cpu"
 	# The loadgen shares the 2 cores: its own keepalive work is load that the
 	# "with N idle devices" transfers below also compete with.
 	result loadgen_idle_cpu_pct "$lgcpu"
-	transfers tput_idleN_ "$SRC" jump
+	[ -z "${pgcpu:-}" ] || result pg_idle_cpu_pct "$pgcpu"
+	[ "$TPUT" = 0 ] || transfers tput_idleN_ "$SRC" jump
 	storm
+	[ "$TPUT" != 0 ] || return 0
 	# "None" again, with the devices gone: the machine drifts by more than
 	# the effect over the minutes between, so the baseline is the median of
 	# the runs before and after (transfers appends to the same samples).

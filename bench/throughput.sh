@@ -7,7 +7,8 @@
 # BENCH_MB (default 1024) sets the transfer size, BENCH_REPS (default 3) how
 # many times each transfer runs (interleaved, jump and direct; the median is
 # the result, every run is logged), BENCH_CONNECTS (default 50) the number
-# of `ssh -J jump dev true` runs.
+# of `ssh -J jump dev true` runs. BENCH_LATENCY_ONLY=1 skips the transfers
+# (bench/run.sh's PostgreSQL column: connect latency on each store).
 . "$(dirname "$0")/../tests/integration/lib.sh"
 . "$(dirname "$0")/lib-bench.sh"
 
@@ -16,10 +17,12 @@ CONNECTS=${BENCH_CONNECTS:-50}
 basic_setup
 known_add "[127.0.0.1]:$SSHD_PORT" "$T/host-dev0.pub"
 
-src=$T/data/bench
-head -c $((MB * 1024 * 1024)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:bench 2>/dev/null >"$src" \
-	|| head -c $((MB * 1024 * 1024)) /dev/urandom >"$src"
-transfers "" "$src" jump direct
+if [ "${BENCH_LATENCY_ONLY:-0}" != 1 ]; then
+	src=$T/data/bench
+	head -c $((MB * 1024 * 1024)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:bench 2>/dev/null >"$src" \
+		|| head -c $((MB * 1024 * 1024)) /dev/urandom >"$src"
+	transfers "" "$src" jump direct
+fi
 
 lat=$T/latency
 : >"$lat"

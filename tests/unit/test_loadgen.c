@@ -52,7 +52,8 @@ test_args_hostile(void **state)
 	assert_int_equal(parse(&o, why, "-k", "f", "-p", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL), -1);
 	assert_int_equal(parse(&o, why, "-k", "f", "-u", "", NULL), -1);
 	assert_int_equal(parse(&o, why, "-k", "f", "-s", "host", NULL), -1);
-	assert_int_equal(parse(&o, why, "-k", "f", "-x", NULL), -1);	/* -x needs -d */
+	assert_int_equal(parse(&o, why, "-k", "f", "-x", NULL), -1);	/* -x needs -d or -D */
+	assert_int_equal(parse(&o, why, "-k", "f", "-x", "-D", NULL), -1);
 	assert_true(strlen(why) > 0);
 }
 
@@ -89,6 +90,11 @@ test_args_good(void **state)
 	assert_string_equal(o.status, "stat");
 	assert_string_equal(o.hostkey, "hk.pub");
 	assert_string_equal(o.user, "agent");
+	assert_null(o.store);
+	assert_int_equal(parse(&o, why, "-k", "keys", "-D", "postgresql://db/outpost", "-x", NULL), 0);
+	assert_string_equal(o.store, "postgresql://db/outpost");
+	assert_null(o.state_dir);
+	assert_true(o.provision_only);
 }
 
 static void
