@@ -20,7 +20,7 @@ DEB_DIR    ?= build-deb
 DEB_ARCHES ?= amd64 arm64 armhf
 DEB_NATIVE := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_FOREIGN = $(filter-out $(DEB_NATIVE),$(DEB_ARCHES))
-DEB_LIBS   = libssh-dev libsqlite3-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev libpq-dev pkgconf
+DEB_LIBS   = libssh-dev libsqlite3-dev libssl-dev libsystemd-dev libmosquitto-dev libmicrohttpd-dev pkgconf
 DEPS_DEB   = debhelper dpkg-dev fakeroot lintian qemu-user-static debootstrap \
 	$(foreach a,$(DEB_FOREIGN),crossbuild-essential-$(a) $(DEB_LIBS:%=%:$(a)))
 
@@ -127,7 +127,7 @@ deb-arches:
 	    echo "make deb: $$a packages up to date"; continue; fi; \
 	  rm -rf $(DEB_DIR)/work-$$a $(DEB_DIR)/outpost-*_$$a.deb; mkdir -p $(DEB_DIR)/work-$$a/outpost; \
 	  git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/work-$$a/outpost; \
-	  prof=nocheck; [ $$a = $(DEB_NATIVE) ] || prof=cross,nocheck; \
+	  prof=nocheck; [ $$a = $(DEB_NATIVE) ] || prof=cross,nocheck,pkg.outpost.nopg; \
 	  echo "make deb: dpkg-buildpackage -a $$a -P$$prof (log: $(DEB_DIR)/build-$$a.log)"; \
 	  (cd $(DEB_DIR)/work-$$a/outpost && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$$(nproc)" \
 	      dpkg-buildpackage -a $$a -P$$prof -b -us -uc) >$(DEB_DIR)/build-$$a.log 2>&1 || \

@@ -322,8 +322,16 @@ store_open_spec(const char *spec, const char *state_dir, struct store **out, cha
 	}
 	if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0')
 		return open_sqlite_spec(spec + 7, out, why, whylen);
-	if (is_pg_uri(spec))
+	if (is_pg_uri(spec)) {
+#ifdef HAVE_LIBPQ
 		return open_on(&db_pg, NULL, spec, out, why, whylen);
+#else
+		char shown[256];
+		store_spec_redact(spec, shown, sizeof(shown));
+		snprintf(why, whylen, "%s: this outpost was built without PostgreSQL (meson -Dpostgresql)", shown);
+		return ERR_CONFIG;
+#endif
+	}
 	snprintf(why, whylen, "unknown store \"%.64s\": use sqlite, sqlite:PATH or a postgresql:// URI", spec);
 	return ERR_CONFIG;
 }
