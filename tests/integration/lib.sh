@@ -420,9 +420,10 @@ device_add() {
 db_snapshot() {
 	local t
 	{
-		# sessions is live state (who is connected), not configuration.
+		# sessions is live state (who is connected) and host_keys what
+		# outpostd learns from devices by itself: neither is configuration.
 		for t in $(store_tables 2>/dev/null); do
-			[ "$t" = sessions ] && continue
+			case $t in sessions|host_keys) continue ;; esac
 			echo "$t $(store_sql "SELECT count(*) FROM \"$t\"")"
 		done
 		outpost fleet ls
