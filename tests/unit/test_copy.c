@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include <sys/stat.h>
 
+#include "testkeys.h"
 #include "testutil.h"
 #include "pgtest.h"
 
@@ -29,28 +30,16 @@ static struct pubkey keys[NKEYS];
 static int
 group_setup(void **state)
 {
-	char name[16], path[600];
-
 	(void)state;
-	if ((dir = tu_mkdtemp()) == NULL)
-		return -1;
-	for (int i = 0; i < NKEYS; i++) {
-		snprintf(name, sizeof(name), "k%d", i);
-		snprintf(path, sizeof(path), "%s/%s.pub", dir, name);
-		if (tu_keygen(dir, name, "ed25519") != 0 || pubkey_read_file(path, &keys[i]) != 0)
-			return -1;
-	}
-	return 0;
+	return tu_keys_make(&dir, keys, NKEYS, NULL);
 }
 
 static int
 group_teardown(void **state)
 {
 	(void)state;
-	for (int i = 0; i < NKEYS; i++)
-		pubkey_clear(&keys[i]);
-	tu_rmrf(dir);
-	free(dir);
+	tu_keys_free(dir, keys, NKEYS);
+	dir = NULL;
 	return 0;
 }
 

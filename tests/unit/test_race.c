@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "store/store.h"
 #include "pgtest.h"
+#include "testkeys.h"
 #include "testutil.h"
 
 #define NWRITERS	6	/* connections racing at once */
@@ -27,26 +28,16 @@ struct fixture {
 static int
 group_setup(void **state)
 {
-	char name[16], path[600];
-
-	if ((keydir = tu_mkdtemp()) == NULL)
-		return -1;
-	for (int i = 0; i < NWRITERS; i++) {
-		snprintf(name, sizeof(name), "k%d", i);
-		snprintf(path, sizeof(path), "%s/%s.pub", keydir, name);
-		if (tu_keygen(keydir, name, "ed25519") != 0 || pubkey_read_file(path, &keys[i]) != 0)
-			return -1;
-	}
-	return 0;
+	(void)state;
+	return tu_keys_make(&keydir, keys, NWRITERS, NULL);
 }
 
 static int
 group_teardown(void **state)
 {
-	for (int i = 0; i < NWRITERS; i++)
-		pubkey_clear(&keys[i]);
-	tu_rmrf(keydir);
-	free(keydir);
+	(void)state;
+	tu_keys_free(keydir, keys, NWRITERS);
+	keydir = NULL;
 	return 0;
 }
 

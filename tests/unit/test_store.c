@@ -13,6 +13,7 @@
 #include "common/timefmt.h"
 #include "store/store.h"
 #include "pgtest.h"
+#include "testkeys.h"
 #include "testutil.h"
 
 static char *keydir;
@@ -29,26 +30,16 @@ struct fixture {
 static int
 group_setup(void **state)
 {
-	char name[16], path[600];
-
-	if ((keydir = tu_mkdtemp()) == NULL)
-		return -1;
-	for (int i = 0; i < NKEYS; i++) {
-		snprintf(name, sizeof(name), "k%d", i);
-		snprintf(path, sizeof(path), "%s/%s.pub", keydir, name);
-		if (tu_keygen(keydir, name, "ed25519") != 0 || pubkey_read_file(path, &keys[i]) != 0)
-			return -1;
-	}
-	return 0;
+	(void)state;
+	return tu_keys_make(&keydir, keys, NKEYS, NULL);
 }
 
 static int
 group_teardown(void **state)
 {
-	for (int i = 0; i < NKEYS; i++)
-		pubkey_clear(&keys[i]);
-	tu_rmrf(keydir);
-	free(keydir);
+	(void)state;
+	tu_keys_free(keydir, keys, NKEYS);
+	keydir = NULL;
 	return 0;
 }
 

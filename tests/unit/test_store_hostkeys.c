@@ -8,6 +8,7 @@
 #include "common/timefmt.h"
 #include "store/store.h"
 #include "pgtest.h"
+#include "testkeys.h"
 #include "testutil.h"
 
 static char *keydir;
@@ -26,28 +27,17 @@ static int
 group_setup(void **state)
 {
 	static const char *const types[NKEYS] = { "ed25519", "ed25519", "ecdsa", "rsa", "ed25519" };
-	char name[16], path[600];
 
 	(void)state;
-	if ((keydir = tu_mkdtemp()) == NULL)
-		return -1;
-	for (int i = 0; i < NKEYS; i++) {
-		snprintf(name, sizeof(name), "k%d", i);
-		snprintf(path, sizeof(path), "%s/%s.pub", keydir, name);
-		if (tu_keygen(keydir, name, types[i]) != 0 || pubkey_read_file(path, &keys[i]) != 0)
-			return -1;
-	}
-	return 0;
+	return tu_keys_make(&keydir, keys, NKEYS, types);
 }
 
 static int
 group_teardown(void **state)
 {
 	(void)state;
-	for (int i = 0; i < NKEYS; i++)
-		pubkey_clear(&keys[i]);
-	tu_rmrf(keydir);
-	free(keydir);
+	tu_keys_free(keydir, keys, NKEYS);
+	keydir = NULL;
 	return 0;
 }
 
