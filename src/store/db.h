@@ -79,6 +79,12 @@ struct db_backend {
 	int64_t (*change_counter)(struct store *st);
 };
 
+/* What a store spec names (spec.c); the one place its forms are told apart. */
+enum spec_form { SPEC_STATE_DIR, SPEC_SQLITE_PATH, SPEC_PG, SPEC_BAD };
+/* NULL, "" and "sqlite": the state dir; "sqlite:PATH" (*path set; "sqlite:" is
+ * SPEC_BAD); a postgresql:// or postgres:// URI; anything else SPEC_BAD. */
+enum spec_form spec_form(const char *spec, const char **path);
+
 extern const struct db_backend db_sqlite;
 extern const struct db_backend db_pg;
 

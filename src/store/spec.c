@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/limits.h"
+#include "store/db.h"
 #include "store/store.h"
 
 #define SPEC_FORMS "use sqlite, sqlite:PATH or a postgresql:// URI"
@@ -16,6 +17,21 @@ has_control(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return true;
 	return false;
+}
+
+enum spec_form
+spec_form(const char *spec, const char **path)
+{
+	*path = NULL;
+	if (spec == NULL || spec[0] == '\0' || strcmp(spec, "sqlite") == 0)
+		return SPEC_STATE_DIR;
+	if (strncmp(spec, "sqlite:", 7) == 0) {
+		*path = spec + 7;
+		return spec[7] != '\0' ? SPEC_SQLITE_PATH : SPEC_BAD;
+	}
+	if (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0)
+		return SPEC_PG;
+	return SPEC_BAD;
 }
 
 int
@@ -35,16 +51,16 @@ store_spec_check(const char *spec, char *why, size_t whylen)
 		snprintf(why, whylen, "store holds a control character");
 		return ERR_CONFIG;
 	}
-	if (strcmp(spec, "sqlite") == 0)
+	const char *path;
+	enum spec_form form = spec_form(spec, &path);
+	if (form == SPEC_STATE_DIR || form == SPEC_SQLITE_PATH)
 		return 0;
-	if (strncmp(spec, "sqlite:", 7) == 0) {
-		if (spec[7] != '\0')
-			return 0;
+	if (path != NULL) {
 		snprintf(why, whylen, "sqlite: needs a path (sqlite:/var/lib/outpost/outpost.db)");
 		return ERR_CONFIG;
 	}
 	store_spec_redact(spec, shown, sizeof(shown));
-	if (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0) {
+	if (form == SPEC_PG) {
 		if (strchr(spec, ' ') == NULL)
 			return 0;
 		snprintf(why, whylen, "%.80s: a URI holds no spaces (write %%20)", shown);
@@ -68,16 +84,20 @@ store_spec_has_password(const char *spec)
 void
 store_spec_describe(const char *spec, const char *state_dir, char *out, size_t len)
 {
+	const char *path;
 	struct stat sb;
 
-	if (spec == NULL || spec[0] == '\0' || strcmp(spec, "sqlite") == 0)
+	switch (spec_form(spec, &path)) {
+	case SPEC_STATE_DIR:
 		snprintf(out, len, "sqlite %s/outpost.db", state_dir != NULL ? state_dir : "?");
-	else if (strncmp(spec, "sqlite:", 7) == 0 && stat(spec + 7, &sb) == 0 && S_ISDIR(sb.st_mode))
-		snprintf(out, len, "sqlite %s/outpost.db", spec + 7);
-	else if (strncmp(spec, "sqlite:", 7) == 0)
-		snprintf(out, len, "sqlite %s", spec + 7);
-	else
+		break;
+	case SPEC_SQLITE_PATH:
+		snprintf(out, len, "sqlite %s%s", path,
+		    stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ? "/outpost.db" : "");
+		break;
+	default:
 		store_spec_redact(spec, out, len);
+	}
 }
 
 void

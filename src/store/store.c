@@ -291,12 +291,6 @@ open_sqlite_spec(const char *p, struct store **out, char *why, size_t whylen)
 	return open_on(&db_sqlite, NULL, p, out, why, whylen);
 }
 
-static bool
-is_pg_uri(const char *spec)
-{
-	return strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0;
-}
-
 int
 store_open_spec(const char *spec, const char *state_dir, struct store **out, char *why, size_t whylen)
 {
@@ -309,7 +303,9 @@ store_open_spec(const char *spec, const char *state_dir, struct store **out, cha
 		whylen = sizeof(scratch);
 	}
 	why[0] = '\0';
-	if (spec == NULL || spec[0] == '\0' || strcmp(spec, "sqlite") == 0) {
+	const char *p;
+	switch (spec_form(spec, &p)) {
+	case SPEC_STATE_DIR:
 		if (state_dir == NULL || state_dir[0] == '\0') {
 			snprintf(why, whylen, "no state directory given");
 			return ERR_INVAL;
@@ -319,21 +315,19 @@ store_open_spec(const char *spec, const char *state_dir, struct store **out, cha
 			return ERR_TOOLONG;
 		}
 		return open_on(&db_sqlite, state_dir, path, out, why, whylen);
-	}
-	if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0')
-		return open_sqlite_spec(spec + 7, out, why, whylen);
-	if (is_pg_uri(spec)) {
+	case SPEC_SQLITE_PATH:
+		return open_sqlite_spec(p, out, why, whylen);
+	case SPEC_PG:
 #ifdef HAVE_LIBPQ
 		return open_on(&db_pg, NULL, spec, out, why, whylen);
 #else
-		char shown[256];
-		store_spec_redact(spec, shown, sizeof(shown));
-		snprintf(why, whylen, "%s: this outpost was built without PostgreSQL (meson -Dpostgresql)", shown);
+		store_spec_redact(spec, path, sizeof(path));
+		snprintf(why, whylen, "%.200s: this outpost was built without PostgreSQL (meson -Dpostgresql)", path);
 		return ERR_CONFIG;
 #endif
+	default:
+		return store_spec_check(spec, why, whylen);	/* its sentence says which forms there are */
 	}
-	snprintf(why, whylen, "unknown store \"%.64s\": use sqlite, sqlite:PATH or a postgresql:// URI", spec);
-	return ERR_CONFIG;
 }
 
 int
