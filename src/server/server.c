@@ -653,6 +653,8 @@ server_run(struct server *srv)
 		pump_and_reap(srv);
 		if (srv->now_ms >= srv->next_tick_ms)
 			tick(srv);
+		else if (srv->recheck_now)
+			recheck(srv);	/* a fresh mirror or an admin command: revokes act now, not at the tick */
 		update_interest(srv);
 		wake_interest(srv);
 	}

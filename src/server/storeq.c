@@ -30,14 +30,17 @@
 #include "server/storeq.h"
 
 /*
- * How often the thread looks at the real store's change counter, so that a
- * key `outpost user add` just added logs in at once (the loop answers from
- * the mirror only): on PostgreSQL every 50 ms (one single-row SELECT, 20 a
- * second; pg.c offers no LISTEN/NOTIFY yet); on SQLite, a local read of
- * microseconds, every 25 ms.
+ * How the thread learns that someone else changed the real store, so that
+ * a key `outpost user add` just added logs in at once and a revoke ends
+ * sessions at once (the loop answers from the mirror only): on PostgreSQL
+ * it LISTENs (store_wait_notify: the notification wakes it) and reads the
+ * change counter only every NOTIFY_CHECK_MS, a check that also finds a
+ * silent connection; on SQLite, which has no notifications, it reads the
+ * counter (a local read of microseconds) every 25 ms.
  */
-#define POLL_MS		50
+#define NOTIFY_CHECK_MS	10000
 #define POLL_LOCAL_MS	25
+#define POLL_MS		50	/* a PostgreSQL schema without the notifying triggers (before migration 10) */
 #define BATCH_MS	20	/* after the first queued record, wait for more to batch */
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
@@ -60,7 +63,11 @@ struct storeq {
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
 	int64_t backoff_ms;
-	int poll_ms;			/* POLL_MS or POLL_LOCAL_MS */
+	int poll_ms;			/* NOTIFY_CHECK_MS or POLL_LOCAL_MS */
+	bool listening;			/* store_listen took: the thread waits on notifications */
+	bool look_after_swap;		/* a change came while a mirror waited for the loop */
+	unsigned notified;		/* STORE_NOTIFY_* not acted on yet */
+	int wake_fd;			/* listening: an eventfd the loop's side writes to wake the thread */
 	/* the loop's own */
 	struct watch watch;
 	bool full_logged;
@@ -68,7 +75,19 @@ struct storeq {
 	atomic_bool unreachable;
 	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
+	atomic_uint_fast64_t notifies;	/* notifications acted on */
 };
+
+/* Wakes the thread (under mu): its condition variable, or its eventfd while it waits on the store. */
+static void
+wake_thread(struct storeq *sq)
+{
+	uint64_t one = 1;
+
+	pthread_cond_signal(&sq->cv);
+	if (sq->wake_fd >= 0 && write(sq->wake_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		log_warn("store: cannot wake the store thread: %s", strerror(errno));
+}
 
 /* Publishes the real store's failure count for metrics (thread). */
 static void
@@ -264,8 +283,11 @@ look_for_changes(struct storeq *sq)
 	bool pending = sq->swap_pending;
 	pthread_mutex_unlock(&sq->mu);
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
-	if (pending)
-		return;		/* the next look, after the loop took it */
+	if (pending) {
+		sq->look_after_swap = true;	/* the next look, when the loop took it */
+		return;
+	}
+	sq->look_after_swap = false;
 	int64_t counter = store_change_counter(sq->real);
 	if (counter < 0) {
 		went_unreachable(sq, store_errmsg(sq->real));
@@ -313,6 +335,36 @@ finish(struct storeq *sq)
 		log_warn("store: %zu queued writes are lost: the state store is unreachable", left);
 }
 
+/*
+ * Waits (mu held on entry and exit, released meanwhile) for a notification
+ * on the real store, the loop's wake or timeout_ms. A lost connection
+ * counts as a change: the look that follows finds the store unreachable.
+ */
+static void
+wait_notify(struct storeq *sq, int timeout_ms)
+{
+	unsigned which = 0;
+	uint64_t n;
+
+	pthread_mutex_unlock(&sq->mu);
+	int r = store_wait_notify(sq->real, sq->wake_fd, timeout_ms, &which);
+	if (which & STORE_NOTIFY_WAKE) {
+		if (read(sq->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			log_warn("store: the store thread's eventfd: %s", strerror(errno));
+	}
+	if (which & (STORE_NOTIFY_CHANGE | STORE_NOTIFY_PRESENCE)) {
+		atomic_fetch_add(&sq->notifies, 1);
+		log_debug("store: notified (%s%s)", which & STORE_NOTIFY_CHANGE ? " change" : "",
+		    which & STORE_NOTIFY_PRESENCE ? " presence" : "");
+	}
+	if (r != 0) {
+		log_debug("store: waiting for notifications: %s", store_errmsg(sq->real));
+		which |= STORE_NOTIFY_CHANGE;
+	}
+	pthread_mutex_lock(&sq->mu);
+	sq->notified |= which & (STORE_NOTIFY_CHANGE | STORE_NOTIFY_PRESENCE);
+}
+
 static void *
 run(void *arg)
 {
@@ -321,16 +373,24 @@ run(void *arg)
 	pthread_mutex_lock(&sq->mu);
 	for (;;) {
 		int64_t now = mono_ms();
-		int64_t due = atomic_load(&sq->unreachable) ? sq->next_try_ms : sq->next_poll_ms;
-		bool queued = sq->q.len > 0 && !sq->swap_pending && !atomic_load(&sq->unreachable);
+		bool down = atomic_load(&sq->unreachable);
+		int64_t due = down ? sq->next_try_ms : sq->next_poll_ms;
+		bool queued = sq->q.len > 0 && !sq->swap_pending && !down;
+		bool changed = !down && !sq->swap_pending &&
+		    ((sq->notified & STORE_NOTIFY_CHANGE) || sq->look_after_swap);
 		if (sq->stop)
 			break;
-		if (!sq->poke && !queued && now < due) {
-			wait_until(sq, due);
+		if (!sq->poke && !queued && !changed && now < due) {
+			if (sq->listening && !down)
+				wait_notify(sq, (int)(due - now));
+			else
+				wait_until(sq, due);
 			continue;
 		}
-		bool looking = sq->poke || now >= due;
+		bool looking = sq->poke || now >= due || changed;
 		sq->poke = false;
+		if (changed)
+			sq->notified &= ~STORE_NOTIFY_CHANGE;
 		pthread_mutex_unlock(&sq->mu);
 		if (queued && !looking) {
 			struct timespec batch = { .tv_nsec = BATCH_MS * 1000000L };
@@ -360,7 +420,7 @@ enqueue(struct storeq *sq, struct storeop *op)
 	atomic_store(&sq->depth, len);
 	atomic_store(&sq->dropped, sq->q.dropped);
 	if (was_empty)
-		pthread_cond_signal(&sq->cv);
+		wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 	if (r == ERR_BUSY && !sq->full_logged) {
 		log_warn("store: the write queue is full (%zu records, the state store is %s): "
@@ -407,6 +467,15 @@ storeq_start(struct server *srv)
 		fatal("out of memory");
 	sq->srv = srv;
 	sq->real = real;
+	sq->wake_fd = -1;
+	sq->poll_ms = strcmp(store_engine(real), "sqlite") == 0 ? POLL_LOCAL_MS : POLL_MS;
+	/* before the counter and the copy: a change after them is notified */
+	if (store_listen(real) == 0) {
+		if ((sq->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			fatal("eventfd: %s", strerror(errno));
+		sq->listening = true;
+		sq->poll_ms = NOTIFY_CHECK_MS;
+	}
 	sq->seen = store_change_counter(real);
 	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
 	    fill(real, m, why, sizeof(why)) != 0)
@@ -424,7 +493,6 @@ storeq_start(struct server *srv)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sq->watch };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, sq->watch.fd, &ev) != 0)
 		fatal("epoll_ctl: %s", strerror(errno));
-	sq->poll_ms = strcmp(store_engine(real), "sqlite") == 0 ? POLL_LOCAL_MS : POLL_MS;
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	srv->st = m;
 	srv->sq = sq;
@@ -432,8 +500,8 @@ storeq_start(struct server *srv)
 	metrics_store_attach(srv);
 	if (pthread_create(&sq->thread, NULL, run, sq) != 0)
 		fatal("cannot start the store thread");
-	log_info("store: %s through the store thread; the loop reads an in-memory copy",
-	    store_engine(real));
+	log_info("store: %s through the store thread; the loop reads an in-memory copy; %s",
+	    store_engine(real), sq->listening ? "changes by LISTEN/NOTIFY" : "changes by polling");
 }
 
 void
@@ -456,7 +524,7 @@ storeq_ready(struct server *srv)
 		srv->st = m;
 	}
 	sq->swap_pending = false;
-	pthread_cond_signal(&sq->cv);
+	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 	store_close(old);	/* only if the thread has not closed the one before yet */
 	if (m != NULL) {
@@ -474,7 +542,7 @@ storeq_poke(struct server *srv)
 		return;
 	pthread_mutex_lock(&sq->mu);
 	sq->poke = true;
-	pthread_cond_signal(&sq->cv);
+	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 }
 
@@ -493,7 +561,7 @@ storeq_stop(struct server *srv)
 	sq->fresh = NULL;
 	sq->swap_pending = false;	/* the loop takes no more mirrors: let the thread write */
 	sq->stop = true;
-	pthread_cond_signal(&sq->cv);
+	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 	store_close(fresh);
 	struct timespec ts;
@@ -505,6 +573,8 @@ storeq_stop(struct server *srv)
 		return;		/* the process is exiting; the thread may still hold sq */
 	}
 	close(sq->watch.fd);
+	if (sq->wake_fd >= 0)
+		close(sq->wake_fd);
 	store_close(sq->real);
 	store_close(sq->retired);
 	store_close(srv->st);
@@ -542,6 +612,7 @@ storeq_get_stats(const struct server *srv, struct storeq_stats *out)
 	out->written = atomic_load(&sq->written);
 	out->batches = atomic_load(&sq->batches);
 	out->reloads = atomic_load(&sq->reloads);
+	out->notifies = atomic_load(&sq->notifies);
 	out->refused = atomic_load(&sq->refused);
 	out->failures = (uint64_t)atomic_load(&sq->failures);
 }

@@ -64,6 +64,7 @@ struct storeq_stats {
 	uint64_t written;	/* records written to the real store */
 	uint64_t batches;	/* transactions that wrote them */
 	uint64_t reloads;	/* mirrors taken */
+	uint64_t notifies;	/* notifications (LISTEN/NOTIFY) the thread acted on */
 	uint64_t refused;	/* logins refused while the store was unreachable */
 	uint64_t failures;	/* store_failures of the real store (the thread's calls) */
 };
