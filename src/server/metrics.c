@@ -321,6 +321,8 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Fresh copies of the state store the loop took after it changed.");
 	single(b, "outpost_store_notifications_total", "counter", s->store_notifies,
 	    "PostgreSQL notifications (LISTEN/NOTIFY) the store thread acted on.");
+	single(b, "outpost_store_cutoff_drops_total", "counter", s->store_cutoff_drops,
+	    "Device sessions dropped because the state store did not answer for the node-down bound.");
 	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
 	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
@@ -457,6 +459,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_batches = qs.batches;
 	s->store_reloads = qs.reloads;
 	s->store_notifies = qs.notifies;
+	s->store_cutoff_drops = qs.cutoff_drops;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);

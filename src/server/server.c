@@ -563,6 +563,7 @@ tick(struct server *srv)
 		if (!c->dead)
 			session_tick(c);
 	recheck(srv);
+	storeq_tick(srv);
 	splice_trim();
 	save_bytes(srv);
 	save_audit_head(srv);

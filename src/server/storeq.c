@@ -45,6 +45,9 @@
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
 #define STOP_WAIT_S	10	/* storeq_stop waits this long for the last writes */
+#ifndef LIM_NODE_DOWN_S
+#define LIM_NODE_DOWN_S	20	/* limits.h once helper nodes' schema is in */
+#endif
 
 struct storeq {
 	struct server *srv;
@@ -76,7 +79,17 @@ struct storeq {
 	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
 	atomic_uint_fast64_t notifies;	/* notifications acted on */
+	atomic_int_fast64_t contact_ms;	/* the thread's last successful round trip with the real store */
+	bool cut_off;			/* the loop's: it dropped its device sessions for that */
+	atomic_uint_fast64_t cutoff_drops;	/* device sessions dropped for it */
 };
+
+/* The real store answered (thread). */
+static void
+contact(struct storeq *sq)
+{
+	atomic_store(&sq->contact_ms, timefmt_mono_ms());
+}
 
 /* Wakes the thread (under mu): its condition variable, or its eventfd while it waits on the store. */
 static void
@@ -162,6 +175,7 @@ reconnect(struct storeq *sq)
 	log_info("store: the state store is reachable again after %lld s; new logins are accepted; "
 	    "%zu queued writes follow", (long long)(mono_ms() - sq->down_since_ms + 500) / 1000, queued);
 	sq->reload = true;
+	contact(sq);
 	atomic_store(&sq->unreachable, false);
 }
 
@@ -188,6 +202,7 @@ write_list(struct storeq *sq, struct storeop *list)
 	else
 		store_batch_rollback(st);
 	if (r == 0) {
+		contact(sq);
 		atomic_fetch_add(&sq->written, n);
 		atomic_fetch_add(&sq->batches, 1);
 		log_debug("store: wrote %llu queued records in one transaction", (unsigned long long)n);
@@ -293,6 +308,7 @@ look_for_changes(struct storeq *sq)
 		went_unreachable(sq, store_errmsg(sq->real));
 		return;
 	}
+	contact(sq);
 	if (counter != sq->seen || sq->reload)
 		copy_to_loop(sq, counter);
 }
@@ -477,6 +493,7 @@ storeq_start(struct server *srv)
 		sq->poll_ms = NOTIFY_CHECK_MS;
 	}
 	sq->seen = store_change_counter(real);
+	atomic_store(&sq->contact_ms, mono_ms());
 	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
 	    fill(real, m, why, sizeof(why)) != 0)
 		fatal("cannot fill outpostd's copy of the store: %s", why);
@@ -586,10 +603,48 @@ storeq_stop(struct server *srv)
 	srv->sq = NULL;
 }
 
+/* ms since the thread's last successful round trip with the real store. */
+static int64_t
+quiet_ms(const struct storeq *sq)
+{
+	return mono_ms() - atomic_load(&sq->contact_ms);
+}
+
 bool
 storeq_unreachable(const struct server *srv)
 {
-	return srv->sq != NULL && atomic_load(&srv->sq->unreachable);
+	return srv->sq != NULL && (atomic_load(&srv->sq->unreachable) ||
+	    quiet_ms(srv->sq) > LIM_NODE_DOWN_S * 1000);
+}
+
+void
+storeq_tick(struct server *srv)
+{
+	struct storeq *sq = srv->sq;
+
+	if (sq == NULL)
+		return;
+	int64_t quiet = quiet_ms(sq);
+	if (quiet <= LIM_NODE_DOWN_S * 1000) {
+		if (sq->cut_off)
+			log_info("store: in contact with the state store again; devices may register here");
+		sq->cut_off = false;
+		return;
+	}
+	if (sq->cut_off)
+		return;
+	/* Other nodes take this one for down past the same bound: its devices are theirs to take. */
+	sq->cut_off = true;
+	uint64_t n = 0;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->authed && !c->dead && c->who.kind == PRINCIPAL_DEVICE) {
+			session_kill(c, "this node cannot reach the state store; connect to another node");
+			n++;
+		}
+	atomic_fetch_add(&sq->cutoff_drops, n);
+	log_warn("store: no answer from the state store for %lld s (the bound is %d s): dropped the %llu "
+	    "device sessions this node can no longer vouch for", (long long)quiet / 1000, LIM_NODE_DOWN_S,
+	    (unsigned long long)n);
 }
 
 bool
@@ -613,6 +668,7 @@ storeq_get_stats(const struct server *srv, struct storeq_stats *out)
 	out->batches = atomic_load(&sq->batches);
 	out->reloads = atomic_load(&sq->reloads);
 	out->notifies = atomic_load(&sq->notifies);
+	out->cutoff_drops = atomic_load(&sq->cutoff_drops);
 	out->refused = atomic_load(&sq->refused);
 	out->failures = (uint64_t)atomic_load(&sq->failures);
 }
