@@ -79,6 +79,7 @@ observe(enum metrics_hist_id id, double seconds)
 
 void metrics_accepted(void) { live.accepted++; }
 void metrics_takeover(void) { live.takeovers++; }
+void metrics_node_takeover(void) { live.node_takeovers++; }
 void metrics_wake_timeout(void) { live.wake_timeouts++; }
 void metrics_woke(int64_t ms) { observe(MH_WAKE, (double)ms / 1000.0); }
 
@@ -265,6 +266,8 @@ format_traffic(struct jbuf *b, const struct metrics_snapshot *s)
 	by_label(b, "outpost_authentications_total", "result", auth_results, s->auth, MA_MAX);
 	single(b, "outpost_device_takeovers_total", "counter", s->takeovers,
 	    "Device sessions replaced by a newer session with the same key.");
+	single(b, "outpost_device_node_takeovers_total", "counter", s->node_takeovers,
+	    "Device sessions dropped because the device registered on another node since.");
 	family(b, "outpost_connects_total", "counter",
 	    "Technician connections to a device (direct-tcpip) by result: ok, refused, failed.");
 	by_label(b, "outpost_connects_total", "result", connect_results, s->connects, MC_MAX);

@@ -26,6 +26,7 @@ void metrics_refused(const char *why);		/* penalty_admit's reason, or "shed" */
 void metrics_authenticated(const char *kind, int64_t handshake_ms);	/* user, device, enroll */
 void metrics_auth_failed(const char *why);	/* auth_failed's reason text */
 void metrics_takeover(void);
+void metrics_node_takeover(void);
 void metrics_connect(const char *result);	/* a direct-tcpip: ok, refused, failed */
 void metrics_relayed(bool to_device, uint64_t bytes);
 void metrics_woke(int64_t ms);			/* a standby device came for a waiting channel */
@@ -61,6 +62,7 @@ struct metrics_snapshot {
 	uint64_t auth[MA_MAX];
 	uint64_t opened[MK_MAX];	/* sessions authenticated, by kind */
 	uint64_t takeovers;
+	uint64_t node_takeovers;	/* device sessions dropped: another node registered the device later */
 	uint64_t connects[MC_MAX];
 	uint64_t bytes_to_device, bytes_from_device;
 	uint64_t wake_timeouts;

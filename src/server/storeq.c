@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "server/metrics.h"
+#include "server/registry.h"
 #include "server/server.h"
 #include "server/storeops.h"
 #include "server/storeq.h"
@@ -45,9 +46,13 @@
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
 #define STOP_WAIT_S	10	/* storeq_stop waits this long for the last writes */
-#ifndef LIM_NODE_DOWN_S
-#define LIM_NODE_DOWN_S	20	/* limits.h once helper nodes' schema is in */
-#endif
+/*
+ * Presence catch-up reads from this far before the last pseq seen: a
+ * presence write outside the writers' lock may commit after a later pseq
+ * (rows are each device's current state, so reading one twice is harmless).
+ */
+#define PRESENCE_OVERLAP	256
+#define PRESENCE_MAX	65536	/* rows handed to the loop at once; past it, a full copy */
 
 struct storeq {
 	struct server *srv;
@@ -60,9 +65,13 @@ struct storeq {
 	bool swap_pending;		/* fresh is filled; the loop has not taken it */
 	struct store *fresh;		/* a filled mirror for the loop */
 	struct store *retired;		/* the loop's old mirror, for the thread to close */
+	struct store_presence *rows;	/* presence rows for the loop, in the thread's order */
+	size_t nrows, rows_cap;
+	size_t rows_stale;		/* the first rows_stale predate fresh: not applied to it */
 	/* the thread's own */
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
+	int64_t last_pseq;		/* the newest presence order read or copied */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
 	int64_t backoff_ms;
@@ -260,6 +269,118 @@ drain(struct storeq *sq)
 	return false;
 }
 
+static int
+top_pseq(void *arg, const struct store_presence *p)
+{
+	int64_t *top = arg;
+
+	if (p->pseq > *top)
+		*top = p->pseq;
+	return 0;
+}
+
+/* The newest presence order in a store (a fresh mirror: local, quick). */
+static int64_t
+max_pseq(struct store *m)
+{
+	int64_t top = 0;
+
+	store_presence_since(m, 0, top_pseq, &top);
+	return top;
+}
+
+/* Rows the thread read, on their way to the loop (bounded by PRESENCE_MAX). */
+struct collect {
+	struct store_presence *v;
+	size_t len, cap;
+	bool more;		/* past PRESENCE_MAX: the rest next round */
+};
+
+static int
+collect_row(void *arg, const struct store_presence *p)
+{
+	struct collect *c = arg;
+
+	if (c->len >= PRESENCE_MAX) {
+		c->more = true;
+		return 0;
+	}
+	if (c->len == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct store_presence *v = realloc(c->v, cap * sizeof(*v));
+		if (v == NULL) {
+			c->more = true;
+			return 0;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->len++] = *p;
+	return 0;
+}
+
+/*
+ * A presence notification: the rows changed since the last pseq, handed to
+ * the loop (storeq_ready applies them to its mirror and drops its own
+ * device sessions that another node registered since).
+ */
+static void
+read_presence(struct storeq *sq)
+{
+	struct collect c = { 0 };
+	int64_t from = sq->last_pseq > PRESENCE_OVERLAP ? sq->last_pseq - PRESENCE_OVERLAP : 0;
+	int r = store_presence_since(sq->real, from, collect_row, &c);
+
+	if (r != 0) {
+		free(c.v);
+		if (lost(sq, r))
+			went_unreachable(sq, store_errmsg(sq->real));
+		else
+			log_warn("store: cannot read presence changes: %s", store_errmsg(sq->real));
+		return;
+	}
+	contact(sq);
+	for (size_t i = 0; i < c.len; i++)
+		if (c.v[i].pseq > sq->last_pseq)
+			sq->last_pseq = c.v[i].pseq;
+	if (c.len == 0) {
+		free(c.v);
+		return;
+	}
+	pthread_mutex_lock(&sq->mu);
+	if (c.more)
+		sq->notified |= STORE_NOTIFY_PRESENCE;	/* the rest next round */
+	if (sq->nrows + c.len > PRESENCE_MAX) {
+		/* the loop is far behind: a full copy tells it everything */
+		sq->reload = true;
+		free(c.v);
+	} else if (sq->rows == NULL) {
+		sq->rows = c.v;
+		sq->nrows = c.len;
+		sq->rows_cap = c.cap;
+	} else {
+		if (sq->nrows + c.len > sq->rows_cap) {
+			struct store_presence *v = realloc(sq->rows, (sq->nrows + c.len) * sizeof(*v));
+			if (v == NULL) {
+				sq->reload = true;
+				c.len = 0;
+			} else {
+				sq->rows = v;
+				sq->rows_cap = sq->nrows + c.len;
+			}
+		}
+		memcpy(sq->rows + sq->nrows, c.v, c.len * sizeof(*c.v));
+		sq->nrows += c.len;
+		free(c.v);
+	}
+	pthread_mutex_unlock(&sq->mu);
+	uint64_t one = 1;
+	if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("store: cannot wake the loop: %s", strerror(errno));
+	log_debug("store: %zu presence changes for the loop (up to presence order %lld)", c.len,
+	    (long long)sq->last_pseq);
+}
+
 /* Fills a fresh mirror from the real store and hands it to the loop. */
 static void
 copy_to_loop(struct storeq *sq, int64_t counter)
@@ -271,10 +392,14 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 
 	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
+		int64_t top = max_pseq(m);
 		pthread_mutex_lock(&sq->mu);
 		sq->fresh = m;
 		sq->swap_pending = true;
+		sq->rows_stale = sq->nrows;	/* the copy is newer than the rows waiting */
 		pthread_mutex_unlock(&sq->mu);
+		if (top > sq->last_pseq)
+			sq->last_pseq = top;
 		uint64_t one = 1;
 		if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
 			log_warn("store: cannot wake the loop: %s", strerror(errno));
@@ -314,9 +439,9 @@ look_for_changes(struct storeq *sq)
 		copy_to_loop(sq, counter);
 }
 
-/* One round: close a retired mirror, reconnect if due, write the queue, look for changes. */
+/* One round: close a retired mirror, reconnect if due, write the queue, look for changes, read presence. */
 static void
-round_once(struct storeq *sq, bool looking)
+round_once(struct storeq *sq, bool looking, bool presence)
 {
 	pthread_mutex_lock(&sq->mu);
 	struct store *old = sq->retired;
@@ -333,6 +458,8 @@ round_once(struct storeq *sq, bool looking)
 	}
 	if (drain(sq) && (looking || sq->reload))
 		look_for_changes(sq);
+	if (presence && !atomic_load(&sq->unreachable))
+		read_presence(sq);
 	if (!atomic_load(&sq->unreachable))
 		note_failures(sq);
 }
@@ -395,9 +522,10 @@ run(void *arg)
 		bool queued = sq->q.len > 0 && !sq->swap_pending && !down;
 		bool changed = !down && !sq->swap_pending &&
 		    ((sq->notified & STORE_NOTIFY_CHANGE) || sq->look_after_swap);
+		bool presence = !down && (sq->notified & STORE_NOTIFY_PRESENCE);
 		if (sq->stop)
 			break;
-		if (!sq->poke && !queued && !changed && now < due) {
+		if (!sq->poke && !queued && !changed && !presence && now < due) {
 			if (sq->listening && !down)
 				wait_notify(sq, (int)(due - now));
 			else
@@ -408,12 +536,13 @@ run(void *arg)
 		sq->poke = false;
 		if (changed)
 			sq->notified &= ~STORE_NOTIFY_CHANGE;
+		sq->notified &= ~STORE_NOTIFY_PRESENCE;
 		pthread_mutex_unlock(&sq->mu);
-		if (queued && !looking) {
+		if (queued && !looking && !presence) {
 			struct timespec batch = { .tv_nsec = BATCH_MS * 1000000L };
 			nanosleep(&batch, NULL);	/* let a storm's records gather into one drain */
 		}
-		round_once(sq, looking);
+		round_once(sq, looking, presence);
 		pthread_mutex_lock(&sq->mu);
 	}
 	pthread_mutex_unlock(&sq->mu);
@@ -498,6 +627,7 @@ storeq_start(struct server *srv)
 	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
 	    fill(real, m, why, sizeof(why)) != 0)
 		fatal("cannot fill outpostd's copy of the store: %s", why);
+	sq->last_pseq = max_pseq(m);
 	storeops_init(&sq->q, LIM_STORE_QUEUE);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -522,6 +652,31 @@ storeq_start(struct server *srv)
 	    store_engine(real), sq->listening ? "changes by LISTEN/NOTIFY" : "changes by polling");
 }
 
+/*
+ * One presence row from the real store (loop): another node's registration
+ * newer than one of our live device sessions ends it (takeover across
+ * nodes); the row goes into the mirror unless it predates it (stale) or is
+ * our own (the mirror has our writes, some not in the real store yet).
+ */
+static void
+presence_row(struct server *srv, const struct store_presence *p, bool apply)
+{
+	bool ours = strcmp(p->node, srv->node_name) == 0;
+	struct conn *c = registry_get(srv->reg, p->device_id);
+
+	if (c != NULL && !c->dead && c->who.kind == PRINCIPAL_DEVICE) {
+		if (p->gen <= c->gen || ours)
+			return;		/* our session is the newer registration */
+		if (p->online)
+			session_taken_over(c, p->node[0] ? p->node : "(unnamed)", p->gen);
+	} else if (ours)
+		return;
+	int r = apply ? store_presence_apply(srv->st, p) : 0;
+	if (r != 0 && r != ERR_NOTFOUND)	/* not found: a device the mirror does not have yet */
+		log_debug("store: presence of device %lld not applied to the copy: %s",
+		    (long long)p->device_id, store_errmsg(srv->st));
+}
+
 void
 storeq_ready(struct server *srv)
 {
@@ -532,6 +687,10 @@ storeq_ready(struct server *srv)
 		return;
 	pthread_mutex_lock(&sq->mu);
 	struct store *m = sq->fresh, *old = NULL;
+	struct store_presence *rows = sq->rows;
+	size_t nrows = sq->nrows, stale = m != NULL ? sq->rows_stale : 0;
+	sq->rows = NULL;
+	sq->nrows = sq->rows_cap = sq->rows_stale = 0;
 	sq->fresh = NULL;
 	if (m != NULL) {
 		/* what the loop wrote since the thread's last drain is not in the copy */
@@ -549,6 +708,9 @@ storeq_ready(struct server *srv)
 		metrics_store_attach(srv);
 		srv->recheck_now = true;
 	}
+	for (size_t i = 0; i < nrows; i++)
+		presence_row(srv, &rows[i], i >= stale);
+	free(rows);
 }
 
 void
@@ -598,6 +760,7 @@ storeq_stop(struct server *srv)
 	store_close(srv->st);
 	srv->st = NULL;
 	storeops_free(&sq->q);
+	free(sq->rows);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->cv);
 	free(sq);
@@ -618,6 +781,22 @@ storeq_unreachable(const struct server *srv)
 	    quiet_ms(srv->sq) > LIM_NODE_DOWN_S * 1000);
 }
 
+struct others {
+	const char *me;
+	int n;
+};
+
+/* Nodes in the store other than this one (store_node_list). */
+static int
+count_others(void *arg, const struct store_node *n)
+{
+	struct others *o = arg;
+
+	if (strcmp(n->name, o->me) != 0)
+		o->n++;
+	return 0;
+}
+
 void
 storeq_tick(struct server *srv)
 {
@@ -634,8 +813,19 @@ storeq_tick(struct server *srv)
 	}
 	if (sq->cut_off)
 		return;
-	/* Other nodes take this one for down past the same bound: its devices are theirs to take. */
+	/*
+	 * Other nodes take this one for down past the same bound: its devices
+	 * are theirs to take. A lone node (no other in the store) keeps them:
+	 * nobody else could.
+	 */
 	sq->cut_off = true;
+	struct others others = { .me = srv->node_name };
+	store_node_list(srv->st, count_others, &others);
+	if (others.n == 0) {
+		log_warn("store: no answer from the state store for %lld s; no other node to take this one's "
+		    "devices: their sessions go on", (long long)quiet / 1000);
+		return;
+	}
 	uint64_t n = 0;
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		if (c->authed && !c->dead && c->who.kind == PRINCIPAL_DEVICE) {

@@ -35,25 +35,13 @@
 /* The oldest server the schema works on (identity columns, EXECUTE FUNCTION). */
 #define PG_MIN_SERVER		110000
 /*
- * The NOTIFY channels (migration 10's triggers): outpost_change when
+ * The NOTIFY channels (migration 10's triggers; pg_listen looks for
+ * devices_presence): outpost_change when
  * change_seq moves, outpost_presence when a device's online, node or gen
  * changes. The store thread LISTENs on both (store_wait_notify).
  */
 #define PG_CHANNEL_CHANGE	"outpost_change"
 #define PG_CHANNEL_PRESENCE	"outpost_presence"
-/*
- * Migration 10's part for them: outpost_changed() notifies as it moves
- * change_seq, and a statement trigger notifies a presence change (several
- * in one transaction fold into one notification at its commit).
- */
-#define PG_NOTIFY_TRIGGERS \
-	"CREATE OR REPLACE FUNCTION outpost_changed() RETURNS trigger LANGUAGE plpgsql AS " \
-	"  'BEGIN PERFORM nextval(''change_seq''); " \
-	"  PERFORM pg_notify(''" PG_CHANNEL_CHANGE "'', ''''); RETURN NULL; END';" \
-	"CREATE FUNCTION outpost_presence_changed() RETURNS trigger LANGUAGE plpgsql AS " \
-	"  'BEGIN PERFORM pg_notify(''" PG_CHANNEL_PRESENCE "'', ''''); RETURN NULL; END';" \
-	"CREATE TRIGGER devices_presence AFTER UPDATE OF online, node, gen ON devices" \
-	"  FOR EACH STATEMENT EXECUTE FUNCTION outpost_presence_changed();"
 /* Runs of a statement outside a transaction that lost a deadlock. */
 #define PG_RETRIES		3
 
@@ -761,7 +749,7 @@ pg_change_counter(struct store *st)
 
 /* ---- notifications ---- */
 
-/* The schema's triggers notify (PG_NOTIFY_TRIGGERS is in): 1, 0, or a negative code. */
+/* The schema's triggers notify (migration 10 is in): 1, 0, or a negative code. */
 static int
 notifying(struct store *st)
 {
