@@ -35,8 +35,9 @@
  * a key `outpost user add` just added logs in at once and a revoke ends
  * sessions at once (the loop answers from the mirror only): on PostgreSQL
  * it LISTENs (store_wait_notify: the notification wakes it) and reads the
- * change counter only every NOTIFY_CHECK_MS, a check that also finds a
- * silent connection; on SQLite, which has no notifications, it reads the
+ * change counter only with the look at the nodes' up/down state every
+ * NODES_LOOK_MS (or NOTIFY_CHECK_MS), a check that also finds a silent
+ * connection; on SQLite, which has no notifications, it reads the
  * counter (a local read of microseconds) every 25 ms.
  */
 #define NOTIFY_CHECK_MS	10000
@@ -53,6 +54,7 @@
  */
 #define PRESENCE_OVERLAP	256
 #define PRESENCE_MAX	65536	/* rows handed to the loop at once; past it, a full copy */
+#define NODES_LOOK_MS	1000	/* how often the thread looks whether a node went up or down */
 
 struct storeq {
 	struct server *srv;
@@ -72,6 +74,8 @@ struct storeq {
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
 	int64_t last_pseq;		/* the newest presence order read or copied */
+	int64_t up_mark;		/* store_node_up_mark at the last copy (the mirror's frozen nodes) */
+	int64_t next_nodes_ms;		/* the next look at it */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
 	int64_t backoff_ms;
@@ -387,10 +391,17 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 {
 	char why[512];
 	struct store *m = NULL;
-	int64_t t0 = mono_ms();
+	int64_t t0 = mono_ms(), now = timefmt_now(), mark = 0;
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
 
-	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
+	if (r == 0 && (r = store_node_up_mark(sq->real, now, &mark)) != 0)
+		snprintf(why, sizeof(why), "%s", store_errmsg(sq->real));
+	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0 &&
+	    (r = store_node_freeze(m, now)) != 0)
+		snprintf(why, sizeof(why), "%s", store_errmsg(m));
+	if (r == 0) {
+		sq->up_mark = mark;
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
 		int64_t top = max_pseq(m);
 		pthread_mutex_lock(&sq->mu);
@@ -426,6 +437,8 @@ look_for_changes(struct storeq *sq)
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	if (pending) {
 		sq->look_after_swap = true;	/* the next look, when the loop took it */
+		if (sq->next_nodes_ms <= mono_ms())
+			sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;	/* no spinning until then */
 		return;
 	}
 	sq->look_after_swap = false;
@@ -435,6 +448,12 @@ look_for_changes(struct storeq *sq)
 		return;
 	}
 	contact(sq);
+	if (mono_ms() >= sq->next_nodes_ms) {	/* a node went up or down: the mirror's frozen nodes are stale */
+		int64_t mark;
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
+		if (store_node_up_mark(sq->real, timefmt_now(), &mark) == 0 && mark != sq->up_mark)
+			sq->reload = true;
+	}
 	if (counter != sq->seen || sq->reload)
 		copy_to_loop(sq, counter);
 }
@@ -518,7 +537,8 @@ run(void *arg)
 	for (;;) {
 		int64_t now = mono_ms();
 		bool down = atomic_load(&sq->unreachable);
-		int64_t due = down ? sq->next_try_ms : sq->next_poll_ms;
+		int64_t due = down ? sq->next_try_ms :
+		    sq->next_nodes_ms < sq->next_poll_ms ? sq->next_nodes_ms : sq->next_poll_ms;
 		bool queued = sq->q.len > 0 && !sq->swap_pending && !down;
 		bool changed = !down && !sq->swap_pending &&
 		    ((sq->notified & STORE_NOTIFY_CHANGE) || sq->look_after_swap);
