@@ -79,6 +79,7 @@ observe(enum metrics_hist_id id, double seconds)
 
 void metrics_accepted(void) { live.accepted++; }
 void metrics_takeover(void) { live.takeovers++; }
+void metrics_node_takeover(void) { live.node_takeovers++; }
 void metrics_wake_timeout(void) { live.wake_timeouts++; }
 void metrics_woke(int64_t ms) { observe(MH_WAKE, (double)ms / 1000.0); }
 
@@ -265,6 +266,8 @@ format_traffic(struct jbuf *b, const struct metrics_snapshot *s)
 	by_label(b, "outpost_authentications_total", "result", auth_results, s->auth, MA_MAX);
 	single(b, "outpost_device_takeovers_total", "counter", s->takeovers,
 	    "Device sessions replaced by a newer session with the same key.");
+	single(b, "outpost_device_node_takeovers_total", "counter", s->node_takeovers,
+	    "Device sessions dropped because the device registered on another node since.");
 	family(b, "outpost_connects_total", "counter",
 	    "Technician connections to a device (direct-tcpip) by result: ok, refused, failed.");
 	by_label(b, "outpost_connects_total", "result", connect_results, s->connects, MC_MAX);
@@ -319,6 +322,10 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Transactions the store thread wrote them in.");
 	single(b, "outpost_store_reloads_total", "counter", s->store_reloads,
 	    "Fresh copies of the state store the loop took after it changed.");
+	single(b, "outpost_store_notifications_total", "counter", s->store_notifies,
+	    "PostgreSQL notifications (LISTEN/NOTIFY) the store thread acted on.");
+	single(b, "outpost_store_cutoff_drops_total", "counter", s->store_cutoff_drops,
+	    "Device sessions dropped because the state store did not answer for the node-down bound.");
 	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
 	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
@@ -454,6 +461,8 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_written = qs.written;
 	s->store_batches = qs.batches;
 	s->store_reloads = qs.reloads;
+	s->store_notifies = qs.notifies;
+	s->store_cutoff_drops = qs.cutoff_drops;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);

@@ -564,6 +564,7 @@ tick(struct server *srv)
 		if (!c->dead)
 			session_tick(c);
 	recheck(srv);
+	storeq_tick(srv);
 	splice_trim();
 	save_bytes(srv);
 	save_audit_head(srv);
@@ -655,6 +656,8 @@ server_run(struct server *srv)
 		pump_and_reap(srv);
 		if (srv->now_ms >= srv->next_tick_ms)
 			tick(srv);
+		else if (srv->recheck_now)
+			recheck(srv);	/* a fresh mirror or an admin command: revokes act now, not at the tick */
 		update_interest(srv);
 		wake_interest(srv);
 	}

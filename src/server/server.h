@@ -162,6 +162,13 @@ void session_flush(struct conn *c);
 /* ssh_channel_write(_stderr) on one of c's channels, outside session_poll: bytes taken, or ERR_SSH. */
 int session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr);
 void session_kill(struct conn *c, const char *why);
+/*
+ * Device session c lost its device to a newer registration on another node
+ * (storeq.c, from the store's presence): audited `takeover` naming that
+ * node, counted, and killed. Its offline write is fenced: it leaves the
+ * newer holder's row alone.
+ */
+void session_taken_over(struct conn *c, const char *node, int64_t gen);
 /* Logs fmt at level, stamped with c: "session N (kind name) from ip:port: ...". */
 void session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

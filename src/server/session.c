@@ -148,6 +148,28 @@ device_online(struct conn *c)
 		    store_errmsg(srv->st));
 }
 
+void
+session_taken_over(struct conn *c, const char *node, int64_t gen)
+{
+	struct server *srv = c->srv;
+	char why[96];
+
+	if (c->dead)
+		return;
+	struct jbuf *b = audit_begin(srv->audit, "takeover");
+	audit_principal(b, c);
+	jbuf_member_str(b, "node", node);
+	jbuf_member_int(b, "replaced_session", (int64_t)c->id);
+	jbuf_member_str(b, "replaced_src", c->peer);
+	audit_commit(srv->audit);
+	log_info("device %s.%s: registered on node %s (generation %lld, ours %lld): session %llu from %s "
+	    "ends", c->who.name, c->who.fleet, node, (long long)gen, (long long)c->gen,
+	    (unsigned long long)c->id, c->peer);
+	snprintf(why, sizeof(why), "replaced by a newer session on node %s", node);
+	session_kill(c, why);
+	metrics_node_takeover();
+}
+
 /* Live sessions of one user (MaxSessionsPerPrincipal). */
 static int
 user_sessions(const struct server *srv, int64_t user_id)
