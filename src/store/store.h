@@ -211,7 +211,8 @@ int store_device_clear_ondemand(struct store *st);
 /* ---- authentication ---- */
 enum store_principal_kind {
 	PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_DEVICE,
-	PRINCIPAL_ENROLL	/* outpostd only: a key logging in as `enroll` to bind itself */
+	PRINCIPAL_ENROLL,	/* outpostd only: a key logging in as `enroll` to bind itself */
+	PRINCIPAL_NODE		/* outpostd only: another node, logged in as node:NAME with its node key */
 };
 struct store_principal {
 	enum store_principal_kind kind;
