@@ -486,6 +486,8 @@ route_recheck(struct chan *cl)
 	if (cl->dead || cl->ops != &chan_splice_client || cl->data == NULL)
 		return;
 	rt = SP(cl)->route;
+	if (rt->for_user[0] != '\0')
+		return;		/* a node's route: the asking node checks its user, this one the node's key */
 	if (store_user_may_reach(cl->srv->st, rt->user_id, rt->device_id) != ERR_NOTFOUND)
 		return;
 	log_info("%s -> %s:%u: access revoked: closing", rt->user, rt->device, rt->port);
