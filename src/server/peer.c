@@ -310,7 +310,7 @@ dial(const char *addr, char *why, size_t whylen)
 
 	memset(&ss, 0, sizeof(ss));
 	if (hostport_parse(addr, &hp) != 0) {
-		snprintf(why, whylen, "bad peer address %s", addr);
+		snprintf(why, whylen, "bad peer address %.64s", addr);
 		return -1;
 	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -324,7 +324,7 @@ dial(const char *addr, char *why, size_t whylen)
 		s6->sin6_port = htons((uint16_t)hp.port);
 		sl = sizeof(*s6);
 	} else {
-		snprintf(why, whylen, "peer address %s is not an IP address", addr);
+		snprintf(why, whylen, "peer address %.64s is not an IP address", addr);
 		return -1;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -334,7 +334,7 @@ dial(const char *addr, char *why, size_t whylen)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
-		snprintf(why, whylen, "connect %s: %s", addr, strerror(errno));
+		snprintf(why, whylen, "connect %.64s: %s", addr, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -369,8 +369,8 @@ link_open(struct server *srv, struct peer_link *l, const char *addr, char *why, 
 	c->srv = srv;
 	c->id = ++srv->next_conn_id;
 	c->started_ms = c->rx_ms = srv->now_ms;
-	snprintf(c->peer, sizeof(c->peer), "%s", addr);
-	snprintf(c->ip, sizeof(c->ip), "%s", addr);
+	snprintf(c->peer, sizeof(c->peer), "%.63s", addr);
+	snprintf(c->ip, sizeof(c->ip), "%.47s", addr);
 	c->watch.kind = WATCH_CONN;
 	c->watch.fd = fd;
 	c->watch.conn = c;
@@ -540,7 +540,7 @@ peer_route(struct chan *cl, const char *node, const char *qualified, int64_t dev
 {
 	struct server *srv = cl->srv;
 	struct peer_node pn;
-	char why[256];
+	char why[512];
 
 	(void)orig; (void)orig_port;
 	if (peer_lookup(srv, node, &pn) != 0 || !pn.up || pn.addr[0] == '\0') {
