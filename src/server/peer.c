@@ -86,51 +86,11 @@ peer_backoff_ms(int fails)
 
 /* ---- what the store says of nodes (the one place that asks it) ---- */
 
-/*
- * STUB until branch `nodes` lands (NODES-PLAN.md): the node API this file
- * needs, with no node known. Replaced by the store's at the merge.
- */
-struct store_node {
-	int64_t id;
-	char name[LIM_LABEL + 1];
-	char peer_addr[LIM_PEER_STRING];
-	char node_key[LIM_KEYLINE];
-	int64_t started, heartbeat;
-	char version[32];
-	int devices;
-	bool up;
-};
-
-static int
-store_node_get(struct store *st, const char *name, struct store_node *out)
-{
-	(void)st; (void)name;
-	memset(out, 0, sizeof(*out));
-	return ERR_NOTFOUND;
-}
-
-/* The node holding d while online. */
-static const char *
-device_node(const struct store_device *d)
-{
-	(void)d;
-	return "";
-}
-
-/* This node's name. */
+/* This node's name ("" when it has none: then it neither peers nor accepts nodes). */
 static const char *
 my_name(const struct server *srv)
 {
-	(void)srv;
-	return "";
-}
-
-/* This node's key file. */
-static const char *
-node_key_path(const struct server *srv)
-{
-	(void)srv;
-	return NULL;
+	return srv->node_name;
 }
 
 static int
@@ -168,7 +128,7 @@ holder_cb(void *arg, const struct store_device *d)
 	struct holder *h = arg;
 
 	h->online = d->online;
-	snprintf(h->node, sizeof(h->node), "%s", device_node(d));
+	snprintf(h->node, sizeof(h->node), "%s", d->node);
 	return 0;
 }
 
@@ -214,15 +174,10 @@ peer_my_name(const struct server *srv)
 void
 peer_init(struct server *srv)
 {
-	const char *path = node_key_path(srv);
-
-	if (path == NULL || my_name(srv)[0] == '\0')
+	/* node.c loaded the key (and owns it); no name, no key: no peering */
+	if (srv->node_key == NULL || my_name(srv)[0] == '\0')
 		return;
-	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &pr.key) != SSH_OK) {
-		log_warn("node key %s: cannot read it: peering is off", path);
-		pr.key = NULL;
-		return;
-	}
+	pr.key = srv->node_key;
 	snprintf(pr.user, sizeof(pr.user), "%s%s", PEER_USER_PREFIX, my_name(srv));
 }
 
@@ -230,7 +185,6 @@ void
 peer_free(struct server *srv)
 {
 	(void)srv;
-	ssh_key_free(pr.key);
 	pr.key = NULL;
 	pr.n = 0;
 }

@@ -35,8 +35,8 @@ struct pubkey;
 /* One peer node as the store describes it (peer_lookup's answer). */
 struct peer_node {
 	char name[LIM_LABEL + 1];
-	char addr[LIM_PEER_STRING];	/* its PeerAddress "ip:port"; "" = not reachable */
-	char key[LIM_KEYLINE];		/* its node key "type base64" */
+	char addr[LIM_HOSTPORT];	/* its PeerAddress "ip:port"; "" = not reachable */
+	char key[LIM_PUBKEY_TEXT];	/* its node key "type base64" */
 	bool up;			/* heartbeat fresh */
 };
 
@@ -56,7 +56,7 @@ int64_t peer_backoff_ms(int fails);
 
 /* This node's name ("" when it has none). */
 const char *peer_my_name(const struct server *srv);
-/* Loads this node's key (fatal if it cannot); before the loop. */
+/* Takes this node's key from node.c (after node_start); no name or key: peering off. */
 void peer_init(struct server *srv);
 void peer_free(struct server *srv);
 /* Once a tick: idle links closed. */

@@ -27,6 +27,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/listener.h"
 #include "server/hostkey.h"
 #include "server/metrics.h"
+#include "server/node.h"
 #include "server/peer.h"
 #include "server/penalty.h"
 #include "server/privs.h"
@@ -400,6 +401,7 @@ server_init(struct server *srv, struct config *cfg)
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
+	node_start(srv);	/* may block: before the loop and the store thread */
 	set_policy(srv);
 	struct penalty_config pc = {
 		.per_source = cfg->per_source_max_startups,
@@ -426,8 +428,7 @@ server_init(struct server *srv, struct config *cfg)
 	exec_init(srv);
 	wake_init(srv);
 	peer_init(srv);
-	storeq_device_all_offline(srv, timefmt_now());
-	storeq_session_clear(srv);
+	storeq_node_offline(srv, timefmt_now());	/* this node's rows only */
 	srv->store_seen = store_change_counter(srv->st);
 	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
 	    cfg->state_dir);
@@ -578,6 +579,7 @@ tick(struct server *srv)
 	peer_tick(srv);
 	proxywait_tick(srv);
 	metrics_tick(srv);
+	node_tick(srv);
 	sd_notify(0, "WATCHDOG=1");
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
@@ -684,8 +686,8 @@ server_free(struct server *srv)
 	hostkey_free();
 	peer_free(srv);
 	metrics_free(srv);
-	storeq_device_all_offline(srv, timefmt_now());
-	storeq_session_clear(srv);
+	storeq_node_offline(srv, timefmt_now());
+	node_free(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)

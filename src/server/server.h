@@ -68,6 +68,7 @@ struct conn {
 	int auth_failures;
 	char auth_user[LIM_PEER_STRING];	/* SSH user name the peer sent, printable */
 	struct store_principal who;	/* after authentication */
+	int64_t gen;			/* a device's registration generation (wall clock, us) */
 	struct pubkey key;		/* the key it authenticated with, for re-checks */
 	uint64_t bytes;			/* routed through this session */
 	uint64_t bytes_saved;		/* as last written to the store */
@@ -113,6 +114,11 @@ struct server {
 	struct chan *chans;
 	struct conn *touched;		/* conns whose epoll interest may change */
 	uint64_t next_conn_id;
+	int64_t node_id;		/* this node's row in the store's nodes, 0 = none */
+	char node_name[LIM_LABEL + 1];	/* NodeName, "" = none */
+	int64_t last_gen;		/* the last registration generation handed out */
+	int64_t next_beat_ms;		/* next heartbeat (node.c) */
+	ssh_key node_key;		/* this node's key (peering), node.c */
 	size_t nconns;
 	size_t ndead;			/* conns killed, not yet reaped */
 	int64_t now_ms;

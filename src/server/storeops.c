@@ -29,14 +29,27 @@ take_str(char **to, char **from)
 static int
 apply_online(struct store *st, const struct storeop *op)
 {
-	return store_device_set_online(st, op->id, op->online, op->when, op->addr);
+	int r;
+
+	if (op->gen == 0)
+		return store_device_set_online(st, op->id, op->online, op->when, op->addr);
+	if (!op->online && op->reg &&
+	    (r = store_device_set_presence(st, op->id, true, op->node, op->gen, op->when, op->addr)) != 0 &&
+	    r != ERR_DENIED)
+		return r;
+	return store_device_set_presence(st, op->id, op->online, op->node, op->gen, op->when, op->addr);
 }
 
 static void
 fold_online(struct storeop *op, struct storeop *newer)
 {
+	/* an offline of the registration still to be written keeps it to write */
+	op->reg = newer->online || (op->reg && op->gen == newer->gen && newer->gen != 0);
 	op->online = newer->online;
 	op->when = newer->when;
+	op->gen = newer->gen;
+	if (newer->node != NULL || newer->gen == 0)
+		take_str(&op->node, &newer->node);
 	if (newer->addr != NULL)
 		take_str(&op->addr, &newer->addr);
 }
@@ -44,7 +57,22 @@ fold_online(struct storeop *op, struct storeop *newer)
 static int
 apply_all_offline(struct store *st, const struct storeop *op)
 {
+	if (op->node != NULL)
+		return store_device_node_offline(st, op->node, op->when);
 	return store_device_all_offline(st, op->when);
+}
+
+static int
+apply_heartbeat(struct store *st, const struct storeop *op)
+{
+	return store_node_heartbeat(st, op->id, op->when);
+}
+
+static void
+fold_heartbeat(struct storeop *op, struct storeop *newer)
+{
+	if (newer->when > op->when)
+		op->when = newer->when;
 }
 
 static int
@@ -85,7 +113,8 @@ fold_session(struct storeop *op, struct storeop *newer)
 static int
 apply_session_clear(struct store *st, const struct storeop *op)
 {
-	(void)op;
+	if (op->node_id > 0)
+		return store_session_clear_node(st, op->node_id);
 	return store_session_clear(st);
 }
 
@@ -175,6 +204,7 @@ static const struct storeop_type types[SOP_MAX] = {
 	[SOP_ANCHOR] = { .name = "audit anchor", .apply = apply_anchor, .fold = fold_anchor },
 	/* no fold: one record per port and key type, and rare (a probe per registration) */
 	[SOP_HOSTKEY] = { .name = "host key", .apply = apply_hostkey },
+	[SOP_HEARTBEAT] = { .name = "node heartbeat", .apply = apply_heartbeat, .fold = fold_heartbeat },
 };
 
 /* ---- records ---- */
@@ -223,12 +253,58 @@ storeop_online(int64_t device_id, bool online, int64_t when, const char *addr)
 }
 
 struct storeop *
+storeop_presence(int64_t device_id, bool online, const char *node, int64_t gen, int64_t when,
+    const char *addr)
+{
+	struct storeop *op;
+
+	if (node == NULL || gen <= 0 || (op = op_new(SOP_ONLINE, device_id)) == NULL)
+		return NULL;
+	op->online = online;
+	op->reg = online;
+	op->gen = gen;
+	op->when = when;
+	return op_or_free(op, dup_into(&op->addr, addr) && dup_into(&op->node, node));
+}
+
+struct storeop *
 storeop_all_offline(int64_t when)
 {
 	struct storeop *op = op_new(SOP_ALL_OFFLINE, 0);
 
 	if (op != NULL)
 		op->when = when;
+	return op;
+}
+
+struct storeop *
+storeop_node_offline(const char *node, int64_t when)
+{
+	struct storeop *op = op_new(SOP_ALL_OFFLINE, 0);
+
+	if (op == NULL)
+		return NULL;
+	op->when = when;
+	return op_or_free(op, node != NULL && dup_into(&op->node, node));
+}
+
+struct storeop *
+storeop_session_clear_node(int64_t node_id)
+{
+	struct storeop *op = op_new(SOP_SESSION_CLEAR, 0);
+
+	if (op != NULL)
+		op->node_id = node_id;
+	return op;
+}
+
+struct storeop *
+storeop_heartbeat(int64_t node_id, int64_t now)
+{
+	struct storeop *op = op_new(SOP_HEARTBEAT, node_id);
+
+	if (op != NULL)
+		op->when = now;
 	return op;
 }
 
@@ -344,6 +420,7 @@ storeop_free(struct storeop *op)
 	if (op == NULL)
 		return;
 	free(op->addr);
+	free(op->node);
 	free(op->skind);
 	free(op->principal);
 	free(op->key_fp);
