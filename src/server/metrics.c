@@ -298,6 +298,20 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	by_label(b, "outpost_hostkey_probes_total", "result", hk_results, s->hostkey_probes, HKP_MAX);
 	single(b, "outpost_hostkey_probes_running", "gauge", (uint64_t)s->hostkey_running,
 	    "Host key probes running now (at most 4, two descriptors and one channel each).");
+	single(b, "outpost_peer_connections", "gauge", (uint64_t)s->peers.links,
+	    "Connections to peer nodes now, logging in or up (at most 64).");
+	single(b, "outpost_peer_connections_up", "gauge", (uint64_t)s->peers.links_up,
+	    "Connections to peer nodes logged in now.");
+	single(b, "outpost_peer_connects_total", "counter", s->peers.connects,
+	    "Connections to peer nodes started.");
+	single(b, "outpost_peer_connect_failures_total", "counter", s->peers.connect_failures,
+	    "Connections to peer nodes that failed before logging in.");
+	single(b, "outpost_peer_routes_total", "counter", s->peers.opens,
+	    "Routes sent through a peer node.");
+	single(b, "outpost_peer_route_failures_total", "counter", s->peers.open_failures,
+	    "Routes a peer node refused to open.");
+	single(b, "outpost_peer_routes_refused_busy_total", "counter", s->peers.refused_busy,
+	    "Routes refused here: too many peer nodes, channels or opens waiting on one connection.");
 	if (s->mqtt_up >= 0) {
 		family(b, "outpost_mqtt_broker_up", "gauge", "1 while the MQTT broker connection is up.");
 		promtext_sample(b, "outpost_mqtt_broker_up", NULL, 0, (uint64_t)s->mqtt_up);
@@ -450,6 +464,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	for (int i = 0; i < HKP_MAX; i++)
 		s->hostkey_probes[i] = hostkey_count(i);
 	s->hostkey_running = hostkey_running();
+	peer_get_stats(&s->peers);
 	s->store_errors = (uint64_t)all_failures(srv);
 	s->store_up = store_ok && !storeq_unreachable(srv);
 	s->store_reachable = !storeq_unreachable(srv);

@@ -17,6 +17,7 @@
 #include "common/jbuf.h"
 #include "common/limits.h"
 #include "server/hostkey.h"
+#include "server/peer.h"
 
 struct server;
 
@@ -72,6 +73,7 @@ struct metrics_snapshot {
 	int channels[MCH_MAX];
 	uint64_t hostkey_probes[HKP_MAX];	/* by outcome (hostkey.h) */
 	int hostkey_running;		/* probes running now */
+	struct peer_stats peers;	/* peer.h: connections to other nodes */
 	int sources_blocked;
 	uint64_t source_blocks;
 	uint64_t store_errors;

@@ -299,7 +299,8 @@ int store_session_clear_node(struct store *st, int64_t node_id);
 /* ---- authentication ---- */
 enum store_principal_kind {
 	PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_DEVICE,
-	PRINCIPAL_ENROLL	/* outpostd only: a key logging in as `enroll` to bind itself */
+	PRINCIPAL_ENROLL,	/* outpostd only: a key logging in as `enroll` to bind itself */
+	PRINCIPAL_NODE		/* outpostd only: another node, logged in as node:NAME with its node key */
 };
 struct store_principal {
 	enum store_principal_kind kind;
