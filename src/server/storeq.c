@@ -35,8 +35,9 @@
  * a key `outpost user add` just added logs in at once and a revoke ends
  * sessions at once (the loop answers from the mirror only): on PostgreSQL
  * it LISTENs (store_wait_notify: the notification wakes it) and reads the
- * change counter only every NOTIFY_CHECK_MS, a check that also finds a
- * silent connection; on SQLite, which has no notifications, it reads the
+ * change counter only with the look at the nodes' up/down state every
+ * NODES_LOOK_MS (or NOTIFY_CHECK_MS), a check that also finds a silent
+ * connection; on SQLite, which has no notifications, it reads the
  * counter (a local read of microseconds) every 25 ms.
  */
 #define NOTIFY_CHECK_MS	10000
@@ -53,18 +54,7 @@
  */
 #define PRESENCE_OVERLAP	256
 #define PRESENCE_MAX	65536	/* rows handed to the loop at once; past it, a full copy */
-/*
- * Other nodes' heartbeats change no counter and notify nobody (every node
- * would copy the store every few seconds): the thread reads the nodes'
- * heartbeats this often and hands them to the loop, whose mirror says
- * which nodes are up (routing through peers, device listings).
- */
-#define BEATS_MS	(LIM_NODE_HEARTBEAT_S * 1000)
-#define BEATS_MAX	4096	/* nodes' rows read at once */
-
-struct beat {
-	int64_t id, heartbeat;
-};
+#define NODES_LOOK_MS	1000	/* how often the thread looks whether a node went up or down */
 
 struct storeq {
 	struct server *srv;
@@ -80,15 +70,14 @@ struct storeq {
 	struct store_presence *rows;	/* presence rows for the loop, in the thread's order */
 	size_t nrows, rows_cap;
 	size_t rows_stale;		/* the first rows_stale predate fresh: not applied to it */
-	struct beat *beats;		/* the nodes' heartbeats for the loop */
-	size_t nbeats;
 	/* the thread's own */
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
 	int64_t last_pseq;		/* the newest presence order read or copied */
+	int64_t up_mark;		/* store_node_up_mark at the last copy (the mirror's frozen nodes) */
+	int64_t next_nodes_ms;		/* the next look at it */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
-	int64_t next_beats_ms;		/* the next read of the nodes' heartbeats */
 	int64_t backoff_ms;
 	int poll_ms;			/* NOTIFY_CHECK_MS or POLL_LOCAL_MS */
 	bool listening;			/* store_listen took: the thread waits on notifications */
@@ -396,60 +385,23 @@ read_presence(struct storeq *sq)
 	    (long long)sq->last_pseq);
 }
 
-struct beats {
-	struct beat *v;
-	size_t len;
-};
-
-static int
-collect_beat(void *arg, const struct store_node *n)
-{
-	struct beats *b = arg;
-
-	if (b->len < BEATS_MAX)
-		b->v[b->len++] = (struct beat){ .id = n->id, .heartbeat = n->heartbeat };
-	return 0;
-}
-
-/* The nodes' heartbeats, for the loop's mirror (every BEATS_MS). */
-static void
-read_beats(struct storeq *sq)
-{
-	struct beats b = { .v = calloc(BEATS_MAX, sizeof(struct beat)) };
-
-	sq->next_beats_ms = mono_ms() + BEATS_MS;
-	if (b.v == NULL)
-		return;
-	int r = store_node_list(sq->real, collect_beat, &b);
-	if (r != 0 || b.len == 0) {
-		free(b.v);
-		if (r != 0 && lost(sq, r))
-			went_unreachable(sq, store_errmsg(sq->real));
-		else if (r != 0)
-			log_warn("store: cannot read the nodes' heartbeats: %s", store_errmsg(sq->real));
-		return;
-	}
-	contact(sq);
-	pthread_mutex_lock(&sq->mu);
-	free(sq->beats);
-	sq->beats = b.v;
-	sq->nbeats = b.len;
-	pthread_mutex_unlock(&sq->mu);
-	uint64_t one = 1;
-	if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
-		log_warn("store: cannot wake the loop: %s", strerror(errno));
-}
-
 /* Fills a fresh mirror from the real store and hands it to the loop. */
 static void
 copy_to_loop(struct storeq *sq, int64_t counter)
 {
 	char why[512];
 	struct store *m = NULL;
-	int64_t t0 = mono_ms();
+	int64_t t0 = mono_ms(), now = timefmt_now(), mark = 0;
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
 
-	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
+	if (r == 0 && (r = store_node_up_mark(sq->real, now, &mark)) != 0)
+		snprintf(why, sizeof(why), "%s", store_errmsg(sq->real));
+	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0 &&
+	    (r = store_node_freeze(m, now)) != 0)
+		snprintf(why, sizeof(why), "%s", store_errmsg(m));
+	if (r == 0) {
+		sq->up_mark = mark;
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
 		int64_t top = max_pseq(m);
 		pthread_mutex_lock(&sq->mu);
@@ -485,6 +437,8 @@ look_for_changes(struct storeq *sq)
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	if (pending) {
 		sq->look_after_swap = true;	/* the next look, when the loop took it */
+		if (sq->next_nodes_ms <= mono_ms())
+			sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;	/* no spinning until then */
 		return;
 	}
 	sq->look_after_swap = false;
@@ -494,16 +448,19 @@ look_for_changes(struct storeq *sq)
 		return;
 	}
 	contact(sq);
+	if (mono_ms() >= sq->next_nodes_ms) {	/* a node went up or down: the mirror's frozen nodes are stale */
+		int64_t mark;
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
+		if (store_node_up_mark(sq->real, timefmt_now(), &mark) == 0 && mark != sq->up_mark)
+			sq->reload = true;
+	}
 	if (counter != sq->seen || sq->reload)
 		copy_to_loop(sq, counter);
 }
 
-/*
- * One round: close a retired mirror, reconnect if due, write the queue,
- * look for changes, read presence, read the nodes' heartbeats if due.
- */
+/* One round: close a retired mirror, reconnect if due, write the queue, look for changes, read presence. */
 static void
-round_once(struct storeq *sq, bool looking, bool presence, bool beats)
+round_once(struct storeq *sq, bool looking, bool presence)
 {
 	pthread_mutex_lock(&sq->mu);
 	struct store *old = sq->retired;
@@ -522,8 +479,6 @@ round_once(struct storeq *sq, bool looking, bool presence, bool beats)
 		look_for_changes(sq);
 	if (presence && !atomic_load(&sq->unreachable))
 		read_presence(sq);
-	if (beats && !atomic_load(&sq->unreachable))
-		read_beats(sq);
 	if (!atomic_load(&sq->unreachable))
 		note_failures(sq);
 }
@@ -582,24 +537,22 @@ run(void *arg)
 	for (;;) {
 		int64_t now = mono_ms();
 		bool down = atomic_load(&sq->unreachable);
-		int64_t due = down ? sq->next_try_ms : sq->next_poll_ms;
-		bool beats = !down && now >= sq->next_beats_ms;
-		if (!down && sq->next_beats_ms < due)
-			due = sq->next_beats_ms;
+		int64_t due = down ? sq->next_try_ms :
+		    sq->next_nodes_ms < sq->next_poll_ms ? sq->next_nodes_ms : sq->next_poll_ms;
 		bool queued = sq->q.len > 0 && !sq->swap_pending && !down;
 		bool changed = !down && !sq->swap_pending &&
 		    ((sq->notified & STORE_NOTIFY_CHANGE) || sq->look_after_swap);
 		bool presence = !down && (sq->notified & STORE_NOTIFY_PRESENCE);
 		if (sq->stop)
 			break;
-		if (!sq->poke && !queued && !changed && !presence && !beats && now < due) {
+		if (!sq->poke && !queued && !changed && !presence && now < due) {
 			if (sq->listening && !down)
 				wait_notify(sq, (int)(due - now));
 			else
 				wait_until(sq, due);
 			continue;
 		}
-		bool looking = sq->poke || changed || now >= (down ? sq->next_try_ms : sq->next_poll_ms);
+		bool looking = sq->poke || now >= due || changed;
 		sq->poke = false;
 		if (changed)
 			sq->notified &= ~STORE_NOTIFY_CHANGE;
@@ -609,7 +562,7 @@ run(void *arg)
 			struct timespec batch = { .tv_nsec = BATCH_MS * 1000000L };
 			nanosleep(&batch, NULL);	/* let a storm's records gather into one drain */
 		}
-		round_once(sq, looking, presence, beats);
+		round_once(sq, looking, presence);
 		pthread_mutex_lock(&sq->mu);
 	}
 	pthread_mutex_unlock(&sq->mu);
@@ -709,7 +662,6 @@ storeq_start(struct server *srv)
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, sq->watch.fd, &ev) != 0)
 		fatal("epoll_ctl: %s", strerror(errno));
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
-	sq->next_beats_ms = mono_ms() + BEATS_MS;
 	srv->st = m;
 	srv->sq = sq;
 	store_set_timer(real, NULL, NULL);	/* metrics time the loop's queries, not the thread's */
@@ -757,10 +709,6 @@ storeq_ready(struct server *srv)
 	struct store *m = sq->fresh, *old = NULL;
 	struct store_presence *rows = sq->rows;
 	size_t nrows = sq->nrows, stale = m != NULL ? sq->rows_stale : 0;
-	struct beat *beats = sq->beats;
-	size_t nbeats = sq->nbeats;
-	sq->beats = NULL;
-	sq->nbeats = 0;
 	sq->rows = NULL;
 	sq->nrows = sq->rows_cap = sq->rows_stale = 0;
 	sq->fresh = NULL;
@@ -783,11 +731,6 @@ storeq_ready(struct server *srv)
 	for (size_t i = 0; i < nrows; i++)
 		presence_row(srv, &rows[i], i >= stale);
 	free(rows);
-	/* other nodes' heartbeats (never moved back; a node the mirror lacks yet comes with a copy) */
-	for (size_t i = 0; i < nbeats; i++)
-		if (beats[i].id != srv->node_id)
-			store_node_heartbeat(srv->st, beats[i].id, beats[i].heartbeat);
-	free(beats);
 }
 
 void
@@ -838,7 +781,6 @@ storeq_stop(struct server *srv)
 	srv->st = NULL;
 	storeops_free(&sq->q);
 	free(sq->rows);
-	free(sq->beats);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->cv);
 	free(sq);

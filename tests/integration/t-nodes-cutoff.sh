@@ -11,6 +11,7 @@
 # - The relay back on the same port: b accepts logins again and logs it.
 # needs: postgresql
 # timeout: 120
+# flavours: build
 . "$(dirname "$0")/lib.sh"
 . "$IT_DIR/lib-nodes.sh"
 require_outpost

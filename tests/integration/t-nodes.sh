@@ -87,6 +87,11 @@ node_up b && fail "the store and outpost nodes disagree about b"
 wait_for "pi-b.acme offline" 10 eval '[ -z "$(node_of pi-b.acme)" ]'
 log "b down and pi-b.acme offline $(($(now_ms) - t0)) ms after SIGKILL"
 outpost ls | grep -Eq '^pi-b\.acme +offline' || fail "outpost ls: $(outpost ls)"
+# a technician on a asking for it is told where it is
+asks_a() { node_ssh a root@pi-b.acme true >"$T/ask.out" 2>&1; grep -q "device pi-b.acme is on node b, which is down" "$T/ask.out"; }
+wait_for "a's refusal naming b" 10 asks_a
+REFUSE_TRIES=2 expect_refusal "pi-b.acme through a" "device pi-b.acme is on node b, which is down" \
+    ssh -F "$(node_client_config a)" -J jump root@pi-b.acme true
 [ "$(node_of pi-c.acme)" = c ] || fail "pi-c.acme is not on c any more"
 node_up a && node_up c || fail "a or c stopped beating"
 node_reach c pi-c.acme again || fail "c stopped serving after b's crash"

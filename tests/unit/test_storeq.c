@@ -132,10 +132,11 @@ test_mirror_mode(void **state)
 #ifdef HAVE_LIBPQ
 /*
  * PostgreSQL: another node's heartbeat changes no counter and notifies
- * nobody (no copy of the store for it), yet reaches the mirror within a
- * few seconds: a node down in the mirror (its heartbeat old) is up there
- * once it beats again. Before, every other node looked down in the mirror
- * LIM_NODE_DOWN_S after its last copy, so no route went through a peer.
+ * nobody, yet the mirror learns within a few seconds that a node down in
+ * it (its heartbeat old) beats again. Before, every other node looked down
+ * in the mirror LIM_NODE_DOWN_S after its last copy, so no route went
+ * through a peer (t-nodes-failover found it; branch nodes' store_node_freeze
+ * and up mark fix it).
  */
 static void
 test_mirror_heartbeats_pg(void **state)
@@ -175,8 +176,6 @@ test_mirror_heartbeats_pg(void **state)
 	assert_true(storeq_mirrored(&srv));
 	assert_int_equal(store_node_get(srv.st, "b", &got), 0);
 	assert_false(got.up);
-	struct storeq_stats st0, st1;
-	storeq_get_stats(&srv, &st0);
 
 	assert_int_equal(store_open_spec(uri, NULL, &other, why, sizeof(why)), 0);
 	assert_int_equal(store_node_heartbeat(other, bid, now), 0);
@@ -190,9 +189,6 @@ test_mirror_heartbeats_pg(void **state)
 			break;
 	}
 	assert_true(got.up);
-	assert_int_equal(got.heartbeat, now);
-	storeq_get_stats(&srv, &st1);
-	assert_int_equal(st1.reloads, st0.reloads);	/* no copy of the store for it */
 	storeq_stop(&srv);
 	store_close(other);
 	close(srv.epfd);
