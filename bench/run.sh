@@ -21,8 +21,11 @@
 #      are part 2's, or a run made here without the transfers if part 2 was
 #      skipped) and connect latency (bench/throughput.sh without transfers,
 #      SQLite then PostgreSQL, back to back); ratio = PostgreSQL / SQLite.
+#   6. bench/peering.sh: a route through a peer node against the same route
+#      on one node (two nodes on one test PostgreSQL, loopback): throughput
+#      ratio and connect latency delta (BENCH_PEERING_MB, default 256 MiB).
 # BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0, BENCH_LONGLINK=0 or
-# BENCH_PG=0 skips a part; see the scripts for sizes.
+# BENCH_PG=0, BENCH_PEERING=0 skips a part; see the scripts for sizes.
 # Results also go to $BENCH_OUT (default bench/results), raw and as a table.
 set -u
 set -o pipefail
@@ -245,6 +248,29 @@ if [ "${BENCH_LONGLINK:-1}" != 0 ]; then
 fi
 if [ "${BENCH_PG:-1}" != 0 ]; then
 	pg_part
+fi
+if [ "${BENCH_PEERING:-1}" != 0 ]; then
+	echo "== peering" >&2
+	OUTPOST_TEST_LOGDIR=$out/logs-peering BENCH_MB=${BENCH_PEERING_MB:-256} bash "$here/peering.sh" \
+	    2>"$out/peering.err" | grep '^RESULT' >"$out/peering.txt"
+	st=${PIPESTATUS[0]}
+	echo
+	if [ "$st" = 77 ]; then
+		echo "peering: PostgreSQL 15 is not installed: skipped"
+	elif [ "$st" != 0 ]; then
+		echo "bench: peering failed (status $st); log: $out/peering.err" >&2
+		tail -20 "$out/peering.err" >&2
+		exit 1
+	else
+		echo "peering: a route through a peer node vs the same route on one node (two nodes, one PostgreSQL, loopback; ${BENCH_PEERING_MB:-256} MiB, median of ${BENCH_REPS:-3}; ${BENCH_CONNECTS:-30} connects)"
+		printf '%-28s %9s %9s %9s %s\n' figure peer local ratio target
+		for d in up down; do
+			printf '%-28s %9s %9s %9s %s\n' "throughput $d MiB/s" "$(v peering peer_$d)" "$(v peering local_$d)" \
+			    "$(v peering peer_throughput_ratio_$d)" ">=0.7"
+		done
+		printf '%-28s %9s %9s %9s %s\n' "connect median ms" "$(v peering peer_connect_median_ms)" \
+		    "$(v peering local_connect_median_ms)" "+$(v peering peer_connect_delta_ms)" "<=+20 ms"
+	fi
 fi
 } | tee "$res/table.txt"
 for f in "$out"/*.txt; do

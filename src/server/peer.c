@@ -497,9 +497,10 @@ peer_route(struct chan *cl, const char *node, const char *qualified, int64_t dev
 	char why[512];
 
 	(void)orig; (void)orig_port;
-	if (peer_lookup(srv, node, &pn) != 0 || !pn.up || pn.addr[0] == '\0') {
+	bool known = peer_lookup(srv, node, &pn) == 0 && pn.up;
+	if (!known || pn.addr[0] == '\0') {
 		snprintf(why, sizeof(why), "device %s is on node %s, which is %s", qualified, node,
-		    pn.addr[0] == '\0' ? "not reachable by peers (PeerAddress none)" : "down");
+		    !known ? "down" : "not reachable by peers (PeerAddress none)");
 		goto refuse;
 	}
 	struct peer_link *l = link_get(node);

@@ -50,6 +50,7 @@ for d in pi.acme ag.acme; do
 	t0=$(now_ms)
 	node_ssh a "root@$d" "cat > $T/dev/up.$d" <"$src" || fail "upload to $d through node a"
 	same_file "$src" "$T/dev/up.$d"
+	mirrors_sync
 	node_ssh a "root@$d" "cat $T/dev/up.$d" >"$T/data/down.$d" || fail "download from $d through node a"
 	same_file "$src" "$T/data/down.$d"
 	log "$d ($(node_of "$d")): 64 MiB up and down through node a, byte-exact, in $(($(now_ms) - t0)) ms"
