@@ -402,6 +402,7 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 	if (r == 0) {
 		sq->up_mark = mark;
 		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
+		contact(sq);	/* a long copy is an answer too */
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
 		int64_t top = max_pseq(m);
 		pthread_mutex_lock(&sq->mu);
