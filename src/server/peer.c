@@ -347,10 +347,9 @@ link_open(struct server *srv, struct peer_link *l, const char *addr, char *why, 
 	if (ssh_options_set(c->s, SSH_OPTIONS_PROCESS_CONFIG, &no) != 0 ||
 	    ssh_options_set(c->s, SSH_OPTIONS_HOST, l->name) != 0 ||
 	    ssh_options_set(c->s, SSH_OPTIONS_USER, pr.user) != 0 ||
-	    ssh_options_set(c->s, SSH_OPTIONS_HOSTKEYS, hostkey_algos(srv->host_type)) != 0 ||
-	    ssh_options_set(c->s, SSH_OPTIONS_FD, &fd) != 0) {
+	    ssh_options_set(c->s, SSH_OPTIONS_HOSTKEYS, hostkey_algos(srv->host_type)) != 0) {
 		link_fail(c, "cannot set up the SSH client");
-		return 0;	/* c owns fd now; the route waits and sees it die */
+		return 0;	/* c holds fd; the route sees it die and is told why */
 	}
 	ssh_set_blocking(c->s, 0);
 	link_interest(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
@@ -405,6 +404,12 @@ peer_step(struct conn *c)
 		}
 		if (getpeername(c->watch.fd, (struct sockaddr *)&ss, &sl) != 0)
 			return;		/* still connecting: epoll says when */
+		/* From here libssh owns the socket (ssh_connect takes it), and closes it in ssh_free. */
+		int fd = c->watch.fd;
+		if (ssh_options_set(c->s, SSH_OPTIONS_FD, &fd) != 0) {
+			link_fail(c, "cannot set up the SSH client");
+			return;
+		}
 		l->state = L_KEX;
 	}
 	if (l->state == L_KEX) {
@@ -462,6 +467,12 @@ peer_conn_gone(struct conn *c)
 	if (l->c == c) {
 		l->c = NULL;
 		l->idle_since_ms = 0;
+	}
+	if (l->state == L_TCP && c->watch.fd >= 0) {
+		/* still connecting: libssh was never given the socket, and would not close it */
+		server_unwatch(c);
+		close(c->watch.fd);
+		c->watch.fd = -1;
 	}
 	snprintf(why, sizeof(why), "node %s is unreachable: %s", l->name,
 	    l->why[0] ? l->why : c->dead_reason);
@@ -550,7 +561,9 @@ peer_open_step(struct chan *dv, const struct route *rt, char *why, size_t whylen
 	struct conn *c = dv->conn;
 
 	if (c == NULL || c->dead) {
-		snprintf(why, whylen, "node %s is unreachable", rt->via);
+		const struct peer_link *l = c != NULL ? c->link : NULL;
+		snprintf(why, whylen, "node %s is unreachable: %s", rt->via,
+		    l != NULL && l->why[0] ? l->why : c != NULL ? c->dead_reason : "connection lost");
 		return -1;
 	}
 	if (!c->authed)

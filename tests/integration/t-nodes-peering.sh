@@ -124,6 +124,27 @@ mirrors_sync
 REFUSE_TRIES=2 expect_refusal "device gone from b (asked on a)" "device pi\.acme is offline" \
     ssh -F "$A_CFG" -J jump root@pi.acme true
 
+# A peer that cannot be reached, then one that shows another host key (a
+# plain sshd): the route is refused with why, and a waits before trying again.
+now_s() { date +%s; }
+store_sql "INSERT INTO nodes (name, peer_addr, node_key, started, heartbeat, version)
+    VALUES ('z', '127.0.0.1:$(pick_port)', '', $(now_s), $(now_s), 'fake')" >/dev/null || fail "fake node z"
+store_sql "UPDATE devices SET online = 1, node = 'z' WHERE name = 'pi'" >/dev/null || fail "pi.acme on z"
+mirrors_sync
+REFUSE_TRIES=1 expect_refusal "a peer that refuses the connection" \
+    "device pi\.acme is on node z, unreachable: connect 127\.0\.0\.1:[0-9]+: Connection refused|node z is unreachable: connect 127\.0\.0\.1:[0-9]+: Connection refused" \
+    ssh -F "$A_CFG" -J jump root@pi.acme true
+REFUSE_TRIES=1 expect_refusal "the same peer within its backoff" \
+    "device pi\.acme is on node z, unreachable: connect .*Connection refused \(next try in [0-9]+ s\)" \
+    ssh -F "$A_CFG" -J jump root@pi.acme true
+store_sql "UPDATE nodes SET peer_addr = '127.0.0.1:$SSHD_PORT', heartbeat = $(now_s) WHERE name = 'z'" >/dev/null
+mirrors_sync
+sleep 2		# the backoff after one failure: 1 s
+REFUSE_TRIES=1 expect_refusal "a peer with another host key" \
+    "node z is unreachable: its host key SHA256:[^ ]+ is not this node's \(SHA256:[^ ]+\): every node must serve the same HostKey" \
+    ssh -F "$A_CFG" -J jump root@pi.acme true
+store_sql "UPDATE devices SET online = 0 WHERE name = 'pi'" >/dev/null
+
 # c's device is still reachable through a after all that.
 mirrors_sync
 node_reach a ag.acme still || fail "ag.acme through node a after the refusals"
