@@ -16,7 +16,7 @@
 # a; alice from 127.0.3.5 through the same HAProxy to a still logs in.
 # needs: postgresql
 # flavours: build
-# timeout: 150
+# timeout: 240
 . "$(dirname "$0")/lib.sh"
 . "$IT_DIR/lib-agent.sh"
 . "$IT_DIR/lib-nodes.sh"
