@@ -14,6 +14,8 @@
 # per-source penalty on a node applies to the real client behind HAProxy:
 # three failed keys from 127.0.0.9 through HAProxy block 127.0.0.9 on node
 # a; alice from 127.0.3.5 through the same HAProxy to a still logs in.
+# A device that stays with b (a plain `ssh -R` to b) is refused with its
+# reason on a and c, at once and once b is down ("on node b, which is down").
 # needs: postgresql
 # flavours: build
 # timeout: 240
@@ -33,6 +35,7 @@ fleet_add acme ops
 user_add alice acme
 user_add bob acme ops
 device_add pi-s acme
+device_add pi-b acme
 for n in a b c; do node_start "$n"; done
 for n in a b c; do wait_for "node $n up in the store" 10 node_up "$n"; done
 start_device_sshd
@@ -122,6 +125,9 @@ ha_reach() {
 # ---- devices: a stock ssh -R through HAProxy (lands on b), two agents b first ----
 JUMP_HOST=127.0.0.1 JUMP_PORT=$HA_DEV_PORT start_device --autossh pi-s acme -o ServerAliveInterval=2 -o ServerAliveCountMax=3
 node_wait_on pi-s.acme b
+# pi-b.acme: a stock ssh -R straight to b, without a restarter: it does not come back
+on_node b start_device pi-b acme
+node_wait_on pi-b.acme b
 tok=$(node_token b acme)
 sv=()
 for n in b a c; do sv+=(--server "$(node_addr "$n")"); done
@@ -175,6 +181,10 @@ for i in 1 2 3 4 5 6; do
 		fail "technician's login $i through haproxy after b's crash: $(cat "$T/ls.$i.err")"
 done
 log "six logins through haproxy after b's crash in $(($(now_ms) - t0)) ms"
+# A device that does not come back: while b's row still beats, a and c try
+# b (a refused peer connection) and say why; neither node goes down for it.
+REFUSE_TRIES=2 expect_refusal "pi-b.acme just after b's crash" "device pi-b\.acme is (on node b|offline)|node b is unreachable" \
+    ssh -F "$A_CFG" -J jump root@pi-b.acme true
 declare -A AT=()
 for d in ag1.acme ag2.ops pi-s.acme; do
 	c=$B_CFG
@@ -215,7 +225,7 @@ log "outpost nodes shows b down $down ms after SIGKILL (its last heartbeat $((t0
 outpost nodes --json | "$PY" -c '
 import json, sys
 n = {x["name"]: x for x in json.load(sys.stdin)}
-assert not n["b"]["up"] and n["b"]["devices"] == 0, n["b"]
+assert not n["b"]["up"] and n["b"]["devices"] == 1, n["b"]   # pi-b.acme, stranded (ls: offline)
 assert n["a"]["up"] and n["c"]["up"], n
 assert n["a"]["devices"] + n["c"]["devices"] == 3, n
 ' || fail "outpost nodes --json after b's crash: $(outpost nodes --json)"
@@ -225,6 +235,8 @@ assert n["a"]["devices"] + n["c"]["devices"] == 3, n
 # more than LIM_NODE_DOWN_S after the last change to the store (the
 # nodes' copies of it know each other's heartbeats all the same).
 wait_for "haproxy sees b down" 10 eval '[ "$(ha_state nodes b)" = DOWN ]'
+REFUSE_TRIES=2 expect_refusal "pi-b.acme once b is down" "device pi-b\.acme is on node b, which is down" \
+    ssh -F "$A_CFG" -J jump root@pi-b.acme true
 for i in 1 2; do
 	ha_reach ag1.acme "ag1-after-$i" || fail "ag1.acme through haproxy after the crash (round $i)"
 	ha_reach ag2.ops "ag2-after-$i" "$B_CFG" || fail "ag2.ops through haproxy after the crash (round $i)"
