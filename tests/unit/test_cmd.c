@@ -459,13 +459,23 @@ test_device_commands(void **state)
 	expect(fx, "ls", CMD_OK, lines, "");
 	expect(fx, "device ls", CMD_OK, lines, "");
 	snprintf(want, sizeof(want), "[{\"device\":\"pi-hq.acme\",\"name\":\"pi-hq\",\"fleet\":\"acme\","
-	    "\"online\":true,\"last_seen\":\"2026-11-21T10:00:00Z\",\"address\":\"203.0.113.7:51234\","
+	    "\"online\":true,\"node\":null,\"last_seen\":\"2026-11-21T10:00:00Z\",\"address\":\"203.0.113.7:51234\","
 	    "\"key\":\"%s\",\"state\":\"online\",\"ondemand\":null,\"port\":null},"
 	    "{\"device\":\"cam.beta\",\"name\":\"cam\",\"fleet\":\"beta\","
-	    "\"online\":false,\"last_seen\":null,\"address\":null,\"key\":\"%s\","
+	    "\"online\":false,\"node\":null,\"last_seen\":null,\"address\":null,\"key\":\"%s\","
 	    "\"state\":\"offline\",\"ondemand\":null,\"port\":null}]\n", key_fp[0], key_fp[1]);
 	expect(fx, "ls --json", CMD_OK, want, "");
 	expect(fx, "device ls --json", CMD_OK, want, "");
+	/* nodes: one that stopped beating long ago is down */
+	expect(fx, "nodes", CMD_OK, "", "");
+	expect(fx, "nodes --json", CMD_OK, "[]\n", "");
+	expect(fx, "nodes extra", CMD_USAGE, "", NULL);
+	struct store_node nd = { .started = 1795255200, .heartbeat = 1795255200 };
+	int64_t nid;
+	snprintf(nd.name, sizeof(nd.name), "n1");
+	snprintf(nd.peer_addr, sizeof(nd.peer_addr), "10.0.0.1:22");
+	assert_int_equal(store_node_register(fx->st, &nd, &nid), 0);
+	expect(fx, "nodes", CMD_OK, "n1  10.0.0.1:22  down  0 devices  heartbeat 2026-11-21T10:00:00Z\n", "");
 	/* accept-hostkey: hostile names first, then a device with nothing pending */
 	expect(fx, "device accept-hostkey", CMD_USAGE, "", NULL);
 	expect(fx, "device accept-hostkey pi-hq", CMD_USAGE, "", "outpost: device accept-hostkey: say which "

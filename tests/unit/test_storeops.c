@@ -342,6 +342,26 @@ test_presence_folds(void **state)
 	struct storeop *late = storeop_presence(id, true, "a", 500, 83, NULL);
 	assert_int_equal(storeop_apply(st, late), ERR_DENIED);
 	storeop_free(late);
+	/* heartbeats fold to the newest; a node's clean-up leaves the other node's device alone */
+	struct store_node got;
+	assert_int_equal(store_node_get(st, "a", &got), 0);
+	assert_int_equal(storeops_put(&q, storeop_heartbeat(got.id, got.heartbeat + 7)), 0);
+	assert_int_equal(storeops_put(&q, storeop_heartbeat(got.id, got.heartbeat + 3)), 0);
+	assert_int_equal(q.len, 1);
+	assert_int_equal(storeops_put(&q, storeop_node_offline("a", 90)), 0);
+	assert_int_equal(storeops_put(&q, storeop_session_clear_node(got.id)), 0);
+	assert_null(storeop_node_offline(NULL, 90));
+	apply_all(st, &q);
+	int64_t beat = got.heartbeat;
+	assert_int_equal(store_node_get(st, "a", &got), 0);
+	assert_int_equal(got.heartbeat, beat + 7);
+	assert_int_equal(store_device_get(st, id, device_cb, &s), 0);
+	assert_true(s.online);		/* b's */
+	struct storeop *off = storeop_node_offline("b", 91);
+	assert_int_equal(storeop_apply(st, off), 0);
+	storeop_free(off);
+	assert_int_equal(store_device_get(st, id, device_cb, &s), 0);
+	assert_false(s.online);
 	storeops_free(&q);
 	store_close(st);
 	tu_rmrf(dir);
