@@ -31,6 +31,13 @@
 #define LIM_HOSTKEY_RECENT	4096	/* device ports remembered as recently probed */
 #define LIM_STORE_QUEUE		65536	/* outpostd's writes waiting for the store thread (coalesced per device, session) */
 
+/* Several nodes (outpostd processes on one PostgreSQL store) */
+#define LIM_HOSTPORT		264	/* a node's PeerAddress "host:port" ("[v6]:port"), with its NUL */
+#define LIM_PUBKEY_TEXT		1024	/* a node key's public half "TYPE BASE64", with its NUL */
+#define LIM_NODE_VERSION	32	/* a node's outpost version string, with its NUL */
+#define LIM_NODE_HEARTBEAT_S	5	/* seconds between a node's heartbeats */
+#define LIM_NODE_DOWN_S		20	/* a node whose heartbeat is older is down; its devices offline */
+
 /* MQTT: what the broker sends us, and what we build from it */
 #define LIM_MQTT_HOST		253	/* a broker host name */
 #define LIM_MQTT_TOPIC		256	/* a topic or a prefix template we build or accept */

@@ -67,6 +67,7 @@ struct conn {
 	int auth_failures;
 	char auth_user[LIM_PEER_STRING];	/* SSH user name the peer sent, printable */
 	struct store_principal who;	/* after authentication */
+	int64_t gen;			/* a device's registration generation (wall clock, us) */
 	struct pubkey key;		/* the key it authenticated with, for re-checks */
 	uint64_t bytes;			/* routed through this session */
 	uint64_t bytes_saved;		/* as last written to the store */
@@ -111,6 +112,9 @@ struct server {
 	struct chan *chans;
 	struct conn *touched;		/* conns whose epoll interest may change */
 	uint64_t next_conn_id;
+	int64_t node_id;		/* this node's row in the store's nodes, 0 = none */
+	char node_name[LIM_LABEL + 1];	/* NodeName, "" = none */
+	int64_t last_gen;		/* the last registration generation handed out */
 	size_t nconns;
 	size_t ndead;			/* conns killed, not yet reaped */
 	int64_t now_ms;

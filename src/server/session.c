@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -90,6 +91,23 @@ session_preauth(const struct conn *c)
 	return !c->authed || c->who.kind == PRINCIPAL_ENROLL;
 }
 
+/*
+ * A registration's generation: this node's wall clock in microseconds, past
+ * every one handed out before (NODES-PLAN.md: a newer registration on any
+ * node fences the older ones; nodes' clocks are synchronised).
+ */
+static int64_t
+next_gen(struct server *srv)
+{
+	struct timespec ts;
+	int64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	srv->last_gen = us > srv->last_gen ? us : srv->last_gen + 1;
+	return srv->last_gen;
+}
+
 /* A device authenticated: it becomes the one live session for its name. */
 static void
 device_online(struct conn *c)
@@ -113,7 +131,8 @@ device_online(struct conn *c)
 		session_kill(old, "replaced by a newer session with the same key");
 		metrics_takeover();
 	}
-	if (storeq_device_set_online(srv, c->who.id, true, timefmt_now(), c->peer) != 0)
+	c->gen = next_gen(srv);
+	if (storeq_device_set_presence(srv, c->who.id, true, c->gen, timefmt_now(), c->peer) != 0)
 		log_warn("store: cannot mark %s.%s online: %s", c->who.name, c->who.fleet,
 		    store_errmsg(srv->st));
 }
@@ -846,7 +865,8 @@ session_offline(struct conn *c)
 	session_log(c, LOG_LVL_INFO, "ended after %lld s: %s", (long long)(dur / 1000), c->dead_reason);
 	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
 		registry_del(srv->reg, c->who.id, c);
-		if (!srv->shutdown && storeq_device_set_online(srv, c->who.id, false, timefmt_now(), NULL) != 0)
+		if (!srv->shutdown && storeq_device_set_presence(srv, c->who.id, false, c->gen, timefmt_now(),
+		    NULL) != 0)
 			log_warn("store: cannot mark %s.%s offline: %s", c->who.name, c->who.fleet,
 			    store_errmsg(srv->st));
 	}

@@ -29,14 +29,27 @@ take_str(char **to, char **from)
 static int
 apply_online(struct store *st, const struct storeop *op)
 {
-	return store_device_set_online(st, op->id, op->online, op->when, op->addr);
+	int r;
+
+	if (op->gen == 0)
+		return store_device_set_online(st, op->id, op->online, op->when, op->addr);
+	if (!op->online && op->reg &&
+	    (r = store_device_set_presence(st, op->id, true, op->node, op->gen, op->when, op->addr)) != 0 &&
+	    r != ERR_DENIED)
+		return r;
+	return store_device_set_presence(st, op->id, op->online, op->node, op->gen, op->when, op->addr);
 }
 
 static void
 fold_online(struct storeop *op, struct storeop *newer)
 {
+	/* an offline of the registration still to be written keeps it to write */
+	op->reg = newer->online || (op->reg && op->gen == newer->gen && newer->gen != 0);
 	op->online = newer->online;
 	op->when = newer->when;
+	op->gen = newer->gen;
+	if (newer->node != NULL || newer->gen == 0)
+		take_str(&op->node, &newer->node);
 	if (newer->addr != NULL)
 		take_str(&op->addr, &newer->addr);
 }
@@ -223,6 +236,21 @@ storeop_online(int64_t device_id, bool online, int64_t when, const char *addr)
 }
 
 struct storeop *
+storeop_presence(int64_t device_id, bool online, const char *node, int64_t gen, int64_t when,
+    const char *addr)
+{
+	struct storeop *op;
+
+	if (node == NULL || gen <= 0 || (op = op_new(SOP_ONLINE, device_id)) == NULL)
+		return NULL;
+	op->online = online;
+	op->reg = online;
+	op->gen = gen;
+	op->when = when;
+	return op_or_free(op, dup_into(&op->addr, addr) && dup_into(&op->node, node));
+}
+
+struct storeop *
 storeop_all_offline(int64_t when)
 {
 	struct storeop *op = op_new(SOP_ALL_OFFLINE, 0);
@@ -344,6 +372,7 @@ storeop_free(struct storeop *op)
 	if (op == NULL)
 		return;
 	free(op->addr);
+	free(op->node);
 	free(op->skind);
 	free(op->principal);
 	free(op->key_fp);

@@ -36,6 +36,9 @@ struct storeop {
 	int64_t when;			/* ONLINE, ONDEMAND, ALL_OFFLINE, HOSTKEY: UNIX time */
 	bool online;			/* ONLINE */
 	char *addr;			/* ONLINE: NULL keeps the stored one */
+	char *node;			/* ONLINE: the node writing it (fenced), NULL = unfenced */
+	int64_t gen;			/* ONLINE: its registration generation, 0 = unfenced */
+	bool reg;			/* ONLINE: that registration itself is still to be written */
 	bool add, del, has_bytes;	/* SESSION: applied in this order */
 	char *skind, *principal, *key_fp, *src;	/* SESSION add */
 	int64_t since, bytes;		/* SESSION */
@@ -49,7 +52,16 @@ struct storeop {
 };
 
 /* Constructors: a new record, or NULL when out of memory. Free with storeop_free. */
+/* Unfenced presence (store_device_set_online). */
 struct storeop *storeop_online(int64_t device_id, bool online, int64_t when, const char *addr);
+/*
+ * Presence fenced by registration generation gen of node
+ * (store_device_set_presence). An offline record folded into its own
+ * registration's online record still writes the registration first, so the
+ * store sees it begin and end.
+ */
+struct storeop *storeop_presence(int64_t device_id, bool online, const char *node, int64_t gen,
+    int64_t when, const char *addr);
 struct storeop *storeop_all_offline(int64_t when);
 struct storeop *storeop_session_add(int64_t id, const char *kind, const char *principal,
     const char *key_fp, const char *src, int64_t since);

@@ -162,8 +162,8 @@ write_list(struct storeq *sq, struct storeop *list)
 	for (const struct storeop *op = list; op != NULL; op = op->next)
 		n++;
 	for (struct storeop *op = list; r == 0 && op != NULL; op = op->next)
-		if ((r = storeop_apply(st, op)) == ERR_NOTFOUND)
-			r = 0;	/* its device or session went meanwhile */
+		if ((r = storeop_apply(st, op)) == ERR_NOTFOUND || r == ERR_DENIED)
+			r = 0;	/* its device or session went meanwhile, or a newer registration holds it */
 	if (r == 0)
 		r = store_batch_commit(st);
 	else
@@ -180,7 +180,8 @@ write_list(struct storeq *sq, struct storeop *list)
 	uint64_t failed = 0;
 	char first[300] = "";
 	for (struct storeop *op = list; op != NULL; op = op->next) {
-		r = storeop_apply(st, op);
+		if ((r = storeop_apply(st, op)) == ERR_DENIED)
+			r = 0;
 		if (r != 0 && r != ERR_NOTFOUND && lost(sq, r))
 			return op;
 		if (r != 0 && r != ERR_NOTFOUND && failed++ == 0)
@@ -560,6 +561,13 @@ storeq_device_set_online(struct server *srv, int64_t device_id, bool online, int
     const char *addr)
 {
 	return submit(srv, storeop_online(device_id, online, when, addr));
+}
+
+int
+storeq_device_set_presence(struct server *srv, int64_t device_id, bool online, int64_t gen,
+    int64_t when, const char *addr)
+{
+	return submit(srv, storeop_presence(device_id, online, srv->node_name, gen, when, addr));
 }
 
 int

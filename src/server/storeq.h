@@ -74,6 +74,9 @@ void storeq_refused_login(struct server *srv);
 /* outpostd's own writes: the store_* call of the same name on srv->st, queued in mirror mode. */
 int storeq_device_set_online(struct server *srv, int64_t device_id, bool online, int64_t when,
     const char *addr);
+/* Fenced presence of this node (srv->node_name) under registration gen (store_device_set_presence). */
+int storeq_device_set_presence(struct server *srv, int64_t device_id, bool online, int64_t gen,
+    int64_t when, const char *addr);
 int storeq_device_all_offline(struct server *srv, int64_t when);
 int storeq_session_add(struct server *srv, int64_t id, const char *kind, const char *principal,
     const char *key_fp, const char *src, int64_t since);

@@ -33,7 +33,10 @@ struct copy_table {
  * when inserting (and, backwards, when deleting). The live sessions table
  * is last and copied only on request (STORE_COPY_SESSIONS): it is who is
  * connected to one outpostd now, cleared when that outpostd starts, not a
- * record to move. schema_version (PostgreSQL) and SQLite's user_version are
+ * record to move. The nodes are copied (a mirror needs their keys and
+ * heartbeats) but not counted as records (a target outpostd registered in
+ * is still empty); audit_records (every node's audit records on
+ * PostgreSQL) is not copied. schema_version (PostgreSQL) and SQLite's user_version are
  * each store's own: both sides are at the newest version once opened.
  */
 static struct copy_table tables[] = {
@@ -41,9 +44,9 @@ static struct copy_table tables[] = {
 	COPY_TABLE("users", "id, name, admin, created", "?1, ?2, ?3, ?4", "itii"),
 	COPY_TABLE("devices",
 	    "id, name, fleet_id, online, last_seen, last_addr, created, agent_version, "
-	    "hostname, os, host_keys, reconnects, ondemand, ondemand_since, booted, port",
-	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16",
-	    "itiiitittttitiii"),
+	    "hostname, os, host_keys, reconnects, ondemand, ondemand_since, booted, port, node, gen, pseq",
+	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19",
+	    "itiiitittttitiiitii"),
 	COPY_TABLE("keys", "id, fingerprint, type, blob, comment, user_id, device_id, created",
 	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8", "ittttiii"),
 	COPY_TABLE("grants", "user_id, fleet_id, expires, created", "?1, ?2, ?3, ?4", "iiii"),
@@ -52,6 +55,9 @@ static struct copy_table tables[] = {
 	COPY_TABLE("audit_anchor", "id, seq, size, hash, updated", "?1, ?2, ?3, ?4, ?5", "iiiti"),
 	COPY_TABLE("host_keys", "device_id, port, type, key, pending, learned, seen, changed",
 	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8", "iitttiii"),
+	COPY_TABLE("audit_anchors", "node, seq, size, hash, updated", "?1, ?2, ?3, ?4, ?5", "tiiti"),
+	COPY_TABLE("nodes", "id, name, peer_addr, node_key, started, heartbeat, version",
+	    "?1, ?2, ?3, ?4, ?5, ?6, ?7", "itttiit"),
 	COPY_TABLE("sessions", "id, kind, principal, key_fp, src, since, bytes, kicked",
 	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8", "ittttiii"),
 };
@@ -63,7 +69,8 @@ static struct query q_rows = {
 	.sql = "SELECT (SELECT count(*) FROM fleets) + (SELECT count(*) FROM users) + "
 	    "(SELECT count(*) FROM devices) + (SELECT count(*) FROM keys) + "
 	    "(SELECT count(*) FROM grants) + (SELECT count(*) FROM tokens) + "
-	    "(SELECT count(*) FROM audit_anchor) + (SELECT count(*) FROM host_keys)",
+	    "(SELECT count(*) FROM audit_anchor) + (SELECT count(*) FROM host_keys) + "
+	    "(SELECT count(*) FROM audit_anchors)",
 };
 
 /*
@@ -76,7 +83,8 @@ static struct query q_rows = {
 static struct query q_sequences = {
 	.sql = "SELECT 0",
 	.pg = "SELECT " SETVAL("fleets") ", " SETVAL("users") ", " SETVAL("devices") ", "
-	    SETVAL("keys") ", " SETVAL("tokens"),
+	    SETVAL("keys") ", " SETVAL("tokens") ", " SETVAL("nodes") ", "
+	    "setval('presence_seq', coalesce((SELECT max(pseq) FROM devices), 0) + 1, false)",
 };
 
 /*

@@ -7,11 +7,15 @@
 #include "store/db.h"
 #include "store/records.h"
 
-/* Columns shared by every device listing, in struct store_device order. */
-#define DEVICE_COLUMNS \
-	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), d.online, " \
-	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since, coalesce(d.port, 0) FROM devices d " \
-	"JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
+/* Columns shared by every device listing, in struct store_device order; now: the parameter holding the time. */
+#define DEVICE_COLUMNS(now) \
+	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), " DEVICE_LIVE(now) ", " \
+	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since, coalesce(d.port, 0), d.node, d.gen " \
+	"FROM devices d JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
+
+/* The next presence order: SQLite's under its one writer, PostgreSQL's from its sequence. */
+#define PSEQ_NEXT	"(SELECT coalesce(max(pseq), 0) + 1 FROM devices)"
+#define PSEQ_NEXT_PG	"nextval('presence_seq')"
 
 static struct query q_device_add = {
 	.sql = "INSERT INTO devices (name, fleet_id, created) VALUES (?1, ?2, ?3) RETURNING id",
@@ -142,16 +146,16 @@ store_device_rm(struct store *st, const char *name, const char *fleet)
 }
 
 static struct query q_device_list = {
-	.sql = DEVICE_COLUMNS "ORDER BY f.name, d.name",
+	.sql = DEVICE_COLUMNS("?1") "ORDER BY f.name, d.name",
 };
 
 static struct query q_device_list_user = {
-	.sql = DEVICE_COLUMNS "WHERE d.fleet_id IN (" GRANTED_FLEETS ") "
+	.sql = DEVICE_COLUMNS("?2") "WHERE d.fleet_id IN (" GRANTED_FLEETS ") "
 	    "ORDER BY f.name, d.name",
 };
 
 static struct query q_device_get = {
-	.sql = DEVICE_COLUMNS "WHERE d.id = ?1",
+	.sql = DEVICE_COLUMNS("?2") "WHERE d.id = ?1",
 };
 
 static int
@@ -169,15 +173,25 @@ device_row(struct db_stmt *s, void *cb, void *arg)
 		.ondemand = db_col_text(s, 7),
 		.ondemand_since = db_col_int(s, 8),
 		.port = (uint32_t)db_col_int(s, 9),
+		.gen = db_col_int(s, 11),
 	};
 
+	snprintf(d.node, sizeof(d.node), "%s", db_col_text(s, 10));
 	return fn(arg, &d);
 }
 
 int
 store_device_list(struct store *st, store_device_cb cb, void *arg)
 {
-	return db_list_rows(st, &q_device_list, device_row, (void *)cb, arg);
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_prepare(st, &q_device_list, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, timefmt_now());
+	r = db_for_each_row(s, device_row, (void *)cb, arg);
+	db_release(s);
+	return r;
 }
 
 int
@@ -250,6 +264,7 @@ store_device_get(struct store *st, int64_t device_id, store_device_cb cb, void *
 	if ((r = db_prepare(st, &q_device_get, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, device_id);
+	db_bind_int(s, 2, timefmt_now());
 	if ((r = db_step_one(s)) == 0)
 		r = device_row(s, (void *)cb, arg);
 	else if (r == ERR_NOTFOUND)
@@ -260,8 +275,21 @@ store_device_get(struct store *st, int64_t device_id, store_device_cb cb, void *
 
 static struct query q_device_online = {
 	.sql = "UPDATE devices SET online = ?2, last_seen = ?3, "
-	    "last_addr = coalesce(?4, last_addr) WHERE id = ?1",
+	    "last_addr = coalesce(?4, last_addr), pseq = " PSEQ_NEXT " WHERE id = ?1",
+	.pg = "UPDATE devices SET online = ?2, last_seen = ?3, "
+	    "last_addr = coalesce(?4, last_addr), pseq = " PSEQ_NEXT_PG " WHERE id = ?1",
 };
+
+/* ERR_TOOLONG (with a message) for an address past LIM_PEER_STRING. */
+static int
+check_addr(struct store *st, const char *addr)
+{
+	if (addr != NULL && strnlen(addr, LIM_PEER_STRING) >= LIM_PEER_STRING) {
+		db_set_err(st, "address too long");
+		return ERR_TOOLONG;
+	}
+	return 0;
+}
 
 int
 store_device_set_online(struct store *st, int64_t device_id, bool online, int64_t when,
@@ -270,11 +298,7 @@ store_device_set_online(struct store *st, int64_t device_id, bool online, int64_
 	struct db_stmt *s;
 	int r, n = 0;
 
-	if (addr != NULL && strnlen(addr, LIM_PEER_STRING) >= LIM_PEER_STRING) {
-		db_set_err(st, "address too long");
-		return ERR_TOOLONG;
-	}
-	if ((r = db_prepare(st, &q_device_online, &s)) != 0)
+	if ((r = check_addr(st, addr)) != 0 || (r = db_prepare(st, &q_device_online, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, device_id);
 	db_bind_int(s, 2, online ? 1 : 0);
@@ -288,6 +312,133 @@ store_device_set_online(struct store *st, int64_t device_id, bool online, int64_
 		return ERR_NOTFOUND;
 	}
 	return r;	/* liveness is not an access change: no own_writes bump */
+}
+
+/* A registration claims the device unless a newer one holds it. */
+static struct query q_presence_online = {
+	.sql = "UPDATE devices SET online = 1, node = ?2, gen = ?3, last_seen = ?4, "
+	    "last_addr = coalesce(?5, last_addr), pseq = " PSEQ_NEXT " WHERE id = ?1 AND gen < ?3",
+	.pg = "UPDATE devices SET online = 1, node = ?2, gen = ?3, last_seen = ?4, "
+	    "last_addr = coalesce(?5, last_addr), pseq = " PSEQ_NEXT_PG " WHERE id = ?1 AND gen < ?3",
+};
+
+/* A node takes back only its own registration. */
+static struct query q_presence_offline = {
+	.sql = "UPDATE devices SET online = 0, last_seen = ?4, last_addr = coalesce(?5, last_addr), "
+	    "pseq = " PSEQ_NEXT " WHERE id = ?1 AND node = ?2 AND gen = ?3",
+	.pg = "UPDATE devices SET online = 0, last_seen = ?4, last_addr = coalesce(?5, last_addr), "
+	    "pseq = " PSEQ_NEXT_PG " WHERE id = ?1 AND node = ?2 AND gen = ?3",
+};
+
+static struct query q_presence_holder = {
+	.sql = "SELECT node, gen FROM devices WHERE id = ?1",
+};
+
+int
+store_device_set_presence(struct store *st, int64_t device_id, bool online, const char *node,
+    int64_t gen, int64_t when, const char *addr)
+{
+	struct db_stmt *s;
+	int r, n = 0;
+
+	if (node == NULL || (node[0] != '\0' && (r = db_check_label(st, "node", node)) != 0))
+		return node == NULL ? db_check_label(st, "node", node) : r;
+	if (gen <= 0) {
+		db_set_err(st, "invalid registration generation %lld", (long long)gen);
+		return ERR_INVAL;
+	}
+	if ((r = check_addr(st, addr)) != 0 ||
+	    (r = db_prepare(st, online ? &q_presence_online : &q_presence_offline, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, device_id);
+	db_bind_text(s, 2, node);
+	db_bind_int(s, 3, gen);
+	db_bind_int(s, 4, when);
+	if (addr != NULL)
+		db_bind_text(s, 5, addr);
+	r = db_exec(s, &n);
+	db_release(s);
+	if (r != 0 || n > 0)
+		return r;	/* liveness is not an access change: no own_writes bump */
+	/* nothing written: no such device, or (online) a newer registration holds it */
+	if ((r = db_prepare(st, &q_presence_holder, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, device_id);
+	if ((r = db_step_one(s)) == ERR_NOTFOUND)
+		db_set_err(st, "no device with id %lld", (long long)device_id);
+	else if (r == 0 && online) {
+		db_set_err(st, "device %lld is held by node %s with a newer registration",
+		    (long long)device_id, db_col_text(s, 0)[0] ? db_col_text(s, 0) : "(none)");
+		r = ERR_DENIED;
+	}
+	db_release(s);
+	return r;
+}
+
+static struct query q_presence_since = {
+	.sql = "SELECT id, gen, pseq, last_seen, online, node FROM devices WHERE pseq > ?1 ORDER BY pseq",
+};
+
+static int
+presence_row(struct db_stmt *s, void *cb, void *arg)
+{
+	store_presence_cb fn = (store_presence_cb)cb;
+	struct store_presence p = {
+		.device_id = db_col_int(s, 0),
+		.gen = db_col_int(s, 1),
+		.pseq = db_col_int(s, 2),
+		.last_seen = db_col_int(s, 3),
+		.online = db_col_int(s, 4) != 0,
+	};
+
+	snprintf(p.node, sizeof(p.node), "%s", db_col_text(s, 5));
+	return fn(arg, &p);
+}
+
+int
+store_presence_since(struct store *st, int64_t after_pseq, store_presence_cb cb, void *arg)
+{
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_prepare(st, &q_presence_since, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, after_pseq);
+	r = db_for_each_row(s, presence_row, (void *)cb, arg);
+	db_release(s);
+	return r;
+}
+
+static struct query q_presence_apply = {
+	.sql = "UPDATE devices SET online = ?2, node = ?3, gen = ?4, pseq = ?5, last_seen = ?6 WHERE id = ?1",
+};
+
+int
+store_presence_apply(struct store *st, const struct store_presence *p)
+{
+	struct db_stmt *s;
+	int r, n = 0;
+
+	if (p == NULL || memchr(p->node, '\0', sizeof(p->node)) == NULL ||
+	    (p->node[0] != '\0' && db_check_label(st, "node", p->node) != 0)) {
+		db_set_err(st, "invalid node name");
+		return ERR_NAME;
+	}
+	if ((r = db_prepare(st, &q_presence_apply, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, p->device_id);
+	db_bind_int(s, 2, p->online ? 1 : 0);
+	db_bind_text(s, 3, p->node);
+	db_bind_int(s, 4, p->gen);
+	db_bind_int(s, 5, p->pseq);
+	db_bind_int(s, 6, p->last_seen);
+	r = db_exec(s, &n);
+	db_release(s);
+	if (r == 0 && n == 0) {
+		db_set_err(st, "no device with id %lld", (long long)p->device_id);
+		return ERR_NOTFOUND;
+	}
+	return r;
 }
 
 static struct query q_port_holder = {
@@ -379,7 +530,8 @@ store_device_by_port(struct store *st, int64_t user_id, uint32_t port, int64_t *
 }
 
 static struct query q_device_all_offline = {
-	.sql = "UPDATE devices SET online = 0, last_seen = ?1 WHERE online = 1",
+	.sql = "UPDATE devices SET online = 0, last_seen = ?1, pseq = " PSEQ_NEXT " WHERE online = 1",
+	.pg = "UPDATE devices SET online = 0, last_seen = ?1, pseq = " PSEQ_NEXT_PG " WHERE online = 1",
 };
 
 int
@@ -391,6 +543,32 @@ store_device_all_offline(struct store *st, int64_t when)
 	if ((r = db_prepare(st, &q_device_all_offline, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, when);
+	r = db_exec(s, &n);
+	db_release(s);
+	if (r == 0 && n > 0)
+		st->own_writes++;
+	return r;
+}
+
+static struct query q_device_node_offline = {
+	.sql = "UPDATE devices SET online = 0, last_seen = ?1, pseq = " PSEQ_NEXT " "
+	    "WHERE online = 1 AND (node = ?2 OR node = '')",
+	.pg = "UPDATE devices SET online = 0, last_seen = ?1, pseq = " PSEQ_NEXT_PG " "
+	    "WHERE online = 1 AND (node = ?2 OR node = '')",
+};
+
+int
+store_device_node_offline(struct store *st, const char *node, int64_t when)
+{
+	struct db_stmt *s;
+	int r, n = 0;
+
+	if (node == NULL || (node[0] != '\0' && (r = db_check_label(st, "node", node)) != 0))
+		return node == NULL ? db_check_label(st, "node", node) : r;
+	if ((r = db_prepare(st, &q_device_node_offline, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, when);
+	db_bind_text(s, 2, node);
 	r = db_exec(s, &n);
 	db_release(s);
 	if (r == 0 && n > 0)

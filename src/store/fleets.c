@@ -110,8 +110,8 @@ store_fleet_list(struct store *st, store_fleet_cb cb, void *arg)
 }
 
 static struct query q_fleet_states = {
-	.sql = "SELECT f.name, coalesce(sum(d.online), 0), "
-	    "coalesce(sum(CASE WHEN d.online = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected') "
+	.sql = "SELECT f.name, coalesce(sum(" DEVICE_LIVE("?1") "), 0), "
+	    "coalesce(sum(CASE WHEN " DEVICE_LIVE("?1") " = 0 AND d.ondemand IN ('standby', 'connected', 'disconnected') "
 	    "THEN 1 ELSE 0 END), 0), "
 	    "count(d.id) FROM fleets f LEFT JOIN devices d ON d.fleet_id = f.id GROUP BY f.id ORDER BY f.name",
 };
@@ -129,7 +129,15 @@ fleet_state_row(struct db_stmt *s, void *cb, void *arg)
 int
 store_fleet_states(struct store *st, store_fleet_state_cb cb, void *arg)
 {
-	return db_list_rows(st, &q_fleet_states, fleet_state_row, (void *)cb, arg);
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_prepare(st, &q_fleet_states, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, timefmt_now());
+	r = db_for_each_row(s, fleet_state_row, (void *)cb, arg);
+	db_release(s);
+	return r;
 }
 
 int

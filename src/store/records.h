@@ -9,11 +9,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "store/db.h"
 
 /* Fleets user ?1 may reach at time ?2 (a subquery). */
 #define GRANTED_FLEETS \
 	"SELECT fleet_id FROM grants WHERE user_id = ?1 AND (expires = 0 OR expires > ?2)"
+
+#define RECORDS_STR_(x)	#x
+#define RECORDS_STR(x)	RECORDS_STR_(x)
+/*
+ * 1 if device row d is online as listings show it, else 0: its row says
+ * online and its node is up (heartbeat within LIM_NODE_DOWN_S of now, the
+ * parameter `now`, e.g. "?2"); a row of node "" (no nodes) needs no heartbeat.
+ */
+#define DEVICE_LIVE(now) \
+	"(CASE WHEN d.online = 1 AND (d.node = '' OR EXISTS (SELECT 1 FROM nodes n " \
+	"WHERE n.name = d.node AND n.heartbeat >= " now " - " RECORDS_STR(LIM_NODE_DOWN_S) ")) " \
+	"THEN 1 ELSE 0 END)"
 
 /* fleets.c: fleet id and device count (ndevices may be NULL) by name; ERR_NOTFOUND with a message. */
 int fleet_lookup(struct store *st, const char *fleet, int64_t *id, int *ndevices);

@@ -135,6 +135,30 @@ store_session_clear(struct store *st)
 	return db_run(st, &q_session_clear, NULL);
 }
 
+static struct query q_session_clear_node = {
+	.sql = "DELETE FROM sessions WHERE id < ?3 OR (id >= ?1 AND id <= ?2)",
+};
+
+int
+store_session_clear_node(struct store *st, int64_t node_id)
+{
+	struct db_stmt *s;
+	int r;
+
+	if (node_id < 0 || node_id >= (INT64_C(1) << (63 - STORE_NODE_SHIFT))) {
+		db_set_err(st, "invalid node id %lld", (long long)node_id);
+		return ERR_INVAL;
+	}
+	if ((r = db_prepare(st, &q_session_clear_node, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, node_id << STORE_NODE_SHIFT);
+	db_bind_int(s, 2, (node_id << STORE_NODE_SHIFT) | ((INT64_C(1) << STORE_NODE_SHIFT) - 1));
+	db_bind_int(s, 3, INT64_C(1) << STORE_NODE_SHIFT);
+	r = db_exec(s, NULL);
+	db_release(s);
+	return r;
+}
+
 static struct query q_session_list = {
 	.sql = SESSION_COLUMNS "ORDER BY id",
 };

@@ -1,6 +1,6 @@
 /*
  * sqlite.c: the SQLite engine under the store (db.h): one connection in WAL
- * mode, each query prepared once per connection, schema migrations 1-9 kept
+ * mode, each query prepared once per connection, schema migrations 1-10 kept
  * in user_version, and SQLite's errors told as one sentence.
  */
 #include <errno.h>
@@ -163,6 +163,42 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (device_id, port, type)"
 	") WITHOUT ROWID;"
 	"PRAGMA user_version = 9;",
+
+	/* 10: several nodes (outpostd processes) on one store: the nodes, which node
+	 * holds each device under which registration generation, the order of presence
+	 * changes, one audit anchor per node's chain ('' = the pre-nodes chain, claimed
+	 * by the first node that starts) and every node's records (PostgreSQL installs).
+	 * audit_anchor stays, unused, so the migration only adds. */
+	"CREATE TABLE nodes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  peer_addr TEXT NOT NULL DEFAULT '',"
+	"  node_key TEXT NOT NULL DEFAULT '',"
+	"  started INTEGER NOT NULL,"
+	"  heartbeat INTEGER NOT NULL,"
+	"  version TEXT NOT NULL DEFAULT ''"
+	");"
+	"ALTER TABLE devices ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN pseq INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX devices_by_pseq ON devices(pseq);"
+	"CREATE TABLE audit_anchors ("
+	"  node TEXT PRIMARY KEY,"
+	"  seq INTEGER NOT NULL CHECK (seq >= 0),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  hash TEXT NOT NULL CHECK (length(hash) = 64),"
+	"  updated INTEGER NOT NULL"
+	");"
+	"INSERT INTO audit_anchors SELECT '', seq, size, hash, updated FROM audit_anchor;"
+	"CREATE TABLE audit_records ("
+	"  node TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  record TEXT NOT NULL,"
+	"  PRIMARY KEY (node, seq)"
+	");"
+	"PRAGMA user_version = 10;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

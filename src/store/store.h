@@ -129,12 +129,15 @@ struct store_device {
 	const char *name;
 	const char *fleet;
 	const char *key_fp;
-	bool online;
+	bool online;		/* its row says online AND its node is up (heartbeat within
+				 * LIM_NODE_DOWN_S; node "" needs none) */
 	int64_t last_seen;	/* UNIX time, 0 = never */
 	const char *last_addr;	/* "ip:port" or "" */
 	const char *ondemand;	/* last MQTT state of an on-demand device, "" if none */
 	int64_t ondemand_since;	/* UNIX time of that state, 0 if none */
 	uint32_t port;		/* its port-table port (`-J jump -p PORT user@localhost`), 0 = none */
+	char node[LIM_LABEL + 1];	/* the node that holds (or last held) it, "" = none or pre-nodes */
+	int64_t gen;		/* that registration's generation (microseconds), 0 = none */
 };
 /* ERR_NOTFOUND if the fleet does not exist, ERR_EXISTS if name.fleet or the key is taken. */
 int store_device_add(struct store *st, const char *name, const char *fleet,
@@ -193,11 +196,48 @@ int store_device_resolve(struct store *st, int64_t user_id, const char *name,
 /* One device by id; cb is called once, or ERR_NOTFOUND. */
 int store_device_get(struct store *st, int64_t device_id, store_device_cb cb, void *arg);
 
-/* Liveness, written by outpostd. addr may be NULL to keep the old one. */
+/*
+ * Liveness without fencing (tests, tools): addr may be NULL to keep the old
+ * one. The node and generation stay as they are; the presence order moves.
+ */
 int store_device_set_online(struct store *st, int64_t device_id, bool online,
     int64_t when, const char *addr);
+/*
+ * Liveness as outpostd writes it, fenced by registration generation gen
+ * (the registering node's wall clock in microseconds): online claims the
+ * device for node (a label, or "" on a store without nodes) only if the
+ * stored gen is older (ERR_DENIED otherwise: another registration is
+ * newer, store_errmsg names its node); offline takes back only node's own
+ * registration gen (a newer holder's row is left alone and 0 is returned).
+ * Each write moves the device's presence order (pseq). addr may be NULL to
+ * keep the old one. ERR_NOTFOUND for an unknown device, ERR_NAME for a bad
+ * node name, ERR_TOOLONG for an address past LIM_PEER_STRING, ERR_INVAL for
+ * gen <= 0.
+ */
+int store_device_set_presence(struct store *st, int64_t device_id, bool online, const char *node,
+    int64_t gen, int64_t when, const char *addr);
 /* Marks every device offline (at start-up, after a crash). */
 int store_device_all_offline(struct store *st, int64_t when);
+/* Marks offline the devices node holds, and those held by "" (the pre-nodes rows): a node's start and stop. */
+int store_device_node_offline(struct store *st, const char *node, int64_t when);
+
+/*
+ * Presence changes in order (pseq), for a node's mirror to catch up: every
+ * device whose presence order is past after_pseq, in that order. Rows as
+ * stored (online as written, whatever its node's heartbeat).
+ */
+struct store_presence {
+	int64_t device_id, gen, pseq, last_seen;
+	bool online;
+	char node[LIM_LABEL + 1];
+};
+typedef int (*store_presence_cb)(void *arg, const struct store_presence *p);
+int store_presence_since(struct store *st, int64_t after_pseq, store_presence_cb cb, void *arg);
+/*
+ * Writes a presence row as another store had it (a mirror catching up): no
+ * fencing, pseq kept. ERR_NOTFOUND for an unknown device, ERR_NAME for a bad node.
+ */
+int store_presence_apply(struct store *st, const struct store_presence *p);
 /*
  * On-demand state as outpostd read it from MQTT: a lower-case word
  * ("standby", "connected", "disconnected", "offline"; "" = not on demand).
@@ -207,6 +247,43 @@ int store_device_set_ondemand(struct store *st, int64_t device_id, const char *s
     int64_t when);
 /* Forgets every on-demand state (outpostd at start-up; retained states come back). */
 int store_device_clear_ondemand(struct store *st);
+
+/* ---- nodes: the outpostd processes sharing one store ----
+ * Each registers at start (store_node_register) and beats every
+ * LIM_NODE_HEARTBEAT_S; one whose heartbeat is older than LIM_NODE_DOWN_S
+ * is down, and the devices it holds are offline for everyone. */
+struct store_node {
+	int64_t id;
+	char name[LIM_LABEL + 1];		/* NodeName, a label */
+	char peer_addr[LIM_HOSTPORT];		/* "host:port", "" = peers cannot reach it */
+	char node_key[LIM_PUBKEY_TEXT];		/* the node key's public half, "ssh-ed25519 AAAA..." */
+	int64_t started, heartbeat;		/* UNIX times */
+	char version[LIM_NODE_VERSION];
+	int devices;				/* list, get: devices it holds online */
+	bool up;				/* list, get: heartbeat within LIM_NODE_DOWN_S of now */
+};
+/*
+ * Upserts the row of n->name: peer address, node key, version, started and
+ * heartbeat (both n->started; heartbeat n->heartbeat if later). Refused with
+ * ERR_INUSE ("node NAME is already running at ADDR") if a row of that name
+ * beats within LIM_NODE_DOWN_S of n->started AND has another node key.
+ * *id gets the row's id (1 or more; below 2^23, so session ids
+ * (id << 40 | serial) stay positive). ERR_NAME for a bad name; ERR_TOOLONG
+ * for a field not NUL-terminated in its array; ERR_INVAL for control
+ * characters in a field or started <= 0.
+ */
+int store_node_register(struct store *st, const struct store_node *n, int64_t *id);
+/* The node's heartbeat is now (never moved back). ERR_NOTFOUND if its row is gone. */
+int store_node_heartbeat(struct store *st, int64_t id, int64_t now);
+typedef int (*store_node_cb)(void *arg, const struct store_node *n);
+/* Every node, by name; up computed against the wall clock now. */
+int store_node_list(struct store *st, store_node_cb cb, void *arg);
+/* One node by name; ERR_NOTFOUND if none. */
+int store_node_get(struct store *st, const char *name, struct store_node *out);
+/* Session ids of node id: (id << STORE_NODE_SHIFT) | serial. */
+#define STORE_NODE_SHIFT	40
+/* Removes the live sessions of node id (their ids' range) and those with ids below 2^40 (pre-nodes). */
+int store_session_clear_node(struct store *st, int64_t node_id);
 
 /* ---- authentication ---- */
 enum store_principal_kind {
@@ -354,7 +431,9 @@ int store_hostkey_list(struct store *st, int64_t user_id, store_hostkey_cb cb, v
 #define STORE_COPY_SESSIONS	(1u << 1)	/* the live sessions table too */
 /*
  * Copies every record of from (fleets, users, devices with their reported
- * info, port and on-demand state, keys, grants, tokens, the audit anchor;
+ * info, port, on-demand state and presence (node, gen, pseq), keys, grants,
+ * tokens, the audit anchors, the nodes (not audit_records: every node's
+ * audit records stay where they are);
  * the live sessions only with STORE_COPY_SESSIONS) into to, ids kept, in one
  * transaction on to (all or nothing) while holding from's write lock (a
  * consistent snapshot; from's writers wait for the copy). PostgreSQL's id

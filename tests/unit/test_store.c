@@ -271,7 +271,7 @@ test_open_modes_and_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 9);
+	assert_int_equal(sqlite3_column_int(s, 0), 10);
 	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -1218,7 +1218,9 @@ test_migration_1_to_2(void **state)
 	    "ALTER TABLE devices DROP COLUMN ondemand; ALTER TABLE devices DROP COLUMN ondemand_since; "
 	    "ALTER TABLE devices DROP COLUMN booted; DROP TABLE audit_anchor; "
 	    "DROP INDEX devices_by_port; ALTER TABLE devices DROP COLUMN port; DROP TABLE host_keys; "
-	    "PRAGMA user_version = 1;",
+	    "DROP TABLE nodes; DROP TABLE audit_anchors; DROP TABLE audit_records; DROP INDEX devices_by_pseq; "
+	    "ALTER TABLE devices DROP COLUMN node; ALTER TABLE devices DROP COLUMN gen; "
+	    "ALTER TABLE devices DROP COLUMN pseq; PRAGMA user_version = 1;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(fx->state, &fx->st), 0);

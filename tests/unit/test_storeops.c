@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "common/err.h"
+#include "common/timefmt.h"
 #include "server/storeops.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -273,6 +274,80 @@ test_apply_to_store(void **state)
 	free(dir);
 }
 
+/* Applies (each must succeed) and frees what q holds. */
+static void
+apply_all(struct store *st, struct storeops *q)
+{
+	struct storeop *list = storeops_take(q);
+
+	for (struct storeop *op = list; op != NULL; op = op->next)
+		assert_int_equal(storeop_apply(st, op), 0);
+	storeop_free_list(list);
+}
+
+/* Fenced presence: a registration and its end folded into one record still write both, in order. */
+static void
+test_presence_folds(void **state)
+{
+	struct store *st;
+	struct storeops q;
+	struct seen s = { 0 };
+	char *dir = tu_mkdtemp(), path[600];
+	int64_t id;
+	char fleet[LIM_LABEL + 1];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	assert_int_equal(store_open(path, &st), 0);
+	assert_int_equal(store_fleet_add(st, "acme"), 0);
+	assert_int_equal(store_device_add(st, "pi", "acme", &key), 0);
+	assert_int_equal(store_device_resolve(st, 0, "pi", "acme", &id, fleet), 0);
+	for (const char *const *nm = (const char *const[]){ "a", "b", NULL }; *nm != NULL; nm++) {
+		struct store_node n = { .started = timefmt_now() };	/* listings show devices of live nodes */
+		int64_t nid;
+		snprintf(n.name, sizeof(n.name), "%s", *nm);
+		assert_int_equal(store_node_register(st, &n, &nid), 0);
+	}
+	storeops_init(&q, 100);
+	/* hostile: no node, no generation */
+	assert_null(storeop_presence(id, true, NULL, 5, 1, NULL));
+	assert_null(storeop_presence(id, true, "a", 0, 1, NULL));
+	assert_null(storeop_presence(id, true, "a", -1, 1, NULL));
+	/* online and offline of one registration while queued: the store sees both */
+	assert_int_equal(storeops_put(&q, storeop_presence(id, true, "a", 100, 50, "9.9.9.9:1")), 0);
+	assert_int_equal(storeops_put(&q, storeop_presence(id, false, "a", 100, 60, NULL)), 0);
+	assert_int_equal(q.len, 1);
+	apply_all(st, &q);
+	assert_int_equal(store_device_get(st, id, device_cb, &s), 0);
+	assert_false(s.online);
+	assert_string_equal(s.addr, "9.9.9.9:1");
+	assert_int_equal(s.last_seen, 60);
+	/* a newer registration folded over an older one's end: online under the newer */
+	assert_int_equal(storeops_put(&q, storeop_presence(id, true, "a", 200, 70, "9.9.9.9:2")), 0);
+	assert_int_equal(storeops_put(&q, storeop_presence(id, false, "a", 200, 71, NULL)), 0);
+	assert_int_equal(storeops_put(&q, storeop_presence(id, true, "a", 300, 72, "9.9.9.9:3")), 0);
+	apply_all(st, &q);
+	assert_int_equal(store_device_get(st, id, device_cb, &s), 0);
+	assert_true(s.online);
+	assert_string_equal(s.addr, "9.9.9.9:3");
+	/* another node took it meanwhile: our folded online+offline leave its row alone */
+	assert_int_equal(store_device_set_presence(st, id, true, "b", 1000, 80, "8.8.8.8:1"), 0);
+	assert_int_equal(storeops_put(&q, storeop_presence(id, true, "a", 400, 81, "9.9.9.9:4")), 0);
+	assert_int_equal(storeops_put(&q, storeop_presence(id, false, "a", 400, 82, NULL)), 0);
+	apply_all(st, &q);
+	assert_int_equal(store_device_get(st, id, device_cb, &s), 0);
+	assert_true(s.online);
+	assert_string_equal(s.addr, "8.8.8.8:1");
+	/* alone, an online record a newer registration fences is ERR_DENIED (the store thread drops it) */
+	struct storeop *late = storeop_presence(id, true, "a", 500, 83, NULL);
+	assert_int_equal(storeop_apply(st, late), ERR_DENIED);
+	storeop_free(late);
+	storeops_free(&q);
+	store_close(st);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 /* The mirror: an in-memory store filled from the real one has the same rows. */
 static void
 test_mirror_copy(void **state)
@@ -313,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_barrier_keeps_order),
 		cmocka_unit_test(test_unget),
 		cmocka_unit_test(test_apply_to_store),
+		cmocka_unit_test(test_presence_folds),
 		cmocka_unit_test(test_mirror_copy),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
