@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/audit.h"
@@ -448,6 +449,41 @@ audit_record_parse(const char *line, size_t len, struct audit_record *rec, const
 		audit_record_clear(rec);
 		return ERR_INVAL;
 	}
+	return 0;
+}
+
+int
+audit_time_parse(const char *s, size_t len, int64_t *out)
+{
+	struct tm tm = { 0 };
+	int n = -1, ms = 0;
+	char buf[40];
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (len == 10 && sscanf(buf, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3)
+		;
+	else if ((len == 20 && sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 6) ||
+	    (len == 24 && sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) == 7))
+		;
+	else
+		return -1;
+	/* the fixed shape: digits exactly where they belong */
+	for (size_t i = 0; i < len; i++) {
+		char want = "dddd-dd-ddTdd:dd:dd.dddZ"[len == 20 && i == 19 ? 23 : i];
+		if (want == 'd' ? (buf[i] < '0' || buf[i] > '9') : buf[i] != want)
+			return -1;
+	}
+	if (n != (int)len || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = (int64_t)timegm(&tm) * 1000 + ms;
 	return 0;
 }
 

@@ -177,6 +177,13 @@ void audit_record_clear(struct audit_record *rec);	/* NULL is a no-op */
 /* The member named key, or NULL. */
 const struct audit_field *audit_record_get(const struct audit_record *rec, const char *key);
 
+/*
+ * Parses an ISO-8601 UTC time as records hold them (2026-11-21,
+ * 2026-11-21T10:00:00Z or 2026-11-21T10:00:00.123Z; len bytes, untrusted)
+ * into milliseconds since the epoch. Returns 0 or -1.
+ */
+int audit_time_parse(const char *s, size_t len, int64_t *out);
+
 /* Lower-case hex SHA-256 of len bytes into hex (AUDIT_HASH_HEX + 1 bytes). */
 void audit_hash_hex(const void *p, size_t len, char *hex);
 

@@ -652,7 +652,8 @@ storeq_hostkey_seen(struct server *srv, int64_t device_id, uint32_t port, const 
 }
 
 int
-storeq_audit_anchor_set(struct server *srv, const struct audit_head *h, bool reset)
+storeq_audit_anchor_set(struct server *srv, const char *node, const struct audit_head *h,
+    bool reset)
 {
-	return submit(srv, storeop_anchor(h, reset));
+	return submit(srv, storeop_anchor(node, h, reset));
 }
