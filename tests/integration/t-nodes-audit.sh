@@ -6,10 +6,13 @@
 # through each node; each node's writer copies its chain into the store's
 # audit_records. `outpost audit` on either node shows both nodes' records
 # merged by time with their node (--json and text), `audit verify` checks
-# every node's chain against its anchor and says OK; a record rewritten in
-# audit_records makes verify fail naming node b, and node a's chain stays OK.
+# every node's chain against its anchor and says OK; records written while
+# PostgreSQL is down reach the store once it is back (delayed, not dropped);
+# a record rewritten in audit_records makes verify fail naming node b, and
+# node a's chain stays OK. On a PostgreSQL of its own (it is stopped).
 . "$(dirname "$0")/lib.sh"
 require_outpost
+PG_URI=	# our own cluster, stopped and started below
 pg_db audit
 store_plumbed "$PG_DB" || skip "NO POSTGRESQL IN THIS BUILD: $PLUMB_WHY"
 STORE_SPEC=$PG_DB
@@ -47,6 +50,7 @@ start_device pi-a acme
 wait_online pi-a.acme
 JUMP_PORT_A=$JUMP_PORT
 JUMP_PORT=$P_B start_device pi-b acme
+DEV_B=$DEV_PID
 wait_for "pi-b online" 20 device_online pi-b.acme
 [ "$(dev_ssh root@pi-a.acme echo via-a)" = via-a ] || fail "route through node a"
 [ "$(ssh -F "$T/ssh_config.b" -J jump-b root@pi-b.acme echo via-b)" = via-b ] || fail "route through node b"
@@ -80,6 +84,22 @@ grep -q 'node=a ' "$T/text" && grep -q 'node=b ' "$T/text" || { cat "$T/text" >&
 expect_output "$T/verify" "^node a: OK: [0-9]+ records, anchored at record [0-9]+$" "verify node a"
 expect_output "$T/verify" "^node b: OK: [0-9]+ records, anchored at record [0-9]+$" "verify node b"
 log "verify: $(tr '\n' ';' <"$T/verify")"
+
+# PostgreSQL goes away; pi-b leaves node b meanwhile (audited); back, the
+# record is copied by seq: the copy waited, nothing was dropped.
+b_seq() { store_sql "SELECT coalesce(max(seq), 0) FROM audit_records WHERE node = 'b'"; }
+before=$(b_seq)
+"$IT_DIR/../pg/pg-stop" "$PG_OWN" >>"$LOGDIR/pg-start.log" 2>&1 || fail "pg-stop failed"
+stop_pid "$DEV_B" TERM
+wait_for "node b's disconnect record" 20 grep -q '"event":"disconnect","what":"session","session":[0-9]*,"kind":"device","device":"pi-b.acme"' "$STATE_B/audit.log"
+lines=$(wc -l <"$STATE_B/audit.log")
+[ "$lines" -gt "$before" ] || fail "node b wrote no record while the store was down"
+"$IT_DIR/../pg/pg-start" "$PG_OWN" >>"$LOGDIR/pg-start.log" 2>&1 || fail "pg-start (restart) failed"
+wait_for "node b's records of the outage in the store" 40 eval '[ "$(b_seq 2>/dev/null)" -ge "$lines" ]'
+log "node b: records $before in the store before the outage, $lines in audit.log after it, all copied"
+grep -q "cannot copy this node's records to the store" "$LOGDIR/outpostd-b.log" || fail "node b did not say the copy waits"
+grep -q "this node's records are in the store again" "$LOGDIR/outpostd-b.log" || fail "node b did not say the copy caught up"
+"$OUTPOST_BIN" -d "$STATE" audit verify >"$T/verify" 2>&1 || fail "audit verify after the outage: $(cat "$T/verify")"
 
 # An intruder with the database rewrites one of node b's records.
 seq=$(store_sql "SELECT min(seq) FROM audit_records WHERE node = 'b' AND record LIKE '%\"event\":\"connect\"%'")
