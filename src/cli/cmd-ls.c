@@ -205,6 +205,8 @@ device_json(void *arg, const struct store_device *d)
 	jbuf_member_str(&js->j, "name", d->name);
 	jbuf_member_str(&js->j, "fleet", d->fleet);
 	jbuf_member_bool(&js->j, "online", d->online);
+	/* the node holding it (several outpostd on one store); null when offline or on a store without nodes */
+	jbuf_member_str(&js->j, "node", d->online && d->node[0] != '\0' ? d->node : NULL);
 	jbuf_member_str(&js->j, "last_seen", d->last_seen > 0 ? when : NULL);
 	jbuf_member_str(&js->j, "address",
 	    (d->last_addr != NULL && d->last_addr[0] != '\0') ? d->last_addr : NULL);

@@ -183,8 +183,8 @@ pick_store(const struct global *g, const struct from_conf *fc, const char **stor
 
 /*
  * The node whose audit chain the state directory's audit.log is, as outpostd
- * names itself: NodeName, else the host name up to its first dot. NULL (with
- * a warning) if that is no label.
+ * names itself (config_node_defaults): NodeName, else one made of the host
+ * name. NULL (with a warning) if that is no label.
  */
 static const char *
 node_name(const struct from_conf *fc, char *buf, size_t len)
@@ -195,10 +195,10 @@ node_name(const struct from_conf *fc, char *buf, size_t len)
 	if (src == NULL) {
 		if (gethostname(host, sizeof(host) - 1) != 0)
 			host[0] = '\0';
-		host[strcspn(host, ".")] = '\0';
+		if (names_from_hostname(host, buf, len) == 0)
+			return buf;
 		src = host;
-	}
-	if (names_label_normalize(src, buf, len) == 0)
+	} else if (names_label_normalize(src, buf, len) == 0)
 		return buf;
 	fprintf(stderr, "outpost: warning: node name '%.64s' is not a valid name (NodeName): "
 	    "the audit chain is not anchored in the store\n", src);

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/audit.h"
 #include "common/conffile.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "server/config.h"
 #include "common/mqttspec.h"
 #include "server/listener.h"
@@ -296,6 +298,38 @@ kw_proxy(struct config *c, const char *v)
 	return set_str(&c->proxy_protocol, v);
 }
 
+/* NodeName: a label (names.h), case-insensitive. */
+static int
+kw_nodename(struct config *c, const char *v)
+{
+	char label[LIM_LABEL + 1];
+
+	if (names_label_normalize(v, label, sizeof(label)) != 0) {
+		snprintf(set_why, sizeof(set_why), "'%.*s' is not a node name (a label: a-z, 0-9, '-', "
+		    "at most %d characters)", 80, v, LIM_LABEL);
+		return ERR_CONFIG;
+	}
+	return set_str(&c->node_name, label);
+}
+
+/* PeerAddress HOST:PORT (a port is required), or none. */
+static int
+kw_peeraddr(struct config *c, const char *v)
+{
+	char host[256], port[8];
+
+	if (strcasecmp(v, "none") == 0)
+		return set_str(&c->peer_address, "");
+	if (strlen(v) >= LIM_HOSTPORT || listener_parse(v, host, sizeof(host), port, sizeof(port)) != 0 ||
+	    port[0] == '\0' || host[0] == '\0') {
+		snprintf(set_why, sizeof(set_why), "not HOST:PORT or none");
+		return ERR_CONFIG;
+	}
+	return set_path(&c->peer_address, v);
+}
+
+static int kw_nodekey(struct config *c, const char *v) { return set_path(&c->node_key, v); }
+
 /* Store sqlite | sqlite:PATH | postgresql://URI: the form is checked here, the store itself at start. */
 static int
 kw_store(struct config *c, const char *v)
@@ -358,6 +392,9 @@ static const struct keyword keywords[] = {
 	{ "WakeTimeout", kw_wake },
 	{ "MetricsListen", kw_metrics },
 	{ "ProxyProtocol", kw_proxy },
+	{ "NodeName", kw_nodename },
+	{ "PeerAddress", kw_peeraddr },
+	{ "NodeKey", kw_nodekey },
 };
 
 int
@@ -389,6 +426,41 @@ int
 config_load(struct config *c, const char *path, char *why, size_t whylen)
 {
 	return conffile_read(path, set_line, c, why, whylen);
+}
+
+int
+config_node_defaults(struct config *c, char *why, size_t whylen)
+{
+	char host[256] = "", label[LIM_LABEL + 1], lhost[256] = "", port[8] = "2222", addr[LIM_HOSTPORT + 8];
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (c->node_name == NULL) {
+		if (names_from_hostname(host, label, sizeof(label)) != 0) {
+			snprintf(why, whylen, "the host name '%.80s' makes no node name: set NodeName", host);
+			return ERR_CONFIG;
+		}
+		if (set_str(&c->node_name, label) != 0)
+			fatal("out of memory");
+	}
+	if (c->peer_address == NULL) {
+		if (c->nlisten > 0)
+			listener_parse(c->listen[0], lhost, sizeof(lhost), port, sizeof(port));
+		bool wild = lhost[0] == '\0' || strcmp(lhost, "0.0.0.0") == 0 || strcmp(lhost, "::") == 0;
+		if (wild)
+			snprintf(addr, sizeof(addr), "%s:%s", host[0] ? host : "localhost", port);
+		else
+			snprintf(addr, sizeof(addr), strchr(lhost, ':') ? "[%s]:%s" : "%s:%s", lhost, port);
+		if (set_str(&c->peer_address, strlen(addr) < LIM_HOSTPORT ? addr : "") != 0)
+			fatal("out of memory");
+	}
+	if (c->node_key == NULL) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/node_key", c->state_dir);
+		if (set_str(&c->node_key, path) != 0)
+			fatal("out of memory");
+	}
+	return 0;
 }
 
 void
@@ -445,6 +517,12 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "Syslog %s\n", c->syslog ? "yes" : "no");
 	fprintf(f, "AuditSyslog %s\n", c->audit_syslog ? "yes" : "no");
 	fprintf(f, "AuditQueueMax %d\n", c->audit_queue_max);
+	if (c->node_name != NULL)
+		fprintf(f, "NodeName %s\n", c->node_name);
+	if (c->peer_address != NULL)
+		fprintf(f, "PeerAddress %s\n", c->peer_address[0] ? c->peer_address : "none");
+	if (c->node_key != NULL)
+		fprintf(f, "NodeKey %s\n", c->node_key);
 }
 
 void
@@ -473,6 +551,9 @@ config_free(struct config *c)
 	free(c->mqtt_client_id);
 	free(c->metrics_listen);
 	free(c->proxy_protocol);
+	free(c->node_name);
+	free(c->peer_address);
+	free(c->node_key);
 	for (int i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	memset(c, 0, sizeof(*c));

@@ -42,6 +42,9 @@ struct config {
 	int wake_timeout;			/* seconds a woken device has to register */
 	char *metrics_listen;			/* owned "ADDR:PORT" of /metrics; NULL = off */
 	char *proxy_protocol;			/* owned ProxyProtocol address list; NULL = off */
+	char *node_name;			/* NodeName, a label; NULL until config_node_defaults */
+	char *peer_address;			/* PeerAddress "host:port", "" = none (peers cannot reach it) */
+	char *node_key;				/* NodeKey path; NULL = <state>/node_key */
 	int log_level;				/* enum log_level */
 	bool syslog;
 	bool audit_syslog;			/* each audit record to syslog too */
@@ -61,6 +64,13 @@ int config_set(struct config *c, const char *key, const char *value, char *why, 
 /* Replaces the listen list with a single address (first -l), or appends. */
 int config_add_listen(struct config *c, const char *addr, bool replace);
 /* Prints the effective configuration, one "keyword value" per line. */
+/*
+ * After the file and the command line: NodeName from the host name (its
+ * first DNS component, made a label), PeerAddress from the first Listen (a
+ * wildcard address becomes the host name), NodeKey <state>/node_key.
+ * ERR_CONFIG (why says so) if the host name makes no label.
+ */
+int config_node_defaults(struct config *c, char *why, size_t whylen);
 void config_dump(const struct config *c, FILE *f);
 void config_free(struct config *c);
 

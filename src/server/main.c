@@ -140,6 +140,8 @@ main(int argc, char **argv)
 			fatal("bad -l %s", listens[i]);
 	if (cfg.nlisten == 0)
 		config_add_listen(&cfg, "0.0.0.0:2222", false);
+	if (config_node_defaults(&cfg, why, sizeof(why)) != 0)
+		fatal("%s", why);
 	if (verbose)
 		cfg.log_level = LOG_LVL_DEBUG;
 	if (dump) {

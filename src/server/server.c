@@ -21,7 +21,6 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 
 #include "common/err.h"
 #include "common/log.h"
-#include "common/names.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/auditsync.h"
@@ -29,6 +28,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/listener.h"
 #include "server/hostkey.h"
 #include "server/metrics.h"
+#include "server/node.h"
 #include "server/penalty.h"
 #include "server/privs.h"
 #include "server/registry.h"
@@ -324,17 +324,9 @@ static void
 load_audit_anchor(struct server *srv)
 {
 	struct audit_head h;
-	char host[256] = "";
 	int r = ERR_NOTFOUND;
 
-	/* NodeName; without one, the host name up to its first dot, as the CLI takes it */
-	if (srv->node_name[0] != '\0')
-		snprintf(audit_node, sizeof(audit_node), "%s", srv->node_name);
-	else if (gethostname(host, sizeof(host) - 1) == 0) {
-		host[strcspn(host, ".")] = '\0';
-		if (names_label_normalize(host, audit_node, sizeof(audit_node)) != 0)
-			audit_node[0] = '\0';
-	}
+	snprintf(audit_node, sizeof(audit_node), "%s", srv->node_name);	/* node_start: NodeName */
 	if (audit_node[0] == '\0')
 		log_warn("audit: no node name (NodeName): the audit chain is not anchored in the store");
 	if (audit_node[0] != '\0' &&
@@ -431,6 +423,7 @@ server_init(struct server *srv, struct config *cfg)
 	if ((srv->reg = registry_new()) == NULL || (srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory");
 	load_host_key(srv);
+	node_start(srv);	/* may block: before the loop and the store thread */
 	set_policy(srv);
 	struct penalty_config pc = {
 		.per_source = cfg->per_source_max_startups,
@@ -458,8 +451,7 @@ server_init(struct server *srv, struct config *cfg)
 	start_audit_writer(srv);
 	exec_init(srv);
 	wake_init(srv);
-	storeq_device_all_offline(srv, timefmt_now());
-	storeq_session_clear(srv);
+	storeq_node_offline(srv, timefmt_now());	/* this node's rows only */
 	srv->store_seen = store_change_counter(srv->st);
 	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
 	    cfg->state_dir);
@@ -609,6 +601,7 @@ tick(struct server *srv)
 	hostkey_tick(srv);
 	proxywait_tick(srv);
 	metrics_tick(srv);
+	node_tick(srv);
 	sd_notify(0, "WATCHDOG=1");
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 }
@@ -714,8 +707,8 @@ server_free(struct server *srv)
 	wake_free(srv);
 	hostkey_free();
 	metrics_free(srv);
-	storeq_device_all_offline(srv, timefmt_now());
-	storeq_session_clear(srv);
+	storeq_node_offline(srv, timefmt_now());
+	node_free(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
 	if (srv->epfd > 0)

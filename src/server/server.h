@@ -115,6 +115,8 @@ struct server {
 	int64_t node_id;		/* this node's row in the store's nodes, 0 = none */
 	char node_name[LIM_LABEL + 1];	/* NodeName, "" = none */
 	int64_t last_gen;		/* the last registration generation handed out */
+	int64_t next_beat_ms;		/* next heartbeat (node.c) */
+	ssh_key node_key;		/* this node's key (peering), node.c */
 	size_t nconns;
 	size_t ndead;			/* conns killed, not yet reaped */
 	int64_t now_ms;

@@ -58,7 +58,22 @@ fold_online(struct storeop *op, struct storeop *newer)
 static int
 apply_all_offline(struct store *st, const struct storeop *op)
 {
+	if (op->node != NULL)
+		return store_device_node_offline(st, op->node, op->when);
 	return store_device_all_offline(st, op->when);
+}
+
+static int
+apply_heartbeat(struct store *st, const struct storeop *op)
+{
+	return store_node_heartbeat(st, op->id, op->when);
+}
+
+static void
+fold_heartbeat(struct storeop *op, struct storeop *newer)
+{
+	if (newer->when > op->when)
+		op->when = newer->when;
 }
 
 static int
@@ -99,7 +114,8 @@ fold_session(struct storeop *op, struct storeop *newer)
 static int
 apply_session_clear(struct store *st, const struct storeop *op)
 {
-	(void)op;
+	if (op->node_id > 0)
+		return store_session_clear_node(st, op->node_id);
 	return store_session_clear(st);
 }
 
@@ -189,6 +205,7 @@ static const struct storeop_type types[SOP_MAX] = {
 	[SOP_ANCHOR] = { .name = "audit anchor", .apply = apply_anchor, .fold = fold_anchor },
 	/* no fold: one record per port and key type, and rare (a probe per registration) */
 	[SOP_HOSTKEY] = { .name = "host key", .apply = apply_hostkey },
+	[SOP_HEARTBEAT] = { .name = "node heartbeat", .apply = apply_heartbeat, .fold = fold_heartbeat },
 };
 
 /* ---- records ---- */
@@ -258,6 +275,37 @@ storeop_all_offline(int64_t when)
 
 	if (op != NULL)
 		op->when = when;
+	return op;
+}
+
+struct storeop *
+storeop_node_offline(const char *node, int64_t when)
+{
+	struct storeop *op = op_new(SOP_ALL_OFFLINE, 0);
+
+	if (op == NULL)
+		return NULL;
+	op->when = when;
+	return op_or_free(op, node != NULL && dup_into(&op->node, node));
+}
+
+struct storeop *
+storeop_session_clear_node(int64_t node_id)
+{
+	struct storeop *op = op_new(SOP_SESSION_CLEAR, 0);
+
+	if (op != NULL)
+		op->node_id = node_id;
+	return op;
+}
+
+struct storeop *
+storeop_heartbeat(int64_t node_id, int64_t now)
+{
+	struct storeop *op = op_new(SOP_HEARTBEAT, node_id);
+
+	if (op != NULL)
+		op->when = now;
 	return op;
 }
 

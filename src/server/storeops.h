@@ -24,19 +24,21 @@
 
 enum storeop_kind {
 	SOP_ONLINE, SOP_ALL_OFFLINE, SOP_SESSION, SOP_SESSION_CLEAR, SOP_ONDEMAND,
-	SOP_ONDEMAND_CLEAR, SOP_PORT, SOP_INFO, SOP_ANCHOR, SOP_HOSTKEY, SOP_MAX
+	SOP_ONDEMAND_CLEAR, SOP_PORT, SOP_INFO, SOP_ANCHOR, SOP_HOSTKEY, SOP_HEARTBEAT, SOP_MAX
 };
 
 /* One queued write; strings are owned (storeop_free). */
 struct storeop {
 	enum storeop_kind kind;
-	int64_t id;			/* device or session id; 0 for whole-table kinds */
+	int64_t id;			/* device, session or (HEARTBEAT) node id; 0 for whole-table kinds */
 	struct storeop *next;		/* queue order */
 	struct storeop *hnext;		/* same hash bucket */
 	int64_t when;			/* ONLINE, ONDEMAND, ALL_OFFLINE, HOSTKEY: UNIX time */
 	bool online;			/* ONLINE */
 	char *addr;			/* ONLINE: NULL keeps the stored one */
-	char *node;			/* ONLINE: the node writing it (fenced), NULL = unfenced */
+	char *node;			/* ONLINE: the node writing it (fenced), NULL = unfenced;
+					 * ALL_OFFLINE: only that node's devices (and node ""'s) */
+	int64_t node_id;		/* SESSION_CLEAR: only that node's sessions (and pre-nodes ids); 0 = all */
 	int64_t gen;			/* ONLINE: its registration generation, 0 = unfenced */
 	bool reg;			/* ONLINE: that registration itself is still to be written */
 	bool add, del, has_bytes;	/* SESSION: applied in this order */
@@ -64,6 +66,11 @@ struct storeop *storeop_online(int64_t device_id, bool online, int64_t when, con
 struct storeop *storeop_presence(int64_t device_id, bool online, const char *node, int64_t gen,
     int64_t when, const char *addr);
 struct storeop *storeop_all_offline(int64_t when);
+/* node's devices offline (store_device_node_offline); node_id's sessions cleared (store_session_clear_node). */
+struct storeop *storeop_node_offline(const char *node, int64_t when);
+struct storeop *storeop_session_clear_node(int64_t node_id);
+/* Node node_id is alive at now (store_node_heartbeat); the newest folds in. */
+struct storeop *storeop_heartbeat(int64_t node_id, int64_t now);
 struct storeop *storeop_session_add(int64_t id, const char *kind, const char *principal,
     const char *key_fp, const char *src, int64_t since);
 struct storeop *storeop_session_bytes(int64_t id, int64_t bytes);

@@ -571,6 +571,27 @@ storeq_device_set_presence(struct server *srv, int64_t device_id, bool online, i
 }
 
 int
+storeq_node_offline(struct server *srv, int64_t when)
+{
+	int r;
+
+	if (srv->node_id <= 0) {
+		if ((r = storeq_device_all_offline(srv, when)) != 0)
+			return r;
+		return storeq_session_clear(srv);
+	}
+	if ((r = submit(srv, storeop_node_offline(srv->node_name, when))) != 0)
+		return r;
+	return submit(srv, storeop_session_clear_node(srv->node_id));
+}
+
+int
+storeq_node_heartbeat(struct server *srv, int64_t now)
+{
+	return submit(srv, storeop_heartbeat(srv->node_id, now));
+}
+
+int
 storeq_device_all_offline(struct server *srv, int64_t when)
 {
 	return submit(srv, storeop_all_offline(when));

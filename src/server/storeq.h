@@ -78,6 +78,10 @@ int storeq_device_set_online(struct server *srv, int64_t device_id, bool online,
 int storeq_device_set_presence(struct server *srv, int64_t device_id, bool online, int64_t gen,
     int64_t when, const char *addr);
 int storeq_device_all_offline(struct server *srv, int64_t when);
+/* This node's devices offline and its sessions cleared (a node's start and stop); all of them without a node. */
+int storeq_node_offline(struct server *srv, int64_t when);
+/* This node's heartbeat (srv->node_id). */
+int storeq_node_heartbeat(struct server *srv, int64_t now);
 int storeq_session_add(struct server *srv, int64_t id, const char *kind, const char *principal,
     const char *key_fp, const char *src, int64_t since);
 int storeq_session_set_bytes(struct server *srv, int64_t id, int64_t bytes);

@@ -21,7 +21,7 @@ agent_setup() {
 token_create() {
 	local f=$1
 	shift
-	outpost token create --fleet "$f" --server "127.0.0.1:$JUMP_PORT" "$@" | tail -n 1
+	outpost token create --fleet "$f" --server "${JUMP_HOST:-127.0.0.1}:$JUMP_PORT" "$@" | tail -n 1
 }
 
 # agent_dir ID: the state directory of agent ID.

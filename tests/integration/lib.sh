@@ -291,7 +291,7 @@ write_client_config() {
 				    "$fq" "${RPORT[$h]}" "$fq"
 			done
 		fi
-		printf 'Host jump\n  HostName 127.0.0.1\n  Port %s\n  User %s\n' "${JUMP_PORT:-1}" "$(jump_user "$user")"
+		printf 'Host jump\n  HostName %s\n  Port %s\n  User %s\n' "${JUMP_HOST:-127.0.0.1}" "${JUMP_PORT:-1}" "$(jump_user "$user")"
 		for h in "${!HOP_PORTS[@]}"; do
 			printf 'Host %s\n  HostName 127.0.0.1\n  Port %s\n  User root\n' "$h" "${HOP_PORTS[$h]}"
 		done
@@ -755,7 +755,7 @@ start_device() {
 	done
 	[ "$JUMP_MODE" = stock ] && write_configs
 	REG_BASE[$fq]=$(audit_count register device="$fq" result=ok)
-	local cmd=(ssh -F "$DEVCFG" -i "$k" -N "${fwd[@]}" "$@" -p "$JUMP_PORT" "$(dev_user)@127.0.0.1")
+	local cmd=(ssh -F "$DEVCFG" -i "$k" -N "${fwd[@]}" "$@" -p "$JUMP_PORT" "$(dev_user)@${JUMP_HOST:-127.0.0.1}")
 	if [ $tool = autossh ]; then
 		spawn "dev-$fq" env AUTOSSH_GATETIME=0 AUTOSSH_POLL=10 AUTOSSH_LOGFILE="$LOGDIR/autossh-$fq.log" \
 			autossh -M 0 "${cmd[@]:1}"

@@ -1,0 +1,108 @@
+/* node.c: this outpostd's node key, its row in the store's nodes, its heartbeat (node.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "common/err.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "server/node.h"
+#include "server/server.h"
+#include "server/storeq.h"
+#include "store/store.h"
+
+#define NODE_KEY_PATH_MAX	4096
+
+/* Generates an ed25519 node key at path (and path.pub), mode 0600. */
+static void
+generate_node_key(const char *path)
+{
+	char pub[NODE_KEY_PATH_MAX + 8];
+	ssh_key key = NULL;
+
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+		fatal("cannot generate the node key");
+	mode_t old = umask(077);
+	int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
+	snprintf(pub, sizeof(pub), "%s.pub", path);
+	if (r == SSH_OK)
+		r = ssh_pki_export_pubkey_file(key, pub);
+	umask(old);
+	ssh_key_free(key);
+	if (r != SSH_OK)
+		fatal("cannot write the node key %s", path);
+	log_info("generated node key %s", path);
+}
+
+/* Loads (generating at first start) the node key; its public half as "TYPE BASE64" into pub. */
+static void
+load_node_key(struct server *srv, char *pub, size_t len)
+{
+	const char *path = srv->cfg->node_key;
+	char *b64 = NULL;
+	struct stat sb;
+
+	if (strlen(path) >= NODE_KEY_PATH_MAX)
+		fatal("NodeKey %s: path too long", path);
+	if (lstat(path, &sb) != 0) {
+		if (errno != ENOENT)
+			fatal("NodeKey %s: %s", path, strerror(errno));
+		generate_node_key(path);
+	} else if (!S_ISREG(sb.st_mode) || (sb.st_mode & 077) != 0)
+		fatal("refusing to start: the node key %s must be a regular file of mode 0600 (not readable "
+		    "by group or others)", path);
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &srv->node_key) != SSH_OK)
+		fatal("cannot read the node key %s", path);
+	if (ssh_pki_export_pubkey_base64(srv->node_key, &b64) != SSH_OK ||
+	    (size_t)snprintf(pub, len, "%s %s", ssh_key_type_to_char(ssh_key_type(srv->node_key)), b64) >= len)
+		fatal("the node key %s is not usable", path);
+	ssh_string_free_char(b64);
+}
+
+void
+node_start(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct store_node n;
+	int64_t id = 0;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	load_node_key(srv, n.node_key, sizeof(n.node_key));
+	if (snprintf(n.name, sizeof(n.name), "%s", cfg->node_name) >= (int)sizeof(n.name) ||
+	    snprintf(n.peer_addr, sizeof(n.peer_addr), "%s", cfg->peer_address) >= (int)sizeof(n.peer_addr))
+		fatal("NodeName or PeerAddress too long");
+	snprintf(n.version, sizeof(n.version), "%s", OUTPOST_VERSION);
+	n.started = n.heartbeat = timefmt_now();
+	if ((r = store_node_register(srv->st, &n, &id)) != 0)
+		fatal("refusing to start: %s", store_errmsg(srv->st));
+	srv->node_id = id;
+	snprintf(srv->node_name, sizeof(srv->node_name), "%s", n.name);
+	srv->next_conn_id = (uint64_t)id << STORE_NODE_SHIFT;
+	srv->next_beat_ms = srv->now_ms + LIM_NODE_HEARTBEAT_S * 1000;
+	log_info("node %s (id %lld), peers reach it at %s", n.name, (long long)id,
+	    n.peer_addr[0] ? n.peer_addr : "no address (PeerAddress none)");
+}
+
+void
+node_tick(struct server *srv)
+{
+	if (srv->node_id <= 0 || srv->now_ms < srv->next_beat_ms)
+		return;
+	srv->next_beat_ms = srv->now_ms + LIM_NODE_HEARTBEAT_S * 1000;
+	if (storeq_node_heartbeat(srv, timefmt_now()) != 0)
+		log_debug("store: heartbeat of node %s: %s", srv->node_name, store_errmsg(srv->st));
+}
+
+void
+node_free(struct server *srv)
+{
+	ssh_key_free(srv->node_key);
+	srv->node_key = NULL;
+}
