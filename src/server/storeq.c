@@ -507,6 +507,7 @@ storeq_stop(struct server *srv)
 	}
 	close(sq->watch.fd);
 	store_close(sq->real);
+	store_close(sq->fresh);	/* a copy the thread made after stop was asked (the loop takes none now) */
 	store_close(sq->retired);
 	store_close(srv->st);
 	srv->st = NULL;
