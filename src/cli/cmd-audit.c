@@ -252,14 +252,15 @@ void
 cmd_audit_prepare(struct cmd_ctx *ctx)
 {
 	struct audit_head h;
+	char path[PATH_MAX];
+	bool claimed;
 	int r = ERR_NOTFOUND;
 
 	if (ctx->audit == NULL)
 		return;
-	if (ctx->st != NULL && ctx->node != NULL &&
-	    (r = store_audit_anchor_get(ctx->st, ctx->node, &h)) == ERR_NOTFOUND &&
-	    store_audit_anchor_claim(ctx->st, ctx->node) == 0)
-		r = store_audit_anchor_get(ctx->st, ctx->node, &h);
+	if (ctx->st != NULL && ctx->node != NULL && ctx->state_dir != NULL &&
+	    snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, AUDIT_LOG_NAME) < (int)sizeof(path))
+		r = store_audit_anchor_load(ctx->st, ctx->node, path, &h, &claimed);
 	audit_set_head(ctx->audit, r == 0 ? &h : NULL);
 }
 

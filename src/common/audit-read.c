@@ -778,6 +778,37 @@ audit_verify(const char *path, struct audit_verify_result *res)
 	return audit_verify_anchored(path, NULL, res);
 }
 
+/* audit_log_holds: counts lines up to the head's record and checks it there. */
+struct holds {
+	const struct audit_head *h;
+	int64_t seq;
+	bool found;
+};
+
+static int
+holds_line(void *arg, const char *line, size_t len, bool overlong, int64_t end)
+{
+	struct holds *k = arg;
+	char hex[AUDIT_HASH_HEX + 1];
+
+	(void)overlong;
+	if (++k->seq < k->h->seq)
+		return 0;
+	audit_hash_hex(line, len, hex);
+	k->found = end == k->h->size && strcmp(hex, k->h->hash) == 0;
+	return 1;
+}
+
+bool
+audit_log_holds(const char *path, const struct audit_head *h)
+{
+	struct holds k = { .h = h };
+
+	if (h->seq == 0)
+		return h->size == 0;
+	return audit_read_lines(path, 0, holds_line, &k) >= 0 && k.found;
+}
+
 int
 audit_read_lines(const char *path, int64_t from, audit_line_cb cb, void *arg)
 {

@@ -250,5 +250,10 @@ int audit_chain_end(struct audit_chain *ch);
  */
 typedef int (*audit_line_cb)(void *arg, const char *line, size_t len, bool overlong, int64_t end);
 int audit_read_lines(const char *path, int64_t from, audit_line_cb cb, void *arg);
+/*
+ * True if the log at path holds record h->seq with h->hash, ending at byte
+ * h->size: the chain h anchors is this log's (reads the log up to there).
+ */
+bool audit_log_holds(const char *path, const struct audit_head *h);
 
 #endif

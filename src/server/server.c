@@ -315,8 +315,9 @@ raise_nofile(void)
 /*
  * The chain's head starts from this node's anchor in the (real) store, so a
  * log cut while outpostd was down is noticed at the first record. A node
- * without one claims the chain from before nodes ('' in audit_anchors): a
- * single-node install keeps its anchor across the upgrade.
+ * without one claims the chain from before nodes ('' in audit_anchors) if
+ * its log holds that chain: a single-node install keeps its anchor across
+ * the upgrade, and a new node never takes it.
  */
 static char audit_node[LIM_LABEL + 1];	/* whose chain audit.log is: "" = none */
 
@@ -324,17 +325,18 @@ static void
 load_audit_anchor(struct server *srv)
 {
 	struct audit_head h;
+	char path[PATH_MAX];
+	bool claimed = false;
 	int r = ERR_NOTFOUND;
 
 	snprintf(audit_node, sizeof(audit_node), "%s", srv->node_name);	/* node_start: NodeName */
 	if (audit_node[0] == '\0')
 		log_warn("audit: no node name (NodeName): the audit chain is not anchored in the store");
-	if (audit_node[0] != '\0' &&
-	    (r = store_audit_anchor_get(srv->st, audit_node, &h)) == ERR_NOTFOUND &&
-	    store_audit_anchor_claim(srv->st, audit_node) == 0) {
+	snprintf(path, sizeof(path), "%s/" AUDIT_LOG_NAME, srv->cfg->state_dir);
+	if (audit_node[0] != '\0')
+		r = store_audit_anchor_load(srv->st, audit_node, path, &h, &claimed);
+	if (claimed)
 		log_info("audit: node %s takes over the audit anchor from before nodes", audit_node);
-		r = store_audit_anchor_get(srv->st, audit_node, &h);
-	}
 	if (r != 0 && r != ERR_NOTFOUND)
 		log_warn("store: cannot read the audit anchor: %s", store_errmsg(srv->st));
 	audit_set_head(srv->audit, r == 0 ? &h : NULL);

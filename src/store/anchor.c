@@ -91,6 +91,27 @@ store_audit_anchor_claim(struct store *st, const char *node)
 	return r;
 }
 
+int
+store_audit_anchor_load(struct store *st, const char *node, const char *log_path,
+    struct audit_head *out, bool *claimed)
+{
+	struct audit_head pre;
+	int r;
+
+	*claimed = false;
+	if ((r = store_audit_anchor_get(st, node, out)) != ERR_NOTFOUND)
+		return r;
+	if (store_audit_anchor_get(st, "", &pre) != 0 || log_path == NULL ||
+	    !audit_log_holds(log_path, &pre)) {
+		db_set_err(st, "no audit anchor yet for node '%s'", node);
+		return ERR_NOTFOUND;	/* none, or another node's log: not ours to take */
+	}
+	if ((r = store_audit_anchor_claim(st, node)) != 0)
+		return r;
+	*claimed = true;
+	return store_audit_anchor_get(st, node, out);
+}
+
 /* Forward only, unless ?6 (the log was cut and an audit-cut record re-anchors it). */
 static struct query q_anchor_set = {
 	.sql = "INSERT INTO audit_anchors (node, seq, size, hash, updated) "

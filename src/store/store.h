@@ -399,6 +399,15 @@ int store_audit_anchor_get(struct store *st, const char *node, struct audit_head
  */
 int store_audit_anchor_claim(struct store *st, const char *node);
 /*
+ * What a writer starts from: node's anchor; if it has none, the pre-nodes
+ * anchor, claimed, but only if the log at log_path holds the record it
+ * names (the log that ran before nodes; a new node's log does not, and
+ * leaves it to that one). *claimed says if it was. 0, ERR_NOTFOUND, or
+ * the store's error.
+ */
+int store_audit_anchor_load(struct store *st, const char *node, const char *log_path,
+    struct audit_head *out, bool *claimed);
+/*
  * Moves node's anchor to h if h->seq is past it (writers race; the anchor
  * only goes forward), or in any case when reset (an audit-cut record
  * re-anchors a cut log). ERR_INVAL for a head that is not one, ERR_NAME.

@@ -525,8 +525,25 @@ test_upgrade_from_9(void **state)
 	assert_int_equal(store_audit_anchor_get(fx->st, "", &got), 0);
 	assert_int_equal(got.seq, 3);
 	assert_int_equal(store_audit_anchor_get(fx->st, "vm1", &got), ERR_NOTFOUND);
-	assert_int_equal(store_audit_anchor_claim(fx->st, "vm1"), 0);
-	assert_int_equal(store_audit_anchor_get(fx->st, "vm1", &got), 0);
+	/* a new node, whose log does not hold that chain, leaves it alone */
+	char other[700];
+	bool claimed = true;
+	snprintf(other, sizeof(other), "%s/other.log", fx->dir);
+	assert_int_equal(store_audit_anchor_load(fx->st, "new", other, &got, &claimed), ERR_NOTFOUND);
+	assert_false(claimed);
+	FILE *f = fopen(other, "w");
+	assert_non_null(f);
+	fputs("{\"ts\":\"2026-01-01T00:00:00.000Z\",\"event\":\"x\",\"prev\":\"0\"}\n", f);
+	fclose(f);
+	assert_int_equal(store_audit_anchor_load(fx->st, "new", other, &got, &claimed), ERR_NOTFOUND);
+	assert_false(claimed);
+	assert_int_equal(store_audit_anchor_get(fx->st, "", &got), 0);
+	/* the node whose log it is takes it */
+	assert_int_equal(store_audit_anchor_load(fx->st, "vm1", fx->log, &got, &claimed), 0);
+	assert_true(claimed);
+	assert_int_equal(store_audit_anchor_get(fx->st, "", &got), ERR_NOTFOUND);
+	assert_int_equal(store_audit_anchor_load(fx->st, "vm1", fx->log, &got, &claimed), 0);
+	assert_false(claimed);
 	assert_int_equal(audit_verify_anchored(fx->log, &got, &res), 0);
 	assert_true(res.anchored);
 	assert_int_equal(res.anchor_seq, 3);
