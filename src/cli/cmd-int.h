@@ -56,6 +56,7 @@ extern const struct cmd_entry cmd_ls_entry;
 extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_who_entry;
 extern const struct cmd_entry cmd_kick_entry;
+extern const struct cmd_entry cmd_nodes_entry;
 extern const struct cmd_entry cmd_token_entry;
 extern const struct cmd_entry cmd_enroll_entry;
 extern const struct cmd_entry cmd_report_entry;

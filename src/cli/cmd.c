@@ -35,6 +35,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_device_entry,
 	&cmd_who_entry,
 	&cmd_kick_entry,
+	&cmd_nodes_entry,
 	&cmd_audit_entry,
 	&cmd_token_entry,
 	&cmd_enroll_entry,

@@ -205,12 +205,20 @@ route_resolve(struct conn *c, const char *dest, uint32_t port, struct conn **dcp
 	return 0;
 }
 
-/* Adds "(last seen ...)" to an offline reason. */
+/*
+ * Adds "(last seen ...)" to an offline reason; a device whose row says a
+ * node holds it while that node is down (its heartbeat stopped) is said to
+ * be there instead.
+ */
 static int
 last_seen_cb(void *arg, const struct store_device *d)
 {
 	char *why = arg, when[32];
 
+	if (d->held && !d->online && d->node[0] != '\0') {
+		snprintf(why, 256, "device %s.%s is on node %s, which is down", d->name, d->fleet, d->node);
+		return 0;
+	}
 	timefmt_iso(d->last_seen, when, sizeof(when));
 	size_t l = strlen(why);
 	snprintf(why + l, 256 - l, " (last seen %s)", when);

@@ -91,19 +91,30 @@ session_preauth(const struct conn *c)
 	return !c->authed || c->who.kind == PRINCIPAL_ENROLL;
 }
 
+static int
+gen_cb(void *arg, const struct store_device *d)
+{
+	*(int64_t *)arg = d->gen;
+	return 0;
+}
+
 /*
  * A registration's generation: this node's wall clock in microseconds, past
- * every one handed out before (NODES-PLAN.md: a newer registration on any
- * node fences the older ones; nodes' clocks are synchronised).
+ * every one handed out here before and past the device's last registration
+ * as the store (or its mirror) has it (NODES-PLAN.md: a newer registration
+ * on any node fences the older ones; nodes' clocks are synchronised, and a
+ * clock stepped back does not leave a device fenced out).
  */
 static int64_t
-next_gen(struct server *srv)
+next_gen(struct server *srv, int64_t device_id)
 {
 	struct timespec ts;
-	int64_t us;
+	int64_t us, known = 0;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (store_device_get(srv->st, device_id, gen_cb, &known) == 0 && known >= us)
+		us = known + 1;
 	srv->last_gen = us > srv->last_gen ? us : srv->last_gen + 1;
 	return srv->last_gen;
 }
@@ -131,7 +142,7 @@ device_online(struct conn *c)
 		session_kill(old, "replaced by a newer session with the same key");
 		metrics_takeover();
 	}
-	c->gen = next_gen(srv);
+	c->gen = next_gen(srv, c->who.id);
 	if (storeq_device_set_presence(srv, c->who.id, true, c->gen, timefmt_now(), c->peer) != 0)
 		log_warn("store: cannot mark %s.%s online: %s", c->who.name, c->who.fleet,
 		    store_errmsg(srv->st));

@@ -42,6 +42,7 @@
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
 #define STOP_WAIT_S	10	/* storeq_stop waits this long for the last writes */
+#define NODES_LOOK_MS	1000	/* how often the thread looks whether a node went up or down */
 
 struct storeq {
 	struct server *srv;
@@ -57,6 +58,8 @@ struct storeq {
 	/* the thread's own */
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
+	int64_t up_mark;		/* store_node_up_mark at the last copy (the mirror's frozen nodes) */
+	int64_t next_nodes_ms;		/* the next look at it */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
 	int64_t backoff_ms;
@@ -232,10 +235,17 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 {
 	char why[512];
 	struct store *m = NULL;
-	int64_t t0 = mono_ms();
+	int64_t t0 = mono_ms(), now = timefmt_now(), mark = 0;
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
 
-	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
+	if (r == 0 && (r = store_node_up_mark(sq->real, now, &mark)) != 0)
+		snprintf(why, sizeof(why), "%s", store_errmsg(sq->real));
+	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0 &&
+	    (r = store_node_freeze(m, now)) != 0)
+		snprintf(why, sizeof(why), "%s", store_errmsg(m));
+	if (r == 0) {
+		sq->up_mark = mark;
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
 		pthread_mutex_lock(&sq->mu);
 		sq->fresh = m;
@@ -271,6 +281,12 @@ look_for_changes(struct storeq *sq)
 	if (counter < 0) {
 		went_unreachable(sq, store_errmsg(sq->real));
 		return;
+	}
+	if (mono_ms() >= sq->next_nodes_ms) {	/* a node went up or down: the mirror's frozen nodes are stale */
+		int64_t mark;
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
+		if (store_node_up_mark(sq->real, timefmt_now(), &mark) == 0 && mark != sq->up_mark)
+			sq->reload = true;
 	}
 	if (counter != sq->seen || sq->reload)
 		copy_to_loop(sq, counter);

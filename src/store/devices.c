@@ -10,7 +10,7 @@
 /* Columns shared by every device listing, in struct store_device order; now: the parameter holding the time. */
 #define DEVICE_COLUMNS(now) \
 	"SELECT d.id, d.name, f.name, coalesce(k.fingerprint, ''), " DEVICE_LIVE(now) ", " \
-	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since, coalesce(d.port, 0), d.node, d.gen " \
+	"d.last_seen, d.last_addr, d.ondemand, d.ondemand_since, coalesce(d.port, 0), d.node, d.gen, d.online " \
 	"FROM devices d JOIN fleets f ON f.id = d.fleet_id LEFT JOIN keys k ON k.device_id = d.id "
 
 /* The next presence order: SQLite's under its one writer, PostgreSQL's from its sequence. */
@@ -174,6 +174,7 @@ device_row(struct db_stmt *s, void *cb, void *arg)
 		.ondemand_since = db_col_int(s, 8),
 		.port = (uint32_t)db_col_int(s, 9),
 		.gen = db_col_int(s, 11),
+		.held = db_col_int(s, 12) != 0,
 	};
 
 	snprintf(d.node, sizeof(d.node), "%s", db_col_text(s, 10));

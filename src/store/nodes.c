@@ -232,3 +232,46 @@ store_node_heartbeat(struct store *st, int64_t id, int64_t now)
 	}
 	return r;	/* liveness, not an access change */
 }
+
+/* A number that changes when the set of nodes up at now changes (ids of up nodes, mixed, and their count). */
+static struct query q_node_up_mark = {
+	.sql = "SELECT count(*), coalesce(sum(id * id * 7919 + id), 0) FROM nodes "
+	    "WHERE heartbeat >= ?1 - " RECORDS_STR(LIM_NODE_DOWN_S),
+};
+
+int
+store_node_up_mark(struct store *st, int64_t now, int64_t *mark)
+{
+	struct db_stmt *s;
+	int r;
+
+	*mark = 0;
+	if ((r = db_prepare(st, &q_node_up_mark, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, now);
+	if ((r = db_step_one(s)) == 0)
+		*mark = db_col_int(s, 0) * INT64_C(1000003) + db_col_int(s, 1);
+	db_release(s);
+	return r;
+}
+
+/* Up nodes beat forever, down ones never did: the mirror keeps the state it was filled with. */
+static struct query q_node_freeze = {
+	.sql = "UPDATE nodes SET heartbeat = CASE WHEN heartbeat >= ?1 - " RECORDS_STR(LIM_NODE_DOWN_S)
+	    " THEN ?2 ELSE 0 END",
+};
+
+int
+store_node_freeze(struct store *st, int64_t now)
+{
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_prepare(st, &q_node_freeze, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, now);
+	db_bind_int(s, 2, STORE_NODE_FROZEN_UP);
+	r = db_exec(s, NULL);
+	db_release(s);
+	return r;
+}

@@ -138,6 +138,7 @@ struct store_device {
 	uint32_t port;		/* its port-table port (`-J jump -p PORT user@localhost`), 0 = none */
 	char node[LIM_LABEL + 1];	/* the node that holds (or last held) it, "" = none or pre-nodes */
 	int64_t gen;		/* that registration's generation (microseconds), 0 = none */
+	bool held;		/* its row says online (node holds it), whether or not node is up */
 };
 /* ERR_NOTFOUND if the fleet does not exist, ERR_EXISTS if name.fleet or the key is taken. */
 int store_device_add(struct store *st, const char *name, const char *fleet,
@@ -280,6 +281,16 @@ typedef int (*store_node_cb)(void *arg, const struct store_node *n);
 int store_node_list(struct store *st, store_node_cb cb, void *arg);
 /* One node by name; ERR_NOTFOUND if none. */
 int store_node_get(struct store *st, const char *name, struct store_node *out);
+/*
+ * A mirror (outpostd's in-memory copy of a PostgreSQL store) does not see
+ * the other nodes' heartbeats: the store thread freezes each node's up/down
+ * state in it when it fills it (heartbeat STORE_NODE_FROZEN_UP if up at
+ * now, 0 if down) and fills it again when store_node_up_mark, a number that
+ * changes with the set of nodes up at now, moves on the real store.
+ */
+#define STORE_NODE_FROZEN_UP	(INT64_C(1) << 62)
+int store_node_up_mark(struct store *st, int64_t now, int64_t *mark);
+int store_node_freeze(struct store *st, int64_t now);
 /* Session ids of node id: (id << STORE_NODE_SHIFT) | serial. */
 #define STORE_NODE_SHIFT	40
 /* Removes the live sessions of node id (their ids' range) and those with ids below 2^40 (pre-nodes). */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # t-nodes.sh: three outpostd nodes a, b, c on one PostgreSQL store
-# (lib-nodes.sh). All three register and beat; a stock `ssh -R` device on b
+# (lib-nodes.sh). All three register and beat (`outpost nodes`, and
+# `ssh jump nodes` for an admin, list three up); a stock `ssh -R` device on b
 # and an outpost-agent device on c show online with their node in
 # `outpost ls --json`, and a technician reaches each through its node. Then
 # b is killed with SIGKILL: within ~25 s the store says b is down and b's
@@ -54,15 +55,43 @@ fi
 grep -q "node b is already running at $(node_addr b)" "$T/dup.out" ||
 	fail "the duplicate was not told why: $(tail -n 2 "$T/dup.out")"
 
+# outpost nodes: name first, peer address, up, devices held, last heartbeat
+outpost nodes >"$T/nodes.out" || fail "outpost nodes"
+for n in a b c; do
+	d=0
+	[ $n = a ] || d=1
+	grep -Eq "^$n  $(node_addr $n)  up  $d devices?  heartbeat 20[0-9-]+T[0-9:]+Z\$" "$T/nodes.out" ||
+		fail "outpost nodes, node $n: $(cat "$T/nodes.out")"
+done
+[ "$(wc -l <"$T/nodes.out")" = 3 ] || fail "outpost nodes: $(cat "$T/nodes.out")"
+outpost nodes --json | "$PY" -c '
+import json, sys
+n = json.load(sys.stdin)
+assert [x["name"] for x in n] == ["a", "b", "c"], n
+assert all(x["up"] and x["node_key"].startswith("ssh-ed25519 ") for x in n), n
+assert [x["devices"] for x in n] == [0, 1, 1], n
+' || fail "outpost nodes --json"
+user_add root --admin
+CLIENT=root node_jump a nodes >"$T/nodes-ssh.out" 2>&1 || fail "ssh jump nodes: $(cat "$T/nodes-ssh.out")"
+[ "$(awk '{print $1, $3}' "$T/nodes-ssh.out" | tr '\n' ' ')" = "a up b up c up " ] ||
+	fail "ssh jump nodes: $(cat "$T/nodes-ssh.out")"
+node_jump a nodes >"$T/nodes-alice.out" 2>&1 && fail "alice (not an admin) ran nodes"
+
 # b crashes: its device goes offline for everyone once b's heartbeat is old
 t0=$(now_ms)
 node_kill b
 [ "$(store_sql "SELECT online FROM devices WHERE name = 'pi-b'")" = 1 ] ||
 	fail "b's row was written back by a dead node?"
-wait_for "node b down" 30 eval '! node_up b'
+wait_for "node b down" 30 eval 'outpost nodes | grep -q "^b .* down "'
+node_up b && fail "the store and outpost nodes disagree about b"
 wait_for "pi-b.acme offline" 10 eval '[ -z "$(node_of pi-b.acme)" ]'
 log "b down and pi-b.acme offline $(($(now_ms) - t0)) ms after SIGKILL"
 outpost ls | grep -Eq '^pi-b\.acme +offline' || fail "outpost ls: $(outpost ls)"
+# a technician on a asking for it is told where it is
+asks_a() { node_ssh a root@pi-b.acme true >"$T/ask.out" 2>&1; grep -q "device pi-b.acme is on node b, which is down" "$T/ask.out"; }
+wait_for "a's refusal naming b" 10 asks_a
+REFUSE_TRIES=2 expect_refusal "pi-b.acme through a" "device pi-b.acme is on node b, which is down" \
+    ssh -F "$(node_client_config a)" -J jump root@pi-b.acme true
 [ "$(node_of pi-c.acme)" = c ] || fail "pi-c.acme is not on c any more"
 node_up a && node_up c || fail "a or c stopped beating"
 node_reach c pi-c.acme again || fail "c stopped serving after b's crash"

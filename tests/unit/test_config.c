@@ -535,6 +535,62 @@ test_metrics_listen(void **state)
 	assert_null(f->c.metrics_listen);
 }
 
+/* NodeName, PeerAddress, NodeKey: hostile values first, then defaults and -T. */
+static void
+test_node_keywords(void **state)
+{
+	struct fixture *f = *state;
+	char why[256], big[LIM_HOSTPORT + 16];
+	static const char *const bad_names[] = { "", "a.b", "white space", "-lead", "tail-", "x;y",
+		"\xc3\xa9t\xc3\xa9", "a\x01b",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */ };
+	static const char *const bad_peers[] = { "", "host", "host:", ":2222", "host:0", "host:65536",
+		"host:22 extra", "ho\x01st:22", "[::1]22" };
+
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+		if (config_set(&f->c, "NodeName", bad_names[i], why, sizeof(why)) != ERR_CONFIG)
+			fail_msg("accepted NodeName '%s'", bad_names[i]);
+	assert_null(f->c.node_name);
+	for (size_t i = 0; i < sizeof(bad_peers) / sizeof(bad_peers[0]); i++)
+		if (config_set(&f->c, "PeerAddress", bad_peers[i], why, sizeof(why)) != ERR_CONFIG)
+			fail_msg("accepted PeerAddress '%s'", bad_peers[i]);
+	memset(big, 'h', sizeof(big));
+	memcpy(big + sizeof(big) - 6, ":2222", 6);	/* a host name past LIM_HOSTPORT */
+	assert_int_equal(config_set(&f->c, "PeerAddress", big, why, sizeof(why)), ERR_CONFIG);
+	assert_null(f->c.peer_address);
+	assert_int_equal(config_set(&f->c, "NodeKey", "/a\nb", why, sizeof(why)), ERR_CONFIG);
+	assert_null(f->c.node_key);
+
+	/* upper case is a label too; none means peers cannot reach it */
+	assert_int_equal(config_set(&f->c, "NodeName", "Node-B", why, sizeof(why)), 0);
+	assert_string_equal(f->c.node_name, "node-b");
+	assert_int_equal(config_set(&f->c, "PeerAddress", "none", why, sizeof(why)), 0);
+	assert_string_equal(f->c.peer_address, "");
+	assert_int_equal(config_set(&f->c, "PeerAddress", "[fd00::2]:2222", why, sizeof(why)), 0);
+	assert_int_equal(config_set(&f->c, "NodeKey", "/etc/outpost/node_key", why, sizeof(why)), 0);
+	assert_int_equal(config_node_defaults(&f->c, why, sizeof(why)), 0);
+	char *t = dump(&f->c);
+	assert_non_null(strstr(t, "NodeName node-b\nPeerAddress [fd00::2]:2222\nNodeKey /etc/outpost/node_key\n"));
+	free(t);
+
+	/* defaults: the host name as a label, the first Listen, the state dir's node_key */
+	struct config d;
+	config_defaults(&d);
+	assert_int_equal(config_add_listen(&d, "10.1.2.3:2200", false), 0);
+	assert_int_equal(config_node_defaults(&d, why, sizeof(why)), 0);
+	assert_non_null(d.node_name);
+	assert_int_equal(config_set(&d, "NodeName", d.node_name, why, sizeof(why)), 0);	/* a label */
+	assert_string_equal(d.peer_address, "10.1.2.3:2200");
+	assert_string_equal(d.node_key, "/srv/outpost-test/node_key");
+	config_free(&d);
+	config_defaults(&d);
+	assert_int_equal(config_add_listen(&d, "0.0.0.0:2222", false), 0);
+	assert_int_equal(config_node_defaults(&d, why, sizeof(why)), 0);
+	assert_null(strstr(d.peer_address, "0.0.0.0"));		/* the host name, not the wildcard */
+	assert_non_null(strstr(d.peer_address, ":2222"));
+	config_free(&d);
+}
+
 /* config_dump into a malloc'd string (caller frees). */
 static char *
 dump_str(const struct config *c)
@@ -745,6 +801,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mqtt_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_keywords, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -597,6 +597,76 @@ test_copy_keeps_nodes(void **state)
 	store_close(m);
 }
 
+/* A mirror keeps the up/down state it was filled with; the mark says when to fill it again. */
+static void
+test_mirror_freeze(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d0, d1, now = timefmt_now(), m0, m1, m2, dead;
+	struct store *m;
+	struct store_node n;
+	char why[256] = "";
+
+	assert_int_equal(store_node_up_mark(fx->st, now, &m0), 0);
+	reg(fx->st, "a", now);
+	assert_int_equal(store_node_up_mark(fx->st, now, &m1), 0);
+	assert_true(m1 != m0);
+	n = node("b", "", "", now - LIM_NODE_DOWN_S - 1);
+	assert_int_equal(store_node_register(fx->st, &n, &dead), 0);
+	assert_int_equal(store_node_up_mark(fx->st, now, &m2), 0);
+	assert_int_equal(m2, m1);	/* a down node changes nothing */
+	two_devices(fx->st, &d0, &d1);
+	assert_int_equal(store_device_set_presence(fx->st, d0, true, "a", 5, now, NULL), 0);
+	assert_int_equal(store_device_set_presence(fx->st, d1, true, "b", 5, now, NULL), 0);
+	assert_int_equal(store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)), 0);
+	assert_int_equal(store_copy_flags(fx->st, m, STORE_COPY_SESSIONS, NULL, why, sizeof(why)), 0);
+	assert_int_equal(store_node_freeze(m, now), 0);
+	/* long after: a stays up and b down in the mirror, whatever the clock says */
+	struct store_node got;
+	assert_int_equal(store_node_get(m, "a", &got), 0);
+	assert_true(got.up);
+	assert_int_equal(got.heartbeat, STORE_NODE_FROZEN_UP);
+	assert_int_equal(store_node_heartbeat(m, got.id, now + 5), 0);	/* our own beat keeps it */
+	assert_int_equal(store_node_get(m, "a", &got), 0);
+	assert_int_equal(got.heartbeat, STORE_NODE_FROZEN_UP);
+	assert_int_equal(store_node_get(m, "b", &got), 0);
+	assert_false(got.up);
+	assert_true(dev(m, d0).online);
+	struct dev o = dev(m, d1);
+	assert_false(o.online);
+	assert_string_equal(o.node, "b");
+	/* b comes back on the real store: the mark moves */
+	assert_int_equal(store_node_heartbeat(fx->st, dead, now), 0);
+	assert_int_equal(store_node_up_mark(fx->st, now, &m2), 0);
+	assert_true(m2 != m1);
+	store_close(m);
+}
+
+/* held: the row says online; online: and its node is up. */
+static int
+held_cb(void *arg, const struct store_device *d)
+{
+	*(int *)arg = d->held * 2 + d->online;
+	return 0;
+}
+
+static void
+test_held_on_down_node(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d0, d1, now = timefmt_now(), dead;
+	struct store_node n = node("gone", "", "", now - 100);
+	int v = -1;
+
+	assert_int_equal(store_node_register(fx->st, &n, &dead), 0);
+	two_devices(fx->st, &d0, &d1);
+	assert_int_equal(store_device_set_presence(fx->st, d0, true, "gone", 5, now, NULL), 0);
+	assert_int_equal(store_device_get(fx->st, d0, held_cb, &v), 0);
+	assert_int_equal(v, 2);		/* held by gone, not online */
+	assert_int_equal(store_device_get(fx->st, d1, held_cb, &v), 0);
+	assert_int_equal(v, 0);
+}
+
 #define BOTH_ENGINES(X) \
 	X(test_register_hostile) \
 	X(test_presence_hostile) \
@@ -606,7 +676,9 @@ test_copy_keeps_nodes(void **state)
 	X(test_presence_apply) \
 	X(test_down_node_offline) \
 	X(test_per_node_cleanup) \
-	X(test_copy_keeps_nodes)
+	X(test_copy_keeps_nodes) \
+	X(test_mirror_freeze) \
+	X(test_held_on_down_node)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown),
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown),

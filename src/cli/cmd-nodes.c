@@ -1,0 +1,66 @@
+/* cmd-nodes.c: `nodes`: the outpostd processes (nodes) sharing the store, up or down. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd-int.h"
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "store/store.h"
+
+/* "a  10.0.0.1:2222  up  3 devices  heartbeat 2026-11-21T10:00:00Z" */
+static int
+node_line(void *arg, const struct store_node *n)
+{
+	FILE *out = arg;
+	char beat[32];
+
+	timefmt_iso(n->heartbeat, beat, sizeof(beat));
+	fprintf(out, "%s  %s  %s  %d device%s  heartbeat %s\n", n->name, n->peer_addr[0] ? n->peer_addr : "-",
+	    n->up ? "up" : "down", n->devices, n->devices == 1 ? "" : "s", beat);
+	return 0;
+}
+
+static int
+node_json(void *arg, const struct store_node *n)
+{
+	struct cmd_json *js = arg;
+	char beat[32], started[32];
+
+	timefmt_iso(n->heartbeat, beat, sizeof(beat));
+	timefmt_iso(n->started, started, sizeof(started));
+	cmd_json_item(js);
+	jbuf_member_str(&js->j, "name", n->name);
+	jbuf_member_str(&js->j, "peer_address", n->peer_addr[0] ? n->peer_addr : NULL);
+	jbuf_member_bool(&js->j, "up", n->up);
+	jbuf_member_int(&js->j, "devices", n->devices);
+	jbuf_member_str(&js->j, "heartbeat", beat);
+	jbuf_member_str(&js->j, "started", started);
+	jbuf_member_str(&js->j, "version", n->version[0] ? n->version : NULL);
+	jbuf_member_str(&js->j, "node_key", n->node_key[0] ? n->node_key : NULL);
+	jbuf_member_int(&js->j, "id", n->id);
+	jbuf_obj_end(&js->j);
+	return 0;
+}
+
+static int
+nodes_exec(struct cmd_call *c, int argc, char **argv)
+{
+	struct cmd_opts o;
+	struct cmd_json js;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, OPT_JSON, 0, 0, &o)) != 0)
+		return r;
+	if (!o.json) {
+		r = store_node_list(c->ctx->st, node_line, c->ctx->out);
+		return r == 0 ? CMD_OK : cmd_store_fail(c, r);
+	}
+	cmd_json_begin(&js);
+	if ((r = store_node_list(c->ctx->st, node_json, &js)) != 0) {
+		jbuf_free(&js.j);
+		return cmd_store_fail(c, r);
+	}
+	return cmd_json_end(c, &js);
+}
+
+const struct cmd_entry cmd_nodes_entry = { .name = "nodes", .usage = "[--json]", .exec = nodes_exec };
