@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/audit.h"
 #include "common/err.h"
@@ -197,6 +198,7 @@ struct copy {
 	char **texts;
 	int n, max;
 	bool check_first;		/* the first line must chain onto the cursor */
+	bool strict;			/* and be a record (a cursor from the anchor: maybe mid-line) */
 	bool broken;
 };
 
@@ -236,8 +238,8 @@ cursor_holds(const char *path, const struct store_audit_cursor *cur)
 {
 	struct copy c = { 0 };
 
-	if (cur->seq == 0)
-		return true;
+	if (cur->seq == 0 || cur->start < 0)
+		return true;	/* start < 0: from the anchor, checked by the next line's prev */
 	if (audit_read_lines(path, cur->start, check_line, &c) < 0 || !c.found)
 		return false;
 	return c.end == cur->size && strcmp(c.hash, cur->hash) == 0;
@@ -249,10 +251,11 @@ cursor_holds(const char *path, const struct store_audit_cursor *cur)
  * no longer holds that record (cut or rewritten).
  */
 static int
-locate(struct store *st, const char *path, struct store_audit_cursor *cur, int64_t seq,
-    const char *hash)
+locate(struct store *st, const char *node, const char *path, struct store_audit_cursor *cur,
+    int64_t seq, const char *hash, bool hint)
 {
 	struct copy c = { .want_seq = seq, .want_hash = hash };
+	struct audit_head a;
 	int r;
 
 	if (cur->valid && cur->seq == seq && strcmp(cur->hash, hash) == 0 && cursor_holds(path, cur))
@@ -261,6 +264,15 @@ locate(struct store *st, const char *path, struct store_audit_cursor *cur, int64
 	cur->seq = seq;
 	memcpy(cur->hash, hash, AUDIT_HASH_HEX + 1);
 	cur->start = cur->size = 0;
+	/* The copier moves the anchor with each batch: where the last record ends, without reading the log. */
+	struct stat sb;
+	if (hint && seq > 0 && store_audit_anchor_get(st, node, &a) == 0 && a.seq == seq &&
+	    strcmp(a.hash, hash) == 0 && stat(path, &sb) == 0 && sb.st_size >= a.size) {
+		cur->size = a.size;
+		cur->start = -1;
+		cur->valid = true;
+		return 0;
+	}
 	if (seq == 0) {
 		cur->valid = true;
 		return 0;
@@ -331,7 +343,7 @@ collect_line(void *arg, const char *line, size_t len, bool overlong, int64_t end
 	if (c->check_first && c->n == 0) {
 		/* a line that is no record (a torn write) is copied as it is: verify tells */
 		struct audit_record pr;
-		bool ok = true;
+		bool ok = !c->strict;
 		if (audit_record_parse(line, len, &pr, NULL) == 0) {
 			ok = memcmp(pr.f[pr.n - 1].val, c->cur->hash, AUDIT_HASH_HEX) == 0;
 			audit_record_clear(&pr);
@@ -370,7 +382,8 @@ static int
 copy_batch(struct store *st, const char *node, const char *path, struct store_audit_cursor *cur,
     int max, int *copied)
 {
-	struct copy c = { .cur = cur, .max = max, .check_first = cur->seq > 0, .end = cur->size };
+	struct copy c = { .cur = cur, .max = max, .check_first = cur->seq > 0, .strict = cur->start < 0,
+		.end = cur->size };
 	int r;
 
 	c.recs = calloc((size_t)max, sizeof(*c.recs));
@@ -419,7 +432,7 @@ store_audit_sync(struct store *st, const char *node, const char *path,
 		max = STORE_AUDIT_BATCH;
 	do {
 		if ((r = store_audit_records_last(st, node, &seq, hash)) != 0 ||
-		    (r = locate(st, path, cur, seq, hash)) != 0)
+		    (r = locate(st, node, path, cur, seq, hash, rounds == 0)) != 0)
 			return r;
 		r = copy_batch(st, node, path, cur, max, copied);
 		if (r == BROKEN && rounds++ == 0)

@@ -467,9 +467,10 @@ int store_audit_chain_verify(struct store *st, const char *node, const struct au
  * every complete line past the store's last record of the chain, in
  * batches of max (0: STORE_AUDIT_BATCH) records, each batch in one
  * transaction with the anchor moved to its last record. cur remembers
- * where the file's copied part ends (zero it before the first call); a
- * cursor that no longer matches the store is found again by counting the
- * file's lines. Returns 0 when the file is copied to its end (*copied
+ * where the file's copied part ends (zero it before the first call); a new
+ * cursor starts where the node's anchor says the store's last record ends
+ * (the next line must then be a record chained onto it), and one that no
+ * longer matches the store is found again by counting the file's lines. Returns 0 when the file is copied to its end (*copied
  * says how many records went in), ERR_INVAL if the log no longer holds
  * the store's last record (cut or rewritten: nothing more is copied; the
  * store's copy stays as evidence), or the store's or the file's error
