@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cmd-int.h"
 #include "common/audit.h"
@@ -27,53 +28,13 @@ log_path(struct cmd_call *c, char *path, size_t len)
 	return 0;
 }
 
-/*
- * Parses an ISO-8601 UTC time as outpost writes them: 2026-11-21,
- * 2026-11-21T10:00:00Z or 2026-11-21T10:00:00.123Z, into milliseconds since
- * the epoch. Returns 0 or -1.
- */
-static int
-parse_iso(const char *s, size_t len, int64_t *out)
-{
-	struct tm tm = { 0 };
-	int n = -1, ms = 0;
-	char buf[40];
-
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (len == 10 && sscanf(buf, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3)
-		;
-	else if ((len == 20 && sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 6) ||
-	    (len == 24 && sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) == 7))
-		;
-	else
-		return -1;
-	/* the fixed shape: digits exactly where they belong */
-	for (size_t i = 0; i < len; i++) {
-		char want = "dddd-dd-ddTdd:dd:dd.dddZ"[len == 20 && i == 19 ? 23 : i];
-		if (want == 'd' ? (buf[i] < '0' || buf[i] > '9') : buf[i] != want)
-			return -1;
-	}
-	if (n != (int)len || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*out = (int64_t)timegm(&tm) * 1000 + ms;
-	return 0;
-}
-
 /* --since: an ISO-8601 time, or a duration meaning that long ago; milliseconds. */
 static int
 parse_since(struct cmd_call *c, const char *arg, int64_t *out)
 {
 	int64_t secs;
 
-	if (parse_iso(arg, strlen(arg), out) == 0)
+	if (audit_time_parse(arg, strlen(arg), out) == 0)
 		return 0;
 	if (timefmt_parse_duration(arg, &secs) == 0) {
 		int64_t now = timefmt_now();
@@ -94,6 +55,7 @@ struct query {
 	const char *device;
 	char device_buf[LIM_TARGET + 1];
 	long n;
+	const char *node;		/* the record's node (the store's chains), or NULL */
 };
 
 static bool
@@ -116,7 +78,7 @@ matches(const struct query *q, const struct audit_record *rec)
 	if (q->has_since) {
 		const struct audit_field *ts = audit_record_get(rec, "ts");
 		int64_t t;
-		if (parse_iso(ts->val, ts->vlen, &t) != 0 || t < q->since)
+		if (audit_time_parse(ts->val, ts->vlen, &t) != 0 || t < q->since)
 			return false;
 	}
 	if (q->user != NULL && !field_is(rec, "user", q->user, false) &&
@@ -175,9 +137,9 @@ put_value(struct jbuf *j, const struct audit_field *f)
 	free(shown);
 }
 
-/* "ts  event  key=value key=value" with the other keys sorted, prev left out. */
+/* "ts  event  [node=N ]key=value key=value" with the other keys sorted, prev left out. */
 static void
-text_line(struct jbuf *j, const struct audit_record *rec)
+text_line(struct jbuf *j, const struct audit_record *rec, const char *node)
 {
 	int idx[rec->n], k = 0;
 	char key[128];
@@ -185,6 +147,8 @@ text_line(struct jbuf *j, const struct audit_record *rec)
 	put_value(j, audit_record_get(rec, "ts"));
 	jbuf_add(j, "  ", 2);
 	put_value(j, audit_record_get(rec, "event"));
+	if (node != NULL)
+		jbuf_addf(j, "  node=%s", node);
 	for (int i = 0; i < rec->n; i++)
 		if (strcmp(rec->f[i].key, "ts") != 0 && strcmp(rec->f[i].key, "event") != 0 &&
 		    strcmp(rec->f[i].key, "prev") != 0)
@@ -194,7 +158,7 @@ text_line(struct jbuf *j, const struct audit_record *rec)
 	for (int i = 0; i < k; i++) {
 		const struct audit_field *f = &rec->f[idx[i]];
 		log_printable(key, sizeof(key), f->key, strlen(f->key));
-		jbuf_addf(j, "%s%s=", i == 0 ? "  " : " ", key);
+		jbuf_addf(j, "%s%s=", i == 0 && node == NULL ? "  " : " ", key);
 		put_value(j, f);
 	}
 	jbuf_add(j, "\n", 1);
@@ -211,12 +175,15 @@ query_one(void *arg, const struct audit_record *rec)
 	if (q->json) {
 		if (q->n > 0)
 			fputc(',', q->out);
-		fwrite(rec->raw, 1, rec->rawlen, q->out);
+		if (q->node != NULL && rec->rawlen > 1)
+			fprintf(q->out, "{\"node\":\"%s\",%.*s", q->node, (int)rec->rawlen - 1, rec->raw + 1);
+		else
+			fwrite(rec->raw, 1, rec->rawlen, q->out);
 		q->n++;
 		return 0;
 	}
 	jbuf_init(&j, 8 * AUDIT_RECORD_MAX);
-	text_line(&j, rec);
+	text_line(&j, rec, q->node);
 	if (!j.failed)
 		fwrite(j.data, 1, j.len, q->out);
 	jbuf_free(&j);
@@ -254,40 +221,122 @@ query_setup(struct cmd_call *c, const struct cmd_opts *o, struct query *q)
 	return 0;
 }
 
+/* True when the chains live in the store (PostgreSQL): every node's, not only this one's file. */
+static bool
+chains_in_store(const struct cmd_ctx *ctx)
+{
+	return ctx->st != NULL && strcmp(store_engine(ctx->st), "postgresql") == 0;
+}
+
+/* Copies this node's audit.log records the store lacks (outpostd does it too, a moment later). */
+static int
+sync_log(struct cmd_ctx *ctx, char *why, size_t whylen)
+{
+	struct store_audit_cursor cur = { 0 };
+	char path[PATH_MAX];
+	int n, r;
+
+	if (ctx->node == NULL || ctx->state_dir == NULL || ctx->state_dir[0] == '\0' ||
+	    snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, AUDIT_LOG_NAME) >= (int)sizeof(path) ||
+	    access(path, R_OK) != 0)
+		return 0;
+	if ((r = store_audit_sync(ctx->st, ctx->node, path, &cur, 0, &n)) != 0) {
+		snprintf(why, whylen, "cannot copy the audit records of node %s to the store: %s",
+		    ctx->node, store_errmsg(ctx->st));
+		return -1;
+	}
+	return 0;
+}
+
+void
+cmd_audit_prepare(struct cmd_ctx *ctx)
+{
+	struct audit_head h;
+	char path[PATH_MAX];
+	bool claimed;
+	int r = ERR_NOTFOUND;
+
+	if (ctx->audit == NULL)
+		return;
+	if (ctx->st != NULL && ctx->node != NULL && ctx->state_dir != NULL &&
+	    snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, AUDIT_LOG_NAME) < (int)sizeof(path))
+		r = store_audit_anchor_load(ctx->st, ctx->node, path, &h, &claimed);
+	audit_set_head(ctx->audit, r == 0 ? &h : NULL);
+}
+
+int
+cmd_audit_save(struct cmd_ctx *ctx, char *why, size_t whylen)
+{
+	struct audit_head h;
+	bool reset;
+
+	if (!audit_head_take(ctx->audit, &h, &reset) || ctx->st == NULL || ctx->node == NULL)
+		return 0;
+	/* on PostgreSQL the anchor moves with the records; a cut log re-anchors at once */
+	if ((!chains_in_store(ctx) || reset) &&
+	    store_audit_anchor_set(ctx->st, ctx->node, &h, reset) != 0) {
+		snprintf(why, whylen, "cannot save the audit anchor: %s", store_errmsg(ctx->st));
+		return -1;
+	}
+	return chains_in_store(ctx) ? sync_log(ctx, why, whylen) : 0;
+}
+
+static int
+query_record(void *arg, const struct store_audit_record *r)
+{
+	struct query *q = arg;
+	struct audit_record rec;
+
+	if (audit_record_parse(r->record, strlen(r->record), &rec, NULL) != 0)
+		return 0;	/* as in the file: a bad record is verify's to report */
+	rec.line = (size_t)r->seq;
+	q->node = r->node;
+	query_one(q, &rec);
+	audit_record_clear(&rec);
+	return 0;
+}
+
 static int
 audit_exec(struct cmd_call *c, int argc, char **argv)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[512];
 	struct cmd_opts o;
 	struct query q;
 	int r;
 
 	if ((r = cmd_parse(c, argc, argv, OPT_SINCE | OPT_USER | OPT_DEVICE | OPT_JSON, 0, 0,
-	    &o)) != 0 || (r = query_setup(c, &o, &q)) != 0 || (r = log_path(c, path, sizeof(path))) != 0)
+	    &o)) != 0 || (r = query_setup(c, &o, &q)) != 0)
 		return r;
+	bool store = chains_in_store(c->ctx);
+	if (!store && (r = log_path(c, path, sizeof(path))) != 0)
+		return r;
+	if (store && sync_log(c->ctx, why, sizeof(why)) != 0)
+		fprintf(c->ctx->err, "outpost: warning: %s\n", why);
 	if (q.json)
 		fputc('[', q.out);
-	r = audit_read(path, query_one, &q);
+	if (store)
+		r = store_audit_records_list(c->ctx->st, q.has_since ? q.since : 0, query_record, &q);
+	else
+		r = audit_read(path, query_one, &q);
 	if (q.json)
 		fputs("]\n", q.out);
+	if (r != 0 && store)
+		return cmd_store_fail(c, r);
 	if (r != 0)
 		return cmd_fail(c, "cannot read %s: %s", path, err_str(r));
 	return CMD_OK;
 }
 
+/* This node's audit.log against its anchor; 0, or CMD_FAIL after saying why. */
 static int
-verify_exec(struct cmd_call *c, int argc, char **argv)
+verify_file(struct cmd_call *c, const char *path)
 {
 	struct audit_verify_result res;
-	char path[PATH_MAX];
-	struct cmd_opts o;
-	int r;
-
-	if ((r = cmd_parse(c, argc, argv, 0, 0, 0, &o)) != 0 ||
-	    (r = log_path(c, path, sizeof(path))) != 0)
-		return r;
 	struct audit_head anchor;
-	int ar = c->ctx->st != NULL ? store_audit_anchor_get(c->ctx->st, &anchor) : ERR_NOTFOUND;
+	int ar = ERR_NOTFOUND, r;
+
+	if (c->ctx->st != NULL && c->ctx->node != NULL)
+		ar = store_audit_anchor_get(c->ctx->st, c->ctx->node, &anchor);
 	if (ar != 0 && ar != ERR_NOTFOUND)
 		return cmd_store_fail(c, ar);
 	r = audit_verify_anchored(path, ar == 0 ? &anchor : NULL, &res);
@@ -302,6 +351,110 @@ verify_exec(struct cmd_call *c, int argc, char **argv)
 		fprintf(c->ctx->out, "anchored: the store holds record %zu as the head (%zu written since)\n",
 		    res.anchor_seq, res.records - res.anchor_seq);
 	return CMD_OK;
+}
+
+/* The chains in the store, collected before any is walked. */
+struct chain_list {
+	struct chain { char node[LIM_LABEL + 1]; bool anchored; struct audit_head anchor; } *v;
+	size_t n, cap;
+};
+
+static int
+add_chain(void *arg, const char *node, const struct audit_head *anchor)
+{
+	struct chain_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct chain *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct chain *ch = &l->v[l->n++];
+	snprintf(ch->node, sizeof(ch->node), "%s", node);
+	ch->anchored = anchor != NULL;
+	if (anchor != NULL)
+		ch->anchor = *anchor;
+	return 0;
+}
+
+/* One node's chain in the store: a line saying how it is; 0, ERR_INVAL if broken, or a store error. */
+static int
+verify_chain(struct cmd_call *c, const struct chain *ch, char *why, size_t whylen)
+{
+	struct audit_verify_result res;
+	FILE *out = c->ctx->out;
+	int r;
+
+	if (ch->node[0] == '\0') {
+		fprintf(out, "node '': the chain from before nodes (anchored at record %lld), "
+		    "not claimed by any node yet\n", (long long)ch->anchor.seq);
+		return 0;
+	}
+	r = store_audit_chain_verify(c->ctx->st, ch->node, ch->anchored ? &ch->anchor : NULL, &res);
+	if (r == 0) {
+		fprintf(out, "node %s: OK: %zu record%s", ch->node, res.records,
+		    res.records == 1 ? "" : "s");
+		if (res.anchored)
+			fprintf(out, ", anchored at record %zu", res.anchor_seq);
+		fputc('\n', out);
+	} else if (r == ERR_INVAL) {
+		snprintf(why, whylen, "node %s: %s (%zu record%s before it chain correctly)", ch->node,
+		    res.why, res.records, res.records == 1 ? "" : "s");
+		fprintf(out, "node %s: BROKEN: %s\n", ch->node, res.why);
+	}
+	return r;
+}
+
+/* Every node's chain in the store (PostgreSQL). */
+static int
+verify_store(struct cmd_call *c)
+{
+	struct chain_list l = { 0 };
+	char why[512] = "", first[512] = "";
+	int r, broken = 0;
+
+	if ((r = store_audit_chains(c->ctx->st, add_chain, &l)) != 0) {
+		free(l.v);
+		return cmd_store_fail(c, r);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if ((r = verify_chain(c, &l.v[i], why, sizeof(why))) == ERR_INVAL && broken++ == 0)
+			snprintf(first, sizeof(first), "%s", why);
+		else if (r != 0 && r != ERR_INVAL) {
+			free(l.v);
+			return cmd_store_fail(c, r);
+		}
+	}
+	free(l.v);
+	if (broken > 0)
+		return cmd_fail(c, "%s%s", first, broken > 1 ? " (and more nodes: see above)" : "");
+	fprintf(c->ctx->out, "store OK: %zu chain%s\n", l.n, l.n == 1 ? "" : "s");
+	return CMD_OK;
+}
+
+static int
+verify_exec(struct cmd_call *c, int argc, char **argv)
+{
+	char path[PATH_MAX], why[512];
+	struct cmd_opts o;
+	int r;
+
+	if ((r = cmd_parse(c, argc, argv, 0, 0, 0, &o)) != 0)
+		return r;
+	if (!chains_in_store(c->ctx))
+		return (r = log_path(c, path, sizeof(path))) != 0 ? r : verify_file(c, path);
+	if (sync_log(c->ctx, why, sizeof(why)) != 0)
+		fprintf(c->ctx->err, "outpost: warning: %s\n", why);
+	/* this node's own log, if it has one here, then every node's chain in the store */
+	int fr = CMD_OK;
+	if (c->ctx->node != NULL && c->ctx->state_dir != NULL && c->ctx->state_dir[0] != '\0' &&
+	    log_path(c, path, sizeof(path)) == 0 && access(path, R_OK) == 0)
+		fr = verify_file(c, path);
+	r = verify_store(c);
+	return fr != CMD_OK ? fr : r;
 }
 
 static const struct cmd_entry audit_subs[] = {

@@ -46,6 +46,12 @@ struct cmd_ctx {
 	 * <state_dir>/audit.log). Not owned; NULL makes them fail. */
 	const char *state_dir;
 	/*
+	 * The node whose audit chain that audit.log is (NodeName): its anchor in
+	 * the store, and on PostgreSQL its records there. Not owned; NULL: no
+	 * anchor, and `audit` reads only the file.
+	 */
+	const char *node;
+	/*
 	 * `tunnel connect|disconnect`: publishes cmd on name.fleet's control
 	 * topic through outpostd's broker connection; 0 or non-zero with why.
 	 * NULL (the local program) makes them fail with a hint.
@@ -61,6 +67,16 @@ struct cmd_ctx {
 	int (*metrics)(void *arg, FILE *out);
 	void *metrics_arg;
 };
+
+/*
+ * The local program's audit chain and the store, around one command: before
+ * it, ctx->node claims the pre-nodes anchor if it has none, and the writer
+ * (ctx->audit) starts from the node's anchor; after it, the new head goes to
+ * the store: on SQLite as the anchor, on PostgreSQL as the log's records not
+ * yet there, with the anchor. 0, or -1 with why.
+ */
+void cmd_audit_prepare(struct cmd_ctx *ctx);
+int cmd_audit_save(struct cmd_ctx *ctx, char *why, size_t whylen);
 
 /* Exit statuses, as `outpost` returns them and exec requests report them. */
 enum { CMD_OK = 0, CMD_FAIL = 1, CMD_USAGE = 2 };

@@ -6,12 +6,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "common/audit.h"
 #include "common/conffile.h"
 #include "common/err.h"
 #include "common/limits.h"
+#include "common/names.h"
 #include "store/store.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/outpost"
@@ -87,6 +89,7 @@ parse_global(int argc, char **argv, struct global *g, int *status)
 struct from_conf {
 	char *state_dir;	/* owned, NULL if the file has no StateDir */
 	char *store;		/* owned, NULL if the file has no Store */
+	char *node;		/* owned, NULL if the file has no NodeName */
 };
 
 /* conffile_read's callback: StateDir and Store as outpostd takes them; other keywords are outpostd's alone. */
@@ -101,6 +104,8 @@ conf_set(void *arg, const char *key, const char *value, char *why, size_t whylen
 		dst = &fc->state_dir;
 	else if (strcasecmp(key, "Store") == 0)
 		dst = &fc->store;
+	else if (strcasecmp(key, "NodeName") == 0)
+		dst = &fc->node;
 	else
 		return 0;
 	if (dst == &fc->store && store_spec_check(value, msg, sizeof(msg)) != 0) {
@@ -176,6 +181,30 @@ pick_store(const struct global *g, const struct from_conf *fc, const char **stor
 	return CMD_OK;
 }
 
+/*
+ * The node whose audit chain the state directory's audit.log is, as outpostd
+ * names itself (config_node_defaults): NodeName, else one made of the host
+ * name. NULL (with a warning) if that is no label.
+ */
+static const char *
+node_name(const struct from_conf *fc, char *buf, size_t len)
+{
+	char host[256] = "";
+	const char *src = fc->node;
+
+	if (src == NULL) {
+		if (gethostname(host, sizeof(host) - 1) != 0)
+			host[0] = '\0';
+		if (names_from_hostname(host, buf, len) == 0)
+			return buf;
+		src = host;
+	} else if (names_label_normalize(src, buf, len) == 0)
+		return buf;
+	fprintf(stderr, "outpost: warning: node name '%.64s' is not a valid name (NodeName): "
+	    "the audit chain is not anchored in the store\n", src);
+	return NULL;
+}
+
 /* Opens the store; the state directory (audit.log) is created as outpostd would. */
 static int
 open_store(const char *store, const char *state_dir, struct store **st)
@@ -217,6 +246,7 @@ main(int argc, char **argv)
 		if (status != CMD_OK) {
 			free(fc.state_dir);
 			free(fc.store);
+			free(fc.node);
 			return status;
 		}
 	}
@@ -224,22 +254,22 @@ main(int argc, char **argv)
 	if (st != NULL && (r = audit_open(state_dir, &audit)) != 0)
 		fprintf(stderr, "outpost: warning: cannot open %s/" AUDIT_LOG_NAME ": %s; "
 		    "administrative changes are refused\n", state_dir, err_str(r));
-	struct audit_head head;
-	if (audit != NULL)
-		audit_set_head(audit, store_audit_anchor_get(st, &head) == 0 ? &head : NULL);
+	char node[LIM_LABEL + 1], why[512];
 	struct cmd_ctx ctx = {
 		.st = st, .in = stdin, .out = stdout, .err = stderr,
 		.remote = false, .admin = true, .user_id = 0, .user = NULL,
 		.audit = audit, .state_dir = state_dir,
+		.node = st != NULL ? node_name(&fc, node, sizeof(node)) : NULL,
 	};
+	cmd_audit_prepare(&ctx);
 	status = cmd_run(&ctx, argc - first, argv + first);
-	bool reset;
-	if (audit_head_take(audit, &head, &reset) && store_audit_anchor_set(st, &head, reset) != 0)
-		fprintf(stderr, "outpost: warning: cannot save the audit anchor: %s\n", store_errmsg(st));
+	if (cmd_audit_save(&ctx, why, sizeof(why)) != 0)
+		fprintf(stderr, "outpost: warning: %s\n", why);
 	audit_close(audit);
 	store_close(st);
 	free(fc.state_dir);
 	free(fc.store);
+	free(fc.node);
 	if (fflush(stdout) != 0 && status == CMD_OK)
 		status = CMD_FAIL;
 	return status;

@@ -1,9 +1,11 @@
 /* audit-read.c: reading audit.log back: a strict parser for one record, a walk over all records, and chain verification. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/audit.h"
@@ -450,6 +452,41 @@ audit_record_parse(const char *line, size_t len, struct audit_record *rec, const
 	return 0;
 }
 
+int
+audit_time_parse(const char *s, size_t len, int64_t *out)
+{
+	struct tm tm = { 0 };
+	int n = -1, ms = 0;
+	char buf[40];
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (len == 10 && sscanf(buf, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3)
+		;
+	else if ((len == 20 && sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 6) ||
+	    (len == 24 && sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) == 7))
+		;
+	else
+		return -1;
+	/* the fixed shape: digits exactly where they belong */
+	for (size_t i = 0; i < len; i++) {
+		char want = "dddd-dd-ddTdd:dd:dd.dddZ"[len == 20 && i == 19 ? 23 : i];
+		if (want == 'd' ? (buf[i] < '0' || buf[i] > '9') : buf[i] != want)
+			return -1;
+	}
+	if (n != (int)len || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = (int64_t)timegm(&tm) * 1000 + ms;
+	return 0;
+}
+
 /* ---- reading lines ---- */
 
 struct reader {
@@ -462,6 +499,7 @@ struct reader {
 	bool overlong;		/* the line had more than AUDIT_RECORD_MAX - 1 bytes */
 	bool terminated;	/* it ended in a newline */
 	size_t lineno;
+	int64_t consumed;	/* bytes read up to the end of the current line */
 };
 
 static int
@@ -504,6 +542,7 @@ next_line(struct reader *rd)
 		memcpy(rd->line + rd->linelen, s, n < room ? n : room);
 		rd->linelen += n < room ? n : room;
 		rd->pos += n + (nl != NULL);
+		rd->consumed += (int64_t)(n + (nl != NULL));
 		if (nl != NULL) {
 			rd->terminated = true;
 			break;
@@ -516,14 +555,17 @@ next_line(struct reader *rd)
 }
 
 static int
-reader_open(const char *path, struct reader **out)
+reader_open(const char *path, int64_t from, struct reader **out)
 {
 	struct reader *rd;
 
 	*out = NULL;
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		return ERR_NOMEM;
-	if ((rd->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((rd->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (from > 0 && lseek(rd->fd, (off_t)from, SEEK_SET) < 0)) {
+		if (rd->fd >= 0)
+			close(rd->fd);
 		free(rd);
 		return ERR_IO;
 	}
@@ -547,7 +589,7 @@ audit_read(const char *path, audit_record_cb cb, void *arg)
 	struct audit_record rec;
 	int r, more;
 
-	if ((r = reader_open(path, &rd)) != 0)
+	if ((r = reader_open(path, 0, &rd)) != 0)
 		return r;
 	while ((more = next_line(rd)) == 1) {
 		if (!rd->terminated || rd->overlong ||
@@ -565,30 +607,32 @@ audit_read(const char *path, audit_record_cb cb, void *arg)
 	return r;
 }
 
-/* Checks one line against the hash of the line before it; fills res->why if bad. */
-static int
-verify_line(struct reader *rd, const char *prev, struct audit_verify_result *res)
-{
-	struct audit_record rec;
-	const char *why;
-	size_t n = rd->lineno;
+/* ---- checking a chain, record by record ---- */
 
-	if (rd->overlong) {
-		snprintf(res->why, sizeof(res->why), "line %zu: longer than %d bytes", n,
-		    AUDIT_RECORD_MAX - 1);
-		return ERR_INVAL;
-	}
-	if (!rd->terminated) {
-		snprintf(res->why, sizeof(res->why), "line %zu: not a complete JSON record "
-		    "(no newline at the end: torn write?)", n);
-		return ERR_INVAL;
-	}
-	if (audit_record_parse(rd->line, rd->linelen, &rec, &why) != 0) {
-		snprintf(res->why, sizeof(res->why), "line %zu: not a complete JSON record (%s)", n,
+void
+audit_chain_start(struct audit_chain *ch, const struct audit_head *anchor, const char *unit)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->anchor = anchor;
+	ch->unit = unit != NULL ? unit : "line";
+	memset(ch->prev, '0', AUDIT_HASH_HEX);
+}
+
+/* Checks one complete line against the hash of the one before it; fills res.why if bad. */
+static int
+chain_check(struct audit_chain *ch, const char *line, size_t len)
+{
+	struct audit_verify_result *res = &ch->res;
+	struct audit_record rec;
+	const char *why, *u = ch->unit;
+	size_t n = res->records + 1;
+
+	if (audit_record_parse(line, len, &rec, &why) != 0) {
+		snprintf(res->why, sizeof(res->why), "%s %zu: not a complete JSON record (%s)", u, n,
 		    why != NULL ? why : "?");
 		return ERR_INVAL;
 	}
-	bool ok = memcmp(rec.f[rec.n - 1].val, prev, AUDIT_HASH_HEX) == 0;
+	bool ok = memcmp(rec.f[rec.n - 1].val, ch->prev, AUDIT_HASH_HEX) == 0;
 	const struct audit_field *ev = audit_record_get(&rec, "event");
 	if (ok && ev != NULL && ev->is_string && strcmp(ev->val, "audit-cut") == 0) {
 		/* a writer found the log cut or rewritten before this line */
@@ -596,8 +640,8 @@ verify_line(struct reader *rd, const char *prev, struct audit_verify_result *res
 		char shown[100] = "";
 		if (why_f != NULL && why_f->is_string)
 			log_printable(shown, sizeof(shown), why_f->val, why_f->vlen);
-		snprintf(res->why, sizeof(res->why), "line %zu: audit-cut: the log was cut or rewritten "
-		    "before this record (%s)", n, shown);
+		snprintf(res->why, sizeof(res->why), "%s %zu: audit-cut: the log was cut or rewritten "
+		    "before this record (%s)", u, n, shown);
 		audit_record_clear(&rec);
 		return ERR_INVAL;
 	}
@@ -605,73 +649,126 @@ verify_line(struct reader *rd, const char *prev, struct audit_verify_result *res
 	if (ok)
 		return 0;
 	if (n == 1)
-		snprintf(res->why, sizeof(res->why), "line 1: prev does not match the start of a log "
-		    "(64 zeros): lines before it are missing");
+		snprintf(res->why, sizeof(res->why), "%s 1: prev does not match the start of a log "
+		    "(64 zeros): %ss before it are missing", u, u);
 	else
-		snprintf(res->why, sizeof(res->why), "line %zu: prev does not match line %zu", n, n - 1);
+		snprintf(res->why, sizeof(res->why), "%s %zu: prev does not match %s %zu", u, n, u, n - 1);
 	return ERR_INVAL;
 }
 
-/* After the walk: does the log still hold the record the store anchored? */
-static int
-check_anchor(const struct audit_head *anchor, const char *at_anchor, struct audit_verify_result *res)
+int
+audit_chain_add(struct audit_chain *ch, const char *line, size_t len)
 {
-	long long s = (long long)anchor->seq;
+	if (ch->res.bad_line != 0)
+		return ERR_INVAL;
+	if (chain_check(ch, line, len) != 0) {
+		ch->res.bad_line = ch->res.records + 1;
+		return ERR_INVAL;
+	}
+	audit_hash_hex(line, len, ch->prev);
+	ch->res.records++;
+	if (ch->anchor != NULL && (int64_t)ch->res.records == ch->anchor->seq)
+		memcpy(ch->at_anchor, ch->prev, sizeof(ch->at_anchor));
+	return 0;
+}
+
+void
+audit_chain_fail(struct audit_chain *ch, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ch->res.bad_line != 0)
+		return;
+	ch->res.bad_line = ch->res.records + 1;
+	va_start(ap, fmt);
+	vsnprintf(ch->res.why, sizeof(ch->res.why), fmt, ap);
+	va_end(ap);
+}
+
+/* After the walk: does the chain still hold the record the store anchored? */
+static int
+check_anchor(struct audit_chain *ch)
+{
+	struct audit_verify_result *res = &ch->res;
+	long long s = (long long)ch->anchor->seq;
+	bool file = strcmp(ch->unit, "line") == 0;
 
 	res->anchored = true;
-	res->anchor_seq = (size_t)anchor->seq;
+	res->anchor_seq = (size_t)ch->anchor->seq;
 	if ((long long)res->records < s) {
 		res->bad_line = res->records + 1;
 		if (res->records == 0)
-			snprintf(res->why, sizeof(res->why), "the log is empty, but the store's anchor is "
-			    "record %lld: it was emptied", s);
+			snprintf(res->why, sizeof(res->why), "the %s is empty, but the store's anchor is "
+			    "record %lld: it was emptied", file ? "log" : "chain", s);
 		else
-			snprintf(res->why, sizeof(res->why), "the log ends at record %zu, but the store's "
-			    "anchor is record %lld: it was cut at its end", res->records, s);
+			snprintf(res->why, sizeof(res->why), "the %s ends at record %zu, but the store's "
+			    "anchor is record %lld: it was cut at its end", file ? "log" : "chain",
+			    res->records, s);
 		return ERR_INVAL;
 	}
-	if (s > 0 && strcmp(at_anchor, anchor->hash) != 0) {
+	if (s > 0 && strcmp(ch->at_anchor, ch->anchor->hash) != 0) {
 		res->bad_line = (size_t)s;
-		snprintf(res->why, sizeof(res->why), "line %lld: not the record the store anchored "
-		    "(its hash differs): the log was rewritten up to there", s);
+		snprintf(res->why, sizeof(res->why), "%s %lld: not the record the store anchored "
+		    "(its hash differs): the %s was rewritten up to there", ch->unit, s,
+		    file ? "log" : "chain");
 		return ERR_INVAL;
 	}
 	return 0;
 }
 
 int
+audit_chain_end(struct audit_chain *ch)
+{
+	if (ch->res.bad_line != 0)
+		return ERR_INVAL;
+	return ch->anchor != NULL ? check_anchor(ch) : 0;
+}
+
+/* Checks the line the reader holds (lines torn or too long fail here). */
+static int
+verify_line(struct reader *rd, struct audit_chain *ch)
+{
+	size_t n = rd->lineno;
+
+	if (rd->overlong) {
+		audit_chain_fail(ch, "line %zu: longer than %d bytes", n, AUDIT_RECORD_MAX - 1);
+		return ERR_INVAL;
+	}
+	if (!rd->terminated) {
+		audit_chain_fail(ch, "line %zu: not a complete JSON record (no newline at the end: "
+		    "torn write?)", n);
+		return ERR_INVAL;
+	}
+	return audit_chain_add(ch, rd->line, rd->linelen);
+}
+
+int
 audit_verify_anchored(const char *path, const struct audit_head *anchor,
     struct audit_verify_result *res)
 {
-	char prev[AUDIT_HASH_HEX + 1], at_anchor[AUDIT_HASH_HEX + 1] = "";
+	struct audit_chain ch;
 	struct reader *rd;
 	int r, more;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = reader_open(path, &rd)) != 0) {
+	if ((r = reader_open(path, 0, &rd)) != 0) {
 		snprintf(res->why, sizeof(res->why), "cannot read %s: %s", path,
 		    r == ERR_IO ? strerror(errno) : err_str(r));
 		return r;
 	}
-	memset(prev, '0', AUDIT_HASH_HEX);
-	prev[AUDIT_HASH_HEX] = '\0';
-	while ((more = next_line(rd)) == 1) {
-		if ((r = verify_line(rd, prev, res)) != 0) {
-			res->bad_line = rd->lineno;
+	audit_chain_start(&ch, anchor, "line");
+	while ((more = next_line(rd)) == 1)
+		if ((r = verify_line(rd, &ch)) != 0)
 			break;
-		}
-		audit_hash_hex(rd->line, rd->linelen, prev);
-		res->records++;
-		if (anchor != NULL && (int64_t)res->records == anchor->seq)
-			memcpy(at_anchor, prev, sizeof(at_anchor));
-	}
 	if (more < 0) {
+		*res = ch.res;
 		snprintf(res->why, sizeof(res->why), "cannot read %s: %s", path, strerror(errno));
-		r = ERR_IO;
+		reader_close(rd);
+		return ERR_IO;
 	}
 	reader_close(rd);
-	if (r == 0 && anchor != NULL)
-		r = check_anchor(anchor, at_anchor, res);
+	r = audit_chain_end(&ch);
+	*res = ch.res;
 	return r;
 }
 
@@ -679,4 +776,54 @@ int
 audit_verify(const char *path, struct audit_verify_result *res)
 {
 	return audit_verify_anchored(path, NULL, res);
+}
+
+/* audit_log_holds: counts lines up to the head's record and checks it there. */
+struct holds {
+	const struct audit_head *h;
+	int64_t seq;
+	bool found;
+};
+
+static int
+holds_line(void *arg, const char *line, size_t len, bool overlong, int64_t end)
+{
+	struct holds *k = arg;
+	char hex[AUDIT_HASH_HEX + 1];
+
+	(void)overlong;
+	if (++k->seq < k->h->seq)
+		return 0;
+	audit_hash_hex(line, len, hex);
+	k->found = end == k->h->size && strcmp(hex, k->h->hash) == 0;
+	return 1;
+}
+
+bool
+audit_log_holds(const char *path, const struct audit_head *h)
+{
+	struct holds k = { .h = h };
+
+	if (h->seq == 0)
+		return h->size == 0;
+	return audit_read_lines(path, 0, holds_line, &k) >= 0 && k.found;
+}
+
+int
+audit_read_lines(const char *path, int64_t from, audit_line_cb cb, void *arg)
+{
+	struct reader *rd;
+	int r = 0, more;
+
+	if (from < 0)
+		return ERR_INVAL;
+	if ((r = reader_open(path, from, &rd)) != 0)
+		return r;
+	while ((more = next_line(rd)) == 1 && rd->terminated)
+		if ((r = cb(arg, rd->line, rd->linelen, rd->overlong, from + rd->consumed)) != 0)
+			break;
+	if (more < 0)
+		r = more;
+	reader_close(rd);
+	return r;
 }

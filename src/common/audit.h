@@ -177,6 +177,13 @@ void audit_record_clear(struct audit_record *rec);	/* NULL is a no-op */
 /* The member named key, or NULL. */
 const struct audit_field *audit_record_get(const struct audit_record *rec, const char *key);
 
+/*
+ * Parses an ISO-8601 UTC time as records hold them (2026-11-21,
+ * 2026-11-21T10:00:00Z or 2026-11-21T10:00:00.123Z; len bytes, untrusted)
+ * into milliseconds since the epoch. Returns 0 or -1.
+ */
+int audit_time_parse(const char *s, size_t len, int64_t *out);
+
 /* Lower-case hex SHA-256 of len bytes into hex (AUDIT_HASH_HEX + 1 bytes). */
 void audit_hash_hex(const void *p, size_t len, char *hex);
 
@@ -211,5 +218,42 @@ int audit_verify(const char *path, struct audit_verify_result *res);
  */
 int audit_verify_anchored(const char *path, const struct audit_head *anchor,
     struct audit_verify_result *res);
+
+/*
+ * A chain checked record by record, wherever its records come from
+ * (audit.log's lines; the store's audit_records, one chain per node): start
+ * with the store's anchor (NULL: none; kept by pointer until end) and the
+ * word messages call one record ("line", "record"), add each record in
+ * order, then end. add and end return 0, or ERR_INVAL with res.why and
+ * res.bad_line set at the first fault (later adds then do nothing).
+ */
+struct audit_chain {
+	const struct audit_head *anchor;
+	const char *unit;
+	char prev[AUDIT_HASH_HEX + 1];		/* hash of the last record added */
+	char at_anchor[AUDIT_HASH_HEX + 1];
+	struct audit_verify_result res;
+};
+void audit_chain_start(struct audit_chain *ch, const struct audit_head *anchor, const char *unit);
+int audit_chain_add(struct audit_chain *ch, const char *line, size_t len);
+/* A fault the caller found itself (a missing record, a hash column that lies): the chain is bad at the next record. */
+void audit_chain_fail(struct audit_chain *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int audit_chain_end(struct audit_chain *ch);
+
+/*
+ * Walks the complete lines (ending in a newline) of the log at path from
+ * byte offset from (the start of a line), calling cb with each line (without
+ * its newline; only its first AUDIT_RECORD_MAX bytes if overlong) and the
+ * offset just past its newline. A torn last line is left out. A non-zero
+ * return from cb stops the walk and is returned; ERR_IO if the file cannot
+ * be read.
+ */
+typedef int (*audit_line_cb)(void *arg, const char *line, size_t len, bool overlong, int64_t end);
+int audit_read_lines(const char *path, int64_t from, audit_line_cb cb, void *arg);
+/*
+ * True if the log at path holds record h->seq with h->hash, ending at byte
+ * h->size: the chain h anchors is this log's (reads the log up to there).
+ */
+bool audit_log_holds(const char *path, const struct audit_head *h);
 
 #endif

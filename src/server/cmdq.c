@@ -219,7 +219,7 @@ run_cmd(struct worker *w, struct store *st, struct cmdq_job *job)
 			.st = st, .in = in, .out = out, .err = err,
 			.remote = true, .admin = job->admin,
 			.user_id = job->user_id, .user = job->user,
-			.audit = w->audit, .state_dir = w->q->cfg.state_dir,
+			.audit = w->audit, .state_dir = w->q->cfg.state_dir, .node = w->q->cfg.node,
 			.server_addr = job->server_addr, .role = job->role,
 			.key = &job->key, .device_id = job->device_id,
 			.tunnel_send = w->q->cfg.tunnel_send ? tunnel_via_loop : NULL, .tunnel_arg = w->q,

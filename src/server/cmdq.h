@@ -57,6 +57,7 @@ struct cmdq_job {
 struct cmdq_config {
 	const char *store_spec;		/* store_open_spec's spec (NULL: SQLite in state_dir) */
 	const char *state_dir;
+	const char *node;		/* whose audit chain state_dir's audit.log is (cmd_ctx.node); may be NULL */
 	struct audit *audit;		/* the loop's, with a writer thread; workers branch it */
 	int workers;			/* 1 to CMDQ_WORKERS_MAX */
 	size_t max_jobs;		/* queued or running; more are refused with ERR_BUSY */

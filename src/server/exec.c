@@ -292,6 +292,7 @@ exec_init(struct server *srv)
 {
 	struct cmdq_config cfg = {
 		.store_spec = srv->cfg->store, .state_dir = srv->cfg->state_dir,
+		.node = srv->node_name[0] != '\0' ? srv->node_name : NULL,
 		.audit = srv->audit, .workers = EXEC_WORKERS,
 		.max_jobs = LIM_EXEC_QUEUE, .max_per_session = LIM_EXEC_PER_SESSION,
 		.done = exec_job_done, .tunnel_send = tunnel_send, .arg = srv,

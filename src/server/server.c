@@ -23,6 +23,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/auditsync.h"
 #include "server/chan.h"
 #include "server/listener.h"
 #include "server/hostkey.h"
@@ -314,27 +315,49 @@ raise_nofile(void)
 }
 
 /*
- * The audit log is written by its own thread from here on (audit.h): the
- * loop only queues records. The chain's head starts from the store's anchor,
- * so a log cut while outpostd was down is noticed at the first record.
+ * The chain's head starts from this node's anchor in the (real) store, so a
+ * log cut while outpostd was down is noticed at the first record. A node
+ * without one claims the chain from before nodes ('' in audit_anchors) if
+ * its log holds that chain: a single-node install keeps its anchor across
+ * the upgrade, and a new node never takes it.
  */
+static char audit_node[LIM_LABEL + 1];	/* whose chain audit.log is: "" = none */
+
 static void
-start_audit_writer(struct server *srv)
+load_audit_anchor(struct server *srv)
 {
 	struct audit_head h;
-	int r = store_audit_anchor_get(srv->st, &h);
+	char path[PATH_MAX];
+	bool claimed = false;
+	int r = ERR_NOTFOUND;
 
+	snprintf(audit_node, sizeof(audit_node), "%s", srv->node_name);	/* node_start: NodeName */
+	if (audit_node[0] == '\0')
+		log_warn("audit: no node name (NodeName): the audit chain is not anchored in the store");
+	snprintf(path, sizeof(path), "%s/" AUDIT_LOG_NAME, srv->cfg->state_dir);
+	if (audit_node[0] != '\0')
+		r = store_audit_anchor_load(srv->st, audit_node, path, &h, &claimed);
+	if (claimed)
+		log_info("audit: node %s takes over the audit anchor from before nodes", audit_node);
 	if (r != 0 && r != ERR_NOTFOUND)
 		log_warn("store: cannot read the audit anchor: %s", store_errmsg(srv->st));
 	audit_set_head(srv->audit, r == 0 ? &h : NULL);
+}
+
+/* The audit log is written by its own thread from here on (audit.h): the loop only queues records. */
+static void
+start_audit_writer(struct server *srv)
+{
 	audit_set_syslog(srv->audit, srv->cfg->audit_syslog);
 	if (audit_start_writer(srv->audit, (size_t)srv->cfg->audit_queue_max) != 0)
 		fatal("cannot start the audit writer thread");
 }
 
 /*
- * The audit chain's head moves to the store's anchor from the loop's own
+ * The audit chain's head moves to this node's anchor from the loop's own
  * connection, at most once a tick (docs/ARCHITECTURE.md, "The audit log").
+ * On PostgreSQL the copier thread moves it with the records it copies
+ * (auditsync.h); only a cut log's audit-cut record re-anchors from here.
  */
 static void
 save_audit_head(struct server *srv)
@@ -343,9 +366,12 @@ save_audit_head(struct server *srv)
 	struct audit_head h;
 	bool reset;
 
-	if (!audit_head_take(srv->audit, &h, &reset))
+	if (!audit_head_take(srv->audit, &h, &reset) || audit_node[0] == '\0')
 		return;
-	if (storeq_audit_anchor_set(srv, &h, reset) == 0) {
+	auditsync_poke();
+	if (auditsync_running() && !reset)
+		return;
+	if (storeq_audit_anchor_set(srv, audit_node, &h, reset) == 0) {
 		failing = false;
 		return;
 	}
@@ -423,6 +449,8 @@ server_init(struct server *srv, struct config *cfg)
 	open_signals(srv);
 	metrics_init(srv);
 	privs_drop(cfg->user, cfg->allow_root, cfg->state_dir);
+	load_audit_anchor(srv);
+	auditsync_start(srv, audit_node);
 	storeq_start(srv);	/* on PostgreSQL, a store thread takes srv->st; the loop reads a copy */
 	start_audit_writer(srv);
 	exec_init(srv);
@@ -702,6 +730,7 @@ server_free(struct server *srv)
 	penalty_free(srv->pen);
 	audit_stop_writer(srv->audit);	/* the queue drains: the last records, then the anchor */
 	save_audit_head(srv);
+	auditsync_stop();	/* the last records to the store's audit_records (PostgreSQL) */
 	audit_close(srv->audit);
 	storeq_stop(srv);	/* the queued writes reach the store, then both close */
 	log_info("stopped");

@@ -4,6 +4,7 @@
  * one; the queue is a list in order with a hash of the records since the
  * last barrier.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,7 +182,7 @@ fold_info(struct storeop *op, struct storeop *newer)
 static int
 apply_anchor(struct store *st, const struct storeop *op)
 {
-	return store_audit_anchor_set(st, &op->head, op->reset);
+	return store_audit_anchor_set(st, op->anchor_node, &op->head, op->reset);
 }
 
 /* The newest head wins; a reset anywhere in between still resets. */
@@ -391,11 +392,12 @@ storeop_info(int64_t device_id, const char *hostname, const char *os, const char
 }
 
 struct storeop *
-storeop_anchor(const struct audit_head *h, bool reset)
+storeop_anchor(const char *node, const struct audit_head *h, bool reset)
 {
 	struct storeop *op = op_new(SOP_ANCHOR, 0);
 
 	if (op != NULL) {
+		snprintf(op->anchor_node, sizeof(op->anchor_node), "%s", node);
 		op->head = *h;
 		op->reset = reset;
 	}

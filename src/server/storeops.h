@@ -51,6 +51,7 @@ struct storeop {
 	int64_t booted;			/* INFO */
 	struct audit_head head;		/* ANCHOR */
 	bool reset;			/* ANCHOR */
+	char anchor_node[LIM_LABEL + 1];	/* ANCHOR: whose chain */
 };
 
 /* Constructors: a new record, or NULL when out of memory. Free with storeop_free. */
@@ -80,7 +81,7 @@ struct storeop *storeop_ondemand_clear(void);
 struct storeop *storeop_port(int64_t device_id, uint32_t port);
 struct storeop *storeop_info(int64_t device_id, const char *hostname, const char *os,
     const char *version, const char *host_keys, int64_t booted);
-struct storeop *storeop_anchor(const struct audit_head *h, bool reset);
+struct storeop *storeop_anchor(const char *node, const struct audit_head *h, bool reset);
 struct storeop *storeop_hostkey(int64_t device_id, uint32_t port, const char *type, const char *key,
     int64_t when);
 void storeop_free(struct storeop *op);		/* NULL is a no-op */

@@ -777,6 +777,7 @@ storeq_stop(struct server *srv)
 	if (sq->wake_fd >= 0)
 		close(sq->wake_fd);
 	store_close(sq->real);
+	store_close(sq->fresh);	/* a copy the thread made after stop was asked (the loop takes none now) */
 	store_close(sq->retired);
 	store_close(srv->st);
 	srv->st = NULL;
@@ -1011,7 +1012,8 @@ storeq_hostkey_seen(struct server *srv, int64_t device_id, uint32_t port, const 
 }
 
 int
-storeq_audit_anchor_set(struct server *srv, const struct audit_head *h, bool reset)
+storeq_audit_anchor_set(struct server *srv, const char *node, const struct audit_head *h,
+    bool reset)
 {
-	return submit(srv, storeop_anchor(h, reset));
+	return submit(srv, storeop_anchor(node, h, reset));
 }

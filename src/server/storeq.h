@@ -105,7 +105,8 @@ int storeq_device_bind_port(struct server *srv, int64_t device_id, uint32_t port
     size_t hlen);
 int storeq_device_set_info(struct server *srv, int64_t device_id, const char *hostname,
     const char *os, const char *version, const char *host_keys, int64_t booted);
-int storeq_audit_anchor_set(struct server *srv, const struct audit_head *h, bool reset);
+int storeq_audit_anchor_set(struct server *srv, const char *node, const struct audit_head *h,
+    bool reset);
 /* store_hostkey_seen on the loop's store (its answer in *seen, old), queued for the real one. */
 int storeq_hostkey_seen(struct server *srv, int64_t device_id, uint32_t port, const char *type,
     const char *key, int64_t now, int *seen, char *old, size_t oldlen);

@@ -397,17 +397,95 @@ typedef int (*store_info_cb)(void *arg, const struct store_device_info *d);
 /* Devices user_id may reach (0 = all), ordered by fleet, name. */
 int store_device_info_list(struct store *st, int64_t user_id, store_info_cb cb, void *arg);
 
-/* ---- the audit chain's anchor (audit.h: struct audit_head) ----
- * The head of audit.log as its writers last saw it, so that `audit verify`
- * can tell a log cut at its end, emptied or with a rewritten tail. */
-/* ERR_NOTFOUND if no record was ever anchored (a new store, or one older than the anchor). */
-int store_audit_anchor_get(struct store *st, struct audit_head *out);
+/* ---- the audit chains' anchors, one per node (anchor.c; audit.h: struct audit_head) ----
+ * The head of a node's audit.log as its writers last saw it, so that `audit
+ * verify` can tell a log (or the store's copy of it) cut at its end, emptied
+ * or with a rewritten tail. Node '' is the chain from before nodes (schema
+ * 10), until a node claims it. */
+/* ERR_NOTFOUND if node's chain was never anchored. node: a label, or '' (the pre-nodes chain). */
+int store_audit_anchor_get(struct store *st, const char *node, struct audit_head *out);
 /*
- * Moves the anchor to h if h->seq is past it (writers race; the anchor only
- * goes forward), or in any case when reset (an audit-cut record re-anchors a
- * cut log). ERR_INVAL for a head that is not one.
+ * The pre-nodes chain's anchor becomes node's, if there is one and node has
+ * none yet (a node starting claims it: single-node installs keep their
+ * chain). 0 if claimed, ERR_NOTFOUND if there was nothing to claim.
  */
-int store_audit_anchor_set(struct store *st, const struct audit_head *h, bool reset);
+int store_audit_anchor_claim(struct store *st, const char *node);
+/*
+ * What a writer starts from: node's anchor; if it has none, the pre-nodes
+ * anchor, claimed, but only if the log at log_path holds the record it
+ * names (the log that ran before nodes; a new node's log does not, and
+ * leaves it to that one). *claimed says if it was. 0, ERR_NOTFOUND, or
+ * the store's error.
+ */
+int store_audit_anchor_load(struct store *st, const char *node, const char *log_path,
+    struct audit_head *out, bool *claimed);
+/*
+ * Moves node's anchor to h if h->seq is past it (writers race; the anchor
+ * only goes forward), or in any case when reset (an audit-cut record
+ * re-anchors a cut log). ERR_INVAL for a head that is not one, ERR_NAME.
+ */
+int store_audit_anchor_set(struct store *st, const char *node, const struct audit_head *h, bool reset);
+/* Every chain the store knows, by node name: anchor NULL if it has records but no anchor. */
+typedef int (*store_audit_chain_cb)(void *arg, const char *node, const struct audit_head *anchor);
+int store_audit_chains(struct store *st, store_audit_chain_cb cb, void *arg);
+/* 64 lower-case hex digits. */
+bool store_audit_hash_valid(const char *h);
+
+/* ---- every node's audit chain, record by record (auditrec.c; PostgreSQL installs) ---- */
+struct store_audit_record {
+	const char *node;
+	int64_t seq;		/* 1-based, its line number in the node's audit.log */
+	int64_t ts;		/* unix ms, from its "ts" (0 if it has none) */
+	const char *hash;	/* hex SHA-256 of the line as audit.log holds it */
+	const char *record;	/* the line, without its newline */
+};
+typedef int (*store_audit_record_cb)(void *arg, const struct store_audit_record *r);
+/*
+ * Adds recs[0..n) to node's chain (a seq already there is left as it is: two
+ * copiers of one log insert the same records) and, if head is not NULL,
+ * moves node's anchor forward to it, in one transaction.
+ */
+int store_audit_records_append(struct store *st, const char *node,
+    const struct store_audit_record *recs, int n, const struct audit_head *head);
+/* The highest seq of node's chain and its hash (AUDIT_HASH_HEX + 1 bytes); 0 and zeros if none. */
+int store_audit_records_last(struct store *st, const char *node, int64_t *seq, char *hash);
+/* All nodes' records with ts >= since_ms, merged by time (ts, node, seq). */
+int store_audit_records_list(struct store *st, int64_t since_ms, store_audit_record_cb cb, void *arg);
+/* Node's records by seq. */
+int store_audit_records_chain(struct store *st, const char *node, store_audit_record_cb cb, void *arg);
+/*
+ * Checks node's chain in the store as audit_verify checks a log: seq 1, 2,
+ * ... without a gap, each record's text hashing to its hash column, each
+ * prev the hash of the record before, no audit-cut, and the anchor (NULL:
+ * none) still held. 0, ERR_INVAL with res->why ("record 3: ..."), or the
+ * store's error.
+ */
+int store_audit_chain_verify(struct store *st, const char *node, const struct audit_head *anchor,
+    struct audit_verify_result *res);
+
+/*
+ * Copying a node's audit.log (path) into its chain in the store, by seq:
+ * every complete line past the store's last record of the chain, in
+ * batches of max (0: STORE_AUDIT_BATCH) records, each batch in one
+ * transaction with the anchor moved to its last record. cur remembers
+ * where the file's copied part ends (zero it before the first call); a new
+ * cursor starts where the node's anchor says the store's last record ends
+ * (the next line must then be a record chained onto it), and one that no
+ * longer matches the store is found again by counting the file's lines. Returns 0 when the file is copied to its end (*copied
+ * says how many records went in), ERR_INVAL if the log no longer holds
+ * the store's last record (cut or rewritten: nothing more is copied; the
+ * store's copy stays as evidence), or the store's or the file's error
+ * (then try again later: nothing is lost, the log keeps the records).
+ */
+#define STORE_AUDIT_BATCH	256
+struct store_audit_cursor {
+	bool valid;
+	int64_t seq;			/* the last record copied */
+	int64_t start, size;		/* its line's offset in the file, and the offset past its newline */
+	char hash[AUDIT_HASH_HEX + 1];
+};
+int store_audit_sync(struct store *st, const char *node, const char *path,
+    struct store_audit_cursor *cur, int max, int *copied);
 
 /* ---- host keys outpostd learned from a plain device's sshd (hostkeys.c) ----
  * One recorded key per device, port and key type. A different key of a

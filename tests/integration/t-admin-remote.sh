@@ -136,6 +136,7 @@ jump_cmd admin audit --user alice >"$T/audit.alice" || fail "audit --user alice 
 expect_output "$T/audit.alice" ' connect .*device=pi-hq\.acme' "audit --user alice over SSH"
 jump_cmd admin audit verify >"$T/verify" || fail "audit verify over SSH: $(cat "$T/verify")"
 expect_output "$T/verify" '^audit log OK: [0-9]+ records$' "audit verify over SSH"
+expect_output "$T/verify" '^anchored: the store holds record [0-9]+ as the head' "audit verify over SSH checks this node's anchor"
 jump_cmd admin kick alice >"$T/kick" || fail "kick alice over SSH"
 t0=$(now_ms)
 expect_output "$T/kick" '^kicked 1 session$' "kick over SSH"

@@ -85,7 +85,7 @@ for t in $tables; do
 	cmp -s "$T/$t.orig" "$T/$t.back" || { diff "$T/$t.orig" "$T/$t.back" | head >&2; fail "table $t differs after the round trip"; }
 	log "$t: $(wc -l <"$T/$t.orig") rows identical on SQLite, PostgreSQL and back"
 done
-for t in fleets users devices keys grants tokens audit_anchor; do
+for t in fleets users devices keys grants tokens audit_anchors; do
 	[ -s "$T/$t.orig" ] || fail "table $t was empty: the install was not populated"
 done
 grep -q '|22050|[a-z0-9-]*|[0-9]*|[0-9]*$' "$T/devices.orig" && grep -q '|standby|1700000100|' "$T/devices.orig" ||

@@ -99,7 +99,7 @@ populate(struct store *st)
 	assert_int_equal(store_token_revoke(st, "bbbbbbbbbbbb"), 0);
 	memset(h.hash, 'c', AUDIT_HASH_HEX);
 	h.hash[AUDIT_HASH_HEX] = '\0';
-	assert_int_equal(store_audit_anchor_set(st, &h, false), 0);
+	assert_int_equal(store_audit_anchor_set(st, "a", &h, false), 0);
 	assert_int_equal(store_session_add(st, 7, "user", "alice", keys[0].fp, "127.0.0.1:5", 1700000300), 0);
 }
 
@@ -165,7 +165,7 @@ dump(struct store *st, bool with_sessions)
 	assert_int_equal(store_device_list(st, dump_device, &b), 0);
 	assert_int_equal(store_device_info_list(st, 0, dump_info, &b), 0);
 	assert_int_equal(store_token_list(st, dump_token, &b), 0);
-	if (store_audit_anchor_get(st, &h) == 0)
+	if (store_audit_anchor_get(st, "a", &h) == 0)
 		jbuf_addf(&b, "anchor %lld %lld %s\n", (long long)h.seq, (long long)h.size, h.hash);
 	if (with_sessions)
 		assert_int_equal(store_session_list(st, dump_session, &b), 0);
@@ -236,7 +236,7 @@ test_non_empty_target(void **state)
 	struct store *c = open_file("dst1b");
 	struct audit_head h = { .seq = 1, .size = 10 };
 	memset(h.hash, 'd', AUDIT_HASH_HEX);
-	assert_int_equal(store_audit_anchor_set(c, &h, false), 0);
+	assert_int_equal(store_audit_anchor_set(c, "a", &h, false), 0);
 	assert_int_equal(store_copy(a, c, false, why, sizeof(why)), ERR_EXISTS);
 	store_close(c);
 

@@ -908,8 +908,8 @@ slots_worker(void *arg)
 	bad += store_enroll(st, hash, "pi4", &keys[4], fleet) != ERR_DENIED;
 	bad += store_session_add(st, 1, "user", "alice", keys[3].fp, "127.0.0.1:2", 1) != 0;
 	bad += store_session_kick(st, "alice", &n) != 0 || n != 1;
-	bad += store_audit_anchor_set(st, &h, false) != 0;
-	bad += store_audit_anchor_get(st, &got) != 0 || got.seq != 3;
+	bad += store_audit_anchor_set(st, "a", &h, false) != 0;
+	bad += store_audit_anchor_get(st, "a", &got) != 0 || got.seq != 3;
 	bad += store_failures(st) != 0;
 	store_close(st);
 	return (void *)(intptr_t)bad;
@@ -1236,48 +1236,48 @@ test_audit_anchor(void **state)
 	struct fixture *fx = *state;
 	struct audit_head h, got;
 
-	assert_int_equal(store_audit_anchor_get(fx->st, &got), ERR_NOTFOUND);
+	assert_int_equal(store_audit_anchor_get(fx->st, "a", &got), ERR_NOTFOUND);
 	memset(&h, 0, sizeof(h));
 	/* hostile heads first */
-	assert_int_equal(store_audit_anchor_set(fx->st, NULL, false), ERR_INVAL);
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);	/* empty hash */
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", NULL, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), ERR_INVAL);	/* empty hash */
 	memset(h.hash, 'A', AUDIT_HASH_HEX);					/* upper case */
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), ERR_INVAL);
 	memset(h.hash, 'a', AUDIT_HASH_HEX);
 	h.hash[10] = '\'';
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), ERR_INVAL);
 	memset(h.hash, 'a', AUDIT_HASH_HEX);
 	h.seq = -1;
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), ERR_INVAL);
 	h.seq = 5;
 	h.size = -1;
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), ERR_INVAL);
-	assert_int_equal(store_audit_anchor_get(fx->st, &got), ERR_NOTFOUND);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), ERR_INVAL);
+	assert_int_equal(store_audit_anchor_get(fx->st, "a", &got), ERR_NOTFOUND);
 	/* set, forward, not back */
 	h.size = 500;
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), 0);
-	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), 0);
+	assert_int_equal(store_audit_anchor_get(fx->st, "a", &got), 0);
 	assert_int_equal(got.seq, 5);
 	assert_int_equal(got.size, 500);
 	assert_string_equal(got.hash, h.hash);
 	h.seq = 3;
 	h.size = 300;
 	memset(h.hash, 'b', AUDIT_HASH_HEX);
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), 0);	/* a slower writer */
-	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), 0);	/* a slower writer */
+	assert_int_equal(store_audit_anchor_get(fx->st, "a", &got), 0);
 	assert_int_equal(got.seq, 5);
 	h.seq = 9;
 	h.size = 900;
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, false), 0);
-	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, false), 0);
+	assert_int_equal(store_audit_anchor_get(fx->st, "a", &got), 0);
 	assert_int_equal(got.seq, 9);
 	assert_string_equal(got.hash, h.hash);
 	/* reset: a cut log re-anchored lower */
 	h.seq = 1;
 	h.size = 100;
 	memset(h.hash, 'c', AUDIT_HASH_HEX);
-	assert_int_equal(store_audit_anchor_set(fx->st, &h, true), 0);
-	assert_int_equal(store_audit_anchor_get(fx->st, &got), 0);
+	assert_int_equal(store_audit_anchor_set(fx->st, "a", &h, true), 0);
+	assert_int_equal(store_audit_anchor_get(fx->st, "a", &got), 0);
 	assert_int_equal(got.seq, 1);
 	assert_int_equal(got.size, 100);
 	assert_string_equal(got.hash, h.hash);
