@@ -465,16 +465,20 @@ static void
 on_listener(struct server *srv, struct watch *w)
 {
 	char peer[64];
+	/* Refused connections cost no slot: only admitted ones count. */
+	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, ACCEPTS_PER_TURN, srv->now_ms);
 
-	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+	for (int i = 0, admitted = 0; i < ACCEPTS_PER_TURN && admitted < quota; i++) {
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				shed(srv, w->fd, errno);
 			return;
 		}
+		int before = penalty_unauth_total(srv->pen);
 		if (!proxywait_take(srv, fd, peer))
 			session_accept(srv, fd, peer);
+		admitted += penalty_unauth_total(srv->pen) > before;
 	}
 	srv->work = true;	/* more may be waiting */
 }
@@ -599,12 +603,14 @@ poll_preauth(struct server *srv, struct epoll_event *evs, int n)
 {
 	int64_t start = timefmt_mono_ns();
 
+	srv->preauth_behind = false;
 	for (int i = 0; i < n; i++) {
 		struct conn *c = ((struct watch *)evs[i].data.ptr)->conn;
 		if (c->dead)
 			continue;
 		if (timefmt_mono_ns() - start >= PREAUTH_BUDGET_NS) {
 			srv->work = true;
+			srv->preauth_behind = true;
 			return;
 		}
 		poll_conn(srv, c, evs[i].events);
