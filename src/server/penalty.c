@@ -350,9 +350,9 @@ penalty_unauth_total(const struct penalty *p)
 }
 
 int
-penalty_accept_quota(struct penalty *p, bool behind, int max, int64_t now_ms)
+penalty_accept_quota(struct penalty *p, bool behind, int64_t idle_ms, int max, int64_t now_ms)
 {
-	int room = p->cfg.startups_begin - p->unauth_total, freed = p->freed;
+	int room = p->cfg.startups_full - p->unauth_total, freed = p->freed;
 
 	p->freed = 0;
 	if (max < 1)
@@ -360,7 +360,8 @@ penalty_accept_quota(struct penalty *p, bool behind, int max, int64_t now_ms)
 	if (behind || room < 1) {
 		if (freed > 0)
 			return freed < max ? freed : max;
-		if (now_ms - p->trickle_ms < PENALTY_TRICKLE_MS && now_ms >= p->trickle_ms)
+		if (idle_ms < PENALTY_TRICKLE_MS ||
+		    (now_ms - p->trickle_ms < PENALTY_TRICKLE_MS && now_ms >= p->trickle_ms))
 			return 0;
 		p->trickle_ms = now_ms;
 		return 1;

@@ -466,7 +466,8 @@ on_listener(struct server *srv, struct watch *w)
 {
 	char peer[64];
 	/* Refused connections cost no slot: only admitted ones count. */
-	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, ACCEPTS_PER_TURN, srv->now_ms);
+	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, srv->now_ms - srv->preauth_rx_ms,
+	    ACCEPTS_PER_TURN, srv->now_ms);
 
 	for (int i = 0, admitted = 0; i < ACCEPTS_PER_TURN && admitted < quota; i++) {
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
@@ -604,6 +605,8 @@ poll_preauth(struct server *srv, struct epoll_event *evs, int n)
 	int64_t start = timefmt_mono_ns();
 
 	srv->preauth_behind = false;
+	if (n > 0)
+		srv->preauth_rx_ms = srv->now_ms;
 	for (int i = 0; i < n; i++) {
 		struct conn *c = ((struct watch *)evs[i].data.ptr)->conn;
 		if (c->dead)

@@ -102,57 +102,61 @@ test_enroll_exempt_capped(void **state)
 /*
  * The accept quota (a reconnect storm): hostile first (max below one, a
  * clock going back, closing more than opened); while handshakes are behind
- * or begin are in flight, only as many as ended since, else one per
- * PENALTY_TRICKLE_MS; otherwise up to MaxStartups' begin.
+ * or MaxStartups' full are in flight, only as many as ended since, and when
+ * none did, one per PENALTY_TRICKLE_MS only if the set in flight has been
+ * idle that long; otherwise up to full.
  */
 static void
 test_accept_quota(void **state)
 {
-	struct penalty *p = table(1000, "127.0.0.0/8");
+	struct penalty *p = table(1000, "127.0.0.0/8");	/* MaxStartups 100:30:1000 */
+	const int64_t idle = PENALTY_TRICKLE_MS, busy = PENALTY_TRICKLE_MS - 1;
 	int64_t t = 1000000;
 
 	(void)state;
-	assert_int_equal(penalty_accept_quota(p, false, 0, t), 1);
-	assert_int_equal(penalty_accept_quota(p, false, -5, t), 1);
-	assert_int_equal(penalty_accept_quota(p, false, 64, t), 64);	/* 100 free: the usual 64 */
-	for (int i = 0; i < 60; i++)
+	assert_int_equal(penalty_accept_quota(p, false, busy, 0, t), 1);
+	assert_int_equal(penalty_accept_quota(p, false, busy, -5, t), 1);
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 64);
+	for (int i = 0; i < 960; i++)
 		assert_true(admit(p, "127.2.0.1", t));
-	assert_int_equal(penalty_accept_quota(p, false, 64, t), 40);	/* up to begin */
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 40);	/* up to full */
 	for (int i = 0; i < 40; i++)
 		assert_true(admit(p, "127.2.0.1", t));
-	assert_int_equal(penalty_unauth_total(p), 100);
-	assert_int_equal(penalty_accept_quota(p, false, 64, t), 1);	/* at begin: the trickle */
-	assert_int_equal(penalty_accept_quota(p, false, 64, t + 1), 0);
+	assert_int_equal(penalty_unauth_total(p), 1000);
+	/* at full, the handshakes going on: none until one ends */
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 0);
+	assert_int_equal(penalty_accept_quota(p, false, 0, 64, t + 5000), 0);
 	penalty_unauth_closed(p, "127.2.0.1", true, t);
-	assert_int_equal(penalty_accept_quota(p, false, 64, t + 1), 1);	/* one ended: one comes */
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t + 1), 1);	/* one ended: one comes */
 	assert_true(admit(p, "127.2.0.1", t));
-	t += 1000;
-
-	/* behind: nothing ended, so one now and none until the trickle's time */
-	assert_int_equal(penalty_accept_quota(p, true, 64, t), 1);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t + 1), 0);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t + PENALTY_TRICKLE_MS - 1), 0);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t - 5000), 1);	/* clock went back */
-	assert_int_equal(penalty_accept_quota(p, true, 64, t - 5000 + 1), 0);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t - 5000 + PENALTY_TRICKLE_MS), 1);
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t + 1), 0);
+	/* at full and idle (a flood that sends nothing): the trickle */
+	assert_int_equal(penalty_accept_quota(p, false, idle, 64, t + 2), 1);
+	assert_int_equal(penalty_accept_quota(p, false, idle, 64, t + 3), 0);
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t + 2 + PENALTY_TRICKLE_MS - 1), 0);
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t + 2 + PENALTY_TRICKLE_MS), 1);
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t - 5000), 1);	/* clock went back */
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t - 5000 + 1), 0);
 	t += 10000;
-	/* three end (two log in, one closes, one of them a failure): three may come */
+	/* behind with room: only what ended */
+	for (int i = 0; i < 900; i++)
+		penalty_authenticated(p, "127.2.0.1");
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 64);	/* 900 ended: max */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 0);	/* taken */
 	penalty_authenticated(p, "127.2.0.1");
 	penalty_authenticated(p, "127.2.0.1");
 	penalty_unauth_closed(p, "127.2.0.1", false, t);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t), 3);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t), 1);	/* taken; the trickle is due */
-	assert_int_equal(penalty_accept_quota(p, true, 64, t), 0);
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 3);
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 64);	/* caught up: room */
 	for (int i = 0; i < 97; i++)
 		penalty_authenticated(p, "127.2.0.1");
 	assert_int_equal(penalty_unauth_total(p), 0);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t), 64);	/* 97 ended: max */
 	penalty_authenticated(p, "127.2.0.1");				/* once too often */
 	penalty_unauth_closed(p, "127.2.0.1", true, t);
-	penalty_unauth_closed(p, "192.0.2.99", true, t);		/* never seen */
+	penalty_unauth_closed(p, "192.0.2.99", true, t);			/* never seen */
 	assert_int_equal(penalty_unauth_total(p), 0);
-	assert_int_equal(penalty_accept_quota(p, true, 64, t), 0);	/* nothing ended, no credit */
-	assert_int_equal(penalty_accept_quota(p, false, 64, t), 64);	/* caught up */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 64);	/* the 97 */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 0);	/* no credit left */
 	penalty_free(p);
 }
 
