@@ -352,7 +352,7 @@ penalty_unauth_total(const struct penalty *p)
 int
 penalty_accept_quota(struct penalty *p, bool behind, int64_t idle_ms, int max, int64_t now_ms)
 {
-	int room = p->cfg.startups_full - p->unauth_total, freed = p->freed;
+	int room = p->cfg.startups_begin - p->unauth_total, freed = p->freed;
 
 	p->freed = 0;
 	if (max < 1)

@@ -254,7 +254,9 @@ open_listeners(struct server *srv)
 			fatal("%s", why);
 		srv->listeners[i].kind = WATCH_LISTEN;
 		srv->listeners[i].fd = fd;
-		if (watch_add(srv, &srv->listeners[i], EPOLLIN) != 0)
+		/* edge-triggered: what the accept quota leaves queued is
+		 * retried each turn (listen_more), not spun on */
+		if (watch_add(srv, &srv->listeners[i], EPOLLIN | EPOLLET) != 0)
 			fatal("epoll: %s", strerror(errno));
 		srv->nlisteners++;
 		log_info("listening on %s", srv->cfg->listen[i]);
@@ -472,8 +474,10 @@ on_listener(struct server *srv, struct watch *w)
 	for (int i = 0, admitted = 0; i < ACCEPTS_PER_TURN && admitted < quota; i++) {
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
 				shed(srv, w->fd, errno);
+				srv->listen_more = true;
+			}
 			return;
 		}
 		int before = penalty_unauth_total(srv->pen);
@@ -481,7 +485,9 @@ on_listener(struct server *srv, struct watch *w)
 			session_accept(srv, fd, peer);
 		admitted += penalty_unauth_total(srv->pen) > before;
 	}
-	srv->work = true;	/* more may be waiting */
+	srv->listen_more = true;	/* stopped by the quota: more may be queued */
+	if (quota > 0)
+		srv->work = true;	/* and may be taken at once */
 }
 
 
@@ -637,6 +643,12 @@ server_run(struct server *srv)
 			fatal("epoll_wait: %s", strerror(errno));
 		srv->now_ms = timefmt_mono_ms();
 		int npre = 0;
+		/* connections the accept quota left in the queue: no new edge comes for them */
+		if (srv->listen_more) {
+			srv->listen_more = false;
+			for (int i = 0; i < srv->nlisteners; i++)
+				on_listener(srv, &srv->listeners[i]);
+		}
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 			if (w->kind == WATCH_LISTEN)

@@ -17,8 +17,15 @@
 # and the evicted sources were blocked (docs/ARCHITECTURE.md, "Accepting no
 # faster than handshakes end"). No timing assertions.
 # Plain build only: the storm is CPU work; sanitizers add nothing to it.
+# On a machine loaded past 4 runnable jobs a core (other suites) the loadgen
+# is starved: outpostd's in-flight handshakes sit idle, the accept quota's
+# trickle for an idle set (one per 100 ms) lets the table fill, and the test
+# measures the scheduler; it skips then (seen failing at load 12-20 on 2
+# cores, passing at 8).
 . "$(dirname "$0")/lib.sh"
 require_outpost
+load=$(cut -d' ' -f1 /proc/loadavg)
+awk -v l="$load" -v c="$(nproc)" 'BEGIN { exit !(l > 4 * c) }' && skip "load average $load on $(nproc) cores"
 
 N=300
 LG=$OUTPOST_BUILD/bench/outpost-loadgen

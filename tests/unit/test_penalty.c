@@ -102,9 +102,9 @@ test_enroll_exempt_capped(void **state)
 /*
  * The accept quota (a reconnect storm): hostile first (max below one, a
  * clock going back, closing more than opened); while handshakes are behind
- * or MaxStartups' full are in flight, only as many as ended since, and when
+ * or MaxStartups' begin are in flight, only as many as ended since, and when
  * none did, one per PENALTY_TRICKLE_MS only if the set in flight has been
- * idle that long; otherwise up to full.
+ * idle that long; otherwise up to begin.
  */
 static void
 test_accept_quota(void **state)
@@ -117,20 +117,20 @@ test_accept_quota(void **state)
 	assert_int_equal(penalty_accept_quota(p, false, busy, 0, t), 1);
 	assert_int_equal(penalty_accept_quota(p, false, busy, -5, t), 1);
 	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 64);
-	for (int i = 0; i < 960; i++)
+	for (int i = 0; i < 60; i++)
 		assert_true(admit(p, "127.2.0.1", t));
-	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 40);	/* up to full */
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 40);	/* up to begin */
 	for (int i = 0; i < 40; i++)
 		assert_true(admit(p, "127.2.0.1", t));
-	assert_int_equal(penalty_unauth_total(p), 1000);
-	/* at full, the handshakes going on: none until one ends */
+	assert_int_equal(penalty_unauth_total(p), 100);
+	/* at begin, the handshakes going on: none until one ends */
 	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 0);
 	assert_int_equal(penalty_accept_quota(p, false, 0, 64, t + 5000), 0);
 	penalty_unauth_closed(p, "127.2.0.1", true, t);
 	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t + 1), 1);	/* one ended: one comes */
 	assert_true(admit(p, "127.2.0.1", t));
 	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t + 1), 0);
-	/* at full and idle (a flood that sends nothing): the trickle */
+	/* at begin and idle (a flood that sends nothing): the trickle */
 	assert_int_equal(penalty_accept_quota(p, false, idle, 64, t + 2), 1);
 	assert_int_equal(penalty_accept_quota(p, false, idle, 64, t + 3), 0);
 	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t + 2 + PENALTY_TRICKLE_MS - 1), 0);
@@ -139,23 +139,23 @@ test_accept_quota(void **state)
 	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t - 5000 + 1), 0);
 	t += 10000;
 	/* behind with room: only what ended */
-	for (int i = 0; i < 900; i++)
+	for (int i = 0; i < 90; i++)
 		penalty_authenticated(p, "127.2.0.1");
-	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 64);	/* 900 ended: max */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 64);	/* 90 ended: max */
 	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 0);	/* taken */
 	penalty_authenticated(p, "127.2.0.1");
 	penalty_authenticated(p, "127.2.0.1");
 	penalty_unauth_closed(p, "127.2.0.1", false, t);
 	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 3);
 	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 64);	/* caught up: room */
-	for (int i = 0; i < 97; i++)
+	for (int i = 0; i < 7; i++)
 		penalty_authenticated(p, "127.2.0.1");
 	assert_int_equal(penalty_unauth_total(p), 0);
 	penalty_authenticated(p, "127.2.0.1");				/* once too often */
 	penalty_unauth_closed(p, "127.2.0.1", true, t);
 	penalty_unauth_closed(p, "192.0.2.99", true, t);			/* never seen */
 	assert_int_equal(penalty_unauth_total(p), 0);
-	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 64);	/* the 97 */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 7);	/* the 7 */
 	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 0);	/* no credit left */
 	penalty_free(p);
 }
