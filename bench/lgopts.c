@@ -121,6 +121,7 @@ defaults(struct lg_opts *o)
 	snprintf(o->fleet, sizeof(o->fleet), "bench");
 	snprintf(o->prefix, sizeof(o->prefix), "lg");
 	o->user = "dev";
+	o->hostkey_algs = "ssh-ed25519";
 	o->rate = 500;
 	o->service_port = 22;
 	o->mode = LG_ECHO;
@@ -181,6 +182,12 @@ set_value(struct lg_opts *o, char opt, const char *v, char *why, size_t whylen)
 		if (*v == '\0' || strlen(v) > 64)
 			WHY("-u: expected a user name");
 		o->user = v;
+		return 0;
+	case 'a':
+		if (*v == '\0' || strlen(v) > 256 || v[0] == ',' || v[strlen(v) - 1] == ',' ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789@.,-") != strlen(v))
+			WHY("-a: expected host key algorithms, e.g. rsa-sha2-512,ssh-ed25519");
+		o->hostkey_algs = v;
 		return 0;
 	default:
 		WHY("unknown option -%c", opt);

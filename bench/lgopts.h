@@ -24,6 +24,7 @@ struct lg_opts {
 	const char *status;	/* if set: status line rewritten here every second */
 	const char *hostkey;	/* if set: the server's public key file to pin */
 	const char *user;	/* SSH user name (default "dev") */
+	const char *hostkey_algs;	/* host key algorithms offered (default "ssh-ed25519") */
 	int rate;		/* first connections per second, at most (reconnects: backoff only) */
 	int service_port;	/* registered with tcpip-forward */
 	enum lg_mode mode;

@@ -587,7 +587,7 @@ set_options(struct dev *d)
 	ssh_options_set(d->s, SSH_OPTIONS_USER, lg.o.user);
 	ssh_options_set(d->s, SSH_OPTIONS_PROCESS_CONFIG, &no);
 	ssh_options_set(d->s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
-	ssh_options_set(d->s, SSH_OPTIONS_HOSTKEYS, "ssh-ed25519");
+	ssh_options_set(d->s, SSH_OPTIONS_HOSTKEYS, lg.o.hostkey_algs);
 }
 
 /* The TCP connect finished (or failed): start SSH. */
@@ -874,7 +874,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: outpost-loadgen -k KEYFILE [-s HOST:PORT] [-n DEVICES] [-f FLEET] [-p PREFIX]\n"
 	    "         [-d STATE_DIR] [-D STORE] [-x] [-r CONNECTS_PER_S] [-P SERVICE_PORT] [-m echo|discard]\n"
-	    "         [-t SECONDS] [-o STATUS_FILE] [-H SERVER_KEY.pub] [-u USER] [-S] [-q] [-v]\n");
+	    "         [-t SECONDS] [-o STATUS_FILE] [-H SERVER_KEY.pub] [-a HOSTKEY_ALGS] [-u USER] [-S] [-q] [-v]\n");
 }
 
 int

@@ -175,6 +175,8 @@ storm() {
 	result storm_from_sigterm_s "$(awk -v ms=$(($(now_ms) - t_stop)) 'BEGIN { printf "%.1f", ms / 1000 }')"
 	sleep 1.5	# the status files lag a second
 	result storm_failed_handshakes $(($(failed_total) - f0))
+	# The loadgens' own split of their failures (since they started).
+	cat "$T"/lg-*.status >&2
 	result storm_peak_cpu_pct "$peak_cpu"
 	result storm_peak_pss_mib $((peak_pss / 1024))
 	result storm_online_in_ls "$(online_in_ls)"

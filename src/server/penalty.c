@@ -37,6 +37,8 @@ struct penalty {
 	struct cidr exempt[16];
 	int nexempt;
 	int unauth_total;
+	int freed;		/* unauthenticated slots freed since the last accept quota */
+	int64_t trickle_ms;	/* when the last quota of one was granted while behind */
 	uint64_t blocks;	/* sources blocked so far (penalty_stats) */
 };
 
@@ -265,6 +267,7 @@ unauth_done(struct penalty *p, struct source *s)
 	if (s->unauth > 0) {
 		s->unauth--;
 		p->unauth_total--;
+		p->freed++;
 	}
 }
 
@@ -344,6 +347,26 @@ int
 penalty_unauth_total(const struct penalty *p)
 {
 	return p->unauth_total;
+}
+
+int
+penalty_accept_quota(struct penalty *p, bool behind, int64_t idle_ms, int max, int64_t now_ms)
+{
+	int room = p->cfg.startups_begin - p->unauth_total, freed = p->freed;
+
+	p->freed = 0;
+	if (max < 1)
+		max = 1;
+	if (behind || room < 1) {
+		if (freed > 0)
+			return freed < max ? freed : max;
+		if (idle_ms < PENALTY_TRICKLE_MS ||
+		    (now_ms - p->trickle_ms < PENALTY_TRICKLE_MS && now_ms >= p->trickle_ms))
+			return 0;
+		p->trickle_ms = now_ms;
+		return 1;
+	}
+	return room < max ? room : max;
 }
 
 void

@@ -68,6 +68,22 @@ void penalty_enroll_closed(struct penalty *p, const char *ip);
 void penalty_expire(struct penalty *p, int64_t now_ms);
 /* Unauthenticated connections in flight, all sources. */
 int penalty_unauth_total(const struct penalty *p);
+#define PENALTY_TRICKLE_MS 100	/* a stuck window: one accept this often */
+
+/*
+ * How many connections to admit from a listener this loop turn, at most max
+ * (below 1 counts as 1). While handshakes are behind (the last turn's
+ * handshake budget left some ready) or MaxStartups' begin are in flight: as
+ * many as unauthenticated connections ended since the last call
+ * (authenticated, closed or evicted), so the set in flight does not grow
+ * while its handshakes go on; when none ended and none of them was ready
+ * for idle_ms >= PENALTY_TRICKLE_MS (a set that is stuck, such as a flood
+ * that sends nothing: at full a newcomer evicts its busiest source), one
+ * per PENALTY_TRICKLE_MS; else 0. Otherwise up to begin less those in
+ * flight. The rest wait in the kernel's accept queue instead of being
+ * accepted only to be refused, dropped early or evicted at MaxStartups.
+ */
+int penalty_accept_quota(struct penalty *p, bool behind, int64_t idle_ms, int max, int64_t now_ms);
 /* Sources blocked at now_ms, and blocks imposed since penalty_new (for metrics). */
 void penalty_stats(const struct penalty *p, int64_t now_ms, int *blocked_now, uint64_t *blocks_total);
 

@@ -258,7 +258,9 @@ open_listeners(struct server *srv)
 			fatal("%s", why);
 		srv->listeners[i].kind = WATCH_LISTEN;
 		srv->listeners[i].fd = fd;
-		if (watch_add(srv, &srv->listeners[i], EPOLLIN) != 0)
+		/* edge-triggered: what the accept quota leaves queued is
+		 * retried each turn (listen_more), not spun on */
+		if (watch_add(srv, &srv->listeners[i], EPOLLIN | EPOLLET) != 0)
 			fatal("epoll: %s", strerror(errno));
 		srv->nlisteners++;
 		log_info("listening on %s", srv->cfg->listen[i]);
@@ -497,18 +499,27 @@ static void
 on_listener(struct server *srv, struct watch *w)
 {
 	char peer[64];
+	/* Refused connections cost no slot: only admitted ones count. */
+	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, srv->now_ms - srv->preauth_rx_ms,
+	    ACCEPTS_PER_TURN, srv->now_ms);
 
-	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+	for (int i = 0, admitted = 0; i < ACCEPTS_PER_TURN && admitted < quota; i++) {
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
 				shed(srv, w->fd, errno);
+				srv->listen_more = true;
+			}
 			return;
 		}
+		int before = penalty_unauth_total(srv->pen);
 		if (!proxywait_take(srv, fd, peer))
 			session_accept(srv, fd, peer);
+		admitted += penalty_unauth_total(srv->pen) > before;
 	}
-	srv->work = true;	/* more may be waiting */
+	srv->listen_more = true;	/* stopped by the quota: more may be queued */
+	if (quota > 0)
+		srv->work = true;	/* and may be taken at once */
 }
 
 
@@ -634,12 +645,16 @@ poll_preauth(struct server *srv, struct epoll_event *evs, int n)
 {
 	int64_t start = timefmt_mono_ns();
 
+	srv->preauth_behind = false;
+	if (n > 0)
+		srv->preauth_rx_ms = srv->now_ms;
 	for (int i = 0; i < n; i++) {
 		struct conn *c = ((struct watch *)evs[i].data.ptr)->conn;
 		if (c->dead)
 			continue;
 		if (timefmt_mono_ns() - start >= PREAUTH_BUDGET_NS) {
 			srv->work = true;
+			srv->preauth_behind = true;
 			return;
 		}
 		poll_conn(srv, c, evs[i].events);
@@ -663,6 +678,12 @@ server_run(struct server *srv)
 			fatal("epoll_wait: %s", strerror(errno));
 		srv->now_ms = timefmt_mono_ms();
 		int npre = 0;
+		/* connections the accept quota left in the queue: no new edge comes for them */
+		if (srv->listen_more) {
+			srv->listen_more = false;
+			for (int i = 0; i < srv->nlisteners; i++)
+				on_listener(srv, &srv->listeners[i]);
+		}
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 			if (w->kind == WATCH_LISTEN)

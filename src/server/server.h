@@ -130,6 +130,9 @@ struct server {
 	bool stopping;
 	bool shutdown;			/* server_free: sessions go offline in one store write */
 	bool work;			/* something progressed: poll again at once */
+	bool preauth_behind;		/* the last turn's handshake budget left some ready */
+	int64_t preauth_rx_ms;		/* when a connection before authentication was last ready */
+	bool listen_more;		/* a listener may hold connections not yet accepted */
 	int spare_fd;			/* kept open to shed connections when out of fds */
 	unsigned long shed;		/* connections shed since the last warning */
 	int64_t shed_warned_ms;

@@ -51,6 +51,11 @@ test_args_hostile(void **state)
 	assert_int_equal(parse(&o, why, "-k", "f", "-f", "a.b", NULL), -1);
 	assert_int_equal(parse(&o, why, "-k", "f", "-p", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL), -1);
 	assert_int_equal(parse(&o, why, "-k", "f", "-u", "", NULL), -1);
+	assert_int_equal(parse(&o, why, "-k", "f", "-a", "", NULL), -1);
+	assert_int_equal(parse(&o, why, "-k", "f", "-a", "ssh-ed25519,", NULL), -1);
+	assert_int_equal(parse(&o, why, "-k", "f", "-a", ",ssh-ed25519", NULL), -1);
+	assert_int_equal(parse(&o, why, "-k", "f", "-a", "RSA-SHA2-512", NULL), -1);
+	assert_int_equal(parse(&o, why, "-k", "f", "-a", "ssh-ed25519 x", NULL), -1);
 	assert_int_equal(parse(&o, why, "-k", "f", "-s", "host", NULL), -1);
 	assert_int_equal(parse(&o, why, "-k", "f", "-x", NULL), -1);	/* -x needs -d or -D */
 	assert_int_equal(parse(&o, why, "-k", "f", "-x", "-D", NULL), -1);
@@ -71,6 +76,7 @@ test_args_good(void **state)
 	assert_int_equal(o.ndevices, 100);
 	assert_string_equal(o.fleet, "bench");
 	assert_string_equal(o.user, "dev");
+	assert_string_equal(o.hostkey_algs, "ssh-ed25519");
 	assert_true(o.spread);
 	assert_int_equal(o.mode, LG_ECHO);
 	assert_int_equal(parse(&o, why, "-k", "keys", "-s", "[::1]:2022", "-n", "65536", "-f", "f-1",
@@ -90,6 +96,8 @@ test_args_good(void **state)
 	assert_string_equal(o.status, "stat");
 	assert_string_equal(o.hostkey, "hk.pub");
 	assert_string_equal(o.user, "agent");
+	assert_int_equal(parse(&o, why, "-k", "keys", "-a", "rsa-sha2-512,ssh-ed25519@x.org", NULL), 0);
+	assert_string_equal(o.hostkey_algs, "rsa-sha2-512,ssh-ed25519@x.org");
 	assert_null(o.store);
 	assert_int_equal(parse(&o, why, "-k", "keys", "-D", "postgresql://db/outpost", "-x", NULL), 0);
 	assert_string_equal(o.store, "postgresql://db/outpost");

@@ -1,4 +1,4 @@
-/* test_penalty.c: per-source accounting: enroll logins stay unauthenticated and are capped per address, exempt or not; failures block. */
+/* test_penalty.c: per-source accounting: enroll logins stay unauthenticated and are capped per address, exempt or not; failures block; the accept quota. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +99,67 @@ test_enroll_exempt_capped(void **state)
 	penalty_free(p);
 }
 
+/*
+ * The accept quota (a reconnect storm): hostile first (max below one, a
+ * clock going back, closing more than opened); while handshakes are behind
+ * or MaxStartups' begin are in flight, only as many as ended since, and when
+ * none did, one per PENALTY_TRICKLE_MS only if the set in flight has been
+ * idle that long; otherwise up to begin.
+ */
+static void
+test_accept_quota(void **state)
+{
+	struct penalty *p = table(1000, "127.0.0.0/8");	/* MaxStartups 100:30:1000 */
+	const int64_t idle = PENALTY_TRICKLE_MS, busy = PENALTY_TRICKLE_MS - 1;
+	int64_t t = 1000000;
+
+	(void)state;
+	assert_int_equal(penalty_accept_quota(p, false, busy, 0, t), 1);
+	assert_int_equal(penalty_accept_quota(p, false, busy, -5, t), 1);
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 64);
+	for (int i = 0; i < 60; i++)
+		assert_true(admit(p, "127.2.0.1", t));
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 40);	/* up to begin */
+	for (int i = 0; i < 40; i++)
+		assert_true(admit(p, "127.2.0.1", t));
+	assert_int_equal(penalty_unauth_total(p), 100);
+	/* at begin, the handshakes going on: none until one ends */
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 0);
+	assert_int_equal(penalty_accept_quota(p, false, 0, 64, t + 5000), 0);
+	penalty_unauth_closed(p, "127.2.0.1", true, t);
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t + 1), 1);	/* one ended: one comes */
+	assert_true(admit(p, "127.2.0.1", t));
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t + 1), 0);
+	/* at begin and idle (a flood that sends nothing): the trickle */
+	assert_int_equal(penalty_accept_quota(p, false, idle, 64, t + 2), 1);
+	assert_int_equal(penalty_accept_quota(p, false, idle, 64, t + 3), 0);
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t + 2 + PENALTY_TRICKLE_MS - 1), 0);
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t + 2 + PENALTY_TRICKLE_MS), 1);
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t - 5000), 1);	/* clock went back */
+	assert_int_equal(penalty_accept_quota(p, true, idle, 64, t - 5000 + 1), 0);
+	t += 10000;
+	/* behind with room: only what ended */
+	for (int i = 0; i < 90; i++)
+		penalty_authenticated(p, "127.2.0.1");
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 64);	/* 90 ended: max */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 0);	/* taken */
+	penalty_authenticated(p, "127.2.0.1");
+	penalty_authenticated(p, "127.2.0.1");
+	penalty_unauth_closed(p, "127.2.0.1", false, t);
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t), 3);
+	assert_int_equal(penalty_accept_quota(p, false, busy, 64, t), 64);	/* caught up: room */
+	for (int i = 0; i < 7; i++)
+		penalty_authenticated(p, "127.2.0.1");
+	assert_int_equal(penalty_unauth_total(p), 0);
+	penalty_authenticated(p, "127.2.0.1");				/* once too often */
+	penalty_unauth_closed(p, "127.2.0.1", true, t);
+	penalty_unauth_closed(p, "192.0.2.99", true, t);			/* never seen */
+	assert_int_equal(penalty_unauth_total(p), 0);
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 7);	/* the 7 */
+	assert_int_equal(penalty_accept_quota(p, true, busy, 64, t + 1), 0);	/* no credit left */
+	penalty_free(p);
+}
+
 int
 main(void)
 {
@@ -106,6 +167,7 @@ main(void)
 		cmocka_unit_test(test_enroll_hostile),
 		cmocka_unit_test(test_enroll_stays_unauthenticated),
 		cmocka_unit_test(test_enroll_exempt_capped),
+		cmocka_unit_test(test_accept_quota),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
