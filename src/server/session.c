@@ -160,7 +160,7 @@ session_taken_over(struct conn *c, const char *node, int64_t gen)
 		return;
 	struct jbuf *b = audit_begin(srv->audit, "takeover");
 	audit_principal(b, c);
-	jbuf_member_str(b, "node", node);
+	jbuf_member_str(b, "new_node", node);
 	jbuf_member_int(b, "replaced_session", (int64_t)c->id);
 	jbuf_member_str(b, "replaced_src", c->peer);
 	audit_commit(srv->audit);

@@ -15,16 +15,6 @@
 . "$IT_DIR/lib-agent.sh"
 . "$IT_DIR/lib-nodes.sh"
 
-# A node's mirror of the store learns other nodes' presence and heartbeats
-# when it is refilled; until the presence catch-up (helper notify) is merged,
-# a store change (a fleet added) makes every node refill it.
-SYNCS=0
-mirrors_sync() {
-	SYNCS=$((SYNCS + 1))
-	outpost fleet add "sync$SYNCS" >/dev/null || fail "outpost fleet add sync$SYNCS"
-	sleep 0.5
-}
-
 nodes_init a b c
 fleet_add acme
 user_add alice acme
@@ -46,11 +36,9 @@ node_wait_on ag.acme c
 A_CFG=$(node_client_config a)
 src=$(mkdata big 67108864)
 for d in pi.acme ag.acme; do
-	mirrors_sync
 	t0=$(now_ms)
 	node_ssh a "root@$d" "cat > $T/dev/up.$d" <"$src" || fail "upload to $d through node a"
 	same_file "$src" "$T/dev/up.$d"
-	mirrors_sync
 	node_ssh a "root@$d" "cat $T/dev/up.$d" >"$T/data/down.$d" || fail "download from $d through node a"
 	same_file "$src" "$T/data/down.$d"
 	log "$d ($(node_of "$d")): 64 MiB up and down through node a, byte-exact, in $(($(now_ms) - t0)) ms"
@@ -73,7 +61,6 @@ done
 
 # A refusal on b reaches the technician through a with b's reason: a port
 # pi.acme did not register (a routes it to b, which holds pi.acme).
-mirrors_sync
 REFUSE_TRIES=3 expect_refusal "a refusal on b, through a" \
     "Received disconnect.*device pi\.acme has no service on port 2222" \
     ssh -F "$A_CFG" -J jump -p 2222 root@pi.acme true
@@ -120,7 +107,6 @@ done
 # The device gone from b: a says why.
 stop_pid "$B_DEV_PID" TERM 10
 wait_for "pi.acme offline" 20 eval '[ -z "$(node_of pi.acme)" ]'
-mirrors_sync
 REFUSE_TRIES=2 expect_refusal "device gone from b (asked on a)" "device pi\.acme is offline" \
     ssh -F "$A_CFG" -J jump root@pi.acme true
 
@@ -130,7 +116,6 @@ now_s() { date +%s; }
 store_sql "INSERT INTO nodes (name, peer_addr, node_key, started, heartbeat, version)
     VALUES ('z', '127.0.0.1:$(pick_port)', '', $(now_s), $(now_s), 'fake')" >/dev/null || fail "fake node z"
 store_sql "UPDATE devices SET online = 1, node = 'z' WHERE name = 'pi'" >/dev/null || fail "pi.acme on z"
-mirrors_sync
 REFUSE_TRIES=1 expect_refusal "a peer that refuses the connection" \
     "device pi\.acme is on node z, unreachable: connect 127\.0\.0\.1:[0-9]+: Connection refused|node z is unreachable: connect 127\.0\.0\.1:[0-9]+: Connection refused" \
     ssh -F "$A_CFG" -J jump root@pi.acme true
@@ -138,7 +123,6 @@ REFUSE_TRIES=1 expect_refusal "the same peer within its backoff" \
     "device pi\.acme is on node z, unreachable: connect .*Connection refused \(next try in [0-9]+ s\)" \
     ssh -F "$A_CFG" -J jump root@pi.acme true
 store_sql "UPDATE nodes SET peer_addr = '127.0.0.1:$SSHD_PORT', heartbeat = $(now_s) WHERE name = 'z'" >/dev/null
-mirrors_sync
 sleep 2		# the backoff after one failure: 1 s
 REFUSE_TRIES=1 expect_refusal "a peer with another host key" \
     "node z is unreachable: its host key SHA256:[^ ]+ is not this node's \(SHA256:[^ ]+\): every node must serve the same HostKey" \
@@ -146,7 +130,6 @@ REFUSE_TRIES=1 expect_refusal "a peer with another host key" \
 store_sql "UPDATE devices SET online = 0 WHERE name = 'pi'" >/dev/null
 
 # c's device is still reachable through a after all that.
-mirrors_sync
 node_reach a ag.acme still || fail "ag.acme through node a after the refusals"
 stop_agent ag
 nodes_stop_all

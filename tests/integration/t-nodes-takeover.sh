@@ -37,7 +37,7 @@ new=$DEV_PID
 measure_exit "$old" 2000 "node b drops pi-hq.acme's stale session" "$t0"
 alive "$new" || fail "the device's new session on c ended"
 node_wait_on pi-hq.acme c 10
-[ "$(AUDIT=$(node_state b)/audit.log audit_count takeover device=pi-hq.acme node=c)" = 1 ] ||
+[ "$(AUDIT=$(node_state b)/audit.log audit_count takeover device=pi-hq.acme new_node=c)" = 1 ] ||
 	fail "no takeover naming node c in b's audit log: $(grep takeover "$(node_state b)/audit.log")"
 grep -q "pi-hq.acme: registered on node c" "$(node_log b)" || fail "b's log does not say c took the device"
 [ "$(AUDIT=$(node_state c)/audit.log audit_count takeover)" = 0 ] || fail "c audited a takeover of its own"
