@@ -261,9 +261,12 @@ store_copy_flags(struct store *from, struct store *to, unsigned flags, int64_t *
 	}
 	if ((r = check_distinct(from, to, why, whylen)) != 0)
 		return r;
-	/* The source's write lock too: a snapshot no writer changes half-way. */
-	if ((r = db_tx_begin(from)) != 0) {
-		snprintf(why, whylen, "cannot lock the source: %s", store_errmsg(from));
+	/*
+	 * The source is read on one snapshot no writer changes half-way
+	 * (SQLite: its write lock; PostgreSQL: REPEATABLE READ, no lock).
+	 */
+	if ((r = db_tx_begin_read(from)) != 0) {
+		snprintf(why, whylen, "cannot read the source: %s", store_errmsg(from));
 		return r;
 	}
 	if ((r = db_tx_begin(to)) != 0) {

@@ -73,6 +73,11 @@ struct db_backend {
 	void (*release)(struct db_stmt *s);
 	/* A write transaction that serializes with every other writer. */
 	int (*begin)(struct store *st);
+	/*
+	 * A read-only transaction on one consistent snapshot that waits for no
+	 * writer (NULL: begin does). Ended by rollback.
+	 */
+	int (*begin_read)(struct store *st);
 	int (*commit)(struct store *st);
 	void (*rollback)(struct store *st);
 	/* Changes whenever any connection commits a write (store_change_counter). */
@@ -138,6 +143,8 @@ int db_for_each_row(struct db_stmt *s, db_row_fn each, void *cb, void *arg);
 int db_list_rows(struct store *st, struct query *q, db_row_fn each, void *cb, void *arg);
 
 int db_tx_begin(struct store *st);
+/* A read-only snapshot (db_backend.begin_read); end it with st->be->rollback. */
+int db_tx_begin_read(struct store *st);
 /* Commits if r is 0, else rolls back keeping st->errmsg; returns r or the commit's error. */
 int db_tx_end(struct store *st, int r);
 

@@ -203,6 +203,12 @@ db_tx_begin(struct store *st)
 }
 
 int
+db_tx_begin_read(struct store *st)
+{
+	return st->be->begin_read != NULL ? st->be->begin_read(st) : st->be->begin(st);
+}
+
+int
 db_tx_end(struct store *st, int r)
 {
 	if (r != 0) {
