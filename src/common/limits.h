@@ -29,6 +29,10 @@
 #define LIM_HOSTKEY_PROBES	4	/* plain devices' sshds probed for host keys at once, server-wide */
 #define LIM_HOSTKEY_QUEUE	4096	/* probes waiting their turn (~600 bytes each); more are dropped (counted) */
 #define LIM_HOSTKEY_RECENT	4096	/* device ports remembered as recently probed */
+#define LIM_PEERS		64	/* peer nodes this node holds a connection to */
+#define LIM_PEER_PENDING	64	/* routes waiting for their open on one peer connection */
+#define LIM_PEER_IDLE_S		60	/* a peer connection without channels is closed after this */
+#define LIM_PEER_BACKOFF_MAX_S	30	/* longest wait before a failed peer node is tried again */
 #define LIM_STORE_QUEUE		65536	/* outpostd's writes waiting for the store thread (coalesced per device, session) */
 
 /* Several nodes (outpostd processes on one PostgreSQL store) */

@@ -79,6 +79,7 @@ observe(enum metrics_hist_id id, double seconds)
 
 void metrics_accepted(void) { live.accepted++; }
 void metrics_takeover(void) { live.takeovers++; }
+void metrics_node_takeover(void) { live.node_takeovers++; }
 void metrics_wake_timeout(void) { live.wake_timeouts++; }
 void metrics_woke(int64_t ms) { observe(MH_WAKE, (double)ms / 1000.0); }
 
@@ -265,6 +266,8 @@ format_traffic(struct jbuf *b, const struct metrics_snapshot *s)
 	by_label(b, "outpost_authentications_total", "result", auth_results, s->auth, MA_MAX);
 	single(b, "outpost_device_takeovers_total", "counter", s->takeovers,
 	    "Device sessions replaced by a newer session with the same key.");
+	single(b, "outpost_device_node_takeovers_total", "counter", s->node_takeovers,
+	    "Device sessions dropped because the device registered on another node since.");
 	family(b, "outpost_connects_total", "counter",
 	    "Technician connections to a device (direct-tcpip) by result: ok, refused, failed.");
 	by_label(b, "outpost_connects_total", "result", connect_results, s->connects, MC_MAX);
@@ -295,6 +298,20 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	by_label(b, "outpost_hostkey_probes_total", "result", hk_results, s->hostkey_probes, HKP_MAX);
 	single(b, "outpost_hostkey_probes_running", "gauge", (uint64_t)s->hostkey_running,
 	    "Host key probes running now (at most 4, two descriptors and one channel each).");
+	single(b, "outpost_peer_connections", "gauge", (uint64_t)s->peers.links,
+	    "Connections to peer nodes now, logging in or up (at most 64).");
+	single(b, "outpost_peer_connections_up", "gauge", (uint64_t)s->peers.links_up,
+	    "Connections to peer nodes logged in now.");
+	single(b, "outpost_peer_connects_total", "counter", s->peers.connects,
+	    "Connections to peer nodes started.");
+	single(b, "outpost_peer_connect_failures_total", "counter", s->peers.connect_failures,
+	    "Connections to peer nodes that failed before logging in.");
+	single(b, "outpost_peer_routes_total", "counter", s->peers.opens,
+	    "Routes sent through a peer node.");
+	single(b, "outpost_peer_route_failures_total", "counter", s->peers.open_failures,
+	    "Routes a peer node refused to open.");
+	single(b, "outpost_peer_routes_refused_busy_total", "counter", s->peers.refused_busy,
+	    "Routes refused here: too many peer nodes, channels or opens waiting on one connection.");
 	if (s->mqtt_up >= 0) {
 		family(b, "outpost_mqtt_broker_up", "gauge", "1 while the MQTT broker connection is up.");
 		promtext_sample(b, "outpost_mqtt_broker_up", NULL, 0, (uint64_t)s->mqtt_up);
@@ -319,6 +336,10 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Transactions the store thread wrote them in.");
 	single(b, "outpost_store_reloads_total", "counter", s->store_reloads,
 	    "Fresh copies of the state store the loop took after it changed.");
+	single(b, "outpost_store_notifications_total", "counter", s->store_notifies,
+	    "PostgreSQL notifications (LISTEN/NOTIFY) the store thread acted on.");
+	single(b, "outpost_store_cutoff_drops_total", "counter", s->store_cutoff_drops,
+	    "Device sessions dropped because the state store did not answer for the node-down bound.");
 	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
 	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
@@ -443,6 +464,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	for (int i = 0; i < HKP_MAX; i++)
 		s->hostkey_probes[i] = hostkey_count(i);
 	s->hostkey_running = hostkey_running();
+	peer_get_stats(&s->peers);
 	s->store_errors = (uint64_t)all_failures(srv);
 	s->store_up = store_ok && !storeq_unreachable(srv);
 	s->store_reachable = !storeq_unreachable(srv);
@@ -454,6 +476,8 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_written = qs.written;
 	s->store_batches = qs.batches;
 	s->store_reloads = qs.reloads;
+	s->store_notifies = qs.notifies;
+	s->store_cutoff_drops = qs.cutoff_drops;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);

@@ -17,6 +17,7 @@
 #include "common/jbuf.h"
 #include "common/limits.h"
 #include "server/hostkey.h"
+#include "server/peer.h"
 
 struct server;
 
@@ -26,6 +27,7 @@ void metrics_refused(const char *why);		/* penalty_admit's reason, or "shed" */
 void metrics_authenticated(const char *kind, int64_t handshake_ms);	/* user, device, enroll */
 void metrics_auth_failed(const char *why);	/* auth_failed's reason text */
 void metrics_takeover(void);
+void metrics_node_takeover(void);
 void metrics_connect(const char *result);	/* a direct-tcpip: ok, refused, failed */
 void metrics_relayed(bool to_device, uint64_t bytes);
 void metrics_woke(int64_t ms);			/* a standby device came for a waiting channel */
@@ -61,6 +63,7 @@ struct metrics_snapshot {
 	uint64_t auth[MA_MAX];
 	uint64_t opened[MK_MAX];	/* sessions authenticated, by kind */
 	uint64_t takeovers;
+	uint64_t node_takeovers;	/* device sessions dropped: another node registered the device later */
 	uint64_t connects[MC_MAX];
 	uint64_t bytes_to_device, bytes_from_device;
 	uint64_t wake_timeouts;
@@ -70,13 +73,15 @@ struct metrics_snapshot {
 	int channels[MCH_MAX];
 	uint64_t hostkey_probes[HKP_MAX];	/* by outcome (hostkey.h) */
 	int hostkey_running;		/* probes running now */
+	struct peer_stats peers;	/* peer.h: connections to other nodes */
 	int sources_blocked;
 	uint64_t source_blocks;
 	uint64_t store_errors;
 	bool store_up;
 	bool store_reachable;		/* false while the store thread cannot reach the store */
 	uint64_t store_queue_depth, store_queue_max, store_queue_dropped;	/* storeq.h */
-	uint64_t store_written, store_batches, store_reloads;
+	uint64_t store_written, store_batches, store_reloads, store_notifies;
+	uint64_t store_cutoff_drops;
 	int mqtt_up;			/* 1, 0, or -1 when MqttURL is unset */
 	uint64_t http[3];		/* scrape.c: answered 200, 404, 405 */
 	uint64_t audit_depth, audit_max, audit_refused, audit_overflowed;	/* audit.h's queue */

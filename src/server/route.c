@@ -18,6 +18,7 @@
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/metrics.h"
+#include "server/peer.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/splice.h"
@@ -38,6 +39,10 @@ route_unref(struct server *srv, struct route *rt)
 		jbuf_member_str(b, "src", rt->src);
 		jbuf_member_str(b, "device", rt->device);
 		jbuf_member_int(b, "port", rt->port);
+		if (rt->via[0] != '\0')
+			jbuf_member_str(b, "via", rt->via);
+		if (rt->for_user[0] != '\0')
+			jbuf_member_str(b, "for", rt->for_user);
 		char start[32];
 		timefmt_iso(rt->started_wall, start, sizeof(start));
 		jbuf_member_str(b, "start", start);
@@ -222,12 +227,12 @@ route_new(struct conn *c, struct conn *dc, const char *qualified, int64_t dev_id
     uint32_t port, const char *orig, int orig_port)
 {
 	struct route *rt = calloc(1, sizeof(*rt));
-	const struct service *svc = session_find_service(dc, port);
+	const struct service *svc = dc->link != NULL ? NULL : session_find_service(dc, port);
 
-	if (rt == NULL || svc == NULL)
+	if (rt == NULL || (svc == NULL && dc->link == NULL))
 		goto fail;
 	snprintf(rt->device, sizeof(rt->device), "%s", qualified);
-	snprintf(rt->device_bind, sizeof(rt->device_bind), "%s", svc->bind_addr);
+	snprintf(rt->device_bind, sizeof(rt->device_bind), "%s", svc != NULL ? svc->bind_addr : "");
 	rt->device_id = dev_id;
 	rt->user_id = c->who.id;
 	rt->port = port;
@@ -248,7 +253,8 @@ fail:
 /*
  * Makes the accepted channel cl (of any kind) the client side of a route to
  * device conn dc, with a forwarded-tcpip channel on dc's session (opened
- * step by step in the pump). On failure cl becomes a refusal.
+ * step by step in the pump), or, when dc is a peer node's link (peer.c), a
+ * direct-tcpip on it. On failure cl becomes a refusal.
  */
 void
 route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_id,
@@ -257,8 +263,8 @@ route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_
 	struct server *srv = cl->srv;
 	struct route *rt = route_new(cl->conn, dc, qualified, dev_id, port, orig, orig_port);
 	struct splice *csp = rt ? splice_new() : NULL, *dsp = csp ? splice_new() : NULL;
-	ssh_channel dch = dsp ? ssh_channel_new(dc->s) : NULL;
-	struct chan *dv = dch ? chan_new(dc, dch, &chan_splice_device, dsp) : NULL;
+	ssh_channel dch = dsp && dc->link == NULL ? ssh_channel_new(dc->s) : NULL;	/* a link's: peer_open_step */
+	struct chan *dv = dch || (dsp && dc->link) ? chan_new(dc, dch, &chan_splice_device, dsp) : NULL;
 
 	if (dv == NULL) {
 		if (dch != NULL)
@@ -278,6 +284,83 @@ route_link(struct chan *cl, struct conn *dc, const char *qualified, int64_t dev_
 	dsp->opening = true;
 	dsp->deadline_ms = srv->now_ms + OPEN_TIMEOUT_MS;
 	srv->work = true;
+}
+
+/* Writes a `route` audit record: node c asked for dest:port for user. */
+static void
+audit_route(struct conn *c, const char *dest, uint32_t port, const char *user, const char *result,
+    const char *why)
+{
+	struct jbuf *b = audit_begin(c->srv->audit, "route");
+	metrics_connect(result);
+	jbuf_member_int(b, "session", (int64_t)c->id);
+	jbuf_member_str(b, "via", c->who.name);
+	jbuf_member_str(b, "for", user);
+	jbuf_member_str(b, "key_fp", c->who.key_fp);
+	jbuf_member_str(b, "src", c->peer);
+	jbuf_member_str(b, "device", dest);
+	jbuf_member_int(b, "port", (int64_t)port);
+	jbuf_member_str(b, "result", result);
+	if (why != NULL)
+		jbuf_member_str(b, "reason", why);
+	audit_commit(c->srv->audit);
+}
+
+/*
+ * Another node's direct-tcpip (PROTOCOL.md, "Peering"): to NAME.FLEET that
+ * this node holds itself, never onward and never by port table; the
+ * originator host is the user who asked on the other node. Refusals go
+ * back as a technician's would (refuse.c), with the reason.
+ */
+static void
+node_direct_tcpip(struct conn *c, ssh_channel ch, const char *dest, uint32_t port, const char *orig)
+{
+	struct server *srv = c->srv;
+	char user[LIM_LABEL + 1], shown[128], why[256], qualified[LIM_TARGET + 1], fleet[LIM_LABEL + 1];
+	struct name_target t;
+	int64_t dev_id = 0;
+	struct conn *dc = NULL;
+
+	log_printable(user, sizeof(user), orig, strnlen(orig, LIM_LABEL));
+	log_printable(shown, sizeof(shown), dest, strnlen(dest, LIM_PEER_STRING));
+	if (route_is_port_table(dest) || names_parse_target(dest, &t) != 0 || t.fleet[0] == '\0') {
+		snprintf(why, sizeof(why), "a node routes only to NAME.FLEET, not %s", shown);
+		goto refuse;
+	}
+	if (store_device_resolve(srv->st, 0, t.name, t.fleet, &dev_id, fleet) != 0) {
+		snprintf(why, sizeof(why), "no device named %s", shown);
+		goto refuse;
+	}
+	snprintf(qualified, sizeof(qualified), "%s.%s", t.name, fleet);
+	dc = registry_get(srv->reg, dev_id);
+	if (dc == NULL || dc->dead) {
+		/* never onward: only a device this node holds itself */
+		snprintf(why, sizeof(why), "device %s is offline (not on node %s)", qualified,
+		    peer_my_name(srv));
+		goto refuse;
+	}
+	if (session_find_service(dc, port) == NULL) {
+		snprintf(why, sizeof(why), "device %s has no service on port %u", qualified, port);
+		goto refuse;
+	}
+	struct chan *cl = chan_new(c, ch, &chan_splice_client, NULL);
+	if (cl == NULL) {
+		ssh_channel_free(ch);
+		return;
+	}
+	audit_route(c, qualified, port, user, "ok", NULL);
+	session_log(c, LOG_LVL_INFO, "route to %s:%u for %s", qualified, port, user);
+	route_link(cl, dc, qualified, dev_id, port, "127.0.0.1", 0);
+	if (!cl->dead && cl->ops == &chan_splice_client && cl->data != NULL) {
+		struct route *rt = SP(cl)->route;
+		snprintf(rt->via, sizeof(rt->via), "%s", c->who.name);
+		snprintf(rt->for_user, sizeof(rt->for_user), "%s", user);
+	}
+	return;
+refuse:
+	audit_route(c, shown, port, user, "refused", why);
+	session_log(c, LOG_LVL_INFO, "route to %s:%u for %s refused: %s", shown, port, user, why);
+	refuse_open(c, ch, "%s", why);
 }
 
 void
@@ -309,12 +392,26 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		refuse_open(c, ch, "%s", AUDIT_BUSY_REASON);
 		return;
 	}
+	if (c->who.kind == PRINCIPAL_NODE) {
+		node_direct_tcpip(c, ch, dest, port, orig);
+		return;
+	}
 	if (c->who.kind != PRINCIPAL_USER) {
 		route_audit_connect(c, dest, (int)port, "refused", "not permitted");
 		refuse_open(c, ch, "not permitted: devices cannot open connections through outpost");
 		return;
 	}
 	int r = route_resolve(c, dest, port, &dc, &dev_id, qualified, sizeof(qualified), why, sizeof(why));
+	char node[LIM_LABEL + 1];
+	if (r == ERR_OFFLINE && peer_holder(srv, dev_id, node, sizeof(node))) {
+		struct chan *cl = chan_new(c, ch, &chan_splice_client, NULL);
+		if (cl == NULL) {
+			ssh_channel_free(ch);
+			return;
+		}
+		peer_route(cl, node, qualified, dev_id, port, orig, orig_port);
+		return;
+	}
 	if (r == ERR_OFFLINE && wake_wanted(srv, dev_id)) {
 		wake_wait_open(c, ch, dev_id, qualified, port, orig, orig_port);
 		return;
@@ -359,6 +456,13 @@ route_exec_nc(struct chan *h, int argc, char *const argv[], char *why, size_t wh
 	} else
 		r = route_resolve(c, nr.host, nr.port, &dc, &dev_id, qualified, sizeof(qualified),
 		    why, whylen);
+	char node[LIM_LABEL + 1];
+	if (r == ERR_OFFLINE && peer_holder(c->srv, dev_id, node, sizeof(node))) {
+		session_log(c, LOG_LVL_DEBUG, "nc %s %s: routing to %s:%u through node %s", argv[1], argv[2],
+		    qualified, nr.port, node);
+		peer_route(h, node, qualified, dev_id, nr.port, "127.0.0.1", 0);
+		return 0;
+	}
 	if (r == ERR_OFFLINE && whylen >= 256)
 		store_device_get(c->srv->st, dev_id, last_seen_cb, why);
 	if (r != 0) {
@@ -382,6 +486,8 @@ route_recheck(struct chan *cl)
 	if (cl->dead || cl->ops != &chan_splice_client || cl->data == NULL)
 		return;
 	rt = SP(cl)->route;
+	if (rt->for_user[0] != '\0')
+		return;		/* a node's route: the asking node checks its user, this one the node's key */
 	if (store_user_may_reach(cl->srv->st, rt->user_id, rt->device_id) != ERR_NOTFOUND)
 		return;
 	log_info("%s -> %s:%u: access revoked: closing", rt->user, rt->device, rt->port);

@@ -28,6 +28,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/hostkey.h"
 #include "server/metrics.h"
 #include "server/node.h"
+#include "server/peer.h"
 #include "server/penalty.h"
 #include "server/privs.h"
 #include "server/registry.h"
@@ -216,6 +217,7 @@ load_host_key(struct server *srv)
 	if (pubkey_from_ssh_key(primary, &pk) != 0)
 		fatal("host key %s is not usable", seen[best]);
 	snprintf(srv->host_fp, sizeof(srv->host_fp), "%s", pk.fp);
+	snprintf(srv->host_type, sizeof(srv->host_type), "%s", pk.type);
 	pubkey_clear(&pk);
 	publish_primary(srv, primary);
 	ssh_key_free(primary);
@@ -425,6 +427,7 @@ server_init(struct server *srv, struct config *cfg)
 	start_audit_writer(srv);
 	exec_init(srv);
 	wake_init(srv);
+	peer_init(srv);
 	storeq_node_offline(srv, timefmt_now());	/* this node's rows only */
 	srv->store_seen = store_change_counter(srv->st);
 	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
@@ -564,6 +567,7 @@ tick(struct server *srv)
 		if (!c->dead)
 			session_tick(c);
 	recheck(srv);
+	storeq_tick(srv);
 	splice_trim();
 	save_bytes(srv);
 	save_audit_head(srv);
@@ -573,6 +577,7 @@ tick(struct server *srv)
 	}
 	wake_tick(srv);
 	hostkey_tick(srv);
+	peer_tick(srv);
 	proxywait_tick(srv);
 	metrics_tick(srv);
 	node_tick(srv);
@@ -655,6 +660,8 @@ server_run(struct server *srv)
 		pump_and_reap(srv);
 		if (srv->now_ms >= srv->next_tick_ms)
 			tick(srv);
+		else if (srv->recheck_now)
+			recheck(srv);	/* a fresh mirror or an admin command: revokes act now, not at the tick */
 		update_interest(srv);
 		wake_interest(srv);
 	}
@@ -680,6 +687,7 @@ server_free(struct server *srv)
 	proxywait_free(srv);
 	wake_free(srv);
 	hostkey_free();
+	peer_free(srv);
 	metrics_free(srv);
 	storeq_node_offline(srv, timefmt_now());
 	node_free(srv);

@@ -30,6 +30,7 @@ struct registry;
 struct proxy_allow;
 struct proxywait;
 struct storeq;
+struct peer_link;
 
 enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY, WATCH_EXEC, WATCH_STORE };
 
@@ -84,6 +85,7 @@ struct conn {
 	struct ssh_callbacks_struct cb;	/* connect_status only: how far the key exchange got */
 	bool kexed;			/* key exchange methods agreed: the peer asked us to work */
 	struct conn *touched_next;
+	struct peer_link *link;		/* peer.c: our client connection to another node; NULL if accepted */
 };
 
 struct chan;			/* server/chan.h */
@@ -132,6 +134,7 @@ struct server {
 	unsigned long shed;		/* connections shed since the last warning */
 	int64_t shed_warned_ms;
 	char host_fp[PUBKEY_FP_MAX];
+	char host_type[PUBKEY_TYPE_MAX];	/* the primary host key's type (peer.c asks peers for it) */
 	char public_addr[300];		/* "host:port" users and devices dial */
 	struct proxy_allow *proxy_allow;	/* ProxyProtocol; NULL = off */
 	struct proxywait *proxying;	/* connections whose PROXY header is awaited */
@@ -162,6 +165,13 @@ void session_flush(struct conn *c);
 /* ssh_channel_write(_stderr) on one of c's channels, outside session_poll: bytes taken, or ERR_SSH. */
 int session_write(struct conn *c, ssh_channel ch, const void *p, uint32_t n, bool is_stderr);
 void session_kill(struct conn *c, const char *why);
+/*
+ * Device session c lost its device to a newer registration on another node
+ * (storeq.c, from the store's presence): audited `takeover` naming that
+ * node, counted, and killed. Its offline write is fenced: it leaves the
+ * newer holder's row alone.
+ */
+void session_taken_over(struct conn *c, const char *node, int64_t gen);
 /* Logs fmt at level, stamped with c: "session N (kind name) from ip:port: ...". */
 void session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -18,6 +18,7 @@
 #include "server/listener.h"
 #include "server/hostkey.h"
 #include "server/metrics.h"
+#include "server/peer.h"
 #include "server/penalty.h"
 #include "server/proxyhdr.h"
 #include "server/registry.h"
@@ -34,6 +35,7 @@ kind_name(const struct conn *c)
 	case PRINCIPAL_USER: return "user";
 	case PRINCIPAL_DEVICE: return "device";
 	case PRINCIPAL_ENROLL: return "enroll";
+	case PRINCIPAL_NODE: return "node";
 	default: return "unknown";
 	}
 }
@@ -137,6 +139,28 @@ device_online(struct conn *c)
 		    store_errmsg(srv->st));
 }
 
+void
+session_taken_over(struct conn *c, const char *node, int64_t gen)
+{
+	struct server *srv = c->srv;
+	char why[96];
+
+	if (c->dead)
+		return;
+	struct jbuf *b = audit_begin(srv->audit, "takeover");
+	audit_principal(b, c);
+	jbuf_member_str(b, "node", node);
+	jbuf_member_int(b, "replaced_session", (int64_t)c->id);
+	jbuf_member_str(b, "replaced_src", c->peer);
+	audit_commit(srv->audit);
+	log_info("device %s.%s: registered on node %s (generation %lld, ours %lld): session %llu from %s "
+	    "ends", c->who.name, c->who.fleet, node, (long long)gen, (long long)c->gen,
+	    (unsigned long long)c->id, c->peer);
+	snprintf(why, sizeof(why), "replaced by a newer session on node %s", node);
+	session_kill(c, why);
+	metrics_node_takeover();
+}
+
 /* Live sessions of one user (MaxSessionsPerPrincipal). */
 static int
 user_sessions(const struct server *srv, int64_t user_id)
@@ -180,6 +204,16 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		snprintf(who.key_type, sizeof(who.key_type), "%s", pk.type);
 		snprintf(who.key_fp, sizeof(who.key_fp), "%s", pk.fp);
 		r = 0;
+	} else if (peer_user_node(user) != NULL) {
+		/* Another node (peer.c): its name and its node key as the nodes table has them. */
+		const char *node = peer_user_node(user);
+		memset(&who, 0, sizeof(who));
+		who.kind = PRINCIPAL_NODE;
+		who.id = -1;	/* no user's id: its routes' byte account is its own */
+		snprintf(who.name, sizeof(who.name), "%s", node);
+		snprintf(who.key_type, sizeof(who.key_type), "%s", pk.type);
+		snprintf(who.key_fp, sizeof(who.key_fp), "%s", pk.fp);
+		r = strcmp(node, peer_my_name(c->srv)) != 0 && peer_key_is_node(c->srv, node, &pk) ? 0 : ERR_NOTFOUND;
 	} else
 		r = store_principal_by_key(c->srv->st, &pk, &who);
 	if (r != 0) {
@@ -233,7 +267,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	memset(&pk, 0, sizeof(pk));	/* owned by c now */
 	char pname[LIM_TARGET + 1];
 	principal_name(c, pname, sizeof(pname));
-	if (storeq_session_add(c->srv, (int64_t)c->id, kind_name(c), pname, c->key.fp,
+	if (who.kind != PRINCIPAL_NODE && storeq_session_add(c->srv, (int64_t)c->id, kind_name(c), pname, c->key.fp,
 	    c->peer, timefmt_now()) != 0)
 		log_warn("store: cannot record session %llu: %s", (unsigned long long)c->id,
 		    store_errmsg(c->srv->st));
@@ -553,6 +587,31 @@ channel_type_name(int sub)
 	}
 }
 
+/*
+ * What another node's login may ask (PROTOCOL.md, "Peering"): direct-tcpip
+ * to this node's own devices (route.c), nothing else: no shell, no
+ * command, no forwarding.
+ */
+static int
+node_message(struct conn *c, ssh_message m, int type, int sub)
+{
+	if (c->link != NULL)	/* our own client connection: the peer opens nothing on it */
+		return MSG_DEFAULT;
+	if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
+		route_direct_tcpip(c, m);
+		return MSG_HANDLED;
+	}
+	if (type == SSH_REQUEST_GLOBAL && sub == SSH_GLOBAL_REQUEST_KEEPALIVE)
+		return MSG_DEFAULT;
+	if (type == SSH_REQUEST_CHANNEL_OPEN)
+		session_refused(c, "channel", sub == SSH_CHANNEL_SESSION ? "session" : channel_type_name(sub),
+		    "not permitted: a node login only opens routes to this node's devices");
+	else if (type == SSH_REQUEST_GLOBAL)
+		session_refused(c, "global-request", "tcpip-forward", "not permitted: a node login only "
+		    "opens routes to this node's devices");
+	return MSG_DEFAULT;
+}
+
 static int
 on_message(ssh_session s, ssh_message m, void *arg)
 {
@@ -567,6 +626,8 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	server_touch(c);
 	if (c->who.kind == PRINCIPAL_ENROLL)
 		return enroll_message(c, m, type, sub);
+	if (c->who.kind == PRINCIPAL_NODE)
+		return node_message(c, m, type, sub);
 	switch (type) {
 	case SSH_REQUEST_GLOBAL:
 		if (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD)
@@ -738,6 +799,10 @@ session_accept(struct server *srv, int fd, const char *peer)
 void
 session_poll(struct conn *c, bool readable)
 {
+	if (c->link != NULL && !c->authed) {	/* our connection to a peer node, logging in */
+		peer_step(c);
+		return;
+	}
 	if (!c->banner_checked && readable && !c->kexed && proxy_header_unlisted(c)) {
 		server_touch(c);
 		return;
@@ -839,6 +904,11 @@ session_offline(struct conn *c)
 	struct server *srv = c->srv;
 	int64_t dur = srv->now_ms - c->started_ms;
 
+	if (c->link != NULL) {		/* our connection to a peer node: not a login here */
+		session_log(c, LOG_LVL_INFO, "peer connection ended after %lld s: %s", (long long)(dur / 1000),
+		    c->dead_reason);
+		return;
+	}
 	if (session_preauth(c)) {
 		/* A peer that made us compute a key exchange and left without
 		 * a login (or an enrolled key) cost us work: a failure. */
@@ -860,7 +930,7 @@ session_offline(struct conn *c)
 	if (c->refusals > LIM_REFUSAL_AUDITS)
 		jbuf_member_int(b, "refusals_not_audited", (int64_t)(c->refusals - LIM_REFUSAL_AUDITS));
 	audit_commit(srv->audit);
-	if (!srv->shutdown)	/* server_free clears the store in one statement */
+	if (!srv->shutdown && c->who.kind != PRINCIPAL_NODE)	/* server_free clears the store in one statement */
 		storeq_session_del(srv, (int64_t)c->id);
 	session_log(c, LOG_LVL_INFO, "ended after %lld s: %s", (long long)(dur / 1000), c->dead_reason);
 	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
@@ -877,6 +947,7 @@ session_reap(struct conn *c)
 {
 	struct server *srv = c->srv;
 
+	peer_conn_gone(c);	/* a peer link: its routes not yet open are told why */
 	chan_session_gone(c);	/* channels first: libssh frees them with the session */
 	session_offline(c);
 	for (int i = 0; i < c->nservices; i++)
@@ -964,8 +1035,15 @@ session_recheck(struct conn *c)
 {
 	struct store_principal now;
 
-	if (!c->authed || c->dead || c->who.kind == PRINCIPAL_ENROLL)
+	if (!c->authed || c->dead || c->who.kind == PRINCIPAL_ENROLL || c->link != NULL)
 		return;
+	if (c->who.kind == PRINCIPAL_NODE) {
+		if (!peer_key_is_node(c->srv, c->who.name, &c->key)) {
+			session_log(c, LOG_LVL_INFO, "no longer a node key: ending it");
+			session_kill(c, "access removed");
+		}
+		return;
+	}
 	int r = store_principal_by_key(c->srv->st, &c->key, &now);
 	if (r == ERR_NOTFOUND || (r == 0 && (now.kind != c->who.kind || now.id != c->who.id))) {
 		session_log(c, LOG_LVL_INFO, "key no longer bound: ending it");

@@ -16,6 +16,7 @@
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/metrics.h"
+#include "server/peer.h"
 #include "server/server.h"
 #include "server/splice.h"
 
@@ -351,23 +352,32 @@ forward_end(struct chan *src, struct chan *dst)
 	}
 }
 
-/* Steps a forwarded-tcpip open on the device; true once open. */
+/* Steps a forwarded-tcpip open on the device (a direct-tcpip on a peer node's link); true once open. */
 static bool
 open_step(struct chan *cl, struct chan *dv)
 {
 	struct route *rt = SP(cl)->route;
-	int rc = ssh_channel_open_reverse_forward(dv->ch, rt->device_bind, (int)rt->port,
-	    rt->orig, rt->orig_port);
+	char why[256] = "";
+	int rc;
 
-	server_touch(dv->conn);
+	if (dv->conn->link != NULL) {
+		int p = peer_open_step(dv, rt, why, sizeof(why));
+		rc = p > 0 ? SSH_OK : p == 0 ? SSH_AGAIN : SSH_ERROR;
+	} else {
+		rc = ssh_channel_open_reverse_forward(dv->ch, rt->device_bind, (int)rt->port,
+		    rt->orig, rt->orig_port);
+		server_touch(dv->conn);
+	}
 	if (rc == SSH_AGAIN && cl->srv->now_ms < SP(dv)->deadline_ms)
 		return false;
 	if (rc != SSH_OK) {
-		char why[256];
-		snprintf(why, sizeof(why), rc == SSH_AGAIN ?
-		    "device %s did not answer in time" :
-		    "device %s could not connect to its service on port %u",
-		    rt->device, rt->port);
+		if (rc == SSH_AGAIN && rt->via[0] != '\0')
+			snprintf(why, sizeof(why), "device %s: node %s did not answer in time", rt->device, rt->via);
+		else if (why[0] == '\0')
+			snprintf(why, sizeof(why), rc == SSH_AGAIN ?
+			    "device %s did not answer in time" :
+			    "device %s could not connect to its service on port %u",
+			    rt->device, rt->port);
 		route_audit_connect(cl->conn, rt->device, (int)rt->port, "failed", why);
 		log_info("%s -> %s:%u: %s", rt->user, rt->device, rt->port, why);
 		chan_kill(dv);
@@ -379,7 +389,8 @@ open_step(struct chan *cl, struct chan *dv)
 	rt->started_ms = cl->srv->now_ms;
 	rt->started_wall = timefmt_now();
 	route_audit_connect(cl->conn, rt->device, (int)rt->port, "ok", NULL);
-	log_info("%s (%s) -> %s:%u connected", rt->user, rt->src, rt->device, rt->port);
+	log_info("%s (%s) -> %s:%u connected%s%s", rt->user, rt->src, rt->device, rt->port,
+	    rt->via[0] ? " via node " : "", rt->via);
 	return true;
 }
 

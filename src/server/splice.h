@@ -27,6 +27,8 @@ struct route {
 	char orig[64];			/* originator the client claimed */
 	int orig_port;
 	char device_bind[LIM_PEER_STRING];	/* bind address the device registered */
+	char via[LIM_LABEL + 1];	/* the peer node the route goes through (this node's side), or "" */
+	char for_user[LIM_LABEL + 1];	/* a node's route (the device's node side): the user it asked for */
 	bool opened;
 	int refs;
 	struct acct *acct;		/* the user's bytes held, shared by their routes */

@@ -25,23 +25,34 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "server/metrics.h"
+#include "server/registry.h"
 #include "server/server.h"
 #include "server/storeops.h"
 #include "server/storeq.h"
 
 /*
- * How often the thread looks at the real store's change counter, so that a
- * key `outpost user add` just added logs in at once (the loop answers from
- * the mirror only): on PostgreSQL every 50 ms (one single-row SELECT, 20 a
- * second; pg.c offers no LISTEN/NOTIFY yet); on SQLite, a local read of
- * microseconds, every 25 ms.
+ * How the thread learns that someone else changed the real store, so that
+ * a key `outpost user add` just added logs in at once and a revoke ends
+ * sessions at once (the loop answers from the mirror only): on PostgreSQL
+ * it LISTENs (store_wait_notify: the notification wakes it) and reads the
+ * change counter only every NOTIFY_CHECK_MS, a check that also finds a
+ * silent connection; on SQLite, which has no notifications, it reads the
+ * counter (a local read of microseconds) every 25 ms.
  */
-#define POLL_MS		50
+#define NOTIFY_CHECK_MS	10000
 #define POLL_LOCAL_MS	25
+#define POLL_MS		50	/* a PostgreSQL schema without the notifying triggers (before migration 10) */
 #define BATCH_MS	20	/* after the first queued record, wait for more to batch */
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
 #define STOP_WAIT_S	10	/* storeq_stop waits this long for the last writes */
+/*
+ * Presence catch-up reads from this far before the last pseq seen: a
+ * presence write outside the writers' lock may commit after a later pseq
+ * (rows are each device's current state, so reading one twice is harmless).
+ */
+#define PRESENCE_OVERLAP	256
+#define PRESENCE_MAX	65536	/* rows handed to the loop at once; past it, a full copy */
 
 struct storeq {
 	struct server *srv;
@@ -54,13 +65,21 @@ struct storeq {
 	bool swap_pending;		/* fresh is filled; the loop has not taken it */
 	struct store *fresh;		/* a filled mirror for the loop */
 	struct store *retired;		/* the loop's old mirror, for the thread to close */
+	struct store_presence *rows;	/* presence rows for the loop, in the thread's order */
+	size_t nrows, rows_cap;
+	size_t rows_stale;		/* the first rows_stale predate fresh: not applied to it */
 	/* the thread's own */
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
+	int64_t last_pseq;		/* the newest presence order read or copied */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
 	int64_t backoff_ms;
-	int poll_ms;			/* POLL_MS or POLL_LOCAL_MS */
+	int poll_ms;			/* NOTIFY_CHECK_MS or POLL_LOCAL_MS */
+	bool listening;			/* store_listen took: the thread waits on notifications */
+	bool look_after_swap;		/* a change came while a mirror waited for the loop */
+	unsigned notified;		/* STORE_NOTIFY_* not acted on yet */
+	int wake_fd;			/* listening: an eventfd the loop's side writes to wake the thread */
 	/* the loop's own */
 	struct watch watch;
 	bool full_logged;
@@ -68,7 +87,29 @@ struct storeq {
 	atomic_bool unreachable;
 	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
+	atomic_uint_fast64_t notifies;	/* notifications acted on */
+	atomic_int_fast64_t contact_ms;	/* the thread's last successful round trip with the real store */
+	bool cut_off;			/* the loop's: it dropped its device sessions for that */
+	atomic_uint_fast64_t cutoff_drops;	/* device sessions dropped for it */
 };
+
+/* The real store answered (thread). */
+static void
+contact(struct storeq *sq)
+{
+	atomic_store(&sq->contact_ms, timefmt_mono_ms());
+}
+
+/* Wakes the thread (under mu): its condition variable, or its eventfd while it waits on the store. */
+static void
+wake_thread(struct storeq *sq)
+{
+	uint64_t one = 1;
+
+	pthread_cond_signal(&sq->cv);
+	if (sq->wake_fd >= 0 && write(sq->wake_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		log_warn("store: cannot wake the store thread: %s", strerror(errno));
+}
 
 /* Publishes the real store's failure count for metrics (thread). */
 static void
@@ -143,6 +184,7 @@ reconnect(struct storeq *sq)
 	log_info("store: the state store is reachable again after %lld s; new logins are accepted; "
 	    "%zu queued writes follow", (long long)(mono_ms() - sq->down_since_ms + 500) / 1000, queued);
 	sq->reload = true;
+	contact(sq);
 	atomic_store(&sq->unreachable, false);
 }
 
@@ -169,6 +211,7 @@ write_list(struct storeq *sq, struct storeop *list)
 	else
 		store_batch_rollback(st);
 	if (r == 0) {
+		contact(sq);
 		atomic_fetch_add(&sq->written, n);
 		atomic_fetch_add(&sq->batches, 1);
 		log_debug("store: wrote %llu queued records in one transaction", (unsigned long long)n);
@@ -226,6 +269,118 @@ drain(struct storeq *sq)
 	return false;
 }
 
+static int
+top_pseq(void *arg, const struct store_presence *p)
+{
+	int64_t *top = arg;
+
+	if (p->pseq > *top)
+		*top = p->pseq;
+	return 0;
+}
+
+/* The newest presence order in a store (a fresh mirror: local, quick). */
+static int64_t
+max_pseq(struct store *m)
+{
+	int64_t top = 0;
+
+	store_presence_since(m, 0, top_pseq, &top);
+	return top;
+}
+
+/* Rows the thread read, on their way to the loop (bounded by PRESENCE_MAX). */
+struct collect {
+	struct store_presence *v;
+	size_t len, cap;
+	bool more;		/* past PRESENCE_MAX: the rest next round */
+};
+
+static int
+collect_row(void *arg, const struct store_presence *p)
+{
+	struct collect *c = arg;
+
+	if (c->len >= PRESENCE_MAX) {
+		c->more = true;
+		return 0;
+	}
+	if (c->len == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct store_presence *v = realloc(c->v, cap * sizeof(*v));
+		if (v == NULL) {
+			c->more = true;
+			return 0;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->len++] = *p;
+	return 0;
+}
+
+/*
+ * A presence notification: the rows changed since the last pseq, handed to
+ * the loop (storeq_ready applies them to its mirror and drops its own
+ * device sessions that another node registered since).
+ */
+static void
+read_presence(struct storeq *sq)
+{
+	struct collect c = { 0 };
+	int64_t from = sq->last_pseq > PRESENCE_OVERLAP ? sq->last_pseq - PRESENCE_OVERLAP : 0;
+	int r = store_presence_since(sq->real, from, collect_row, &c);
+
+	if (r != 0) {
+		free(c.v);
+		if (lost(sq, r))
+			went_unreachable(sq, store_errmsg(sq->real));
+		else
+			log_warn("store: cannot read presence changes: %s", store_errmsg(sq->real));
+		return;
+	}
+	contact(sq);
+	for (size_t i = 0; i < c.len; i++)
+		if (c.v[i].pseq > sq->last_pseq)
+			sq->last_pseq = c.v[i].pseq;
+	if (c.len == 0) {
+		free(c.v);
+		return;
+	}
+	pthread_mutex_lock(&sq->mu);
+	if (c.more)
+		sq->notified |= STORE_NOTIFY_PRESENCE;	/* the rest next round */
+	if (sq->nrows + c.len > PRESENCE_MAX) {
+		/* the loop is far behind: a full copy tells it everything */
+		sq->reload = true;
+		free(c.v);
+	} else if (sq->rows == NULL) {
+		sq->rows = c.v;
+		sq->nrows = c.len;
+		sq->rows_cap = c.cap;
+	} else {
+		if (sq->nrows + c.len > sq->rows_cap) {
+			struct store_presence *v = realloc(sq->rows, (sq->nrows + c.len) * sizeof(*v));
+			if (v == NULL) {
+				sq->reload = true;
+				c.len = 0;
+			} else {
+				sq->rows = v;
+				sq->rows_cap = sq->nrows + c.len;
+			}
+		}
+		memcpy(sq->rows + sq->nrows, c.v, c.len * sizeof(*c.v));
+		sq->nrows += c.len;
+		free(c.v);
+	}
+	pthread_mutex_unlock(&sq->mu);
+	uint64_t one = 1;
+	if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("store: cannot wake the loop: %s", strerror(errno));
+	log_debug("store: %zu presence changes for the loop (up to presence order %lld)", c.len,
+	    (long long)sq->last_pseq);
+}
+
 /* Fills a fresh mirror from the real store and hands it to the loop. */
 static void
 copy_to_loop(struct storeq *sq, int64_t counter)
@@ -237,10 +392,14 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 
 	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0) {
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
+		int64_t top = max_pseq(m);
 		pthread_mutex_lock(&sq->mu);
 		sq->fresh = m;
 		sq->swap_pending = true;
+		sq->rows_stale = sq->nrows;	/* the copy is newer than the rows waiting */
 		pthread_mutex_unlock(&sq->mu);
+		if (top > sq->last_pseq)
+			sq->last_pseq = top;
 		uint64_t one = 1;
 		if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
 			log_warn("store: cannot wake the loop: %s", strerror(errno));
@@ -265,20 +424,24 @@ look_for_changes(struct storeq *sq)
 	bool pending = sq->swap_pending;
 	pthread_mutex_unlock(&sq->mu);
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
-	if (pending)
-		return;		/* the next look, after the loop took it */
+	if (pending) {
+		sq->look_after_swap = true;	/* the next look, when the loop took it */
+		return;
+	}
+	sq->look_after_swap = false;
 	int64_t counter = store_change_counter(sq->real);
 	if (counter < 0) {
 		went_unreachable(sq, store_errmsg(sq->real));
 		return;
 	}
+	contact(sq);
 	if (counter != sq->seen || sq->reload)
 		copy_to_loop(sq, counter);
 }
 
-/* One round: close a retired mirror, reconnect if due, write the queue, look for changes. */
+/* One round: close a retired mirror, reconnect if due, write the queue, look for changes, read presence. */
 static void
-round_once(struct storeq *sq, bool looking)
+round_once(struct storeq *sq, bool looking, bool presence)
 {
 	pthread_mutex_lock(&sq->mu);
 	struct store *old = sq->retired;
@@ -295,6 +458,8 @@ round_once(struct storeq *sq, bool looking)
 	}
 	if (drain(sq) && (looking || sq->reload))
 		look_for_changes(sq);
+	if (presence && !atomic_load(&sq->unreachable))
+		read_presence(sq);
 	if (!atomic_load(&sq->unreachable))
 		note_failures(sq);
 }
@@ -314,6 +479,36 @@ finish(struct storeq *sq)
 		log_warn("store: %zu queued writes are lost: the state store is unreachable", left);
 }
 
+/*
+ * Waits (mu held on entry and exit, released meanwhile) for a notification
+ * on the real store, the loop's wake or timeout_ms. A lost connection
+ * counts as a change: the look that follows finds the store unreachable.
+ */
+static void
+wait_notify(struct storeq *sq, int timeout_ms)
+{
+	unsigned which = 0;
+	uint64_t n;
+
+	pthread_mutex_unlock(&sq->mu);
+	int r = store_wait_notify(sq->real, sq->wake_fd, timeout_ms, &which);
+	if (which & STORE_NOTIFY_WAKE) {
+		if (read(sq->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			log_warn("store: the store thread's eventfd: %s", strerror(errno));
+	}
+	if (which & (STORE_NOTIFY_CHANGE | STORE_NOTIFY_PRESENCE)) {
+		atomic_fetch_add(&sq->notifies, 1);
+		log_debug("store: notified (%s%s)", which & STORE_NOTIFY_CHANGE ? " change" : "",
+		    which & STORE_NOTIFY_PRESENCE ? " presence" : "");
+	}
+	if (r != 0) {
+		log_debug("store: waiting for notifications: %s", store_errmsg(sq->real));
+		which |= STORE_NOTIFY_CHANGE;
+	}
+	pthread_mutex_lock(&sq->mu);
+	sq->notified |= which & (STORE_NOTIFY_CHANGE | STORE_NOTIFY_PRESENCE);
+}
+
 static void *
 run(void *arg)
 {
@@ -322,22 +517,32 @@ run(void *arg)
 	pthread_mutex_lock(&sq->mu);
 	for (;;) {
 		int64_t now = mono_ms();
-		int64_t due = atomic_load(&sq->unreachable) ? sq->next_try_ms : sq->next_poll_ms;
-		bool queued = sq->q.len > 0 && !sq->swap_pending && !atomic_load(&sq->unreachable);
+		bool down = atomic_load(&sq->unreachable);
+		int64_t due = down ? sq->next_try_ms : sq->next_poll_ms;
+		bool queued = sq->q.len > 0 && !sq->swap_pending && !down;
+		bool changed = !down && !sq->swap_pending &&
+		    ((sq->notified & STORE_NOTIFY_CHANGE) || sq->look_after_swap);
+		bool presence = !down && (sq->notified & STORE_NOTIFY_PRESENCE);
 		if (sq->stop)
 			break;
-		if (!sq->poke && !queued && now < due) {
-			wait_until(sq, due);
+		if (!sq->poke && !queued && !changed && !presence && now < due) {
+			if (sq->listening && !down)
+				wait_notify(sq, (int)(due - now));
+			else
+				wait_until(sq, due);
 			continue;
 		}
-		bool looking = sq->poke || now >= due;
+		bool looking = sq->poke || now >= due || changed;
 		sq->poke = false;
+		if (changed)
+			sq->notified &= ~STORE_NOTIFY_CHANGE;
+		sq->notified &= ~STORE_NOTIFY_PRESENCE;
 		pthread_mutex_unlock(&sq->mu);
-		if (queued && !looking) {
+		if (queued && !looking && !presence) {
 			struct timespec batch = { .tv_nsec = BATCH_MS * 1000000L };
 			nanosleep(&batch, NULL);	/* let a storm's records gather into one drain */
 		}
-		round_once(sq, looking);
+		round_once(sq, looking, presence);
 		pthread_mutex_lock(&sq->mu);
 	}
 	pthread_mutex_unlock(&sq->mu);
@@ -361,7 +566,7 @@ enqueue(struct storeq *sq, struct storeop *op)
 	atomic_store(&sq->depth, len);
 	atomic_store(&sq->dropped, sq->q.dropped);
 	if (was_empty)
-		pthread_cond_signal(&sq->cv);
+		wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 	if (r == ERR_BUSY && !sq->full_logged) {
 		log_warn("store: the write queue is full (%zu records, the state store is %s): "
@@ -408,10 +613,21 @@ storeq_start(struct server *srv)
 		fatal("out of memory");
 	sq->srv = srv;
 	sq->real = real;
+	sq->wake_fd = -1;
+	sq->poll_ms = strcmp(store_engine(real), "sqlite") == 0 ? POLL_LOCAL_MS : POLL_MS;
+	/* before the counter and the copy: a change after them is notified */
+	if (store_listen(real) == 0) {
+		if ((sq->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			fatal("eventfd: %s", strerror(errno));
+		sq->listening = true;
+		sq->poll_ms = NOTIFY_CHECK_MS;
+	}
 	sq->seen = store_change_counter(real);
+	atomic_store(&sq->contact_ms, mono_ms());
 	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
 	    fill(real, m, why, sizeof(why)) != 0)
 		fatal("cannot fill outpostd's copy of the store: %s", why);
+	sq->last_pseq = max_pseq(m);
 	storeops_init(&sq->q, LIM_STORE_QUEUE);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -425,7 +641,6 @@ storeq_start(struct server *srv)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sq->watch };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, sq->watch.fd, &ev) != 0)
 		fatal("epoll_ctl: %s", strerror(errno));
-	sq->poll_ms = strcmp(store_engine(real), "sqlite") == 0 ? POLL_LOCAL_MS : POLL_MS;
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	srv->st = m;
 	srv->sq = sq;
@@ -433,8 +648,33 @@ storeq_start(struct server *srv)
 	metrics_store_attach(srv);
 	if (pthread_create(&sq->thread, NULL, run, sq) != 0)
 		fatal("cannot start the store thread");
-	log_info("store: %s through the store thread; the loop reads an in-memory copy",
-	    store_engine(real));
+	log_info("store: %s through the store thread; the loop reads an in-memory copy; %s",
+	    store_engine(real), sq->listening ? "changes by LISTEN/NOTIFY" : "changes by polling");
+}
+
+/*
+ * One presence row from the real store (loop): another node's registration
+ * newer than one of our live device sessions ends it (takeover across
+ * nodes); the row goes into the mirror unless it predates it (stale) or is
+ * our own (the mirror has our writes, some not in the real store yet).
+ */
+static void
+presence_row(struct server *srv, const struct store_presence *p, bool apply)
+{
+	bool ours = strcmp(p->node, srv->node_name) == 0;
+	struct conn *c = registry_get(srv->reg, p->device_id);
+
+	if (c != NULL && !c->dead && c->who.kind == PRINCIPAL_DEVICE) {
+		if (p->gen <= c->gen || ours)
+			return;		/* our session is the newer registration */
+		if (p->online)
+			session_taken_over(c, p->node[0] ? p->node : "(unnamed)", p->gen);
+	} else if (ours)
+		return;
+	int r = apply ? store_presence_apply(srv->st, p) : 0;
+	if (r != 0 && r != ERR_NOTFOUND)	/* not found: a device the mirror does not have yet */
+		log_debug("store: presence of device %lld not applied to the copy: %s",
+		    (long long)p->device_id, store_errmsg(srv->st));
 }
 
 void
@@ -447,6 +687,10 @@ storeq_ready(struct server *srv)
 		return;
 	pthread_mutex_lock(&sq->mu);
 	struct store *m = sq->fresh, *old = NULL;
+	struct store_presence *rows = sq->rows;
+	size_t nrows = sq->nrows, stale = m != NULL ? sq->rows_stale : 0;
+	sq->rows = NULL;
+	sq->nrows = sq->rows_cap = sq->rows_stale = 0;
 	sq->fresh = NULL;
 	if (m != NULL) {
 		/* what the loop wrote since the thread's last drain is not in the copy */
@@ -457,13 +701,16 @@ storeq_ready(struct server *srv)
 		srv->st = m;
 	}
 	sq->swap_pending = false;
-	pthread_cond_signal(&sq->cv);
+	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 	store_close(old);	/* only if the thread has not closed the one before yet */
 	if (m != NULL) {
 		metrics_store_attach(srv);
 		srv->recheck_now = true;
 	}
+	for (size_t i = 0; i < nrows; i++)
+		presence_row(srv, &rows[i], i >= stale);
+	free(rows);
 }
 
 void
@@ -475,7 +722,7 @@ storeq_poke(struct server *srv)
 		return;
 	pthread_mutex_lock(&sq->mu);
 	sq->poke = true;
-	pthread_cond_signal(&sq->cv);
+	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 }
 
@@ -494,7 +741,7 @@ storeq_stop(struct server *srv)
 	sq->fresh = NULL;
 	sq->swap_pending = false;	/* the loop takes no more mirrors: let the thread write */
 	sq->stop = true;
-	pthread_cond_signal(&sq->cv);
+	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
 	store_close(fresh);
 	struct timespec ts;
@@ -506,21 +753,89 @@ storeq_stop(struct server *srv)
 		return;		/* the process is exiting; the thread may still hold sq */
 	}
 	close(sq->watch.fd);
+	if (sq->wake_fd >= 0)
+		close(sq->wake_fd);
 	store_close(sq->real);
 	store_close(sq->retired);
 	store_close(srv->st);
 	srv->st = NULL;
 	storeops_free(&sq->q);
+	free(sq->rows);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->cv);
 	free(sq);
 	srv->sq = NULL;
 }
 
+/* ms since the thread's last successful round trip with the real store. */
+static int64_t
+quiet_ms(const struct storeq *sq)
+{
+	return mono_ms() - atomic_load(&sq->contact_ms);
+}
+
 bool
 storeq_unreachable(const struct server *srv)
 {
-	return srv->sq != NULL && atomic_load(&srv->sq->unreachable);
+	return srv->sq != NULL && (atomic_load(&srv->sq->unreachable) ||
+	    quiet_ms(srv->sq) > LIM_NODE_DOWN_S * 1000);
+}
+
+struct others {
+	const char *me;
+	int n;
+};
+
+/* Nodes in the store other than this one (store_node_list). */
+static int
+count_others(void *arg, const struct store_node *n)
+{
+	struct others *o = arg;
+
+	if (strcmp(n->name, o->me) != 0)
+		o->n++;
+	return 0;
+}
+
+void
+storeq_tick(struct server *srv)
+{
+	struct storeq *sq = srv->sq;
+
+	if (sq == NULL)
+		return;
+	int64_t quiet = quiet_ms(sq);
+	if (quiet <= LIM_NODE_DOWN_S * 1000) {
+		if (sq->cut_off)
+			log_info("store: in contact with the state store again; devices may register here");
+		sq->cut_off = false;
+		return;
+	}
+	if (sq->cut_off)
+		return;
+	/*
+	 * Other nodes take this one for down past the same bound: its devices
+	 * are theirs to take. A lone node (no other in the store) keeps them:
+	 * nobody else could.
+	 */
+	sq->cut_off = true;
+	struct others others = { .me = srv->node_name };
+	store_node_list(srv->st, count_others, &others);
+	if (others.n == 0) {
+		log_warn("store: no answer from the state store for %lld s; no other node to take this one's "
+		    "devices: their sessions go on", (long long)quiet / 1000);
+		return;
+	}
+	uint64_t n = 0;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->authed && !c->dead && c->who.kind == PRINCIPAL_DEVICE) {
+			session_kill(c, "this node cannot reach the state store; connect to another node");
+			n++;
+		}
+	atomic_fetch_add(&sq->cutoff_drops, n);
+	log_warn("store: no answer from the state store for %lld s (the bound is %d s): dropped the %llu "
+	    "device sessions this node can no longer vouch for", (long long)quiet / 1000, LIM_NODE_DOWN_S,
+	    (unsigned long long)n);
 }
 
 bool
@@ -543,6 +858,8 @@ storeq_get_stats(const struct server *srv, struct storeq_stats *out)
 	out->written = atomic_load(&sq->written);
 	out->batches = atomic_load(&sq->batches);
 	out->reloads = atomic_load(&sq->reloads);
+	out->notifies = atomic_load(&sq->notifies);
+	out->cutoff_drops = atomic_load(&sq->cutoff_drops);
 	out->refused = atomic_load(&sq->refused);
 	out->failures = (uint64_t)atomic_load(&sq->failures);
 }

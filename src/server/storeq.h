@@ -52,8 +52,17 @@ void storeq_stop(struct server *srv);
 void storeq_ready(struct server *srv);
 /* The real store may have changed (a remote admin command): look now. */
 void storeq_poke(struct server *srv);
-/* True while the real store cannot be reached (mirror mode only). */
+/*
+ * True while the real store cannot be reached (mirror mode only), or has
+ * not answered the thread for LIM_NODE_DOWN_S (a connection gone silent).
+ */
 bool storeq_unreachable(const struct server *srv);
+/*
+ * Each tick: past LIM_NODE_DOWN_S without an answer from the real store
+ * (the bound past which other nodes take this one for down), drops every
+ * device session (this node can no longer vouch for them), logged once.
+ */
+void storeq_tick(struct server *srv);
 /* Mirror mode: true. For logs and metrics. */
 bool storeq_mirrored(const struct server *srv);
 
@@ -64,6 +73,8 @@ struct storeq_stats {
 	uint64_t written;	/* records written to the real store */
 	uint64_t batches;	/* transactions that wrote them */
 	uint64_t reloads;	/* mirrors taken */
+	uint64_t notifies;	/* notifications (LISTEN/NOTIFY) the thread acted on */
+	uint64_t cutoff_drops;	/* device sessions dropped after LIM_NODE_DOWN_S without the store */
 	uint64_t refused;	/* logins refused while the store was unreachable */
 	uint64_t failures;	/* store_failures of the real store (the thread's calls) */
 };

@@ -18,6 +18,7 @@
 #include "common/audit.h"
 #include "server/chan.h"
 #include "server/metrics.h"
+#include "server/peer.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/storeq.h"
@@ -57,7 +58,14 @@ struct wake_wait {
 	int64_t started_ms;
 	int64_t resent_ms;		/* last `connect` sent again for it */
 	int64_t deadline_ms;		/* give up then */
+	int64_t elsewhere_ms;		/* first seen online on another node (0 = not yet) */
+	int64_t looked_ms;		/* last look at the store for that */
 };
+
+/* After the store shows the device online on another node, time for it to register its ports there. */
+#define ELSEWHERE_SETTLE_MS 1000
+/* The store is looked at this often for a device woken onto another node. */
+#define ELSEWHERE_LOOK_MS 200
 
 bool
 wake_enabled(const struct server *srv)
@@ -404,6 +412,23 @@ wait_pump(struct chan *h)
 		/* becoming the client side of a route frees w */
 		route_link(h, dc, w->device, w->device_id, w->port, w->orig, w->orig_port);
 		return true;
+	}
+	/* It may register on any node (PROTOCOL.md, "Peering"): then the route goes through that one. */
+	char node[LIM_LABEL + 1];
+	if ((dc == NULL || dc->dead) && srv->now_ms - w->looked_ms >= ELSEWHERE_LOOK_MS) {
+		w->looked_ms = srv->now_ms;
+		if (!peer_holder(srv, w->device_id, node, sizeof(node)))
+			w->elsewhere_ms = 0;
+		else if (w->elsewhere_ms == 0)
+			w->elsewhere_ms = srv->now_ms;
+		else if (srv->now_ms - w->elsewhere_ms >= ELSEWHERE_SETTLE_MS) {
+			log_info("%s -> %s:%u: device woke on node %s after %lld ms", h->conn->who.name,
+			    w->device, w->port, node, (long long)(srv->now_ms - w->started_ms));
+			metrics_woke(srv->now_ms - w->started_ms);
+			/* becoming the client side of a route (or a refusal) frees w */
+			peer_route(h, node, w->device, w->device_id, w->port, w->orig, w->orig_port);
+			return true;
+		}
 	}
 	if (srv->now_ms < w->deadline_ms)
 		return false;

@@ -77,6 +77,12 @@ struct db_backend {
 	void (*rollback)(struct store *st);
 	/* Changes whenever any connection commits a write (store_change_counter). */
 	int64_t (*change_counter)(struct store *st);
+	/*
+	 * Notifications from other connections' commits (NULL: the engine has
+	 * none; store_listen and store_wait_notify in store.h say how they behave).
+	 */
+	int (*listen)(struct store *st);
+	int (*wait_notify)(struct store *st, int wake_fd, int timeout_ms, unsigned *which);
 };
 
 /* What a store spec names (spec.c); the one place its forms are told apart. */

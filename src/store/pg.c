@@ -1,6 +1,8 @@
 /* pg.c: the PostgreSQL backend of the store (db.h) on libpq: connection, schema, prepared queries, errors. */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,14 @@
 #define PG_TCP_USER_TIMEOUT	"30000"
 /* The oldest server the schema works on (identity columns, EXECUTE FUNCTION). */
 #define PG_MIN_SERVER		110000
+/*
+ * The NOTIFY channels (migration 10's triggers; pg_listen looks for
+ * devices_presence): outpost_change when
+ * change_seq moves, outpost_presence when a device's online, node or gen
+ * changes. The store thread LISTENs on both (store_wait_notify).
+ */
+#define PG_CHANNEL_CHANGE	"outpost_change"
+#define PG_CHANNEL_PRESENCE	"outpost_presence"
 /* Runs of a statement outside a transaction that lost a deadlock. */
 #define PG_RETRIES		3
 
@@ -230,6 +240,8 @@ struct pg_conn {
 	bool prepared[DB_MAX_QUERIES + 1];	/* by slot, on this PGconn */
 	int nparams[DB_MAX_QUERIES + 1];
 	struct db_stmt *cached[DB_MAX_QUERIES + 1];
+	bool listening;			/* pg_listen: LISTEN again after every reconnect */
+	bool missed;			/* reconnected: notifications may have been lost */
 };
 
 struct db_stmt {
@@ -348,7 +360,12 @@ ensure_connected(struct store *st)
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (PQstatus(c->pg) != CONNECTION_OK)
 		return pg_err(st, NULL);
-	return exec_simple(st, "SET client_min_messages = warning");
+	int r = exec_simple(st, "SET client_min_messages = warning");
+	if (r == 0 && c->listening) {
+		r = exec_simple(st, "LISTEN " PG_CHANNEL_CHANGE "; LISTEN " PG_CHANNEL_PRESENCE);
+		c->missed = true;	/* whatever was notified while we were away */
+	}
+	return r;
 }
 
 /* ---- ?N to $N ---- */
@@ -730,6 +747,110 @@ pg_change_counter(struct store *st)
 	return v;
 }
 
+/* ---- notifications ---- */
+
+/* The schema's triggers notify (migration 10 is in): 1, 0, or a negative code. */
+static int
+notifying(struct store *st)
+{
+	struct pg_conn *c = st->conn;
+	PGresult *res = PQexec(c->pg, "SELECT count(*) FROM pg_trigger WHERE tgname = 'devices_presence' "
+	    "AND tgrelid = to_regclass('devices')");
+	int r;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		r = pg_err(st, res);
+	else
+		r = atoi(PQgetvalue(res, 0, 0)) > 0;
+	PQclear(res);
+	return r;
+}
+
+/* LISTENs on both channels, now and after every reconnect; ERR_INVAL if the schema does not notify. */
+static int
+pg_listen(struct store *st)
+{
+	struct pg_conn *c = st->conn;
+	int r;
+
+	if (c->intx) {
+		set_err(st, "LISTEN inside a transaction");
+		return ERR_STORE;
+	}
+	if ((r = ensure_connected(st)) != 0 || (r = notifying(st)) < 0)
+		return r;
+	if (r == 0) {
+		set_err(st, "the schema's triggers do not notify");
+		return ERR_INVAL;
+	}
+	if ((r = exec_simple(st, "LISTEN " PG_CHANNEL_CHANGE "; LISTEN " PG_CHANNEL_PRESENCE)) != 0)
+		return r;
+	c->listening = true;
+	return 0;
+}
+
+/* What libpq has read already, as STORE_NOTIFY_* bits (at most a bounded number each call). */
+static unsigned
+take_notifies(struct pg_conn *c)
+{
+	unsigned which = 0;
+	PGnotify *n;
+
+	for (int i = 0; i < 4096 && (n = PQnotifies(c->pg)) != NULL; i++) {
+		if (strcmp(n->relname, PG_CHANNEL_CHANGE) == 0)
+			which |= STORE_NOTIFY_CHANGE;
+		else if (strcmp(n->relname, PG_CHANNEL_PRESENCE) == 0)
+			which |= STORE_NOTIFY_PRESENCE;
+		PQfreemem(n);
+	}
+	return which;
+}
+
+/*
+ * Waits at most timeout_ms for a notification on the connection or for
+ * wake_fd (-1: none) to be readable, never inside a statement (the thread's
+ * calls are synchronous). Notifications that arrived during the last
+ * statement are in libpq's buffer already: they are taken first.
+ */
+static int
+pg_wait_notify(struct store *st, int wake_fd, int timeout_ms, unsigned *which)
+{
+	struct pg_conn *c = st->conn;
+
+	*which = 0;
+	if (!c->listening) {
+		set_err(st, "not listening");
+		return ERR_STORE;
+	}
+	if (c->missed) {
+		c->missed = false;
+		*which = STORE_NOTIFY_CHANGE | STORE_NOTIFY_PRESENCE;
+		return 0;
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK || PQsocket(c->pg) < 0 || !PQconsumeInput(c->pg))
+		return pg_err(st, NULL);
+	if ((*which = take_notifies(c)) != 0)
+		return 0;
+	struct pollfd p[2] = {
+		{ .fd = PQsocket(c->pg), .events = POLLIN },
+		{ .fd = wake_fd, .events = POLLIN },
+	};
+	int n = poll(p, wake_fd >= 0 ? 2 : 1, timeout_ms < 0 ? 0 : timeout_ms);
+	if (n < 0 && errno != EINTR) {
+		set_err(st, "poll: %s", strerror(errno));
+		return ERR_STORE;
+	}
+	if (n > 0 && wake_fd >= 0 && p[1].revents != 0)
+		*which |= STORE_NOTIFY_WAKE;
+	if (n > 0 && p[0].revents != 0) {
+		/* EOF or an error: libpq says the connection is gone */
+		if (!PQconsumeInput(c->pg))
+			return pg_err(st, NULL);
+		*which |= take_notifies(c);
+	}
+	return 0;
+}
+
 /* ---- opening ---- */
 
 /* Creates the schema or brings it to PG_SCHEMA_VERSION; inside the caller's transaction. */
@@ -903,4 +1024,6 @@ const struct db_backend db_pg = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.change_counter = pg_change_counter,
+	.listen = pg_listen,
+	.wait_notify = pg_wait_notify,
 };

@@ -425,6 +425,27 @@ store_change_counter(struct store *st)
 	return v < 0 ? -1 : v + st->own_writes;
 }
 
+int
+store_listen(struct store *st)
+{
+	if (st->be->listen == NULL) {
+		snprintf(st->errmsg, sizeof(st->errmsg), "the %s store has no notifications", st->be->name);
+		return ERR_INVAL;
+	}
+	return st->be->listen(st);
+}
+
+int
+store_wait_notify(struct store *st, int wake_fd, int timeout_ms, unsigned *which)
+{
+	*which = 0;
+	if (st->be->wait_notify == NULL) {
+		snprintf(st->errmsg, sizeof(st->errmsg), "the %s store has no notifications", st->be->name);
+		return ERR_INVAL;
+	}
+	return st->be->wait_notify(st, wake_fd, timeout_ms, which);
+}
+
 /* ---- outpostd's batches of its own writes (storeq.c) ---- */
 
 int

@@ -288,7 +288,8 @@ int store_session_clear_node(struct store *st, int64_t node_id);
 /* ---- authentication ---- */
 enum store_principal_kind {
 	PRINCIPAL_NONE, PRINCIPAL_USER, PRINCIPAL_DEVICE,
-	PRINCIPAL_ENROLL	/* outpostd only: a key logging in as `enroll` to bind itself */
+	PRINCIPAL_ENROLL,	/* outpostd only: a key logging in as `enroll` to bind itself */
+	PRINCIPAL_NODE		/* outpostd only: another node, logged in as node:NAME with its node key */
 };
 struct store_principal {
 	enum store_principal_kind kind;
@@ -454,6 +455,28 @@ int store_copy(struct store *from, struct store *to, bool force, char *why, size
  * changes without re-reading everything.
  */
 int64_t store_change_counter(struct store *st);
+
+/*
+ * Notifications (PostgreSQL's LISTEN/NOTIFY; docs/ARCHITECTURE.md): after
+ * store_listen, any connection's commit that moves store_change_counter
+ * notifies STORE_NOTIFY_CHANGE, and one that changes a device's presence
+ * (online, node, gen) STORE_NOTIFY_PRESENCE. A connection lost and
+ * re-established listens again and reports both once, since what was
+ * notified meanwhile is lost. An engine without notifications (SQLite)
+ * refuses store_listen with ERR_INVAL: poll store_change_counter instead.
+ */
+#define STORE_NOTIFY_CHANGE	1u
+#define STORE_NOTIFY_PRESENCE	2u
+#define STORE_NOTIFY_WAKE	4u	/* wake_fd became readable (the caller reads it) */
+int store_listen(struct store *st);
+/*
+ * Waits at most timeout_ms for a notification or for wake_fd (-1: none)
+ * to become readable; *which gets the STORE_NOTIFY_* bits (0: the time ran
+ * out). Returns 0, or ERR_UNREACHABLE when the connection was lost (the
+ * next statement reconnects), with store_errmsg set. Never inside a
+ * transaction; only on a store that store_listen accepted.
+ */
+int store_wait_notify(struct store *st, int wake_fd, int timeout_ms, unsigned *which);
 
 /*
  * One transaction around a batch of outpostd's own writes (storeq.c: the

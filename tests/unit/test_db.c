@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sys/eventfd.h>
 
 #include "common/err.h"
 #include "store/db.h"
@@ -652,7 +653,89 @@ test_pg_deadlock_retried(void **state)
 	PQfinish(watch);
 }
 
+/* ---- notifications (LISTEN/NOTIFY) ---- */
+
+static struct query q_presence_touch = { .sql = "UPDATE devices SET online = 0 WHERE id < 0" };
+
+/* Waits up to 5 s for want among the STORE_NOTIFY_* bits; all the bits seen, or a negative code. */
+static int
+wait_bits(struct store *st, int wake_fd, unsigned want)
+{
+	unsigned seen = 0, which;
+
+	for (int i = 0; i < 50 && (seen & want) != want; i++) {
+		int r = st->be->wait_notify(st, wake_fd, 100, &which);
+		if (r != 0)
+			return r;
+		seen |= which;
+	}
+	return (int)seen;
+}
+
+/* Another connection's commits wake a listener: a change, a presence change (even of no row), the wake fd. */
+static void
+test_pg_notify(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = &fx->st, other;
+	struct db_stmt *s;
+	unsigned which = 99;
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	assert_true(efd >= 0);
+	/* not listening: refused, nothing waited for */
+	assert_int_equal(st->be->wait_notify(st, efd, 1000, &which), ERR_STORE);
+	assert_int_equal(which, 0);
+	assert_int_equal(st->be->listen(st), 0);
+	assert_int_equal(st->be->wait_notify(st, efd, 0, &which), 0);
+	assert_int_equal(which, 0);
+	assert_int_equal(open_store(fx, &other), 0);
+	assert_int_equal(fleet_add(&other, "n1"), DB_DONE);
+	assert_int_equal(wait_bits(st, efd, STORE_NOTIFY_CHANGE), STORE_NOTIFY_CHANGE);
+	assert_int_equal(other.be->prepare(&other, &q_presence_touch, &s), 0);
+	assert_int_equal(other.be->step(s), DB_DONE);
+	other.be->release(s);
+	assert_int_equal(wait_bits(st, efd, STORE_NOTIFY_PRESENCE), STORE_NOTIFY_PRESENCE);
+	/* a wake from our own side */
+	assert_int_equal(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(st->be->wait_notify(st, efd, 1000, &which), 0);
+	assert_int_equal(which, STORE_NOTIFY_WAKE);
+	/* our own commit: its notification arrives during the statement and is kept for the next wait */
+	assert_int_equal(fleet_add(st, "n2"), DB_DONE);
+	assert_int_equal(wait_bits(st, -1, STORE_NOTIFY_CHANGE), STORE_NOTIFY_CHANGE);
+	/* nothing more: the time runs out */
+	assert_int_equal(st->be->wait_notify(st, -1, 50, &which), 0);
+	assert_int_equal(which, 0);
+	other.be->close(&other);
+	close(efd);
+}
+
 /* ---- losing the server (last: it stops and restarts the test PostgreSQL) ---- */
+
+/* A listener whose server goes hears of it at once; reconnected, it listens again and reports what it may have missed. */
+static void
+test_pg_notify_unreachable_then_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = &fx->st, other;
+	unsigned which;
+
+	if (getenv("OUTPOST_TEST_PG") != NULL && getenv("OUTPOST_TEST_PG")[0] != '\0')
+		skip();
+	assert_int_equal(st->be->listen(st), 0);
+	assert_int_equal(pgtest_stop(), 0);
+	assert_int_equal(st->be->wait_notify(st, -1, 5000, &which), ERR_UNREACHABLE);
+	assert_one_sentence(st);
+	assert_int_equal(pgtest_start_again(), 0);
+	assert_int_equal(fleet_count(st), 0);	/* reconnects, and listens again */
+	assert_int_equal(st->be->wait_notify(st, -1, 0, &which), 0);
+	assert_int_equal(which, STORE_NOTIFY_CHANGE | STORE_NOTIFY_PRESENCE);
+	assert_int_equal(open_store(fx, &other), 0);
+	assert_int_equal(fleet_add(&other, "after"), DB_DONE);
+	assert_int_equal(wait_bits(st, -1, STORE_NOTIFY_CHANGE), STORE_NOTIFY_CHANGE);
+	other.be->close(&other);
+}
 
 static void
 test_pg_unreachable_then_back(void **state)
@@ -711,7 +794,9 @@ main(void)
 		PG(test_pg_schema_version),
 		PG(test_pg_concurrent_create),
 		PG(test_pg_deadlock_retried),
+		PG(test_pg_notify),
 		PG(test_pg_unreachable_then_back),
+		PG(test_pg_notify_unreachable_then_back),
 		PG(test_pg_unreachable_in_transaction),
 	};
 	const struct CMUnitTest pg[] = {
