@@ -1,0 +1,315 @@
+#!/bin/bash
+# nodes.sh: several outpostd nodes on one PostgreSQL (issue 17), run by
+# bench/run.sh (part 6) once per part; prints "RESULT key value" lines.
+# The nodes are tests/integration/lib-nodes.sh's: one test PostgreSQL 15
+# started by tests/pg/pg-start for this script alone, outpostd nodes on
+# 127.0.0.2, .3, ... sharing it and one host key.
+#
+# BENCH_NODES_PART=route  a route through a peer against the same route on
+#     one node: a stock `ssh -R` device on node b; a technician through b
+#     (local) and through a (a routes to b over its peer connection),
+#     interleaved: transfers of BENCH_NODES_MB MiB (default 256) up and down,
+#     BENCH_REPS runs each (median), cipher BENCH_NODES_CIPHER on the
+#     technician's and the device's hops (default aes128-gcm@openssh.com);
+#     connect latency `ssh -J node root@dev true`, BENCH_CONNECTS runs each
+#     (median, p99; the first through a, which opens the peer connection,
+#     is reported alone as the cold figure).
+# BENCH_NODES_PART=idle   BENCH_NODES_DEVICES (default 100000) loadgen
+#     devices over BENCH_NODES_N nodes (default 5), one loadgen process per
+#     node to that node's address: all registered, PSS per device per node
+#     (over the node's PSS before any device existed: the mirror of the whole
+#     store is part of it), idle CPU of the nodes, the loadgens and
+#     PostgreSQL over BENCH_IDLE_S (default 30) with the store's write rate
+#     (WAL bytes/s, exact; rows written/s from pg_stat_database, which lags a
+#     few seconds); then SIGTERM to every node at once and all started again:
+#     seconds until every device is back (BENCH_NODES_STORM_S, default 300,
+#     is when it gives up; the target is 120), PostgreSQL's CPU and the write
+#     rate over that time. A process may hold `ulimit -Hn` descriptors: a
+#     node needs one per device plus its own, so the devices per node are
+#     capped at that limit less the node's own descriptors and a margin of 64
+#     (RESULT nodes_devices_capped_by_fd says so).
+# BENCH_RATE: each loadgen's first connections per second (default 1000).
+unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
+. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib-bench.sh"
+. "$IT_DIR/lib-nodes.sh"
+
+PART=${BENCH_NODES_PART:-route}
+LG=$OUTPOST_BUILD/bench/outpost-loadgen
+HZ=$(getconf CLK_TCK)
+ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
+
+result() { echo "RESULT $1 $2"; log "$1 = $2"; }
+secs_since() { awk -v ms=$(($(now_ms) - $1)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
+
+pss_kib() {
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/smaps_rollup"); done
+	awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${f[@]}" 2>/dev/null || echo 0
+}
+ticks() {
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/stat"); done
+	cat "${f[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
+}
+tree() {
+	ps -eo pid=,ppid= | awk -v r="$1" '{ p[$1] = $2 }
+		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
+}
+# cpu_pct TICKS MS: % of one core.
+cpu_pct() { awk -v t="$1" -v hz="$HZ" -v ms="$2" 'BEGIN { printf "%.2f", 100 * t / hz / (ms > 0 ? ms / 1000 : 1) }'; }
+
+# ---------------------------------------------------------------- route
+# mirror_keeper: every BENCH_NODES_REFRESH_S seconds (default 5; 0: never) a
+# statement that changes no row but fires the store's change trigger, so
+# every node refills its mirror. A node's mirror learns other nodes'
+# heartbeats only when it is refilled (nodes_changed fires on name,
+# peer_addr, node_key, not heartbeat): 20 s after the last store change a
+# node takes every other node for down and refuses routes to their devices
+# ("device ... is offline"). Until the nodes' heartbeats reach the mirrors
+# by themselves, the route part needs this to run longer than 20 s.
+mirror_keeper() {
+	local every=${BENCH_NODES_REFRESH_S:-5}
+	[ "$every" != 0 ] || return 0
+	spawn mirror-keeper bash -c 'while :; do psql -XAtq "$1" -c "UPDATE fleets SET name = name WHERE false" >/dev/null 2>&1; sleep "$2"; done' \
+		keeper "$STORE_SPEC" "$every"
+}
+
+route_part() {
+	local MB=${BENCH_NODES_MB:-256} CONNECTS=${BENCH_CONNECTS:-50} cipher=${BENCH_NODES_CIPHER:-aes128-gcm@openssh.com}
+	local src w cfg rep i t0 c
+	nodes_init a b
+	mirror_keeper
+	fleet_add acme
+	user_add alice acme
+	device_add pi-hq acme
+	node_start a
+	node_start b
+	start_device_sshd
+	on_node b start_device pi-hq acme -c "$cipher"
+	node_wait_on pi-hq.acme b 30
+	# each technician's config with the cipher first (ProxyJump's second ssh reads it too)
+	declare -gA CCFG_OF=()
+	for w in a b; do
+		cfg=$(node_client_config "$w")
+		{ echo "Ciphers $cipher"; cat "$cfg"; } >"$cfg.cipher"
+		CCFG_OF[$w]=$cfg.cipher
+	done
+	wait_for "pi-hq.acme reachable through b" 30 node_reach b pi-hq.acme
+	# a's first route to b opens the peer connection: timed alone
+	t0=$(now_ms)
+	wait_for "pi-hq.acme reachable through a (peered)" 30 node_reach a pi-hq.acme
+	result route_peer_cold_connect_ms $(($(now_ms) - t0))
+	: >"$T/lat.local"
+	: >"$T/lat.peer"
+	for i in $(seq 1 "$CONNECTS"); do
+		for w in b a; do
+			t0=$(now_ms)
+			ssh -F "${CCFG_OF[$w]}" -J jump root@pi-hq.acme true || fail "connect $i through $w failed"
+			c=local
+			[ "$w" = a ] && c=peer
+			echo $(($(now_ms) - t0)) >>"$T/lat.$c"
+		done
+	done
+	for c in local peer; do
+		sort -n "$T/lat.$c" | awk -v c="$c" '{ v[NR] = $1 } END {
+			printf "RESULT route_%s_connect_median_ms %d\n", c, v[int((NR + 1) / 2)]
+			i = int(NR * 0.99 + 0.999); if (i > NR) i = NR
+			printf "RESULT route_%s_connect_p99_ms %d\n", c, v[i] }'
+	done
+	src=$T/data/route
+	head -c $((MB * 1048576)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:bench 2>/dev/null >"$src" ||
+		head -c $((MB * 1048576)) /dev/urandom >"$src"
+	for rep in $(seq 1 "$REPS"); do
+		for w in b a; do
+			c=local
+			[ "$w" = a ] && c=peer
+			rate "route_${c}_up" ssh -F "${CCFG_OF[$w]}" -J jump root@pi-hq.acme "cat > /dev/null" <"$src"
+			rate "route_${c}_down" ssh -F "${CCFG_OF[$w]}" -J jump root@pi-hq.acme "head -c $((MB * 1048576)) /dev/zero" >/dev/null
+		done
+	done
+	for c in local peer; do
+		for w in up down; do median "route_${c}_$w"; done
+	done
+	result route_mb "$MB"
+	result route_cipher "${cipher%%@*}"
+	grep -c "peer node b: logged in as node:a" "$(node_log a)" | sed 's/^/RESULT route_peer_logins /'
+	nodes_stop_all
+}
+
+# ---------------------------------------------------------------- idle
+NN=${BENCH_NODES_N:-5}
+NAMES=()
+LGP=()			# loadgen pids, by node index
+declare -A BASE_PSS=() PER=()
+
+registered_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* registered=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+disconnects_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* disconnects=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+failed_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+# online_by_node: "NODE COUNT" lines, the store's online devices.
+online_by_node() {
+	store_sql "SELECT node || ' ' || count(*) FROM devices WHERE online = 1 GROUP BY node ORDER BY node"
+}
+online_total() { store_sql "SELECT count(*) FROM devices WHERE online = 1"; }
+node_pids() { local n; for n in "${NAMES[@]}"; do echo "${NODE_PID[$n]}"; done; }
+pg_pids() { tree "$(head -n 1 "$PG_OWN/data/postmaster.pid")"; }
+# wal_bytes: PostgreSQL's WAL position, in bytes.
+wal_bytes() { psql -XAtq "$STORE_SPEC" -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"; }
+# rows_written: the database's inserted + updated + deleted rows (cumulative statistics).
+rows_written() {
+	psql -XAtq "$STORE_SPEC" -c "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()"
+}
+
+# window LABEL SECS: CPU of nodes, loadgens and PostgreSQL, and the write
+# rate, over SECS seconds of rest.
+window() {
+	local l=$1 s=$2 tn tl tp w r ms0 ms1 tn1 tl1 tp1 w1 r1 ms
+	tn=$(ticks $(node_pids)) tl=$(ticks "${LGP[@]}") tp=$(ticks $(pg_pids)) w=$(wal_bytes) r=$(rows_written)
+	ms0=$(now_ms)
+	sleep "$s"
+	tn1=$(ticks $(node_pids)) tl1=$(ticks "${LGP[@]}") tp1=$(ticks $(pg_pids)) w1=$(wal_bytes) r1=$(rows_written)
+	ms1=$(now_ms)
+	ms=$((ms1 - ms0))
+	result "${l}_nodes_cpu_pct" "$(cpu_pct $((tn1 - tn)) $ms)"
+	result "${l}_loadgens_cpu_pct" "$(cpu_pct $((tl1 - tl)) $ms)"
+	result "${l}_pg_cpu_pct" "$(cpu_pct $((tp1 - tp)) $ms)"
+	result "${l}_wal_kib_s" "$(awk -v b=$((w1 - w)) -v ms=$ms 'BEGIN { printf "%.1f", b / 1024 / (ms / 1000) }')"
+	result "${l}_rows_s" "$(awk -v b=$((r1 - r)) -v ms=$ms 'BEGIN { printf "%.1f", b / (ms / 1000) }')"
+}
+
+# mem LABEL: PSS per device per node over each node's empty PSS: max and mean.
+mem() {
+	local n p per vals=()
+	for n in "${NAMES[@]}"; do
+		p=$(pss_kib "${NODE_PID[$n]}")
+		per=$(awk -v p="$p" -v b="${BASE_PSS[$n]}" -v d="${PER[$n]}" 'BEGIN { printf "%.1f", (p - b) / d }')
+		log "node $n: PSS $p KiB (empty $((BASE_PSS[$n])) KiB), ${PER[$n]} devices: $per KiB each"
+		vals+=("$per")
+		result "${1}_pss_kib_node_$n" "$p"
+	done
+	result "${1}_kib_per_device_max" "$(printf '%s\n' "${vals[@]}" | sort -n | tail -n 1)"
+	result "${1}_kib_per_device_mean" "$(printf '%s\n' "${vals[@]}" | awk '{ s += $1 } END { printf "%.1f", s / NR }')"
+}
+
+# all_back TOTAL D0: every loadgen device registered again (and their status
+# files showed every loss first: they lag a second).
+all_back() { [ "$(disconnects_total)" -ge $(($2 + $1)) ] && [ "$(registered_total)" -ge "$1" ]; }
+
+idle_part() {
+	local want=${BENCH_NODES_DEVICES:-100000} storm_max=${BENCH_NODES_STORM_S:-300} idle=${BENCH_IDLE_S:-30}
+	local i n per cap fds maxfds total t0 d0 f0 ts tq tp0 w0 r0 tp ms last_tp last_ms c peak=0 s left
+	[ -x "$LG" ] || fail "no $LG (build it first)"
+	for i in $(seq 1 "$NN"); do NAMES+=("n$i"); done
+	nodes_init "${NAMES[@]}"
+	for n in "${NAMES[@]}"; do node_start "$n"; done
+	sleep 2
+	maxfds=$(ulimit -Hn) fds=0
+	for n in "${NAMES[@]}"; do
+		BASE_PSS[$n]=$(pss_kib "${NODE_PID[$n]}")
+		i=$(ls "/proc/${NODE_PID[$n]}/fd" | wc -l)
+		[ "$i" -gt "$fds" ] && fds=$i
+	done
+	result nodes_n "$NN"
+	result nodes_empty_pss_kib_max "$(for n in "${NAMES[@]}"; do echo "${BASE_PSS[$n]}"; done | sort -n | tail -n 1)"
+	result nodes_own_fds "$fds"
+	result nodes_devices_requested "$want"
+	per=$(((want + NN - 1) / NN))
+	cap=$((maxfds - fds - 64))
+	if [ "$per" -gt "$cap" ]; then
+		log "$per devices per node do not fit $maxfds descriptors (a node holds $fds of its own): $cap per node"
+		result nodes_devices_capped_by_fd "$cap"
+		per=$cap
+	fi
+	# provisioning: one loadgen -x per node, its devices in one transaction
+	total=0
+	t0=$(now_ms)
+	i=0
+	for n in "${NAMES[@]}"; do
+		i=$((i + 1))
+		PER[$n]=$per
+		[ $((total + per)) -le "$want" ] || PER[$n]=$((want - total))
+		[ "${PER[$n]}" -le "$per" ] || PER[$n]=$per
+		total=$((total + PER[$n]))
+		"$LG" -k "$T/keys-$n" -D "$STORE_SPEC" -f lg -p "d$n" -n "${PER[$n]}" -x -q >>"$LOGDIR/loadgen-$n.log" 2>&1 ||
+			fail "loadgen $n could not provision"
+	done
+	result nodes_devices "$total"
+	result nodes_provision_s "$(secs_since "$t0")"
+	sleep 5		# every mirror refilled (outpost_change)
+	mem provisioned
+	t0=$(now_ms)
+	for n in "${NAMES[@]}"; do
+		spawn "loadgen-$n" "$LG" -k "$T/keys-$n" -f lg -p "d$n" -n "${PER[$n]}" -s "$(node_addr "$n")" \
+			-H "$NODE_HOSTKEY.pub" -o "$T/lg-$n.status" -r "${BENCH_RATE:-1000}" -q
+		LGP+=("$LAST_PID")
+	done
+	wait_for "$total devices registered" "${BENCH_NODES_RAMP_S:-1200}" \
+		eval '[ "$(registered_total)" -ge '"$total"' ]'
+	result nodes_ramp_s "$(secs_since "$t0")"
+	wait_for "$total devices online in the store" 60 eval '[ "$(online_total)" -ge '"$total"' ]'
+	online_by_node | sed 's/^/online on node /' >&2
+	result nodes_online_in_store "$(online_total)"
+	sleep 2
+	mem connected
+	window idle "$idle"
+
+	# every node restarted at once
+	f0=$(failed_total) d0=$(disconnects_total)
+	tp0=$(ticks $(pg_pids)) w0=$(wal_bytes) r0=$(rows_written)
+	ts=$(now_ms)
+	for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
+	for n in "${NAMES[@]}"; do
+		stop_pid "${NODE_PID[$n]}" TERM 60 || fail "node $n did not exit within 60 s of SIGTERM"
+		[ "$STOP_STATUS" = 0 ] || fail "node $n exited with status $STOP_STATUS"
+		unset "NODE_PID[$n]"
+	done
+	result storm_shutdown_s "$(secs_since "$ts")"
+	tq=$(now_ms)
+	for n in "${NAMES[@]}"; do node_start "$n"; done
+	result storm_all_listening_s "$(secs_since "$tq")"
+	last_tp=$(ticks $(pg_pids)) last_ms=$(now_ms)
+	: >"$T/storm-nodes.dat"
+	while ! all_back "$total" "$d0"; do
+		[ $(($(now_ms) - tq)) -lt $((storm_max * 1000)) ] || break
+		sleep 1
+		tp=$(ticks $(pg_pids)) ms=$(now_ms)
+		c=$(awk -v t=$((tp - last_tp)) -v hz="$HZ" -v ms=$((ms - last_ms)) 'BEGIN { printf "%d", 100 * t / hz / (ms / 1000) }')
+		[ "$c" -gt "$peak" ] && peak=$c
+		last_tp=$tp last_ms=$ms
+		echo "$(awk -v ms=$((ms - tq)) 'BEGIN { printf "%.1f", ms / 1000 }') $(registered_total) $c $(ticks $(node_pids))" >>"$T/storm-nodes.dat"
+	done
+	s=$(secs_since "$tq")
+	ms=$(($(now_ms) - ts))
+	tp=$(ticks $(pg_pids))
+	result storm_pg_cpu_pct "$(cpu_pct $((tp - tp0)) $ms)"
+	result storm_pg_peak_cpu_pct "$peak"
+	result storm_wal_kib_s "$(awk -v b=$(($(wal_bytes) - w0)) -v ms=$ms 'BEGIN { printf "%.1f", b / 1024 / (ms / 1000) }')"
+	result storm_rows_s "$(awk -v b=$(($(rows_written) - r0)) -v ms=$ms 'BEGIN { printf "%.1f", b / (ms / 1000) }')"
+	left=$((total - $(registered_total)))
+	[ "$left" -gt 0 ] || left=0
+	[ "$left" = 0 ] || s=-1
+	result storm_s "$s"
+	result storm_from_sigterm_s "$(secs_since "$ts")"
+	result storm_left_behind "$left"
+	sleep 3		# the status files lag a second; the store's writes are behind
+	result storm_failed_handshakes $(($(failed_total) - f0))
+	result storm_online_in_store "$(online_total)"
+	online_by_node | sed 's/^/after the restart: online on node /' >&2
+	[ -z "${BENCH_NODES_STORM_DAT:-}" ] || cp "$T/storm-nodes.dat" "$BENCH_NODES_STORM_DAT"
+	for i in "${LGP[@]}"; do stop_pid "$i" TERM 30; done
+	for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
+	for n in "${NAMES[@]}"; do stop_pid "${NODE_PID[$n]}" TERM 60; unset "NODE_PID[$n]"; done
+}
+
+case $PART in
+route) route_part ;;
+idle) idle_part ;;
+*) fail "BENCH_NODES_PART: route or idle, not '$PART'" ;;
+esac
+done_ok
