@@ -26,7 +26,8 @@
 #      and BENCH_NODES_DEVICES idle loadgen devices over BENCH_NODES_N
 #      nodes with a restart of every node at once.
 # BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0, BENCH_LONGLINK=0,
-# BENCH_PG=0 or BENCH_NODES=0 skips a part; see the scripts for sizes.
+# BENCH_PG=0 or BENCH_NODES=0 skips a part (BENCH_NODES_ROUTE=0 or
+# BENCH_NODES_IDLE=0 one half of part 6); see the scripts for sizes.
 # Results also go to $BENCH_OUT (default bench/results), raw and as a table.
 set -u
 set -o pipefail
@@ -156,17 +157,22 @@ pg_part() {
 
 # nodes_part: part 6, several nodes (bench/nodes.sh, one run per half).
 nodes_part() {
-	local r=nodes-route i=nodes-idle n verdict
 	echo "== several nodes" >&2
 	(while [ -d "$out" ]; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$out/load-nodes.log" &
 	local sampler=$!
-	BENCH_NODES_PART=route side nodes outpost route
-	BENCH_NODES_PART=idle BENCH_NODES_STORM_DAT=$out/storm-nodes.dat side nodes outpost idle
+	[ "${BENCH_NODES_ROUTE:-1}" = 0 ] || BENCH_NODES_PART=route side nodes outpost route
+	[ "${BENCH_NODES_IDLE:-1}" = 0 ] || BENCH_NODES_PART=idle BENCH_NODES_STORM_DAT=$out/storm-nodes.dat side nodes outpost idle
 	kill "$sampler"
 	wait "$sampler" 2>/dev/null
 	echo
 	echo "several nodes on one PostgreSQL 15 (tests/pg/pg-start), nodes on 127.0.0.2, .3, ..."
 	sort -n "$out/load-nodes.log" | awk '{ v[NR] = $1 } END { if (NR) printf "load average (1 min) during this part, every 10 s: min %s, median %s, max %s (%d samples)\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }'
+	[ "${BENCH_NODES_ROUTE:-1}" = 0 ] || nodes_route_table
+	[ "${BENCH_NODES_IDLE:-1}" = 0 ] || nodes_idle_table
+}
+
+nodes_route_table() {
+	local r=nodes-route n verdict a b d k
 	echo "route: a stock ssh -R device on node b; technician through b (local) or through a (peered to b); $(v "$r" route_mb) MiB, $(v "$r" route_cipher), median of ${BENCH_REPS:-3}; ${BENCH_CONNECTS:-50} connects each, interleaved"
 	printf '%-40s %9s %9s %7s %8s %s\n' figure local peer ratio target ""
 	for d in up down; do
@@ -182,6 +188,10 @@ nodes_part() {
 		printf '%-40s %9s %9s %7s %8s %s\n' "connect $k ms (delta)" "$b" "$a" "$n" "$([ "$k" = median ] && echo '<=+20')" "$verdict"
 	done
 	printf '%-40s %9s %9s\n' "first connect through a (opens the peer) ms" - "$(v "$r" route_peer_cold_connect_ms)"
+}
+
+nodes_idle_table() {
+	local i=nodes-idle n verdict x
 	n=$(v "$i" nodes_devices)
 	echo
 	echo "idle devices: $n outpost-loadgen devices (asked: $(v "$i" nodes_devices_requested)) over $(v "$i" nodes_n) nodes, one loadgen per node to its address"
