@@ -231,7 +231,7 @@ nodes_start_together() {
 
 idle_part() {
 	local want=${BENCH_NODES_DEVICES:-100000} storm_max=${BENCH_NODES_STORM_S:-300} idle=${BENCH_IDLE_S:-30}
-	local i n per cap fds maxfds total t0 d0 f0 ts tq tp0 w0 r0 tp ms last_tp last_ms c peak=0 s left reg
+	local i n per cap fds maxfds total t0 d0 f0 ts tq tp0 w0 r0 tp ms last_tp last_ms c peak=0 s left reg pgt
 	[ -x "$LG" ] || fail "no $LG (build it first)"
 	for i in $(seq 1 "$NN"); do NAMES+=("n$i"); done
 	nodes_init "${NAMES[@]}"
@@ -267,8 +267,8 @@ idle_part() {
 		total=$((total + PER[$n]))
 		"$LG" -k "$T/keys-$n" -D "$STORE_SPEC" -f lg -p "d$n" -n "${PER[$n]}" -x -q >>"$LOGDIR/loadgen-$n.log" 2>&1 &
 		jobs+=("$!")
-		# the first makes the fleet: the others after it
-		[ "${#jobs[@]}" != 1 ] || { wait "$!" || fail "loadgen $n could not provision"; jobs=(); }
+		# the first makes the fleet: the others after it, together
+		[ "$n" != "${NAMES[0]}" ] || { wait "$!" || fail "loadgen $n could not provision"; jobs=(); }
 	done
 	for i in "${jobs[@]}"; do wait "$i" || fail "a loadgen could not provision (logs: $LOGDIR/loadgen-*.log)"; done
 	result nodes_devices "$total"
@@ -314,7 +314,7 @@ idle_part() {
 	tq=$(now_ms)
 	nodes_start_together
 	result storm_all_listening_s "$(secs_since "$tq")"
-	last_tp=$(ticks $(pg_pids)) last_ms=$(now_ms)
+	last_tp=$(ticks $(pg_pids)) last_ms=$(now_ms) pgt=0
 	: >"$T/storm-nodes.dat"
 	reg=0
 	while :; do
@@ -323,6 +323,9 @@ idle_part() {
 		[ $(($(now_ms) - tq)) -lt $((storm_max * 1000)) ] || break
 		sleep 1
 		tp=$(ticks $(pg_pids)) ms=$(now_ms)
+		# backends of the stopped nodes leave the tree: a negative step is 0
+		[ "$tp" -ge "$last_tp" ] || last_tp=$tp
+		pgt=$((pgt + tp - last_tp))
 		c=$(awk -v t=$((tp - last_tp)) -v hz="$HZ" -v ms=$((ms - last_ms)) 'BEGIN { printf "%d", 100 * t / hz / (ms / 1000) }')
 		[ "$c" -gt "$peak" ] && peak=$c
 		last_tp=$tp last_ms=$ms
@@ -330,8 +333,7 @@ idle_part() {
 	done
 	s=$(secs_since "$tq")
 	ms=$(($(now_ms) - ts))
-	tp=$(ticks $(pg_pids))
-	result storm_pg_cpu_pct "$(cpu_pct $((tp - tp0)) $ms)"
+	result storm_pg_cpu_pct "$(cpu_pct "$pgt" $((ms - (tq - ts))))"
 	result storm_pg_peak_cpu_pct "$peak"
 	result storm_wal_kib_s "$(awk -v b=$(($(wal_bytes) - w0)) -v ms=$ms 'BEGIN { printf "%.1f", b / 1024 / (ms / 1000) }')"
 	result storm_rows_s "$(awk -v b=$(($(rows_written) - r0)) -v ms=$ms 'BEGIN { printf "%.1f", b / (ms / 1000) }')"
