@@ -20,12 +20,14 @@
 #      outpost side again (memory, idle CPU, the storm; its SQLite figures
 #      are part 2's, or a run made here without the transfers if part 2 was
 #      skipped) and connect latency (bench/throughput.sh without transfers,
-#      SQLite then PostgreSQL, back to back); ratio = PostgreSQL / SQLite.
-#   6. bench/peering.sh: a route through a peer node against the same route
-#      on one node (two nodes on one test PostgreSQL, loopback): throughput
-#      ratio and connect latency delta (BENCH_PEERING_MB, default 256 MiB).
-# BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0, BENCH_LONGLINK=0 or
-# BENCH_PG=0, BENCH_PEERING=0 skips a part; see the scripts for sizes.
+#      SQLite then PostgreSQL, back to back); ratio = PostgreSQL / SQLite;
+#   6. bench/nodes.sh: several nodes on one PostgreSQL: a route through a
+#      peer node against the same route on one node (ratio peer / local),
+#      and BENCH_NODES_DEVICES idle loadgen devices over BENCH_NODES_N
+#      nodes with a restart of every node at once.
+# BENCH_THROUGHPUT=0, BENCH_SCALE=0, BENCH_AGENT=0, BENCH_LONGLINK=0,
+# BENCH_PG=0 or BENCH_NODES=0 skips a part (BENCH_NODES_ROUTE=0 or
+# BENCH_NODES_IDLE=0 one half of part 6); see the scripts for sizes.
 # Results also go to $BENCH_OUT (default bench/results), raw and as a table.
 set -u
 set -o pipefail
@@ -153,6 +155,73 @@ pg_part() {
 	[ ! -s "$out/storm-pg.dat" ] || cp "$out/storm-pg.dat" "$res/storm-pg.dat"
 }
 
+# nodes_part: part 6, several nodes (bench/nodes.sh, one run per half).
+nodes_part() {
+	echo "== several nodes" >&2
+	(while [ -d "$out" ]; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$out/load-nodes.log" &
+	local sampler=$!
+	[ "${BENCH_NODES_ROUTE:-1}" = 0 ] || BENCH_NODES_PART=route side nodes outpost route
+	[ "${BENCH_NODES_IDLE:-1}" = 0 ] || BENCH_NODES_PART=idle BENCH_NODES_STORM_DAT=$out/storm-nodes.dat side nodes outpost idle
+	kill "$sampler"
+	wait "$sampler" 2>/dev/null
+	echo
+	echo "several nodes on one PostgreSQL 15 (tests/pg/pg-start), nodes on 127.0.0.2, .3, ..."
+	sort -n "$out/load-nodes.log" | awk '{ v[NR] = $1 } END { if (NR) printf "load average (1 min) during this part, every 10 s: min %s, median %s, max %s (%d samples)\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }'
+	[ "${BENCH_NODES_ROUTE:-1}" = 0 ] || nodes_route_table
+	[ "${BENCH_NODES_IDLE:-1}" = 0 ] || nodes_idle_table
+}
+
+nodes_route_table() {
+	local r=nodes-route n verdict a b d k
+	echo "route: a stock ssh -R device on node b; technician through b (local) or through a (peered to b); $(v "$r" route_mb) MiB, $(v "$r" route_cipher), median of ${BENCH_REPS:-3}; ${BENCH_CONNECTS:-50} connects each, interleaved"
+	printf '%-40s %9s %9s %7s %8s %s\n' figure local peer ratio target ""
+	for d in up down; do
+		a=$(v "$r" "route_peer_$d") b=$(v "$r" "route_local_$d")
+		verdict=$(awk -v x="$(ratio "$a" "$b")" 'BEGIN { print (x != "-" && x + 0 >= 0.7) ? "met" : "missed" }')
+		printf '%-40s %9s %9s %7s %8s %s\n' "throughput $d MiB/s" "$b" "$a" "$(ratio "$a" "$b")" ">=0.7" "$verdict"
+	done
+	for k in median p99; do
+		a=$(v "$r" "route_peer_connect_${k}_ms") b=$(v "$r" "route_local_connect_${k}_ms")
+		n=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%+d", a - b }')
+		verdict=
+		[ "$k" = median ] && verdict=$(awk -v x="$n" 'BEGIN { print (x != "-" && x + 0 <= 20) ? "met" : "missed" }')
+		printf '%-40s %9s %9s %7s %8s %s\n' "connect $k ms (delta)" "$b" "$a" "$n" "$([ "$k" = median ] && echo '<=+20')" "$verdict"
+	done
+	printf '%-40s %9s %9s\n' "first connect through a (opens the peer) ms" - "$(v "$r" route_peer_cold_connect_ms)"
+}
+
+nodes_idle_table() {
+	local i=nodes-idle n verdict x
+	n=$(v "$i" nodes_devices)
+	echo
+	echo "idle devices: $n outpost-loadgen devices (asked: $(v "$i" nodes_devices_requested)) over $(v "$i" nodes_n) nodes, one loadgen per node to its address"
+	[ -z "$(v "$i" nodes_devices_capped_by_fd)" ] || echo "devices per node capped at $(v "$i" nodes_devices_capped_by_fd) by the descriptor limit ($(ulimit -Hn); a node holds $(v "$i" nodes_own_fds) of its own)"
+	printf '%-48s %12s %8s %s\n' figure value target ""
+	t() { printf '%-48s %12s %8s %s\n' "$1" "${2:--}" "$3" "$4"; }
+	verdict=$(awk -v x="$(v "$i" nodes_online_in_store)" -v n="$n" 'BEGIN { print (x != "" && x + 0 == n + 0) ? "met" : "missed" }')
+	t "registered (online in the store)" "$(v "$i" nodes_online_in_store)" "=$n" "$verdict"
+	t "ramp s (all registered)" "$(v "$i" nodes_ramp_s)" "" ""
+	x=$(v "$i" connected_kib_per_device_max)
+	t "KiB per device per node (PSS), worst node" "$x" "<=24" "$(awk -v x="$x" 'BEGIN { print (x != "" && x + 0 <= 24) ? "met" : "missed" }')"
+	t "KiB per device per node (PSS), mean" "$(v "$i" connected_kib_per_device_mean)" "" ""
+	t "  of which the mirror, before any connected" "$(v "$i" provisioned_kib_per_device_mean)" "" ""
+	t "at rest: PostgreSQL CPU %" "$(v "$i" idle_pg_cpu_pct)" "" ""
+	t "at rest: store writes, WAL KiB/s" "$(v "$i" idle_wal_kib_s)" "" ""
+	t "at rest: store writes, rows/s" "$(v "$i" idle_rows_s)" "" ""
+	t "at rest: all nodes' CPU %" "$(v "$i" idle_nodes_cpu_pct)" "" ""
+	t "at rest: loadgens' CPU %" "$(v "$i" idle_loadgens_cpu_pct)" "" ""
+	t "restart of every node: shutdown s" "$(v "$i" storm_shutdown_s)" "" ""
+	x=$(v "$i" storm_s)
+	t "restart: all back, s from the first start" "$x" "<=120" "$(awk -v x="$x" 'BEGIN { print (x != "" && x >= 0 && x + 0 <= 120) ? "met" : "missed" }')"
+	t "restart: left behind" "$(v "$i" storm_left_behind)" "=0" "$([ "$(v "$i" storm_left_behind)" = 0 ] && echo met || echo missed)"
+	t "restart: online in the store after" "$(v "$i" storm_online_in_store)" "" ""
+	t "restart: failed handshakes" "$(v "$i" storm_failed_handshakes)" "" ""
+	t "restart: PostgreSQL CPU % (mean, peak)" "$(v "$i" storm_pg_cpu_pct), $(v "$i" storm_pg_peak_cpu_pct)" "" ""
+	t "restart: store writes, WAL KiB/s" "$(v "$i" storm_wal_kib_s)" "" ""
+	t "restart: store writes, rows/s" "$(v "$i" storm_rows_s)" "" ""
+	[ ! -s "$out/storm-nodes.dat" ] || cp "$out/storm-nodes.dat" "$res/storm-nodes.dat"
+}
+
 {
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GiB, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 if [ "${BENCH_THROUGHPUT:-1}" != 0 ]; then
@@ -249,28 +318,8 @@ fi
 if [ "${BENCH_PG:-1}" != 0 ]; then
 	pg_part
 fi
-if [ "${BENCH_PEERING:-1}" != 0 ]; then
-	echo "== peering" >&2
-	OUTPOST_TEST_LOGDIR=$out/logs-peering BENCH_MB=${BENCH_PEERING_MB:-256} bash "$here/peering.sh" \
-	    2>"$out/peering.err" | grep '^RESULT' >"$out/peering.txt"
-	st=${PIPESTATUS[0]}
-	echo
-	if [ "$st" = 77 ]; then
-		echo "peering: PostgreSQL 15 is not installed: skipped"
-	elif [ "$st" != 0 ]; then
-		echo "bench: peering failed (status $st); log: $out/peering.err" >&2
-		tail -20 "$out/peering.err" >&2
-		exit 1
-	else
-		echo "peering: a route through a peer node vs the same route on one node (two nodes, one PostgreSQL, loopback; ${BENCH_PEERING_MB:-256} MiB, median of ${BENCH_REPS:-3}; ${BENCH_CONNECTS:-30} connects)"
-		printf '%-28s %9s %9s %9s %s\n' figure peer local ratio target
-		for d in up down; do
-			printf '%-28s %9s %9s %9s %s\n' "throughput $d MiB/s" "$(v peering peer_$d)" "$(v peering local_$d)" \
-			    "$(v peering peer_throughput_ratio_$d)" ">=0.7"
-		done
-		printf '%-28s %9s %9s %9s %s\n' "connect median ms" "$(v peering peer_connect_median_ms)" \
-		    "$(v peering local_connect_median_ms)" "+$(v peering peer_connect_delta_ms)" "<=+20 ms"
-	fi
+if [ "${BENCH_NODES:-1}" != 0 ]; then
+	nodes_part
 fi
 } | tee "$res/table.txt"
 for f in "$out"/*.txt; do

@@ -1,0 +1,364 @@
+#!/bin/bash
+# nodes.sh: several outpostd nodes on one PostgreSQL (issue 17), run by
+# bench/run.sh (part 6) once per part; prints "RESULT key value" lines.
+# The nodes are tests/integration/lib-nodes.sh's: one test PostgreSQL 15
+# started by tests/pg/pg-start for this script alone, outpostd nodes on
+# 127.0.0.2, .3, ... sharing it and one host key.
+#
+# BENCH_NODES_PART=route  a route through a peer against the same route on
+#     one node: a stock `ssh -R` device on node b; a technician through b
+#     (local) and through a (a routes to b over its peer connection),
+#     interleaved: transfers of BENCH_NODES_MB MiB (default 256) up and down,
+#     BENCH_REPS runs each (median), cipher BENCH_NODES_CIPHER on the
+#     technician's and the device's hops (default aes128-gcm@openssh.com);
+#     connect latency `ssh -J node root@dev true`, BENCH_CONNECTS runs each
+#     (median, p99; the first through a, which opens the peer connection,
+#     is reported alone as the cold figure).
+# BENCH_NODES_PART=idle   BENCH_NODES_DEVICES (default 100000) loadgen
+#     devices over BENCH_NODES_N nodes (default 5), one loadgen process per
+#     node to that node's address: all registered, PSS per device per node
+#     (over the node's PSS before any device existed: the mirror of the whole
+#     store is part of it), idle CPU of the nodes, the loadgens and
+#     PostgreSQL over BENCH_IDLE_S (default 30) with the store's write rate
+#     (WAL bytes/s, exact; rows written/s from pg_stat_database, which lags a
+#     few seconds); then SIGTERM to every node at once and all started again:
+#     seconds until every device is back (BENCH_NODES_STORM_S, default 300,
+#     is when it gives up; the target is 120), PostgreSQL's CPU and the write
+#     rate over that time. A process may hold `ulimit -Hn` descriptors: a
+#     node needs one per device plus its own, so the devices per node are
+#     capped at that limit less the node's own descriptors and a margin of 32
+#     (RESULT nodes_devices_capped_by_fd says so).
+# BENCH_RATE: each loadgen's first connections per second (default 1000).
+unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
+. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib-bench.sh"
+. "$IT_DIR/lib-nodes.sh"
+
+PART=${BENCH_NODES_PART:-route}
+LG=$OUTPOST_BUILD/bench/outpost-loadgen
+HZ=$(getconf CLK_TCK)
+ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
+
+result() { echo "RESULT $1 $2"; log "$1 = $2"; }
+secs_since() { awk -v ms=$(($(now_ms) - $1)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
+
+pss_kib() {
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/smaps_rollup"); done
+	awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${f[@]}" 2>/dev/null || echo 0
+}
+ticks() {
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/stat"); done
+	cat "${f[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
+}
+tree() {
+	ps -eo pid=,ppid= | awk -v r="$1" '{ p[$1] = $2 }
+		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
+}
+# cpu_pct TICKS MS: % of one core.
+cpu_pct() { awk -v t="$1" -v hz="$HZ" -v ms="$2" 'BEGIN { printf "%.2f", 100 * t / hz / (ms > 0 ? ms / 1000 : 1) }'; }
+
+# ---------------------------------------------------------------- route
+# mirror_keeper: every BENCH_NODES_REFRESH_S seconds (default 0: never) a
+# statement that changes no row but fires the store's change trigger, so
+# every node refills its mirror. Written while a node's mirror learnt other
+# nodes' heartbeats only when refilled; the store thread now looks at the
+# nodes' up/down state every second and refills on a change (storeq.c), so
+# this is off. Never use it at scale: each refill copies every device.
+mirror_keeper() {
+	local every=${BENCH_NODES_REFRESH_S:-0}
+	[ "$every" != 0 ] || return 0
+	spawn mirror-keeper bash -c 'while :; do psql -XAtq "$1" -c "UPDATE fleets SET name = name WHERE false" >/dev/null 2>&1; sleep "$2"; done' \
+		keeper "$STORE_SPEC" "$every"
+}
+
+route_part() {
+	local MB=${BENCH_NODES_MB:-256} CONNECTS=${BENCH_CONNECTS:-50} cipher=${BENCH_NODES_CIPHER:-aes128-gcm@openssh.com}
+	local src w cfg rep i t0 c
+	nodes_init a b
+	mirror_keeper
+	fleet_add acme
+	user_add alice acme
+	device_add pi-hq acme
+	node_start a
+	node_start b
+	start_device_sshd
+	on_node b start_device pi-hq acme -c "$cipher"
+	node_wait_on pi-hq.acme b 30
+	# each technician's config with the cipher first (ProxyJump's second ssh reads it too)
+	declare -gA CCFG_OF=()
+	for w in a b; do
+		cfg=$(node_client_config "$w")
+		{ echo "Ciphers $cipher"; cat "$cfg"; } >"$cfg.cipher"
+		CCFG_OF[$w]=$cfg.cipher
+	done
+	wait_for "pi-hq.acme reachable through b" 30 node_reach b pi-hq.acme
+	# a's first route to b opens the peer connection: timed alone
+	t0=$(now_ms)
+	wait_for "pi-hq.acme reachable through a (peered)" 30 node_reach a pi-hq.acme
+	result route_peer_cold_connect_ms $(($(now_ms) - t0))
+	: >"$T/lat.local"
+	: >"$T/lat.peer"
+	for i in $(seq 1 "$CONNECTS"); do
+		for w in b a; do
+			t0=$(now_ms)
+			ssh -F "${CCFG_OF[$w]}" -J jump root@pi-hq.acme true || fail "connect $i through $w failed"
+			c=local
+			[ "$w" = a ] && c=peer
+			echo $(($(now_ms) - t0)) >>"$T/lat.$c"
+		done
+	done
+	for c in local peer; do
+		sort -n "$T/lat.$c" | awk -v c="$c" '{ v[NR] = $1 } END {
+			printf "RESULT route_%s_connect_median_ms %d\n", c, v[int((NR + 1) / 2)]
+			i = int(NR * 0.99 + 0.999); if (i > NR) i = NR
+			printf "RESULT route_%s_connect_p99_ms %d\n", c, v[i] }'
+	done
+	src=$T/data/route
+	head -c $((MB * 1048576)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:bench 2>/dev/null >"$src" ||
+		head -c $((MB * 1048576)) /dev/urandom >"$src"
+	for rep in $(seq 1 "$REPS"); do
+		for w in b a; do
+			c=local
+			[ "$w" = a ] && c=peer
+			rate "route_${c}_up" ssh -F "${CCFG_OF[$w]}" -J jump root@pi-hq.acme "cat > /dev/null" <"$src"
+			rate "route_${c}_down" ssh -F "${CCFG_OF[$w]}" -J jump root@pi-hq.acme "head -c $((MB * 1048576)) /dev/zero" >/dev/null
+		done
+	done
+	for c in local peer; do
+		for w in up down; do median "route_${c}_$w"; done
+	done
+	result route_mb "$MB"
+	result route_cipher "${cipher%%@*}"
+	grep -c "peer node b: logged in as node:a" "$(node_log a)" | sed 's/^/RESULT route_peer_logins /'
+	nodes_stop_all
+}
+
+# ---------------------------------------------------------------- idle
+NN=${BENCH_NODES_N:-5}
+NAMES=()
+LGP=()			# loadgen pids, by node index
+declare -A BASE_PSS=() PER=()
+
+registered_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* registered=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+disconnects_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* disconnects=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+failed_total() {
+	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+# online_by_node: "NODE COUNT" lines, the store's online devices.
+online_by_node() {
+	store_sql "SELECT node || ' ' || count(*) FROM devices WHERE online = 1 GROUP BY node ORDER BY node"
+}
+online_total() { store_sql "SELECT count(*) FROM devices WHERE online = 1"; }
+node_pids() { local n; for n in "${NAMES[@]}"; do echo "${NODE_PID[$n]}"; done; }
+pg_pids() { tree "$(head -n 1 "$PG_OWN/data/postmaster.pid")"; }
+# wal_bytes: PostgreSQL's WAL position, in bytes.
+wal_bytes() { psql -XAtq "$STORE_SPEC" -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"; }
+# rows_written: the database's inserted + updated + deleted rows (cumulative statistics).
+rows_written() {
+	psql -XAtq "$STORE_SPEC" -c "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()"
+}
+
+# window LABEL SECS: CPU of nodes, loadgens and PostgreSQL, and the write
+# rate, over SECS seconds of rest.
+window() {
+	local l=$1 s=$2 tn tl tp w r ms0 ms1 tn1 tl1 tp1 w1 r1 ms
+	tn=$(ticks $(node_pids)) tl=$(ticks "${LGP[@]}") tp=$(ticks $(pg_pids)) w=$(wal_bytes) r=$(rows_written)
+	ms0=$(now_ms)
+	sleep "$s"
+	tn1=$(ticks $(node_pids)) tl1=$(ticks "${LGP[@]}") tp1=$(ticks $(pg_pids)) w1=$(wal_bytes) r1=$(rows_written)
+	ms1=$(now_ms)
+	ms=$((ms1 - ms0))
+	result "${l}_nodes_cpu_pct" "$(cpu_pct $((tn1 - tn)) $ms)"
+	result "${l}_loadgens_cpu_pct" "$(cpu_pct $((tl1 - tl)) $ms)"
+	result "${l}_pg_cpu_pct" "$(cpu_pct $((tp1 - tp)) $ms)"
+	result "${l}_wal_kib_s" "$(awk -v b=$((w1 - w)) -v ms=$ms 'BEGIN { printf "%.1f", b / 1024 / (ms / 1000) }')"
+	result "${l}_rows_s" "$(awk -v b=$((r1 - r)) -v ms=$ms 'BEGIN { printf "%.1f", b / (ms / 1000) }')"
+}
+
+# mem LABEL: PSS per device per node over each node's empty PSS: max and mean.
+mem() {
+	local n p per vals=()
+	for n in "${NAMES[@]}"; do
+		p=$(pss_kib "${NODE_PID[$n]}")
+		per=$(awk -v p="$p" -v b="${BASE_PSS[$n]}" -v d="${PER[$n]}" 'BEGIN { printf "%.1f", (p - b) / d }')
+		log "node $n: PSS $p KiB (empty $((BASE_PSS[$n])) KiB), ${PER[$n]} devices: $per KiB each"
+		vals+=("$per")
+		result "${1}_pss_kib_node_$n" "$p"
+	done
+	result "${1}_kib_per_device_max" "$(printf '%s\n' "${vals[@]}" | sort -n | tail -n 1)"
+	result "${1}_kib_per_device_mean" "$(printf '%s\n' "${vals[@]}" | awk '{ s += $1 } END { printf "%.1f", s / NR }')"
+}
+
+# poll SECS CMD...: CMD every second until it succeeds (0) or SECS pass (1);
+# lib.sh's try_for runs it 20 times a second, load on a shared machine.
+poll() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 1
+	done
+}
+
+
+# nodes_start_together: every node started at once (node_start one after
+# the other took 3-4 s each on a loaded machine: the last node's devices
+# waited in their backoff meanwhile); waits until all listen.
+nodes_start_together() {
+	local n pid
+	for n in "${NAMES[@]}"; do
+		echo "==== $(date +%T.%3N) outpostd (restart)" >>"$(node_log "$n")"
+		"${DAEMON_WRAP[@]}" "$OUTPOSTD_BIN" -f "$T/node-$n.conf" -d "$(node_state "$n")" -l "$(node_addr "$n")" \
+		    </dev/null >>"$(node_log "$n")" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		PID_NAME[$pid]=outpostd-$n
+		NODE_PID[$n]=$pid
+	done
+	for n in "${NAMES[@]}"; do
+		wait_for "node $n listening" 60 eval 'node_listening '"$n"' || ! alive '"${NODE_PID[$n]}"
+		alive "${NODE_PID[$n]}" || fail "node $n exited at its restart: $(tail -n 3 "$(node_log "$n")")"
+	done
+}
+
+idle_part() {
+	local want=${BENCH_NODES_DEVICES:-100000} storm_max=${BENCH_NODES_STORM_S:-300} idle=${BENCH_IDLE_S:-30}
+	local i n per cap fds maxfds total t0 d0 f0 ts tq tp0 w0 r0 tp ms last_tp last_ms c peak=0 s left reg pgt
+	[ -x "$LG" ] || fail "no $LG (build it first)"
+	for i in $(seq 1 "$NN"); do NAMES+=("n$i"); done
+	nodes_init "${NAMES[@]}"
+	for n in "${NAMES[@]}"; do node_start "$n"; done
+	sleep 2
+	maxfds=$(ulimit -Hn) fds=0
+	for n in "${NAMES[@]}"; do
+		BASE_PSS[$n]=$(pss_kib "${NODE_PID[$n]}")
+		i=$(ls "/proc/${NODE_PID[$n]}/fd" | wc -l)
+		[ "$i" -gt "$fds" ] && fds=$i
+	done
+	result nodes_n "$NN"
+	result nodes_empty_pss_kib_max "$(for n in "${NAMES[@]}"; do echo "${BASE_PSS[$n]}"; done | sort -n | tail -n 1)"
+	result nodes_own_fds "$fds"
+	result nodes_devices_requested "$want"
+	per=$(((want + NN - 1) / NN))
+	cap=$((maxfds - fds - 32))
+	if [ "$per" -gt "$cap" ]; then
+		log "$per devices per node do not fit $maxfds descriptors (a node holds $fds of its own): $cap per node"
+		result nodes_devices_capped_by_fd "$cap"
+		per=$cap
+	fi
+	# provisioning: one loadgen -x per node, its devices in one transaction,
+	# all at once (one after the other: 10,000 devices took 41 s on a loaded
+	# machine; its cost is key generation), the first alone (it adds the fleet)
+	total=0
+	t0=$(now_ms)
+	local jobs=()
+	for n in "${NAMES[@]}"; do
+		PER[$n]=$per
+		[ $((total + per)) -le "$want" ] || PER[$n]=$((want - total))
+		[ "${PER[$n]}" -le "$per" ] || PER[$n]=$per
+		total=$((total + PER[$n]))
+		"$LG" -k "$T/keys-$n" -D "$STORE_SPEC" -f lg -p "d$n" -n "${PER[$n]}" -x -q >>"$LOGDIR/loadgen-$n.log" 2>&1 &
+		jobs+=("$!")
+		# the first makes the fleet: the others after it, together
+		[ "$n" != "${NAMES[0]}" ] || { wait "$!" || fail "loadgen $n could not provision"; jobs=(); }
+	done
+	for i in "${jobs[@]}"; do wait "$i" || fail "a loadgen could not provision (logs: $LOGDIR/loadgen-*.log)"; done
+	result nodes_devices "$total"
+	result nodes_provision_s "$(secs_since "$t0")"
+	sleep 5		# every mirror refilled (outpost_change)
+	mem provisioned
+	t0=$(now_ms)
+	for n in "${NAMES[@]}"; do
+		spawn "loadgen-$n" "$LG" -k "$T/keys-$n" -f lg -p "d$n" -n "${PER[$n]}" -s "$(node_addr "$n")" \
+			-H "$NODE_HOSTKEY.pub" -o "$T/lg-$n.status" -r "${BENCH_RATE:-1000}" -q
+		LGP+=("$LAST_PID")
+	done
+	if poll "${BENCH_NODES_RAMP_S:-1200}" eval '[ "$(registered_total)" -ge '"$total"' ]'; then
+		result nodes_ramp_s "$(secs_since "$t0")"
+	else
+		# a loaded machine: measure what registered
+		log "only $(registered_total) of $total devices registered within ${BENCH_NODES_RAMP_S:-1200} s"
+		result nodes_ramp_s -1
+		result nodes_ramp_registered "$(registered_total)"
+		total=$(registered_total)
+	fi
+	for n in "${NAMES[@]}"; do log "loadgen $n: $(cat "$T/lg-$n.status")"; done
+	poll 60 eval '[ "$(online_total)" -ge '"$total"' ]' || log "not every device is online in the store"
+	online_by_node | sed 's/^/online on node /' >&2
+	# per device per node: the devices each node holds by the store
+	while read -r n i; do [ -z "$n" ] || PER[$n]=$i; done < <(online_by_node)
+	result nodes_online_in_store "$(online_total)"
+	sleep 2
+	mem connected
+	window idle "$idle"
+
+	# every node restarted at once
+	f0=$(failed_total) d0=$(disconnects_total)
+	tp0=$(ticks $(pg_pids)) w0=$(wal_bytes) r0=$(rows_written)
+	ts=$(now_ms)
+	for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
+	for n in "${NAMES[@]}"; do
+		stop_pid "${NODE_PID[$n]}" TERM 60 || fail "node $n did not exit within 60 s of SIGTERM"
+		[ "$STOP_STATUS" = 0 ] || fail "node $n exited with status $STOP_STATUS"
+		unset "NODE_PID[$n]"
+	done
+	result storm_shutdown_s "$(secs_since "$ts")"
+	tq=$(now_ms)
+	nodes_start_together
+	result storm_all_listening_s "$(secs_since "$tq")"
+	last_tp=$(ticks $(pg_pids)) last_ms=$(now_ms) pgt=0
+	: >"$T/storm-nodes.dat"
+	reg=0
+	while :; do
+		reg=$(registered_total)
+		[ "$(disconnects_total)" -ge $((d0 + total)) ] && [ "$reg" -ge "$total" ] && break
+		[ $(($(now_ms) - tq)) -lt $((storm_max * 1000)) ] || break
+		sleep 1
+		tp=$(ticks $(pg_pids)) ms=$(now_ms)
+		# backends of the stopped nodes leave the tree: a negative step is 0
+		[ "$tp" -ge "$last_tp" ] || last_tp=$tp
+		pgt=$((pgt + tp - last_tp))
+		c=$(awk -v t=$((tp - last_tp)) -v hz="$HZ" -v ms=$((ms - last_ms)) 'BEGIN { printf "%d", 100 * t / hz / (ms / 1000) }')
+		[ "$c" -gt "$peak" ] && peak=$c
+		last_tp=$tp last_ms=$ms
+		echo "$(awk -v ms=$((ms - tq)) 'BEGIN { printf "%.1f", ms / 1000 }') $(registered_total) $c $(ticks $(node_pids))" >>"$T/storm-nodes.dat"
+	done
+	s=$(secs_since "$tq")
+	ms=$(($(now_ms) - ts))
+	result storm_pg_cpu_pct "$(cpu_pct "$pgt" $((ms - (tq - ts))))"
+	result storm_pg_peak_cpu_pct "$peak"
+	result storm_wal_kib_s "$(awk -v b=$(($(wal_bytes) - w0)) -v ms=$ms 'BEGIN { printf "%.1f", b / 1024 / (ms / 1000) }')"
+	result storm_rows_s "$(awk -v b=$(($(rows_written) - r0)) -v ms=$ms 'BEGIN { printf "%.1f", b / (ms / 1000) }')"
+	left=$((total - reg))
+	[ "$left" -gt 0 ] || left=0
+	[ "$left" = 0 ] || s=-1
+	result storm_s "$s"
+	result storm_from_sigterm_s "$(secs_since "$ts")"
+	result storm_left_behind "$left"
+	sleep 2		# the status files lag a second
+	result storm_failed_handshakes $(($(failed_total) - f0))
+	# the store's writes are behind the sessions (write-behind queue)
+	poll 60 eval '[ "$(online_total)" -ge '"$total"' ]' ||
+		log "not every device is online in the store"
+	result storm_online_in_store "$(online_total)"
+	result storm_store_s "$(secs_since "$tq")"
+	for n in "${NAMES[@]}"; do log "loadgen $n: $(cat "$T/lg-$n.status")"; done
+	online_by_node | sed 's/^/after the restart: online on node /' >&2
+	[ -z "${BENCH_NODES_STORM_DAT:-}" ] || cp "$T/storm-nodes.dat" "$BENCH_NODES_STORM_DAT"
+	for i in "${LGP[@]}"; do stop_pid "$i" TERM 30; done
+	for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
+	for n in "${NAMES[@]}"; do stop_pid "${NODE_PID[$n]}" TERM 60; unset "NODE_PID[$n]"; done
+}
+
+case $PART in
+route) route_part ;;
+idle) idle_part ;;
+*) fail "BENCH_NODES_PART: route or idle, not '$PART'" ;;
+esac
+done_ok
