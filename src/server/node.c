@@ -19,27 +19,6 @@
 
 #define NODE_KEY_PATH_MAX	4096
 
-/* Generates an ed25519 node key at path (and path.pub), mode 0600. */
-static void
-generate_node_key(const char *path)
-{
-	char pub[NODE_KEY_PATH_MAX + 8];
-	ssh_key key = NULL;
-
-	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
-		fatal("cannot generate the node key");
-	mode_t old = umask(077);
-	int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
-	snprintf(pub, sizeof(pub), "%s.pub", path);
-	if (r == SSH_OK)
-		r = ssh_pki_export_pubkey_file(key, pub);
-	umask(old);
-	ssh_key_free(key);
-	if (r != SSH_OK)
-		fatal("cannot write the node key %s", path);
-	log_info("generated node key %s", path);
-}
-
 /* Loads (generating at first start) the node key; its public half as "TYPE BASE64" into pub. */
 static void
 load_node_key(struct server *srv, char *pub, size_t len)
@@ -53,7 +32,7 @@ load_node_key(struct server *srv, char *pub, size_t len)
 	if (lstat(path, &sb) != 0) {
 		if (errno != ENOENT)
 			fatal("NodeKey %s: %s", path, strerror(errno));
-		generate_node_key(path);
+		server_generate_key(path, "node key");
 	} else if (!S_ISREG(sb.st_mode) || (sb.st_mode & 077) != 0)
 		fatal("refusing to start: the node key %s must be a regular file of mode 0600 (not readable "
 		    "by group or others)", path);

@@ -101,15 +101,15 @@ update_interest(struct server *srv)
 	}
 }
 
-/* Generates an ed25519 host key at path (mode 0600) and its .pub beside it. */
-static void
-generate_host_key(const char *path)
+/* Generates an ed25519 key at path (mode 0600) and its .pub beside it; what names it in messages. */
+void
+server_generate_key(const char *path, const char *what)
 {
 	char pub[4112];
 	ssh_key key = NULL;
 
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
-		fatal("cannot generate host key");
+		fatal("cannot generate the %s", what);
 	mode_t old = umask(077);
 	int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
 	snprintf(pub, sizeof(pub), "%s.pub", path);
@@ -118,8 +118,8 @@ generate_host_key(const char *path)
 	umask(old);
 	ssh_key_free(key);
 	if (r != SSH_OK)
-		fatal("cannot write host key %s", path);
-	log_info("generated host key %s", path);
+		fatal("cannot write the %s %s", what, path);
+	log_info("generated %s %s", what, path);
 }
 
 /*
@@ -204,7 +204,7 @@ load_host_key(struct server *srv)
 	if (n == 0)
 		n = 1;
 	if (n == 1 && access(paths[0], F_OK) != 0)
-		generate_host_key(paths[0]);
+		server_generate_key(paths[0], "host key");
 	for (int i = 0; i < n; i++) {
 		ssh_key key = NULL;
 		int rank = load_one_key(srv, paths[i], &key, seen);

@@ -148,6 +148,7 @@ struct server {
 int server_init(struct server *srv, struct config *cfg);
 int server_run(struct server *srv);
 void server_free(struct server *srv);
+void server_generate_key(const char *path, const char *what);	/* ed25519, mode 0600, .pub beside it */
 void server_touch(struct conn *c);	/* re-check c's epoll interest this turn */
 void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
 
