@@ -660,6 +660,28 @@ pg_release(struct db_stmt *s)
 
 /* ---- transactions ---- */
 
+/* Opens a transaction with sql (BEGIN ...), outside any other. */
+static int
+begin_with(struct store *st, const char *sql)
+{
+	struct pg_conn *c = st->conn;
+	int r;
+
+	if (c->intx) {
+		set_err(st, "a transaction is already open");
+		return ERR_STORE;
+	}
+	if ((r = ensure_connected(st)) != 0)
+		return r;
+	if ((r = exec_simple(st, sql)) != 0) {
+		if (PQstatus(c->pg) == CONNECTION_OK)
+			exec_simple(st, "ROLLBACK");
+		return r;
+	}
+	c->intx = true;
+	return 0;
+}
+
 /*
  * A write transaction. Every writer of every outpost process takes the
  * same advisory lock first, so write transactions run one at a time as on
@@ -670,24 +692,10 @@ pg_release(struct db_stmt *s)
 static int
 pg_begin(struct store *st)
 {
-	struct pg_conn *c = st->conn;
 	char sql[96];
-	int r;
 
-	if (c->intx) {
-		set_err(st, "a transaction is already open");
-		return ERR_STORE;
-	}
-	if ((r = ensure_connected(st)) != 0)
-		return r;
 	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%lld)", (long long)PG_LOCK_WRITER);
-	if ((r = exec_simple(st, sql)) != 0) {
-		if (PQstatus(c->pg) == CONNECTION_OK)
-			exec_simple(st, "ROLLBACK");
-		return r;
-	}
-	c->intx = true;
-	return 0;
+	return begin_with(st, sql);
 }
 
 /*
@@ -699,22 +707,7 @@ pg_begin(struct store *st)
 static int
 pg_begin_read(struct store *st)
 {
-	struct pg_conn *c = st->conn;
-	int r;
-
-	if (c->intx) {
-		set_err(st, "a transaction is already open");
-		return ERR_STORE;
-	}
-	if ((r = ensure_connected(st)) != 0)
-		return r;
-	if ((r = exec_simple(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) != 0) {
-		if (PQstatus(c->pg) == CONNECTION_OK)
-			exec_simple(st, "ROLLBACK");
-		return r;
-	}
-	c->intx = true;
-	return 0;
+	return begin_with(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
 static int
