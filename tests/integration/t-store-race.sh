@@ -83,7 +83,7 @@ log "device add: one winner in each of $ROUNDS rounds"
 start_jump
 P2=$(pick_port)
 mkdir -p "$T/state2"
-printf 'AllowRoot yes\nStore %s\n' "$PG_DB" >"$T/outpostd2.conf"
+printf 'AllowRoot yes\nStore %s\nNodeName second\n' "$PG_DB" >"$T/outpostd2.conf"	# a node of its own name (a live name is refused)
 spawn outpostd2 "$OUTPOSTD_BIN" -f "$T/outpostd2.conf" -d "$T/state2" -l "127.0.0.1:$P2"
 N2=$LAST_PID
 wait_for "the second outpostd" 30 eval "port_listening $P2 || ! alive $N2"
