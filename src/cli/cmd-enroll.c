@@ -218,16 +218,10 @@ token_ls(struct cmd_call *c, int argc, char **argv)
 
 	if ((r = cmd_parse(c, argc, argv, OPT_JSON, 0, 0, &o)) != 0)
 		return r;
-	if (!o.json) {
-		r = store_token_list(c->ctx->st, token_line, c->ctx->out);
-		return r == 0 ? CMD_OK : cmd_store_fail(c, r);
-	}
+	if (!o.json)
+		return cmd_listed(c, NULL, store_token_list(c->ctx->st, token_line, c->ctx->out));
 	cmd_json_begin(&js);
-	if ((r = store_token_list(c->ctx->st, token_json, &js)) != 0) {
-		jbuf_free(&js.j);
-		return cmd_store_fail(c, r);
-	}
-	return cmd_json_end(c, &js);
+	return cmd_listed(c, &js, store_token_list(c->ctx->st, token_json, &js));
 }
 
 static int

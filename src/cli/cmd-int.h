@@ -149,6 +149,12 @@ void cmd_json_begin(struct cmd_json *js);
 void cmd_json_item(struct cmd_json *js);
 /* Ends the array, writes it with a newline, frees it. Returns CMD_OK or CMD_FAIL. */
 int cmd_json_end(struct cmd_call *c, struct cmd_json *js);
+/*
+ * Ends a listing whose store call returned r: with js (--json), the array
+ * (cmd_json_end) or, on failure, frees it; without, the text already written.
+ * Returns CMD_OK or the store failure's code.
+ */
+int cmd_listed(struct cmd_call *c, struct cmd_json *js, int r);
 /* Appends a member whose value is a comma-separated list, as a JSON array of strings. */
 void cmd_json_csv(struct jbuf *j, const char *key, const char *csv);
 

@@ -267,11 +267,7 @@ cmd_ls_devices(struct cmd_call *c, bool json)
 	cmd_json_begin(&js);
 	r = walk(c->ctx, device_json, &l);
 	infos_free(&l);
-	if (r != 0) {
-		jbuf_free(&js.j);
-		return cmd_store_fail(c, r);
-	}
-	return cmd_json_end(c, &js);
+	return cmd_listed(c, &js, r);
 }
 
 static int

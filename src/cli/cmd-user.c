@@ -150,16 +150,10 @@ user_ls(struct cmd_call *c, int argc, char **argv)
 
 	if ((r = cmd_parse(c, argc, argv, OPT_JSON, 0, 0, &o)) != 0)
 		return r;
-	if (!o.json) {
-		r = store_user_list(c->ctx->st, user_line, c->ctx->out);
-		return r == 0 ? CMD_OK : cmd_store_fail(c, r);
-	}
+	if (!o.json)
+		return cmd_listed(c, NULL, store_user_list(c->ctx->st, user_line, c->ctx->out));
 	cmd_json_begin(&js);
-	if ((r = store_user_list(c->ctx->st, user_json, &js)) != 0) {
-		jbuf_free(&js.j);
-		return cmd_store_fail(c, r);
-	}
-	return cmd_json_end(c, &js);
+	return cmd_listed(c, &js, store_user_list(c->ctx->st, user_json, &js));
 }
 
 /* Computes a grant's expiry from --for; 0 = never. */

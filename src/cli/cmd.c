@@ -310,6 +310,17 @@ cmd_json_end(struct cmd_call *c, struct cmd_json *js)
 	return r;
 }
 
+int
+cmd_listed(struct cmd_call *c, struct cmd_json *js, int r)
+{
+	if (r != 0) {
+		if (js != NULL)
+			jbuf_free(&js->j);
+		return cmd_store_fail(c, r);
+	}
+	return js != NULL ? cmd_json_end(c, js) : CMD_OK;
+}
+
 void
 cmd_json_csv(struct jbuf *j, const char *key, const char *csv)
 {
