@@ -1,5 +1,5 @@
-# lib-bench.sh: transfer helpers shared by bench/throughput.sh and
-# bench/scale.sh, sourced after tests/integration/lib.sh and basic_setup's
+# lib-bench.sh: transfer and process-measuring helpers shared by bench/throughput.sh,
+# bench/scale.sh and bench/nodes.sh, sourced after tests/integration/lib.sh and basic_setup's
 # variables. MB is the transfer size in MiB; BENCH_REPS (default 3) is how
 # many times each transfer runs (the median is the result).
 #
@@ -78,4 +78,24 @@ to() {
 	else
 		ssh -F "$CCFG" -p "$SSHD_PORT" root@127.0.0.1 "$2"
 	fi
+}
+
+# pss_kib PID...: summed proportional set size (one awk for all).
+pss_kib() {
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/smaps_rollup"); done
+	awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${f[@]}" 2>/dev/null || echo 0
+}
+
+# ticks PID...: summed user+system CPU ticks (the fields after the command name).
+ticks() {
+	local p f=()
+	for p in "$@"; do f+=("/proc/$p/stat"); done
+	cat "${f[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
+}
+
+# tree PID: PID and all its descendants (one ps).
+tree() {
+	ps -eo pid=,ppid= | awk -v r="$1" '{ p[$1] = $2 }
+		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
 }

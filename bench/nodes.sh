@@ -42,20 +42,6 @@ ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
 result() { echo "RESULT $1 $2"; log "$1 = $2"; }
 secs_since() { awk -v ms=$(($(now_ms) - $1)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
 
-pss_kib() {
-	local p f=()
-	for p in "$@"; do f+=("/proc/$p/smaps_rollup"); done
-	awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${f[@]}" 2>/dev/null || echo 0
-}
-ticks() {
-	local p f=()
-	for p in "$@"; do f+=("/proc/$p/stat"); done
-	cat "${f[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
-}
-tree() {
-	ps -eo pid=,ppid= | awk -v r="$1" '{ p[$1] = $2 }
-		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
-}
 # cpu_pct TICKS MS: % of one core.
 cpu_pct() { awk -v t="$1" -v hz="$HZ" -v ms="$2" 'BEGIN { printf "%.2f", 100 * t / hz / (ms > 0 ? ms / 1000 : 1) }'; }
 

@@ -34,26 +34,6 @@ ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
 
 result() { echo "RESULT $1 $2"; log "$1 = $2"; }
 
-# pss_kib PID...: summed proportional set size (one awk for all).
-pss_kib() {
-	local p f=()
-	for p in "$@"; do f+=("/proc/$p/smaps_rollup"); done
-	awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${f[@]}" 2>/dev/null || echo 0
-}
-
-# ticks PID...: summed user+system CPU ticks (the fields after the command name).
-ticks() {
-	local p f=()
-	for p in "$@"; do f+=("/proc/$p/stat"); done
-	cat "${f[@]}" 2>/dev/null | sed 's/.*) //' | awk '{ s += $12 + $13 } END { print s + 0 }'
-}
-
-# tree PID: PID and all its descendants (one ps).
-tree() {
-	ps -eo pid=,ppid= | awk -v r="$1" '{ p[$1] = $2 }
-		END { for (x in p) { y = x; while ((y in p) && y != r && y > 1) y = p[y]; if (y == r) print x } }'
-}
-
 # idle_cpu PIDS_FUNC...: % of one core each group of processes used over
 # the same IDLE_S seconds, one figure per group: "P1 P2 ...".
 idle_cpu() {
