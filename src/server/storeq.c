@@ -289,7 +289,7 @@ max_pseq(struct store *m)
 {
 	int64_t top = 0;
 
-	store_presence_since(m, 0, top_pseq, &top);
+	store_presence_since(m, 0, NULL, top_pseq, &top);
 	return top;
 }
 
@@ -333,7 +333,7 @@ read_presence(struct storeq *sq)
 {
 	struct collect c = { 0 };
 	int64_t from = sq->last_pseq > PRESENCE_OVERLAP ? sq->last_pseq - PRESENCE_OVERLAP : 0;
-	int r = store_presence_since(sq->real, from, collect_row, &c);
+	int r = store_presence_since(sq->real, from, sq->srv->node_name, collect_row, &c);
 
 	if (r != 0) {
 		free(c.v);

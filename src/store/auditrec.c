@@ -10,13 +10,23 @@
 
 #include "common/audit.h"
 #include "common/err.h"
+#include "common/jbuf.h"
 #include "common/utf8.h"
 #include "store/db.h"
 
 /* ---- the records ---- */
 
+/*
+ * A batch of records in one statement: a JSON array of [seq, ts, hash,
+ * record] in ?2 (a statement per record made copying 10,000 records at a
+ * shutdown take 1.4 s on PostgreSQL over TCP, one round trip each).
+ */
 static struct query q_rec_add = {
-	.sql = "INSERT INTO audit_records (node, seq, ts, hash, record) VALUES (?1, ?2, ?3, ?4, ?5) "
+	.sql = "INSERT INTO audit_records (node, seq, ts, hash, record) "
+	    "SELECT ?1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3 FROM json_each(?2) AS e "
+	    "WHERE true ON CONFLICT (node, seq) DO NOTHING",
+	.pg = "INSERT INTO audit_records (node, seq, ts, hash, record) "
+	    "SELECT ?1, (e ->> 0)::bigint, (e ->> 1)::bigint, e ->> 2, e ->> 3 FROM json_array_elements(?2::json) AS e "
 	    "ON CONFLICT (node, seq) DO NOTHING",
 };
 
@@ -25,23 +35,38 @@ static int
 add_records(struct store *st, const char *node, const struct store_audit_record *recs, int n)
 {
 	struct db_stmt *s;
-	int r = 0;
+	struct jbuf a;
+	int r;
 
-	for (int i = 0; r == 0 && i < n; i++) {
+	if (n == 0)
+		return 0;
+	jbuf_init(&a, (size_t)1 << 30);
+	jbuf_add(&a, "[", 1);
+	for (int i = 0; i < n; i++) {
 		if (recs[i].seq <= 0 || !store_audit_hash_valid(recs[i].hash) || recs[i].record == NULL) {
+			jbuf_free(&a);
 			db_set_err(st, "not an audit record: seq %lld", (long long)recs[i].seq);
 			return ERR_INVAL;
 		}
-		if ((r = db_prepare(st, &q_rec_add, &s)) != 0)
-			return r;
+		jbuf_addf(&a, "%s[%lld,%lld,", i > 0 ? "," : "", (long long)recs[i].seq, (long long)recs[i].ts);
+		jbuf_json_string(&a, recs[i].hash);
+		jbuf_add(&a, ",", 1);
+		jbuf_json_string(&a, recs[i].record);
+		jbuf_add(&a, "]", 1);
+	}
+	jbuf_add(&a, "]", 1);
+	if (a.failed) {
+		jbuf_free(&a);
+		db_set_err(st, "out of memory");
+		return ERR_NOMEM;
+	}
+	if ((r = db_prepare(st, &q_rec_add, &s)) == 0) {
 		db_bind_text(s, 1, node);
-		db_bind_int(s, 2, recs[i].seq);
-		db_bind_int(s, 3, recs[i].ts);
-		db_bind_text(s, 4, recs[i].hash);
-		db_bind_text(s, 5, recs[i].record);
+		db_bind_text(s, 2, a.data);
 		r = db_exec(s, NULL);
 		db_release(s);
 	}
+	jbuf_free(&a);
 	return r;
 }
 

@@ -377,7 +377,8 @@ store_device_set_presence(struct store *st, int64_t device_id, bool online, cons
 }
 
 static struct query q_presence_since = {
-	.sql = "SELECT id, gen, pseq, last_seen, online, node FROM devices WHERE pseq > ?1 ORDER BY pseq",
+	.sql = "SELECT id, gen, pseq, last_seen, online, node FROM devices "
+	    "WHERE pseq > ?1 AND (?2 = '' OR node <> ?2) ORDER BY pseq",
 };
 
 static int
@@ -397,7 +398,8 @@ presence_row(struct db_stmt *s, void *cb, void *arg)
 }
 
 int
-store_presence_since(struct store *st, int64_t after_pseq, store_presence_cb cb, void *arg)
+store_presence_since(struct store *st, int64_t after_pseq, const char *skip_node, store_presence_cb cb,
+    void *arg)
 {
 	struct db_stmt *s;
 	int r;
@@ -405,6 +407,7 @@ store_presence_since(struct store *st, int64_t after_pseq, store_presence_cb cb,
 	if ((r = db_prepare(st, &q_presence_since, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, after_pseq);
+	db_bind_text(s, 2, skip_node != NULL ? skip_node : "");
 	r = db_for_each_row(s, presence_row, (void *)cb, arg);
 	db_release(s);
 	return r;

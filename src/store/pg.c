@@ -814,13 +814,14 @@ static unsigned
 take_notifies(struct pg_conn *c)
 {
 	unsigned which = 0;
+	int self = PQbackendPID(c->pg);
 	PGnotify *n;
 
 	for (int i = 0; i < 4096 && (n = PQnotifies(c->pg)) != NULL; i++) {
 		if (strcmp(n->relname, PG_CHANNEL_CHANGE) == 0)
 			which |= STORE_NOTIFY_CHANGE;
-		else if (strcmp(n->relname, PG_CHANNEL_PRESENCE) == 0)
-			which |= STORE_NOTIFY_PRESENCE;
+		else if (strcmp(n->relname, PG_CHANNEL_PRESENCE) == 0 && n->be_pid != self)
+			which |= STORE_NOTIFY_PRESENCE;	/* our own presence writes: the mirror has them */
 		PQfreemem(n);
 	}
 	return which;

@@ -225,7 +225,9 @@ int store_device_node_offline(struct store *st, const char *node, int64_t when);
 /*
  * Presence changes in order (pseq), for a node's mirror to catch up: every
  * device whose presence order is past after_pseq, in that order. Rows as
- * stored (online as written, whatever its node's heartbeat).
+ * stored (online as written, whatever its node's heartbeat). skip_node
+ * (NULL: none) leaves out the rows that node holds: a node's own writes are
+ * in its mirror already.
  */
 struct store_presence {
 	int64_t device_id, gen, pseq, last_seen;
@@ -233,7 +235,8 @@ struct store_presence {
 	char node[LIM_LABEL + 1];
 };
 typedef int (*store_presence_cb)(void *arg, const struct store_presence *p);
-int store_presence_since(struct store *st, int64_t after_pseq, store_presence_cb cb, void *arg);
+int store_presence_since(struct store *st, int64_t after_pseq, const char *skip_node,
+    store_presence_cb cb, void *arg);
 /*
  * Writes a presence row as another store had it (a mirror catching up): no
  * fencing, pseq kept. ERR_NOTFOUND for an unknown device, ERR_NAME for a bad node.
@@ -549,7 +552,8 @@ int64_t store_change_counter(struct store *st);
  * Notifications (PostgreSQL's LISTEN/NOTIFY; docs/ARCHITECTURE.md): after
  * store_listen, any connection's commit that moves store_change_counter
  * notifies STORE_NOTIFY_CHANGE, and one that changes a device's presence
- * (online, node, gen) STORE_NOTIFY_PRESENCE. A connection lost and
+ * (online, node, gen) STORE_NOTIFY_PRESENCE, unless that commit was this
+ * connection's own (what it wrote, it knows). A connection lost and
  * re-established listens again and reports both once, since what was
  * notified meanwhile is lost. An engine without notifications (SQLite)
  * refuses store_listen with ERR_INVAL: poll store_change_counter instead.

@@ -436,36 +436,47 @@ test_presence_since(void **state)
 
 	reg(fx->st, "a", now);
 	two_devices(fx->st, &d0, &d1);
-	assert_int_equal(store_presence_since(fx->st, 0, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(fx->st, 0, NULL, presence_cb, &t), 0);
 	assert_string_equal(t.s, "");	/* never written */
 	assert_int_equal(store_device_set_presence(fx->st, d1, true, "a", 10, now, "x:1"), 0);
 	assert_int_equal(store_device_set_presence(fx->st, d0, true, "a", 11, now, "x:2"), 0);
-	assert_int_equal(store_presence_since(fx->st, 0, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(fx->st, 0, NULL, presence_cb, &t), 0);
 	snprintf(want, sizeof(want), "%lld:1@a/10;%lld:1@a/11;", (long long)d1, (long long)d0);
 	assert_string_equal(t.s, want);
 
 	/* the last pseq seen: only what changed after it */
 	t.s[0] = '\0';
 	assert_int_equal(store_device_set_presence(fx->st, d1, false, "a", 10, now, NULL), 0);
-	assert_int_equal(store_presence_since(fx->st, 0, last_cb, &last), 0);
-	assert_int_equal(store_presence_since(fx->st, last, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(fx->st, 0, NULL, last_cb, &last), 0);
+	assert_int_equal(store_presence_since(fx->st, last, NULL, presence_cb, &t), 0);
 	assert_string_equal(t.s, "");
 	assert_int_equal(store_device_set_presence(fx->st, d0, false, "a", 11, now, NULL), 0);
-	assert_int_equal(store_presence_since(fx->st, last, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(fx->st, last, NULL, presence_cb, &t), 0);
 	snprintf(want, sizeof(want), "%lld:0@a/11;", (long long)d0);
 	assert_string_equal(t.s, want);
 	/* a fenced (refused) write moves nothing */
 	t.s[0] = '\0';
-	assert_int_equal(store_presence_since(fx->st, 0, last_cb, &last), 0);
+	assert_int_equal(store_presence_since(fx->st, 0, NULL, last_cb, &last), 0);
 	assert_int_equal(store_device_set_presence(fx->st, d0, true, "a", 5, now, NULL), ERR_DENIED);
-	assert_int_equal(store_presence_since(fx->st, last, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(fx->st, last, NULL, presence_cb, &t), 0);
 	assert_string_equal(t.s, "");
 	/* a callback's non-zero return stops the walk */
 	assert_int_equal(store_device_set_presence(fx->st, d0, true, "a", 12, now, NULL), 0);
 	assert_int_equal(store_device_set_presence(fx->st, d1, true, "a", 13, now, NULL), 0);
 	int calls = 0;
-	assert_int_equal(store_presence_since(fx->st, last, stop_cb, &calls), 5);
+	assert_int_equal(store_presence_since(fx->st, last, NULL, stop_cb, &calls), 5);
 	assert_int_equal(calls, 1);
+	/* a node's own rows left out: another node's registration still comes back */
+	reg(fx->st, "b", now);
+	assert_int_equal(store_device_set_presence(fx->st, d1, true, "b", 14, now, NULL), 0);
+	t.s[0] = '\0';
+	assert_int_equal(store_presence_since(fx->st, last, "a", presence_cb, &t), 0);
+	snprintf(want, sizeof(want), "%lld:1@b/14;", (long long)d1);
+	assert_string_equal(t.s, want);
+	t.s[0] = '\0';
+	assert_int_equal(store_presence_since(fx->st, last, "b", presence_cb, &t), 0);
+	snprintf(want, sizeof(want), "%lld:1@a/12;", (long long)d0);
+	assert_string_equal(t.s, want);
 }
 
 /* A mirror catching up writes rows verbatim, without fencing. */
@@ -487,7 +498,7 @@ test_presence_apply(void **state)
 	assert_int_equal(o.last_seen, now - 9);
 	assert_string_equal(o.addr, "x:1");
 	struct text t = { "" };
-	assert_int_equal(store_presence_since(fx->st, 76, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(fx->st, 76, NULL, presence_cb, &t), 0);
 	char want[64];
 	snprintf(want, sizeof(want), "%lld:0@b/400;", (long long)d0);
 	assert_string_equal(t.s, want);
@@ -587,10 +598,10 @@ test_copy_keeps_nodes(void **state)
 	assert_int_equal(store_device_set_presence(m, d0, true, "b", 41, now, NULL), ERR_DENIED);
 	/* and new presence writes in the copy still move past the copied order */
 	int64_t before = 0;
-	assert_int_equal(store_presence_since(m, 0, last_cb, &before), 0);
+	assert_int_equal(store_presence_since(m, 0, NULL, last_cb, &before), 0);
 	assert_int_equal(store_device_set_presence(m, d1, true, "a", 43, now, NULL), 0);
 	t.s[0] = '\0';
-	assert_int_equal(store_presence_since(m, before, presence_cb, &t), 0);
+	assert_int_equal(store_presence_since(m, before, NULL, presence_cb, &t), 0);
 	char want[64];
 	snprintf(want, sizeof(want), "%lld:1@a/43;", (long long)d1);
 	assert_string_equal(t.s, want);

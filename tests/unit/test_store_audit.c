@@ -307,6 +307,42 @@ test_records_merged(void **state)
 	assert_int_equal(got.seq, 3);
 }
 
+/* What a peer can plant in a record's text comes back byte for byte (records go in as one JSON batch). */
+static int
+texts(void *arg, const struct store_audit_record *r)
+{
+	struct seen *s = arg;
+
+	snprintf(s->text + strlen(s->text), sizeof(s->text) - strlen(s->text), "%s|", r->record);
+	s->n++;
+	return 0;
+}
+
+static void
+test_records_text_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const planted[] = {
+		"{\"command\":\"a\\\"b\\\\c\"}",
+		"quote \" backslash \\ slash / tab\t cr\r",
+		"C1 \xc2\x85 bidi \xe2\x80\xae rev \xe2\x81\xa6 \xf0\x9f\x94\x91 ]\"[,",
+		"\x01\x1f\x7f \\u0000 \\ud800 ' ; DROP TABLE audit_records; --",
+	};
+	enum { N = sizeof(planted) / sizeof(planted[0]) };
+	struct store_audit_record recs[N];
+	struct seen s = { "", 0 };
+	char want[4096] = "";
+
+	for (int i = 0; i < N; i++) {
+		recs[i] = (struct store_audit_record){ .seq = i + 1, .ts = 100 + i, .hash = H1, .record = planted[i] };
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s|", planted[i]);
+	}
+	assert_int_equal(store_audit_records_append(fx->st, "a", recs, N, NULL), 0);
+	assert_int_equal(store_audit_records_chain(fx->st, "a", texts, &s), 0);
+	assert_int_equal(s.n, N);
+	assert_string_equal(s.text, want);
+}
+
 /* ---- a node's audit.log copied, and verified in the store ---- */
 
 /* n records appended to the fixture's audit.log, directly (as the CLI writes). */
@@ -573,7 +609,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
 #define BOTH(X) X(test_anchor_hostile), X(test_anchor_by_node), X(test_anchor_claim), \
-	X(test_records_hostile), X(test_records_merged), X(test_sync_and_verify), \
+	X(test_records_hostile), X(test_records_merged), X(test_records_text_round_trip), X(test_sync_and_verify), \
 	X(test_verify_cut_and_tail), X(test_sync_refuses_cut_log), X(test_sync_torn_line)
 	const struct CMUnitTest tests[] = { BOTH(T), T(test_upgrade_from_9), BOTH(P) };
 	return cmocka_run_group_tests(tests, NULL, NULL);
