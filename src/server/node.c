@@ -1,5 +1,7 @@
 /* node.c: this outpostd's node key, its row in the store's nodes, its heartbeat (node.h). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <libssh/libssh.h>
 
 #include "common/err.h"
+#include "common/hostport.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/timefmt.h"
@@ -44,6 +47,49 @@ load_node_key(struct server *srv, char *pub, size_t len)
 	ssh_string_free_char(b64);
 }
 
+/*
+ * The peer address other nodes dial, as an IP: they dial it from the loop,
+ * which resolves no names, so a name (PeerAddress host:port, or the host
+ * name a wildcard Listen defaults to) is resolved here, once, at start.
+ * One that does not resolve, or resolves to loopback although the node
+ * listens on every address (Debian maps its host name to 127.0.1.1), is
+ * registered as it is, with a warning: peers on other machines could not
+ * reach it.
+ */
+static void
+peer_addr_resolve(const char *addr, char *out, size_t len)
+{
+	struct hostport hp;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res = NULL;
+	unsigned char bin[sizeof(struct in6_addr)];
+	char ip[INET6_ADDRSTRLEN];
+
+	snprintf(out, len, "%s", addr);
+	if (addr[0] == '\0' || hostport_parse(addr, &hp) != 0 ||
+	    inet_pton(AF_INET, hp.host, bin) == 1 || inet_pton(AF_INET6, hp.host, bin) == 1)
+		return;
+	int r = getaddrinfo(hp.host, NULL, &hints, &res);
+	if (r != 0 || res == NULL) {
+		log_warn("PeerAddress %s: %s does not resolve (%s): other nodes cannot route to this "
+		    "node's devices; set PeerAddress to an address they reach", addr, hp.host,
+		    r != 0 ? gai_strerror(r) : "no address");
+		return;
+	}
+	const void *a = res->ai_family == AF_INET6 ?
+	    (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr :
+	    (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	if (inet_ntop(res->ai_family, a, ip, sizeof(ip)) != NULL) {
+		struct hostport n = { .port = hp.port, .v6 = res->ai_family == AF_INET6 };
+		snprintf(n.host, sizeof(n.host), "%s", ip);
+		hostport_format(&n, out, len);
+		bool loop = res->ai_family == AF_INET6 ? strcmp(ip, "::1") == 0 : strncmp(ip, "127.", 4) == 0;
+		if (loop)
+			log_warn("PeerAddress %s resolves to %s, a loopback address: only nodes on this "
+			    "machine can reach it; set PeerAddress to an address the others reach", addr, out);
+	}
+	freeaddrinfo(res);
+}
+
 void
 node_start(struct server *srv)
 {
@@ -55,8 +101,9 @@ node_start(struct server *srv)
 	memset(&n, 0, sizeof(n));
 	load_node_key(srv, n.node_key, sizeof(n.node_key));
 	if (snprintf(n.name, sizeof(n.name), "%s", cfg->node_name) >= (int)sizeof(n.name) ||
-	    snprintf(n.peer_addr, sizeof(n.peer_addr), "%s", cfg->peer_address) >= (int)sizeof(n.peer_addr))
+	    strlen(cfg->peer_address) >= sizeof(n.peer_addr))
 		fatal("NodeName or PeerAddress too long");
+	peer_addr_resolve(cfg->peer_address, n.peer_addr, sizeof(n.peer_addr));
 	snprintf(n.version, sizeof(n.version), "%s", OUTPOST_VERSION);
 	n.started = n.heartbeat = timefmt_now();
 	if ((r = store_node_register(srv->st, &n, &id)) != 0)

@@ -39,6 +39,17 @@ start_device pi-hq acme
 wait_online pi-hq.acme
 [ "$(dev_ssh root@pi-hq.acme echo again)" = again ] || fail "no route after the restart"
 
+# PeerAddress as a name: registered as the address it resolves to (other
+# nodes dial it from the loop, which resolves no names), with a warning
+# when that is loopback
+stop_outpostd
+echo "PeerAddress localhost:$JUMP_PORT" >>"$T/outpostd.conf"
+start_outpostd
+out=$(outpost nodes) || fail "outpost nodes"
+echo "$out" | grep -Eq "^solo  (127\.0\.0\.1:$JUMP_PORT|\[::1\]:$JUMP_PORT)  up " || fail "PeerAddress localhost not resolved: $out"
+grep -q "PeerAddress localhost:$JUMP_PORT resolves to .*, a loopback address" "$DAEMON_LOG" ||
+	fail "no warning about a loopback PeerAddress in the log"
+
 # without NodeName: the host name, as a label
 [ "$("$OUTPOSTD_BIN" -T -d "$T/other" | awk '$1 == "NodeName" { print $2 }')" = \
     "$(hostname | cut -d. -f1 | tr 'A-Z_' 'a-z-')" ] || fail "the default NodeName is not the host name"
