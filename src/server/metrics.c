@@ -336,6 +336,8 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Transactions the store thread wrote them in.");
 	single(b, "outpost_store_reloads_total", "counter", s->store_reloads,
 	    "Fresh copies of the state store the loop took after it changed.");
+	single(b, "outpost_store_node_updates_total", "counter", s->store_node_updates,
+	    "Changes of the nodes' rows (a node up, down, registered) the loop's copy took without a full copy.");
 	single(b, "outpost_store_notifications_total", "counter", s->store_notifies,
 	    "PostgreSQL notifications (LISTEN/NOTIFY) the store thread acted on.");
 	single(b, "outpost_store_cutoff_drops_total", "counter", s->store_cutoff_drops,
@@ -478,6 +480,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_reloads = qs.reloads;
 	s->store_notifies = qs.notifies;
 	s->store_cutoff_drops = qs.cutoff_drops;
+	s->store_node_updates = qs.node_updates;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);
