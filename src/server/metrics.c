@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/auditsync.h"
 #include "server/chan.h"
 #include "server/cmdq.h"
 #include "server/hostkey.h"
@@ -344,6 +345,8 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Device sessions dropped because the state store did not answer for the node-down bound.");
 	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
+	single(b, "outpost_audit_store_behind_records", "gauge", s->audit_behind,
+	    "Audit records this node wrote that its copier has not copied into the store yet (PostgreSQL).");
 	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
 	    "AuditQueueMax: past it new logins and connections are refused.");
 	single(b, "outpost_audit_refused_total", "counter", s->audit_refused,
@@ -486,6 +489,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	audit_get_stats(srv->audit, &as);
 	s->audit_depth = as.depth;
 	s->audit_max = as.max;
+	s->audit_behind = (uint64_t)auditsync_behind();
 	s->audit_refused = as.refused;
 	s->audit_overflowed = as.overflowed;
 	struct cmdq_stats cs;

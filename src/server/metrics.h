@@ -85,6 +85,7 @@ struct metrics_snapshot {
 	int mqtt_up;			/* 1, 0, or -1 when MqttURL is unset */
 	uint64_t http[3];		/* scrape.c: answered 200, 404, 405 */
 	uint64_t audit_depth, audit_max, audit_refused, audit_overflowed;	/* audit.h's queue */
+	uint64_t audit_behind;		/* auditsync_behind: records not in the store yet */
 	uint64_t command_jobs, command_busy;	/* cmdq.h: remote commands queued or running, refused */
 	struct metrics_fleet *fleets;
 	size_t nfleets;
