@@ -7,16 +7,26 @@
 #include "common/timefmt.h"
 #include "store/store.h"
 
-/* "a  10.0.0.1:2222  up  3 devices  heartbeat 2026-11-21T10:00:00Z" */
+/*
+ * "a  10.0.0.1:2222  up  3 devices  heartbeat 2026-11-21T10:00:00Z"; a down
+ * node holds none: "b  10.0.0.2:2222  down  0 devices, 2 stranded  heartbeat
+ * ..." (rows still online at it: they show offline until they register
+ * elsewhere), or "... down  0 devices  stopped" after a clean stop.
+ */
 static int
 node_line(void *arg, const struct store_node *n)
 {
 	FILE *out = arg;
-	char beat[32];
+	char beat[48] = "stopped", stranded[32] = "";
 
-	timefmt_iso(n->heartbeat, beat, sizeof(beat));
-	fprintf(out, "%s  %s  %s  %d device%s  heartbeat %s\n", n->name, n->peer_addr[0] ? n->peer_addr : "-",
-	    n->up ? "up" : "down", n->devices, n->devices == 1 ? "" : "s", beat);
+	if (n->heartbeat > 0) {
+		memcpy(beat, "heartbeat ", 10);
+		timefmt_iso(n->heartbeat, beat + 10, sizeof(beat) - 10);
+	}
+	if (n->stranded > 0)
+		snprintf(stranded, sizeof(stranded), ", %d stranded", n->stranded);
+	fprintf(out, "%s  %s  %s  %d device%s%s  %s\n", n->name, n->peer_addr[0] ? n->peer_addr : "-",
+	    n->up ? "up" : "down", n->devices, n->devices == 1 ? "" : "s", stranded, beat);
 	return 0;
 }
 
@@ -33,7 +43,9 @@ node_json(void *arg, const struct store_node *n)
 	jbuf_member_str(&js->j, "peer_address", n->peer_addr[0] ? n->peer_addr : NULL);
 	jbuf_member_bool(&js->j, "up", n->up);
 	jbuf_member_int(&js->j, "devices", n->devices);
-	jbuf_member_str(&js->j, "heartbeat", beat);
+	jbuf_member_int(&js->j, "stranded", n->stranded);
+	jbuf_member_bool(&js->j, "stopped", n->heartbeat == 0);
+	jbuf_member_str(&js->j, "heartbeat", n->heartbeat > 0 ? beat : NULL);
 	jbuf_member_str(&js->j, "started", started);
 	jbuf_member_str(&js->j, "version", n->version[0] ? n->version : NULL);
 	jbuf_member_str(&js->j, "node_key", n->node_key[0] ? n->node_key : NULL);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@ static struct {
 	uint64_t waited;		/* records copied since the copy last failed */
 } as;
 
+/* For outpost_audit_store_behind_records: the log's last record (the loop's), the store's. */
+static atomic_int_fast64_t head_seq, copied_seq;
+
 /* Connects, then copies what the store lacks; 0 or the error (logged once per kind). */
 static int
 copy_once(void)
@@ -48,6 +52,8 @@ copy_once(void)
 	if (r == 0 && (r = store_audit_sync(as.st, as.node, as.path, &as.cur, 0, &n)) != 0)
 		snprintf(why, sizeof(why), "%s", store_errmsg(as.st));
 	if (r == 0) {
+		if (as.cur.valid)
+			atomic_store(&copied_seq, as.cur.seq);
 		if (as.failing != 0)
 			log_info("audit: this node's records are in the store again (%llu copied since)",
 			    (unsigned long long)(as.waited + (uint64_t)n));
@@ -137,6 +143,14 @@ auditsync_start(struct server *srv, const char *node)
 	log_info("audit: this node's records (node %s) are copied to the store's audit_records", as.node);
 }
 
+int64_t
+auditsync_behind(void)
+{
+	int64_t behind = atomic_load(&head_seq) - atomic_load(&copied_seq);
+
+	return as.running && behind > 0 ? behind : 0;
+}
+
 bool
 auditsync_running(void)
 {
@@ -144,10 +158,11 @@ auditsync_running(void)
 }
 
 void
-auditsync_poke(void)
+auditsync_poke(int64_t seq)
 {
 	if (!as.running)
 		return;
+	atomic_store(&head_seq, seq);
 	pthread_mutex_lock(&as.mu);
 	as.poke = true;
 	pthread_cond_signal(&as.cv);

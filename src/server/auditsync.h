@@ -7,6 +7,7 @@
 #define OUTPOST_AUDITSYNC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct server;
 
@@ -24,8 +25,14 @@ struct server;
 void auditsync_start(struct server *srv, const char *node);
 /* True while the copier runs: it, not the loop, moves the node's anchor. */
 bool auditsync_running(void);
-/* Records were written (the loop, when the head moved): copy them soon. */
-void auditsync_poke(void);
+/* Records were written up to seq (the loop, when the head moved): copy them soon. */
+void auditsync_poke(int64_t seq);
+/*
+ * Records of this node's audit.log not in the store yet: the last seq the
+ * loop passed to auditsync_poke less the last one the copier copied (0 when
+ * not running, or caught up; a cut log counts from its new head).
+ */
+int64_t auditsync_behind(void);
 /* Copies what is left (waiting at most AUDITSYNC_STOP_MS for the store), then ends the thread. */
 #define AUDITSYNC_STOP_MS	5000
 void auditsync_stop(void);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
+#include "server/auditsync.h"
 #include "server/chan.h"
 #include "server/cmdq.h"
 #include "server/hostkey.h"
@@ -336,12 +337,16 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Transactions the store thread wrote them in.");
 	single(b, "outpost_store_reloads_total", "counter", s->store_reloads,
 	    "Fresh copies of the state store the loop took after it changed.");
+	single(b, "outpost_store_node_updates_total", "counter", s->store_node_updates,
+	    "Changes of the nodes' rows (a node up, down, registered) the loop's copy took without a full copy.");
 	single(b, "outpost_store_notifications_total", "counter", s->store_notifies,
 	    "PostgreSQL notifications (LISTEN/NOTIFY) the store thread acted on.");
 	single(b, "outpost_store_cutoff_drops_total", "counter", s->store_cutoff_drops,
 	    "Device sessions dropped because the state store did not answer for the node-down bound.");
 	single(b, "outpost_audit_queue_records", "gauge", s->audit_depth,
 	    "Audit records queued for the writer thread now.");
+	single(b, "outpost_audit_store_behind_records", "gauge", s->audit_behind,
+	    "Audit records this node wrote that its copier has not copied into the store yet (PostgreSQL).");
 	single(b, "outpost_audit_queue_limit", "gauge", s->audit_max,
 	    "AuditQueueMax: past it new logins and connections are refused.");
 	single(b, "outpost_audit_refused_total", "counter", s->audit_refused,
@@ -478,11 +483,13 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_reloads = qs.reloads;
 	s->store_notifies = qs.notifies;
 	s->store_cutoff_drops = qs.cutoff_drops;
+	s->store_node_updates = qs.node_updates;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);
 	s->audit_depth = as.depth;
 	s->audit_max = as.max;
+	s->audit_behind = (uint64_t)auditsync_behind();
 	s->audit_refused = as.refused;
 	s->audit_overflowed = as.overflowed;
 	struct cmdq_stats cs;

@@ -81,10 +81,11 @@ struct metrics_snapshot {
 	bool store_reachable;		/* false while the store thread cannot reach the store */
 	uint64_t store_queue_depth, store_queue_max, store_queue_dropped;	/* storeq.h */
 	uint64_t store_written, store_batches, store_reloads, store_notifies;
-	uint64_t store_cutoff_drops;
+	uint64_t store_cutoff_drops, store_node_updates;
 	int mqtt_up;			/* 1, 0, or -1 when MqttURL is unset */
 	uint64_t http[3];		/* scrape.c: answered 200, 404, 405 */
 	uint64_t audit_depth, audit_max, audit_refused, audit_overflowed;	/* audit.h's queue */
+	uint64_t audit_behind;		/* auditsync_behind: records not in the store yet */
 	uint64_t command_jobs, command_busy;	/* cmdq.h: remote commands queued or running, refused */
 	struct metrics_fleet *fleets;
 	size_t nfleets;

@@ -22,6 +22,8 @@
 
 #define NODE_KEY_PATH_MAX	4096
 
+static int64_t started;		/* this node's start in its row (store_node_stop names it) */
+
 /* Loads (generating at first start) the node key; its public half as "TYPE BASE64" into pub. */
 static void
 load_node_key(struct server *srv, char *pub, size_t len)
@@ -109,6 +111,7 @@ node_start(struct server *srv)
 	if ((r = store_node_register(srv->st, &n, &id)) != 0)
 		fatal("refusing to start: %s", store_errmsg(srv->st));
 	srv->node_id = id;
+	started = n.started;
 	snprintf(srv->node_name, sizeof(srv->node_name), "%s", n.name);
 	srv->next_conn_id = (uint64_t)id << STORE_NODE_SHIFT;
 	srv->next_beat_ms = srv->now_ms + LIM_NODE_HEARTBEAT_S * 1000;
@@ -129,6 +132,9 @@ node_tick(struct server *srv)
 void
 node_free(struct server *srv)
 {
+	/* a clean stop: down for the other nodes now, not LIM_NODE_DOWN_S after the last beat */
+	if (srv->node_id > 0 && storeq_node_stop(srv, started) != 0)
+		log_warn("store: cannot mark node %s stopped: %s", srv->node_name, store_errmsg(srv->st));
 	ssh_key_free(srv->node_key);
 	srv->node_key = NULL;
 }

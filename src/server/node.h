@@ -21,7 +21,11 @@ struct server;
 void node_start(struct server *srv);
 /* The loop's tick: a heartbeat every LIM_NODE_HEARTBEAT_S through the write-behind queue. */
 void node_tick(struct server *srv);
-/* Frees the node key. */
+/*
+ * A clean stop (outpostd's shutdown, while the store thread still runs):
+ * marks the node stopped in its row (heartbeat 0, store_node_stop), so the
+ * other nodes and `outpost nodes` see it down at once; frees the node key.
+ */
 void node_free(struct server *srv);
 
 #endif

@@ -370,7 +370,7 @@ save_audit_head(struct server *srv)
 
 	if (!audit_head_take(srv->audit, &h, &reset) || audit_node[0] == '\0')
 		return;
-	auditsync_poke();
+	auditsync_poke(h.seq);
 	if (auditsync_running() && !reset)
 		return;
 	if (storeq_audit_anchor_set(srv, audit_node, &h, reset) == 0) {

@@ -77,6 +77,12 @@ fold_heartbeat(struct storeop *op, struct storeop *newer)
 }
 
 static int
+apply_node_stop(struct store *st, const struct storeop *op)
+{
+	return store_node_stop(st, op->id, op->when);
+}
+
+static int
 apply_session(struct store *st, const struct storeop *op)
 {
 	int r = 0;
@@ -206,6 +212,7 @@ static const struct storeop_type types[SOP_MAX] = {
 	/* no fold: one record per port and key type, and rare (a probe per registration) */
 	[SOP_HOSTKEY] = { .name = "host key", .apply = apply_hostkey },
 	[SOP_HEARTBEAT] = { .name = "node heartbeat", .apply = apply_heartbeat, .fold = fold_heartbeat },
+	[SOP_NODE_STOP] = { .name = "node stopped", .apply = apply_node_stop },
 };
 
 /* ---- records ---- */
@@ -306,6 +313,16 @@ storeop_heartbeat(int64_t node_id, int64_t now)
 
 	if (op != NULL)
 		op->when = now;
+	return op;
+}
+
+struct storeop *
+storeop_node_stop(int64_t node_id, int64_t started)
+{
+	struct storeop *op = op_new(SOP_NODE_STOP, node_id);
+
+	if (op != NULL)
+		op->when = started;
 	return op;
 }
 

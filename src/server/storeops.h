@@ -24,16 +24,17 @@
 
 enum storeop_kind {
 	SOP_ONLINE, SOP_ALL_OFFLINE, SOP_SESSION, SOP_SESSION_CLEAR, SOP_ONDEMAND,
-	SOP_ONDEMAND_CLEAR, SOP_PORT, SOP_INFO, SOP_ANCHOR, SOP_HOSTKEY, SOP_HEARTBEAT, SOP_MAX
+	SOP_ONDEMAND_CLEAR, SOP_PORT, SOP_INFO, SOP_ANCHOR, SOP_HOSTKEY, SOP_HEARTBEAT, SOP_NODE_STOP,
+	SOP_MAX
 };
 
 /* One queued write; strings are owned (storeop_free). */
 struct storeop {
 	enum storeop_kind kind;
-	int64_t id;			/* device, session or (HEARTBEAT) node id; 0 for whole-table kinds */
+	int64_t id;			/* device, session or (HEARTBEAT, NODE_STOP) node id; 0 for whole-table kinds */
 	struct storeop *next;		/* queue order */
 	struct storeop *hnext;		/* same hash bucket */
-	int64_t when;			/* ONLINE, ONDEMAND, ALL_OFFLINE, HOSTKEY: UNIX time */
+	int64_t when;			/* ONLINE, ONDEMAND, ALL_OFFLINE, HOSTKEY: UNIX time; NODE_STOP: its start */
 	bool online;			/* ONLINE */
 	char *addr;			/* ONLINE: NULL keeps the stored one */
 	char *node;			/* ONLINE: the node writing it (fenced), NULL = unfenced;
@@ -71,6 +72,8 @@ struct storeop *storeop_node_offline(const char *node, int64_t when);
 struct storeop *storeop_session_clear_node(int64_t node_id);
 /* Node node_id is alive at now (store_node_heartbeat); the newest folds in. */
 struct storeop *storeop_heartbeat(int64_t node_id, int64_t now);
+/* Node node_id (of its start at started) stopped cleanly (store_node_stop); a barrier. */
+struct storeop *storeop_node_stop(int64_t node_id, int64_t started);
 struct storeop *storeop_session_add(int64_t id, const char *kind, const char *principal,
     const char *key_fp, const char *src, int64_t since);
 struct storeop *storeop_session_bytes(int64_t id, int64_t bytes);

@@ -54,7 +54,7 @@
  */
 #define PRESENCE_OVERLAP	256
 #define PRESENCE_MAX	65536	/* rows handed to the loop at once; past it, a full copy */
-#define NODES_LOOK_MS	1000	/* how often the thread looks whether a node went up or down */
+#define NODES_LOOK_MS	1000	/* how often the thread reads the nodes' rows (a node goes down silently) */
 
 struct storeq {
 	struct server *srv;
@@ -64,18 +64,23 @@ struct storeq {
 	/* under mu */
 	struct storeops q;
 	bool stop, poke;
+	bool force_copy;		/* the loop asks for a full copy */
 	bool swap_pending;		/* fresh is filled; the loop has not taken it */
 	struct store *fresh;		/* a filled mirror for the loop */
 	struct store *retired;		/* the loop's old mirror, for the thread to close */
 	struct store_presence *rows;	/* presence rows for the loop, in the thread's order */
 	size_t nrows, rows_cap;
 	size_t rows_stale;		/* the first rows_stale predate fresh: not applied to it */
+	struct store_node *node_rows;	/* the nodes' rows for the loop's mirror (frozen by their up) */
+	size_t nnode_rows;
+	bool nodes_ready;		/* node_rows waits for the loop (newer than fresh, if any) */
 	/* the thread's own */
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
 	int64_t last_pseq;		/* the newest presence order read or copied */
-	int64_t up_mark;		/* store_node_up_mark at the last copy (the mirror's frozen nodes) */
-	int64_t next_nodes_ms;		/* the next look at it */
+	struct store_node *nodes_seen;	/* the nodes as the loop's mirror has them, or will */
+	size_t nnodes_seen;
+	int64_t next_nodes_ms;		/* the next read of the nodes' rows */
 	bool reload;			/* copy even if the counter did not move */
 	int64_t next_poll_ms, next_try_ms, down_since_ms;
 	int64_t backoff_ms;
@@ -90,6 +95,7 @@ struct storeq {
 	/* either */
 	atomic_bool unreachable;
 	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
+	atomic_uint_fast64_t node_updates;	/* nodes' rows handed to the loop without a full copy */
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
 	atomic_uint_fast64_t notifies;	/* notifications acted on */
 	atomic_int_fast64_t contact_ms;	/* the thread's last successful round trip with the real store */
@@ -385,22 +391,133 @@ read_presence(struct storeq *sq)
 	    (long long)sq->last_pseq);
 }
 
+/* ---- the nodes' rows, without a full copy ---- */
+
+#define NODES_MAX	4096	/* rows the thread reads; more is a broken store */
+
+/* Node rows as the thread read them: heartbeat cleared (only up counts). */
+struct node_list {
+	struct store_node *v;
+	size_t len, cap;
+};
+
+static int
+collect_node(void *arg, const struct store_node *n)
+{
+	struct node_list *l = arg;
+
+	if (l->len >= NODES_MAX)
+		return ERR_TOOLONG;
+	if (l->len == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct store_node *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->len] = *n;
+	l->v[l->len].heartbeat = 0;
+	l->v[l->len].devices = l->v[l->len].stranded = 0;
+	l->len++;
+	return 0;
+}
+
+/* st's nodes and their up/down state at now into *l (freed by the caller, also on failure). */
+static int
+node_list_read(struct store *st, int64_t now, struct node_list *l)
+{
+	memset(l, 0, sizeof(*l));
+	return store_node_scan(st, now, collect_node, l);
+}
+
+static bool
+same_node(const struct store_node *a, const struct store_node *b)
+{
+	return a->id == b->id && a->up == b->up && a->started == b->started &&
+	    strcmp(a->name, b->name) == 0 && strcmp(a->peer_addr, b->peer_addr) == 0 &&
+	    strcmp(a->node_key, b->node_key) == 0 && strcmp(a->version, b->version) == 0;
+}
+
+static bool
+same_nodes(const struct store_node *a, size_t na, const struct store_node *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!same_node(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Reads the nodes' rows and up/down state on the real store (every
+ * NODES_LOOK_MS, and on a presence notification: a node registering or
+ * stopping notifies it); when they differ from the mirror's, hands them to
+ * the loop (storeq_ready writes them into its mirror: store_node_mirror),
+ * instead of a full copy of everything for one node's row.
+ */
+static void
+look_at_nodes(struct storeq *sq)
+{
+	struct node_list l;
+	int r = node_list_read(sq->real, timefmt_now(), &l);
+
+	sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
+	if (r != 0) {
+		free(l.v);
+		if (lost(sq, r))
+			went_unreachable(sq, store_errmsg(sq->real));
+		else
+			log_warn("store: cannot read the nodes: %s", store_errmsg(sq->real));
+		return;
+	}
+	contact(sq);
+	if (same_nodes(l.v, l.len, sq->nodes_seen, sq->nnodes_seen)) {
+		free(l.v);
+		return;
+	}
+	struct store_node *copy = l.len > 0 ? malloc(l.len * sizeof(*copy)) : NULL;
+	if (l.len > 0 && copy == NULL) {
+		free(l.v);
+		sq->reload = true;	/* out of memory: the next look copies everything */
+		return;
+	}
+	if (l.len > 0)
+		memcpy(copy, l.v, l.len * sizeof(*copy));
+	free(sq->nodes_seen);
+	sq->nodes_seen = l.v;
+	sq->nnodes_seen = l.len;
+	pthread_mutex_lock(&sq->mu);
+	free(sq->node_rows);
+	sq->node_rows = copy;
+	sq->nnode_rows = l.len;
+	sq->nodes_ready = true;
+	pthread_mutex_unlock(&sq->mu);
+	uint64_t one = 1;
+	if (write(sq->watch.fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("store: cannot wake the loop: %s", strerror(errno));
+	log_debug("store: the nodes' rows changed (%zu nodes): the loop's copy takes them", l.len);
+}
+
 /* Fills a fresh mirror from the real store and hands it to the loop. */
 static void
 copy_to_loop(struct storeq *sq, int64_t counter)
 {
 	char why[512];
 	struct store *m = NULL;
-	int64_t t0 = mono_ms(), now = timefmt_now(), mark = 0;
+	int64_t t0 = mono_ms(), now = timefmt_now();
 	int r = store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why));
+	struct node_list seen = { 0 };
 
-	if (r == 0 && (r = store_node_up_mark(sq->real, now, &mark)) != 0)
-		snprintf(why, sizeof(why), "%s", store_errmsg(sq->real));
 	if (r == 0 && (r = fill(sq->real, m, why, sizeof(why))) == 0 &&
-	    (r = store_node_freeze(m, now)) != 0)
+	    ((r = store_node_freeze(m, now)) != 0 || (r = node_list_read(m, now, &seen)) != 0))
 		snprintf(why, sizeof(why), "%s", store_errmsg(m));
 	if (r == 0) {
-		sq->up_mark = mark;
+		free(sq->nodes_seen);
+		sq->nodes_seen = seen.v;
+		sq->nnodes_seen = seen.len;
+		seen.v = NULL;
 		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
 		contact(sq);	/* a long copy is an answer too */
 		atomic_fetch_add(&sq->reloads, 1);	/* before the loop can see it */
@@ -409,6 +526,10 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 		sq->fresh = m;
 		sq->swap_pending = true;
 		sq->rows_stale = sq->nrows;	/* the copy is newer than the rows waiting */
+		free(sq->node_rows);		/* and than the nodes' rows waiting */
+		sq->node_rows = NULL;
+		sq->nnode_rows = 0;
+		sq->nodes_ready = false;
 		pthread_mutex_unlock(&sq->mu);
 		if (top > sq->last_pseq)
 			sq->last_pseq = top;
@@ -421,6 +542,7 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 		    (long long)(mono_ms() - t0), (long long)counter);
 		return;
 	}
+	free(seen.v);
 	store_close(m);
 	if (lost(sq, r))
 		went_unreachable(sq, why);
@@ -438,8 +560,6 @@ look_for_changes(struct storeq *sq)
 	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	if (pending) {
 		sq->look_after_swap = true;	/* the next look, when the loop took it */
-		if (sq->next_nodes_ms <= mono_ms())
-			sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;	/* no spinning until then */
 		return;
 	}
 	sq->look_after_swap = false;
@@ -449,12 +569,6 @@ look_for_changes(struct storeq *sq)
 		return;
 	}
 	contact(sq);
-	if (mono_ms() >= sq->next_nodes_ms) {	/* a node went up or down: the mirror's frozen nodes are stale */
-		int64_t mark;
-		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;
-		if (store_node_up_mark(sq->real, timefmt_now(), &mark) == 0 && mark != sq->up_mark)
-			sq->reload = true;
-	}
 	if (counter != sq->seen || sq->reload)
 		copy_to_loop(sq, counter);
 }
@@ -478,6 +592,8 @@ round_once(struct storeq *sq, bool looking, bool presence)
 	}
 	if (drain(sq) && (looking || sq->reload))
 		look_for_changes(sq);
+	if ((presence || mono_ms() >= sq->next_nodes_ms) && !atomic_load(&sq->unreachable))
+		look_at_nodes(sq);	/* a node's row, or its up/down state, changed? */
 	if (presence && !atomic_load(&sq->unreachable))
 		read_presence(sq);
 	if (!atomic_load(&sq->unreachable))
@@ -546,6 +662,11 @@ run(void *arg)
 		bool presence = !down && (sq->notified & STORE_NOTIFY_PRESENCE);
 		if (sq->stop)
 			break;
+		if (sq->force_copy) {
+			sq->force_copy = false;
+			sq->reload = true;
+			sq->poke = true;
+		}
 		if (!sq->poke && !queued && !changed && !presence && now < due) {
 			if (sq->listening && !down)
 				wait_notify(sq, (int)(due - now));
@@ -648,6 +769,12 @@ storeq_start(struct server *srv)
 	if (store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)) != 0 ||
 	    fill(real, m, why, sizeof(why)) != 0)
 		fatal("cannot fill outpostd's copy of the store: %s", why);
+	struct node_list seen;
+	int64_t now = timefmt_now();
+	if (store_node_freeze(m, now) != 0 || node_list_read(m, now, &seen) != 0)
+		fatal("cannot fill outpostd's copy of the store: %s", store_errmsg(m));
+	sq->nodes_seen = seen.v;
+	sq->nnodes_seen = seen.len;
 	sq->last_pseq = max_pseq(m);
 	storeops_init(&sq->q, LIM_STORE_QUEUE);
 	pthread_condattr_t ca;
@@ -698,6 +825,36 @@ presence_row(struct server *srv, const struct store_presence *p, bool apply)
 		    (long long)p->device_id, store_errmsg(srv->st));
 }
 
+/* The thread copies everything next (loop): the mirror could not take a change. */
+static void
+ask_full_copy(struct storeq *sq)
+{
+	pthread_mutex_lock(&sq->mu);
+	sq->force_copy = true;
+	wake_thread(sq);
+	pthread_mutex_unlock(&sq->mu);
+}
+
+/*
+ * The nodes' rows changed on the real store (loop): the mirror takes them
+ * (a node up or down, registered, gone, its address or key), and the
+ * sessions of other nodes logged in here are checked against their keys.
+ */
+static void
+nodes_rows(struct server *srv, const struct store_node *v, size_t n)
+{
+	if (store_node_mirror(srv->st, v, n) != 0) {
+		log_warn("store: the nodes' rows not applied to the copy: %s; copying everything",
+		    store_errmsg(srv->st));
+		ask_full_copy(srv->sq);
+		return;
+	}
+	atomic_fetch_add(&srv->sq->node_updates, 1);
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->who.kind == PRINCIPAL_NODE)
+			session_recheck(c);
+}
+
 void
 storeq_ready(struct server *srv)
 {
@@ -713,6 +870,12 @@ storeq_ready(struct server *srv)
 	sq->rows = NULL;
 	sq->nrows = sq->rows_cap = sq->rows_stale = 0;
 	sq->fresh = NULL;
+	struct store_node *nodes = sq->node_rows;
+	size_t nnodes = sq->nnode_rows;
+	bool nodes_ready = sq->nodes_ready;
+	sq->node_rows = NULL;
+	sq->nnode_rows = 0;
+	sq->nodes_ready = false;
 	if (m != NULL) {
 		/* what the loop wrote since the thread's last drain is not in the copy */
 		for (const struct storeop *op = sq->q.head; op != NULL; op = op->next)
@@ -729,6 +892,9 @@ storeq_ready(struct server *srv)
 		metrics_store_attach(srv);
 		srv->recheck_now = true;
 	}
+	if (nodes_ready)
+		nodes_rows(srv, nodes, nnodes);
+	free(nodes);
 	for (size_t i = 0; i < nrows; i++)
 		presence_row(srv, &rows[i], i >= stale);
 	free(rows);
@@ -783,6 +949,8 @@ storeq_stop(struct server *srv)
 	srv->st = NULL;
 	storeops_free(&sq->q);
 	free(sq->rows);
+	free(sq->node_rows);
+	free(sq->nodes_seen);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->cv);
 	free(sq);
@@ -805,17 +973,19 @@ storeq_unreachable(const struct server *srv)
 
 struct others {
 	const char *me;
-	int n;
+	int n, up;
 };
 
-/* Nodes in the store other than this one (store_node_list). */
+/* Nodes in the store other than this one, and those of them up (store_node_scan). */
 static int
 count_others(void *arg, const struct store_node *n)
 {
 	struct others *o = arg;
 
-	if (strcmp(n->name, o->me) != 0)
+	if (strcmp(n->name, o->me) != 0) {
 		o->n++;
+		o->up += n->up;
+	}
 	return 0;
 }
 
@@ -842,7 +1012,7 @@ storeq_tick(struct server *srv)
 	 */
 	sq->cut_off = true;
 	struct others others = { .me = srv->node_name };
-	store_node_list(srv->st, count_others, &others);
+	store_node_scan(srv->st, timefmt_now(), count_others, &others);
 	if (others.n == 0) {
 		log_warn("store: no answer from the state store for %lld s; no other node to take this one's "
 		    "devices: their sessions go on", (long long)quiet / 1000);
@@ -882,6 +1052,7 @@ storeq_get_stats(const struct server *srv, struct storeq_stats *out)
 	out->reloads = atomic_load(&sq->reloads);
 	out->notifies = atomic_load(&sq->notifies);
 	out->cutoff_drops = atomic_load(&sq->cutoff_drops);
+	out->node_updates = atomic_load(&sq->node_updates);
 	out->refused = atomic_load(&sq->refused);
 	out->failures = (uint64_t)atomic_load(&sq->failures);
 }
@@ -931,6 +1102,14 @@ storeq_node_heartbeat(struct server *srv, int64_t now)
 }
 
 int
+storeq_node_stop(struct server *srv, int64_t started)
+{
+	if (srv->node_id <= 0)
+		return 0;
+	return submit(srv, storeop_node_stop(srv->node_id, started));
+}
+
+int
 storeq_device_all_offline(struct server *srv, int64_t when)
 {
 	return submit(srv, storeop_all_offline(when));
@@ -970,7 +1149,27 @@ storeq_device_set_ondemand(struct server *srv, int64_t device_id, const char *st
 int
 storeq_device_clear_ondemand(struct server *srv)
 {
+	struct others others = { .me = srv->node_name };
+
+	/*
+	 * Another node up follows the same broker and has kept the states
+	 * current (retained states that match what the store says are not
+	 * written again): forgetting them would blank every device's state
+	 * for every node until this node's broker connection brings them back.
+	 */
+	if (srv->node_name[0] != '\0' && store_node_scan(srv->st, timefmt_now(), count_others, &others) == 0 &&
+	    others.up > 0) {
+		log_debug("store: %d other nodes up keep the on-demand states: not cleared", others.up);
+		return 0;
+	}
 	return submit(srv, storeop_ondemand_clear());
+}
+
+static int
+port_cb(void *arg, const struct store_device *d)
+{
+	*(uint32_t *)arg = d->port;
+	return 0;
 }
 
 /* The holder's name comes from the mirror; the real store keeps the first port too. */
@@ -978,9 +1177,14 @@ int
 storeq_device_bind_port(struct server *srv, int64_t device_id, uint32_t port, char *holder,
     size_t hlen)
 {
+	uint32_t had = 0;
+
+	if (srv->sq != NULL && store_device_get(srv->st, device_id, port_cb, &had) != 0)
+		had = 0;	/* no such device: the bind below says so */
 	int r = store_device_bind_port(srv->st, device_id, port, holder, hlen);
 
-	if (r == 0 && srv->sq != NULL) {
+	/* a device keeps its first port: with one already, the bind changed nothing */
+	if (r == 0 && srv->sq != NULL && had == 0) {
 		struct storeop *op = storeop_port(device_id, port);
 		if (op == NULL)
 			return ERR_NOMEM;

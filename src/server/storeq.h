@@ -4,8 +4,10 @@
  * the real store's connection, and the loop reads an in-memory SQLite
  * mirror with the same schema: srv->st is the mirror, so the rest of
  * outpostd reads it with the ordinary store_* calls, never waiting on a
- * network. The thread fills a fresh mirror when the real store changed and
- * hands it to the loop through an eventfd; the loop swaps srv->st.
+ * network. The thread fills a fresh mirror when the real store had an access
+ * change and hands it to the loop through an eventfd; the loop swaps
+ * srv->st. Other nodes' presence rows and the nodes' own rows (up, down,
+ * registered, stopped) reach the mirror by themselves, without a copy.
  *
  * outpostd's own writes go through the storeq_* calls below: each is
  * applied to the mirror at once (its result returned, store_errmsg(srv->st)
@@ -72,7 +74,8 @@ struct storeq_stats {
 	uint64_t dropped;	/* records refused because the queue was full */
 	uint64_t written;	/* records written to the real store */
 	uint64_t batches;	/* transactions that wrote them */
-	uint64_t reloads;	/* mirrors taken */
+	uint64_t reloads;	/* mirrors taken (full copies) */
+	uint64_t node_updates;	/* nodes' rows written into the mirror without a full copy */
 	uint64_t notifies;	/* notifications (LISTEN/NOTIFY) the thread acted on */
 	uint64_t cutoff_drops;	/* device sessions dropped after LIM_NODE_DOWN_S without the store */
 	uint64_t refused;	/* logins refused while the store was unreachable */
@@ -93,6 +96,8 @@ int storeq_device_all_offline(struct server *srv, int64_t when);
 int storeq_node_offline(struct server *srv, int64_t when);
 /* This node's heartbeat (srv->node_id). */
 int storeq_node_heartbeat(struct server *srv, int64_t now);
+/* A clean stop: this node's row (of its start at started) down at once (store_node_stop). */
+int storeq_node_stop(struct server *srv, int64_t started);
 int storeq_session_add(struct server *srv, int64_t id, const char *kind, const char *principal,
     const char *key_fp, const char *src, int64_t since);
 int storeq_session_set_bytes(struct server *srv, int64_t id, int64_t bytes);
@@ -100,7 +105,19 @@ int storeq_session_del(struct server *srv, int64_t id);
 int storeq_session_clear(struct server *srv);
 int storeq_device_set_ondemand(struct server *srv, int64_t device_id, const char *state,
     int64_t when);
+/*
+ * Forgets every on-demand state (start-up: the broker's retained states come
+ * back), unless another node is up: it follows the same broker and keeps
+ * them current, and this node's retained states equal to them are not
+ * written again.
+ */
 int storeq_device_clear_ondemand(struct server *srv);
+/*
+ * Binds port to the device in the loop's store; in mirror mode queues the
+ * write only when that changed the row (a device binding its own port again
+ * at each reconnect writes nothing: on PostgreSQL the write would notify a
+ * change and every node would copy the whole store again).
+ */
 int storeq_device_bind_port(struct server *srv, int64_t device_id, uint32_t port, char *holder,
     size_t hlen);
 int storeq_device_set_info(struct server *srv, int64_t device_id, const char *hostname,

@@ -70,9 +70,17 @@ static struct query q_node_get = {
 	.sql = NODE_COLUMNS "WHERE n.name = ?2",
 };
 
+/* The rows and up at ?1, without the device counts: the store thread reads them every second. */
+static struct query q_node_scan = {
+	.sql = "SELECT id, name, peer_addr, node_key, started, heartbeat, version, 0, "
+	    "CASE WHEN heartbeat >= ?1 - " RECORDS_STR(LIM_NODE_DOWN_S) " THEN 1 ELSE 0 END FROM nodes ORDER BY name",
+};
+
 static void
 node_from_row(struct db_stmt *s, struct store_node *n)
 {
+	int held;
+
 	memset(n, 0, sizeof(*n));
 	n->id = db_col_int(s, 0);
 	snprintf(n->name, sizeof(n->name), "%s", db_col_text(s, 1));
@@ -81,8 +89,12 @@ node_from_row(struct db_stmt *s, struct store_node *n)
 	n->started = db_col_int(s, 4);
 	n->heartbeat = db_col_int(s, 5);
 	snprintf(n->version, sizeof(n->version), "%s", db_col_text(s, 6));
-	n->devices = (int)db_col_int(s, 7);
+	held = (int)db_col_int(s, 7);
 	n->up = db_col_int(s, 8) != 0;
+	if (n->up)
+		n->devices = held;
+	else
+		n->stranded = held;	/* nobody holds them: they show offline until they register elsewhere */
 }
 
 static int
@@ -104,6 +116,20 @@ store_node_list(struct store *st, store_node_cb cb, void *arg)
 	if ((r = db_prepare(st, &q_node_list, &s)) != 0)
 		return r;
 	db_bind_int(s, 1, timefmt_now());
+	r = db_for_each_row(s, node_row, (void *)cb, arg);
+	db_release(s);
+	return r;
+}
+
+int
+store_node_scan(struct store *st, int64_t now, store_node_cb cb, void *arg)
+{
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_prepare(st, &q_node_scan, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, now);
 	r = db_for_each_row(s, node_row, (void *)cb, arg);
 	db_release(s);
 	return r;
@@ -233,26 +259,81 @@ store_node_heartbeat(struct store *st, int64_t id, int64_t now)
 	return r;	/* liveness, not an access change */
 }
 
-/* A number that changes when the set of nodes up at now changes (ids of up nodes, mixed, and their count). */
-static struct query q_node_up_mark = {
-	.sql = "SELECT count(*), coalesce(sum(id * id * 7919 + id), 0) FROM nodes "
-	    "WHERE heartbeat >= ?1 - " RECORDS_STR(LIM_NODE_DOWN_S),
+static struct query q_node_stop = {
+	.sql = "UPDATE nodes SET heartbeat = 0 WHERE id = ?1 AND started = ?2",
 };
 
 int
-store_node_up_mark(struct store *st, int64_t now, int64_t *mark)
+store_node_stop(struct store *st, int64_t id, int64_t started)
 {
 	struct db_stmt *s;
 	int r;
 
-	*mark = 0;
-	if ((r = db_prepare(st, &q_node_up_mark, &s)) != 0)
+	if ((r = db_prepare(st, &q_node_stop, &s)) != 0)
 		return r;
-	db_bind_int(s, 1, now);
-	if ((r = db_step_one(s)) == 0)
-		*mark = db_col_int(s, 0) * INT64_C(1000003) + db_col_int(s, 1);
+	db_bind_int(s, 1, id);
+	db_bind_int(s, 2, started);
+	r = db_exec(s, NULL);	/* no row: the name started again elsewhere meanwhile, its row is not ours */
 	db_release(s);
 	return r;
+}
+
+static struct query q_node_mirror_clear = {
+	.sql = "DELETE FROM nodes",
+};
+
+static struct query q_node_mirror_row = {
+	.sql = "INSERT INTO nodes (id, name, peer_addr, node_key, started, heartbeat, version) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+};
+
+/* One row of store_node_mirror, its heartbeat frozen. */
+static int
+mirror_row(struct store *st, const struct store_node *n)
+{
+	struct db_stmt *s;
+	int r;
+
+	if (memchr(n->name, '\0', sizeof(n->name)) == NULL ||
+	    memchr(n->peer_addr, '\0', sizeof(n->peer_addr)) == NULL ||
+	    memchr(n->node_key, '\0', sizeof(n->node_key)) == NULL ||
+	    memchr(n->version, '\0', sizeof(n->version)) == NULL) {
+		db_set_err(st, "node row not terminated");
+		return ERR_TOOLONG;
+	}
+	if ((r = db_prepare(st, &q_node_mirror_row, &s)) != 0)
+		return r;
+	db_bind_int(s, 1, n->id);
+	db_bind_text(s, 2, n->name);
+	db_bind_text(s, 3, n->peer_addr);
+	db_bind_text(s, 4, n->node_key);
+	db_bind_int(s, 5, n->started);
+	db_bind_int(s, 6, n->up ? STORE_NODE_FROZEN_UP : 0);
+	db_bind_text(s, 7, n->version);
+	r = db_exec(s, NULL);
+	db_release(s);
+	return r;
+}
+
+int
+store_node_mirror(struct store *st, const struct store_node *v, size_t n)
+{
+	int r;
+
+	if (n > 0 && v == NULL) {
+		db_set_err(st, "no nodes");
+		return ERR_INVAL;
+	}
+	if ((r = store_batch_begin(st)) != 0)
+		return r;
+	r = db_run(st, &q_node_mirror_clear, NULL);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = mirror_row(st, &v[i]);
+	if (r != 0) {
+		store_batch_rollback(st);
+		return r;
+	}
+	return store_batch_commit(st);	/* not an access change: no session is checked again for it */
 }
 
 /* Up nodes beat forever, down ones never did: the mirror keeps the state it was filled with. */

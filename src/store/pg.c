@@ -35,10 +35,11 @@
 /* The oldest server the schema works on (identity columns, EXECUTE FUNCTION). */
 #define PG_MIN_SERVER		110000
 /*
- * The NOTIFY channels (migration 10's triggers; pg_listen looks for
- * devices_presence): outpost_change when
- * change_seq moves, outpost_presence when a device's online, node or gen
- * changes. The store thread LISTENs on both (store_wait_notify).
+ * The NOTIFY channels (migration 10's triggers, 11's on nodes; pg_listen
+ * looks for devices_presence): outpost_change when change_seq moves,
+ * outpost_presence when a device's online, node or gen changes, or a
+ * node's row (not its heartbeat, but its clean stop). The store thread
+ * LISTENs on both (store_wait_notify).
  */
 #define PG_CHANNEL_CHANGE	"outpost_change"
 #define PG_CHANNEL_PRESENCE	"outpost_presence"
@@ -230,6 +231,19 @@ static const char *const pg_migrations[] = {
 	"CREATE TRIGGER nodes_changed AFTER INSERT OR DELETE OR UPDATE OF name, peer_addr, node_key"
 	"  ON nodes FOR EACH STATEMENT EXECUTE FUNCTION outpost_changed();"
 	"INSERT INTO schema_version (version, applied) VALUES (10, extract(epoch FROM now())::bigint);",
+	/*
+	 * 11: a node's row changing no longer moves the change counter (which
+	 * made every node copy the whole store again): it notifies
+	 * outpost_presence, on which the store thread reads the nodes' rows
+	 * too, and so does a clean stop (heartbeat set to 0, store_node_stop).
+	 * (SQLite's migration 11 only moves the version: it has no triggers.)
+	 */
+	"DROP TRIGGER nodes_changed ON nodes;"
+	"CREATE TRIGGER nodes_changed AFTER INSERT OR DELETE OR UPDATE OF name, peer_addr, node_key"
+	"  ON nodes FOR EACH STATEMENT EXECUTE FUNCTION outpost_presence();"
+	"CREATE TRIGGER nodes_stopped AFTER UPDATE OF heartbeat ON nodes FOR EACH ROW"
+	"  WHEN (NEW.heartbeat = 0 AND OLD.heartbeat <> 0) EXECUTE FUNCTION outpost_presence();"
+	"INSERT INTO schema_version (version, applied) VALUES (11, extract(epoch FROM now())::bigint);",
 };
 
 /* A connection's state (struct store's conn). */

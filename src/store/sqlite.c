@@ -1,6 +1,6 @@
 /*
  * sqlite.c: the SQLite engine under the store (db.h): one connection in WAL
- * mode, each query prepared once per connection, schema migrations 1-10 kept
+ * mode, each query prepared once per connection, schema migrations 1-11 kept
  * in user_version, and SQLite's errors told as one sentence.
  */
 #include <errno.h>
@@ -199,6 +199,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (node, seq)"
 	");"
 	"PRAGMA user_version = 10;",
+
+	/* 11: PostgreSQL's triggers on nodes notify presence rather than a change
+	 * (pg.c); SQLite has no triggers: only the version moves, in step. */
+	"PRAGMA user_version = 11;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

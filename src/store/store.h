@@ -263,8 +263,9 @@ struct store_node {
 	char node_key[LIM_PUBKEY_TEXT];		/* the node key's public half, "ssh-ed25519 AAAA..." */
 	int64_t started, heartbeat;		/* UNIX times */
 	char version[LIM_NODE_VERSION];
-	int devices;				/* list, get: devices it holds online */
-	bool up;				/* list, get: heartbeat within LIM_NODE_DOWN_S of now */
+	int devices;				/* list, get: devices it holds online (0 while down) */
+	int stranded;				/* list, get, down only: rows still online at it (shown offline) */
+	bool up;				/* list, get, scan: heartbeat within LIM_NODE_DOWN_S of now */
 };
 /*
  * Upserts the row of n->name: peer address, node key, version, started and
@@ -279,21 +280,32 @@ struct store_node {
 int store_node_register(struct store *st, const struct store_node *n, int64_t *id);
 /* The node's heartbeat is now (never moved back). ERR_NOTFOUND if its row is gone. */
 int store_node_heartbeat(struct store *st, int64_t id, int64_t now);
+/*
+ * A clean stop: heartbeat 0, so the node is down for everyone at once
+ * (PostgreSQL notifies the others). Only the row of that start (started):
+ * none if the name started again elsewhere meanwhile.
+ */
+int store_node_stop(struct store *st, int64_t id, int64_t started);
 typedef int (*store_node_cb)(void *arg, const struct store_node *n);
 /* Every node, by name; up computed against the wall clock now. */
 int store_node_list(struct store *st, store_node_cb cb, void *arg);
 /* One node by name; ERR_NOTFOUND if none. */
 int store_node_get(struct store *st, const char *name, struct store_node *out);
+/* Every node's row and up at now, by name, without the device counts (a read of a few rows). */
+int store_node_scan(struct store *st, int64_t now, store_node_cb cb, void *arg);
 /*
  * A mirror (outpostd's in-memory copy of a PostgreSQL store) does not see
  * the other nodes' heartbeats: the store thread freezes each node's up/down
- * state in it when it fills it (heartbeat STORE_NODE_FROZEN_UP if up at
- * now, 0 if down) and fills it again when store_node_up_mark, a number that
- * changes with the set of nodes up at now, moves on the real store.
+ * state in it when it fills it (store_node_freeze: heartbeat
+ * STORE_NODE_FROZEN_UP if up at now, 0 if down), and when a node's row or
+ * up/down state changes on the real store (store_node_scan every second and
+ * on notifications) it replaces the mirror's rows with the new ones
+ * (store_node_mirror: v's rows, each frozen by its up; not an access
+ * change). Neither touches any other table.
  */
 #define STORE_NODE_FROZEN_UP	(INT64_C(1) << 62)
-int store_node_up_mark(struct store *st, int64_t now, int64_t *mark);
 int store_node_freeze(struct store *st, int64_t now);
+int store_node_mirror(struct store *st, const struct store_node *v, size_t n);
 /* Session ids of node id: (id << STORE_NODE_SHIFT) | serial. */
 #define STORE_NODE_SHIFT	40
 /* Removes the live sessions of node id (their ids' range) and those with ids below 2^40 (pre-nodes). */

@@ -8,7 +8,8 @@
 # merged by time with their node (--json and text, filters as ever), `audit
 # verify` checks every node's chain against its anchor and says OK; records
 # written while PostgreSQL is down reach the store once it is back (delayed,
-# not dropped); a record rewritten in audit_records makes verify fail naming
+# not dropped; outpost_audit_store_behind_records counts them meanwhile, and
+# is 0 again after); a record rewritten in audit_records makes verify fail naming
 # node b, and node a's chain stays OK. On a PostgreSQL of its own (stopped
 # and started again).
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +23,16 @@ user_add alice acme
 device_add pi-a acme
 device_add pi-b acme
 node_start a
-node_start b
+MPORT_B=$(pick_port)
+NODES_CONF_EXTRA="MetricsListen $(node_ip b):$MPORT_B" node_start b
+# behind_b: node b's outpost_audit_store_behind_records (MetricsListen: it answers without the store)
+behind_b() {
+	"$PY" - "$(node_ip b)" "$MPORT_B" <<-'PYEOF'
+	import sys, urllib.request
+	text = urllib.request.urlopen("http://%s:%s/metrics" % (sys.argv[1], sys.argv[2]), timeout=10).read().decode()
+	print([l.split()[1] for l in text.splitlines() if l.startswith("outpost_audit_store_behind_records ")][0])
+	PYEOF
+}
 start_device_sshd
 on_node a start_device pi-a acme
 node_wait_on pi-a.acme a
@@ -72,6 +82,7 @@ log "verify: $(tr '\n' ';' <"$T/verify")"
 # PostgreSQL goes away; pi-b leaves node b meanwhile (audited); back, the
 # records are copied by seq: the copy waited, nothing was dropped.
 b_seq() { store_sql "SELECT coalesce(max(seq), 0) FROM audit_records WHERE node = 'b'"; }
+wait_for "node b's copier caught up (metric)" 10 eval '[ "$(behind_b)" = 0 ]'
 before=$(b_seq)
 "$IT_DIR/../pg/pg-stop" "$PG_OWN" >>"$LOGDIR/pg-start.log" 2>&1 || fail "pg-stop failed"
 stop_pid "$DEV_B" TERM
@@ -79,11 +90,14 @@ AUDIT_B=$(node_state b)/audit.log
 wait_for "node b's disconnect record" 20 grep -q '"event":"disconnect","what":"session","session":[0-9]*,"kind":"device","device":"pi-b.acme"' "$AUDIT_B"
 lines=$(wc -l <"$AUDIT_B")
 [ "$lines" -gt "$before" ] || fail "node b wrote no record while the store was down"
+wait_for "node b's records waiting, in its metrics" 10 eval '[ "$(behind_b)" -gt 0 ]'
+log "node b: $(behind_b) audit records behind while the store is down"
 "$IT_DIR/../pg/pg-start" "$PG_OWN" >>"$LOGDIR/pg-start.log" 2>&1 || fail "pg-start (restart) failed"
 wait_for "node b's records of the outage in the store" 40 eval '[ "$(b_seq 2>/dev/null)" -ge "$lines" ]'
 log "node b: $before records in the store before the outage, $lines in audit.log after it, all copied"
 grep -q "cannot copy this node's records to the store" "$(node_log b)" || fail "node b did not say the copy waits"
 grep -q "this node's records are in the store again" "$(node_log b)" || fail "node b did not say the copy caught up"
+wait_for "node b's copier caught up again (metric)" 10 eval '[ "$(behind_b)" = 0 ]'
 cli_on a audit verify >"$T/verify" 2>&1 || fail "audit verify after the outage: $(cat "$T/verify")"
 
 # An intruder with the database rewrites one of node b's records.

@@ -225,7 +225,7 @@ log "outpost nodes shows b down $down ms after SIGKILL (its last heartbeat $((t0
 outpost nodes --json | "$PY" -c '
 import json, sys
 n = {x["name"]: x for x in json.load(sys.stdin)}
-assert not n["b"]["up"] and n["b"]["devices"] == 1, n["b"]   # pi-b.acme, stranded (ls: offline)
+assert not n["b"]["up"] and n["b"]["devices"] == 0 and n["b"]["stranded"] == 1, n["b"]   # pi-b.acme: held by none, stranded (ls: offline)
 assert n["a"]["up"] and n["c"]["up"], n
 assert n["a"]["devices"] + n["c"]["devices"] == 3, n
 ' || fail "outpost nodes --json after b's crash: $(outpost nodes --json)"

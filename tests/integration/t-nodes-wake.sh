@@ -3,7 +3,8 @@
 # not on (issue 17 item 3, PROTOCOL.md "Peering"). Nodes a and b follow one
 # mosquitto broker; the on-demand agent's server is b. A technician on a
 # asks for the standby device: a publishes the wake, holds the channel, the
-# device registers on b, and a routes the waiting channel through b.
+# device registers on b, and a routes the waiting channel through b. a then
+# starts again while b is up: it leaves the on-demand states b keeps alone.
 # needs: postgresql
 # flavours: build
 # timeout: 150
@@ -56,6 +57,16 @@ log "wake from node a, device on node b, command run: $(($(now_ms) - t0)) ms"
 [ "$(AUDIT=$(node_state b)/audit.log audit_count route via=a for=alice device=pi-hq.acme result=ok)" = 1 ] ||
 	fail "node b: no route record via a"
 grep -q 'pi-hq.acme:22: device woke on node b' "$(node_log a)" || fail "node a did not log the wake through b"
+
+# a starts again while b is up, on a broker address nobody answers: it keeps
+# the on-demand states b keeps current (before, it blanked every device's)
+state=$(store_sql "SELECT ondemand FROM devices WHERE name = 'pi-hq'")
+[ -n "$state" ] || fail "pi-hq has no on-demand state in the store"
+node_stop a
+node_start a --mqtt "mqtt://127.0.0.1:$(pick_port)"
+sleep 2	# a clear would be queued at start and written within a drain (~20 ms)
+[ "$(store_sql "SELECT ondemand FROM devices WHERE name = 'pi-hq'")" = "$state" ] ||
+	fail "node a's start blanked pi-hq's on-demand state ($state -> '$(store_sql "SELECT ondemand FROM devices WHERE name = 'pi-hq'")')"
 
 for fq in "${!AGENT_PIDS[@]}"; do stop_pid "${AGENT_PIDS[$fq]}" TERM 10; done
 AGENT_PIDS=()

@@ -7,7 +7,11 @@
 # b is killed with SIGKILL: within ~25 s the store says b is down and b's
 # device offline (its row still says online: b never wrote it back), while
 # a and c keep serving (a technician reaches the agent on c; a new login on
-# a works). A node cannot start under a live node's name with another key.
+# a works), and `outpost nodes` shows b's device as stranded, not held. A
+# node cannot start under a live node's name with another key. b starts
+# again: neither its death nor its return costs a or c a full copy of the
+# store (outpost_store_reloads_total stays; they take b's row alone). c
+# stops cleanly: `outpost nodes` shows it down ("stopped") at once.
 # needs: postgresql
 # timeout: 120
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +80,11 @@ CLIENT=root node_jump a nodes >"$T/nodes-ssh.out" 2>&1 || fail "ssh jump nodes: 
 [ "$(awk '{print $1, $3}' "$T/nodes-ssh.out" | tr '\n' ' ')" = "a up b up c up " ] ||
 	fail "ssh jump nodes: $(cat "$T/nodes-ssh.out")"
 node_jump a nodes >"$T/nodes-alice.out" 2>&1 && fail "alice (not an admin) ran nodes"
+# metric NODE NAME: counter NAME of node NODE (`ssh jump metrics` as the admin)
+metric() { CLIENT=root node_jump "$1" metrics 2>/dev/null | awk -v m="$2" '$1 == m { print $2 }'; }
+ra0=$(metric a outpost_store_reloads_total)
+rc0=$(metric c outpost_store_reloads_total)
+[ -n "$ra0" ] && [ -n "$rc0" ] || fail "no outpost_store_reloads_total in a's or c's metrics"
 
 # b crashes: its device goes offline for everyone once b's heartbeat is old
 t0=$(now_ms)
@@ -87,6 +96,14 @@ node_up b && fail "the store and outpost nodes disagree about b"
 wait_for "pi-b.acme offline" 10 eval '[ -z "$(node_of pi-b.acme)" ]'
 log "b down and pi-b.acme offline $(($(now_ms) - t0)) ms after SIGKILL"
 outpost ls | grep -Eq '^pi-b\.acme +offline' || fail "outpost ls: $(outpost ls)"
+# a down node holds nothing: its device still online in its row is stranded
+outpost nodes | grep -Eq "^b  $(node_addr b)  down  0 devices, 1 stranded  heartbeat 20[0-9-]+T[0-9:]+Z\$" ||
+	fail "outpost nodes after b's crash: $(outpost nodes)"
+outpost nodes --json | "$PY" -c '
+import json, sys
+b = [x for x in json.load(sys.stdin) if x["name"] == "b"][0]
+assert not b["up"] and b["devices"] == 0 and b["stranded"] == 1 and not b["stopped"], b
+' || fail "outpost nodes --json after b's crash: $(outpost nodes --json)"
 # a technician on a asking for it is told where it is
 asks_a() { node_ssh a root@pi-b.acme true >"$T/ask.out" 2>&1; grep -q "device pi-b.acme is on node b, which is down" "$T/ask.out"; }
 wait_for "a's refusal naming b" 10 asks_a
@@ -99,6 +116,34 @@ node_reach c pi-c.acme again || fail "c stopped serving after b's crash"
 node_jump a ls >"$T/ls-a.out" 2>&1 || fail "ssh jump ls on a: $(cat "$T/ls-a.out")"
 grep -Eq '^pi-c\.acme +online' "$T/ls-a.out" || fail "ls on a: $(cat "$T/ls-a.out")"
 grep -Eq '^pi-b\.acme +offline' "$T/ls-a.out" || fail "ls on a shows b's device: $(cat "$T/ls-a.out")"
+
+
+# b starts again. Neither its death nor its return made a or c copy the
+# whole store again: they took b's row alone (outpost_store_node_updates_total)
+ua1=$(metric a outpost_store_node_updates_total)
+node_start b
+wait_for "b's return in a's copy" 15 eval '[ "$(metric a outpost_store_node_updates_total)" -gt "$ua1" ]'
+wait_for "node b up in the store" 10 node_up b
+node_reach a pi-c.acme after-b || fail "a does not reach pi-c.acme through c after b's return"
+ra1=$(metric a outpost_store_reloads_total)
+rc1=$(metric c outpost_store_reloads_total)
+[ "$ra1" = "$ra0" ] && [ "$rc1" = "$rc0" ] ||
+	fail "b's crash and restart made a or c copy the whole store: a $ra0 -> $ra1, c $rc0 -> $rc1"
+log "b's crash and return: no full copy on a ($ra1) or c ($rc1); a's node-row updates: $(metric a outpost_store_node_updates_total)"
+
+# c stops cleanly (SIGTERM): down at once for the store, the CLI and a; its device offline
+ua2=$(metric a outpost_store_node_updates_total)
+t0=$(now_ms)
+node_stop c
+outpost nodes | grep -Eq "^c  $(node_addr c)  down  0 devices  stopped\$" ||
+	fail "outpost nodes right after c's clean stop: $(outpost nodes)"
+[ -z "$(node_of pi-c.acme)" ] || fail "pi-c.acme online after c's clean stop"
+wait_for "c's stop in a's copy" 5 eval '[ "$(metric a outpost_store_node_updates_total)" -gt "$ua2" ]'
+log "c down in a's copy $(($(now_ms) - t0)) ms after SIGTERM (was up to 20 s)"
+[ "$(metric a outpost_store_reloads_total)" = "$ra0" ] || fail "c's clean stop made a copy the whole store"
+# and starts again under its name at once (its key is its own anyway)
+node_start c
+wait_for "node c up in the store" 10 node_up c
 
 stop_agent 1
 nodes_stop_all

@@ -492,6 +492,18 @@ test_device_commands(void **state)
 	expect(fx, "device rm pi-hq.beta", CMD_FAIL, "", "outpost: device rm: no device named pi-hq.beta\n");
 	expect(fx, "device rm PI-HQ.ACME", CMD_OK, "device pi-hq.acme removed\n", "");
 	expect(fx, "ls", CMD_OK, "cam.beta  offline  never  -\n", "");
+	/* a down node holds nothing: the rows still online at it are stranded; a clean stop says so */
+	int64_t cam;
+	char cf[LIM_LABEL + 1];
+	assert_int_equal(store_device_resolve(fx->st, 0, "cam", "beta", &cam, cf), 0);
+	assert_int_equal(store_device_set_presence(fx->st, cam, true, "n1", 7, 1795255200, NULL), 0);
+	expect(fx, "nodes", CMD_OK, "n1  10.0.0.1:22  down  0 devices, 1 stranded  heartbeat 2026-11-21T10:00:00Z\n",
+	    "");
+	assert_int_equal(store_node_stop(fx->st, nid, 1795255200), 0);
+	expect(fx, "nodes", CMD_OK, "n1  10.0.0.1:22  down  0 devices, 1 stranded  stopped\n", "");
+	expect(fx, "nodes --json", CMD_OK, NULL, "");
+	assert_non_null(strstr(fx->out, "\"up\":false,\"devices\":0,\"stranded\":1,\"stopped\":true,"
+	    "\"heartbeat\":null,\"started\":\"2026-11-21T10:00:00Z\""));
 }
 
 /* Strings that reach JSON from the store are escaped. */

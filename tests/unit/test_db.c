@@ -513,7 +513,7 @@ test_pg_schema_version(void **state)
 	assert_int_equal(fleet_count(&again), 1);
 	assert_int_equal(again.be->prepare(&again, &q_version, &s), 0);
 	assert_int_equal(again.be->step(s), DB_ROW);
-	assert_int_equal(again.be->col_int(s, 0), 10);
+	assert_int_equal(again.be->col_int(s, 0), 11);
 	again.be->release(s);
 	assert_int_equal(again.be->prepare(&again, &q_set_version, &s), 0);
 	again.be->bind_int(s, 1, 99);

@@ -141,7 +141,7 @@ dev(struct store *st, int64_t id)
 	return o;
 }
 
-/* "name/up/devices;" per node. */
+/* "name/up/devices;" per node, "name/0/devices+stranded;" for a down one. */
 struct text {
 	char s[2048];
 };
@@ -152,7 +152,10 @@ node_cb(void *arg, const struct store_node *n)
 	struct text *t = arg;
 	size_t l = strlen(t->s);
 
-	snprintf(t->s + l, sizeof(t->s) - l, "%s/%d/%d;", n->name, n->up, n->devices);
+	if (n->stranded > 0)
+		snprintf(t->s + l, sizeof(t->s) - l, "%s/%d/%d+%d;", n->name, n->up, n->devices, n->stranded);
+	else
+		snprintf(t->s + l, sizeof(t->s) - l, "%s/%d/%d;", n->name, n->up, n->devices);
 	return 0;
 }
 
@@ -526,7 +529,7 @@ test_down_node_offline(void **state)
 	assert_string_equal(t.s, "acme:1/0/1;");
 	t.s[0] = '\0';
 	assert_int_equal(store_node_list(fx->st, node_cb, &t), 0);
-	assert_string_equal(t.s, "dead/0/1;up1/1/1;");
+	assert_string_equal(t.s, "dead/0/0+1;up1/1/1;");	/* dead holds none: stranded */
 	/* the dead node comes back: its device shows again */
 	assert_int_equal(store_node_heartbeat(fx->st, dead, now), 0);
 	assert_true(dev(fx->st, d1).online);
@@ -608,24 +611,63 @@ test_copy_keeps_nodes(void **state)
 	store_close(m);
 }
 
-/* A mirror keeps the up/down state it was filled with; the mark says when to fill it again. */
+/* The up/down state of each node at now, "name/up;" (store_node_scan). */
+static int
+scan_cb(void *arg, const struct store_node *n)
+{
+	struct text *t = arg;
+	size_t l = strlen(t->s);
+
+	snprintf(t->s + l, sizeof(t->s) - l, "%s/%d;", n->name, n->up);
+	return 0;
+}
+
+struct nodes {
+	struct store_node v[8];
+	size_t n;
+};
+
+static int
+keep_cb(void *arg, const struct store_node *n)
+{
+	struct nodes *k = arg;
+
+	if (k->n < 8)
+		k->v[k->n++] = *n;
+	return 0;
+}
+
+/*
+ * A mirror keeps the up/down state it was filled with (store_node_freeze);
+ * store_node_scan on the real store says when it changed, and
+ * store_node_mirror writes the new rows into the mirror, frozen, without
+ * touching its devices or making a change the loop re-checks sessions for.
+ */
 static void
 test_mirror_freeze(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t d0, d1, now = timefmt_now(), m0, m1, m2, dead;
+	int64_t d0, d1, now = timefmt_now(), dead, a;
 	struct store *m;
 	struct store_node n;
+	struct text t = { "" };
 	char why[256] = "";
 
-	assert_int_equal(store_node_up_mark(fx->st, now, &m0), 0);
-	reg(fx->st, "a", now);
-	assert_int_equal(store_node_up_mark(fx->st, now, &m1), 0);
-	assert_true(m1 != m0);
+	/* hostile first: a row whose text is not terminated is refused, the mirror as it was */
+	assert_int_equal(store_open_spec("sqlite::memory:", NULL, &m, why, sizeof(why)), 0);
+	struct nodes bad = { .n = 1 };
+	bad.v[0] = node("x", "", "", now);
+	memset(bad.v[0].name, 'x', sizeof(bad.v[0].name));
+	assert_int_equal(store_node_mirror(m, bad.v, 1), ERR_TOOLONG);
+	assert_int_equal(store_node_mirror(m, NULL, 1), ERR_INVAL);
+	assert_int_equal(store_node_mirror(m, NULL, 0), 0);
+	store_close(m);
+
+	a = reg(fx->st, "a", now);
 	n = node("b", "", "", now - LIM_NODE_DOWN_S - 1);
 	assert_int_equal(store_node_register(fx->st, &n, &dead), 0);
-	assert_int_equal(store_node_up_mark(fx->st, now, &m2), 0);
-	assert_int_equal(m2, m1);	/* a down node changes nothing */
+	assert_int_equal(store_node_scan(fx->st, now, scan_cb, &t), 0);
+	assert_string_equal(t.s, "a/1;b/0;");
 	two_devices(fx->st, &d0, &d1);
 	assert_int_equal(store_device_set_presence(fx->st, d0, true, "a", 5, now, NULL), 0);
 	assert_int_equal(store_device_set_presence(fx->st, d1, true, "b", 5, now, NULL), 0);
@@ -646,10 +688,43 @@ test_mirror_freeze(void **state)
 	struct dev o = dev(m, d1);
 	assert_false(o.online);
 	assert_string_equal(o.node, "b");
-	/* b comes back on the real store: the mark moves */
+
+	/* b comes back and c registers on the real store: the scan says so, the mirror takes the rows */
 	assert_int_equal(store_node_heartbeat(fx->st, dead, now), 0);
-	assert_int_equal(store_node_up_mark(fx->st, now, &m2), 0);
-	assert_true(m2 != m1);
+	reg(fx->st, "c", now);
+	struct nodes k = { .n = 0 };
+	assert_int_equal(store_node_scan(fx->st, now, keep_cb, &k), 0);
+	assert_int_equal(k.n, 3);
+	int64_t before = store_change_counter(m);
+	assert_int_equal(store_node_mirror(m, k.v, k.n), 0);
+	assert_int_equal(store_change_counter(m), before);	/* not an access change */
+	t.s[0] = '\0';
+	assert_int_equal(store_node_scan(m, now + 1000000, scan_cb, &t), 0);	/* frozen: the clock is not read */
+	assert_string_equal(t.s, "a/1;b/1;c/1;");
+	assert_true(dev(m, d1).online);		/* b's device shows again */
+	assert_int_equal(store_node_get(m, "b", &got), 0);
+	assert_int_equal(got.heartbeat, STORE_NODE_FROZEN_UP);
+	assert_int_equal(got.id, dead);
+
+	/* a stops cleanly: down at once on the real store; a stale start's stop changes nothing */
+	assert_int_equal(store_node_stop(fx->st, a, now - 1), 0);
+	assert_int_equal(store_node_get(fx->st, "a", &got), 0);
+	assert_true(got.up);
+	assert_int_equal(store_node_stop(fx->st, a, now), 0);
+	assert_int_equal(store_node_get(fx->st, "a", &got), 0);
+	assert_false(got.up);
+	assert_int_equal(got.heartbeat, 0);
+	assert_false(dev(fx->st, d0).online);
+	k.n = 0;
+	assert_int_equal(store_node_scan(fx->st, now, keep_cb, &k), 0);
+	assert_int_equal(store_node_mirror(m, k.v, k.n), 0);
+	assert_false(dev(m, d0).online);	/* its device is offline in the mirror too */
+	/* a node removed from the real store leaves the mirror */
+	assert_int_equal(store_node_mirror(m, k.v + 1, k.n - 1), 0);
+	assert_int_equal(store_node_get(m, "a", &got), ERR_NOTFOUND);
+	/* and starts again after a clean stop, whatever its key */
+	n = node("a", "127.0.0.9:2222", "ssh-ed25519 AAAAother", now);
+	assert_int_equal(store_node_register(fx->st, &n, NULL), 0);
 	store_close(m);
 }
 

@@ -189,6 +189,28 @@ test_mirror_heartbeats_pg(void **state)
 			break;
 	}
 	assert_true(got.up);
+	/* a node registering, and one stopping cleanly, reach the mirror the same way */
+	n.started = n.heartbeat = now;
+	snprintf(n.name, sizeof(n.name), "c");
+	int64_t cid = 0;
+	assert_int_equal(store_node_register(other, &n, &cid), 0);
+	assert_int_equal(store_node_stop(other, bid, now - 10 * LIM_NODE_DOWN_S), 0);
+	t0 = timefmt_mono_ms();
+	bool c_up = false, b_down = false;
+	while (timefmt_mono_ms() - t0 < 5000 && !(c_up && b_down)) {
+		struct epoll_event ev;
+		if (epoll_wait(srv.epfd, &ev, 1, 500) == 1)
+			storeq_ready(&srv);
+		c_up = store_node_get(srv.st, "c", &got) == 0 && got.up;
+		b_down = store_node_get(srv.st, "b", &got) == 0 && !got.up;
+	}
+	assert_true(c_up);
+	assert_true(b_down);
+	/* none of it cost a full copy of the store */
+	struct storeq_stats qs;
+	storeq_get_stats(&srv, &qs);
+	assert_int_equal(qs.reloads, 0);
+	assert_true(qs.node_updates >= 2);
 	storeq_stop(&srv);
 	store_close(other);
 	close(srv.epfd);
@@ -196,6 +218,98 @@ test_mirror_heartbeats_pg(void **state)
 	free(dir);
 }
 #endif
+
+/* Records written to the real store once the queue is empty again. */
+static uint64_t
+written_after_drain(struct server *srv)
+{
+	struct storeq_stats st;
+
+	for (int i = 0; i < 200; i++) {
+		storeq_get_stats(srv, &st);
+		if (st.depth == 0)
+			break;
+		usleep(10000);
+	}
+	usleep(300000);	/* a record taken off the queue is written a moment later */
+	storeq_get_stats(srv, &st);
+	return st.written;
+}
+
+/*
+ * A port-table device binding its own port again at each reconnect writes
+ * nothing to the real store: on PostgreSQL the UPDATE, even of no row,
+ * fired the change trigger and every node copied the whole store again.
+ */
+static void
+test_port_bind_once(void **state)
+{
+	struct server srv;
+	struct config cfg;
+	struct pubkey key[2];
+	char *dir = tu_mkdtemp(), path[600], holder[LIM_LABEL + 1], fleet[LIM_LABEL + 1];
+	int64_t id, id2;
+
+	(void)state;
+	assert_non_null(dir);
+	for (int i = 0; i < 2; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(tu_keygen(dir, name, "ed25519"), 0);
+		snprintf(path, sizeof(path), "%s/k%d.pub", dir, i);
+		assert_int_equal(pubkey_read_file(path, &key[i]), 0);
+	}
+	snprintf(path, sizeof(path), "%s/state", dir);
+	memset(&srv, 0, sizeof(srv));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = path;
+	srv.cfg = &cfg;
+	assert_true((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+	assert_int_equal(store_open(path, &srv.st), 0);
+	assert_int_equal(store_fleet_add(srv.st, "acme"), 0);
+	assert_int_equal(store_device_add(srv.st, "pi", "acme", &key[0]), 0);
+	assert_int_equal(store_device_add(srv.st, "pj", "acme", &key[1]), 0);
+	setenv("OUTPOST_STORE_MIRROR", "1", 1);
+	storeq_start(&srv);
+	assert_true(storeq_mirrored(&srv));
+	assert_int_equal(store_device_resolve(srv.st, 0, "pi", "acme", &id, fleet), 0);
+	assert_int_equal(store_device_resolve(srv.st, 0, "pj", "acme", &id2, fleet), 0);
+
+	/* hostile first: out of range, an unknown device, a port another device holds */
+	assert_int_equal(storeq_device_bind_port(&srv, id, 0, holder, sizeof(holder)), ERR_INVAL);
+	assert_int_equal(storeq_device_bind_port(&srv, id, 70000, holder, sizeof(holder)), ERR_INVAL);
+	uint64_t w0 = written_after_drain(&srv);
+	assert_int_equal(storeq_device_bind_port(&srv, id, 22050, holder, sizeof(holder)), 0);
+	uint64_t w1 = written_after_drain(&srv);
+	assert_int_equal(w1, w0 + 1);
+	assert_int_equal(storeq_device_bind_port(&srv, id2, 22050, holder, sizeof(holder)), ERR_EXISTS);
+	assert_string_equal(holder, "pi");
+	/* again (a reconnect), and another port for a device that has one: nothing queued */
+	assert_int_equal(storeq_device_bind_port(&srv, id, 22050, holder, sizeof(holder)), 0);
+	assert_int_equal(storeq_device_bind_port(&srv, id, 22051, holder, sizeof(holder)), 0);
+	assert_int_equal(written_after_drain(&srv), w1);
+	/* the other device's first port is written */
+	assert_int_equal(storeq_device_bind_port(&srv, id2, 22052, holder, sizeof(holder)), 0);
+	assert_int_equal(written_after_drain(&srv), w1 + 1);
+	storeq_stop(&srv);
+	/* the real store has both first ports */
+	struct store *real;
+	char q[2 * LIM_TARGET + 8];
+	int64_t got;
+	assert_int_equal(store_open(path, &real), 0);
+	assert_int_equal(store_device_by_port(real, 0, 22050, &got, q, sizeof(q)), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(store_device_by_port(real, 0, 22052, &got, q, sizeof(q)), 0);
+	assert_int_equal(got, id2);
+	assert_int_equal(store_device_by_port(real, 0, 22051, &got, q, sizeof(q)), ERR_NOTFOUND);
+	store_close(real);
+	close(srv.epfd);
+	unsetenv("OUTPOST_STORE_MIRROR");
+	pubkey_clear(&key[0]);
+	pubkey_clear(&key[1]);
+	tu_rmrf(dir);
+	free(dir);
+}
 
 /* Without the variable, SQLite stays on the direct path. */
 static void
@@ -231,6 +345,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direct_mode),
 		cmocka_unit_test(test_mirror_mode),
+		cmocka_unit_test(test_port_bind_once),
 #ifdef HAVE_LIBPQ
 		cmocka_unit_test(test_mirror_heartbeats_pg),
 #endif
