@@ -90,8 +90,8 @@ fail:
 	return ERR_IO;
 }
 
-static void
-format_peer(const struct sockaddr_storage *ss, char *peer, size_t peerlen)
+void
+listener_name(const struct sockaddr_storage *ss, char *peer, size_t peerlen)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -128,7 +128,7 @@ listener_accept(int lfd, char *peer, size_t peerlen)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;
-	format_peer(&ss, peer, peerlen);
+	listener_name(&ss, peer, peerlen);
 	return fd;
 }
 

@@ -3,6 +3,7 @@
 #define OUTPOST_LISTENER_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 /*
  * Parses "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT"/"PORT" (all addresses)
@@ -15,6 +16,8 @@ int listener_open(const char *spec, char *why, size_t whylen);
 int listener_accept(int lfd, char *peer, size_t peerlen);
 /* Sets TCP_NODELAY, keepalive and TCP_USER_TIMEOUT (ms) on a connected socket. */
 void listener_tune(int fd, int user_timeout_ms);
+/* "IP:PORT" or "[IPv6]:PORT" of an address ("unknown" for another family). */
+void listener_name(const struct sockaddr_storage *ss, char *peer, size_t peerlen);
 /* Milliseconds since the peer last sent us data (TCP_INFO), or -1. */
 long listener_idle_ms(int fd);
 

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -247,11 +248,59 @@ set_policy(struct server *srv)
 			fatal("%s %s: %s", set[i].name, set[i].v, ssh_get_error(srv->bind));
 }
 
+/*
+ * Listening sockets passed by systemd (socket activation, outpostd.socket):
+ * they outlive this process, so a restart queues new connections in the
+ * kernel instead of refusing them, and a fleet of devices reconnecting does
+ * not back off. They replace the Listen lines. Returns how many; none
+ * without systemd's LISTEN_FDS.
+ */
+static int
+passed_listeners(struct server *srv)
+{
+	int n = 0;
+#ifdef HAVE_LIBSYSTEMD
+	n = sd_listen_fds(1);
+	if (n < 0)
+		fatal("the sockets systemd passed: %s", strerror(-n));
+	if (n > LIM_LISTEN)
+		fatal("systemd passed %d sockets; at most %d are served", n, LIM_LISTEN);
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char where[80];
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			fatal("systemd passed descriptor %d, which is not a listening TCP socket "
+			    "(ListenStream= in outpostd.socket)", fd);
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+			fatal("descriptor %d from systemd: %s", fd, strerror(errno));
+		srv->listeners[i].kind = WATCH_LISTEN;
+		srv->listeners[i].fd = fd;
+		if (watch_add(srv, &srv->listeners[i], EPOLLIN | EPOLLET) != 0)
+			fatal("epoll: %s", strerror(errno));
+		srv->nlisteners++;
+		listener_name(&ss, where, sizeof(where));
+		log_info("listening on %s (a socket from systemd: it stays open across restarts)", where);
+	}
+	if (n > 0)
+		log_info("the %d socket%s from systemd replace Listen", n, n == 1 ? "" : "s");
+#else
+	(void)srv;
+#endif
+	return n;
+}
+
 static void
 open_listeners(struct server *srv)
 {
 	char why[256];
 
+	if (passed_listeners(srv) > 0)
+		return;
 	for (int i = 0; i < srv->cfg->nlisten; i++) {
 		int fd = listener_open(srv->cfg->listen[i], why, sizeof(why));
 		if (fd < 0)
