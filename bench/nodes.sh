@@ -181,6 +181,22 @@ mem() {
 	result "${1}_kib_per_device_mean" "$(printf '%s\n' "${vals[@]}" | awk '{ s += $1 } END { printf "%.1f", s / NR }')"
 }
 
+# probe: BENCH_NODES_PROBE=1, a diagnosis (docs/BENCHMARKS.md, "Where a
+# node's memory goes"): each node's SQLite memory (its mirror, read with
+# gdb: sqlite3_memory_used()), then malloc_trim(0) in each and the PSS per
+# device again: what glibc held free on its heaps.
+probe() {
+	local n b
+	for n in "${NAMES[@]}"; do
+		b=$(gdb -p "${NODE_PID[$n]}" -batch -ex 'call (long long)sqlite3_memory_used()' \
+			-ex 'call (int)malloc_trim(0)' 2>/dev/null | sed -n 's/^\$1 = //p')
+		result "probe_sqlite_kib_node_$n" "$(( ${b:-0} / 1024 ))"
+		result "probe_sqlite_b_per_store_device_node_$n" "$(( ${b:-0} / BENCH_NODES_DEVICES_TOTAL ))"
+	done
+	sleep 1
+	mem trimmed
+}
+
 # poll SECS CMD...: CMD every second until it succeeds (0) or SECS pass (1);
 # lib.sh's try_for runs it 20 times a second, load on a shared machine.
 poll() {
@@ -256,6 +272,7 @@ idle_part() {
 	done
 	for i in "${jobs[@]}"; do wait "$i" || fail "a loadgen could not provision (logs: $LOGDIR/loadgen-*.log)"; done
 	result nodes_devices "$total"
+	BENCH_NODES_DEVICES_TOTAL=$total
 	result nodes_provision_s "$(secs_since "$t0")"
 	sleep 5		# every mirror refilled (outpost_change)
 	mem provisioned
@@ -282,6 +299,7 @@ idle_part() {
 	result nodes_online_in_store "$(online_total)"
 	sleep 2
 	mem connected
+	[ "${BENCH_NODES_PROBE:-0}" = 0 ] || probe
 	window idle "$idle"
 
 	# every node restarted at once

@@ -1,6 +1,7 @@
 /* server.c: outpostd's event loop: epoll over listeners, signals and one private libssh event per connection. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,6 +649,37 @@ recheck(struct server *srv)
 		route_recheck(h);
 }
 
+#define TRIM_QUIET_MS	2000	/* no login or logout this long: give free heap pages back */
+#define TRIM_EVERY_MS	30000	/* and at most this long apart while they go on */
+
+/*
+ * Gives glibc's free heap pages back to the kernel once logins and logouts
+ * have settled: key exchanges free their scratch memory between long-lived
+ * sessions and glibc keeps those holes (1.1 KiB per idle device on a node
+ * after a ramp, docs/BENCHMARKS.md, "Where a node's memory goes").
+ * malloc_trim walks the free chunks: a few ms, at most every TRIM_EVERY_MS.
+ */
+static void
+trim_settled(struct server *srv)
+{
+	static uint64_t seen_id;
+	static size_t seen_n;
+	static int64_t changed_ms, trimmed_ms;
+	static bool due;
+
+	if (srv->next_conn_id != seen_id || srv->nconns != seen_n) {
+		seen_id = srv->next_conn_id;
+		seen_n = srv->nconns;
+		changed_ms = srv->now_ms;
+		due = true;
+	}
+	if (!due || (srv->now_ms - changed_ms < TRIM_QUIET_MS && srv->now_ms - trimmed_ms < TRIM_EVERY_MS))
+		return;
+	due = false;
+	trimmed_ms = srv->now_ms;
+	malloc_trim(0);
+}
+
 static void
 tick(struct server *srv)
 {
@@ -657,6 +689,7 @@ tick(struct server *srv)
 	recheck(srv);
 	storeq_tick(srv);
 	splice_trim();
+	trim_settled(srv);
 	save_bytes(srv);
 	save_audit_head(srv);
 	if (srv->now_ms >= srv->next_expire_ms) {

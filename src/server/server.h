@@ -72,8 +72,8 @@ struct conn {
 	struct pubkey key;		/* the key it authenticated with, for re-checks */
 	uint64_t bytes;			/* routed through this session */
 	uint64_t bytes_saved;		/* as last written to the store */
-	struct service services[LIM_SERVICES];
-	int nservices;
+	struct service *services;	/* grown on demand up to LIM_SERVICES (an idle device has one or two) */
+	int nservices, services_cap;
 	int nchans;
 	int enroll_chans;		/* enroll login: 0 no channel yet, 1 its one channel, 2 more refused */
 	bool enrolled;			/* an enroll login bound its key: not a failure */

@@ -489,6 +489,15 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	if (svc == NULL) {
 		if (c->nservices >= LIM_SERVICES)
 			return refuse_forward(c, addr, port, "too many services");
+		if (c->nservices == c->services_cap) {
+			int cap = c->services_cap > 0 ? c->services_cap * 2 : 2;
+			struct service *v = realloc(c->services, (size_t)(cap < LIM_SERVICES ? cap : LIM_SERVICES) *
+			    sizeof(*v));
+			if (v == NULL)
+				return refuse_forward(c, addr, port, "out of memory");
+			c->services = v;
+			c->services_cap = cap < LIM_SERVICES ? cap : LIM_SERVICES;
+		}
 		svc = &c->services[c->nservices];
 		svc->bind_addr = NULL;
 	}
@@ -963,6 +972,7 @@ session_reap(struct conn *c)
 	session_offline(c);
 	for (int i = 0; i < c->nservices; i++)
 		free(c->services[i].bind_addr);
+	free(c->services);
 	pubkey_clear(&c->key);
 	if (c->in_event) {
 		/* libssh sends only after a poll found the socket writable: one poll

@@ -11,6 +11,7 @@
  * (swap_pending); the loop then re-applies what is still queued to it.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -148,6 +149,20 @@ static int
 fill(struct store *real, struct store *m, char *why, size_t whylen)
 {
 	return store_copy_flags(real, m, STORE_COPY_FORCE | STORE_COPY_SESSIONS, NULL, why, whylen);
+}
+
+/*
+ * Gives a closed mirror's pages back to the kernel, and those of the
+ * result sets a fill read from the real store: glibc keeps freed memory in
+ * the middle of its heaps, so a node held about two mirrors' worth after
+ * its first refill (docs/BENCHMARKS.md, "Where a node's memory goes").
+ * malloc_trim takes each arena's lock in turn, the loop's too, for the
+ * walk of its free chunks: a few milliseconds, once per refill.
+ */
+static void
+give_back(void)
+{
+	malloc_trim(0);
 }
 
 /* ---- the thread ---- */
@@ -544,6 +559,7 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 	}
 	free(seen.v);
 	store_close(m);
+	give_back();
 	if (lost(sq, r))
 		went_unreachable(sq, why);
 	else
@@ -581,7 +597,10 @@ round_once(struct storeq *sq, bool looking, bool presence)
 	struct store *old = sq->retired;
 	sq->retired = NULL;
 	pthread_mutex_unlock(&sq->mu);
-	store_close(old);
+	if (old != NULL) {
+		store_close(old);
+		give_back();
+	}
 	if (atomic_load(&sq->unreachable)) {
 		if (mono_ms() < sq->next_try_ms)
 			return;
@@ -719,13 +738,30 @@ enqueue(struct storeq *sq, struct storeop *op)
 		sq->full_logged = false;
 }
 
+/*
+ * Applies op to a mirror. A mirror holds only the kicked live sessions (the
+ * fill copies no others; ours go to the real store alone): a session's
+ * start and byte count are not written to it, its end removes its kicked
+ * row if it has one.
+ */
+static int
+mirror_apply(struct store *m, const struct storeop *op)
+{
+	if (op->kind != SOP_SESSION)
+		return storeop_apply(m, op);
+	if (!op->del || op->add)
+		return 0;
+	int r = store_session_del(m, op->id);
+	return r == ERR_NOTFOUND ? 0 : r;
+}
+
 /* Applies op to the loop's store now and, in mirror mode, queues it for the real one. */
 static int
 submit(struct server *srv, struct storeop *op)
 {
 	if (op == NULL)
 		return ERR_NOMEM;
-	int r = storeop_apply(srv->st, op);
+	int r = srv->sq != NULL ? mirror_apply(srv->st, op) : storeop_apply(srv->st, op);
 	if (r != 0 || srv->sq == NULL) {
 		storeop_free(op);
 		return r;
@@ -775,6 +811,7 @@ storeq_start(struct server *srv)
 		fatal("cannot fill outpostd's copy of the store: %s", store_errmsg(m));
 	sq->nodes_seen = seen.v;
 	sq->nnodes_seen = seen.len;
+	give_back();
 	sq->last_pseq = max_pseq(m);
 	storeops_init(&sq->q, LIM_STORE_QUEUE);
 	pthread_condattr_t ca;
@@ -879,7 +916,7 @@ storeq_ready(struct server *srv)
 	if (m != NULL) {
 		/* what the loop wrote since the thread's last drain is not in the copy */
 		for (const struct storeop *op = sq->q.head; op != NULL; op = op->next)
-			storeop_apply(m, op);
+			mirror_apply(m, op);
 		old = sq->retired;
 		sq->retired = srv->st;
 		srv->st = m;

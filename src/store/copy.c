@@ -31,9 +31,10 @@ struct copy_table {
 /*
  * The schema's record tables in an order that satisfies the foreign keys
  * when inserting (and, backwards, when deleting). The live sessions table
- * is last and copied only on request (STORE_COPY_SESSIONS): it is who is
- * connected to one outpostd now, cleared when that outpostd starts, not a
- * record to move. The nodes are copied (a mirror needs their keys and
+ * is last and copied only on request (STORE_COPY_SESSIONS), and then only
+ * the kicked sessions: it is who is connected to the outpostd nodes now,
+ * cleared when a node starts, not a record to move, and a mirror reads
+ * only the kicks in it (docs/ARCHITECTURE.md, "The store thread"). The nodes are copied (a mirror needs their keys and
  * heartbeats) but not counted as records (a target outpostd registered in
  * is still empty); audit_records (every node's audit records on
  * PostgreSQL) is not copied. schema_version (PostgreSQL) and SQLite's user_version are
@@ -58,8 +59,15 @@ static struct copy_table tables[] = {
 	COPY_TABLE("audit_anchors", "node, seq, size, hash, updated", "?1, ?2, ?3, ?4, ?5", "tiiti"),
 	COPY_TABLE("nodes", "id, name, peer_addr, node_key, started, heartbeat, version",
 	    "?1, ?2, ?3, ?4, ?5, ?6, ?7", "itttiit"),
-	COPY_TABLE("sessions", "id, kind, principal, key_fp, src, since, bytes, kicked",
-	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8", "ittttiii"),
+	/* only the kicked ones: what a mirror reads (the loop ends them), not every node's live sessions */
+	{
+		.name = "sessions", .types = "ittttiii",
+		.sel = { .sql = "SELECT id, kind, principal, key_fp, src, since, bytes, kicked FROM sessions "
+		    "WHERE kicked = 1 ORDER BY 1, 2" },
+		.ins = { .sql = "INSERT INTO sessions (id, kind, principal, key_fp, src, since, bytes, kicked) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" },
+		.del = { .sql = "DELETE FROM sessions" },
+	},
 };
 #define NTABLES		(sizeof(tables) / sizeof(tables[0]))
 #define NRECORDS	(NTABLES - 1)	/* all but sessions */

@@ -533,18 +533,20 @@ typedef int (*store_hostkey_cb)(void *arg, const struct store_hostkey *k);
 int store_hostkey_list(struct store *st, int64_t user_id, store_hostkey_cb cb, void *arg);
 /* ---- copying a store (`outpost store copy`, outpostd's mirror) ---- */
 #define STORE_COPY_FORCE	(1u << 0)	/* replace the rows of a target that has some */
-#define STORE_COPY_SESSIONS	(1u << 1)	/* the live sessions table too */
+#define STORE_COPY_SESSIONS	(1u << 1)	/* the kicked live sessions too (a mirror's) */
 /*
  * Copies every record of from (fleets, users, devices with their reported
  * info, port, on-demand state and presence (node, gen, pseq), keys, grants,
  * tokens, the audit anchors, the nodes (not audit_records: every node's
  * audit records stay where they are);
- * the live sessions only with STORE_COPY_SESSIONS) into to, ids kept, in one
+ * with STORE_COPY_SESSIONS the live sessions an admin kicked, all a mirror
+ * reads of them, not the others: 142 bytes a row, every node's) into to, ids kept, in one
  * transaction on to (all or nothing) while holding from's write lock (a
  * consistent snapshot; from's writers wait for the copy). PostgreSQL's id
  * sequences are set past the copied ids. A target that holds any record is
  * refused with ERR_EXISTS unless STORE_COPY_FORCE, which replaces its rows
- * (the target's sessions stay unless they are copied too). *rows (may be
+ * (the target's sessions stay unless they are copied too: then they are
+ * replaced by the kicked ones). *rows (may be
  * NULL) gets the rows copied; on failure why (whylen bytes, may be NULL)
  * gets one sentence. from and to may be on either engine, not the same store.
  */

@@ -61,6 +61,9 @@ setup(void **state)
 	assert_int_equal(store_open(f->dir, &f->srv.st), 0);
 	conn_init(f, &f->user, &f->upair, PRINCIPAL_USER, "alice");
 	conn_init(f, &f->device, &f->dpair, PRINCIPAL_DEVICE, "pi");
+	f->device.services = calloc(1, sizeof(*f->device.services));
+	assert_non_null(f->device.services);
+	f->device.services_cap = 1;
 	f->device.services[0].bind_addr = strdup("pi.acme");
 	f->device.services[0].port = 22;
 	f->device.nservices = 1;
@@ -79,6 +82,7 @@ teardown(void **state)
 	sshpair_close(&f->upair);
 	sshpair_close(&f->dpair);
 	free(f->device.services[0].bind_addr);
+	free(f->device.services);
 	store_close(f->srv.st);
 	registry_free(f->srv.reg);
 	tu_rmrf(f->dir);

@@ -323,16 +323,25 @@ test_file_to_memory(void **state)
 	populate(a);
 	check_copy(a, m);
 	store_close(m);
-	/* the mirror's way: sessions too, and a refresh over a full copy */
+	/* the mirror's way: the kicked sessions too, and a refresh over a full copy */
 	m = open_spec("sqlite::memory:");
 	assert_int_equal(store_copy_flags(a, m, STORE_COPY_SESSIONS, &rows, why, sizeof(why)), 0);
 	assert_int_equal(store_session_add(a, 8, "device", "pi-hq.acme", keys[3].fp, "127.0.0.1:6", 1), 0);
+	assert_int_equal(store_session_add(a, 9, "device", "pi-lab.acme", keys[4].fp, "127.0.0.1:7", 2), 0);
+	int kicked = 0;
+	assert_int_equal(store_session_kick(a, "9", &kicked), 0);
+	assert_int_equal(kicked, 1);
 	assert_int_equal(store_copy_flags(a, m, STORE_COPY_SESSIONS | STORE_COPY_FORCE, &rows, why,
 	    sizeof(why)), 0);
-	want = dump(a, true);
-	got = dump(m, true);
+	want = dump(a, false);
+	got = dump(m, false);
 	assert_same_dump(want, got);
-	assert_non_null(strstr(got, "session 8 device pi-hq.acme"));
+	free(got);
+	/* live sessions are not copied (7 and 8: the mirror's are the real store's alone), kicked ones are */
+	got = dump(m, true);
+	assert_null(strstr(got, "session 7 "));
+	assert_null(strstr(got, "session 8 "));
+	assert_non_null(strstr(got, "session 9 device pi-lab.acme"));
 	free(want);
 	free(got);
 	store_close(m);

@@ -35,6 +35,32 @@ device_cb(void *arg, const struct store_device *d)
 	return 0;
 }
 
+/* Counts sessions (and bytes summed) into a struct sessions. */
+struct sessions {
+	int n;
+	int64_t bytes;
+};
+
+static int
+session_cb(void *arg, const struct store_session *ss)
+{
+	struct sessions *c = arg;
+
+	c->n++;
+	c->bytes += ss->bytes;
+	return 0;
+}
+
+static struct sessions
+sessions_of(struct store *st, bool kicked)
+{
+	struct sessions c = { 0 };
+
+	assert_int_equal(kicked ? store_session_list_kicked(st, session_cb, &c) :
+	    store_session_list(st, session_cb, &c), 0);
+	return c;
+}
+
 /* Waits up to 5 s for the eventfd in srv->epfd, then lets storeq take the mirror. */
 static bool
 take_mirror(struct server *srv)
@@ -107,6 +133,32 @@ test_mirror_mode(void **state)
 	/* what the loop wrote stays in the new mirror */
 	assert_int_equal(store_device_get(srv.st, id, device_cb, &s), 0);
 	assert_true(s.online);
+
+	/*
+	 * A live session goes to the real store alone: the mirror holds only the
+	 * kicked ones (every node's sessions in every mirror cost 142 bytes each).
+	 */
+	assert_int_equal(storeq_session_add(&srv, 42, "device", "pi.acme", key.fp, "1.2.3.4:5", 1), 0);
+	assert_int_equal(storeq_session_set_bytes(&srv, 42, 7), 0);
+	assert_int_equal(sessions_of(srv.st, false).n, 0);
+	for (int i = 0; i < 500 && sessions_of(other, false).bytes != 7; i++)
+		usleep(10000);
+	assert_int_equal(sessions_of(other, false).n, 1);
+	assert_int_equal(sessions_of(other, false).bytes, 7);
+	/* kicked: the next mirror has it, and its end removes it from both */
+	int kicked = 0;
+	assert_int_equal(store_session_kick(other, "42", &kicked), 0);
+	assert_true(take_mirror(&srv));
+	assert_int_equal(sessions_of(srv.st, true).n, 1);
+	assert_int_equal(sessions_of(srv.st, false).n, 1);
+	assert_int_equal(storeq_session_del(&srv, 42), 0);
+	assert_int_equal(sessions_of(srv.st, false).n, 0);
+	for (int i = 0; i < 500 && sessions_of(other, false).n != 0; i++)
+		usleep(10000);
+	assert_int_equal(sessions_of(other, false).n, 0);
+	/* a session never in the mirror ends without an error */
+	assert_int_equal(storeq_session_add(&srv, 43, "device", "pi.acme", key.fp, "1.2.3.4:6", 2), 0);
+	assert_int_equal(storeq_session_del(&srv, 43), 0);
 
 	struct storeq_stats st;
 	storeq_get_stats(&srv, &st);
