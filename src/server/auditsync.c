@@ -192,6 +192,7 @@ auditsync_stop(void)
 		log_warn("audit: the store took no records for %d s at shutdown; the rest are copied "
 		    "from audit.log at the next start", AUDITSYNC_STOP_MS / 1000);
 		pthread_detach(as.thread);
+		server_thread_left();
 		return;
 	}
 	pthread_join(as.thread, NULL);

@@ -154,6 +154,11 @@ main(int argc, char **argv)
 	print_hints(&srv);
 	server_run(&srv);
 	server_free(&srv);
+	if (server_threads_left()) {
+		/* a thread still runs: exit's handlers would free what it uses */
+		fflush(NULL);
+		_exit(0);
+	}
 	config_free(&cfg);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -797,6 +798,20 @@ server_run(struct server *srv)
 		wake_interest(srv);
 	}
 	return 0;
+}
+
+static atomic_bool threads_left;
+
+void
+server_thread_left(void)
+{
+	atomic_store(&threads_left, true);
+}
+
+bool
+server_threads_left(void)
+{
+	return atomic_load(&threads_left);
 }
 
 void

@@ -148,6 +148,14 @@ struct server {
 int server_init(struct server *srv, struct config *cfg);
 int server_run(struct server *srv);
 void server_free(struct server *srv);
+/*
+ * A thread that did not end in time at shutdown (the store thread, the
+ * audit copier) and still runs: the process must then leave with _exit,
+ * since exit's handlers (OpenSSL's, libpq's) would free what that thread
+ * is using (a node crashed that way once in five runs of bench/nodes.sh).
+ */
+void server_thread_left(void);
+bool server_threads_left(void);
 void server_generate_key(const char *path, const char *what);	/* ed25519, mode 0600, .pub beside it */
 void server_touch(struct conn *c);	/* re-check c's epoll interest this turn */
 void server_unwatch(struct conn *c);	/* remove c's fd from epoll */

@@ -974,6 +974,7 @@ storeq_stop(struct server *srv)
 	if (pthread_timedjoin_np(sq->thread, NULL, &ts) != 0) {
 		log_warn("store: the store thread did not finish its writes within %d s; leaving them",
 		    STOP_WAIT_S);
+		server_thread_left();
 		return;		/* the process is exiting; the thread may still hold sq */
 	}
 	close(sq->watch.fd);
