@@ -12,7 +12,9 @@
 # bytes: +45 to +96 MiB, since each keeps the size it grew to), and once he
 # logs out it is back within 10 % of where it started (malloc_trim).
 # Meanwhile alice moves 32 MiB through the same device session, byte-exact:
-# bob's channels do not starve hers.
+# bob's channels do not starve hers. Run by hand on an ASan build
+# (OUTPOST_BUILD=build-asan), the peak is checked but not the return: ASan's
+# allocator keeps freed memory.
 . "$(dirname "$0")/lib.sh"
 require_outpost
 [ "${OUTPOST_VALGRIND:-0}" = 1 ] && skip "RSS is measured on the plain and ASan builds"
@@ -75,5 +77,9 @@ sleep 2
 after=$(rss)
 log "outpostd RSS: ${after} kB after bob's channels closed (start ${rss0} kB, peak ${during} kB)"
 [ $((during - rss0)) -le 65536 ] || fail "outpostd grew by $((during - rss0)) kB with $N stuck channels (bound 64 MiB)"
-[ $((after - rss0)) -le $((rss0 / 10)) ] || fail "outpostd RSS ${after} kB after the channels closed, ${rss0} kB at start (bound: +10 %)"
+if ldd "$OUTPOSTD_BIN" 2>/dev/null | grep -q libasan; then
+	log "ASan build: its allocator keeps what was freed (malloc_trim does not reach it); the +10 % after close is checked on the plain build"
+else
+	[ $((after - rss0)) -le $((rss0 / 10)) ] || fail "outpostd RSS ${after} kB after the channels closed, ${rss0} kB at start (bound: +10 %)"
+fi
 done_ok
