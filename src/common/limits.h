@@ -61,5 +61,10 @@
 #define LIM_DEEP_WINDOWS	4	/* relay channels per principal granted one */
 #define LIM_PRINCIPAL_HELD	(16u << 20)	/* bytes buffered for one principal's routes;
 						 * above it their sessions are not read */
+#define LIM_RELAY_QUEUE		(256u << 10)	/* a technician's bytes queued for one channel; more
+						 * wait in libssh, and its window stops the sender */
+#define LIM_PRINCIPAL_PINNED	(8u << 20)	/* memory libssh's channel buffers keep for one
+						 * principal after the bytes left; above it their
+						 * channels no longer leave bytes in libssh */
 
 #endif

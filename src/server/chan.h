@@ -33,8 +33,11 @@ struct chan_ops {
 	/* Main loop: makes progress; true if anything moved or changed. */
 	bool (*pump)(struct chan *h);
 	/*
-	 * Channel data arrived (inside a libssh callback: record facts only).
-	 * Returns how many bytes it consumed. NULL: consume none; the bytes
+	 * Channel data arrived (inside a libssh callback: record facts, or
+	 * copy the bytes into the kind's own queue, nothing that polls; it
+	 * may run inside a write or a read of the same session). len is all
+	 * libssh holds, old bytes first. Returns how many bytes it consumed
+	 * from the front. NULL: consume none; the bytes
 	 * stay in libssh's buffer, counted in h->pending, and the channel
 	 * window bounds them.
 	 */

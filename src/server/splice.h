@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/chunkq.h"
 #include "common/jbuf.h"
 #include "server/server.h"
 
@@ -40,7 +41,12 @@ struct splice {
 	struct route *route;		/* shared by both sides */
 	bool opening;			/* device side: forwarded-tcpip open in progress */
 	int64_t deadline_ms;		/* opening: give up then */
-	struct jbuf spill;		/* read from peer, not yet accepted by ch */
+	struct jbuf spill;		/* client side: read from the device, not yet accepted by ch */
+	struct chunkq q;		/* client side: the technician's bytes, taken from libssh on arrival */
+	bool granting;			/* inside a deep window grant: take every byte that arrives */
+	bool parked;			/* client side: left bytes in libssh past the queue's bound */
+	uint32_t parked_max;		/* parked: the most libssh held for it since, what its buffer keeps */
+	size_t pinned;			/* parked: what it keeps and holds no more, as counted in acct->pinned */
 	uint32_t since_grant;		/* bytes read since the last deep window grant */
 	size_t counted;			/* what it holds of its user's bytes, as counted in route->acct */
 	bool deep;			/* granted a deep window (counts in acct->ndeep) */
@@ -53,7 +59,7 @@ struct splice {
 struct acct;
 
 /* splice.c */
-/* A side's data with an empty spill; NULL if out of memory. splice_free frees. */
+/* A side's data with an empty spill and queue; NULL if out of memory. splice_free frees. */
 struct splice *splice_new(void);
 /* NULL is a no-op. */
 void splice_free(struct splice *sp);

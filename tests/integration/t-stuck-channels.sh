@@ -8,10 +8,13 @@
 # allows (256) into it and fills one window after the other for 12 s. The
 # bytes he sent that wait in outpostd are counted (above 16 MiB his session
 # is not read; the log says how often); outpostd's RSS grows by at most
-# 128 MiB (generous: 45-96 MiB measured, what libssh's per-channel buffers
-# grow to while the device absorbs his bytes), and once he logs out it is
-# back within 10 % of where it started (main: +23 to +39 MiB; malloc_trim). Meanwhile alice moves 32 MiB through the same
-# device session, byte-exact: bob's channels do not starve hers.
+# 64 MiB, the issue's target (+30 to +45 MiB measured; when libssh's channel buffers held his
+# bytes: +45 to +96 MiB, since each keeps the size it grew to), and once he
+# logs out it is back within 10 % of where it started (malloc_trim).
+# Meanwhile alice moves 32 MiB through the same device session, byte-exact:
+# bob's channels do not starve hers. Run by hand on an ASan build
+# (OUTPOST_BUILD=build-asan), the peak is checked but not the return: ASan's
+# allocator keeps freed memory.
 . "$(dirname "$0")/lib.sh"
 require_outpost
 [ "${OUTPOST_VALGRIND:-0}" = 1 ] && skip "RSS is measured on the plain and ASan builds"
@@ -73,6 +76,10 @@ wait_for "bob's channels to close" 30 eval '[ "$(closed)" -ge "$(opened)" ]'
 sleep 2
 after=$(rss)
 log "outpostd RSS: ${after} kB after bob's channels closed (start ${rss0} kB, peak ${during} kB)"
-[ $((during - rss0)) -le 131072 ] || fail "outpostd grew by $((during - rss0)) kB with $N stuck channels (bound 128 MiB)"
-[ $((after - rss0)) -le $((rss0 / 10)) ] || fail "outpostd RSS ${after} kB after the channels closed, ${rss0} kB at start (bound: +10 %)"
+[ $((during - rss0)) -le 65536 ] || fail "outpostd grew by $((during - rss0)) kB with $N stuck channels (bound 64 MiB)"
+if ldd "$OUTPOSTD_BIN" 2>/dev/null | grep -q libasan; then
+	log "ASan build: its allocator keeps what was freed (malloc_trim does not reach it); the +10 % after close is checked on the plain build"
+else
+	[ $((after - rss0)) -le $((rss0 / 10)) ] || fail "outpostd RSS ${after} kB after the channels closed, ${rss0} kB at start (bound: +10 %)"
+fi
 done_ok

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "server/chan.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/splice.h"
 #include "server/wake.h"
 #include "store/store.h"
 #include "sshpair.h"
@@ -223,6 +225,101 @@ test_splice_user_session_gone(void **state)
 	run_until_empty(&f->srv);
 }
 
+/* What libssh calls when len bytes are buffered for h (new and old); returns what h took. */
+static int
+arrives(struct chan *h, uint32_t len)
+{
+	static char bytes[LIM_RELAY_QUEUE + (2 << 20)];
+
+	return h->cb.channel_data_function(NULL, h->ch, bytes, len, 0, h->cb.userdata);
+}
+
+/*
+ * A technician's bytes: left in libssh while the device's side opens (a
+ * refusal must still find the client's first bytes), then taken on arrival
+ * into the channel's queue up to LIM_RELAY_QUEUE, so libssh's buffer holds
+ * no more than a packet; past the bound the rest stays in libssh, and both
+ * count in the user's account. Bytes from the device stay in libssh.
+ */
+static void
+test_splice_client_data(void **state)
+{
+	struct fixture *f = *state;
+	struct chan *cl = new_client(f), *dv = device_side(f);
+	struct splice *sp = cl->data;
+
+	assert_int_equal(arrives(cl, 0), 0);
+	assert_int_equal(arrives(cl, 100), 0);		/* opening: stays in libssh */
+	assert_int_equal(cl->pending, 100);
+	assert_int_equal(sp->q.len, 0);
+	assert_int_equal(sp->counted, 100);
+	sp->route->opened = true;
+	assert_int_equal(arrives(cl, 100 + 32768), 100 + 32768);	/* the old bytes first, then the packet */
+	assert_int_equal(cl->pending, 0);
+	assert_int_equal(sp->q.len, 100 + 32768);
+	assert_int_equal(sp->counted, chunkq_footprint(&sp->q));
+	while (sp->q.len + 32768 <= LIM_RELAY_QUEUE)
+		assert_int_equal(arrives(cl, 32768), 32768);
+	size_t room = LIM_RELAY_QUEUE - sp->q.len;
+	assert_true(room < 32768);
+	assert_int_equal(arrives(cl, 32768), (int)room);	/* up to the bound */
+	assert_int_equal(cl->pending, 32768 - room);
+	assert_int_equal(arrives(cl, cl->pending + 32768), 0);	/* then nothing: the window stops */
+	assert_int_equal(cl->pending, 65536 - room);
+	assert_int_equal(sp->q.len, LIM_RELAY_QUEUE);
+	assert_int_equal(sp->counted, chunkq_footprint(&sp->q) + cl->pending);
+
+	assert_int_equal(arrives(dv, 5000), 0);
+	assert_int_equal(dv->pending, 5000);
+	assert_int_equal(SP(dv)->counted, 0);
+	assert_int_equal(SP(dv)->q.len, 0);
+
+	peer_closes(cl);
+	peer_closes(dv);
+	chan_kill(cl);
+	run_until_empty(&f->srv);
+}
+
+/*
+ * Past the queue's bound bytes wait in libssh, whose buffer keeps the size
+ * it grew to once they have gone: that memory counts as the user's pinned,
+ * and above LIM_PRINCIPAL_PINNED the next channel's queue takes its bytes
+ * instead (counted in the account, which pauses the user).
+ */
+static void
+test_splice_pinned_bound(void **state)
+{
+	struct fixture *f = *state;
+	enum { PARK = 1 << 20, N = LIM_PRINCIPAL_PINNED / PARK + 1 };
+	struct chan *cl[N];
+
+	for (int i = 0; i < N; i++) {
+		cl[i] = chan_new(&f->user, ssh_channel_new(f->user.s), &chan_splice_client, NULL);
+		assert_non_null(cl[i]);
+		route_link(cl[i], &f->device, "pi.acme", 7, 22, "127.0.0.1", 50000);
+		assert_ptr_equal(cl[i]->ops, &chan_splice_client);
+		struct splice *sp = cl[i]->data;
+		sp->route->opened = true;
+		assert_int_equal(arrives(cl[i], LIM_RELAY_QUEUE), LIM_RELAY_QUEUE);
+		if (i < N - 1) {
+			assert_int_equal(arrives(cl[i], PARK), 0);	/* parks: the window stops */
+			assert_true(sp->parked);
+			assert_int_equal(cl[i]->pending, PARK);
+			assert_int_equal(sp->pinned, 0);
+			assert_int_equal(arrives(cl[i], 0), 0);		/* they went on; the buffer stays */
+			assert_int_equal(cl[i]->pending, 0);
+			assert_int_equal(sp->pinned, PARK);
+		} else {
+			assert_int_equal(arrives(cl[i], 32768), 32768);	/* over the bound: queued */
+			assert_false(sp->parked);
+			assert_int_equal(cl[i]->pending, 0);
+			assert_int_equal(sp->q.len, LIM_RELAY_QUEUE + 32768);
+		}
+	}
+	chan_session_gone(&f->user);
+	run_until_empty(&f->srv);
+}
+
 /* An exec channel drops stdin nobody asked for, and closes when the client does. */
 static void
 test_exec_reap_on_close(void **state)
@@ -331,6 +428,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_splice_device_side_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_splice_device_session_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_splice_user_session_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_splice_client_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_splice_pinned_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_reap_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_reap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_during_wake, setup, teardown),
