@@ -12,7 +12,7 @@
 # round trips are not counted. Prints "RESULT key MiB/s" lines:
 #   ll_<tech|dev|both><RTT>_<ssh|agent>_<up|down>    through the jump
 #   ll_direct<TOTAL_RTT>_<up|down>                    direct, same total delay
-# BENCH_LL_MB (default 24) is the size at up to 100 ms of total round trip,
+# BENCH_LL_MB (default 48) is the size at up to 100 ms of total round trip,
 # halved at 200 and again at 400; BENCH_LL_REPS (default 5) runs each
 # transfer that many times (median).
 . "$(dirname "$0")/../tests/integration/lib.sh"
@@ -23,7 +23,7 @@ BENCH=$(cd "$(dirname "$0")" && pwd)
 RELAY=${BENCH_RELAY:-$OUTPOST_BUILD/bench/outpost-delayrelay}
 [ -x "$RELAY" ] || fail "no $RELAY (build first)"
 RTTS=${BENCH_LL_RTTS:-50 200}
-BASE_MB=${BENCH_LL_MB:-24}
+BASE_MB=${BENCH_LL_MB:-48}
 REPS=${BENCH_LL_REPS:-5}
 CIPHER=aes128-gcm@openssh.com
 
