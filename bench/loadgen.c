@@ -588,6 +588,10 @@ set_options(struct dev *d)
 	ssh_options_set(d->s, SSH_OPTIONS_PROCESS_CONFIG, &no);
 	ssh_options_set(d->s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
 	ssh_options_set(d->s, SSH_OPTIONS_HOSTKEYS, lg.o.hostkey_algs);
+	/* as the agent (conn.c): the key is pinned, so libssh must not read
+	 * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts at every key exchange */
+	ssh_options_set(d->s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+	ssh_options_set(d->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
 }
 
 /* The TCP connect finished (or failed): start SSH. */
