@@ -560,14 +560,15 @@ start_one(struct server *srv, int fd, const char *peer)
 
 /*
  * The waiting connections first, oldest first, as the quota allows; those
- * that waited half of LoginGraceTime are refused unserved (their clients
- * are about to give up; not counted against their sources). Returns how
- * many were admitted.
+ * that waited LoginGraceTime are refused unserved, not counted against
+ * their sources (a set that does not move, such as a flood that sends
+ * nothing, keeps newcomers waiting at most that long). Returns how many
+ * were admitted.
  */
 static int
 start_waiting(struct server *srv, int quota)
 {
-	int64_t max_wait = (int64_t)srv->cfg->login_grace_time * 500;
+	int64_t max_wait = (int64_t)srv->cfg->login_grace_time * 1000;
 	struct acceptq_item it;
 	int admitted = 0;
 
