@@ -22,7 +22,9 @@
 #                      accepted, refused, logins, and accepted connections that
 #                      ended without a login (work spent for nothing)
 # BENCH_HS_PERF=DIR: `perf record -g` of outpostd and of the loadgen for the
-# first rate, into DIR/server.data and DIR/client.data.
+# first rate, into DIR/server.data and DIR/client.data (BENCH_HS_CALLGRAPH:
+# perf's options instead of -g, e.g. "-F 499 --call-graph dwarf": libssh and
+# libcrypto have no frame pointers).
 . "$(dirname "$0")/../tests/integration/lib.sh"
 . "$(dirname "$0")/lib-bench.sh"
 require_outpost
@@ -68,8 +70,8 @@ for r in $RATES; do
 	hs0=$(metric outpost_handshake_duration_seconds_sum 1000) hc0=$(metric outpost_handshake_duration_seconds_count)
 	if [ "$first" = 1 ] && [ -n "${BENCH_HS_PERF:-}" ]; then
 		mkdir -p "$BENCH_HS_PERF"
-		perf record -g -o "$BENCH_HS_PERF/server.data" -p "$OUTPOSTD_PID" >/dev/null 2>&1 & ps_=$!
-		perf record -g -o "$BENCH_HS_PERF/client.data" -p "$lg" >/dev/null 2>&1 & pc_=$!
+		perf record ${BENCH_HS_CALLGRAPH:--g} -o "$BENCH_HS_PERF/server.data" -p "$OUTPOSTD_PID" >/dev/null 2>&1 & ps_=$!
+		perf record ${BENCH_HS_CALLGRAPH:--g} -o "$BENCH_HS_PERF/client.data" -p "$lg" >/dev/null 2>&1 & pc_=$!
 	fi
 	all=-1
 	while [ $(($(now_ms) - t0)) -lt $((LIMIT_S * 1000)) ]; do

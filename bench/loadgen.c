@@ -592,6 +592,10 @@ set_options(struct dev *d)
 	 * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts at every key exchange */
 	ssh_options_set(d->s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
 	ssh_options_set(d->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+	/* and no home directory lookup (getpwuid_r, /etc/passwd: 3.6 % of the
+	 * loadgen's CPU at 1,000 connections a second), which a device makes
+	 * once on its own CPU: nothing is read from the SSH directory */
+	ssh_options_set(d->s, SSH_OPTIONS_SSH_DIR, "/nonexistent");
 }
 
 /* The TCP connect finished (or failed): start SSH. */
