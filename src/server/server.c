@@ -612,9 +612,12 @@ on_listener(struct server *srv, struct watch *w)
 			break;
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
 				shed(srv, w->fd, errno);
-			else if (acceptq_len(srv->waiting) == 0)
+				srv->listen_more = true;	/* at the next wake-up, not at once: no spinning */
+				return;
+			}
+			if (acceptq_len(srv->waiting) == 0)
 				return;		/* all taken: the next edge brings more */
 			break;
 		}
