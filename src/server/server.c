@@ -33,6 +33,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/peer.h"
+#include "server/acceptq.h"
 #include "server/penalty.h"
 #include "server/privs.h"
 #include "server/registry.h"
@@ -491,7 +492,7 @@ server_init(struct server *srv, struct config *cfg)
 	};
 	if (penalty_parse_startups(cfg->max_startups, &pc) != 0)
 		fatal("bad MaxStartups %s", cfg->max_startups);
-	if ((srv->pen = penalty_new(&pc)) == NULL)
+	if ((srv->pen = penalty_new(&pc)) == NULL || (srv->waiting = acceptq_new(LIM_ACCEPT_WAITING)) == NULL)
 		fatal("out of memory");
 	if (proxywait_init(srv) != 0)
 		fatal("bad ProxyProtocol %s", cfg->proxy_protocol);
@@ -546,29 +547,86 @@ shed(struct server *srv, int lfd, int err)
 	}
 }
 
+/* Starts the handshake of an accepted connection; 1 if it was admitted (counted as unauthenticated). */
+static int
+start_one(struct server *srv, int fd, const char *peer)
+{
+	int before = penalty_unauth_total(srv->pen);
+
+	if (!proxywait_take(srv, fd, peer))
+		session_accept(srv, fd, peer);
+	return penalty_unauth_total(srv->pen) > before;
+}
+
+/*
+ * The waiting connections first, oldest first, as the quota allows; those
+ * that waited LoginGraceTime are refused unserved, not counted against
+ * their sources (a set that does not move, such as a flood that sends
+ * nothing, keeps newcomers waiting at most that long). Returns how many
+ * were admitted.
+ */
+static int
+start_waiting(struct server *srv, int quota)
+{
+	int64_t max_wait = (int64_t)srv->cfg->login_grace_time * 1000;
+	struct acceptq_item it;
+	int admitted = 0;
+
+	for (int i = 0; i < ACCEPTS_PER_TURN && acceptq_len(srv->waiting) > 0; i++) {
+		bool stale = srv->now_ms - acceptq_oldest_ms(srv->waiting) > max_wait;
+		if (!stale && admitted >= quota)
+			break;
+		acceptq_pop(srv->waiting, &it);
+		if (stale) {
+			log_debug("connection from %s refused: waited %lld ms for its handshake to start",
+			    it.peer, (long long)(srv->now_ms - it.accepted_ms));
+			metrics_refused("waited");
+			close(it.fd);
+			continue;
+		}
+		admitted += start_one(srv, it.fd, it.peer);
+	}
+	return admitted;
+}
+
+/*
+ * Accepts what the quota admits, and while it admits no more (handshakes
+ * are behind), drains the kernel's accept queue into srv->waiting: a
+ * storm larger than the kernel's queue would otherwise overflow it, and
+ * past it Linux drops the clients' packets, which retry on doubling timers
+ * (1, 3, 7, 15 s...): outpostd sat idle between the retries while clients
+ * reached their own time-outs (docs/ARCHITECTURE.md).
+ */
 static void
 on_listener(struct server *srv, struct watch *w)
 {
-	char peer[64];
+	char peer[ACCEPTQ_PEER_MAX];
 	/* Refused connections cost no slot: only admitted ones count. */
 	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, srv->now_ms - srv->preauth_rx_ms,
 	    ACCEPTS_PER_TURN, srv->now_ms);
+	int admitted = start_waiting(srv, quota);
 
-	for (int i = 0, admitted = 0; i < ACCEPTS_PER_TURN && admitted < quota; i++) {
+	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+		bool start = admitted < quota && acceptq_len(srv->waiting) == 0;
+		if (!start && acceptq_full(srv->waiting))
+			break;
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				shed(srv, w->fd, errno);
-				srv->listen_more = true;
+				srv->listen_more = true;	/* at the next wake-up, not at once: no spinning */
+				return;
 			}
-			return;
+			if (acceptq_len(srv->waiting) == 0)
+				return;		/* all taken: the next edge brings more */
+			break;
 		}
-		int before = penalty_unauth_total(srv->pen);
-		if (!proxywait_take(srv, fd, peer))
-			session_accept(srv, fd, peer);
-		admitted += penalty_unauth_total(srv->pen) > before;
+		if (start)
+			admitted += start_one(srv, fd, peer);
+		else
+			acceptq_push(srv->waiting, fd, peer, srv->now_ms);
 	}
-	srv->listen_more = true;	/* stopped by the quota: more may be queued */
+	srv->listen_more = true;	/* stopped by the quota, or some wait: retried next turn */
 	if (quota > 0)
 		srv->work = true;	/* and may be taken at once */
 }
@@ -823,6 +881,8 @@ server_free(struct server *srv)
 	 * a backlog nobody accepts. */
 	for (int i = 0; i < srv->nlisteners; i++)
 		close(srv->listeners[i].fd);
+	acceptq_free(srv->waiting);	/* connections never started: closed with the listeners */
+	srv->waiting = NULL;
 	/* 10,000 devices going offline one transaction each took seconds, and
 	 * devices that reconnect meanwhile back off further: one write for all. */
 	srv->shutdown = true;

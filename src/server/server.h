@@ -104,6 +104,7 @@ struct server {
 	struct audit *audit;
 	struct registry *reg;
 	struct penalty *pen;
+	struct acceptq *waiting;	/* accepted, handshake not started (acceptq.h) */
 	struct wake *wake;		/* MQTT client, NULL without MqttURL */
 	ssh_bind bind;
 	int epfd;
