@@ -907,6 +907,8 @@ session_log(const struct conn *c, enum log_level level, const char *fmt, ...)
 	char msg[1024], who[LIM_TARGET + 16] = "";
 	va_list ap;
 
+	if (!log_wants(level))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -941,6 +943,13 @@ session_offline(struct conn *c)
 		}
 		penalty_enroll_closed(srv->pen, c->ip);
 	}
+	/* At shutdown the loop queues a record per session faster than the
+	 * writer appends them: it waits for room rather than let the queue
+	 * reach its hard limit (records past it go to the daemon's log only).
+	 * Bounded: a log that takes nothing for a second is not waited for again. */
+	static bool log_stuck;
+	if (srv->shutdown && !log_stuck && !audit_wait_room(srv->audit, 1000))
+		log_stuck = true;
 	struct jbuf *b = audit_begin(srv->audit, "disconnect");
 	jbuf_member_str(b, "what", "session");
 	audit_principal(b, c);
@@ -952,7 +961,11 @@ session_offline(struct conn *c)
 	audit_commit(srv->audit);
 	if (!srv->shutdown && c->who.kind != PRINCIPAL_NODE)	/* server_free clears the store in one statement */
 		storeq_session_del(srv, (int64_t)c->id);
-	session_log(c, LOG_LVL_INFO, "ended after %lld s: %s", (long long)(dur / 1000), c->dead_reason);
+	/* At shutdown one line says how many ended (server_free): 20,000 lines
+	 * of the same would flood the journal, and each has its record in the
+	 * audit log anyway. */
+	session_log(c, srv->shutdown ? LOG_LVL_DEBUG : LOG_LVL_INFO, "ended after %lld s: %s",
+	    (long long)(dur / 1000), c->dead_reason);
 	if (c->who.kind == PRINCIPAL_DEVICE && registry_get(srv->reg, c->who.id) == c) {
 		registry_del(srv->reg, c->who.id, c);
 		if (!srv->shutdown && storeq_device_set_presence(srv, c->who.id, false, c->gen, timefmt_now(),
