@@ -446,6 +446,12 @@ save_audit_head(struct server *srv)
 	failing = true;
 }
 
+void
+server_audit_poke(struct server *srv)
+{
+	save_audit_head(srv);
+}
+
 /* Opens the Store outpostd.conf names (default: outpost.db in the state directory), once, at start. */
 static void
 open_store(struct server *srv)
@@ -842,6 +848,11 @@ server_free(struct server *srv)
 	/* 10,000 devices going offline one transaction each took seconds, and
 	 * devices that reconnect meanwhile back off further: one write for all. */
 	srv->shutdown = true;
+	/* Queued first, so that the store thread writes it (a statement over
+	 * every device of this node) while the loop closes the sessions, on the
+	 * other core; a device that meanwhile registers on another node is not
+	 * touched by it (its row names that node). */
+	storeq_node_offline(srv, timefmt_now());
 	size_t logins = 0;
 	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
 		logins += c->authed && c->link == NULL;
@@ -858,7 +869,6 @@ server_free(struct server *srv)
 	hostkey_free();
 	peer_free(srv);
 	metrics_free(srv);
-	storeq_node_offline(srv, timefmt_now());
 	node_free(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
