@@ -848,6 +848,7 @@ server_free(struct server *srv)
 	/* 10,000 devices going offline one transaction each took seconds, and
 	 * devices that reconnect meanwhile back off further: one write for all. */
 	srv->shutdown = true;
+	storeq_stopping(srv);
 	/* Queued first, so that the store thread writes it (a statement over
 	 * every device of this node) while the loop closes the sessions, on the
 	 * other core; a device that meanwhile registers on another node is not
