@@ -56,6 +56,18 @@ watch_add(struct server *srv, struct watch *w, uint32_t events)
 	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, w->fd, &ev);
 }
 
+/* CPU time of the whole process (every thread), in ms: the start and stop log lines. */
+static int64_t
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 void
 server_touch(struct conn *c)
 {
@@ -435,6 +447,12 @@ save_audit_head(struct server *srv)
 	failing = true;
 }
 
+void
+server_audit_poke(struct server *srv)
+{
+	save_audit_head(srv);
+}
+
 /* Opens the Store outpostd.conf names (default: outpost.db in the state directory), once, at start. */
 static void
 open_store(struct server *srv)
@@ -512,8 +530,9 @@ server_init(struct server *srv, struct config *cfg)
 	peer_init(srv);
 	storeq_node_offline(srv, timefmt_now());	/* this node's rows only */
 	srv->store_seen = store_change_counter(srv->st);
-	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
-	    cfg->state_dir);
+	log_info("outpostd %s ready; host key %s; state %s (started in %lld ms, %lld ms of CPU)",
+	    OUTPOST_VERSION, srv->host_fp, cfg->state_dir, (long long)(timefmt_mono_ms() - srv->now_ms),
+	    (long long)cpu_ms());
 	return 0;
 }
 
@@ -875,6 +894,9 @@ server_threads_left(void)
 void
 server_free(struct server *srv)
 {
+	int64_t t0 = timefmt_mono_ms(), cpu0 = cpu_ms();
+	size_t nconns = srv->nconns;
+
 	sd_notify(0, "STOPPING=1");
 	/* Listeners first: devices reconnecting while 10,000 sessions are torn
 	 * down get "connection refused" and back off, instead of waiting in
@@ -886,16 +908,28 @@ server_free(struct server *srv)
 	/* 10,000 devices going offline one transaction each took seconds, and
 	 * devices that reconnect meanwhile back off further: one write for all. */
 	srv->shutdown = true;
-	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+	storeq_stopping(srv);
+	/* Queued first, so that the store thread writes it (a statement over
+	 * every device of this node) while the loop closes the sessions, on the
+	 * other core; a device that meanwhile registers on another node is not
+	 * touched by it (its row names that node). */
+	storeq_node_offline(srv, timefmt_now());
+	size_t logins = 0;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+		logins += c->authed && c->link == NULL;
 		session_kill(c, "server shutting down");
+	}
 	pump_and_reap(srv);
+	int64_t t_sessions = timefmt_mono_ms();
+	/* one line for them all (each has its "disconnect" record in the audit log) */
+	log_info("shutdown: %zu sessions ended, each with its \"disconnect\" record in the audit log "
+	    "(a line each at LogLevel debug)", logins);
 	exec_free(srv);		/* before the audit writer: workers' records join its queue */
 	proxywait_free(srv);
 	wake_free(srv);
 	hostkey_free();
 	peer_free(srv);
 	metrics_free(srv);
-	storeq_node_offline(srv, timefmt_now());
 	node_free(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
@@ -906,10 +940,18 @@ server_free(struct server *srv)
 	ssh_bind_free(srv->bind);
 	registry_free(srv->reg);
 	penalty_free(srv->pen);
+	int64_t t_rest = timefmt_mono_ms();
 	audit_stop_writer(srv->audit);	/* the queue drains: the last records, then the anchor */
 	save_audit_head(srv);
+	int64_t t_audit = timefmt_mono_ms();
 	auditsync_stop();	/* the last records to the store's audit_records (PostgreSQL) */
 	audit_close(srv->audit);
+	int64_t t_copy = timefmt_mono_ms();
 	storeq_stop(srv);	/* the queued writes reach the store, then both close */
-	log_info("stopped");
+	int64_t t1 = timefmt_mono_ms();
+	log_info("stopped: %zu connections closed in %lld ms, %lld ms of CPU (sessions %lld ms, "
+	    "the rest of the loop's %lld, audit log %lld, audit copy %lld, store %lld)", nconns,
+	    (long long)(t1 - t0), (long long)(cpu_ms() - cpu0), (long long)(t_sessions - t0),
+	    (long long)(t_rest - t_sessions), (long long)(t_audit - t_rest), (long long)(t_copy - t_audit),
+	    (long long)(t1 - t_copy));
 }
