@@ -50,6 +50,7 @@ struct audit {
 	bool head_known;		/* false: count the whole log at the next write */
 	bool head_checked;		/* head came from our own writes, not from the store */
 	struct jbuf line;		/* the line being written */
+	struct jbuf run;		/* the writer thread's lines of one write(2) */
 	unsigned long lost;		/* records not appended since the log last took one */
 	char lost_since[40];		/* ts of the first of them */
 	char lost_why[80];
@@ -115,6 +116,7 @@ audit_open(const char *state_dir, struct audit **out)
 	}
 	jbuf_init(&a->rec, AUDIT_RECORD_MAX - PREV_SUFFIX_LEN);
 	jbuf_init(&a->line, AUDIT_RECORD_MAX);
+	jbuf_init(&a->run, AUDIT_WRITE_MAX);
 	a->first = NULL;
 	a->last = &a->first;
 	a->max = AUDIT_QUEUE_MAX;
@@ -438,33 +440,101 @@ sync_tail(struct audit *a)
 	return r;
 }
 
+/*
+ * Adds body (a record without prev and "}") to out as one line chained onto
+ * the line whose hash is in hash, and sets hash to the new line's.
+ * ERR_NOMEM if out cannot take it.
+ */
+static int
+chain_line(struct jbuf *out, const char *body, size_t len, char *hash)
+{
+	size_t start = out->len;
+
+	jbuf_add(out, body, len);
+	jbuf_add(out, ",\"prev\":\"", 9);
+	jbuf_add(out, hash, AUDIT_HASH_HEX);
+	jbuf_add(out, "\"}", 2);
+	if (out->failed)
+		return ERR_NOMEM;
+	audit_hash_hex(out->data + start, out->len - start, hash);
+	jbuf_add(out, "\n", 1);
+	return out->failed ? ERR_NOMEM : 0;
+}
+
+/* Each line of p[0..n) (newline-ended) to syslog. */
+static void
+syslog_lines(const char *p, size_t n)
+{
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t k = nl != NULL ? (size_t)(nl - p) : n;
+		syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", (int)k, p);
+		k += nl != NULL;
+		p += k;
+		n -= k;
+	}
+}
+
+/*
+ * Writes out (n whole lines, chained onto the head, the last one hashing to
+ * hash) with one write(2): the head moves past them, or, if the write
+ * failed, stays where it was and is read back from the file next time.
+ */
+static int
+commit_lines(struct audit *a, const struct jbuf *out, int64_t n, const char *hash)
+{
+	int r;
+
+	if ((r = write_once(a->fd, out->data, out->len, (off_t)a->head.size)) != 0) {
+		a->head_checked = false;	/* read the tail back next time */
+		return r;
+	}
+	memcpy(a->head.hash, hash, AUDIT_HASH_HEX + 1);
+	a->head.seq += n;
+	a->head.size += (int64_t)out->len;
+	a->wrote = true;
+	if (a->syslog)
+		syslog_lines(out->data, out->len);
+	return 0;
+}
+
 /* Appends body (a record without prev and "}") chained onto head, with one write(2). */
 static int
 append_line(struct audit *a, const char *body, size_t len)
 {
+	char hash[AUDIT_HASH_HEX + 1];
 	int r;
 
+	memcpy(hash, a->head.hash, sizeof(hash));
 	jbuf_free(&a->line);
 	jbuf_init(&a->line, AUDIT_RECORD_MAX);
-	jbuf_add(&a->line, body, len);
-	a->line.need_comma = true;
-	jbuf_member_str(&a->line, "prev", a->head.hash);
-	jbuf_obj_end(&a->line);
-	size_t linelen = a->line.len;
-	jbuf_add(&a->line, "\n", 1);
-	if (a->line.failed)
-		return ERR_NOMEM;
-	if ((r = write_once(a->fd, a->line.data, a->line.len, (off_t)a->head.size)) != 0) {
-		a->head_checked = false;	/* read the tail back next time */
+	if ((r = chain_line(&a->line, body, len, hash)) != 0)
 		return r;
-	}
-	audit_hash_hex(a->line.data, linelen, a->head.hash);
-	a->head.seq++;
-	a->head.size += (int64_t)a->line.len;
-	a->wrote = true;
-	if (a->syslog)
-		syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", (int)linelen, a->line.data);
-	return 0;
+	return commit_lines(a, &a->line, 1, hash);
+}
+
+/*
+ * Appends the records from q on, as many as fit in AUDIT_WRITE_MAX bytes
+ * (one at least), each chained onto the one before, with one write(2):
+ * 20,000 records at a shutdown were 20,000 writes. *end is the first record
+ * not written. On an error none of them is in the log (write_once cut it off).
+ */
+static int
+append_run(struct audit *a, struct queued *q, struct queued **end)
+{
+	char hash[AUDIT_HASH_HEX + 1];
+	int64_t n = 0;
+	int r = 0;
+
+	memcpy(hash, a->head.hash, sizeof(hash));
+	jbuf_consume(&a->run, a->run.len);	/* the buffer stays: the next run reuses it */
+	a->run.failed = false;
+	for (; q != NULL && (n == 0 || a->run.len + q->len + PREV_SUFFIX_LEN <= AUDIT_WRITE_MAX);
+	    q = q->next, n++)
+		if ((r = chain_line(&a->run, q->body, q->len, hash)) != 0)
+			break;
+	*end = q;
+	return r != 0 ? r : commit_lines(a, &a->run, n, hash);
 }
 
 /*
@@ -546,7 +616,10 @@ lock_log(struct audit *a)
 	}
 }
 
-/* Appends bodies[0..n) under one hold of the lock; each that fails goes to the log. */
+/*
+ * Appends the records from q on under one hold of the lock, in runs; from
+ * the first that fails on, each goes to the daemon's log.
+ */
 static void
 write_batch(struct audit *a, struct queued *q)
 {
@@ -555,6 +628,13 @@ write_batch(struct audit *a, struct queued *q)
 
 	if (r == 0 && (r = sync_tail(a)) == 0 && a->lost > 0)
 		r = append_gap(a);
+	for (struct queued *end; r == 0 && q != NULL; q = end)
+		if (append_run(a, q, &end) != 0) {
+			/* cut off again (a full disk?): from its first record on, one
+			 * at a time, so that as many as fit are written */
+			r = sync_tail(a);
+			break;
+		}
 	if (r != 0)
 		snprintf(why, sizeof(why), "%s", r == ERR_IO ? strerror(errno) : err_str(r));
 	for (; q != NULL; q = q->next) {
@@ -748,6 +828,30 @@ audit_admit(struct audit *a)
 	return ERR_BUSY;
 }
 
+bool
+audit_wait_room(struct audit *a, int ms)
+{
+	struct timespec until;
+	bool room;
+
+	if (a == NULL || a->trunk != NULL || !a->threaded)
+		return true;
+	clock_gettime(CLOCK_REALTIME, &until);	/* progress is a CLOCK_REALTIME condition */
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->mu);
+	while (a->depth >= a->max)
+		if (pthread_cond_timedwait(&a->progress, &a->mu, &until) == ETIMEDOUT)
+			break;
+	room = a->depth < a->max;
+	pthread_mutex_unlock(&a->mu);
+	return room;
+}
+
 void
 audit_get_stats(struct audit *a, struct audit_stats *out)
 {
@@ -847,5 +951,6 @@ audit_close(struct audit *a)
 	close(a->fd);
 	jbuf_free(&a->rec);
 	jbuf_free(&a->line);
+	jbuf_free(&a->run);
 	free(a);
 }

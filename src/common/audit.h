@@ -14,6 +14,7 @@
 
 #define AUDIT_LOG_NAME		"audit.log"
 #define AUDIT_RECORD_MAX	8192	/* one whole line, "prev" and newline included */
+#define AUDIT_WRITE_MAX		(256 * 1024)	/* the writer thread's lines in one write(2) */
 #define AUDIT_HASH_HEX		64	/* hex SHA-256 */
 /* A "command" record keeps the words that fit in this many bytes; if any are
  * dropped it says "command_truncated":true and the full "command_bytes". */
@@ -108,6 +109,15 @@ void audit_stop_writer(struct audit *a);
  */
 int audit_admit(struct audit *a);
 
+/*
+ * Waits up to ms for the writer thread's queue to hold fewer than its
+ * maximum: for a caller that queues many records at once and serves nobody
+ * meanwhile (outpostd's shutdown: a disconnect record per session), so the
+ * queue never reaches its hard limit, past which records go to the daemon's
+ * log instead. True if there is room (always without a writer thread).
+ */
+bool audit_wait_room(struct audit *a, int ms);
+
 /* For metrics (a snapshot; thread-safe). All zero for NULL. */
 struct audit_stats {
 	size_t depth;		/* records queued or being written now */
@@ -137,8 +147,10 @@ void audit_member_command(struct jbuf *b, char *const *argv, int argc);
  * Finishes the record with `"prev":"<hex SHA-256 of the previous line>"`
  * (64 zeros for the first record of an empty log) and appends it with one
  * write(2) under flock(LOCK_EX), so several processes may append to one log.
- * With a writer thread the record is queued and this is done there; without,
- * here. If the log does not end in a newline (a crash mid-write), a newline
+ * With a writer thread the record is queued and this is done there, for
+ * every record waiting at once: their lines, each chained onto the one
+ * before, in one write(2) of at most AUDIT_WRITE_MAX bytes (a write that
+ * fails or is short is cut off again, whole); without, here. If the log does not end in a newline (a crash mid-write), a newline
  * is written first: the broken tail stays visible to audit_verify as its own
  * line. Returns 0 (appended, or queued), ERR_TOOLONG (record over
  * AUDIT_RECORD_MAX, dropped whole) or ERR_IO (not appended: the record went to

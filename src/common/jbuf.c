@@ -108,6 +108,15 @@ jbuf_json_string(struct jbuf *b, const char *val)
 
 	jbuf_add(b, "\"", 1);
 	while (*s != '\0') {
+		/* a run of plain ASCII in one append (a byte at a time was most of
+		 * building an audit record) */
+		const unsigned char *run = s;
+		while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+			s++;
+		if (s > run)
+			jbuf_add(b, run, (size_t)(s - run));
+		if (*s == '\0')
+			break;
 		size_t n = utf8_len(s, end);
 		if (*s == '"' || *s == '\\') {
 			char esc[2] = { '\\', (char)*s };

@@ -10,6 +10,7 @@
 #define LIM_TARGET		(LIM_LABEL * 2 + 1)	/* name.fleet */
 #define LIM_USERNAME		63	/* user names follow label rules */
 #define LIM_KEYLINE		16384	/* one OpenSSH public key line */
+#define LIM_ACCEPT_WAITING	4096	/* connections accepted while no handshake may start */
 #define LIM_EXEC_CMD		4096	/* an exec request's command line */
 #define LIM_EXEC_ARGS		64	/* words in an exec command line */
 #define LIM_EXEC_OUTPUT		(16u << 20)	/* output of one remote command */

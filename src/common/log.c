@@ -31,6 +31,12 @@ log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
+bool
+log_wants(enum log_level level)
+{
+	return level <= log_threshold;
+}
+
 int
 log_level_parse(const char *s)
 {

@@ -2,6 +2,7 @@
 #ifndef OUTPOST_LOG_H
 #define OUTPOST_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -11,6 +12,9 @@ void log_init(const char *prog, enum log_level level, int use_syslog);
 void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */
 int log_level_parse(const char *s);
+
+/* True if a message of this level is logged: lets a caller skip formatting it. */
+bool log_wants(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -29,7 +29,7 @@ static const char *const auth_results[MA_MAX] = {
 	"method_not_offered", "too_many_sessions", "store_unreachable", "other",
 };
 static const char *const refuse_reasons[MR_MAX] = {
-	"blocked", "per_source", "startups", "shed", "other",
+	"blocked", "per_source", "startups", "shed", "waited", "other",
 };
 static const char *const kinds[MK_MAX] = { "user", "device", "enroll" };
 static const char *const connect_results[MC_MAX] = { "ok", "refused", "failed" };
@@ -93,6 +93,8 @@ metrics_refused(const char *why)
 		r = MR_OTHER;
 	else if (strcmp(why, "shed") == 0)
 		r = MR_SHED;
+	else if (strcmp(why, "waited") == 0)
+		r = MR_WAITED;
 	else if (strstr(why, "blocked") != NULL)
 		r = MR_BLOCKED;
 	else if (strstr(why, "from this source") != NULL)

@@ -33,6 +33,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/peer.h"
+#include "server/acceptq.h"
 #include "server/penalty.h"
 #include "server/privs.h"
 #include "server/registry.h"
@@ -53,6 +54,18 @@ watch_add(struct server *srv, struct watch *w, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, w->fd, &ev);
+}
+
+/* CPU time of the whole process (every thread), in ms: the start and stop log lines. */
+static int64_t
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
 void
@@ -434,6 +447,12 @@ save_audit_head(struct server *srv)
 	failing = true;
 }
 
+void
+server_audit_poke(struct server *srv)
+{
+	save_audit_head(srv);
+}
+
 /* Opens the Store outpostd.conf names (default: outpost.db in the state directory), once, at start. */
 static void
 open_store(struct server *srv)
@@ -491,7 +510,7 @@ server_init(struct server *srv, struct config *cfg)
 	};
 	if (penalty_parse_startups(cfg->max_startups, &pc) != 0)
 		fatal("bad MaxStartups %s", cfg->max_startups);
-	if ((srv->pen = penalty_new(&pc)) == NULL)
+	if ((srv->pen = penalty_new(&pc)) == NULL || (srv->waiting = acceptq_new(LIM_ACCEPT_WAITING)) == NULL)
 		fatal("out of memory");
 	if (proxywait_init(srv) != 0)
 		fatal("bad ProxyProtocol %s", cfg->proxy_protocol);
@@ -511,8 +530,9 @@ server_init(struct server *srv, struct config *cfg)
 	peer_init(srv);
 	storeq_node_offline(srv, timefmt_now());	/* this node's rows only */
 	srv->store_seen = store_change_counter(srv->st);
-	log_info("outpostd %s ready; host key %s; state %s", OUTPOST_VERSION, srv->host_fp,
-	    cfg->state_dir);
+	log_info("outpostd %s ready; host key %s; state %s (started in %lld ms, %lld ms of CPU)",
+	    OUTPOST_VERSION, srv->host_fp, cfg->state_dir, (long long)(timefmt_mono_ms() - srv->now_ms),
+	    (long long)cpu_ms());
 	return 0;
 }
 
@@ -546,29 +566,86 @@ shed(struct server *srv, int lfd, int err)
 	}
 }
 
+/* Starts the handshake of an accepted connection; 1 if it was admitted (counted as unauthenticated). */
+static int
+start_one(struct server *srv, int fd, const char *peer)
+{
+	int before = penalty_unauth_total(srv->pen);
+
+	if (!proxywait_take(srv, fd, peer))
+		session_accept(srv, fd, peer);
+	return penalty_unauth_total(srv->pen) > before;
+}
+
+/*
+ * The waiting connections first, oldest first, as the quota allows; those
+ * that waited LoginGraceTime are refused unserved, not counted against
+ * their sources (a set that does not move, such as a flood that sends
+ * nothing, keeps newcomers waiting at most that long). Returns how many
+ * were admitted.
+ */
+static int
+start_waiting(struct server *srv, int quota)
+{
+	int64_t max_wait = (int64_t)srv->cfg->login_grace_time * 1000;
+	struct acceptq_item it;
+	int admitted = 0;
+
+	for (int i = 0; i < ACCEPTS_PER_TURN && acceptq_len(srv->waiting) > 0; i++) {
+		bool stale = srv->now_ms - acceptq_oldest_ms(srv->waiting) > max_wait;
+		if (!stale && admitted >= quota)
+			break;
+		acceptq_pop(srv->waiting, &it);
+		if (stale) {
+			log_debug("connection from %s refused: waited %lld ms for its handshake to start",
+			    it.peer, (long long)(srv->now_ms - it.accepted_ms));
+			metrics_refused("waited");
+			close(it.fd);
+			continue;
+		}
+		admitted += start_one(srv, it.fd, it.peer);
+	}
+	return admitted;
+}
+
+/*
+ * Accepts what the quota admits, and while it admits no more (handshakes
+ * are behind), drains the kernel's accept queue into srv->waiting: a
+ * storm larger than the kernel's queue would otherwise overflow it, and
+ * past it Linux drops the clients' packets, which retry on doubling timers
+ * (1, 3, 7, 15 s...): outpostd sat idle between the retries while clients
+ * reached their own time-outs (docs/ARCHITECTURE.md).
+ */
 static void
 on_listener(struct server *srv, struct watch *w)
 {
-	char peer[64];
+	char peer[ACCEPTQ_PEER_MAX];
 	/* Refused connections cost no slot: only admitted ones count. */
 	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, srv->now_ms - srv->preauth_rx_ms,
 	    ACCEPTS_PER_TURN, srv->now_ms);
+	int admitted = start_waiting(srv, quota);
 
-	for (int i = 0, admitted = 0; i < ACCEPTS_PER_TURN && admitted < quota; i++) {
+	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+		bool start = admitted < quota && acceptq_len(srv->waiting) == 0;
+		if (!start && acceptq_full(srv->waiting))
+			break;
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				shed(srv, w->fd, errno);
-				srv->listen_more = true;
+				srv->listen_more = true;	/* at the next wake-up, not at once: no spinning */
+				return;
 			}
-			return;
+			if (acceptq_len(srv->waiting) == 0)
+				return;		/* all taken: the next edge brings more */
+			break;
 		}
-		int before = penalty_unauth_total(srv->pen);
-		if (!proxywait_take(srv, fd, peer))
-			session_accept(srv, fd, peer);
-		admitted += penalty_unauth_total(srv->pen) > before;
+		if (start)
+			admitted += start_one(srv, fd, peer);
+		else
+			acceptq_push(srv->waiting, fd, peer, srv->now_ms);
 	}
-	srv->listen_more = true;	/* stopped by the quota: more may be queued */
+	srv->listen_more = true;	/* stopped by the quota, or some wait: retried next turn */
 	if (quota > 0)
 		srv->work = true;	/* and may be taken at once */
 }
@@ -817,25 +894,42 @@ server_threads_left(void)
 void
 server_free(struct server *srv)
 {
+	int64_t t0 = timefmt_mono_ms(), cpu0 = cpu_ms();
+	size_t nconns = srv->nconns;
+
 	sd_notify(0, "STOPPING=1");
 	/* Listeners first: devices reconnecting while 10,000 sessions are torn
 	 * down get "connection refused" and back off, instead of waiting in
 	 * a backlog nobody accepts. */
 	for (int i = 0; i < srv->nlisteners; i++)
 		close(srv->listeners[i].fd);
+	acceptq_free(srv->waiting);	/* connections never started: closed with the listeners */
+	srv->waiting = NULL;
 	/* 10,000 devices going offline one transaction each took seconds, and
 	 * devices that reconnect meanwhile back off further: one write for all. */
 	srv->shutdown = true;
-	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+	storeq_stopping(srv);
+	/* Queued first, so that the store thread writes it (a statement over
+	 * every device of this node) while the loop closes the sessions, on the
+	 * other core; a device that meanwhile registers on another node is not
+	 * touched by it (its row names that node). */
+	storeq_node_offline(srv, timefmt_now());
+	size_t logins = 0;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+		logins += c->authed && c->link == NULL;
 		session_kill(c, "server shutting down");
+	}
 	pump_and_reap(srv);
+	int64_t t_sessions = timefmt_mono_ms();
+	/* one line for them all (each has its "disconnect" record in the audit log) */
+	log_info("shutdown: %zu sessions ended, each with its \"disconnect\" record in the audit log "
+	    "(a line each at LogLevel debug)", logins);
 	exec_free(srv);		/* before the audit writer: workers' records join its queue */
 	proxywait_free(srv);
 	wake_free(srv);
 	hostkey_free();
 	peer_free(srv);
 	metrics_free(srv);
-	storeq_node_offline(srv, timefmt_now());
 	node_free(srv);
 	if (srv->sigwatch.fd > 0)
 		close(srv->sigwatch.fd);
@@ -846,10 +940,18 @@ server_free(struct server *srv)
 	ssh_bind_free(srv->bind);
 	registry_free(srv->reg);
 	penalty_free(srv->pen);
+	int64_t t_rest = timefmt_mono_ms();
 	audit_stop_writer(srv->audit);	/* the queue drains: the last records, then the anchor */
 	save_audit_head(srv);
+	int64_t t_audit = timefmt_mono_ms();
 	auditsync_stop();	/* the last records to the store's audit_records (PostgreSQL) */
 	audit_close(srv->audit);
+	int64_t t_copy = timefmt_mono_ms();
 	storeq_stop(srv);	/* the queued writes reach the store, then both close */
-	log_info("stopped");
+	int64_t t1 = timefmt_mono_ms();
+	log_info("stopped: %zu connections closed in %lld ms, %lld ms of CPU (sessions %lld ms, "
+	    "the rest of the loop's %lld, audit log %lld, audit copy %lld, store %lld)", nconns,
+	    (long long)(t1 - t0), (long long)(cpu_ms() - cpu0), (long long)(t_sessions - t0),
+	    (long long)(t_rest - t_sessions), (long long)(t_audit - t_rest), (long long)(t_copy - t_audit),
+	    (long long)(t1 - t_copy));
 }

@@ -104,6 +104,7 @@ struct server {
 	struct audit *audit;
 	struct registry *reg;
 	struct penalty *pen;
+	struct acceptq *waiting;	/* accepted, handshake not started (acceptq.h) */
 	struct wake *wake;		/* MQTT client, NULL without MqttURL */
 	ssh_bind bind;
 	int epfd;
@@ -158,6 +159,8 @@ void server_thread_left(void);
 bool server_threads_left(void);
 void server_generate_key(const char *path, const char *what);	/* ed25519, mode 0600, .pub beside it */
 void server_touch(struct conn *c);	/* re-check c's epoll interest this turn */
+/* The audit writer's new head to the store's copier (or anchor) now, not at the next tick. */
+void server_audit_poke(struct server *srv);
 void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
 
 /* proxywait.c: a listed balancer's connection until its PROXY v2 header is read */

@@ -95,6 +95,7 @@ struct storeq {
 	bool full_logged;
 	/* either */
 	atomic_bool unreachable;
+	atomic_bool stopping;		/* storeq_stopping: the loop takes no more mirrors */
 	atomic_uint_fast64_t written, batches, reloads, refused, dropped, depth;
 	atomic_uint_fast64_t node_updates;	/* nodes' rows handed to the loop without a full copy */
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
@@ -570,6 +571,8 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 static void
 look_for_changes(struct storeq *sq)
 {
+	if (atomic_load(&sq->stopping))
+		return;		/* a copy nobody would take (100,000 devices: seconds) */
 	pthread_mutex_lock(&sq->mu);
 	bool pending = sq->swap_pending;
 	pthread_mutex_unlock(&sq->mu);
@@ -611,9 +614,10 @@ round_once(struct storeq *sq, bool looking, bool presence)
 	}
 	if (drain(sq) && (looking || sq->reload))
 		look_for_changes(sq);
-	if ((presence || mono_ms() >= sq->next_nodes_ms) && !atomic_load(&sq->unreachable))
+	bool stopping = atomic_load(&sq->stopping);	/* what the loop will not read any more */
+	if ((presence || mono_ms() >= sq->next_nodes_ms) && !stopping && !atomic_load(&sq->unreachable))
 		look_at_nodes(sq);	/* a node's row, or its up/down state, changed? */
-	if (presence && !atomic_load(&sq->unreachable))
+	if (presence && !stopping && !atomic_load(&sq->unreachable))
 		read_presence(sq);
 	if (!atomic_load(&sq->unreachable))
 		note_failures(sq);
@@ -948,6 +952,13 @@ storeq_poke(struct server *srv)
 	sq->poke = true;
 	wake_thread(sq);
 	pthread_mutex_unlock(&sq->mu);
+}
+
+void
+storeq_stopping(struct server *srv)
+{
+	if (srv->sq != NULL)
+		atomic_store(&srv->sq->stopping, true);
 }
 
 void

@@ -49,6 +49,12 @@ void storeq_start(struct server *srv);
  * stops the thread and closes both stores; srv->st is NULL after. Direct
  * mode: closes srv->st.
  */
+/*
+ * The loop is shutting down: from now on the thread only writes (no fresh
+ * mirror, no presence read: the loop would not take them, and a copy of a
+ * large store took seconds of the shutdown).
+ */
+void storeq_stopping(struct server *srv);
 void storeq_stop(struct server *srv);
 /* The loop's epoll said the eventfd is readable: takes a fresh mirror. */
 void storeq_ready(struct server *srv);

@@ -21,6 +21,17 @@ log "outpostd exited 0 in $(($(now_ms) - t0)) ms after SIGTERM"
 wait_for "the device ssh to notice" 15 exited "$dev"
 wait_for "the technician session to end" 15 exited "$long"
 wait_jobs
+# each session has its disconnect record; the daemon's log one line for all
+# (a line per session flooded the journal at 20,000 devices)
+[ "$(audit_count disconnect device=pi-hq.acme reason='server shutting down')" = 1 ] ||
+	fail "no disconnect record of the device at the shutdown"
+[ "$(audit_count disconnect user=alice reason='server shutting down')" = 1 ] ||
+	fail "no disconnect record of alice's session at the shutdown"
+grep -q "shutdown: 2 sessions ended, each with its \"disconnect\" record in the audit log" "$DAEMON_LOG" ||
+	fail "no summary line of the sessions ended at the shutdown: $(grep -a 'shutdown\|stopped' "$DAEMON_LOG" | tail -n 3)"
+! grep -q "ended after .*: server shutting down" "$DAEMON_LOG" || fail "a line per session at the shutdown (LogLevel info)"
+grep -Eq "stopped: [0-9]+ connections closed in [0-9]+ ms, [0-9]+ ms of CPU" "$DAEMON_LOG" ||
+	fail "the stopped line does not say how long the shutdown took"
 ls_line pi-hq.acme | grep -q ' offline ' || log "note: pi-hq.acme is not marked offline right after the shutdown: $(ls_line pi-hq.acme)"
 start_outpostd
 [ "$(ssh-keygen -lf "$STATE/ssh_host_ed25519_key.pub" | awk '{print $2}')" = "$fp" ] || fail "host key changed across a restart"

@@ -1232,6 +1232,157 @@ test_queue_full(void **state)
 	free(text);
 }
 
+/*
+ * The writer thread appends what waits in runs of at most AUDIT_WRITE_MAX
+ * bytes, one write(2) each: 3,000 records queued behind a held lock (more
+ * than one run) come out whole, in order, each chained onto the one before,
+ * and the head names the last.
+ */
+static void
+test_writer_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	struct audit_head h;
+	struct audit *a;
+	bool reset = true;
+	char pad[200], hex[65];
+	size_t len;
+
+	write_records(f->dir, 1);
+	int held = open(f->log, O_RDONLY);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	assert_int_equal(audit_start_writer(a, 4000), 0);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < 3000; i++) {
+		struct jbuf *b = audit_begin(a, "rec");
+		jbuf_member_int(b, "i", i);
+		jbuf_member_str(b, "pad", pad);
+		assert_int_equal(audit_commit(a), 0);
+	}
+	assert_int_equal(lines_in(f->log), 1);	/* all queued behind the lock */
+	assert_int_equal(flock(held, LOCK_UN), 0);
+	close(held);
+	wait_drained(a);
+	audit_stop_writer(a);
+	assert_true(audit_head_take(a, &h, &reset));
+	assert_false(reset);
+	audit_close(a);
+	assert_int_equal(audit_verify(f->log, &res), 0);
+	assert_int_equal(res.records, 3001);
+	char *text = slurp_all(f->log, &len);
+	assert_true(len > 2 * AUDIT_WRITE_MAX);		/* several runs */
+	assert_int_equal(h.seq, 3001);
+	assert_int_equal(h.size, (int64_t)len);
+	/* the head is the hash of the last line, newline excluded */
+	char *last = text + len - 1;
+	while (last > text && last[-1] != '\n')
+		last--;
+	sha_hex(last, (size_t)(text + len - 1 - last), hex);
+	assert_string_equal(h.hash, hex);
+	char *p = text;
+	for (int i = 0; i < 3000; i++) {	/* in commit order */
+		char want[32];
+		snprintf(want, sizeof(want), "\"i\":%d,", i);
+		char *q = strstr(p, want);
+		if (q == NULL)
+			fail_msg("record %d missing or out of order", i);
+		p = q;
+	}
+	free(text);
+}
+
+/*
+ * A run that does not fit (RLIMIT_FSIZE stands in for a nearly full disk)
+ * is cut off whole, then its records are written one at a time: as many as
+ * fit are in the log, the rest go to the daemon's log and an audit-gap
+ * record counts them once records fit again.
+ */
+static void
+test_writer_run_short(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	struct rlimit old, lim;
+	struct audit *a;
+	struct stat sb;
+	char pad[120], want[64];
+
+	write_records(f->dir, 1);
+	assert_int_equal(stat(f->log, &sb), 0);
+	int held = open(f->log, O_RDONLY);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	assert_int_equal(audit_start_writer(a, 0), 0);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (int i = 0; i < 10; i++) {
+		struct jbuf *b = audit_begin(a, "rec");
+		jbuf_member_int(b, "i", i);
+		jbuf_member_str(b, "pad", pad);
+		assert_int_equal(audit_commit(a), 0);
+	}
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 1000;	/* room for a few of the ten */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(flock(held, LOCK_UN), 0);
+	close(held);
+	wait_drained(a);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	int fit = lines_in(f->log) - 1;
+	assert_true(fit >= 1 && fit < 10);
+	assert_int_equal(commit_one(a, 10), 0);
+	audit_close(a);
+	assert_int_equal(audit_verify(f->log, &res), 0);
+	assert_int_equal(res.records, 1 + fit + 1 + 1);	/* first, those that fit, the gap, the last */
+	char *text = slurp_all(f->log, NULL);
+	snprintf(want, sizeof(want), "\"event\":\"audit-gap\",\"lost\":%d,", 10 - fit);
+	assert_non_null(strstr(text, want));
+	snprintf(want, sizeof(want), "\"i\":%d,", fit - 1);
+	assert_non_null(strstr(text, want));
+	free(text);
+}
+
+/*
+ * audit_wait_room: true at once without a writer thread or with room;
+ * with the queue at its maximum behind a held lock, false after the time
+ * given (not before); true once the writer drains it.
+ */
+static void
+test_wait_room(void **state)
+{
+	struct fixture *f = *state;
+	struct audit *a;
+
+	assert_true(audit_wait_room(NULL, 1000));
+	write_records(f->dir, 1);
+	assert_int_equal(audit_open(f->dir, &a), 0);
+	assert_true(audit_wait_room(a, 1000));	/* no writer thread */
+	int held = open(f->log, O_RDONLY);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(audit_start_writer(a, 4), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(commit_one(a, i), 0);
+	assert_true(audit_wait_room(a, 1000));	/* 3 of 4 */
+	assert_int_equal(commit_one(a, 3), 0);
+	int64_t t0 = now_ms();
+	assert_false(audit_wait_room(a, 300));
+	assert_true(now_ms() - t0 >= 290);
+	assert_int_equal(flock(held, LOCK_UN), 0);
+	close(held);
+	assert_true(audit_wait_room(a, 10000));
+	audit_close(a);
+	assert_int_equal(lines_in(f->log), 5);
+}
+
 /* Close gives up on a lock never released: the queue goes to the daemon's log, close returns. */
 static void
 test_close_abandons(void **state)
@@ -1372,6 +1523,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_abandons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_run_short, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_write_gap, setup, teardown),
