@@ -828,14 +828,13 @@ audit_admit(struct audit *a)
 	return ERR_BUSY;
 }
 
-bool
-audit_wait_room(struct audit *a, int ms)
+/* Waits up to ms for the writer to bring the queue under `below`; true if it did. */
+static bool
+wait_depth_below(struct audit *a, size_t below, int ms)
 {
 	struct timespec until;
-	bool room;
+	bool under;
 
-	if (a == NULL || a->trunk != NULL || !a->threaded)
-		return true;
 	clock_gettime(CLOCK_REALTIME, &until);	/* progress is a CLOCK_REALTIME condition */
 	until.tv_sec += ms / 1000;
 	until.tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -844,12 +843,20 @@ audit_wait_room(struct audit *a, int ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&a->mu);
-	while (a->depth >= a->max)
+	while (a->depth >= below)
 		if (pthread_cond_timedwait(&a->progress, &a->mu, &until) == ETIMEDOUT)
 			break;
-	room = a->depth < a->max;
+	under = a->depth < below;
 	pthread_mutex_unlock(&a->mu);
-	return room;
+	return under;
+}
+
+bool
+audit_wait_room(struct audit *a, int ms)
+{
+	if (a == NULL || a->trunk != NULL || !a->threaded)
+		return true;
+	return wait_depth_below(a, a->max, ms);
 }
 
 void
@@ -891,23 +898,7 @@ audit_head_take(struct audit *a, struct audit_head *h, bool *reset)
 static bool
 drain(struct audit *a, int ms)
 {
-	struct timespec until;
-	bool empty;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&a->mu);
-	while (a->depth > 0)
-		if (pthread_cond_timedwait(&a->progress, &a->mu, &until) == ETIMEDOUT)
-			break;
-	empty = a->depth == 0;
-	pthread_mutex_unlock(&a->mu);
-	return empty;
+	return wait_depth_below(a, 1, ms);
 }
 
 void

@@ -977,6 +977,25 @@ session_offline(struct conn *c)
 	}
 }
 
+/* Takes c off the server's list of connections, and off this turn's touched
+ * list, where it may still be (touched, then killed). */
+static void
+unlink_conn(struct server *srv, struct conn *c)
+{
+	for (struct conn **t = &srv->touched; *t != NULL; t = &(*t)->touched_next)
+		if (*t == c) {
+			*t = c->touched_next;
+			break;
+		}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+}
+
 /*
  * The sessions a shutdown ended, kept whole: the process is about to exit
  * and the kernel takes their memory back at once, where freeing 20,000
@@ -1005,18 +1024,7 @@ reap_at_exit(struct conn *c)
 	/* corked, the disconnect and the FIN leave in one segment at the close */
 	setsockopt(c->watch.fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	ssh_disconnect(c->s);	/* sends it and closes the socket */
-	for (struct conn **t = &srv->touched; *t != NULL; t = &(*t)->touched_next)
-		if (*t == c) {
-			*t = c->touched_next;
-			break;
-		}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->nconns--;
+	unlink_conn(srv, c);
 	c->prev = NULL;
 	c->next = kept_at_exit;
 	kept_at_exit = c;
@@ -1062,19 +1070,7 @@ session_reap(struct conn *c)
 		ssh_session_set_disconnect_message(c->s, c->dead_reason);
 	ssh_disconnect(c->s);
 	ssh_free(c->s);
-	/* It may still be on this turn's touched list (touched, then killed). */
-	for (struct conn **t = &srv->touched; *t != NULL; t = &(*t)->touched_next)
-		if (*t == c) {
-			*t = c->touched_next;
-			break;
-		}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->nconns--;
+	unlink_conn(srv, c);
 	free(c);
 }
 

@@ -1161,6 +1161,24 @@ test_branch(void **state)
 	free(text);
 }
 
+/* Records "i":0 .. "i":n-1 (but skip, -1 for none) are in text in that order. */
+static void
+assert_in_order(const char *text, int n, int skip)
+{
+	const char *p = text;
+
+	for (int i = 0; i < n; i++) {
+		char want[32];
+		if (i == skip)
+			continue;
+		snprintf(want, sizeof(want), "\"i\":%d,", i);
+		const char *q = strstr(p, want);
+		if (q == NULL)
+			fail_msg("record %d missing or out of order", i);
+		p = q;
+	}
+}
+
 /*
  * Another process holds the log's lock (or the disk stalls): commits still
  * return at once; at the limit new logins are refused and counted; past
@@ -1218,17 +1236,7 @@ test_queue_full(void **state)
 	char *gap = strstr(text, "\"event\":\"audit-gap\",\"lost\":1,");
 	assert_non_null(gap);
 	assert_non_null(strstr(gap, "\"reason\":\"the audit queue was full\""));
-	char *p = text;
-	for (int i = 0; i < 10; i++) {	/* in commit order, 8 missing */
-		char want[32];
-		if (i == 8)
-			continue;
-		snprintf(want, sizeof(want), "\"i\":%d,", i);
-		char *q = strstr(p, want);
-		if (q == NULL)
-			fail_msg("record %d missing or out of order", i);
-		p = q;
-	}
+	assert_in_order(text, 10, 8);	/* 8 missing */
 	free(text);
 }
 
@@ -1283,15 +1291,7 @@ test_writer_runs(void **state)
 		last--;
 	sha_hex(last, (size_t)(text + len - 1 - last), hex);
 	assert_string_equal(h.hash, hex);
-	char *p = text;
-	for (int i = 0; i < 3000; i++) {	/* in commit order */
-		char want[32];
-		snprintf(want, sizeof(want), "\"i\":%d,", i);
-		char *q = strstr(p, want);
-		if (q == NULL)
-			fail_msg("record %d missing or out of order", i);
-		p = q;
-	}
+	assert_in_order(text, 3000, -1);
 	free(text);
 }
 
@@ -1428,7 +1428,7 @@ expect_anchored(const char *log, const struct audit_head *h, int want_r, const c
 	int r = audit_verify_anchored(log, h, &res);
 
 	if (r != want_r || (want_why != NULL && strstr(res.why, want_why) == NULL))
-		fail_msg("verify gave %d (%s); wanted %d (%s)", r, res.why, want_r, want_why);
+		fail_msg("verify gave %d (%s); wanted %d (%s)", r, res.why, want_r, want_why != NULL ? want_why : "any reason");
 }
 
 /*
