@@ -13,6 +13,7 @@
 #include "server/chan.h"
 #include "server/cmdq.h"
 #include "server/hostkey.h"
+#include "server/acceptq.h"
 #include "server/metrics.h"
 #include "server/penalty.h"
 #include "server/promtext.h"
@@ -251,6 +252,8 @@ format_sessions(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Connections accepted and not yet authenticated.");
 	promtext_sample(b, "outpost_handshakes_in_flight", NULL, 0,
 	    s->handshakes > 0 ? (uint64_t)s->handshakes : 0);
+	single(b, "outpost_connections_waiting", "gauge", s->waiting,
+	    "Connections accepted while handshakes are behind, waiting for theirs to begin.");
 	histogram(b, s, MH_HANDSHAKE, "outpost_handshake_duration_seconds",
 	    "Time from accepting a connection to its successful authentication.");
 	family(b, "outpost_channels", "gauge", "Open SSH channels now, by kind.");
@@ -467,6 +470,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	for (const struct chan *h = srv->chans; h != NULL; h = h->next)
 		if (!h->dead)
 			s->channels[chan_index(h->ops)]++;
+	s->waiting = srv->waiting != NULL ? acceptq_len(srv->waiting) : 0;
 	penalty_stats(srv->pen, srv->now_ms, &s->sources_blocked, &s->source_blocks);
 	for (int i = 0; i < HKP_MAX; i++)
 		s->hostkey_probes[i] = hostkey_count(i);

@@ -70,6 +70,7 @@ struct metrics_snapshot {
 	struct metrics_hist hist[MH_MAX];
 	int sessions[MK_MAX];		/* live authenticated sessions */
 	int handshakes;			/* connections not yet authenticated */
+	uint64_t waiting;		/* accepted, their handshakes not begun (acceptq) */
 	int channels[MCH_MAX];
 	uint64_t hostkey_probes[HKP_MAX];	/* by outcome (hostkey.h) */
 	int hostkey_running;		/* probes running now */

@@ -13,7 +13,8 @@
 # (before: 2,494 of 10,000 first attempts timed out and 857 more failed in
 # SSH, 46 s in all; after: none timed out, 3 failed, 28 s, at load 5).
 # Every device must register with no attempt timed out, under 5 % failed,
-# and none refused for waiting LoginGraceTime. No timing assertions beyond
+# and none refused for waiting LoginGraceTime; the gauge
+# outpost_connections_waiting rose above 0 and is back at 0. No timing assertions beyond
 # the loadgen's own 30 s deadline.
 # Plain build only: the storm is CPU work; sanitizers add nothing to it.
 # Skips above load 4 a core, as t-storm (a starved loadgen looks like a slow server).
@@ -39,7 +40,17 @@ field() {	# field NAME: the loadgen's last count of NAME
 spawn loadgen "$LG" -k "$T/lgkeys" -n $N -f storm -s "127.0.0.1:$JUMP_PORT" \
 	-H "$STATE/ssh_host_ed25519_key.pub" -o "$LGST" -r 2000 -q
 LGPID=$LAST_PID
+# the waiting list's gauge, sampled through the storm
+spawn gauge bash -c 'while :; do curl -s "http://127.0.0.1:$1/metrics" | sed -n "s/^outpost_connections_waiting //p"; sleep 0.2; done >"$2"' \
+	gauge "$MPORT" "$T/waiting.txt"
+GPID=$LAST_PID
 wait_for "$N devices registered" 150 eval '[ "$(field registered)" = '"$N"' ]'
+stop_pid "$GPID" TERM 10
+peak=$(sort -n "$T/waiting.txt" | tail -n 1)
+log "outpost_connections_waiting: peak ${peak:-none} over $(wc -l <"$T/waiting.txt") samples"
+[ "${peak:-0}" -gt 0 ] || fail "outpost_connections_waiting never rose above 0 in a storm past the handshakes"
+now=$(curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^outpost_connections_waiting //p')
+[ "$now" = 0 ] || fail "outpost_connections_waiting is '$now' with every device registered"
 log "storm: $(cat "$LGST")"
 [ "$(field fail_timeout)" = 0 ] || fail "devices timed out: $(cat "$LGST")"
 # past the list (4,096) and the kernel's queue a few still meet the
