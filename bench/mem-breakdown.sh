@@ -51,7 +51,7 @@ sqlite3 "$T/copy/outpost.db" "SELECT name, count(*), sum(pgsize), sum(pgsize - u
 	done
 result mirror_file_b_per_device "$(per "$(stat -c %s "$T/copy/outpost.db")" 0 "$N")"
 
-unset OUTPOST_STORE_MIRROR
+export OUTPOST_STORE_MIRROR=0	# SQLite's direct path: no mirror
 start_outpostd
 sleep 2
 direct=$(pss)

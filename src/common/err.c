@@ -21,6 +21,7 @@ static const char *const texts[] = {
 	[16] = "device is offline",
 	[17] = "busy: a backlog must drain first",
 	[18] = "state store unreachable",
+	[19] = "state store locked by another writer",
 };
 
 const char *

@@ -23,7 +23,8 @@ enum {
 	ERR_OFFLINE = -16,	/* known device, no session now */
 	ERR_BUSY = -17,		/* refused for now: a backlog must drain first */
 	ERR_UNREACHABLE = -18,	/* the state store's database cannot be reached now */
-	ERR_MAX = -19
+	ERR_LOCKED = -19,	/* another writer holds the state store's lock */
+	ERR_MAX = -20
 };
 
 /* Returns a static, human-readable text for an error code. */

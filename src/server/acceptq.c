@@ -6,7 +6,7 @@
 #include "server/acceptq.h"
 
 struct acceptq {
-	int cap, head, len;
+	int cap, limit, head, len;
 	struct acceptq_item items[];
 };
 
@@ -19,8 +19,14 @@ acceptq_new(int cap)
 		cap = 1;
 	q = calloc(1, sizeof(*q) + (size_t)cap * sizeof(q->items[0]));
 	if (q != NULL)
-		q->cap = cap;
+		q->cap = q->limit = cap;
 	return q;
+}
+
+void
+acceptq_set_limit(struct acceptq *q, int limit)
+{
+	q->limit = limit < 1 ? 1 : limit > q->cap ? q->cap : limit;
 }
 
 void
@@ -36,6 +42,12 @@ acceptq_free(struct acceptq *q)
 }
 
 int
+acceptq_limit(const struct acceptq *q)
+{
+	return q->limit;
+}
+
+int
 acceptq_len(const struct acceptq *q)
 {
 	return q->len;
@@ -44,11 +56,11 @@ acceptq_len(const struct acceptq *q)
 bool
 acceptq_full(const struct acceptq *q)
 {
-	return q->len >= q->cap;
+	return q->len >= q->limit;
 }
 
 bool
-acceptq_push(struct acceptq *q, int fd, const char *peer, int64_t now_ms)
+acceptq_push(struct acceptq *q, int fd, const char *peer, bool counted, int64_t now_ms)
 {
 	struct acceptq_item *it;
 
@@ -57,6 +69,7 @@ acceptq_push(struct acceptq *q, int fd, const char *peer, int64_t now_ms)
 	it = &q->items[(q->head + q->len) % q->cap];
 	it->fd = fd;
 	it->accepted_ms = now_ms;
+	it->counted = counted;
 	snprintf(it->peer, sizeof(it->peer), "%s", peer != NULL ? peer : "");
 	q->len++;
 	return true;

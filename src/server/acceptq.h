@@ -19,6 +19,7 @@ struct acceptq;
 struct acceptq_item {
 	int fd;
 	int64_t accepted_ms;
+	bool counted;			/* by penalty_wait: penalty_wait_done when it leaves */
 	char peer[ACCEPTQ_PEER_MAX];	/* listener_name's form */
 };
 
@@ -27,9 +28,15 @@ struct acceptq *acceptq_new(int cap);
 /* Closes every descriptor still queued and frees q; NULL is a no-op. */
 void acceptq_free(struct acceptq *q);
 int acceptq_len(const struct acceptq *q);
+/*
+ * How many acceptq_full allows, from 1 to the cap (clamped): lowering it
+ * below the length drops nothing, it only stops pushes until pops make room.
+ */
+void acceptq_set_limit(struct acceptq *q, int limit);
+int acceptq_limit(const struct acceptq *q);
 bool acceptq_full(const struct acceptq *q);
 /* Queues fd (q owns it from here) and returns true; false if full (the caller keeps fd). */
-bool acceptq_push(struct acceptq *q, int fd, const char *peer, int64_t now_ms);
+bool acceptq_push(struct acceptq *q, int fd, const char *peer, bool counted, int64_t now_ms);
 /* The oldest into *out (the caller owns out->fd from here); false if empty. */
 bool acceptq_pop(struct acceptq *q, struct acceptq_item *out);
 /* The oldest's accept time, or -1 if empty. */

@@ -142,3 +142,16 @@ listener_idle_ms(int fd)
 		return -1;
 	return (long)ti.tcpi_last_data_recv;
 }
+
+void
+listener_peer_ip(const char *peer, char *ip, size_t len)
+{
+	const char *end;
+
+	if (peer[0] == '[' && (end = strchr(peer, ']')) != NULL)
+		snprintf(ip, len, "%.*s", (int)(end - peer - 1), peer + 1);
+	else if ((end = strrchr(peer, ':')) != NULL)
+		snprintf(ip, len, "%.*s", (int)(end - peer), peer);
+	else
+		snprintf(ip, len, "%s", peer);
+}

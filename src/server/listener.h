@@ -18,6 +18,8 @@ int listener_accept(int lfd, char *peer, size_t peerlen);
 void listener_tune(int fd, int user_timeout_ms);
 /* "IP:PORT" or "[IPv6]:PORT" of an address ("unknown" for another family). */
 void listener_name(const struct sockaddr_storage *ss, char *peer, size_t peerlen);
+/* The address part of listener_name's "ip:port" or "[ip6]:port" into ip. */
+void listener_peer_ip(const char *peer, char *ip, size_t len);
 /* Milliseconds since the peer last sent us data (TCP_INFO), or -1. */
 long listener_idle_ms(int fd);
 

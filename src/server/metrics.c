@@ -30,7 +30,7 @@ static const char *const auth_results[MA_MAX] = {
 	"method_not_offered", "too_many_sessions", "store_unreachable", "other",
 };
 static const char *const refuse_reasons[MR_MAX] = {
-	"blocked", "per_source", "startups", "shed", "waited", "other",
+	"blocked", "per_source", "startups", "shed", "waited", "gone", "other",
 };
 static const char *const kinds[MK_MAX] = { "user", "device", "enroll" };
 static const char *const connect_results[MC_MAX] = { "ok", "refused", "failed" };
@@ -96,6 +96,8 @@ metrics_refused(const char *why)
 		r = MR_SHED;
 	else if (strcmp(why, "waited") == 0)
 		r = MR_WAITED;
+	else if (strcmp(why, "gone") == 0)
+		r = MR_GONE;
 	else if (strstr(why, "blocked") != NULL)
 		r = MR_BLOCKED;
 	else if (strstr(why, "from this source") != NULL)
@@ -254,6 +256,8 @@ format_sessions(struct jbuf *b, const struct metrics_snapshot *s)
 	    s->handshakes > 0 ? (uint64_t)s->handshakes : 0);
 	single(b, "outpost_connections_waiting", "gauge", s->waiting,
 	    "Connections accepted while handshakes are behind, waiting for theirs to begin.");
+	single(b, "outpost_connections_waiting_limit", "gauge", s->waiting_limit,
+	    "How many may wait now: 5 s of logins at the recent rate, 256 to 4096.");
 	histogram(b, s, MH_HANDSHAKE, "outpost_handshake_duration_seconds",
 	    "Time from accepting a connection to its successful authentication.");
 	family(b, "outpost_channels", "gauge", "Open SSH channels now, by kind.");
@@ -344,6 +348,8 @@ format_wake_store(struct jbuf *b, const struct metrics_snapshot *s)
 	    "Fresh copies of the state store the loop took after it changed.");
 	single(b, "outpost_store_node_updates_total", "counter", s->store_node_updates,
 	    "Changes of the nodes' rows (a node up, down, registered) the loop's copy took without a full copy.");
+	single(b, "outpost_store_lock_waits_total", "counter", s->store_lock_waits,
+	    "Times queued writes waited out another writer's lock on the state store and stayed queued.");
 	single(b, "outpost_store_notifications_total", "counter", s->store_notifies,
 	    "PostgreSQL notifications (LISTEN/NOTIFY) the store thread acted on.");
 	single(b, "outpost_store_cutoff_drops_total", "counter", s->store_cutoff_drops,
@@ -471,6 +477,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 		if (!h->dead)
 			s->channels[chan_index(h->ops)]++;
 	s->waiting = srv->waiting != NULL ? acceptq_len(srv->waiting) : 0;
+	s->waiting_limit = srv->waiting != NULL ? acceptq_limit(srv->waiting) : 0;
 	penalty_stats(srv->pen, srv->now_ms, &s->sources_blocked, &s->source_blocks);
 	for (int i = 0; i < HKP_MAX; i++)
 		s->hostkey_probes[i] = hostkey_count(i);
@@ -490,6 +497,7 @@ collect(struct server *srv, struct metrics_snapshot *s)
 	s->store_notifies = qs.notifies;
 	s->store_cutoff_drops = qs.cutoff_drops;
 	s->store_node_updates = qs.node_updates;
+	s->store_lock_waits = qs.lock_waits;
 	s->mqtt_up = wake_enabled(srv) ? wake_broker_up(srv) : -1;
 	struct audit_stats as;
 	audit_get_stats(srv->audit, &as);

@@ -23,7 +23,7 @@ struct server;
 
 /* ---- counting, from the loop ---- */
 void metrics_accepted(void);			/* a TCP connection got a session */
-void metrics_refused(const char *why);		/* penalty_admit's reason, "shed" or "waited" */
+void metrics_refused(const char *why);		/* penalty_admit's reason, "shed", "waited" or "gone" */
 void metrics_authenticated(const char *kind, int64_t handshake_ms);	/* user, device, enroll */
 void metrics_auth_failed(const char *why);	/* auth_failed's reason text */
 void metrics_takeover(void);
@@ -45,7 +45,7 @@ enum metrics_hist_id { MH_HANDSHAKE, MH_WAKE, MH_STORE, MH_MAX };
 /* Counters by label value; the arrays' order is metrics.c's label tables. */
 enum { MA_SUCCESS, MA_UNKNOWN_KEY, MA_BAD_SIGNATURE, MA_UNUSABLE_KEY, MA_STORE_ERROR,
 	MA_METHOD, MA_TOO_MANY_SESSIONS, MA_STORE_UNREACHABLE, MA_OTHER, MA_MAX };
-enum { MR_BLOCKED, MR_PER_SOURCE, MR_STARTUPS, MR_SHED, MR_WAITED, MR_OTHER, MR_MAX };
+enum { MR_BLOCKED, MR_PER_SOURCE, MR_STARTUPS, MR_SHED, MR_WAITED, MR_GONE, MR_OTHER, MR_MAX };
 enum { MK_USER, MK_DEVICE, MK_ENROLL, MK_MAX };
 enum { MC_OK, MC_REFUSED, MC_FAILED, MC_MAX };
 enum { MCH_CLIENT, MCH_DEVICE, MCH_EXEC, MCH_REFUSE, MCH_WAIT, MCH_HOSTKEY, MCH_MAX };
@@ -71,6 +71,7 @@ struct metrics_snapshot {
 	int sessions[MK_MAX];		/* live authenticated sessions */
 	int handshakes;			/* connections not yet authenticated */
 	uint64_t waiting;		/* accepted, their handshakes not begun (acceptq) */
+	uint64_t waiting_limit;		/* how many the list takes now (size_waiting) */
 	int channels[MCH_MAX];
 	uint64_t hostkey_probes[HKP_MAX];	/* by outcome (hostkey.h) */
 	int hostkey_running;		/* probes running now */
@@ -82,7 +83,7 @@ struct metrics_snapshot {
 	bool store_reachable;		/* false while the store thread cannot reach the store */
 	uint64_t store_queue_depth, store_queue_max, store_queue_dropped;	/* storeq.h */
 	uint64_t store_written, store_batches, store_reloads, store_notifies;
-	uint64_t store_cutoff_drops, store_node_updates;
+	uint64_t store_cutoff_drops, store_node_updates, store_lock_waits;
 	int mqtt_up;			/* 1, 0, or -1 when MqttURL is unset */
 	uint64_t http[3];		/* scrape.c: answered 200, 404, 405 */
 	uint64_t audit_depth, audit_max, audit_refused, audit_overflowed;	/* audit.h's queue */

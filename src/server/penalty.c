@@ -18,6 +18,7 @@ struct source {
 	char ip[IP_MAX + 1];
 	int unauth;		/* unauthenticated connections now */
 	int enroll;		/* of which logged in as `enroll` */
+	int waiting;		/* accepted, waiting for their handshake to start (acceptq.c) */
 	int fails;		/* failures within DECAY_MS of last_fail_ms */
 	int strikes;		/* blocks so far: each doubles the next */
 	int64_t last_fail_ms;
@@ -261,6 +262,38 @@ penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct,
 	return true;
 }
 
+bool
+penalty_wait(struct penalty *p, const char *ip, int64_t now_ms, const char **why)
+{
+	struct source *s = lookup(p, ip, true);
+
+	*why = NULL;
+	if (s == NULL) {
+		*why = "out of memory";
+		return false;
+	}
+	s->last_seen_ms = now_ms;
+	if (s->blocked_until_ms > now_ms) {
+		*why = "source blocked after repeated failures";
+		return false;
+	}
+	if (s->unauth + s->waiting >= p->cfg.per_source && !exempt(p, ip)) {
+		*why = "too many unauthenticated connections from this source";
+		return false;
+	}
+	s->waiting++;
+	return true;
+}
+
+void
+penalty_wait_done(struct penalty *p, const char *ip)
+{
+	struct source *s = lookup(p, ip, false);
+
+	if (s != NULL && s->waiting > 0)
+		s->waiting--;
+}
+
 static void
 unauth_done(struct penalty *p, struct source *s)
 {
@@ -313,7 +346,7 @@ penalty_expire(struct penalty *p, int64_t now_ms)
 		struct source **pp = &p->buckets[i];
 		while (*pp != NULL) {
 			struct source *s = *pp;
-			if (s->unauth == 0 && s->enroll == 0 && s->blocked_until_ms <= now_ms &&
+			if (s->unauth == 0 && s->enroll == 0 && s->waiting == 0 && s->blocked_until_ms <= now_ms &&
 			    now_ms - s->last_seen_ms > FORGET_MS) {
 				*pp = s->next;
 				free(s);

@@ -51,6 +51,17 @@ void penalty_free(struct penalty *p);		/* NULL is a no-op */
  */
 bool penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct,
     const char **why, char *evict);
+/*
+ * A connection from ip would wait for its handshake to start (acceptq.h):
+ * true if it may (counted as waiting until penalty_wait_done), false if
+ * the source is blocked or already holds per_source connections waiting
+ * or unauthenticated (exempt sources have no such cap); why gets a short
+ * reason. So one source cannot hold the waiting list's places while the
+ * others' handshakes are behind: it would be refused at its turn anyway.
+ */
+bool penalty_wait(struct penalty *p, const char *ip, int64_t now_ms, const char **why);
+/* A connection penalty_wait counted left the waiting list (started or refused). */
+void penalty_wait_done(struct penalty *p, const char *ip);
 /* The connection authenticated: no longer counted as unauthenticated. */
 void penalty_authenticated(struct penalty *p, const char *ip);
 /* An unauthenticated connection ended; failed says whether it counts against the source. */

@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "server/listener.h"
 #include "server/metrics.h"
 #include "server/proxyhdr.h"
 #include "server/server.h"
@@ -80,14 +81,10 @@ proxywait_take(struct server *srv, int fd, const char *peer)
 {
 	struct proxywait *pw;
 	char ip[64];
-	const char *end;
 
 	if (srv->proxy_allow == NULL)
 		return false;
-	if (peer[0] == '[' && (end = strchr(peer, ']')) != NULL)
-		snprintf(ip, sizeof(ip), "%.*s", (int)(end - peer - 1), peer + 1);
-	else
-		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(peer, ":"), peer);
+	listener_peer_ip(peer, ip, sizeof(ip));
 	if (!proxy_allow_match(srv->proxy_allow, ip))
 		return false;
 	if (srv->nproxying >= PROXY_WAIT_MAX || (pw = calloc(1, sizeof(*pw))) == NULL) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/acceptq.h"
 #include "server/penalty.h"
 #include "server/privs.h"
+#include "server/proxyhdr.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/sockbuf.h"
@@ -577,12 +579,49 @@ start_one(struct server *srv, int fd, const char *peer)
 	return penalty_unauth_total(srv->pen) > before;
 }
 
+/* it left the waiting list: its source's count of waiting connections drops. */
+static void
+left_waiting(struct server *srv, const struct acceptq_item *it)
+{
+	char ip[ACCEPTQ_PEER_MAX];
+
+	if (!it->counted)
+		return;
+	listener_peer_ip(it->peer, ip, sizeof(ip));
+	penalty_wait_done(srv->pen, ip);
+}
+
+/* The oldest waiting connection is refused unserved (not counted against its source). */
+static void
+refuse_oldest(struct server *srv)
+{
+	struct acceptq_item it;
+
+	if (!acceptq_pop(srv->waiting, &it))
+		return;
+	left_waiting(srv, &it);
+	log_debug("connection from %s refused: waited %lld ms for its handshake to start",
+	    it.peer, (long long)(srv->now_ms - it.accepted_ms));
+	metrics_refused("waited");
+	close(it.fd);
+}
+
+/* The client closed its end (or reset it) while it waited: its own time-out passed. */
+static bool
+client_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /*
- * The waiting connections first, oldest first, as the quota allows; those
- * that waited LoginGraceTime are refused unserved, not counted against
- * their sources (a set that does not move, such as a flood that sends
- * nothing, keeps newcomers waiting at most that long). Returns how many
- * were admitted.
+ * The waiting connections start as the quota allows, oldest first; one
+ * whose client left meanwhile (its own time-out) is closed without a
+ * handshake. Those that waited LoginGraceTime are refused unserved, not
+ * counted against their sources (a set that does not move, such as a
+ * flood that sends nothing, keeps newcomers waiting at most that long).
+ * Returns how many were admitted.
  */
 static int
 start_waiting(struct server *srv, int quota)
@@ -592,20 +631,48 @@ start_waiting(struct server *srv, int quota)
 	int admitted = 0;
 
 	for (int i = 0; i < ACCEPTS_PER_TURN && acceptq_len(srv->waiting) > 0; i++) {
-		bool stale = srv->now_ms - acceptq_oldest_ms(srv->waiting) > max_wait;
-		if (!stale && admitted >= quota)
+		if (srv->now_ms - acceptq_oldest_ms(srv->waiting) > max_wait) {
+			refuse_oldest(srv);
+			continue;
+		}
+		if (admitted >= quota)
 			break;
 		acceptq_pop(srv->waiting, &it);
-		if (stale) {
-			log_debug("connection from %s refused: waited %lld ms for its handshake to start",
-			    it.peer, (long long)(srv->now_ms - it.accepted_ms));
-			metrics_refused("waited");
+		left_waiting(srv, &it);
+		if (client_gone(it.fd)) {
+			log_debug("connection from %s closed by the client after %lld ms waiting for its "
+			    "handshake to start", it.peer, (long long)(srv->now_ms - it.accepted_ms));
+			metrics_refused("gone");
 			close(it.fd);
-			continue;
+			continue;	/* costs no handshake, so no quota */
 		}
 		admitted += start_one(srv, it.fd, it.peer);
 	}
 	return admitted;
+}
+
+/*
+ * fd joins the waiting list, unless its source is blocked or already holds
+ * PerSourceMaxStartups connections waiting or unauthenticated: it would be
+ * refused at its turn, and meanwhile it held a place the others need. A
+ * balancer listed in ProxyProtocol is not capped: the clients behind it
+ * are told apart by their headers, read once they leave the list.
+ */
+static void
+wait_one(struct server *srv, int fd, const char *peer)
+{
+	char ip[ACCEPTQ_PEER_MAX];
+	const char *why = NULL;
+
+	listener_peer_ip(peer, ip, sizeof(ip));
+	bool balancer = srv->proxy_allow != NULL && proxy_allow_match(srv->proxy_allow, ip);
+	if (!balancer && !penalty_wait(srv->pen, ip, srv->now_ms, &why)) {
+		log_debug("connection from %s refused: %s", peer, why);
+		metrics_refused(why);
+		close(fd);
+		return;
+	}
+	acceptq_push(srv->waiting, fd, peer, !balancer, srv->now_ms);
 }
 
 /*
@@ -643,7 +710,7 @@ on_listener(struct server *srv, struct watch *w)
 		if (start)
 			admitted += start_one(srv, fd, peer);
 		else
-			acceptq_push(srv->waiting, fd, peer, srv->now_ms);
+			wait_one(srv, fd, peer);
 	}
 	srv->listen_more = true;	/* stopped by the quota, or some wait: retried next turn */
 	if (quota > 0)
@@ -758,6 +825,30 @@ trim_settled(struct server *srv)
 	malloc_trim(0);
 }
 
+/*
+ * The waiting list holds at most LIM_ACCEPT_WAIT_S seconds of logins at the
+ * recent rate (smoothed over the ticks), from LIM_ACCEPT_WAITING_MIN to
+ * LIM_ACCEPT_WAITING. Past it connections stay in the kernel's queue, and
+ * past that clients' SYNs are retried by their kernels: a delay, where a
+ * connection accepted but never served in time costs the client a failure
+ * and its backoff (docs/ARCHITECTURE.md, "How long the list may be").
+ */
+static void
+size_waiting(struct server *srv)
+{
+	int64_t ms = srv->now_ms - srv->logins_seen_ms;
+
+	if (ms <= 0 || srv->waiting == NULL)
+		return;
+	double now = (double)(srv->logins - srv->logins_seen) * 1000.0 / (double)ms;
+	srv->login_rate = srv->logins_seen_ms == 0 ? now : (srv->login_rate + now) / 2;
+	srv->logins_seen = srv->logins;
+	srv->logins_seen_ms = srv->now_ms;
+	double lim = srv->login_rate * LIM_ACCEPT_WAIT_S;
+	acceptq_set_limit(srv->waiting, lim < LIM_ACCEPT_WAITING_MIN ? LIM_ACCEPT_WAITING_MIN :
+	    lim > LIM_ACCEPT_WAITING ? LIM_ACCEPT_WAITING : (int)lim);
+}
+
 static void
 tick(struct server *srv)
 {
@@ -778,6 +869,7 @@ tick(struct server *srv)
 	hostkey_tick(srv);
 	peer_tick(srv);
 	proxywait_tick(srv);
+	size_waiting(srv);
 	metrics_tick(srv);
 	node_tick(srv);
 	sd_notify(0, "WATCHDOG=1");

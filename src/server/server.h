@@ -134,6 +134,10 @@ struct server {
 	bool preauth_behind;		/* the last turn's handshake budget left some ready */
 	int64_t preauth_rx_ms;		/* when a connection before authentication was last ready */
 	bool listen_more;		/* a listener may hold connections not yet accepted */
+	uint64_t logins;		/* handshakes that ended in a login, since start */
+	uint64_t logins_seen;		/* ... at the last size_waiting */
+	int64_t logins_seen_ms;
+	double login_rate;		/* logins a second, smoothed (size_waiting) */
 	int spare_fd;			/* kept open to shed connections when out of fds */
 	unsigned long shed;		/* connections shed since the last warning */
 	int64_t shed_warned_ms;

@@ -273,6 +273,7 @@ on_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	}
 	c->who = who;
 	c->authed = true;
+	c->srv->logins++;
 	metrics_authenticated(kind_name(c), c->srv->now_ms - c->started_ms);
 	if (who.kind != PRINCIPAL_ENROLL)	/* enroll stays unauthenticated for the limits */
 		penalty_authenticated(c->srv->pen, c->ip);
@@ -675,20 +676,6 @@ on_message(ssh_session s, ssh_message m, void *arg)
 	}
 }
 
-/* The address part of "ip:port" or "[ip6]:port". */
-static void
-peer_ip(const char *peer, char *ip, size_t len)
-{
-	const char *end;
-
-	if (peer[0] == '[' && (end = strchr(peer, ']')) != NULL)
-		snprintf(ip, len, "%.*s", (int)(end - peer - 1), peer + 1);
-	else if ((end = strrchr(peer, ':')) != NULL)
-		snprintf(ip, len, "%.*s", (int)(end - peer), peer);
-	else
-		snprintf(ip, len, "%s", peer);
-}
-
 /* The table of unauthenticated connections is full: the oldest one from ip makes room. */
 static void
 evict_oldest(struct server *srv, const char *ip)
@@ -749,7 +736,7 @@ session_accept(struct server *srv, int fd, const char *peer)
 	char ip[48], evict[PENALTY_IP_MAX + 1];
 	const char *why;
 
-	peer_ip(peer, ip, sizeof(ip));
+	listener_peer_ip(peer, ip, sizeof(ip));
 	if (!penalty_admit(srv->pen, ip, srv->now_ms, (int)(random() % 100), &why, evict)) {
 		log_debug("connection from %s refused: %s", peer, why);
 		metrics_refused(why);

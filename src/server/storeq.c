@@ -101,6 +101,8 @@ struct storeq {
 	atomic_int_fast64_t failures;	/* the real store's store_failures, over reconnects */
 	atomic_uint_fast64_t notifies;	/* notifications acted on */
 	atomic_int_fast64_t contact_ms;	/* the thread's last successful round trip with the real store */
+	int64_t locked_since_ms;	/* the thread's: writes wait for another writer's lock since */
+	atomic_uint_fast64_t lock_waits;	/* drains that found the lock held through the store's wait */
 	bool cut_off;			/* the loop's: it dropped its device sessions for that */
 	atomic_uint_fast64_t cutoff_drops;	/* device sessions dropped for it */
 };
@@ -218,10 +220,11 @@ reconnect(struct storeq *sq)
  * Writes list to the real store in one transaction. A record the store
  * refuses (its device removed meanwhile) is dropped with a log line; the
  * rest are then written one by one. Returns NULL, or what is still to be
- * written when the connection was lost (the caller puts it back).
+ * written when the connection was lost or another writer held the lock
+ * past the store's wait (*locked; the caller puts it back either way).
  */
 static struct storeop *
-write_list(struct storeq *sq, struct storeop *list)
+write_list(struct storeq *sq, struct storeop *list, bool *locked)
 {
 	struct store *st = sq->real;
 	uint64_t n = 0;
@@ -236,6 +239,9 @@ write_list(struct storeq *sq, struct storeop *list)
 		r = store_batch_commit(st);
 	else
 		store_batch_rollback(st);
+	*locked = r == ERR_LOCKED;
+	if (*locked)
+		return list;	/* nothing of it written: all of it again, in order */
 	if (r == 0) {
 		contact(sq);
 		atomic_fetch_add(&sq->written, n);
@@ -251,6 +257,8 @@ write_list(struct storeq *sq, struct storeop *list)
 	for (struct storeop *op = list; op != NULL; op = op->next) {
 		if ((r = storeop_apply(st, op)) == ERR_DENIED)
 			r = 0;
+		if (r == ERR_LOCKED && (*locked = true))
+			return op;
 		if (r != 0 && r != ERR_NOTFOUND && lost(sq, r))
 			return op;
 		if (r != 0 && r != ERR_NOTFOUND && failed++ == 0)
@@ -277,8 +285,14 @@ drain(struct storeq *sq)
 	pthread_mutex_unlock(&sq->mu);
 	if (list == NULL)
 		return true;
-	struct storeop *left = write_list(sq, list);
+	bool locked = false;
+	int64_t t0 = mono_ms();
+	struct storeop *left = write_list(sq, list, &locked);
 	if (left == NULL) {
+		if (sq->locked_since_ms != 0)
+			log_info("store: the state store's lock is free again after %lld s; the queued writes "
+			    "are written", (long long)(mono_ms() - sq->locked_since_ms + 500) / 1000);
+		sq->locked_since_ms = 0;
 		storeop_free_list(list);
 		return true;
 	}
@@ -289,10 +303,26 @@ drain(struct storeq *sq)
 	}
 	pthread_mutex_lock(&sq->mu);
 	storeops_unget(&sq->q, left);
-	atomic_store(&sq->depth, sq->q.len);
+	size_t waiting = sq->q.len;
+	atomic_store(&sq->depth, waiting);
 	pthread_mutex_unlock(&sq->mu);
-	went_unreachable(sq, store_errmsg(sq->real));
-	return false;
+	if (!locked) {
+		went_unreachable(sq, store_errmsg(sq->real));
+		return false;
+	}
+	/*
+	 * Another writer (an `outpost` command, a backup, sqlite3) held the
+	 * lock through the store's whole wait: the writes stay queued, in
+	 * order, and the next round tries again. The store is not lost: its
+	 * readers go on, and so do logins (the loop reads its mirror).
+	 */
+	atomic_fetch_add(&sq->lock_waits, 1);
+	if (sq->locked_since_ms == 0) {
+		sq->locked_since_ms = t0;
+		log_warn("store: another writer holds the state store's lock (%s); %zu writes wait for it",
+		    store_errmsg(sq->real), waiting);
+	}
+	return true;
 }
 
 static int
@@ -635,7 +665,8 @@ finish(struct storeq *sq)
 	size_t left = sq->q.len;
 	pthread_mutex_unlock(&sq->mu);
 	if (left > 0)
-		log_warn("store: %zu queued writes are lost: the state store is unreachable", left);
+		log_warn("store: %zu queued writes are lost: %s", left, sq->locked_since_ms != 0 ?
+		    "another writer held the state store's lock" : "the state store is unreachable");
 }
 
 /*
@@ -779,7 +810,8 @@ mirror_wanted(struct store *real)
 {
 	const char *env = getenv("OUTPOST_STORE_MIRROR");
 
-	return strcmp(store_engine(real), "postgresql") == 0 || (env != NULL && strcmp(env, "1") == 0);
+	/* OUTPOST_STORE_MIRROR=0: SQLite's direct path, for comparison in bench/ */
+	return strcmp(store_engine(real), "postgresql") == 0 || env == NULL || strcmp(env, "0") != 0;
 }
 
 void
@@ -1102,6 +1134,7 @@ storeq_get_stats(const struct server *srv, struct storeq_stats *out)
 	out->notifies = atomic_load(&sq->notifies);
 	out->cutoff_drops = atomic_load(&sq->cutoff_drops);
 	out->node_updates = atomic_load(&sq->node_updates);
+	out->lock_waits = atomic_load(&sq->lock_waits);
 	out->refused = atomic_load(&sq->refused);
 	out->failures = (uint64_t)atomic_load(&sq->failures);
 }

@@ -82,6 +82,7 @@ struct storeq_stats {
 	uint64_t batches;	/* transactions that wrote them */
 	uint64_t reloads;	/* mirrors taken (full copies) */
 	uint64_t node_updates;	/* nodes' rows written into the mirror without a full copy */
+	uint64_t lock_waits;	/* drains that found another writer's lock held through the store's wait */
 	uint64_t notifies;	/* notifications (LISTEN/NOTIFY) the thread acted on */
 	uint64_t cutoff_drops;	/* device sessions dropped after LIM_NODE_DOWN_S without the store */
 	uint64_t refused;	/* logins refused while the store was unreachable */

@@ -257,9 +257,19 @@ sql_err(struct store *st, int rc)
 	sqlite3 *db = db_of(st);
 
 	db_set_err(st, "%s", sqlite3_errmsg(db));
-	if ((rc & 0xff) != SQLITE_CONSTRAINT && (rc & 0xff) != SQLITE_TOOBIG)
-		st->failures++;	/* the store failed, not the caller's request */
 	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_TOOBIG:
+	case SQLITE_BUSY:	/* another writer held the lock past STORE_BUSY_MS */
+	case SQLITE_LOCKED:
+		break;
+	default:
+		st->failures++;	/* the store failed, not the caller's request or a lock */
+	}
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ERR_LOCKED;
 	case SQLITE_NOMEM:
 		return ERR_NOMEM;
 	case SQLITE_FULL:

@@ -29,7 +29,7 @@ grep -q "\"command\":\"device add pi-hq" "$AUDIT" || fail "the audit log left th
 # outpostd on the same file: it logs the store once and serves what the CLI wrote.
 start_jump
 expect_output "$DAEMON_LOG" "store: sqlite $OTHER\$" "outpostd's start log"
-[ "$(grep -c 'store: ' "$DAEMON_LOG")" = 1 ] || fail "outpostd logged the store more than once"
+[ "$(grep -c 'store: sqlite /' "$DAEMON_LOG")" = 1 ] || fail "outpostd logged the store more than once"
 "$OUTPOSTD_BIN" -f "$T/outpostd.conf" -d "$STATE" -T >"$T/dump" || fail "outpostd -T"
 expect_output "$T/dump" "^Store sqlite:$OTHER\$" "-T's Store line"
 ssh -F "$CFG" -p "$JUMP_PORT" alice@127.0.0.1 ls >"$T/ls.alice" 2>"$T/ls.err" ||

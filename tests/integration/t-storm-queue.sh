@@ -14,7 +14,9 @@
 # SSH, 46 s in all; after: none timed out, 3 failed, 28 s, at load 5).
 # Every device must register with no attempt timed out, under 5 % failed,
 # and none refused for waiting LoginGraceTime; the gauge
-# outpost_connections_waiting rose above 0 and is back at 0. No timing assertions beyond
+# outpost_connections_waiting rose above 0 and is back at 0 within 15 s
+# (connections whose clients left are skipped without a handshake; with the
+# list bounded to 5 s of logins, 16 s in all, none failed). No timing assertions beyond
 # the loadgen's own 30 s deadline.
 # Plain build only: the storm is CPU work; sanitizers add nothing to it.
 # Skips above load 4 a core, as t-storm (a starved loadgen looks like a slow server).
@@ -49,9 +51,12 @@ stop_pid "$GPID" TERM 10
 peak=$(sort -n "$T/waiting.txt" | tail -n 1)
 log "outpost_connections_waiting: peak ${peak:-none} over $(wc -l <"$T/waiting.txt") samples"
 [ "${peak:-0}" -gt 0 ] || fail "outpost_connections_waiting never rose above 0 in a storm past the handshakes"
-now=$(curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^outpost_connections_waiting //p')
-[ "$now" = 0 ] || fail "outpost_connections_waiting is '$now' with every device registered"
-log "storm: $(cat "$LGST")"
+# every device registered: what still waits is connections their clients
+# left (libssh's own time-out, then a retry), skipped without a handshake
+gauge() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n "s/^$1 //p"; }
+try_for 15 eval '[ "$(gauge outpost_connections_waiting)" = 0 ]' ||
+	fail "outpost_connections_waiting is '$(gauge outpost_connections_waiting)' 15 s after every device registered"
+log "storm: $(cat "$LGST"); refused: $(curl -s "http://127.0.0.1:$MPORT/metrics" | grep '^outpost_connections_refused_total' | sed 's/outpost_connections_refused_total//' | tr '\n' ' ')"
 [ "$(field fail_timeout)" = 0 ] || fail "devices timed out: $(cat "$LGST")"
 # past the list (4,096) and the kernel's queue a few still meet the
 # kernel's drops (seen: 3 and 202 failed in SSH, never a time-out)

@@ -53,6 +53,45 @@ test_enroll_hostile(void **state)
 	penalty_free(NULL);
 }
 
+/*
+ * The waiting list's share per source: waiting and unauthenticated together
+ * are capped, a blocked source does not wait, an exempt one is not capped,
+ * ending more than began does not underflow, and a source with connections
+ * waiting is not forgotten.
+ */
+static void
+test_waiting_capped(void **state)
+{
+	struct penalty *p = table(3, "127.0.0.0/8");
+	const char *why;
+
+	(void)state;
+	penalty_wait_done(p, "192.0.2.9");			/* never counted: no-op */
+	assert_true(penalty_wait(p, "192.0.2.1", 1000, &why));
+	assert_true(penalty_wait(p, "192.0.2.1", 1000, &why));
+	assert_true(admit(p, "192.0.2.1", 1000));		/* 2 waiting + 1 unauthenticated */
+	assert_false(penalty_wait(p, "192.0.2.1", 1000, &why));
+	assert_non_null(strstr(why, "from this source"));
+	assert_true(penalty_wait(p, "192.0.2.2", 1000, &why));	/* another source is not held back */
+	penalty_wait_done(p, "192.0.2.1");
+	assert_true(penalty_wait(p, "192.0.2.1", 1000, &why));
+	for (int i = 0; i < 100; i++)				/* exempt: no cap */
+		assert_true(penalty_wait(p, "127.0.0.1", 1000, &why));
+	penalty_expire(p, 1000 + 3600 * 1000);			/* still waiting: remembered */
+	assert_false(penalty_wait(p, "192.0.2.1", 3600 * 1000, &why));
+	for (int i = 0; i < 5; i++)
+		penalty_wait_done(p, "192.0.2.1");		/* more than began: no underflow */
+	assert_true(penalty_wait(p, "192.0.2.1", 3600 * 1000, &why));
+	/* a blocked source does not wait */
+	for (int i = 0; i < 3; i++) {
+		assert_true(admit(p, "192.0.2.3", 2000));
+		penalty_unauth_closed(p, "192.0.2.3", true, 2000);
+	}
+	assert_false(penalty_wait(p, "192.0.2.3", 2001, &why));
+	assert_non_null(strstr(why, "blocked"));
+	penalty_free(p);
+}
+
 /* An enroll login keeps its unauthenticated slot: the source's cap still applies. */
 static void
 test_enroll_stays_unauthenticated(void **state)
@@ -168,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_enroll_stays_unauthenticated),
 		cmocka_unit_test(test_enroll_exempt_capped),
 		cmocka_unit_test(test_accept_quota),
+		cmocka_unit_test(test_waiting_capped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_storeq.c: the store thread on SQLite in mirror mode (OUTPOST_STORE_MIRROR=1): writes reach the store, others' changes reach the mirror. */
+/* test_storeq.c: the store thread on SQLite in mirror mode (the default; OUTPOST_STORE_MIRROR=0 is the direct path): writes reach the store, others' changes reach the mirror, a lock held by another writer delays them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -363,7 +363,83 @@ test_port_bind_once(void **state)
 	free(dir);
 }
 
-/* Without the variable, SQLite stays on the direct path. */
+/*
+ * Another writer holds the real store's lock through the store's whole
+ * wait: the queued write stays queued (counted), is neither dropped nor
+ * lost, the store is not taken for unreachable, and it is written once
+ * the lock is free. Before, each record waited out the lock in turn and
+ * was then dropped as refused.
+ */
+static void
+test_locked_store(void **state)
+{
+	struct server srv;
+	struct config cfg;
+	struct store *other;
+	struct pubkey key;
+	struct storeq_stats st;
+	char *dir = tu_mkdtemp(), path[600];
+	int64_t id;
+	char fleet[LIM_LABEL + 1];
+	struct seen s = { 0 };
+
+	(void)state;
+	assert_non_null(dir);
+	assert_int_equal(tu_keygen(dir, "k", "ed25519"), 0);
+	snprintf(path, sizeof(path), "%s/k.pub", dir);
+	assert_int_equal(pubkey_read_file(path, &key), 0);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	memset(&srv, 0, sizeof(srv));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = path;
+	srv.cfg = &cfg;
+	assert_true((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+	assert_int_equal(store_open(path, &srv.st), 0);
+	assert_int_equal(store_fleet_add(srv.st, "acme"), 0);
+	assert_int_equal(store_device_add(srv.st, "pi", "acme", &key), 0);
+	storeq_start(&srv);
+	assert_true(storeq_mirrored(&srv));
+	assert_int_equal(store_device_resolve(srv.st, 0, "pi", "acme", &id, fleet), 0);
+	assert_int_equal(store_open(path, &other), 0);
+
+	storeq_get_stats(&srv, &st);
+	uint64_t written = st.written;
+	assert_int_equal(store_batch_begin(other), 0);	/* BEGIN IMMEDIATE: the write lock */
+	assert_int_equal(storeq_device_set_online(&srv, id, true, 4321, NULL), 0);
+	for (int i = 0; i < 1000; i++) {	/* the store's wait is 5 s */
+		storeq_get_stats(&srv, &st);
+		if (st.lock_waits > 0)
+			break;
+		usleep(10000);
+	}
+	assert_true(st.lock_waits > 0);
+	assert_int_equal(st.written, written);	/* queued still (or taken again for the next try) */
+	assert_int_equal(st.dropped, 0);
+	assert_false(storeq_unreachable(&srv));
+	/* the loop's side answers meanwhile, from its mirror */
+	assert_int_equal(store_device_get(srv.st, id, device_cb, &s), 0);
+	assert_true(s.online);
+	assert_int_equal(store_batch_commit(other), 0);
+	s.online = false;
+	for (int i = 0; i < 1000 && !s.online; i++) {
+		assert_int_equal(store_device_get(other, id, device_cb, &s), 0);
+		if (!s.online)
+			usleep(10000);
+	}
+	assert_true(s.online);
+	assert_int_equal(s.last_seen, 4321);
+	storeq_get_stats(&srv, &st);
+	assert_int_equal(st.written, written + 1);
+	assert_int_equal(st.dropped, 0);
+	storeq_stop(&srv);
+	store_close(other);
+	close(srv.epfd);
+	pubkey_clear(&key);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* SQLite's direct path, kept for comparison in bench/: OUTPOST_STORE_MIRROR=0. */
 static void
 test_direct_mode(void **state)
 {
@@ -377,10 +453,11 @@ test_direct_mode(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.state_dir = path;
 	srv.cfg = &cfg;
-	unsetenv("OUTPOST_STORE_MIRROR");
+	setenv("OUTPOST_STORE_MIRROR", "0", 1);
 	assert_int_equal(store_open(path, &srv.st), 0);
 	struct store *real = srv.st;
 	storeq_start(&srv);
+	unsetenv("OUTPOST_STORE_MIRROR");
 	assert_false(storeq_mirrored(&srv));
 	assert_ptr_equal(srv.st, real);
 	assert_int_equal(storeq_session_clear(&srv), 0);
@@ -396,6 +473,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direct_mode),
+		cmocka_unit_test(test_locked_store),
 		cmocka_unit_test(test_mirror_mode),
 		cmocka_unit_test(test_port_bind_once),
 #ifdef HAVE_LIBPQ
