@@ -218,28 +218,43 @@ busiest(struct penalty *p, const struct source *self)
 	return best;
 }
 
-bool
-penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct, const char **why,
-    char *evict)
+/*
+ * A connection from ip arrives: its source (created if new, seen now), or
+ * NULL with *why if the source is blocked or holds per_source connections
+ * unauthenticated (and, with_waiting, waiting) and is not exempt.
+ */
+static struct source *
+arriving(struct penalty *p, const char *ip, int64_t now_ms, bool with_waiting, const char **why)
 {
 	struct source *s = lookup(p, ip, true);
-	const struct penalty_config *c = &p->cfg;
 
 	*why = NULL;
-	evict[0] = '\0';
 	if (s == NULL) {
 		*why = "out of memory";
-		return false;
+		return NULL;
 	}
 	s->last_seen_ms = now_ms;
 	if (s->blocked_until_ms > now_ms) {
 		*why = "source blocked after repeated failures";
-		return false;
+		return NULL;
 	}
-	if (s->unauth >= c->per_source && !exempt(p, ip)) {
+	if (s->unauth + (with_waiting ? s->waiting : 0) >= p->cfg.per_source && !exempt(p, ip)) {
 		*why = "too many unauthenticated connections from this source";
-		return false;
+		return NULL;
 	}
+	return s;
+}
+
+bool
+penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct, const char **why,
+    char *evict)
+{
+	struct source *s = arriving(p, ip, now_ms, false, why);
+	const struct penalty_config *c = &p->cfg;
+
+	evict[0] = '\0';
+	if (s == NULL)
+		return false;
 	if (p->unauth_total >= c->startups_full) {
 		struct source *hog = s->unauth == 0 ? busiest(p, s) : NULL;
 		if (hog == NULL) {
@@ -265,22 +280,10 @@ penalty_admit(struct penalty *p, const char *ip, int64_t now_ms, int random_pct,
 bool
 penalty_wait(struct penalty *p, const char *ip, int64_t now_ms, const char **why)
 {
-	struct source *s = lookup(p, ip, true);
+	struct source *s = arriving(p, ip, now_ms, true, why);
 
-	*why = NULL;
-	if (s == NULL) {
-		*why = "out of memory";
+	if (s == NULL)
 		return false;
-	}
-	s->last_seen_ms = now_ms;
-	if (s->blocked_until_ms > now_ms) {
-		*why = "source blocked after repeated failures";
-		return false;
-	}
-	if (s->unauth + s->waiting >= p->cfg.per_source && !exempt(p, ip)) {
-		*why = "too many unauthenticated connections from this source";
-		return false;
-	}
 	s->waiting++;
 	return true;
 }

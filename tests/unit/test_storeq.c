@@ -73,6 +73,28 @@ take_mirror(struct server *srv)
 	return true;
 }
 
+/* A state directory with fleet acme and device pi (its key in *key); srv on it with its store open, not started. */
+static char *
+one_device(struct server *srv, struct config *cfg, struct pubkey *key, char *path, size_t len)
+{
+	char *dir = tu_mkdtemp();
+
+	assert_non_null(dir);
+	assert_int_equal(tu_keygen(dir, "k", "ed25519"), 0);
+	snprintf(path, len, "%s/k.pub", dir);
+	assert_int_equal(pubkey_read_file(path, key), 0);
+	snprintf(path, len, "%s/state", dir);
+	memset(srv, 0, sizeof(*srv));
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->state_dir = path;
+	srv->cfg = cfg;
+	assert_true((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+	assert_int_equal(store_open(path, &srv->st), 0);
+	assert_int_equal(store_fleet_add(srv->st, "acme"), 0);
+	assert_int_equal(store_device_add(srv->st, "pi", "acme", key), 0);
+	return dir;
+}
+
 static void
 test_mirror_mode(void **state)
 {
@@ -80,25 +102,13 @@ test_mirror_mode(void **state)
 	struct config cfg;
 	struct store *other;
 	struct pubkey key;
-	char *dir = tu_mkdtemp(), path[600];
+	char path[600];
 	int64_t id;
 	char fleet[LIM_LABEL + 1];
 	struct seen s = { 0 };
 
 	(void)state;
-	assert_non_null(dir);
-	assert_int_equal(tu_keygen(dir, "k", "ed25519"), 0);
-	snprintf(path, sizeof(path), "%s/k.pub", dir);
-	assert_int_equal(pubkey_read_file(path, &key), 0);
-	snprintf(path, sizeof(path), "%s/state", dir);
-	memset(&srv, 0, sizeof(srv));
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.state_dir = path;
-	srv.cfg = &cfg;
-	assert_true((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
-	assert_int_equal(store_open(path, &srv.st), 0);
-	assert_int_equal(store_fleet_add(srv.st, "acme"), 0);
-	assert_int_equal(store_device_add(srv.st, "pi", "acme", &key), 0);
+	char *dir = one_device(&srv, &cfg, &key, path, sizeof(path));
 	struct store *real = srv.st;
 
 	setenv("OUTPOST_STORE_MIRROR", "1", 1);
@@ -378,25 +388,13 @@ test_locked_store(void **state)
 	struct store *other;
 	struct pubkey key;
 	struct storeq_stats st;
-	char *dir = tu_mkdtemp(), path[600];
+	char path[600];
 	int64_t id;
 	char fleet[LIM_LABEL + 1];
 	struct seen s = { 0 };
 
 	(void)state;
-	assert_non_null(dir);
-	assert_int_equal(tu_keygen(dir, "k", "ed25519"), 0);
-	snprintf(path, sizeof(path), "%s/k.pub", dir);
-	assert_int_equal(pubkey_read_file(path, &key), 0);
-	snprintf(path, sizeof(path), "%s/state", dir);
-	memset(&srv, 0, sizeof(srv));
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.state_dir = path;
-	srv.cfg = &cfg;
-	assert_true((srv.epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
-	assert_int_equal(store_open(path, &srv.st), 0);
-	assert_int_equal(store_fleet_add(srv.st, "acme"), 0);
-	assert_int_equal(store_device_add(srv.st, "pi", "acme", &key), 0);
+	char *dir = one_device(&srv, &cfg, &key, path, sizeof(path));
 	storeq_start(&srv);
 	assert_true(storeq_mirrored(&srv));
 	assert_int_equal(store_device_resolve(srv.st, 0, "pi", "acme", &id, fleet), 0);
