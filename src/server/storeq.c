@@ -257,8 +257,10 @@ write_list(struct storeq *sq, struct storeop *list, bool *locked)
 	for (struct storeop *op = list; op != NULL; op = op->next) {
 		if ((r = storeop_apply(st, op)) == ERR_DENIED)
 			r = 0;
-		if (r == ERR_LOCKED && (*locked = true))
+		if (r == ERR_LOCKED) {
+			*locked = true;
 			return op;
+		}
 		if (r != 0 && r != ERR_NOTFOUND && lost(sq, r))
 			return op;
 		if (r != 0 && r != ERR_NOTFOUND && failed++ == 0)
