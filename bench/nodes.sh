@@ -28,6 +28,14 @@
 #     node needs one per device plus its own, so the devices per node are
 #     capped at that limit less the node's own descriptors and a margin of 32
 #     (RESULT nodes_devices_capped_by_fd says so).
+#     BENCH_NODES_SOCKACT=1 (the default) runs each node socket-activated,
+#     as dist/systemd/outpostd.socket does: tests/integration/sockact.py
+#     holds the node's listening socket (backlog BENCH_NODES_BACKLOG, default
+#     1024 as outpostd's own listen()) and
+#     starts outpostd again as soon as it exits, so the restart refuses no
+#     device; there the "listening" figure is when every new process serves
+#     (its "ready" line). BENCH_NODES_SOCKACT=0: plain processes, each
+#     closing its socket at SIGTERM and binding it again at its start.
 # BENCH_RATE: each loadgen's first connections per second (default 1000).
 unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
 . "$(dirname "$0")/../tests/integration/lib.sh"
@@ -125,7 +133,8 @@ route_part() {
 NN=${BENCH_NODES_N:-5}
 NAMES=()
 LGP=()			# loadgen pids, by node index
-declare -A BASE_PSS=() PER=()
+declare -A BASE_PSS=() PER=() HOLDER=() READY0=()
+SOCKACT=${BENCH_NODES_SOCKACT:-1}
 
 registered_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* registered=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
@@ -229,13 +238,56 @@ nodes_start_together() {
 	done
 }
 
+# node_start_held NAME: node_start under sockact.py, which holds the node's
+# socket and starts outpostd again whenever it exits; NODE_PID is outpostd's
+# (from the holder's pid file), HOLDER the holder's.
+node_start_held() {
+	local n=$1 pidf=$T/node-$1.pid saved=("${DAEMON_WRAP[@]}")
+	DAEMON_WRAP=(env SOCKACT_RESPAWN=1 SOCKACT_BACKLOG="${BENCH_NODES_BACKLOG:-1024}" SOCKACT_PIDFILE="$pidf"
+		"$PY" "$IT_DIR/sockact.py" "$(node_addr "$n")" "${saved[@]}")
+	node_start "$n"
+	DAEMON_WRAP=("${saved[@]}")
+	HOLDER[$n]=${NODE_PID[$n]}
+	wait_for "node $n's outpostd under its socket" 30 test -s "$pidf"
+	NODE_PID[$n]=$(cat "$pidf")
+	wait_for "node $n serving" 60 eval '[ "$(ready_lines '"$n"')" -ge 1 ]'
+}
+ready_lines() { grep -ac " ready; host key" "$(node_log "$1")"; }
+
+# nodes_restart_held: SIGTERM to every socket-activated node at once; each
+# holder starts its node again as soon as it exits. STORM_SHUTDOWN_MS: until
+# the last old process exited; then until every new one serves.
+nodes_restart_held() {
+	local n old=() t0=$(now_ms)
+	for n in "${NAMES[@]}"; do
+		READY0[$n]=$(ready_lines "$n")
+		old+=("${NODE_PID[$n]}")
+		kill -TERM "${NODE_PID[$n]}"
+	done
+	for n in "${old[@]}"; do
+		try_for 60 eval '! alive '"$n" || fail "node pid $n did not exit within 60 s of SIGTERM"
+	done
+	STORM_SHUTDOWN_MS=$(($(now_ms) - t0))
+	for n in "${old[@]}"; do
+		grep -aq "exited $n (status 0)" "$LOGDIR"/outpostd-*.log || fail "node pid $n did not exit 0: $(grep -ah "exited $n " "$LOGDIR"/outpostd-*.log)"
+	done
+	for n in "${NAMES[@]}"; do
+		wait_for "node $n serving again" 60 eval '[ "$(ready_lines '"$n"')" -gt '"${READY0[$n]}"' ] || ! alive '"${HOLDER[$n]}"
+		alive "${HOLDER[$n]}" || fail "node $n's socket holder gave up: $(tail -n 3 "$(node_log "$n")")"
+		NODE_PID[$n]=$(cat "$T/node-$n.pid")
+	done
+}
+
 idle_part() {
 	local want=${BENCH_NODES_DEVICES:-100000} storm_max=${BENCH_NODES_STORM_S:-300} idle=${BENCH_IDLE_S:-30}
 	local i n per cap fds maxfds total t0 d0 f0 ts tq tp0 w0 r0 tp ms last_tp last_ms c peak=0 s left reg pgt
 	[ -x "$LG" ] || fail "no $LG (build it first)"
 	for i in $(seq 1 "$NN"); do NAMES+=("n$i"); done
 	nodes_init "${NAMES[@]}"
-	for n in "${NAMES[@]}"; do node_start "$n"; done
+	for n in "${NAMES[@]}"; do
+		if [ "$SOCKACT" = 1 ]; then node_start_held "$n"; else node_start "$n"; fi
+	done
+	result nodes_socket_activated "$SOCKACT"
 	sleep 2
 	maxfds=$(ulimit -Hn) fds=0
 	for n in "${NAMES[@]}"; do
@@ -306,16 +358,23 @@ idle_part() {
 	f0=$(failed_total) d0=$(disconnects_total)
 	tp0=$(ticks $(pg_pids)) w0=$(wal_bytes) r0=$(rows_written)
 	ts=$(now_ms)
-	for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
-	for n in "${NAMES[@]}"; do
-		stop_pid "${NODE_PID[$n]}" TERM 60 || fail "node $n did not exit within 60 s of SIGTERM"
-		[ "$STOP_STATUS" = 0 ] || fail "node $n exited with status $STOP_STATUS"
-		unset "NODE_PID[$n]"
-	done
-	result storm_shutdown_s "$(secs_since "$ts")"
-	tq=$(now_ms)
-	nodes_start_together
-	result storm_all_listening_s "$(secs_since "$tq")"
+	if [ "$SOCKACT" = 1 ]; then
+		nodes_restart_held
+		tq=$((ts + STORM_SHUTDOWN_MS))
+		result storm_shutdown_s "$(awk -v ms="$STORM_SHUTDOWN_MS" 'BEGIN { printf "%.1f", ms / 1000 }')"
+		result storm_all_listening_s "$(secs_since "$tq")"
+	else
+		for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
+		for n in "${NAMES[@]}"; do
+			stop_pid "${NODE_PID[$n]}" TERM 60 || fail "node $n did not exit within 60 s of SIGTERM"
+			[ "$STOP_STATUS" = 0 ] || fail "node $n exited with status $STOP_STATUS"
+			unset "NODE_PID[$n]"
+		done
+		result storm_shutdown_s "$(secs_since "$ts")"
+		tq=$(now_ms)
+		nodes_start_together
+		result storm_all_listening_s "$(secs_since "$tq")"
+	fi
 	last_tp=$(ticks $(pg_pids)) last_ms=$(now_ms) pgt=0
 	: >"$T/storm-nodes.dat"
 	reg=0
@@ -356,8 +415,13 @@ idle_part() {
 	online_by_node | sed 's/^/after the restart: online on node /' >&2
 	[ -z "${BENCH_NODES_STORM_DAT:-}" ] || cp "$T/storm-nodes.dat" "$BENCH_NODES_STORM_DAT"
 	for i in "${LGP[@]}"; do stop_pid "$i" TERM 30; done
-	for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
-	for n in "${NAMES[@]}"; do stop_pid "${NODE_PID[$n]}" TERM 60; unset "NODE_PID[$n]"; done
+	if [ "$SOCKACT" = 1 ]; then
+		for n in "${NAMES[@]}"; do kill -TERM "${HOLDER[$n]}"; done
+		for n in "${NAMES[@]}"; do stop_pid "${HOLDER[$n]}" TERM 60; unset "NODE_PID[$n]"; done
+	else
+		for n in "${NAMES[@]}"; do kill -TERM "${NODE_PID[$n]}"; done
+		for n in "${NAMES[@]}"; do stop_pid "${NODE_PID[$n]}" TERM 60; unset "NODE_PID[$n]"; done
+	fi
 }
 
 case $PART in

@@ -1,19 +1,33 @@
 #!/usr/bin/python3
-"""sockact.py PORT PROGRAM ARGS...: what systemd does for outpostd.socket,
-for t-socket-activation: one listening socket on 127.0.0.1:PORT, held here,
-passed to PROGRAM as descriptor 3 with LISTEN_FDS=1 and LISTEN_PID (the
-sd_listen_fds(3) protocol). SIGUSR1: SIGTERM the program, wait for it, wait
-GAP seconds (env SOCKACT_GAP, default 2) with the socket still listening,
-start it again. SIGTERM: stop the program and exit. Each start and stop is
-printed with a timestamp."""
+"""sockact.py [ADDR:]PORT PROGRAM ARGS...: what systemd does for
+outpostd.socket: one listening socket on ADDR:PORT (default 127.0.0.1), held
+here, passed to PROGRAM as descriptor 3 with LISTEN_FDS=1 and LISTEN_PID (the
+sd_listen_fds(3) protocol). Each start and stop is printed with a timestamp.
+
+For t-socket-activation: SIGUSR1 SIGTERMs the program, waits for it, waits
+GAP seconds (env SOCKACT_GAP, default 2) with the socket still listening, and
+starts it again; SIGTERM stops the program and exits; a program that exits by
+itself ends this script with status 1.
+
+For bench/nodes.sh, env SOCKACT_RESPAWN=1: a program that exits (stopped by
+someone else, as the benchmark's restart does) is started again at once, as
+systemd starts a socket-activated service when the next connection arrives;
+more than 5 exits within 10 s end this script with status 1.
+SOCKACT_PIDFILE: the running program's pid is written there.
+SOCKACT_BACKLOG: the socket's listen backlog (default 128; systemd's is
+SOMAXCONN, dist/systemd/outpostd.socket says 4096)."""
 import os, signal, socket, sys, time
 
-port, prog = int(sys.argv[1]), sys.argv[2:]
+where, prog = sys.argv[1], sys.argv[2:]
+host, _, port = where.rpartition(":")
+host = host.strip("[]") or "127.0.0.1"
 gap = float(os.environ.get("SOCKACT_GAP", "2"))
-ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+respawn = os.environ.get("SOCKACT_RESPAWN", "0") == "1"
+pidfile = os.environ.get("SOCKACT_PIDFILE")
+ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", port))
-ls.listen(128)
+ls.bind((host, int(port)))
+ls.listen(int(os.environ.get("SOCKACT_BACKLOG", "128")))
 
 def say(what):
     print("%s %s" % (time.strftime("%H:%M:%S"), what), flush=True)
@@ -27,6 +41,10 @@ def start():
         os.environ["LISTEN_FDS"] = "1"
         os.environ["LISTEN_PID"] = str(os.getpid())
         os.execv(prog[0], prog)
+    if pidfile:
+        with open(pidfile + ".tmp", "w") as f:
+            f.write("%d\n" % pid)
+        os.rename(pidfile + ".tmp", pidfile)
     say("started %d" % pid)
     return pid
 
@@ -47,6 +65,7 @@ signal.signal(signal.SIGUSR1, on_usr1)
 signal.signal(signal.SIGTERM, on_term)
 
 child = start()
+exits = []
 while not ending:
     time.sleep(0.05)
     if restart:
@@ -55,9 +74,18 @@ while not ending:
         say("socket held, nothing accepts for %.1f s" % gap)
         time.sleep(gap)
         child = start()
-    else:
-        pid, status = os.waitpid(child, os.WNOHANG)
-        if pid == child:
-            say("program exited by itself (status %d)" % status)
-            sys.exit(1)
+        continue
+    pid, status = os.waitpid(child, os.WNOHANG)
+    if pid != child:
+        continue
+    if not respawn:
+        say("program exited by itself (status %d)" % status)
+        sys.exit(1)
+    say("exited %d (status %d), started again" % (child, status))
+    now = time.monotonic()
+    exits = [t for t in exits if now - t < 10] + [now]
+    if len(exits) > 5:
+        say("more than 5 exits within 10 s: giving up")
+        sys.exit(1)
+    child = start()
 stop(child)
