@@ -715,6 +715,8 @@ on_listener(struct server *srv, struct watch *w)
 	srv->listen_more = true;	/* stopped by the quota, or some wait: retried next turn */
 	if (quota > 0)
 		srv->work = true;	/* and may be taken at once */
+	else if (acceptq_len(srv->waiting) > 0)
+		srv->listen_wake_ms = srv->now_ms + PENALTY_TRICKLE_MS;	/* not at the next tick */
 }
 
 
@@ -921,7 +923,10 @@ server_run(struct server *srv)
 	srv->next_tick_ms = srv->now_ms + TICK_MS;
 	sd_notify(0, "READY=1");
 	while (!srv->stopping) {
-		int timeout = (int)(srv->next_tick_ms - srv->now_ms);
+		int64_t until = srv->next_tick_ms;
+		if (srv->listen_wake_ms > 0 && srv->listen_wake_ms < until)
+			until = srv->listen_wake_ms;
+		int timeout = (int)(until - srv->now_ms);
 		if (srv->work || timeout < 0)
 			timeout = 0;
 		srv->work = false;
@@ -931,6 +936,7 @@ server_run(struct server *srv)
 		srv->now_ms = timefmt_mono_ms();
 		int npre = 0;
 		/* connections the accept quota left in the queue: no new edge comes for them */
+		srv->listen_wake_ms = 0;
 		if (srv->listen_more) {
 			srv->listen_more = false;
 			for (int i = 0; i < srv->nlisteners; i++)

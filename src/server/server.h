@@ -134,6 +134,7 @@ struct server {
 	bool preauth_behind;		/* the last turn's handshake budget left some ready */
 	int64_t preauth_rx_ms;		/* when a connection before authentication was last ready */
 	bool listen_more;		/* a listener may hold connections not yet accepted */
+	int64_t listen_wake_ms;		/* the quota admitted none while some wait: look again then (its trickle), else 0 */
 	uint64_t logins;		/* handshakes that ended in a login, since start */
 	uint64_t logins_seen;		/* ... at the last size_waiting */
 	int64_t logins_seen_ms;
