@@ -145,6 +145,52 @@ disconnects_total() {
 failed_total() {
 	cat "$T"/lg-*.status 2>/dev/null | sed -n 's/.* failed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
+# Fork-free samplers for the loops that run every second through the ramp
+# and the storm: a fork and exec cost ~3 ms of CPU on this machine, and the
+# storm loop's cat, sed, awk and ps were ~9 % of both cores in a
+# 10,000-device storm, taken from the handshakes it measures.
+# lg_sum FIELD: sets SUM to the loadgens' FIELD, summed from their status files.
+lg_sum() {
+	local f line v
+	SUM=0
+	for f in "$T"/lg-*.status; do
+		line=
+		{ read -r line <"$f" || [ -n "$line" ]; } 2>/dev/null || continue
+		[[ $line == *" $1="* ]] || continue
+		v=${line#* $1=}
+		v=${v%% *}
+		[[ $v =~ ^[0-9]+$ ]] && SUM=$((SUM + v))
+	done
+	return 0
+}
+# proc_ticks PID...: sets TICKS to their user + system clock ticks.
+proc_ticks() {
+	local p line
+	local -a a
+	TICKS=0
+	for p in "$@"; do
+		{ read -r line <"/proc/$p/stat"; } 2>/dev/null || continue
+		read -ra a <<<"${line##*) }"
+		TICKS=$((TICKS + a[11] + a[12]))
+	done
+}
+# pg_tree: sets PGP to PostgreSQL's postmaster and its descendants (/proc's
+# children lists).
+pg_tree() {
+	local p c kids i=0
+	PGP=()
+	{ read -r p <"$PG_OWN/data/postmaster.pid"; } 2>/dev/null || return 0
+	PGP=("$p")
+	while [ "$i" -lt "${#PGP[@]}" ]; do
+		p=${PGP[$i]} kids=
+		{ read -r kids <"/proc/$p/task/$p/children"; } 2>/dev/null
+		for c in $kids; do PGP+=("$c"); done
+		i=$((i + 1))
+	done
+}
+# clock_ms: sets MS to now_ms's value without a subshell.
+clock_ms() { MS=${EPOCHREALTIME//[.,]/}; MS=$((MS / 1000)); }
+
 # online_by_node: "NODE COUNT" lines, the store's online devices.
 online_by_node() {
 	store_sql "SELECT node || ' ' || count(*) FROM devices WHERE online = 1 GROUP BY node ORDER BY node"
@@ -209,10 +255,13 @@ probe() {
 # poll SECS CMD...: CMD every second until it succeeds (0) or SECS pass (1);
 # lib.sh's try_for runs it 20 times a second, load on a shared machine.
 poll() {
-	local deadline=$(($(now_ms) + $1 * 1000))
+	local deadline
+	clock_ms
+	deadline=$((MS + $1 * 1000))
 	shift
 	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		clock_ms
+		[ "$MS" -lt "$deadline" ] || return 1
 		sleep 1
 	done
 }
@@ -269,7 +318,8 @@ nodes_restart_held() {
 	done
 	STORM_SHUTDOWN_MS=$(($(now_ms) - t0))
 	for n in "${old[@]}"; do
-		grep -aq "exited $n (status 0)" "$LOGDIR"/outpostd-*.log || fail "node pid $n did not exit 0: $(grep -ah "exited $n " "$LOGDIR"/outpostd-*.log)"
+		# the holder writes its line just after the exit
+		try_for 5 grep -aq "exited $n (status 0)" "$LOGDIR"/outpostd-*.log || fail "node pid $n did not exit 0: $(grep -ah "exited $n " "$LOGDIR"/outpostd-*.log)"
 	done
 	for n in "${NAMES[@]}"; do
 		wait_for "node $n serving again" 60 eval '[ "$(ready_lines '"$n"')" -gt '"${READY0[$n]}"' ] || ! alive '"${HOLDER[$n]}"
@@ -334,7 +384,7 @@ idle_part() {
 			-H "$NODE_HOSTKEY.pub" -o "$T/lg-$n.status" -r "${BENCH_RATE:-1000}" -q
 		LGP+=("$LAST_PID")
 	done
-	if poll "${BENCH_NODES_RAMP_S:-1200}" eval '[ "$(registered_total)" -ge '"$total"' ]'; then
+	if poll "${BENCH_NODES_RAMP_S:-1200}" eval 'lg_sum registered; [ "$SUM" -ge '"$total"' ]'; then
 		result nodes_ramp_s "$(secs_since "$t0")"
 	else
 		# a loaded machine: measure what registered
@@ -358,6 +408,13 @@ idle_part() {
 	f0=$(failed_total) d0=$(disconnects_total)
 	tp0=$(ticks $(pg_pids)) w0=$(wal_bytes) r0=$(rows_written)
 	ts=$(now_ms)
+	perf_pid=
+	if [ -n "${BENCH_NODES_PERF:-}" ]; then
+		# the whole machine through the storm: where the two cores go
+		# shellcheck disable=SC2086 # BENCH_NODES_PERF_ARGS: words
+		perf record ${BENCH_NODES_PERF_ARGS:--a -F 199} -o "$BENCH_NODES_PERF" >"$T/perf.log" 2>&1 &
+		perf_pid=$!
+	fi
 	if [ "$SOCKACT" = 1 ]; then
 		nodes_restart_held
 		tq=$((ts + STORM_SHUTDOWN_MS))
@@ -375,25 +432,60 @@ idle_part() {
 		nodes_start_together
 		result storm_all_listening_s "$(secs_since "$tq")"
 	fi
-	last_tp=$(ticks $(pg_pids)) last_ms=$(now_ms) pgt=0
+	sc_pids=()
+	if [ -n "${BENCH_NODES_SYSCALLS:-}" ]; then
+		# system calls of the new nodes and of the loadgens through the storm
+		for n in "${NAMES[@]}"; do
+			perf stat -e 'syscalls:sys_enter_*' -p "${NODE_PID[$n]}" -o "$BENCH_NODES_SYSCALLS.node-$n" >/dev/null 2>&1 &
+			sc_pids+=($!)
+		done
+		perf stat -e 'syscalls:sys_enter_*' -p "$(IFS=,; echo "${LGP[*]}")" -o "$BENCH_NODES_SYSCALLS.loadgens" >/dev/null 2>&1 &
+		sc_pids+=($!)
+	fi
+	pg_tree
+	proc_ticks "${PGP[@]}"
+	clock_ms
+	last_tp=$TICKS last_ms=$MS pgt=0
+	proc_ticks "${LGP[@]}"
+	tl0=$TICKS
 	: >"$T/storm-nodes.dat"
 	reg=0
 	while :; do
-		reg=$(registered_total)
-		[ "$(disconnects_total)" -ge $((d0 + total)) ] && [ "$reg" -ge "$total" ] && break
-		[ $(($(now_ms) - tq)) -lt $((storm_max * 1000)) ] || break
+		lg_sum registered
+		reg=$SUM
+		lg_sum disconnects
+		[ "$SUM" -ge $((d0 + total)) ] && [ "$reg" -ge "$total" ] && break
+		clock_ms
+		[ $((MS - tq)) -lt $((storm_max * 1000)) ] || break
 		sleep 1
-		tp=$(ticks $(pg_pids)) ms=$(now_ms)
+		pg_tree
+		proc_ticks "${PGP[@]}"
+		tp=$TICKS
+		clock_ms
+		ms=$MS
 		# backends of the stopped nodes leave the tree: a negative step is 0
 		[ "$tp" -ge "$last_tp" ] || last_tp=$tp
 		pgt=$((pgt + tp - last_tp))
-		c=$(awk -v t=$((tp - last_tp)) -v hz="$HZ" -v ms=$((ms - last_ms)) 'BEGIN { printf "%d", 100 * t / hz / (ms / 1000) }')
+		c=$((100 * (tp - last_tp) * 1000 / HZ / (ms > last_ms ? ms - last_ms : 1)))
 		[ "$c" -gt "$peak" ] && peak=$c
 		last_tp=$tp last_ms=$ms
-		echo "$(awk -v ms=$((ms - tq)) 'BEGIN { printf "%.1f", ms / 1000 }') $(registered_total) $c $(ticks $(node_pids))" >>"$T/storm-nodes.dat"
+		lg_sum registered
+		proc_ticks "${NODE_PID[@]}"
+		printf '%d.%d %d %d %d\n' $(((ms - tq) / 1000)) $(((ms - tq) % 1000 / 100)) "$SUM" "$c" "$TICKS" >>"$T/storm-nodes.dat"
 	done
 	s=$(secs_since "$tq")
 	ms=$(($(now_ms) - ts))
+	# CPU per registration through the storm, by side (the new nodes from
+	# their start, the loadgens and PostgreSQL from the SIGTERM's end)
+	proc_ticks "${LGP[@]}"
+	tl=$((TICKS - tl0))
+	proc_ticks "${NODE_PID[@]}"
+	for i in nodes:$TICKS loadgens:$tl pg:$pgt; do
+		result "storm_cpu_ms_per_registration_${i%%:*}" "$(awk -v t="${i#*:}" -v hz="$HZ" -v n="$reg" 'BEGIN { printf "%.3f", (n > 0 ? 1000 * t / hz / n : -1) }')"
+	done
+	[ -z "$perf_pid" ] || stop_pid "$perf_pid" INT 30
+	for i in "${sc_pids[@]}"; do kill -INT "$i"; done
+	for i in "${sc_pids[@]}"; do wait "$i"; done
 	result storm_pg_cpu_pct "$(cpu_pct "$pgt" $((ms - (tq - ts))))"
 	result storm_pg_peak_cpu_pct "$peak"
 	result storm_wal_kib_s "$(awk -v b=$(($(wal_bytes) - w0)) -v ms=$ms 'BEGIN { printf "%.1f", b / 1024 / (ms / 1000) }')"
