@@ -30,6 +30,8 @@
 #include "agent/agent.h"
 #include "agent/backoff.h"
 #include "common/err.h"
+#include "common/pidcache.h"
+#include "ssh/pkeycache.h"
 #include "ssh/pubkey.h"
 #include "store/store.h"
 #include "lgopts.h"
@@ -899,6 +901,8 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ssh_init();
+	pidcache_init();	/* OpenSSL's getpid() at every random draw */
+	pkeycache_init();	/* libssh's rebuilt X25519 keys (and host keys) */
 	if ((lg.devs = calloc((size_t)lg.o.ndevices, sizeof(*lg.devs))) == NULL)
 		return 1;
 	uint64_t seed = backoff_seed();

@@ -14,6 +14,8 @@
 #include "common/err.h"
 #include "server/listener.h"
 
+#define LISTENER_KEEPIDLE_S 60	/* TCP keepalive after a minute of silence */
+
 int
 listener_parse(const char *spec, char *host, size_t hostlen, char *port, size_t portlen)
 {
@@ -113,7 +115,7 @@ listener_name(const struct sockaddr_storage *ss, char *peer, size_t peerlen)
 void
 listener_tune(int fd, int user_timeout_ms)
 {
-	tcp_tune(fd, 60, 6, (unsigned int)user_timeout_ms);
+	tcp_tune(fd, LISTENER_KEEPIDLE_S, 6, (unsigned int)user_timeout_ms);
 }
 
 int
@@ -130,6 +132,19 @@ listener_accept(int lfd, char *peer, size_t peerlen)
 		return -1;
 	listener_name(&ss, peer, peerlen);
 	return fd;
+}
+
+bool
+listener_tuned(int fd, int user_timeout_ms)
+{
+	int nodelay = 0, keepalive = 0, idle = 0;
+	unsigned int ut = 0;
+	socklen_t l1 = sizeof(nodelay), l2 = sizeof(keepalive), l3 = sizeof(idle), l4 = sizeof(ut);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &l1) == 0 && nodelay &&
+	    getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &l2) == 0 && keepalive &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &l3) == 0 && idle == LISTENER_KEEPIDLE_S &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, &l4) == 0 && ut == (unsigned int)user_timeout_ms;
 }
 
 long

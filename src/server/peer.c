@@ -334,7 +334,7 @@ link_open(struct server *srv, struct peer_link *l, const char *addr, char *why, 
 	c->who.id = -1;
 	snprintf(c->who.name, sizeof(c->who.name), "%s", l->name);
 	snprintf(c->auth_user, sizeof(c->auth_user), "%s", pr.user);
-	listener_tune(fd, srv->cfg->keepalive_interval * srv->cfg->keepalive_count_max * 1000);
+	listener_tune(fd, session_user_timeout_ms(srv->cfg));
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;

@@ -25,6 +25,8 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/pidcache.h"
+#include "ssh/pkeycache.h"
 #include "common/timefmt.h"
 #include "common/audit.h"
 #include "server/auditsync.h"
@@ -312,14 +314,10 @@ passed_listeners(struct server *srv)
 }
 
 static void
-open_listeners(struct server *srv)
+open_configured(struct server *srv, char *why, size_t whylen)
 {
-	char why[256];
-
-	if (passed_listeners(srv) > 0)
-		return;
 	for (int i = 0; i < srv->cfg->nlisten; i++) {
-		int fd = listener_open(srv->cfg->listen[i], why, sizeof(why));
+		int fd = listener_open(srv->cfg->listen[i], why, whylen);
 		if (fd < 0)
 			fatal("%s", why);
 		srv->listeners[i].kind = WATCH_LISTEN;
@@ -331,6 +329,19 @@ open_listeners(struct server *srv)
 		srv->nlisteners++;
 		log_info("listening on %s", srv->cfg->listen[i]);
 	}
+}
+
+static void
+open_listeners(struct server *srv)
+{
+	char why[256];
+
+	if (passed_listeners(srv) == 0)
+		open_configured(srv, why, sizeof(why));
+	/* Linux copies these to every accepted socket (session_accept checks
+	 * the first): six setsockopt(2) per connection saved */
+	for (int i = 0; i < srv->nlisteners; i++)
+		listener_tune(srv->listeners[i].fd, session_user_timeout_ms(srv->cfg));
 }
 
 /* What tokens and ssh-config tell clients to dial. */
@@ -486,6 +497,8 @@ server_init(struct server *srv, struct config *cfg)
 	srv->now_ms = timefmt_mono_ms();
 	raise_nofile();
 	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send go through sockbuf.c */
+	pidcache_init();		/* OpenSSL's getpid() at every random draw: pidcache.c */
+	pkeycache_init();		/* libssh's rebuilt OpenSSL keys: ssh/pkeycache.c */
 	if ((srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		fatal("/dev/null: %s", strerror(errno));
 	open_store(srv);

@@ -110,6 +110,7 @@ struct server {
 	int epfd;
 	struct watch listeners[LIM_LISTEN];
 	int nlisteners;
+	int accept_inherits;	/* accepted sockets carry the listeners' TCP options: 1 yes, -1 no, 0 not known yet */
 	struct watch sigwatch;
 	struct conn *conns;
 	struct chan *chans;
@@ -178,6 +179,8 @@ void proxywait_free(struct server *srv);
 
 /* session.c: one SSH connection */
 void session_accept(struct server *srv, int fd, const char *peer);
+/* TCP_USER_TIMEOUT for clients' sockets: keepalives unanswered, in ms. */
+int session_user_timeout_ms(const struct config *cfg);
 /* Runs libssh on c; readable: epoll reported input (or hang-up) on its socket. */
 void session_poll(struct conn *c, bool readable);
 /* Sends what libssh has buffered for c without waiting for EPOLLOUT. */

@@ -730,6 +730,31 @@ proxy_header_unlisted(struct conn *c)
 	return true;
 }
 
+int
+session_user_timeout_ms(const struct config *cfg)
+{
+	return cfg->keepalive_interval * cfg->keepalive_count_max * 1000;
+}
+
+/*
+ * Accepted sockets carry their listener's TCP options (open_listeners set
+ * them, and Linux copies them): the first one is checked, and only if it
+ * lacks them does every connection get its own six setsockopt(2).
+ */
+static void
+tune_accepted(struct server *srv, int fd)
+{
+	int ut = session_user_timeout_ms(srv->cfg);
+
+	if (srv->accept_inherits == 0) {
+		srv->accept_inherits = listener_tuned(fd, ut) ? 1 : -1;
+		if (srv->accept_inherits < 0)
+			log_info("accepted sockets lack their listener's TCP options: setting them on each");
+	}
+	if (srv->accept_inherits < 0)
+		listener_tune(fd, ut);
+}
+
 void
 session_accept(struct server *srv, int fd, const char *peer)
 {
@@ -763,7 +788,7 @@ session_accept(struct server *srv, int fd, const char *peer)
 	c->watch.kind = WATCH_CONN;
 	c->watch.fd = fd;
 	c->watch.conn = c;
-	listener_tune(fd, srv->cfg->keepalive_interval * srv->cfg->keepalive_count_max * 1000);
+	tune_accepted(srv, fd);
 	if (ssh_bind_accept_fd(srv->bind, c->s, fd) != SSH_OK) {
 		log_warn("accept %s: %s", peer, ssh_get_error(srv->bind));
 		ssh_free(c->s);
@@ -1076,10 +1101,13 @@ session_tick(struct conn *c)
 		}
 		return;
 	}
-	/* Readable within the last interval (less a second of slack): not
-	 * silent, so skip the TCP_INFO call (10,000 of them a second cost
-	 * more than the rest of an idle server). */
-	if (now - c->rx_ms < interval - 1000)
+	/* Readable within the last interval and a sixteenth: not silent, so
+	 * skip the TCP_INFO call (10,000 of them a second cost more than the
+	 * rest of an idle server). The sixteenth (1.9 s of the default 30) keeps
+	 * a device whose own keepalives come every interval, as the agent's do
+	 * every 30-31 s, from costing a call or two per keepalive; ours follows
+	 * that much later, still well before interval x KeepaliveCountMax. */
+	if (now - c->rx_ms < interval + interval / 16)
 		return;
 	long idle = listener_idle_ms(c->watch.fd);
 	if (idle < 0)

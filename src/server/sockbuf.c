@@ -154,8 +154,9 @@ known(const struct pollfd *p, int timeout)
 		return -1;
 	if (sb.readable)
 		return POLLIN;
-	if (p->events != POLLIN)
-		return -1;
+	/* Drained: nothing to read, and POLLOUT is not answered either, so
+	 * libssh keeps what it writes meanwhile; session_flush sends it all at
+	 * the end of the turn, in one send(2) per connection. */
 	return sb.drained ? 0 : -1;
 }
 

@@ -33,7 +33,10 @@ bool sockbuf_init(const char *libssh_version);
  * answer is known: yes while the buffer holds bytes or when readable (epoll
  * said so) and nothing was read yet; no when epoll said it was not, or
  * after a read that emptied the socket, since epoll (level-triggered)
- * reports later bytes on its next turn. Only one descriptor at a time; a second begin ends the first
+ * reports later bytes on its next turn. In that last case the answer is no
+ * even when POLLOUT is asked with POLLIN: libssh keeps what it writes during
+ * the rounds, and session_flush sends it at the end of the turn in one
+ * send(2). Only one descriptor at a time; a second begin ends the first
  * (discarding what it had read ahead).
  */
 void sockbuf_begin(int fd, bool readable);

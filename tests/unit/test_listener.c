@@ -212,6 +212,57 @@ test_open_accept_v4(void **state)
 	close(lfd);
 }
 
+/* Options set on the listener reach the sockets it accepts (one check, no
+ * setsockopt per connection); an untuned one or a non-socket says no. */
+static void
+test_tuned_inherited(void **state)
+{
+	char spec[64], why[256] = "", peer[64];
+	int port = free_port(AF_INET);
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	(void)state;
+	assert_true(port > 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	int lfd = listener_open(spec, why, sizeof(why));
+	assert_true(lfd >= 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	/* before tuning: an accepted socket is not tuned */
+	int cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	int afd = listener_accept(lfd, peer, sizeof(peer));
+	assert_true(afd >= 0);
+	assert_false(listener_tuned(afd, 60000));
+	close(afd);
+	close(cfd);
+
+	/* tuned listener: the next accepted socket carries it all */
+	listener_tune(lfd, 60000);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	afd = listener_accept(lfd, peer, sizeof(peer));
+	assert_true(afd >= 0);
+	assert_true(listener_tuned(afd, 60000));
+	/* another user timeout than the one set is not "tuned" */
+	assert_false(listener_tuned(afd, 30000));
+	close(afd);
+	close(cfd);
+
+	/* not a socket, not a descriptor */
+	int pfds[2];
+	assert_int_equal(pipe(pfds), 0);
+	assert_false(listener_tuned(pfds[0], 60000));
+	close(pfds[0]);
+	close(pfds[1]);
+	assert_false(listener_tuned(-1, 60000));
+	close(lfd);
+}
+
 static void
 test_open_v6(void **state)
 {
@@ -280,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_parse_host_lengths),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_open_accept_v4),
+		cmocka_unit_test(test_tuned_inherited),
 		cmocka_unit_test(test_open_v6),
 		cmocka_unit_test(test_open_bad),
 	};
