@@ -31,6 +31,7 @@
 #include "agent/backoff.h"
 #include "common/err.h"
 #include "common/pidcache.h"
+#include "server/sockbuf.h"
 #include "ssh/pkeycache.h"
 #include "ssh/pubkey.h"
 #include "store/store.h"
@@ -299,13 +300,14 @@ interest(struct dev *d, uint32_t want)
 	d->ep = want;
 }
 
-/* EPOLLIN, and EPOLLOUT while libssh holds unsent bytes. */
+/* EPOLLIN, and EPOLLOUT while libssh holds unsent bytes (its buffer, not
+ * its poll flags: libssh leaves POLLOUT asked after every send). */
 static void
 ssh_interest(struct dev *d)
 {
 	uint32_t want = EPOLLIN;
 
-	if (d->s != NULL && (ssh_get_poll_flags(d->s) & SSH_WRITE_PENDING))
+	if (d->s != NULL && (ssh_get_status(d->s) & SSH_WRITE_PENDING))
 		want |= EPOLLOUT;
 	interest(d, want);
 }
@@ -568,12 +570,82 @@ dev_step(struct dev *d)
 			return;
 		}
 		dev_online(d);
-		if (d->st != D_ONLINE)
-			return;
 		break;
 	default:
 		return;
 	}
+}
+
+/*
+ * Sends what libssh holds for d now. With sockbuf.c's read-ahead (as in
+ * outpostd) libssh's replies wait in its buffer while the bytes received
+ * are processed, and leave here in one send(2); no poll(2) before it.
+ */
+static void
+dev_flush(struct dev *d)
+{
+	if (d->s == NULL || d->st == D_WAIT || !(ssh_get_status(d->s) & SSH_WRITE_PENDING))
+		return;
+	if (!sockbuf_begin_flush(d->fd))
+		return;
+	int rc = ssh_blocking_flush(d->s, 0);
+	sockbuf_end();
+	if (rc == SSH_ERROR)
+		dev_down(d, d->st == D_ONLINE ? NULL : &lg.n.fail_ssh);
+}
+
+/* A handshake step on the kernel's polls (no read-ahead), then the send. */
+static void
+dev_step_plain(struct dev *d)
+{
+	dev_step(d);
+	dev_flush(d);
+	if (d->st != D_WAIT)
+		ssh_interest(d);
+}
+
+/* The rounds of an online session on what was received; false if it ended. */
+static bool
+dev_rounds(struct dev *d)
+{
+	for (int i = 0; i < DOPOLL_ROUNDS || sockbuf_pending(); i++) {
+		int rc = ssh_event_dopoll(d->ev, 0);
+		if (rc == SSH_ERROR || !ssh_is_connected(d->s) ||
+		    (ssh_get_status(d->s) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
+			dev_down(d, NULL);
+			return false;
+		}
+		if (rc == SSH_AGAIN && !sockbuf_pending())
+			break;
+	}
+	return true;
+}
+
+/*
+ * d's socket is ready (readable says epoll saw bytes): the handshake's next
+ * steps, or an online session's rounds, on 64 KiB read ahead; then one send.
+ */
+static void
+dev_io(struct dev *d, bool readable)
+{
+	sockbuf_begin(d->fd, readable);
+	if (d->st != D_ONLINE) {
+		dev_step(d);
+		/* the rest of what was read: more of the handshake, or the first
+		 * packets of the online session (a read-ahead is never dropped) */
+		for (int i = 0; i < 64 && sockbuf_pending() && d->st != D_WAIT && d->st != D_ONLINE; i++)
+			dev_step(d);
+	}
+	if (d->st == D_ONLINE && !dev_rounds(d)) {
+		sockbuf_end();
+		return;
+	}
+	sockbuf_end();
+	dev_flush(d);
+	if (d->st == D_WAIT)
+		return;
+	if (d->st == D_ONLINE)
+		pump_all(d);
 	ssh_interest(d);
 }
 
@@ -619,7 +691,14 @@ dev_tcp_done(struct dev *d)
 	ssh_set_blocking(d->s, 0);
 	ssh_set_message_callback(d->s, on_message, d);
 	d->st = D_KEX;
-	dev_step(d);
+	/* on the kernel's polls: libssh's socket leaves its "connecting" state
+	 * only on a real POLLOUT, which sockbuf.c's answers never give */
+	dev_step_plain(d);
+	/* ...and makes the socket blocking as it does; dev_flush sends without
+	 * asking poll(2), so a full socket must say EAGAIN (sockbuf.c's send
+	 * makes that 0 bytes, kept by libssh), not block every device */
+	if (d->st != D_WAIT)
+		fcntl(d->fd, F_SETFL, O_NONBLOCK);
 }
 
 static void
@@ -663,27 +742,15 @@ dev_ready(struct dev *d, uint32_t events)
 		dev_tcp_done(d);
 		return;
 	case D_KEX: case D_AUTH: case D_FWD:
-		dev_step(d);
-		return;
+		break;
 	case D_ONLINE:
+		if (events & EPOLLIN)
+			d->last_rx_ms = lg.now_ms;
 		break;
 	default:
 		return;
 	}
-	if (events & EPOLLIN)
-		d->last_rx_ms = lg.now_ms;
-	for (int i = 0; i < DOPOLL_ROUNDS; i++) {
-		int rc = ssh_event_dopoll(d->ev, 0);
-		if (rc == SSH_ERROR || !ssh_is_connected(d->s) ||
-		    (ssh_get_status(d->s) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
-			dev_down(d, NULL);
-			return;
-		}
-		if (rc == SSH_AGAIN)
-			break;
-	}
-	pump_all(d);
-	ssh_interest(d);
+	dev_io(d, (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0);
 }
 
 /* ---- the loop ---- */
@@ -765,7 +832,7 @@ tick(void)
 			if (lg.now_ms > d->deadline_ms)
 				dev_down(d, &lg.n.fail_timeout);
 			else if (d->st != D_TCP)
-				dev_step(d);
+				dev_step_plain(d);
 			continue;
 		}
 		int64_t idle = lg.now_ms - d->last_rx_ms;
@@ -778,7 +845,9 @@ tick(void)
 			ssh_send_keepalive(d->s);
 			ssh_send_keepalive(d->s);
 			d->ka_sent_ms = lg.now_ms;
-			ssh_interest(d);
+			dev_flush(d);
+			if (d->st == D_ONLINE)
+				ssh_interest(d);
 		}
 	}
 	status(false);
@@ -902,6 +971,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ssh_init();
 	pidcache_init();	/* OpenSSL's getpid() at every random draw */
+	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send: outpostd's read-ahead */
 	pkeycache_init();	/* libssh's rebuilt X25519 keys (and host keys) */
 	if ((lg.devs = calloc((size_t)lg.o.ndevices, sizeof(*lg.devs))) == NULL)
 		return 1;

@@ -43,7 +43,7 @@ unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
 . "$IT_DIR/lib-nodes.sh"
 
 PART=${BENCH_NODES_PART:-route}
-LG=$OUTPOST_BUILD/bench/outpost-loadgen
+LG=${BENCH_LOADGEN:-$OUTPOST_BUILD/bench/outpost-loadgen}	# BENCH_LOADGEN: another build's, to compare
 HZ=$(getconf CLK_TCK)
 ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
 

@@ -514,10 +514,13 @@ on_tcpip_forward(struct conn *c, ssh_message m)
 	free(svc->bind_addr);
 	svc->bind_addr = copy;
 	svc->port = (uint32_t)port;
-	const struct conn *other = port_holder(c, (uint32_t)port);
+	/* Port 22 is every device's own sshd, shared by design and reached by
+	 * name: not looked for in the fleet (a walk of every connection) nor
+	 * flagged (a warning at every registration of every device of a fleet
+	 * of two or more). Another port held twice in a fleet breaks the port
+	 * table (`-J jump -p PORT user@localhost`): flagged, not refused. */
+	const struct conn *other = port == 22 ? NULL : port_holder(c, (uint32_t)port);
 	if (other != NULL) {
-		/* Flagged, not refused: every agent registers 22; only the port
-		 * table (`-J jump -p PORT user@localhost`) needs the port unique. */
 		char why[LIM_TARGET + 64];
 		snprintf(why, sizeof(why), "port also held by %s.%s", other->who.name, other->who.fleet);
 		audit_register(c, "register", addr, port, "ok", why);
