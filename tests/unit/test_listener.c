@@ -128,20 +128,31 @@ free_port(int family)
 	return port;
 }
 
+/* A listener on a free loopback port: its fd, its "ADDR:PORT" in spec, its address in sa. */
+static int
+listen_v4(char *spec, size_t speclen, struct sockaddr_in *sa)
+{
+	char why[256] = "";
+	int port = free_port(AF_INET);
+	socklen_t sl = sizeof(*sa);
+
+	assert_true(port > 0);
+	snprintf(spec, speclen, "127.0.0.1:%d", port);
+	int lfd = listener_open(spec, why, sizeof(why));
+	if (lfd < 0)
+		fail_msg("listener_open %s: %d %s", spec, lfd, why);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)sa, &sl), 0);
+	return lfd;
+}
+
 static void
 test_open_accept_v4(void **state)
 {
 	char spec[64], why[256] = "", peer[64];
-	int port = free_port(AF_INET);
 	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
+	int lfd = listen_v4(spec, sizeof(spec), &sa);
+	int port = ntohs(sa.sin_port);
 
-	assert_true(port > 0);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
-	int lfd = listener_open(spec, why, sizeof(why));
-	if (lfd < 0)
-		fail_msg("listener_open %s: %d %s", spec, lfd, why);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
 	assert_int_equal(sa.sin_family, AF_INET);
 	assert_int_equal(ntohs(sa.sin_port), port);
 	assert_int_equal(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK);
@@ -212,41 +223,40 @@ test_open_accept_v4(void **state)
 	close(lfd);
 }
 
+/* Connects to sa and accepts it on lfd: the accepted fd; the client's in *cfd. */
+static int
+accept_one(int lfd, const struct sockaddr_in *sa, int *cfd)
+{
+	char peer[64];
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	*cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(*cfd, (const struct sockaddr *)sa, sizeof(*sa)), 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	int afd = listener_accept(lfd, peer, sizeof(peer));
+	assert_true(afd >= 0);
+	return afd;
+}
+
 /* Options set on the listener reach the sockets it accepts (one check, no
  * setsockopt per connection); an untuned one or a non-socket says no. */
 static void
 test_tuned_inherited(void **state)
 {
-	char spec[64], why[256] = "", peer[64];
-	int port = free_port(AF_INET);
+	char spec[64];
 	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
+	int cfd, afd, lfd = listen_v4(spec, sizeof(spec), &sa);
 
 	(void)state;
-	assert_true(port > 0);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
-	int lfd = listener_open(spec, why, sizeof(why));
-	assert_true(lfd >= 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-
 	/* before tuning: an accepted socket is not tuned */
-	int cfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(poll(&pfd, 1, 5000), 1);
-	int afd = listener_accept(lfd, peer, sizeof(peer));
-	assert_true(afd >= 0);
+	afd = accept_one(lfd, &sa, &cfd);
 	assert_false(listener_tuned(afd, 60000));
 	close(afd);
 	close(cfd);
 
 	/* tuned listener: the next accepted socket carries it all */
 	listener_tune(lfd, 60000);
-	cfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(poll(&pfd, 1, 5000), 1);
-	afd = listener_accept(lfd, peer, sizeof(peer));
-	assert_true(afd >= 0);
+	afd = accept_one(lfd, &sa, &cfd);
 	assert_true(listener_tuned(afd, 60000));
 	/* another user timeout than the one set is not "tuned" */
 	assert_false(listener_tuned(afd, 30000));
