@@ -36,6 +36,13 @@
 #     device; there the "listening" figure is when every new process serves
 #     (its "ready" line). BENCH_NODES_SOCKACT=0: plain processes, each
 #     closing its socket at SIGTERM and binding it again at its start.
+#     The storm's CPU per registration by side is printed
+#     (storm_cpu_ms_per_registration_nodes, _loadgens, _pg). To look
+#     inside: BENCH_NODES_PERF=FILE records `perf record` through the storm
+#     (BENCH_NODES_PERF_ARGS, default "-a -F 199"); BENCH_NODES_SYSCALLS=FILE
+#     counts the new nodes' and the loadgens' system calls (`perf stat`,
+#     FILE.node-NAME and FILE.loadgens; stopping it adds seconds to
+#     storm_from_sigterm_s). BENCH_LOADGEN: another build's loadgen.
 # BENCH_RATE: each loadgen's first connections per second (default 1000).
 unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
 . "$(dirname "$0")/../tests/integration/lib.sh"
@@ -43,7 +50,7 @@ unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
 . "$IT_DIR/lib-nodes.sh"
 
 PART=${BENCH_NODES_PART:-route}
-LG=${BENCH_LOADGEN:-$OUTPOST_BUILD/bench/outpost-loadgen}	# BENCH_LOADGEN: another build's, to compare
+LG=${BENCH_LOADGEN:-$OUTPOST_BUILD/bench/outpost-loadgen}
 HZ=$(getconf CLK_TCK)
 ulimit -n "$(ulimit -Hn)" || fail "cannot raise RLIMIT_NOFILE"
 
