@@ -869,6 +869,11 @@ session_poll(struct conn *c, bool readable)
 	size_t dropped = sockbuf_end();
 	if (dropped > 0 && !c->dead)
 		session_log(c, LOG_LVL_WARN, "%zu read-ahead bytes left unread", dropped);
+	/* What the rounds wrote (sockbuf.c answers no POLLOUT while reading)
+	 * leaves now, in one send, as soon as it did when the rounds' last poll
+	 * went to the kernel; a session that died here gets it from
+	 * flush_for_disconnect at its reap. */
+	session_flush(c);
 	server_touch(c);
 }
 
@@ -1021,15 +1026,34 @@ unlink_conn(struct server *srv, struct conn *c)
 static struct conn *kept_at_exit;
 
 /* At shutdown: the disconnect message and the close, nothing freed (see kept_at_exit). */
+/*
+ * Before ssh_disconnect, which queues its message and closes the socket:
+ * libssh sends at once only while it holds the socket writable, and only a
+ * poll answering POLLOUT makes it so. In flush mode (no kernel) the first
+ * round sends what libssh still holds (the reply to a login refused in its
+ * callback, say), which clears the mark; the second sets it again with
+ * nothing held, so the disconnect and its reason leave at once instead of
+ * closing with the socket. (Before the turn's writes waited for
+ * session_flush, the rounds' last poll went to the kernel and left the mark
+ * set.) Not after failed logins: the poll would also answer what the peer
+ * sent meanwhile (one guess past MaxAuthTries).
+ */
+static void
+flush_for_disconnect(struct conn *c)
+{
+	if (!c->in_event || !(c->authed || c->auth_failures == 0) || !sockbuf_begin_flush(c->watch.fd))
+		return;
+	for (int i = 0; i < 2; i++)
+		ssh_event_dopoll(c->ev, 0);
+	sockbuf_end();
+}
+
 static void
 reap_at_exit(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	if (c->in_event && (c->authed || c->auth_failures == 0) && sockbuf_begin_flush(c->watch.fd)) {
-		ssh_event_dopoll(c->ev, 0);	/* as session_reap: lets the disconnect leave at once */
-		sockbuf_end();
-	}
+	flush_for_disconnect(c);
 	/* epoll forgets the descriptor when it closes: no EPOLL_CTL_DEL each */
 	c->ep_events = 0;
 	if (c->in_event)
@@ -1067,15 +1091,7 @@ session_reap(struct conn *c)
 	free(c->services);
 	pubkey_clear(&c->key);
 	if (c->in_event) {
-		/* libssh sends only after a poll found the socket writable: one poll
-		 * in flush mode (answered without the kernel) lets the disconnect
-		 * below, and its reason, leave before the socket closes. */
-		/* Not after failed logins: the poll would also answer what the
-		 * peer sent meanwhile (one guess past MaxAuthTries). */
-		if ((c->authed || c->auth_failures == 0) && sockbuf_begin_flush(c->watch.fd)) {
-			ssh_event_dopoll(c->ev, 0);
-			sockbuf_end();
-		}
+		flush_for_disconnect(c);
 		server_unwatch(c);
 		ssh_event_remove_session(c->ev, c->s);
 	}

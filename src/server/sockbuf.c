@@ -156,7 +156,7 @@ known(const struct pollfd *p, int timeout)
 		return POLLIN;
 	/* Drained: nothing to read, and POLLOUT is not answered either, so
 	 * libssh keeps what it writes meanwhile; session_flush sends it all at
-	 * the end of the turn, in one send(2) per connection. */
+	 * the end of session_poll, in one send(2). */
 	return sb.drained ? 0 : -1;
 }
 

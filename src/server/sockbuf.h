@@ -35,7 +35,7 @@ bool sockbuf_init(const char *libssh_version);
  * after a read that emptied the socket, since epoll (level-triggered)
  * reports later bytes on its next turn. In that last case the answer is no
  * even when POLLOUT is asked with POLLIN: libssh keeps what it writes during
- * the rounds, and session_flush sends it at the end of the turn in one
+ * the rounds, and session_poll's closing session_flush sends it in one
  * send(2). Only one descriptor at a time; a second begin ends the first
  * (discarding what it had read ahead).
  */
