@@ -22,6 +22,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -414,6 +415,12 @@ peer_step(struct conn *c)
 	}
 	if (l->state == L_KEX) {
 		rc = ssh_connect(c->s);
+		/* libssh made the socket blocking as it left "connecting"; outpostd
+		 * sends in flush mode without asking poll(2) (sockbuf.c), so a full
+		 * socket must say EAGAIN (kept by libssh), never block the loop */
+		int fl = fcntl(c->watch.fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(c->watch.fd, F_SETFL, fl | O_NONBLOCK);
 		if (rc == SSH_AGAIN) {
 			handshake_interest(c);
 			return;
