@@ -1025,7 +1025,6 @@ unlink_conn(struct server *srv, struct conn *c)
  */
 static struct conn *kept_at_exit;
 
-/* At shutdown: the disconnect message and the close, nothing freed (see kept_at_exit). */
 /*
  * Before ssh_disconnect, which queues its message and closes the socket:
  * libssh sends at once only while it holds the socket writable, and only a
@@ -1033,9 +1032,9 @@ static struct conn *kept_at_exit;
  * round sends what libssh still holds (the reply to a login refused in its
  * callback, say), which clears the mark; the second sets it again with
  * nothing held, so the disconnect and its reason leave at once instead of
- * closing with the socket. (Before the turn's writes waited for
- * session_flush, the rounds' last poll went to the kernel and left the mark
- * set.) Not after failed logins: the poll would also answer what the peer
+ * closing with the socket. (Before session_poll's writes waited for its
+ * closing session_flush, the rounds' last poll went to the kernel and left
+ * the mark set.) Not after failed logins: the poll would also answer what the peer
  * sent meanwhile (one guess past MaxAuthTries).
  */
 static void
@@ -1048,6 +1047,7 @@ flush_for_disconnect(struct conn *c)
 	sockbuf_end();
 }
 
+/* At shutdown: the disconnect message and the close, nothing freed (see kept_at_exit). */
 static void
 reap_at_exit(struct conn *c)
 {
