@@ -29,6 +29,7 @@
 
 #include "agent/agent.h"
 #include "agent/backoff.h"
+#include "ssh/disconnect.h"
 #include "common/err.h"
 #include "common/pidcache.h"
 #include "server/sockbuf.h"
@@ -77,7 +78,7 @@ struct dev {
 
 struct counters {
 	long registered, attempts, failed, fail_tcp, fail_ssh, fail_auth, fail_fwd,
-	    fail_timeout, disconnects, channels;
+	    fail_timeout, busy, disconnects, channels;
 	unsigned long long bytes;
 };
 
@@ -468,6 +469,14 @@ on_message(ssh_session s, ssh_message m, void *arg)
 static void
 dev_down(struct dev *d, long *fail_counter)
 {
+	int busy_s = 0;
+
+	/* told "try again in N s" (PROTOCOL.md): not a failure, and no backoff */
+	if (d->st != D_ONLINE && fail_counter != NULL && d->s != NULL &&
+	    disconnect_busy_parse(ssh_get_error(d->s), &busy_s)) {
+		lg.n.busy++;
+		fail_counter = NULL;
+	}
 	if (d->st == D_ONLINE) {
 		lg.n.registered--;
 		lg.n.disconnects++;
@@ -500,7 +509,7 @@ dev_down(struct dev *d, long *fail_counter)
 		close(d->fd);
 	d->fd = -1;
 	d->st = D_WAIT;
-	d->next_ms = lg.now_ms + backoff_next_ms(&d->bo);
+	d->next_ms = lg.now_ms + (busy_s > 0 ? backoff_busy_ms(&d->bo, busy_s) : backoff_next_ms(&d->bo));
 	if (d->next_ms < lg.next_start_ms)
 		lg.next_start_ms = d->next_ms;
 }
@@ -800,10 +809,10 @@ status(bool final)
 	}
 	snprintf(line, sizeof(line), "t=%.1f devices=%d registered=%ld connecting=%ld waiting=%ld "
 	    "attempts=%ld failed=%ld fail_tcp=%ld fail_ssh=%ld fail_auth=%ld fail_fwd=%ld "
-	    "fail_timeout=%ld disconnects=%ld channels=%ld bytes=%llu%s\n",
+	    "fail_timeout=%ld busy=%ld disconnects=%ld channels=%ld bytes=%llu%s\n",
 	    (double)(lg.now_ms - lg.start_ms) / 1000, lg.o.ndevices, n->registered, hs, wait,
 	    n->attempts, n->failed, n->fail_tcp, n->fail_ssh, n->fail_auth, n->fail_fwd,
-	    n->fail_timeout, n->disconnects, n->channels, n->bytes, final ? " final=1" : "");
+	    n->fail_timeout, n->busy, n->disconnects, n->channels, n->bytes, final ? " final=1" : "");
 	if (!lg.o.quiet || final) {
 		fputs(line, stdout);
 		fflush(stdout);

@@ -47,6 +47,14 @@ backoff_next_ms(struct backoff *b)
 	return (int64_t)(splitmix64(&b->rng) % (ceil + 1));
 }
 
+int64_t
+backoff_busy_ms(struct backoff *b, int secs)
+{
+	if (secs < 0)
+		secs = 0;
+	return (int64_t)secs * 1000 + (int64_t)(splitmix64(&b->rng) % 1000);
+}
+
 void
 backoff_session_ended(struct backoff *b, int64_t up_ms)
 {

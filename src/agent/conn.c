@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/agentconf.h"
 #include "agent/conn.h"
+#include "ssh/disconnect.h"
 #include "common/tcp.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -145,7 +146,7 @@ authenticate(ssh_session s, const struct conn_params *p, char *why, size_t whyle
 
 /* Connect, handshake, pin, authenticate on one address; 0 or the ERR_* code. */
 static int
-open_addr(const struct conn_params *p, const struct addrinfo *a, ssh_session *out,
+open_addr(struct conn_params *p, const struct addrinfo *a, ssh_session *out,
     char *why, size_t whylen)
 {
 	ssh_session s;
@@ -163,7 +164,7 @@ open_addr(const struct conn_params *p, const struct addrinfo *a, ssh_session *ou
 	set_options(s, p, fd);		/* from here on libssh owns fd */
 	if (ssh_connect(s) != SSH_OK) {
 		snprintf(why, whylen, "SSH handshake failed: %s", ssh_get_error(s));
-		r = ERR_SSH;
+		r = disconnect_busy_parse(ssh_get_error(s), &p->busy_s) ? ERR_BUSY : ERR_SSH;
 	} else {
 		r = check_pin(s, p, why, whylen);
 		if (r == 0)
@@ -179,8 +180,10 @@ open_addr(const struct conn_params *p, const struct addrinfo *a, ssh_session *ou
 }
 
 int
-conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen)
+conn_open(struct conn_params *p, ssh_session *out, char *why, size_t whylen)
 {
+	char busy_why[512] = "";
+	int busy_s = 0;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	char port[8];
@@ -199,9 +202,19 @@ conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whyle
 		r = open_addr(p, a, out, why, whylen);
 		if (r == 0)
 			break;
+		if (r == ERR_BUSY && (busy_s == 0 || p->busy_s < busy_s)) {
+			busy_s = p->busy_s;
+			snprintf(busy_why, sizeof(busy_why), "%s", why);
+		}
 		if (a->ai_next != NULL)
 			log_debug("%s; trying the next address", why);
 	}
 	freeaddrinfo(ai);
+	/* a busy address said when to come back: that beats a failure that did not */
+	if (r != 0 && busy_s > 0 && (r == ERR_IO || r == ERR_SSH || r == ERR_BUSY)) {
+		p->busy_s = busy_s;
+		snprintf(why, whylen, "%s", busy_why);
+		r = ERR_BUSY;
+	}
 	return r;
 }

@@ -16,6 +16,7 @@ struct conn_params {
 	const char *pin_source;		/* "the token", "agent.conf": for the refusal */
 	ssh_key key;			/* the agent's private key */
 	const char *user;		/* "enroll" or "agent" */
+	int busy_s;			/* out: an ERR_BUSY's "try again in" seconds */
 };
 
 /*
@@ -27,10 +28,12 @@ struct conn_params {
  * caller frees it with ssh_disconnect + ssh_free.
  * Returns 0; ERR_IO (could not reach the server), ERR_DENIED (host key
  * differs from the pin: why holds the loud message), ERR_KEY (the server
- * refused our key) or ERR_SSH, from the last address tried. why always
- * says what happened.
+ * refused our key) or ERR_SSH, from the last address tried; or ERR_BUSY
+ * when an address answered busy (PROTOCOL.md, "Busy: try again in N s")
+ * and the others failed no worse, with p->busy_s the soonest such
+ * address's wait. why always says what happened.
  */
-int conn_open(const struct conn_params *p, ssh_session *out, char *why, size_t whylen);
+int conn_open(struct conn_params *p, ssh_session *out, char *why, size_t whylen);
 
 /* Milliseconds since the server last sent anything (TCP_INFO), or -1 when
  * the kernel (or an emulator) does not say. */

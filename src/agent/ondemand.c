@@ -199,11 +199,12 @@ tunnel_once(struct ondemand *od)
 	size_t which = 0;
 	int r;
 
-	r = run_connect(c, od->key, "bringing the tunnel up", &s, &which, why, sizeof(why));
+	int busy_s = 0;
+	r = run_connect(c, od->key, "bringing the tunnel up", &s, &which, &busy_s, why, sizeof(why));
 	hostport_format(&c->servers[which], addr, sizeof(addr));
 	if (r != 0) {
 		backoff_session_ended(&od->tunnel_b, 0);
-		int64_t d = backoff_next_ms(&od->tunnel_b);
+		int64_t d = busy_s > 0 ? backoff_busy_ms(&od->tunnel_b, busy_s) : backoff_next_ms(&od->tunnel_b);
 		od->tunnel_next_ms = timefmt_mono_ms() + d;
 		log_info("trying the jump server again in %.1f s", (double)d / 1000);
 		publish_state(od, "disconnected|reason=unreachable");

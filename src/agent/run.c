@@ -74,14 +74,16 @@ nap(int64_t ms, const sigset_t *mask)
 
 int
 run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_session *out,
-    size_t *which, char *why, size_t whylen)
+    size_t *which, int *busy_s, char *why, size_t whylen)
 {
+	char busy_why[512] = "";
 	struct conn_params p = { .pin = conf->hostkey, .pin_source = "agent.conf",
 		.key = key, .user = AGENT_USER_RUN };
 	struct rotation rot;
 	char addr[HOSTPORT_STR_MAX];
 	int r;
 
+	*busy_s = 0;
 	rotation_start(&rot, conf->nservers);
 	do {
 		p.server = &conf->servers[rot.i];
@@ -96,20 +98,32 @@ run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_se
 			log_error("%s: %s", addr, why);	/* loud: needs a person, but we keep trying */
 		else
 			log_warn("%s: %s", addr, why);
+		if (r == ERR_BUSY && (*busy_s == 0 || p.busy_s < *busy_s)) {
+			*busy_s = p.busy_s;
+			snprintf(busy_why, sizeof(busy_why), "%s: %s", addr, why);
+		}
 	} while (!stop_flag && rotation_failed(&rot));
+	if (*busy_s > 0 && (r == ERR_IO || r == ERR_SSH || r == ERR_BUSY)) {
+		snprintf(why, whylen, "%s", busy_why);
+		return ERR_BUSY;
+	}
+	*busy_s = 0;
 	return r;
 }
 
-/* One connection: connect, serve until lost. Returns how long it was up (ms, 0 if never). */
+/*
+ * One connection: connect, serve until lost. Returns how long it was up
+ * (ms, 0 if never); *busy_s is a busy server's wait when it never was.
+ */
 static int64_t
-session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask)
+session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask, int *busy_s)
 {
 	char why[512], addr[HOSTPORT_STR_MAX];
 	ssh_session s;
 	size_t which;
 	int r;
 
-	if (run_connect(conf, key, "session", &s, &which, why, sizeof(why)) != 0) {
+	if (run_connect(conf, key, "session", &s, &which, busy_s, why, sizeof(why)) != 0) {
 		notify_status("cannot connect: %s", why);
 		return 0;
 	}
@@ -147,9 +161,17 @@ run_main(const char *state_dir, const struct agent_conf *conf)
 	setup_signals(&mask);
 	backoff_init(&b, backoff_seed());
 	while (!stop_flag) {
-		backoff_session_ended(&b, session_once(conf, key, &mask));
+		int busy_s = 0;
+		backoff_session_ended(&b, session_once(conf, key, &mask, &busy_s));
 		if (stop_flag)
 			break;
+		if (busy_s > 0) {
+			int64_t d = backoff_busy_ms(&b, busy_s);
+			log_info("reconnecting in %.1f s, when the server asked (it is busy)", (double)d / 1000);
+			notify_status("server busy: reconnecting in %.1f s", (double)d / 1000);
+			nap(d, &mask);
+			continue;
+		}
 		unsigned attempt = b.attempt;
 		int64_t d = backoff_next_ms(&b);
 		log_info("reconnecting in %.1f s (attempt %u, at most %lld s)", (double)d / 1000,

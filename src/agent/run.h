@@ -30,9 +30,11 @@ volatile sig_atomic_t *run_signals(sigset_t *pollmask);
  * that succeeds ends the round: returns 0 with *out to free with
  * ssh_disconnect + ssh_free and *which its index in conf->servers.
  * When all failed, returns the last ERR_* code with its reason in why
- * (the caller backs off once for the whole round).
+ * (the caller backs off once for the whole round); ERR_BUSY instead when
+ * a server answered busy and none failed worse, with *busy_s the soonest
+ * wait a server asked for (the caller waits that, not its backoff).
  */
 int run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_session *out,
-    size_t *which, char *why, size_t whylen);
+    size_t *which, int *busy_s, char *why, size_t whylen);
 
 #endif

@@ -13,6 +13,8 @@
 #define LIM_ACCEPT_WAITING	4096	/* connections accepted while no handshake may start */
 #define LIM_ACCEPT_WAITING_MIN	256	/* ... at least, whatever the login rate */
 #define LIM_ACCEPT_WAIT_S	5	/* ... at most this many seconds of logins at the recent rate */
+#define LIM_BUSY_RATE_MIN	10	/* logins a second before a full list answers "busy" (server.c) */
+#define LIM_BUSY_DRAIN_MAX	16384	/* a client answered busy: at most this many bytes read (and dropped) */
 #define LIM_EXEC_CMD		4096	/* an exec request's command line */
 #define LIM_EXEC_ARGS		64	/* words in an exec command line */
 #define LIM_EXEC_OUTPUT		(16u << 20)	/* output of one remote command */

@@ -30,7 +30,7 @@ static const char *const auth_results[MA_MAX] = {
 	"method_not_offered", "too_many_sessions", "store_unreachable", "other",
 };
 static const char *const refuse_reasons[MR_MAX] = {
-	"blocked", "per_source", "startups", "shed", "waited", "gone", "other",
+	"blocked", "per_source", "startups", "shed", "waited", "gone", "busy", "other",
 };
 static const char *const kinds[MK_MAX] = { "user", "device", "enroll" };
 static const char *const connect_results[MC_MAX] = { "ok", "refused", "failed" };
@@ -98,6 +98,8 @@ metrics_refused(const char *why)
 		r = MR_WAITED;
 	else if (strcmp(why, "gone") == 0)
 		r = MR_GONE;
+	else if (strcmp(why, "busy") == 0)
+		r = MR_BUSY;
 	else if (strstr(why, "blocked") != NULL)
 		r = MR_BLOCKED;
 	else if (strstr(why, "from this source") != NULL)

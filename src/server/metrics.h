@@ -23,7 +23,7 @@ struct server;
 
 /* ---- counting, from the loop ---- */
 void metrics_accepted(void);			/* a TCP connection got a session */
-void metrics_refused(const char *why);		/* penalty_admit's reason, "shed", "waited" or "gone" */
+void metrics_refused(const char *why);		/* penalty_admit's reason, "shed", "waited", "gone" or "busy" */
 void metrics_authenticated(const char *kind, int64_t handshake_ms);	/* user, device, enroll */
 void metrics_auth_failed(const char *why);	/* auth_failed's reason text */
 void metrics_takeover(void);
@@ -45,7 +45,7 @@ enum metrics_hist_id { MH_HANDSHAKE, MH_WAKE, MH_STORE, MH_MAX };
 /* Counters by label value; the arrays' order is metrics.c's label tables. */
 enum { MA_SUCCESS, MA_UNKNOWN_KEY, MA_BAD_SIGNATURE, MA_UNUSABLE_KEY, MA_STORE_ERROR,
 	MA_METHOD, MA_TOO_MANY_SESSIONS, MA_STORE_UNREACHABLE, MA_OTHER, MA_MAX };
-enum { MR_BLOCKED, MR_PER_SOURCE, MR_STARTUPS, MR_SHED, MR_WAITED, MR_GONE, MR_OTHER, MR_MAX };
+enum { MR_BLOCKED, MR_PER_SOURCE, MR_STARTUPS, MR_SHED, MR_WAITED, MR_GONE, MR_BUSY, MR_OTHER, MR_MAX };
 enum { MK_USER, MK_DEVICE, MK_ENROLL, MK_MAX };
 enum { MC_OK, MC_REFUSED, MC_FAILED, MC_MAX };
 enum { MCH_CLIENT, MCH_DEVICE, MCH_EXEC, MCH_REFUSE, MCH_WAIT, MCH_HOSTKEY, MCH_MAX };

@@ -707,7 +707,8 @@ on_listener(struct server *srv, struct watch *w)
 
 	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
 		bool start = admitted < quota && acceptq_len(srv->waiting) == 0;
-		if (!start && acceptq_full(srv->waiting))
+		bool busy = !start && acceptq_full(srv->waiting);
+		if (busy && !busy_mode(srv))
 			break;
 		int fd = listener_accept(w->fd, peer, sizeof(peer));
 		if (fd < 0) {
@@ -722,6 +723,8 @@ on_listener(struct server *srv, struct watch *w)
 		}
 		if (start)
 			admitted += start_one(srv, fd, peer);
+		else if (busy)
+			busy_answer(srv, fd, peer);
 		else
 			wait_one(srv, fd, peer);
 	}
@@ -884,6 +887,7 @@ tick(struct server *srv)
 	hostkey_tick(srv);
 	peer_tick(srv);
 	proxywait_tick(srv);
+	busy_tick(srv);
 	size_waiting(srv);
 	metrics_tick(srv);
 	node_tick(srv);
@@ -965,6 +969,8 @@ server_run(struct server *srv)
 				wake_ready(srv, evs[i].events);
 			else if (w->kind == WATCH_PROXY)
 				proxywait_ready(srv, w);
+			else if (w->kind == WATCH_BUSY)
+				busy_ready(srv, w);
 			else if (w->kind == WATCH_EXEC)
 				exec_ready(srv);
 			else if (w->kind == WATCH_STORE)
@@ -1037,6 +1043,7 @@ server_free(struct server *srv)
 	    "(a line each at LogLevel debug)", logins);
 	exec_free(srv);		/* before the audit writer: workers' records join its queue */
 	proxywait_free(srv);
+	busy_free(srv);
 	wake_free(srv);
 	hostkey_free();
 	peer_free(srv);

@@ -29,10 +29,11 @@ struct wake;
 struct registry;
 struct proxy_allow;
 struct proxywait;
+struct busyconn;
 struct storeq;
 struct peer_link;
 
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY, WATCH_EXEC, WATCH_STORE };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CONN, WATCH_MQTT, WATCH_PROXY, WATCH_EXEC, WATCH_STORE, WATCH_BUSY };
 
 /* What an epoll entry points at. */
 struct watch {
@@ -140,6 +141,11 @@ struct server {
 	uint64_t logins_seen;		/* ... at the last size_waiting */
 	int64_t logins_seen_ms;
 	double login_rate;		/* logins a second, smoothed (size_waiting) */
+	double busy_slot_ms;		/* the last return a busy answer promised (busy_answer) */
+	uint64_t busy_told;		/* busy answers since busy_logged_ms */
+	int64_t busy_logged_ms, busy_last_s;
+	struct busyconn *busy_head, *busy_tail;	/* answered busy, until the client hangs up */
+	int nbusy;
 	int spare_fd;			/* kept open to shed connections when out of fds */
 	unsigned long shed;		/* connections shed since the last warning */
 	int64_t shed_warned_ms;
@@ -176,6 +182,13 @@ bool proxywait_take(struct server *srv, int fd, const char *peer);
 void proxywait_ready(struct server *srv, struct watch *w);
 void proxywait_tick(struct server *srv);
 void proxywait_free(struct server *srv);
+
+/* busy.c: "try again in N s" to a connection the full waiting list cannot take */
+bool busy_mode(const struct server *srv);	/* logins complete: answer busy, not the kernel's queue */
+void busy_answer(struct server *srv, int fd, const char *peer);	/* takes fd */
+void busy_ready(struct server *srv, struct watch *w);
+void busy_tick(struct server *srv);
+void busy_free(struct server *srv);
 
 /* session.c: one SSH connection */
 void session_accept(struct server *srv, int fd, const char *peer);

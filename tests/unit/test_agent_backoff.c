@@ -89,6 +89,27 @@ test_reset(void **state)
 }
 
 static void
+test_busy(void **state)
+{
+	struct backoff b;
+	int64_t lo = INT64_MAX, hi = 0;
+
+	backoff_init(&b, 42);
+	for (int i = 0; i < 3; i++)
+		backoff_next_ms(&b);
+	/* the server's wait plus under a second of jitter, the attempt count untouched */
+	for (int i = 0; i < 1000; i++) {
+		int64_t d = backoff_busy_ms(&b, 37);
+		assert_true(d >= 37000 && d < 38000);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_int_equal(b.attempt, 3);
+	assert_true(hi - lo > 900);	/* spread over the second */
+	assert_true(backoff_busy_ms(&b, -5) < 1000);
+}
+
+static void
 test_seeds_differ(void **state)
 {
 	/* two agents seeded from the kernel do not share a sequence */
@@ -103,6 +124,7 @@ main(void)
 		cmocka_unit_test(test_bounds_and_growth),
 		cmocka_unit_test(test_jitter_spread),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_seeds_differ),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

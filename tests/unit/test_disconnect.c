@@ -1,6 +1,7 @@
 /* test_disconnect.c: the bytes a refused client receives (banner + unencrypted SSH_MSG_DISCONNECT), checked field by field and by stock ssh. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include <libssh/libssh.h>
 
 #include "ssh/disconnect.h"
 #include "testutil.h"
@@ -222,6 +225,143 @@ test_stock_ssh_reads_it(void **state)
 	free(err);
 }
 
+static void
+test_busy_parse_hostile(void **state)
+{
+	static const char *const not_busy[] = {
+		"", "try again in", "try again in s", "try again in  5 s", "try again in -5 s",
+		"try again in 5", "try again in 5 s ", "try again in 5 seconds", "try again in 5s",
+		"try again in 0x10 s", "try again in 5 s and more", "Try Again In 5 s",
+		"Received SSH_MSG_DISCONNECT: 11:too many connections from this source",
+		"Socket error: disconnected",
+	};
+	int secs = -7;
+
+	assert_false(disconnect_busy_parse(NULL, &secs));
+	for (size_t i = 0; i < sizeof(not_busy) / sizeof(not_busy[0]); i++)
+		if (disconnect_busy_parse(not_busy[i], &secs))
+			fail_msg("'%s' read as busy (%d s)", not_busy[i], secs);
+	assert_int_equal(secs, -7);	/* untouched by what is not one */
+	/* clamped: never 0 (a storm of immediate retries), never past the cap */
+	assert_true(disconnect_busy_parse("try again in 0 s", &secs));
+	assert_int_equal(secs, 1);
+	assert_true(disconnect_busy_parse("try again in 000000000000000000000000000007 s", &secs));
+	assert_int_equal(secs, DISCONNECT_BUSY_MAX_S);	/* too many digits: the cap, not 7 */
+	assert_true(disconnect_busy_parse("try again in 99999999999999999999999999 s", &secs));
+	assert_int_equal(secs, DISCONNECT_BUSY_MAX_S);
+	assert_true(disconnect_busy_parse("try again in 601 s", &secs));
+	assert_int_equal(secs, DISCONNECT_BUSY_MAX_S);
+	/* the last tag counts: a description quoting another's is read at its end */
+	assert_true(disconnect_busy_parse("try again in 9 s; try again in 42 s", &secs));
+	assert_int_equal(secs, 42);
+	assert_true(disconnect_busy_parse("Received SSH_MSG_DISCONNECT: 11:outpostd is busy with a "
+	    "reconnect storm: try again in 42 s", &secs));
+	assert_int_equal(secs, 42);
+}
+
+static void
+test_busy_reason_round_trip(void **state)
+{
+	char buf[128];
+	int secs = 0;
+
+	for (int want = -5; want <= DISCONNECT_BUSY_MAX_S + 5; want++) {
+		disconnect_busy_reason(buf, sizeof(buf), want);
+		assert_true(disconnect_busy_parse(buf, &secs));
+		assert_int_equal(secs, want < 1 ? 1 : want > DISCONNECT_BUSY_MAX_S ? DISCONNECT_BUSY_MAX_S : want);
+	}
+	/* a buffer too small is cut, and a cut answer is not read as one */
+	disconnect_busy_reason(buf, 20, 42);
+	assert_int_equal(strlen(buf), 19);
+	assert_false(disconnect_busy_parse(buf, &secs));
+}
+
+/*
+ * A libssh client (the agent's and the loadgen's) answered busy: its error
+ * reads as one, whether it is quick or slower than the answer (slow: its
+ * socket connected and idle 200 ms before libssh takes it).
+ */
+static void
+libssh_reads_busy(bool slow)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	char reason[128];
+	struct jbuf b;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), secs = 0;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {	/* the server: answers as outpostd's busy.c does */
+		int cfd = accept(lfd, NULL, NULL);
+		char sink[4096];
+		size_t got = 0;
+		if (cfd < 0)
+			_exit(1);
+		/* the identification at once; the disconnect once the client's
+		 * identification and its KEXINIT's start are here */
+		(void)!write(cfd, DISCONNECT_BANNER, strlen(DISCONNECT_BANNER));
+		struct pollfd pfd = { .fd = cfd, .events = POLLIN };
+		char *nl = NULL;
+		while (poll(&pfd, 1, 5000) == 1) {
+			ssize_t r = read(cfd, sink + got, sizeof(sink) - got - 1);
+			if (r <= 0)
+				_exit(2);
+			got += (size_t)r;
+			nl = memchr(sink, '\n', got);
+			if (nl != NULL && nl + 1 < sink + got)
+				break;
+		}
+		if (nl == NULL)
+			_exit(3);
+		jbuf_init(&b, 4096);
+		disconnect_busy_reason(reason, sizeof(reason), 37);
+		disconnect_packet(&b, reason);
+		(void)!write(cfd, b.data, b.len);
+		shutdown(cfd, SHUT_WR);
+		for (int i = 0; i < 50; i++)
+			if (poll(&pfd, 1, 100) == 1 && read(cfd, sink, sizeof(sink)) <= 0)
+				break;
+		_exit(0);
+	}
+	close(lfd);
+	/* a client slower than the answer (a loaded loadgen): its
+	 * identification reaches a closed socket, and the kernel resets */
+	ssh_session s = ssh_new();
+	assert_non_null(s);
+	long timeout = 10;
+	int port = ntohs(sa.sin_port);
+	ssh_options_set(s, SSH_OPTIONS_HOST, "127.0.0.1");
+	ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout);
+	if (slow) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		usleep(200000);
+		ssh_options_set(s, SSH_OPTIONS_FD, &fd);
+	} else
+		ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+	assert_int_not_equal(ssh_connect(s), SSH_OK);
+	if (!disconnect_busy_parse(ssh_get_error(s), &secs))
+		fail_msg("libssh's error is not read as busy: %s", ssh_get_error(s));
+	assert_int_equal(secs, 37);
+	ssh_free(s);
+	int st;
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);	/* the server saw the KEXINIT's start */
+}
+
+static void
+test_libssh_reads_busy(void **state)
+{
+	libssh_reads_busy(false);
+	libssh_reads_busy(true);
+}
+
 int
 main(void)
 {
@@ -229,6 +369,9 @@ main(void)
 		cmocka_unit_test(test_every_small_length),
 		cmocka_unit_test(test_long_and_hostile_reason),
 		cmocka_unit_test(test_stock_ssh_reads_it),
+		cmocka_unit_test(test_busy_parse_hostile),
+		cmocka_unit_test(test_busy_reason_round_trip),
+		cmocka_unit_test(test_libssh_reads_busy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,234 @@
+/*
+ * busy.c: "busy, try again in N s" (PROTOCOL.md, "Busy: try again in N s";
+ * docs/ARCHITECTURE.md, "Busy answers"). While logins complete, a
+ * connection the full waiting list cannot take is answered before key
+ * exchange and without libssh, instead of being left to the kernel's
+ * queue, whose dropped SYNs make a reconnect storm a lottery with a tail.
+ *
+ * Our identification line goes at once; the disconnect only once the
+ * client's identification and the start of its first packet (KEXINIT)
+ * are here. libssh 0.10's client loses a disconnect that arrives while it
+ * still holds bytes to send: in the same poll round the write to the
+ * socket it has just closed replaces the error text with "Socket error"
+ * (docs/LIBSSH.md, "A disconnect before key exchange"). Once its KEXINIT
+ * is on the wire it holds nothing. The sending side is then shut and the
+ * socket kept until the client hangs up, reading and dropping what it
+ * sends, at most BUSY_LINGER_MS, at most BUSY_LINGER_MAX at once: a
+ * close with unread bytes would be a reset.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "server/acceptq.h"
+#include "server/listener.h"
+#include "server/metrics.h"
+#include "server/proxyhdr.h"
+#include "server/server.h"
+#include "ssh/disconnect.h"
+
+#define BUSY_LINGER_MS 5000	/* a client that has not hung up by then is closed on */
+#define BUSY_LINGER_MAX 1024	/* answered connections kept open at once; past it the oldest goes */
+#define BUSY_PROMISE_RATE 1.5	/* promised returns a second, per login a second of late */
+#define BUSY_HORIZON_S 60	/* no return promised later than this; past it, spread over its second half */
+
+struct busyconn {
+	struct watch watch;	/* first: epoll's pointer is to it */
+	struct busyconn *prev, *next;	/* oldest first */
+	int64_t deadline_ms;
+	size_t got;		/* bytes read from the client */
+	bool line;		/* its identification line has ended */
+	bool answered;		/* the disconnect is sent */
+	bool balancer;		/* from a ProxyProtocol address: its header comes first */
+	bool hdr_done;		/* ... and has been read (or was not one) */
+	int secs;		/* the wait promised */
+	size_t hdr_have;
+	uint8_t hdr[PROXYHDR_MAX];
+};
+
+bool
+busy_mode(const struct server *srv)
+{
+	return srv->login_rate >= LIM_BUSY_RATE_MIN;
+}
+
+static void
+unlink_busy(struct server *srv, struct busyconn *b)
+{
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		srv->busy_head = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	else
+		srv->busy_tail = b->prev;
+	srv->nbusy--;
+}
+
+/* Closes b's socket (epoll forgets it with the close). */
+static void
+done(struct server *srv, struct busyconn *b)
+{
+	char sink[512];
+
+	(void)!recvfrom(b->watch.fd, sink, sizeof(sink), MSG_DONTWAIT, NULL, NULL);	/* a FIN, not a reset */
+	close(b->watch.fd);
+	unlink_busy(srv, b);
+	free(b);
+}
+
+/* Reads what b's client sent; answers once it has sent its KEXINIT's start. False: closed. */
+static bool
+step(struct server *srv, struct busyconn *b)
+{
+	char buf[512];
+	struct proxyhdr h;
+
+	/* a balancer's PROXY header is not the client's identification (it
+	 * holds newlines): read exactly its bytes first, as proxywait.c does */
+	while (b->balancer && !b->hdr_done) {
+		size_t want = proxyhdr_want(b->hdr, b->hdr_have);
+		if (want == 0 || b->hdr_have + want > sizeof(b->hdr)) {
+			b->hdr_done = true;
+			break;
+		}
+		ssize_t r = recvfrom(b->watch.fd, b->hdr + b->hdr_have, want, MSG_DONTWAIT, NULL, NULL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (r <= 0) {
+			done(srv, b);
+			return false;
+		}
+		b->hdr_have += (size_t)r;
+		if (proxyhdr_parse(b->hdr, b->hdr_have, &h) != 0)
+			b->hdr_done = true;	/* whole, or not a header: what follows is the client's */
+	}
+	for (;;) {
+		ssize_t r = recvfrom(b->watch.fd, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL);	/* not sockbuf's recv */
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r <= 0 || b->got + (size_t)r > LIM_BUSY_DRAIN_MAX) {
+			done(srv, b);	/* it hung up (the answer read), or talks too much */
+			return false;
+		}
+		b->got += (size_t)r;
+		char *nl = b->line ? NULL : memchr(buf, '\n', (size_t)r);
+		if (nl != NULL)
+			b->line = true;
+		if (!b->answered && b->line && (nl == NULL || nl + 1 < buf + r)) {
+			char reason[128];
+			struct jbuf out;
+			disconnect_busy_reason(reason, sizeof(reason), b->secs);
+			jbuf_init(&out, 256);
+			disconnect_packet(&out, reason);
+			if (!out.failed)
+				(void)send(b->watch.fd, out.data, out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			jbuf_free(&out);
+			shutdown(b->watch.fd, SHUT_WR);
+			b->answered = true;
+		}
+	}
+	return true;
+}
+
+/*
+ * The wait to promise: the next free return after what the waiting list
+ * holds, at BUSY_PROMISE_RATE times the recent login rate. Promising too
+ * early costs a client one more busy answer (cheap, and it comes back);
+ * too late leaves the node idle while clients sleep, and a node's rate
+ * is lowest in the seconds after it starts, when most answers are given.
+ */
+static int
+promise_s(struct server *srv)
+{
+	double rate = srv->login_rate * BUSY_PROMISE_RATE, now = (double)srv->now_ms;
+	double base = now + (double)acceptq_len(srv->waiting) * 1000.0 / srv->login_rate;
+	double horizon = now + BUSY_HORIZON_S * 1000.0;
+
+	if (srv->busy_slot_ms < base)
+		srv->busy_slot_ms = base;
+	if (srv->busy_slot_ms + 1000.0 / rate <= horizon) {
+		srv->busy_slot_ms += 1000.0 / rate;
+		return (int)((srv->busy_slot_ms - now + 999.0) / 1000.0);
+	}
+	/* the line is past the horizon: spread over its second half (no
+	 * herd at the horizon's second), and the line stays where it is */
+	return BUSY_HORIZON_S / 2 + rand() % (BUSY_HORIZON_S / 2 + 1);
+}
+
+void
+busy_answer(struct server *srv, int fd, const char *peer)
+{
+	static const char ident[] = DISCONNECT_BANNER;
+	struct busyconn *b;
+
+	if (srv->nbusy >= BUSY_LINGER_MAX)
+		done(srv, srv->busy_head);	/* the oldest: most likely finished */
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		close(fd);
+		return;
+	}
+	b->watch.kind = WATCH_BUSY;
+	b->watch.fd = fd;
+	b->deadline_ms = srv->now_ms + BUSY_LINGER_MS;
+	b->secs = promise_s(srv);
+	char ip[64];
+	listener_peer_ip(peer, ip, sizeof(ip));
+	b->balancer = srv->proxy_allow != NULL && proxy_allow_match(srv->proxy_allow, ip);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &b->watch };
+	if (send(fd, ident, sizeof(ident) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(ident) - 1 ||
+	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		close(fd);
+		free(b);
+		return;
+	}
+	b->prev = srv->busy_tail;
+	if (srv->busy_tail)
+		srv->busy_tail->next = b;
+	else
+		srv->busy_head = b;
+	srv->busy_tail = b;
+	srv->nbusy++;
+	metrics_refused("busy");
+	log_debug("connection from %s answered busy: try again in %d s", peer, b->secs);
+	srv->busy_told++;
+	srv->busy_last_s = b->secs;
+	if (srv->now_ms - srv->busy_logged_ms >= 10000) {
+		log_info("busy: %llu connections told to come back later, the last in %lld s (%.0f logins a "
+		    "second, %d waiting)", (unsigned long long)srv->busy_told, (long long)srv->busy_last_s,
+		    srv->login_rate, acceptq_len(srv->waiting));
+		srv->busy_told = 0;
+		srv->busy_logged_ms = srv->now_ms;
+	}
+	step(srv, b);	/* what it sent already */
+}
+
+void
+busy_ready(struct server *srv, struct watch *w)
+{
+	step(srv, (struct busyconn *)w);
+}
+
+void
+busy_tick(struct server *srv)
+{
+	while (srv->busy_head != NULL && srv->now_ms >= srv->busy_head->deadline_ms)
+		done(srv, srv->busy_head);
+}
+
+void
+busy_free(struct server *srv)
+{
+	while (srv->busy_head != NULL)
+		done(srv, srv->busy_head);
+}
