@@ -71,7 +71,12 @@ unlink_busy(struct server *srv, struct busyconn *b)
 	srv->nbusy--;
 }
 
-/* Closes b's socket (epoll forgets it with the close). */
+/*
+ * Closes b's socket (epoll forgets it with the close) and sets b aside:
+ * this turn's events may still name it (the cap closes the oldest while
+ * the listener's event is handled), so busy_reap frees it before the next
+ * epoll_wait, and busy_ready ignores it meanwhile.
+ */
 static void
 done(struct server *srv, struct busyconn *b)
 {
@@ -79,8 +84,20 @@ done(struct server *srv, struct busyconn *b)
 
 	(void)!recvfrom(b->watch.fd, sink, sizeof(sink), MSG_DONTWAIT, NULL, NULL);	/* a FIN, not a reset */
 	close(b->watch.fd);
+	b->watch.fd = -1;
 	unlink_busy(srv, b);
-	free(b);
+	b->next = srv->busy_dead;
+	srv->busy_dead = b;
+}
+
+void
+busy_reap(struct server *srv)
+{
+	while (srv->busy_dead != NULL) {
+		struct busyconn *b = srv->busy_dead;
+		srv->busy_dead = b->next;
+		free(b);
+	}
 }
 
 /* Reads what b's client sent; answers once it has sent its KEXINIT's start. False: closed. */
@@ -216,7 +233,8 @@ busy_answer(struct server *srv, int fd, const char *peer)
 void
 busy_ready(struct server *srv, struct watch *w)
 {
-	step(srv, (struct busyconn *)w);
+	if (w->fd >= 0)
+		step(srv, (struct busyconn *)w);
 }
 
 void
@@ -231,4 +249,5 @@ busy_free(struct server *srv)
 {
 	while (srv->busy_head != NULL)
 		done(srv, srv->busy_head);
+	busy_reap(srv);
 }

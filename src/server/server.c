@@ -947,6 +947,7 @@ server_run(struct server *srv)
 		if (srv->work || timeout < 0)
 			timeout = 0;
 		srv->work = false;
+		busy_reap(srv);	/* closed last turn: no event of this turn's can point at them */
 		int n = epoll_wait(srv->epfd, evs, MAX_EVENTS, timeout);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait: %s", strerror(errno));

@@ -145,6 +145,7 @@ struct server {
 	uint64_t busy_told;		/* busy answers since busy_logged_ms */
 	int64_t busy_logged_ms, busy_last_s;
 	struct busyconn *busy_head, *busy_tail;	/* answered busy, until the client hangs up */
+	struct busyconn *busy_dead;	/* closed, freed by busy_reap: an event of this turn may name one */
 	int nbusy;
 	int spare_fd;			/* kept open to shed connections when out of fds */
 	unsigned long shed;		/* connections shed since the last warning */
@@ -188,6 +189,7 @@ bool busy_mode(const struct server *srv);	/* logins complete: answer busy, not t
 void busy_answer(struct server *srv, int fd, const char *peer);	/* takes fd */
 void busy_ready(struct server *srv, struct watch *w);
 void busy_tick(struct server *srv);
+void busy_reap(struct server *srv);	/* frees those closed since: between epoll_waits only */
 void busy_free(struct server *srv);
 
 /* session.c: one SSH connection */
