@@ -388,7 +388,7 @@ idle_part() {
 	t0=$(now_ms)
 	for n in "${NAMES[@]}"; do
 		spawn "loadgen-$n" "$LG" -k "$T/keys-$n" -f lg -p "d$n" -n "${PER[$n]}" -s "$(node_addr "$n")" \
-			-H "$NODE_HOSTKEY.pub" -o "$T/lg-$n.status" -r "${BENCH_RATE:-1000}" -q
+			-H "$NODE_HOSTKEY.pub" -o "$T/lg-$n.status" -r "${BENCH_RATE:-1000}" ${BENCH_LOADGEN_ARGS:--q}
 		LGP+=("$LAST_PID")
 	done
 	if poll "${BENCH_NODES_RAMP_S:-1200}" eval 'lg_sum registered; [ "$SUM" -ge '"$total"' ]'; then

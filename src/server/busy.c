@@ -13,14 +13,17 @@
  * (docs/LIBSSH.md, "A disconnect before key exchange"). Once its KEXINIT
  * is on the wire it holds nothing. The sending side is then shut and the
  * socket kept until the client hangs up, reading and dropping what it
- * sends, at most BUSY_LINGER_MS, at most BUSY_LINGER_MAX at once: a
- * close with unread bytes would be a reset.
+ * sends: a close with unread bytes would be a reset. A client gets
+ * BUSY_ASK_MS to send its KEXINIT (a device starved of CPU in a storm is
+ * slow), then BUSY_TOLD_MS to hang up; at most busy_cap() are kept at
+ * once, the oldest told going first, then the oldest asked.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,14 +35,17 @@
 #include "server/server.h"
 #include "ssh/disconnect.h"
 
-#define BUSY_LINGER_MS 5000	/* a client that has not hung up by then is closed on */
-#define BUSY_LINGER_MAX 1024	/* answered connections kept open at once; past it the oldest goes */
+#define BUSY_ASK_MS 20000	/* for the client's identification and KEXINIT */
+#define BUSY_TOLD_MS 5000	/* then for it to hang up */
+#define BUSY_MAX 8192		/* kept at once, at most (and never past busy_cap's share of descriptors) */
+#define BUSY_FD_RESERVE 1024	/* descriptors busy answers leave free, above the sessions' */
 #define BUSY_PROMISE_RATE 1.5	/* promised returns a second, per login a second of late */
 #define BUSY_HORIZON_S 60	/* no return promised later than this; past it, spread over its second half */
 
 struct busyconn {
 	struct watch watch;	/* first: epoll's pointer is to it */
-	struct busyconn *prev, *next;	/* oldest first */
+	struct busyconn *prev, *next;	/* in srv->busy_asked or busy_told, oldest first */
+	struct busyq *q;	/* which */
 	int64_t deadline_ms;
 	size_t got;		/* bytes read from the client */
 	bool line;		/* its identification line has ended */
@@ -48,7 +54,7 @@ struct busyconn {
 	bool hdr_done;		/* ... and has been read (or was not one) */
 	int secs;		/* the wait promised */
 	size_t hdr_have;
-	uint8_t hdr[PROXYHDR_MAX];
+	uint8_t *hdr;		/* PROXYHDR_MAX bytes, a balancer's connection only */
 };
 
 bool
@@ -58,17 +64,43 @@ busy_mode(const struct server *srv)
 }
 
 static void
-unlink_busy(struct server *srv, struct busyconn *b)
+q_unlink(struct busyq *q, struct busyconn *b)
 {
 	if (b->prev)
 		b->prev->next = b->next;
 	else
-		srv->busy_head = b->next;
+		q->head = b->next;
 	if (b->next)
 		b->next->prev = b->prev;
 	else
-		srv->busy_tail = b->prev;
-	srv->nbusy--;
+		q->tail = b->prev;
+	b->prev = b->next = NULL;
+}
+
+static void
+q_append(struct busyq *q, struct busyconn *b)
+{
+	b->q = q;
+	b->prev = q->tail;
+	b->next = NULL;
+	if (q->tail)
+		q->tail->next = b;
+	else
+		q->head = b;
+	q->tail = b;
+}
+
+/* How many may be kept: BUSY_MAX, less when the sessions leave fewer descriptors. */
+static int
+busy_cap(const struct server *srv)
+{
+	static long nofile;
+	struct rlimit rl;
+
+	if (nofile == 0)
+		nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 1024;
+	long room = nofile - (long)srv->nconns - BUSY_FD_RESERVE;
+	return room < 16 ? 16 : room > BUSY_MAX ? BUSY_MAX : (int)room;
 }
 
 /*
@@ -85,7 +117,8 @@ done(struct server *srv, struct busyconn *b)
 	(void)!recvfrom(b->watch.fd, sink, sizeof(sink), MSG_DONTWAIT, NULL, NULL);	/* a FIN, not a reset */
 	close(b->watch.fd);
 	b->watch.fd = -1;
-	unlink_busy(srv, b);
+	q_unlink(b->q, b);
+	srv->nbusy--;
 	b->next = srv->busy_dead;
 	srv->busy_dead = b;
 }
@@ -96,6 +129,7 @@ busy_reap(struct server *srv)
 	while (srv->busy_dead != NULL) {
 		struct busyconn *b = srv->busy_dead;
 		srv->busy_dead = b->next;
+		free(b->hdr);
 		free(b);
 	}
 }
@@ -153,6 +187,9 @@ step(struct server *srv, struct busyconn *b)
 			jbuf_free(&out);
 			shutdown(b->watch.fd, SHUT_WR);
 			b->answered = true;
+			q_unlink(b->q, b);
+			q_append(&srv->busy_told, b);
+			b->deadline_ms = srv->now_ms + BUSY_TOLD_MS;
 		}
 	}
 	return true;
@@ -189,42 +226,39 @@ busy_answer(struct server *srv, int fd, const char *peer)
 	static const char ident[] = DISCONNECT_BANNER;
 	struct busyconn *b;
 
-	if (srv->nbusy >= BUSY_LINGER_MAX)
-		done(srv, srv->busy_head);	/* the oldest: most likely finished */
+	if (srv->nbusy >= busy_cap(srv))	/* the oldest told (most likely finished), else the oldest asked */
+		done(srv, srv->busy_told.head != NULL ? srv->busy_told.head : srv->busy_asked.head);
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		close(fd);
 		return;
 	}
 	b->watch.kind = WATCH_BUSY;
 	b->watch.fd = fd;
-	b->deadline_ms = srv->now_ms + BUSY_LINGER_MS;
+	b->deadline_ms = srv->now_ms + BUSY_ASK_MS;
 	b->secs = promise_s(srv);
 	char ip[64];
 	listener_peer_ip(peer, ip, sizeof(ip));
 	b->balancer = srv->proxy_allow != NULL && proxy_allow_match(srv->proxy_allow, ip);
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &b->watch };
-	if (send(fd, ident, sizeof(ident) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(ident) - 1 ||
+	if ((b->balancer && (b->hdr = malloc(PROXYHDR_MAX)) == NULL) ||
+	    send(fd, ident, sizeof(ident) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(ident) - 1 ||
 	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		close(fd);
+		free(b->hdr);
 		free(b);
 		return;
 	}
-	b->prev = srv->busy_tail;
-	if (srv->busy_tail)
-		srv->busy_tail->next = b;
-	else
-		srv->busy_head = b;
-	srv->busy_tail = b;
+	q_append(&srv->busy_asked, b);
 	srv->nbusy++;
 	metrics_refused("busy");
 	log_debug("connection from %s answered busy: try again in %d s", peer, b->secs);
-	srv->busy_told++;
+	srv->busy_count++;
 	srv->busy_last_s = b->secs;
 	if (srv->now_ms - srv->busy_logged_ms >= 10000) {
 		log_info("busy: %llu connections told to come back later, the last in %lld s (%.0f logins a "
-		    "second, %d waiting)", (unsigned long long)srv->busy_told, (long long)srv->busy_last_s,
+		    "second, %d waiting)", (unsigned long long)srv->busy_count, (long long)srv->busy_last_s,
 		    srv->login_rate, acceptq_len(srv->waiting));
-		srv->busy_told = 0;
+		srv->busy_count = 0;
 		srv->busy_logged_ms = srv->now_ms;
 	}
 	step(srv, b);	/* what it sent already */
@@ -240,14 +274,19 @@ busy_ready(struct server *srv, struct watch *w)
 void
 busy_tick(struct server *srv)
 {
-	while (srv->busy_head != NULL && srv->now_ms >= srv->busy_head->deadline_ms)
-		done(srv, srv->busy_head);
+	struct busyq *qs[] = { &srv->busy_asked, &srv->busy_told };
+
+	for (int i = 0; i < 2; i++)
+		while (qs[i]->head != NULL && srv->now_ms >= qs[i]->head->deadline_ms)
+			done(srv, qs[i]->head);
 }
 
 void
 busy_free(struct server *srv)
 {
-	while (srv->busy_head != NULL)
-		done(srv, srv->busy_head);
+	while (srv->busy_asked.head != NULL)
+		done(srv, srv->busy_asked.head);
+	while (srv->busy_told.head != NULL)
+		done(srv, srv->busy_told.head);
 	busy_reap(srv);
 }

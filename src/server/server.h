@@ -142,9 +142,11 @@ struct server {
 	int64_t logins_seen_ms;
 	double login_rate;		/* logins a second, smoothed (size_waiting) */
 	double busy_slot_ms;		/* the last return a busy answer promised (busy_answer) */
-	uint64_t busy_told;		/* busy answers since busy_logged_ms */
+	uint64_t busy_count;		/* busy answers since busy_logged_ms */
 	int64_t busy_logged_ms, busy_last_s;
-	struct busyconn *busy_head, *busy_tail;	/* answered busy, until the client hangs up */
+	struct busyq { struct busyconn *head, *tail; }
+	    busy_asked,			/* busy connections awaiting the client's KEXINIT, oldest first */
+	    busy_told;			/* ... told, until the client hangs up, oldest first */
 	struct busyconn *busy_dead;	/* closed, freed by busy_reap: an event of this turn may name one */
 	int nbusy;
 	int spare_fd;			/* kept open to shed connections when out of fds */
