@@ -145,7 +145,7 @@ step(struct server *srv, struct busyconn *b)
 	 * holds newlines): read exactly its bytes first, as proxywait.c does */
 	while (b->balancer && !b->hdr_done) {
 		size_t want = proxyhdr_want(b->hdr, b->hdr_have);
-		if (want == 0 || b->hdr_have + want > sizeof(b->hdr)) {
+		if (want == 0 || b->hdr_have + want > PROXYHDR_MAX) {
 			b->hdr_done = true;
 			break;
 		}
