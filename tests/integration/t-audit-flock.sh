@@ -105,8 +105,11 @@ grep -q "audit: the audit queue drained" "$DAEMON_LOG" || fail "the drain is not
 outpost audit verify >"$T/verify" 2>&1 || fail "audit verify: $(cat "$T/verify")"
 log "$(head -1 "$T/verify")"
 # No record lost: every served login has its auth record (and the late one).
+# A refused login may have one too: refused at its route, after it
+# authenticated while the queue still had room (seen on an ASan run: the
+# fourth login authenticated, then its direct-tcpip met the full queue).
 logins=$(audit_count auth user=alice result=success)
-[ "$logins" -eq $((logins_before + ok + 1)) ] ||
-	fail "auth records: $logins, wanted $logins_before + $ok served while locked + 1 after"
+[ "$logins" -ge $((logins_before + ok + 1)) ] && [ "$logins" -le $((logins_before + ok + refused + 1)) ] ||
+	fail "auth records: $logins, wanted $logins_before + $ok served while locked (+ up to $refused refused after authenticating) + 1 after"
 [ "$(audit_count connect user=alice device=pi-hq.acme result=ok)" -ge $((ok + 4)) ] || fail "connect records missing"
 done_ok
