@@ -179,11 +179,30 @@ open_addr(struct conn_params *p, const struct addrinfo *a, ssh_session *out,
 	return 0;
 }
 
+void
+busy_pick_note(struct busy_pick *bp, int r, int secs, const char *prefix, const char *why)
+{
+	if (r != ERR_BUSY || (bp->secs != 0 && secs >= bp->secs))
+		return;
+	bp->secs = secs;
+	snprintf(bp->why, sizeof(bp->why), "%s%s", prefix, why);
+}
+
+int
+busy_pick_result(const struct busy_pick *bp, int r, char *why, size_t whylen)
+{
+	/* a busy answer said when to come back: that beats a failure that did
+	 * not, but not a refusal that needs a person (ERR_DENIED, ERR_KEY) */
+	if (r == 0 || bp->secs == 0 || (r != ERR_IO && r != ERR_SSH && r != ERR_BUSY))
+		return r;
+	snprintf(why, whylen, "%s", bp->why);
+	return ERR_BUSY;
+}
+
 int
 conn_open(struct conn_params *p, ssh_session *out, char *why, size_t whylen)
 {
-	char busy_why[512] = "";
-	int busy_s = 0;
+	struct busy_pick bp = { 0 };
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	char port[8];
@@ -202,19 +221,12 @@ conn_open(struct conn_params *p, ssh_session *out, char *why, size_t whylen)
 		r = open_addr(p, a, out, why, whylen);
 		if (r == 0)
 			break;
-		if (r == ERR_BUSY && (busy_s == 0 || p->busy_s < busy_s)) {
-			busy_s = p->busy_s;
-			snprintf(busy_why, sizeof(busy_why), "%s", why);
-		}
+		busy_pick_note(&bp, r, p->busy_s, "", why);
 		if (a->ai_next != NULL)
 			log_debug("%s; trying the next address", why);
 	}
 	freeaddrinfo(ai);
-	/* a busy address said when to come back: that beats a failure that did not */
-	if (r != 0 && busy_s > 0 && (r == ERR_IO || r == ERR_SSH || r == ERR_BUSY)) {
-		p->busy_s = busy_s;
-		snprintf(why, whylen, "%s", busy_why);
-		r = ERR_BUSY;
-	}
+	if ((r = busy_pick_result(&bp, r, why, whylen)) == ERR_BUSY)
+		p->busy_s = bp.secs;
 	return r;
 }

@@ -35,6 +35,21 @@ struct conn_params {
  */
 int conn_open(struct conn_params *p, ssh_session *out, char *why, size_t whylen);
 
+/*
+ * The soonest "try again in" among several attempts (a name's addresses,
+ * agent.conf's servers): busy_pick_note after each attempt that returned
+ * r, with its busy seconds and its why (after prefix); busy_pick_result
+ * after the last, which returned r: ERR_BUSY with the soonest one's why
+ * when one answered busy and the last failed no worse (ERR_IO, ERR_SSH,
+ * ERR_BUSY), else r.
+ */
+struct busy_pick {
+	int secs;			/* 0: none answered busy */
+	char why[512];
+};
+void busy_pick_note(struct busy_pick *bp, int r, int secs, const char *prefix, const char *why);
+int busy_pick_result(const struct busy_pick *bp, int r, char *why, size_t whylen);
+
 /* Milliseconds since the server last sent anything (TCP_INFO), or -1 when
  * the kernel (or an emulator) does not say. */
 long conn_idle_ms(int fd);

@@ -76,14 +76,14 @@ int
 run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_session *out,
     size_t *which, int *busy_s, char *why, size_t whylen)
 {
-	char busy_why[512] = "";
+	struct busy_pick bp = { 0 };
 	struct conn_params p = { .pin = conf->hostkey, .pin_source = "agent.conf",
 		.key = key, .user = AGENT_USER_RUN };
 	struct rotation rot;
 	char addr[HOSTPORT_STR_MAX];
+	char prefix[HOSTPORT_STR_MAX + 2];
 	int r;
 
-	*busy_s = 0;
 	rotation_start(&rot, conf->nservers);
 	do {
 		p.server = &conf->servers[rot.i];
@@ -98,16 +98,11 @@ run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_se
 			log_error("%s: %s", addr, why);	/* loud: needs a person, but we keep trying */
 		else
 			log_warn("%s: %s", addr, why);
-		if (r == ERR_BUSY && (*busy_s == 0 || p.busy_s < *busy_s)) {
-			*busy_s = p.busy_s;
-			snprintf(busy_why, sizeof(busy_why), "%s: %s", addr, why);
-		}
+		snprintf(prefix, sizeof(prefix), "%s: ", addr);
+		busy_pick_note(&bp, r, p.busy_s, prefix, why);
 	} while (!stop_flag && rotation_failed(&rot));
-	if (*busy_s > 0 && (r == ERR_IO || r == ERR_SSH || r == ERR_BUSY)) {
-		snprintf(why, whylen, "%s", busy_why);
-		return ERR_BUSY;
-	}
-	*busy_s = 0;
+	r = busy_pick_result(&bp, r, why, whylen);
+	*busy_s = r == ERR_BUSY ? bp.secs : 0;
 	return r;
 }
 

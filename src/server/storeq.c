@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "server/metrics.h"
+#include "server/pseqwin.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/storeops.h"
@@ -79,6 +80,7 @@ struct storeq {
 	struct store *real;		/* the store; its backend reconnects by itself */
 	int64_t seen;			/* the real store's change counter at the last copy */
 	int64_t last_pseq;		/* the newest presence order read or copied */
+	struct pseqwin handed;		/* the orders of the overlap already handed to the loop */
 	struct store_node *nodes_seen;	/* the nodes as the loop's mirror has them, or will */
 	size_t nnodes_seen;
 	int64_t next_nodes_ms;		/* the next read of the nodes' rows */
@@ -398,9 +400,17 @@ read_presence(struct storeq *sq)
 		return;
 	}
 	contact(sq);
+	/* the overlap's rows the loop already has are not handed again */
+	size_t k = 0;
 	for (size_t i = 0; i < c.len; i++)
+		if (!pseqwin_seen(&sq->handed, c.v[i].pseq))
+			c.v[k++] = c.v[i];
+	c.len = k;
+	for (size_t i = 0; i < c.len; i++) {
+		pseqwin_add(&sq->handed, c.v[i].pseq);
 		if (c.v[i].pseq > sq->last_pseq)
 			sq->last_pseq = c.v[i].pseq;
+	}
 	if (c.len == 0) {
 		free(c.v);
 		return;
@@ -970,9 +980,17 @@ storeq_ready(struct server *srv)
 	if (nodes_ready)
 		nodes_rows(srv, nodes, nnodes);
 	free(nodes);
+	/* one transaction for them all, not one per row (a storm brings
+	 * hundreds a second from the other nodes) */
+	bool batch = nrows > stale + 1 && store_batch_begin(srv->st) == 0;
 	for (size_t i = 0; i < nrows; i++)
 		presence_row(srv, &rows[i], i >= stale);
 	free(rows);
+	if (batch && store_batch_commit(srv->st) != 0) {
+		log_warn("store: %zu presence changes not applied to the copy: %s; copying everything",
+		    nrows - stale, store_errmsg(srv->st));
+		ask_full_copy(sq);
+	}
 }
 
 void

@@ -8,6 +8,8 @@
 
 #include "agent/agent.h"
 #include "agent/backoff.h"
+#include "agent/conn.h"
+#include "common/err.h"
 
 static void
 test_ceiling(void **state)
@@ -109,6 +111,43 @@ test_busy(void **state)
 	assert_true(backoff_busy_ms(&b, -5) < 1000);
 }
 
+/*
+ * The soonest busy answer among several attempts wins over a plain failure
+ * of the last, never over a refusal that needs a person; none, no change.
+ */
+static void
+test_busy_pick(void **state)
+{
+	struct busy_pick bp = { 0 };
+	char why[64];
+
+	(void)state;
+	assert_int_equal(busy_pick_result(&bp, ERR_IO, why, sizeof(why)), ERR_IO);	/* none busy */
+	busy_pick_note(&bp, ERR_IO, 5, "a: ", "refused");	/* not busy: not a candidate */
+	assert_int_equal(bp.secs, 0);
+	busy_pick_note(&bp, ERR_BUSY, 40, "a: ", "busy 40");
+	busy_pick_note(&bp, ERR_BUSY, 12, "b: ", "busy 12");
+	busy_pick_note(&bp, ERR_BUSY, 30, "c: ", "busy 30");
+	busy_pick_note(&bp, ERR_BUSY, 12, "d: ", "busy 12 again");	/* a tie keeps the first */
+	assert_int_equal(bp.secs, 12);
+	assert_int_equal(busy_pick_result(&bp, ERR_SSH, why, sizeof(why)), ERR_BUSY);
+	assert_string_equal(why, "b: busy 12");
+	assert_int_equal(busy_pick_result(&bp, ERR_IO, why, sizeof(why)), ERR_BUSY);
+	assert_int_equal(busy_pick_result(&bp, ERR_BUSY, why, sizeof(why)), ERR_BUSY);
+	assert_int_equal(busy_pick_result(&bp, ERR_DENIED, why, sizeof(why)), ERR_DENIED);
+	assert_int_equal(busy_pick_result(&bp, ERR_KEY, why, sizeof(why)), ERR_KEY);
+	assert_int_equal(busy_pick_result(&bp, 0, why, sizeof(why)), 0);
+	/* a why longer than the pick keeps is cut, not overrun */
+	char big[2048];
+	memset(big, 'w', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	busy_pick_note(&bp, ERR_BUSY, 1, "e: ", big);
+	assert_int_equal(bp.secs, 1);
+	assert_int_equal(strlen(bp.why), sizeof(bp.why) - 1);
+	assert_int_equal(busy_pick_result(&bp, ERR_IO, why, sizeof(why)), ERR_BUSY);
+	assert_int_equal(strlen(why), sizeof(why) - 1);
+}
+
 static void
 test_seeds_differ(void **state)
 {
@@ -125,6 +164,7 @@ main(void)
 		cmocka_unit_test(test_jitter_spread),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_busy_pick),
 		cmocka_unit_test(test_seeds_differ),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
