@@ -554,6 +554,8 @@ storeops_take(struct storeops *q)
 {
 	struct storeop *list = q->head;
 
+	if (list == NULL)
+		return NULL;	/* nothing appended since the last take: the buckets are clear */
 	q->head = NULL;
 	q->tail = &q->head;
 	q->len = 0;

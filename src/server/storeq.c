@@ -613,12 +613,14 @@ copy_to_loop(struct storeq *sq, int64_t counter)
 static void
 look_for_changes(struct storeq *sq)
 {
+	/* first: a look skipped must still move its deadline, or the thread
+	 * finds it due at every round and spins (test_stopping_sleeps) */
+	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	if (atomic_load(&sq->stopping))
 		return;		/* a copy nobody would take (100,000 devices: seconds) */
 	pthread_mutex_lock(&sq->mu);
 	bool pending = sq->swap_pending;
 	pthread_mutex_unlock(&sq->mu);
-	sq->next_poll_ms = mono_ms() + sq->poll_ms;
 	if (pending) {
 		sq->look_after_swap = true;	/* the next look, when the loop took it */
 		return;
@@ -659,6 +661,8 @@ round_once(struct storeq *sq, bool looking, bool presence)
 	bool stopping = atomic_load(&sq->stopping);	/* what the loop will not read any more */
 	if ((presence || mono_ms() >= sq->next_nodes_ms) && !stopping && !atomic_load(&sq->unreachable))
 		look_at_nodes(sq);	/* a node's row, or its up/down state, changed? */
+	else if (stopping && mono_ms() >= sq->next_nodes_ms)
+		sq->next_nodes_ms = mono_ms() + NODES_LOOK_MS;	/* skipped: not due again at once */
 	if (presence && !stopping && !atomic_load(&sq->unreachable))
 		read_presence(sq);
 	if (!atomic_load(&sq->unreachable))
