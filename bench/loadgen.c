@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1043,6 +1044,12 @@ main(int argc, char **argv)
 		return r < 0 ? 2 : 0;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* No fastbins: when a restart drops 20,000 sessions at once, each
+	 * ssh_free of a large buffer made glibc consolidate every fastbin
+	 * (malloc_consolidate, unlink_chunk), CPU that 20,000 real devices
+	 * would each spend on their own (docs/BENCHMARKS.md, "The restart
+	 * within 120 s"); tcache still serves the small ones. */
+	mallopt(M_MXFAST, 0);
 	ssh_init();
 	pidcache_init();	/* OpenSSL's getpid() at every random draw */
 	sockbuf_init(ssh_version(0));	/* libssh's recv/poll/send: outpostd's read-ahead */

@@ -43,6 +43,10 @@
 #     counts the new nodes' and the loadgens' system calls (`perf stat`,
 #     FILE.node-NAME and FILE.loadgens; stopping it adds seconds to
 #     storm_from_sigterm_s). BENCH_LOADGEN: another build's loadgen.
+#     BENCH_NODES_STORM_DAT=FILE keeps the storm's samples: FILE (seconds
+#     since the old nodes exited, registered, PostgreSQL's % of a core, the
+#     nodes' ticks) and FILE.early (ms since SIGTERM, registered,
+#     connecting, waiting: from the SIGTERM on, every 0.5 s).
 # BENCH_RATE: each loadgen's first connections per second (default 1000).
 unset OUTPOST_TEST_PG OUTPOST_TEST_STORE
 . "$(dirname "$0")/../tests/integration/lib.sh"
@@ -422,6 +426,23 @@ idle_part() {
 		perf record ${BENCH_NODES_PERF_ARGS:--a -F 199} -o "$BENCH_NODES_PERF" >"$T/perf.log" 2>&1 &
 		perf_pid=$!
 	fi
+	early_pid=
+	if [ -n "${BENCH_NODES_STORM_DAT:-}" ]; then
+		# from SIGTERM through the storm (the sampling below starts when
+		# every node serves): ms since SIGTERM, and the loadgens'
+		# registered, connecting and waiting devices (their status files
+		# change once a second); in BENCH_NODES_STORM_DAT.early
+		(
+			while :; do
+				lg_sum registered; r=$SUM
+				lg_sum connecting; c=$SUM
+				lg_sum waiting
+				echo "$(($(now_ms) - ts)) $r $c $SUM"
+				sleep 0.5
+			done
+		) >"$T/storm-early.dat" &
+		early_pid=$!
+	fi
 	if [ "$SOCKACT" = 1 ]; then
 		nodes_restart_held
 		tq=$((ts + STORM_SHUTDOWN_MS))
@@ -482,6 +503,11 @@ idle_part() {
 	done
 	s=$(secs_since "$tq")
 	ms=$(($(now_ms) - ts))
+	if [ -n "$early_pid" ]; then
+		kill "$early_pid"
+		wait "$early_pid" 2>/dev/null
+		cp "$T/storm-early.dat" "$BENCH_NODES_STORM_DAT.early"
+	fi
 	# CPU per registration through the storm, by side (the new nodes from
 	# their start, the loadgens and PostgreSQL from the SIGTERM's end)
 	proc_ticks "${LGP[@]}"
