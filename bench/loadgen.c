@@ -1047,8 +1047,9 @@ main(int argc, char **argv)
 	/* No fastbins: when a restart drops 20,000 sessions at once, each
 	 * ssh_free of a large buffer made glibc consolidate every fastbin
 	 * (malloc_consolidate, unlink_chunk), CPU that 20,000 real devices
-	 * would each spend on their own (docs/BENCHMARKS.md, "The restart
-	 * within 120 s"); tcache still serves the small ones. */
+	 * would each spend on their own (docs/BENCHMARKS.md, "Presence rows
+	 * applied once, a shutdown that does not spin"); tcache still serves
+	 * the small ones. */
 	mallopt(M_MXFAST, 0);
 	ssh_init();
 	pidcache_init();	/* OpenSSL's getpid() at every random draw */
