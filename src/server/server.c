@@ -581,14 +581,19 @@ shed(struct server *srv, int lfd, int err)
 	}
 }
 
-/* Starts the handshake of an accepted connection; 1 if it was admitted (counted as unauthenticated). */
+/*
+ * Starts the handshake of an accepted connection; 1 if it was admitted
+ * (counted as unauthenticated, or a balancer's connection gone to read its
+ * PROXY header: its handshake starts when the header is in).
+ */
 static int
 start_one(struct server *srv, int fd, const char *peer)
 {
 	int before = penalty_unauth_total(srv->pen);
 
-	if (!proxywait_take(srv, fd, peer))
-		session_accept(srv, fd, peer);
+	if (proxywait_take(srv, fd, peer))
+		return 1;
+	session_accept(srv, fd, peer);
 	return penalty_unauth_total(srv->pen) > before;
 }
 
@@ -703,6 +708,12 @@ on_listener(struct server *srv, struct watch *w)
 	/* Refused connections cost no slot: only admitted ones count. */
 	int quota = penalty_accept_quota(srv->pen, srv->preauth_behind, srv->now_ms - srv->preauth_rx_ms,
 	    ACCEPTS_PER_TURN, srv->now_ms);
+	/* Behind a balancer (ProxyProtocol) a connection reading its header
+	 * is a handshake about to start: it counts against MaxStartups like
+	 * one. Before, it cost no quota, so a storm through HAProxy bypassed
+	 * the waiting list and the busy answers and met MaxStartups' random
+	 * early drop instead. */
+	quota = quota > srv->nproxying ? quota - srv->nproxying : 0;
 	int admitted = start_waiting(srv, quota);
 
 	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
