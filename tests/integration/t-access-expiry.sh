@@ -14,6 +14,10 @@ require_outpost
 basic_setup
 user_add bob
 client_configs bob
+# bob was added with the jump running: it learns the key from its store
+# (a change seen within 25 ms, then a copy), which on a loaded ASan run
+# was later than bob's first attempt below ("Permission denied")
+wait_for "bob's key known to the jump" 20 eval 'ssh -F "$(client_config bob)" jump whoami >/dev/null 2>&1'
 start_session alice-long alice pi-hq.acme 40	# alice's grant has no expiry
 alice_pid=$SESS_PID
 

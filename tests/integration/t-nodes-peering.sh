@@ -115,7 +115,9 @@ REFUSE_TRIES=2 expect_refusal "device gone from b (asked on a)" "device pi\.acme
 now_s() { date +%s; }
 store_sql "INSERT INTO nodes (name, peer_addr, node_key, started, heartbeat, version)
     VALUES ('z', '127.0.0.1:$(pick_port)', '', $(now_s), $(now_s), 'fake')" >/dev/null || fail "fake node z"
-store_sql "UPDATE devices SET online = 1, node = 'z' WHERE name = 'pi'" >/dev/null || fail "pi.acme on z"
+# as a node's presence write does: a new pseq, which the other nodes read once (SCHEMA.md)
+store_sql "UPDATE devices SET online = 1, node = 'z', pseq = nextval('presence_seq') WHERE name = 'pi'" >/dev/null ||
+	fail "pi.acme on z"
 REFUSE_TRIES=1 expect_refusal "a peer that refuses the connection" \
     "device pi\.acme is on node z, unreachable: connect 127\.0\.0\.1:[0-9]+: Connection refused|node z is unreachable: connect 127\.0\.0\.1:[0-9]+: Connection refused" \
     ssh -F "$A_CFG" -J jump root@pi.acme true
@@ -127,7 +129,7 @@ sleep 2		# the backoff after one failure: 1 s
 REFUSE_TRIES=1 expect_refusal "a peer with another host key" \
     "node z is unreachable: its host key SHA256:[^ ]+ is not this node's \(SHA256:[^ ]+\): every node must serve the same HostKey" \
     ssh -F "$A_CFG" -J jump root@pi.acme true
-store_sql "UPDATE devices SET online = 0 WHERE name = 'pi'" >/dev/null
+store_sql "UPDATE devices SET online = 0, pseq = nextval('presence_seq') WHERE name = 'pi'" >/dev/null
 
 # c's device is still reachable through a after all that.
 node_reach a ag.acme still || fail "ag.acme through node a after the refusals"
