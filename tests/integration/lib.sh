@@ -386,6 +386,42 @@ fleet_add() {
 	done
 }
 
+# storm_tools: this build's loadgen ($LG) and delay relay ($RELAY), the
+# loadgen's status file ($LGST), and the open files a 1,500-device storm needs.
+storm_tools() {
+	LG=$OUTPOST_BUILD/bench/outpost-loadgen
+	RELAY=$OUTPOST_BUILD/bench/outpost-delayrelay
+	[ -x "$LG" ] || fail "no $LG (build it first)"
+	[ -x "$RELAY" ] || fail "no $RELAY (build it first)"
+	LGST=$T/loadgen.status
+	ulimit -n 16384 || fail "cannot raise the open-file limit"
+}
+
+# haproxy_start PORT SERVER: HAProxy in TCP mode on 127.0.0.1:PORT with one
+# backend server (SERVER is its line after "server", such as
+# "s1 127.0.0.1:2222 send-proxy-v2"), its admin socket $T/haproxy.sock.
+haproxy_start() {
+	cat >"$T/haproxy.cfg" <<EOC
+global
+  pidfile $T/haproxy.pid
+  stats socket $T/haproxy.sock mode 600 level admin
+  maxconn 6000
+defaults
+  mode tcp
+  maxconn 6000
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend jump
+  bind 127.0.0.1:$1
+  default_backend outpost
+backend outpost
+  server $2
+EOC
+	spawn haproxy haproxy -db -f "$T/haproxy.cfg"
+	wait_for "haproxy listening" 10 port_listening "$1"
+}
+
 # user_add NAME [--admin] [FLEET...]: a technician with key $T/keys/NAME,
 # authorized on the device sshds too.
 user_add() {

@@ -22,12 +22,7 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load" -v c="$(nproc)" 'BEGIN { exit !(l > 4 * c) }' && skip "load average $load on $(nproc) cores"
 
 N=1500
-LG=$OUTPOST_BUILD/bench/outpost-loadgen
-RELAY=$OUTPOST_BUILD/bench/outpost-delayrelay
-[ -x "$LG" ] || fail "no $LG (build it first)"
-[ -x "$RELAY" ] || fail "no $RELAY (build it first)"
-LGST=$T/loadgen.status
-ulimit -n 16384 || fail "cannot raise the open-file limit"
+storm_tools
 
 MPORT=$(pick_port)
 OUTPOSTD_CONF_EXTRA="MetricsListen 127.0.0.1:$MPORT
@@ -40,24 +35,7 @@ field() { sed -n "s/.* $1=\([0-9]*\) .*/\1/p" "$LGST" 2>/dev/null; }
 
 RPORT=$(pick_port) HA_PORT=$(pick_port)
 spawn relay "$RELAY" -l "$RPORT" -t "$JUMP_PORT" -d 20
-cat >"$T/haproxy.cfg" <<EOC
-global
-  pidfile $T/haproxy.pid
-  maxconn 6000
-defaults
-  mode tcp
-  maxconn 6000
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend jump
-  bind 127.0.0.1:$HA_PORT
-  default_backend outpost
-backend outpost
-  server s1 127.0.0.1:$RPORT send-proxy-v2
-EOC
-spawn haproxy haproxy -db -f "$T/haproxy.cfg"
-wait_for "haproxy listening" 10 port_listening "$HA_PORT"
+haproxy_start "$HA_PORT" "s1 127.0.0.1:$RPORT send-proxy-v2"
 wait_for "the relay" 10 port_listening "$RPORT"
 spawn loadgen "$LG" -k "$T/lgkeys" -n $N -f storm -s "127.0.0.1:$HA_PORT" \
 	-H "$STATE/ssh_host_ed25519_key.pub" -o "$LGST" -r $N -q

@@ -31,12 +31,7 @@ awk -v l="$load" -v c="$(nproc)" 'BEGIN { exit !(l > 4 * c) }' && skip "load ave
 
 N=1500
 RATE=1500
-LG=$OUTPOST_BUILD/bench/outpost-loadgen
-RELAY=$OUTPOST_BUILD/bench/outpost-delayrelay
-[ -x "$LG" ] || fail "no $LG (build it first)"
-[ -x "$RELAY" ] || fail "no $RELAY (build it first)"
-LGST=$T/loadgen.status
-ulimit -n 16384 || fail "cannot raise the open-file limit"
+storm_tools
 
 MPORT=$(pick_port)
 OUTPOSTD_CONF_EXTRA="MetricsListen 127.0.0.1:$MPORT

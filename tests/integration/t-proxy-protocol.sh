@@ -19,23 +19,7 @@ PerSourcePenaltyMin 60"
 basic_setup
 
 HA_PORT=$(pick_port)
-cat >"$T/haproxy.cfg" <<EOC
-global
-  pidfile $T/haproxy.pid
-  stats socket $T/haproxy.sock mode 600 level admin
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend jump
-  bind 127.0.0.1:$HA_PORT
-  default_backend outpost
-backend outpost
-  server s1 127.0.0.1:$JUMP_PORT send-proxy-v2 check inter 300ms source 127.0.0.9
-EOC
-spawn haproxy haproxy -db -f "$T/haproxy.cfg"
-wait_for "haproxy listening" 10 port_listening "$HA_PORT"
+haproxy_start "$HA_PORT" "s1 127.0.0.1:$JUMP_PORT send-proxy-v2 check inter 300ms source 127.0.0.9"
 
 # cfg_via SRC KEY: a client config whose jump is HAProxy, dialled from SRC.
 cfg_via() {
