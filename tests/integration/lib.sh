@@ -438,6 +438,13 @@ user_add() {
 		return 0
 	fi
 	outpost user add "$name" --key "$k.pub" "${args[@]}" >/dev/null || fail "outpost user add $name"
+	# A running outpostd learns the key from its store: it looks for a change
+	# every 25 ms on SQLite, then copies the store (docs/ARCHITECTURE.md, "The
+	# store thread"). A login at once could come first: measured on this
+	# machine, one or two first tries in ten were refused ("unknown key"), and
+	# t-access-expiry and t-ondemand-wake failed on it in clean-clone runs.
+	# Waiting on a login instead would add audit records the scenarios count.
+	[ -z "$OUTPOSTD_PID" ] || sleep 0.2
 }
 
 # device_add NAME FLEET: a device bound to key $T/keys/dev-NAME.FLEET.

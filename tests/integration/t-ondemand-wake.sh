@@ -21,6 +21,7 @@ ssh -F "$CFG" jump ls --json >"$T/ls.json" 2>&1 || fail "ls --json over ssh"
 expect_output "$T/ls.json" '"state":"standby","ondemand":"standby"' "remote ls --json"
 [ "$(registrations pi-hq.acme)" = 0 ] || fail "a standby device holds a tunnel"
 user_add boss --admin
+wait_for "boss's key known to the jump" 20 eval 'ssh -F "$(client_config boss)" jump whoami >/dev/null 2>&1'
 ssh -F "$(client_config boss)" jump metrics >"$T/m-standby" 2>&1 || fail "metrics over ssh"
 expect_output "$T/m-standby" '^outpost_devices\{fleet="acme",state="standby"\} 1$' "standby in metrics"
 expect_output "$T/m-standby" '^outpost_mqtt_broker_up 1$' "broker up in metrics"
