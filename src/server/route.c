@@ -424,6 +424,15 @@ route_direct_tcpip(struct conn *c, ssh_message m)
 		wake_wait_open(c, ch, dev_id, qualified, port, orig, orig_port);
 		return;
 	}
+	/* An on-demand device that has logged in but not yet asked for any of
+	 * its forwards (a wake in progress: its requests follow within a
+	 * round trip) is waited for as a woken one, not refused "no service":
+	 * a second technician arriving in that millisecond was refused
+	 * (t-ondemand-wake, "a second wake"). */
+	if (r == ERR_NOTFOUND && dc != NULL && !dc->dead && dc->nservices == 0 && wake_wanted(srv, dev_id)) {
+		wake_wait_open(c, ch, dev_id, qualified, port, orig, orig_port);
+		return;
+	}
 	if (r != 0) {
 		if (r == ERR_OFFLINE)
 			store_device_get(srv->st, dev_id, last_seen_cb, why);
