@@ -21,7 +21,7 @@ struct pseqwin {
 	uint64_t bits[PSEQWIN_SIZE / 64];	/* bit i: top - i was seen */
 };
 
-/* Forgets everything (a full copy: what it holds comes from the copy). */
+/* Forgets everything (a zeroed struct pseqwin is the same). */
 void pseqwin_reset(struct pseqwin *w);
 /*
  * True if pseq was seen: at most top and marked. Orders above top are new;

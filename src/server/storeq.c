@@ -55,6 +55,7 @@
  * (rows are each device's current state, so reading one twice is harmless).
  */
 #define PRESENCE_OVERLAP	256
+_Static_assert(PRESENCE_OVERLAP < PSEQWIN_SIZE, "the orders handed must cover every read's overlap");
 #define PRESENCE_MAX	65536	/* rows handed to the loop at once; past it, a full copy */
 #define NODES_LOOK_MS	1000	/* how often the thread reads the nodes' rows (a node goes down silently) */
 
