@@ -33,6 +33,7 @@
 #include "ssh/disconnect.h"
 #include "common/err.h"
 #include "common/pidcache.h"
+#include "common/tcp.h"
 #include "server/sockbuf.h"
 #include "ssh/pkeycache.h"
 #include "ssh/pubkey.h"
@@ -80,7 +81,7 @@ struct dev {
 
 struct counters {
 	long registered, attempts, failed, fail_tcp, fail_ssh, fail_auth, fail_fwd,
-	    fail_timeout, busy, disconnects, channels;
+	    fail_timeout, busy, disconnects, told, channels;
 	unsigned long long bytes;
 };
 
@@ -354,6 +355,18 @@ out:
 
 /* ---- epoll ---- */
 
+/*
+ * libssh closes its socket itself on the server's SSH_MSG_DISCONNECT or a
+ * socket error, in whichever call read it (ssh_send_keepalive's included),
+ * and the number goes to the next socket(2), another device's: d's fd is
+ * touched only while libssh still holds it (docs/LIBSSH.md).
+ */
+static bool
+libssh_closed(const struct dev *d)
+{
+	return d->s != NULL && ssh_get_fd(d->s) != d->fd;
+}
+
 static void
 interest(struct dev *d, uint32_t want)
 {
@@ -361,6 +374,10 @@ interest(struct dev *d, uint32_t want)
 
 	if (want == d->ep)
 		return;
+	if (libssh_closed(d)) {
+		d->ep = 0;	/* epoll forgot it at that close; the number may be another device's now */
+		return;
+	}
 	if (want == 0)
 		epoll_ctl(lg.epfd, EPOLL_CTL_DEL, d->fd, NULL);
 	else
@@ -548,6 +565,14 @@ dev_down(struct dev *d, long *fail_counter)
 		lg.n.registered--;
 		lg.n.disconnects++;
 		backoff_session_ended(&d->bo, lg.now_ms - d->up_ms);
+		/* a shutting-down server says when to come back, as the agent reads it */
+		if (d->s != NULL && disconnect_busy_parse(ssh_get_error(d->s), &busy_s))
+			lg.n.told++;
+		if (lg.o.verbose && !lg.stop)
+			fprintf(stderr, "loadgen: %s: session ended at %.1f s after %.1f s, %.1f s silent: %s\n", d->name,
+			    (double)(lg.now_ms - lg.start_ms) / 1000.0, (double)(lg.now_ms - d->up_ms) / 1000.0,
+			    (double)(lg.now_ms - d->last_rx_ms) / 1000.0,
+			    d->s != NULL ? ssh_get_error(d->s) : "-");
 	} else if (fail_counter != NULL) {
 		lg.n.failed++;
 		(*fail_counter)++;
@@ -667,7 +692,7 @@ dev_flush(struct dev *d)
 		return;
 	int rc = ssh_blocking_flush(d->s, 0);
 	sockbuf_end();
-	if (rc == SSH_ERROR)
+	if (rc == SSH_ERROR || libssh_closed(d))
 		dev_down(d, d->st == D_ONLINE ? NULL : &lg.n.fail_ssh);
 }
 
@@ -875,10 +900,10 @@ status(bool final)
 	}
 	snprintf(line, sizeof(line), "t=%.1f devices=%d registered=%ld connecting=%ld waiting=%ld "
 	    "attempts=%ld failed=%ld fail_tcp=%ld fail_ssh=%ld fail_auth=%ld fail_fwd=%ld "
-	    "fail_timeout=%ld busy=%ld disconnects=%ld channels=%ld bytes=%llu%s\n",
+	    "fail_timeout=%ld busy=%ld disconnects=%ld told=%ld channels=%ld bytes=%llu%s\n",
 	    (double)(lg.now_ms - lg.start_ms) / 1000, lg.o.ndevices, n->registered, hs, wait,
 	    n->attempts, n->failed, n->fail_tcp, n->fail_ssh, n->fail_auth, n->fail_fwd,
-	    n->fail_timeout, n->busy, n->disconnects, n->channels, n->bytes, final ? " final=1" : "");
+	    n->fail_timeout, n->busy, n->disconnects, n->told, n->channels, n->bytes, final ? " final=1" : "");
 	if (!lg.o.quiet || final) {
 		fputs(line, stdout);
 		fflush(stdout);
@@ -912,6 +937,17 @@ tick(void)
 		}
 		int64_t idle = lg.now_ms - d->last_rx_ms;
 		if (idle >= AGENT_SILENCE_MAX_MS) {
+			/* libssh reads behind epoll's back too: ssh_send_keepalive
+			 * polls and may take the server's reply itself, and no
+			 * EPOLLIN follows. The kernel's count decides, as the
+			 * agent's does (a device dropped for nothing otherwise) */
+			long k = tcp_idle_ms(d->fd);
+			if (k >= 0 && k < idle) {
+				d->last_rx_ms = lg.now_ms - k;
+				idle = k;
+			}
+		}
+		if (idle >= AGENT_SILENCE_MAX_MS) {
 			dev_down(d, NULL);
 			continue;
 		}
@@ -920,6 +956,10 @@ tick(void)
 			ssh_send_keepalive(d->s);
 			ssh_send_keepalive(d->s);
 			d->ka_sent_ms = lg.now_ms;
+			if (libssh_closed(d)) {	/* it read the server's disconnect */
+				dev_down(d, NULL);
+				continue;
+			}
 			dev_flush(d);
 			if (d->st == D_ONLINE)
 				ssh_interest(d);

@@ -417,6 +417,8 @@ idle_part() {
 
 	# every node restarted at once
 	f0=$(failed_total) d0=$(disconnects_total)
+	lg_sum busy
+	b0=$SUM
 	tp0=$(ticks $(pg_pids)) w0=$(wal_bytes) r0=$(rows_written)
 	ts=$(now_ms)
 	perf_pid=
@@ -531,6 +533,12 @@ idle_part() {
 	result storm_left_behind "$left"
 	sleep 2		# the status files lag a second
 	result storm_failed_handshakes $(($(failed_total) - f0))
+	# devices the old nodes told when to come back (PROTOCOL.md, "Come back
+	# in N s at a shutdown"), and busy answers read in the restart
+	lg_sum told
+	result storm_told "$SUM"
+	lg_sum busy
+	result storm_busy_read $((SUM - b0))
 	# the store's writes are behind the sessions (write-behind queue)
 	poll 60 eval '[ "$(online_total)" -ge '"$total"' ]' ||
 		log "not every device is online in the store"

@@ -25,21 +25,6 @@ tune(int fd)
 	tcp_tune(fd, 30, 3, AGENT_TCP_USER_TIMEOUT_MS);
 }
 
-long
-conn_idle_ms(int fd)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-		return -1;
-	/* A short answer (qemu-user gives 4 bytes) leaves the field unknown. */
-	if (len < offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
-		return -1;
-	return (long)ti.tcpi_last_data_recv;
-}
-
 /* One non-blocking connect with a deadline; returns 0 or an errno value. */
 static int
 connect_one(int fd, const struct addrinfo *a)

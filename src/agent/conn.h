@@ -50,8 +50,4 @@ struct busy_pick {
 void busy_pick_note(struct busy_pick *bp, int r, int secs, const char *prefix, const char *why);
 int busy_pick_result(const struct busy_pick *bp, int r, char *why, size_t whylen);
 
-/* Milliseconds since the server last sent anything (TCP_INFO), or -1 when
- * the kernel (or an emulator) does not say. */
-long conn_idle_ms(int fd);
-
 #endif

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "mqtt/mqtt.h"
+#include "ssh/disconnect.h"
 
 struct ondemand {
 	const struct agent_conf *conf;
@@ -224,7 +225,9 @@ tunnel_once(struct ondemand *od)
 	if (*od->stop)
 		return;
 	if (r != 0 && od->want) {
-		int64_t d = backoff_next_ms(&od->tunnel_b);
+		/* a shutting-down server says when to come back (PROTOCOL.md) */
+		int64_t d = disconnect_busy_parse(why, &busy_s) ? backoff_busy_ms(&od->tunnel_b, busy_s) :
+		    backoff_next_ms(&od->tunnel_b);
 		od->tunnel_next_ms = timefmt_mono_ms() + d;
 		log_warn("tunnel lost after %lld s: %s; again in %.1f s", (long long)(up / 1000), why,
 		    (double)d / 1000);

@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timefmt.h"
+#include "ssh/disconnect.h"
 
 static volatile sig_atomic_t stop_flag;
 static void setup_signals(sigset_t *pollmask);
@@ -108,7 +109,8 @@ run_connect(const struct agent_conf *conf, ssh_key key, const char *what, ssh_se
 
 /*
  * One connection: connect, serve until lost. Returns how long it was up
- * (ms, 0 if never); *busy_s is a busy server's wait when it never was.
+ * (ms, 0 if never); *busy_s is a busy server's wait when it never was, or
+ * the wait a shutting-down server told the session at its end.
  */
 static int64_t
 session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask, int *busy_s)
@@ -127,9 +129,10 @@ session_once(const struct agent_conf *conf, ssh_key key, const sigset_t *mask, i
 	int64_t start = timefmt_mono_ms();
 	r = tunnel_serve(s, conf, &stop_flag, mask, NULL, why, sizeof(why));
 	int64_t up = timefmt_mono_ms() - start;
-	if (r != 0)
+	if (r != 0) {
 		log_warn("session lost after %lld s: %s", (long long)(up / 1000), why);
-	else
+		(void)disconnect_busy_parse(why, busy_s);	/* "server shutting down: try again in N s" */
+	} else
 		log_info("session closed: %s", why);
 	ssh_disconnect(s);
 	ssh_free(s);
@@ -162,8 +165,8 @@ run_main(const char *state_dir, const struct agent_conf *conf)
 			break;
 		if (busy_s > 0) {
 			int64_t d = backoff_busy_ms(&b, busy_s);
-			log_info("reconnecting in %.1f s, when the server asked (it is busy)", (double)d / 1000);
-			notify_status("server busy: reconnecting in %.1f s", (double)d / 1000);
+			log_info("reconnecting in %.1f s, when the server asked", (double)d / 1000);
+			notify_status("reconnecting in %.1f s, when the server asked", (double)d / 1000);
 			nap(d, &mask);
 			continue;
 		}

@@ -18,6 +18,7 @@
 #include "agent/tunnel.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/tcp.h"
 #include "common/timefmt.h"
 
 #define DOPOLL_ROUNDS 8	/* libssh reads 4 KiB per round; a busy socket gets several */
@@ -205,7 +206,7 @@ tick(struct tunnel *t, char *why, size_t whylen)
 		return 0;
 	t->next_tick_ms = now + 1000;
 	notify_watchdog();
-	idle = conn_idle_ms(t->fd);
+	idle = tcp_idle_ms(t->fd);
 	if (idle >= AGENT_SILENCE_MAX_MS) {
 		snprintf(why, whylen, "no answer from the server for %ld s", idle / 1000);
 		return ERR_IO;
@@ -217,6 +218,9 @@ tick(struct tunnel *t, char *why, size_t whylen)
 		ssh_send_keepalive(t->s);
 		ssh_send_keepalive(t->s);
 		t->ka_sent_ms = now;
+		/* it may have read the server's disconnect, and libssh then
+		 * closed the socket: said now, before its number is reused */
+		return session_alive(t, why, whylen);
 	}
 	return 0;
 }

@@ -10,4 +10,12 @@
  */
 void tcp_tune(int fd, int keepidle_s, int keepcnt, unsigned int user_timeout_ms);
 
+/*
+ * Milliseconds since the peer last sent data on fd, as the kernel counts it
+ * (TCP_INFO's tcpi_last_data_recv): bytes that a library read behind the
+ * caller's back count too. -1 for a descriptor that is not a TCP socket, or
+ * when the kernel (or an emulator: qemu-user answers 4 bytes) does not say.
+ */
+long tcp_idle_ms(int fd);
+
 #endif

@@ -220,6 +220,48 @@ promise_s(struct server *srv)
 	return BUSY_HORIZON_S / 2 + rand() % (BUSY_HORIZON_S / 2 + 1);
 }
 
+/*
+ * At shutdown, the wait to tell the k-th of n logged-in devices (PROTOCOL.md,
+ * "Come back in N s at a shutdown"), or 0 to say nothing: devices that all
+ * dial again within a second of their session's end meet the next start as
+ * a herd, most answered busy (70,000 of 100,000 in a restart of five nodes,
+ * stop 21). Their returns are spread at RETURN_PACE times the pace this
+ * node took logins while its waiting list held some: that pace was
+ * measured with busy answers costing the node time, so a restart without
+ * them goes a little faster (at 1.0 the nodes waited for their devices, at
+ * busy answers' 1.5 the excess was answered busy again, and 1.25 did either
+ * on a machine whose speed moved; docs/ARCHITECTURE.md has the figures),
+ * from about when the next process should be serving: this
+ * one's start (ready_ms), at least RETURN_START_MIN_S, since a node big
+ * enough to have had a queue takes that long to stop and start again (8 s
+ * and 6 s at 20,000 devices a node). Said only once that pace is measured
+ * (RETURN_MEASURED_MS of queued ticks) and when n would not all be back
+ * within RETURN_HERD_S anyway; never later than RETURN_HORIZON_S, past
+ * which the rest spread over its second half, as busy answers do.
+ */
+#define RETURN_MEASURED_MS 3000
+#define RETURN_PACE 1.1	/* times the pace measured */
+#define RETURN_START_MIN_S 5	/* the first return, at the earliest */
+#define RETURN_START_MAX_S 15	/* ... and at the latest */
+#define RETURN_HERD_S 3
+#define RETURN_HORIZON_S 120
+
+int
+busy_return_s(const struct server *srv, size_t k, size_t n)
+{
+	if (srv->queued_ms < RETURN_MEASURED_MS)
+		return 0;
+	double pace = (double)srv->queued_logins * 1000.0 / (double)srv->queued_ms;
+	if (pace < LIM_BUSY_RATE_MIN || (double)n <= pace * RETURN_HERD_S)
+		return 0;
+	double start = (double)srv->ready_ms / 1000.0;
+	double s = (start < RETURN_START_MIN_S ? RETURN_START_MIN_S : start > RETURN_START_MAX_S ?
+	    RETURN_START_MAX_S : start) + (double)k / (pace * RETURN_PACE);
+	if (s > RETURN_HORIZON_S)
+		return RETURN_HORIZON_S / 2 + rand() % (RETURN_HORIZON_S / 2 + 1);
+	return (int)(s + 0.5);
+}
+
 void
 busy_answer(struct server *srv, int fd, const char *peer)
 {

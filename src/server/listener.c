@@ -147,17 +147,6 @@ listener_tuned(int fd, int user_timeout_ms)
 	    getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, &l4) == 0 && ut == (unsigned int)user_timeout_ms;
 }
 
-long
-listener_idle_ms(int fd)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-		return -1;
-	return (long)ti.tcpi_last_data_recv;
-}
-
 void
 listener_peer_ip(const char *peer, char *ip, size_t len)
 {

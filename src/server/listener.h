@@ -25,7 +25,5 @@ bool listener_tuned(int fd, int user_timeout_ms);
 void listener_name(const struct sockaddr_storage *ss, char *peer, size_t peerlen);
 /* The address part of listener_name's "ip:port" or "[ip6]:port" into ip. */
 void listener_peer_ip(const char *peer, char *ip, size_t len);
-/* Milliseconds since the peer last sent us data (TCP_INFO), or -1. */
-long listener_idle_ms(int fd);
 
 #endif

@@ -228,6 +228,11 @@ link_interest(struct conn *c, uint32_t want)
 {
 	if (want == c->ep_events)
 		return;
+	if (c->link != NULL && c->link->state != L_TCP && server_conn_fd(c) < 0) {	/* libssh closed it */
+		c->ep_events = 0;
+		session_kill(c, "connection closed");
+		return;
+	}
 	struct epoll_event ev = { .events = want, .data.ptr = &c->watch };
 	if (epoll_ctl(c->srv->epfd, c->ep_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->watch.fd, &ev) != 0) {
 		session_kill(c, "epoll failed");

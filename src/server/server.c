@@ -45,6 +45,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "server/sockbuf.h"
 #include "server/storeq.h"
 #include "server/wake.h"
+#include "ssh/disconnect.h"
 
 #define MAX_EVENTS 256
 #define ACCEPTS_PER_TURN 64
@@ -82,10 +83,24 @@ server_touch(struct conn *c)
 	c->srv->touched = c;
 }
 
+/*
+ * libssh 0.10 closes a session's socket itself when the peer's
+ * SSH_MSG_DISCONNECT or a socket error reaches it, in whichever call read or
+ * wrote, and epoll forgets the descriptor with the close. The number is then
+ * free for the next accept(2), possibly in the same loop turn, before this
+ * conn is reaped: an EPOLL_CTL_DEL, MOD or socket option on it would be done
+ * to another connection (docs/LIBSSH.md, "libssh closes the socket").
+ */
+int
+server_conn_fd(const struct conn *c)
+{
+	return c->s != NULL && ssh_get_fd(c->s) == c->watch.fd ? c->watch.fd : -1;
+}
+
 void
 server_unwatch(struct conn *c)
 {
-	if (c->ep_events != 0)
+	if (c->ep_events != 0 && server_conn_fd(c) >= 0)
 		epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->watch.fd, NULL);
 	c->ep_events = 0;
 }
@@ -104,6 +119,11 @@ update_interest(struct server *srv)
 		session_flush(c);
 		if (c->dead)
 			continue;
+		if (server_conn_fd(c) < 0) {
+			c->ep_events = 0;	/* epoll forgot it at libssh's close */
+			session_kill(c, "connection closed");
+			continue;
+		}
 		/* Bytes still buffered, not libssh's poll flags: it asks POLLOUT
 		 * after every send, even one that emptied its buffer. */
 		uint32_t want = c->paused ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;	/* splice.c: acct_check */
@@ -545,6 +565,7 @@ server_init(struct server *srv, struct config *cfg)
 	peer_init(srv);
 	storeq_node_offline(srv, timefmt_now());	/* this node's rows only */
 	srv->store_seen = store_change_counter(srv->st);
+	srv->ready_ms = timefmt_mono_ms() - srv->now_ms;
 	log_info("outpostd %s ready; host key %s; state %s (started in %lld ms, %lld ms of CPU)",
 	    OUTPOST_VERSION, srv->host_fp, cfg->state_dir, (long long)(timefmt_mono_ms() - srv->now_ms),
 	    (long long)cpu_ms());
@@ -870,6 +891,12 @@ size_waiting(struct server *srv)
 	if (ms <= 0 || srv->waiting == NULL)
 		return;
 	double now = (double)(srv->logins - srv->logins_seen) * 1000.0 / (double)ms;
+	/* more wanted in than got: the node's own pace (not at the first
+	 * tick, whose ms counts from the clock's origin) */
+	if (srv->logins_seen_ms != 0 && acceptq_len(srv->waiting) > 0) {
+		srv->queued_logins += srv->logins - srv->logins_seen;
+		srv->queued_ms += ms;
+	}
 	srv->login_rate = srv->logins_seen_ms == 0 ? now : (srv->login_rate + now) / 2;
 	srv->logins_seen = srv->logins;
 	srv->logins_seen_ms = srv->now_ms;
@@ -1043,16 +1070,33 @@ server_free(struct server *srv)
 	 * other core; a device that meanwhile registers on another node is not
 	 * touched by it (its row names that node). */
 	storeq_node_offline(srv, timefmt_now());
-	size_t logins = 0;
+	size_t logins = 0, ndev = 0, k = 0;
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		ndev += c->authed && c->link == NULL && c->who.kind == PRINCIPAL_DEVICE;
+	int told_s, max_s = 0;
+	int64_t t_told = timefmt_mono_ms();
 	for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+		char why[96] = "server shutting down";
 		logins += c->authed && c->link == NULL;
-		session_kill(c, "server shutting down");
+		/* devices are told when to come back, spread at the pace this
+		 * node measured: not 20,000 at once at the next start */
+		if (c->authed && c->link == NULL && c->who.kind == PRINCIPAL_DEVICE &&
+		    (told_s = busy_return_s(srv, k++, ndev)) > 0) {
+			disconnect_stop_reason(why, sizeof(why), told_s);
+			c->return_ms = t_told + (int64_t)told_s * 1000;
+			max_s = told_s > max_s ? told_s : max_s;
+		}
+		session_kill(c, why);
 	}
 	pump_and_reap(srv);
 	int64_t t_sessions = timefmt_mono_ms();
 	/* one line for them all (each has its "disconnect" record in the audit log) */
 	log_info("shutdown: %zu sessions ended, each with its \"disconnect\" record in the audit log "
 	    "(a line each at LogLevel debug)", logins);
+	if (max_s > 0)
+		log_info("shutdown: %zu devices told to come back within %d s, at %.0f logins a second (the "
+		    "pace this node took them with a queue)", ndev, max_s,
+		    (double)srv->queued_logins * 1000.0 / (double)srv->queued_ms);
 	exec_free(srv);		/* before the audit writer: workers' records join its queue */
 	proxywait_free(srv);
 	busy_free(srv);

@@ -65,6 +65,7 @@ struct conn {
 	bool dead;			/* reaped at the end of this loop turn */
 	bool touched;			/* on the touched list this turn */
 	char dead_reason[96];
+	int64_t return_ms;		/* at shutdown: when this device was told to come back (monotonic), or 0 */
 	bool banner_checked;		/* first bytes looked at: not a PROXY header */
 	int auth_failures;
 	char auth_user[LIM_PEER_STRING];	/* SSH user name the peer sent, printable */
@@ -141,6 +142,9 @@ struct server {
 	uint64_t logins_seen;		/* ... at the last size_waiting */
 	int64_t logins_seen_ms;
 	double login_rate;		/* logins a second, smoothed (size_waiting) */
+	uint64_t queued_logins;		/* logins in the ticks that found the waiting list holding some */
+	int64_t queued_ms;		/* ... and those ticks' time: the pace this node can take logins */
+	int64_t ready_ms;		/* how long server_init took: the next start's too, about */
 	double busy_slot_ms;		/* the last return a busy answer promised (busy_answer) */
 	uint64_t busy_count;		/* busy answers since busy_logged_ms */
 	int64_t busy_logged_ms, busy_last_s;
@@ -177,6 +181,7 @@ void server_touch(struct conn *c);	/* re-check c's epoll interest this turn */
 /* The audit writer's new head to the store's copier (or anchor) now, not at the next tick. */
 void server_audit_poke(struct server *srv);
 void server_unwatch(struct conn *c);	/* remove c's fd from epoll */
+int server_conn_fd(const struct conn *c);	/* c's socket, or -1 once libssh has closed it */
 
 /* proxywait.c: a listed balancer's connection until its PROXY v2 header is read */
 int proxywait_init(struct server *srv);	/* 0, or ERR_CONFIG (logged) */
@@ -189,6 +194,7 @@ void proxywait_free(struct server *srv);
 /* busy.c: "try again in N s" to a connection the full waiting list cannot take */
 bool busy_mode(const struct server *srv);	/* logins complete: answer busy, not the kernel's queue */
 void busy_answer(struct server *srv, int fd, const char *peer);	/* takes fd */
+int busy_return_s(const struct server *srv, size_t k, size_t n);	/* at shutdown: when device k of n comes back, or 0 */
 void busy_ready(struct server *srv, struct watch *w);
 void busy_tick(struct server *srv);
 void busy_reap(struct server *srv);	/* frees those closed since: between epoll_waits only */

@@ -65,8 +65,8 @@ sockbuf_begin(int fd, bool readable)
 bool
 sockbuf_begin_flush(int fd)
 {
-	if (sb.fd >= 0 || sb.plain)
-		return false;	/* inside session_poll: its read-ahead stays */
+	if (sb.fd >= 0 || sb.plain || fd < 0)
+		return false;	/* inside session_poll: its read-ahead stays (or libssh closed it) */
 	sockbuf_begin(fd, false);
 	sb.flushing = true;
 	return true;

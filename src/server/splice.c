@@ -360,7 +360,7 @@ relay_grant(struct chan *cl, uint64_t moved)
 
 	if (sp->q.len > 0 || cl->pending > 0 || cl->dead || !deep_due(cl, moved))
 		return;
-	bool mine = sockbuf_begin_flush(cl->conn->watch.fd);
+	bool mine = sockbuf_begin_flush(server_conn_fd(cl->conn));
 	sp->granting = true;
 	if (ssh_channel_poll(cl->ch, 0) == 0) {
 		deep_granted(cl, 0, moved);

@@ -64,6 +64,12 @@ disconnect_busy_reason(char *buf, size_t len, int secs)
 	    busy_clamp(secs));
 }
 
+void
+disconnect_stop_reason(char *buf, size_t len, int secs)
+{
+	snprintf(buf, len, "server shutting down: " DISCONNECT_BUSY_TAG "%d s", busy_clamp(secs));
+}
+
 bool
 disconnect_busy_parse(const char *err, int *secs)
 {

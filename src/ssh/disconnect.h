@@ -34,6 +34,13 @@ void disconnect_packet(struct jbuf *out, const char *reason);
 void disconnect_busy_reason(char *buf, size_t len, int secs);
 
 /*
+ * The same words at a shutdown, to a logged-in device (PROTOCOL.md, "Come
+ * back in N s at a shutdown"): "server shutting down: try again in N s",
+ * read by disconnect_busy_parse like a busy answer.
+ */
+void disconnect_stop_reason(char *buf, size_t len, int secs);
+
+/*
  * Whether err (libssh's error text of a failed connect, or a bare
  * description) is a busy answer; if so *secs is its wait, clamped to
  * 1..DISCONNECT_BUSY_MAX_S. Anything else, including a tag without a

@@ -19,6 +19,12 @@
 #    storm's start, is answered busy at least once and prints the reason;
 #  - an outpost-agent started in the storm registers (its log says
 #    whether it was told to wait: not asserted, it may find a place).
+# Then outpostd is stopped and started again (PROTOCOL.md, "Come back in
+# N s at a shutdown"): having measured its pace with a queue, it tells each
+# device when to come back, spread at that pace, and says so in its log;
+# the loadgen reads every one of those words (told=), the agent waits what
+# it was told ("when the server asked"), and every device registers again.
+# Without it, each device redials within a second of the shutdown.
 # Without the busy answers (busy_mode false) the metric stays 0 and stock
 # ssh never prints the reason.
 # Plain build only: under ASan the loadgen cannot dial faster than the
@@ -69,8 +75,8 @@ seen=$(grep -l "try again in" "$T"/ssh-try.* 2>/dev/null | head -n 1)
 log "stock ssh during the storm ($(ls "$T"/ssh-try.* | wc -l) tries): $(tr '\n' ' ' <"$seen")"
 wait_for "$N devices registered" 200 eval '[ "$(field registered)" = '"$N"' ]'
 wait_for "the agent registered" 120 eval '[ "$(audit_count register device=busy-agent.acme result=ok)" -gt "${REG_BASE[busy-agent.acme]}" ]'
-if grep -q 'it is busy' "$LOGDIR/agent-a1.log"; then
-	log "the agent was told to wait: $(grep -m1 'it is busy' "$LOGDIR/agent-a1.log")"
+if grep -q 'when the server asked' "$LOGDIR/agent-a1.log"; then
+	log "the agent was told to wait: $(grep -m1 'when the server asked' "$LOGDIR/agent-a1.log")"
 else
 	log "the agent found a place without a busy answer"
 fi
@@ -82,6 +88,23 @@ log "storm: $(cat "$LGST"); busy answers: $told sent, $read_busy read by the loa
 # the loadgen's count is of its own; stock ssh and the agent had a few
 [ "$read_busy" -gt 0 ] && [ "$read_busy" -le "$told" ] && [ "$read_busy" -ge $((told - 10)) ] ||
 	fail "busy answers: $told sent, $read_busy read as busy by the loadgen"
+
+# the restart: every device is told when to come back
+told0=$(field told)
+[ "$told0" = 0 ] || fail "devices told to come back before any shutdown: $(cat "$LGST")"
+old=$OUTPOSTD_PID
+stop_outpostd
+grep -q 'devices told to come back within' "$DAEMON_LOG" ||
+	fail "outpostd did not tell its devices when to come back: $(grep 'shutdown' "$DAEMON_LOG" | tail -n 3)"
+log "$(grep -o 'shutdown: [0-9]* devices told.*' "$DAEMON_LOG" | tail -n 1)"
+start_outpostd
+[ "$OUTPOSTD_PID" != "$old" ] || fail "outpostd was not started again"
+wait_for "the loadgen read the shutdown's words" 20 eval '[ "$(field told)" -ge $((N - 5)) ]'
+wait_for "$N devices registered again" 200 eval '[ "$(field registered)" = '"$N"' ]'
+wait_for "the agent waited as told" 60 grep -q 'when the server asked' "$LOGDIR/agent-a1.log"
+log "the agent: $(grep 'try again in\|when the server asked' "$LOGDIR/agent-a1.log" | tail -n 2 | tr '\n' ' ')"
+wait_for "the agent registered again" 120 eval '[ "$(audit_count register device=busy-agent.acme result=ok)" -gt $((${REG_BASE[busy-agent.acme]} + 1)) ]'
+log "after the restart: $(cat "$LGST"); busy answers since: $(busy_metric)"
 stop_pid "$LGPID" TERM 20
 stop_agent a1
 done_ok

@@ -58,7 +58,8 @@ log "first storm: $(cat "$LGST")"
 [ "$(field fail_ssh)" = 0 ] || fail "devices refused or dropped in SSH on their first dial: $(cat "$LGST")"
 
 # The restart: every device dials again at once (the agent's first retry is
-# within a second).
+# within a second), or when outpostd told it to if it measured a queue in
+# the first storm (PROTOCOL.md, "Come back in N s at a shutdown").
 stop_outpostd
 wait_for "the loadgen to see the restart" 30 eval 'registered 0'
 start_outpostd

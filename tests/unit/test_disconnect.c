@@ -269,7 +269,19 @@ test_busy_reason_round_trip(void **state)
 		disconnect_busy_reason(buf, sizeof(buf), want);
 		assert_true(disconnect_busy_parse(buf, &secs));
 		assert_int_equal(secs, want < 1 ? 1 : want > DISCONNECT_BUSY_MAX_S ? DISCONNECT_BUSY_MAX_S : want);
+		/* a shutdown's, and as the agent reads it at a session's end */
+		char why[256];
+		secs = 0;
+		disconnect_stop_reason(buf, sizeof(buf), want);
+		assert_int_equal(strncmp(buf, "server shutting down: ", 22), 0);
+		snprintf(why, sizeof(why), "the server disconnected: %s", buf);
+		assert_true(disconnect_busy_parse(why, &secs));
+		assert_int_equal(secs, want < 1 ? 1 : want > DISCONNECT_BUSY_MAX_S ? DISCONNECT_BUSY_MAX_S : want);
 	}
+	/* the plain shutdown words are not an answer */
+	assert_false(disconnect_busy_parse("the server disconnected: server shutting down", &secs));
+	disconnect_stop_reason(buf, 30, 42);
+	assert_false(disconnect_busy_parse(buf, &secs));
 	/* a buffer too small is cut, and a cut answer is not read as one */
 	disconnect_busy_reason(buf, 20, 42);
 	assert_int_equal(strlen(buf), 19);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
+#include "common/tcp.h"
 #include "server/listener.h"
 #include "testutil.h"
 
@@ -198,11 +199,11 @@ test_open_accept_v4(void **state)
 
 	/* idle time: a number for a TCP socket, -1 for anything else */
 	assert_int_equal(write(cfd, "x", 1), 1);
-	long idle = listener_idle_ms(afd);
+	long idle = tcp_idle_ms(afd);
 	assert_true(idle >= 0 && idle < 60000);
 	int pfds[2];
 	assert_int_equal(pipe(pfds), 0);
-	assert_int_equal(listener_idle_ms(pfds[0]), -1);
+	assert_int_equal(tcp_idle_ms(pfds[0]), -1);
 	close(pfds[0]);
 	close(pfds[1]);
 

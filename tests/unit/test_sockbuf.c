@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/server.h"
 #include "server/sockbuf.h"
 #include "sshpair.h"
 
@@ -311,6 +312,44 @@ test_libssh_reads_through_us(void **state)
 	sshpair_close(&p);
 }
 
+/*
+ * libssh closes the server's socket itself when the client's
+ * SSH_MSG_DISCONNECT arrives (docs/LIBSSH.md, "libssh closes the socket"),
+ * and the number goes to the next socket(2): server_conn_fd must say -1
+ * from then on, also once the number is another socket's, and sockbuf must
+ * not begin on it.
+ */
+static void
+test_libssh_closes_on_disconnect(void **state)
+{
+	struct sshpair p;
+	struct conn c;
+
+	(void)state;
+	assert_int_equal(sshpair_open(&p), 0);
+	assert_true(sockbuf_init(ssh_version(0)));
+	memset(&c, 0, sizeof(c));
+	c.s = p.server;
+	c.watch.fd = p.sfd;
+	assert_int_equal(server_conn_fd(&c), p.sfd);
+	ssh_disconnect(p.client);	/* sends SSH_MSG_DISCONNECT, closes its end */
+	for (int i = 0; i < 100 && fcntl(p.sfd, F_GETFD) >= 0; i++)
+		ssh_event_dopoll(p.ev, 10);
+	errno = 0;
+	assert_int_equal(fcntl(p.sfd, F_GETFD), -1);	/* closed by libssh, not by us */
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(ssh_get_fd(p.server), -1);
+	assert_int_equal(server_conn_fd(&c), -1);
+	/* the lowest free number: the next socket is likely to get it */
+	int again = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(again >= 0);
+	if (again == p.sfd)
+		assert_int_equal(server_conn_fd(&c), -1);	/* another's now: still not ours */
+	assert_false(sockbuf_begin_flush(server_conn_fd(&c)));
+	close(again);
+	sshpair_close(&p);
+}
+
 /* On a libssh it was not measured with, everything passes straight through. */
 static void
 test_other_libssh_passes_through(void **state)
@@ -343,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_poll_many),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_libssh_reads_through_us),
+		cmocka_unit_test(test_libssh_closes_on_disconnect),
 		cmocka_unit_test(test_other_libssh_passes_through),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
